@@ -1,0 +1,92 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SignJWT, UnsecuredJWT, base64url } from 'jose';
+import { AttachTokenError, ReplayCache, mintAttachToken, verifyAttachToken } from './attach-token.ts';
+
+const SECRET = 'test-attach-secret-0123456789abcdef';
+const key = new TextEncoder().encode(SECRET);
+const grant = { sub: 'u1', vm: 'vm-1', mode: 'control', name: 'Ada', role: 'user' } as const;
+
+async function rejects(token: string, reason?: string, cache?: ReplayCache) {
+  await assert.rejects(verifyAttachToken(SECRET, token, { replayCache: cache }), (e: unknown) => {
+    assert.ok(e instanceof AttachTokenError, String(e));
+    if (reason) assert.equal(e.reason, reason, e.message);
+    return true;
+  });
+}
+
+function signed(claims: Record<string, unknown>, alg = 'HS256', exp: string | number = '2m') {
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg })
+    .setIssuedAt()
+    .setExpirationTime(exp)
+    .sign(key);
+}
+
+test('a minted token verifies and carries the grant', async () => {
+  const token = await mintAttachToken(SECRET, grant);
+  const claims = await verifyAttachToken(SECRET, token);
+  assert.equal(claims.vm, 'vm-1');
+  assert.equal(claims.mode, 'control');
+  assert.equal(claims.sub, 'u1');
+  assert.ok(claims.jti.length >= 8);
+});
+
+const base = {
+  iss: 'raydesk-portal',
+  aud: 'raydesk-gateway',
+  sub: 'u1',
+  jti: 'jti-12345678',
+  vm: 'vm-1',
+  mode: 'control',
+  name: 'Ada',
+  role: 'user',
+};
+
+test('wrong secret is rejected', async () => {
+  const token = await mintAttachToken('another-secret-of-enough-length', grant);
+  await rejects(token, 'invalid');
+});
+
+test('alg none and other algorithms are rejected', async () => {
+  await rejects(new UnsecuredJWT(base).setExpirationTime('2m').encode(), 'invalid');
+  await rejects(await signed(base, 'HS512'), 'invalid');
+  await rejects(await signed(base, 'HS384'), 'invalid');
+  // header says HS256 but signature is garbage
+  const good = await signed(base);
+  const [h, p] = good.split('.');
+  await rejects(`${h}.${p}.${base64url.encode(new Uint8Array(32))}`, 'invalid');
+});
+
+test('expired, wrong iss and wrong aud are rejected', async () => {
+  await rejects(await signed(base, 'HS256', Math.floor(Date.now() / 1000) - 60), 'expired');
+  await rejects(await signed({ ...base, iss: 'someone-else' }), 'invalid');
+  await rejects(await signed({ ...base, aud: 'raydesk-hypervisor' }), 'invalid');
+  const noExp = await new SignJWT(base).setProtectedHeader({ alg: 'HS256' }).sign(key);
+  await rejects(noExp, 'invalid');
+});
+
+test('bad claims are rejected', async () => {
+  await rejects(await signed({ ...base, mode: 'root' }), 'claims');
+  await rejects(await signed({ ...base, vm: '../etc/passwd' }), 'claims');
+  await rejects(await signed({ ...base, role: 'superuser' }), 'claims');
+  await rejects(await signed({ ...base, name: '' }), 'claims');
+  const { vm: _vm, ...noVm } = base;
+  await rejects(await signed(noVm), 'claims');
+  const { jti: _jti, ...noJti } = base;
+  await rejects(await signed(noJti), 'invalid');
+  await rejects(await signed(base, 'HS256', '2h'), 'lifetime');
+});
+
+test('garbage strings are rejected', async () => {
+  for (const t of ['', 'x', 'a.b.c', '....', 'eyJhbGciOiJIUzI1NiJ9.e30.', '\u0000'.repeat(50)]) {
+    await rejects(t);
+  }
+});
+
+test('a token attaches once when a replay cache is used', async () => {
+  const cache = new ReplayCache();
+  const token = await mintAttachToken(SECRET, grant);
+  await verifyAttachToken(SECRET, token, { replayCache: cache });
+  await rejects(token, 'replayed', cache);
+});

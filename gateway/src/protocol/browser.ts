@@ -1,0 +1,240 @@
+// The browser wire protocol: everything that crosses the socket.io connection between the
+// display gateway and the web viewer. Types and zod schemas only: no DOM and no Node-only APIs,
+// because the browser imports this file too. The gateway validates every client message with
+// these schemas; the viewer may validate the small server messages with them.
+import { z } from 'zod';
+
+/** Bumped on any incompatible change; sent by the viewer in the handshake. */
+export const PROTOCOL_VERSION = 1;
+
+/** Same rule as the hypervisor's domain ids (duplicated so the browser need not import it). */
+export const vmIdSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'vm ids are lowercase letters, digits and dashes');
+
+export const LIMITS = {
+  /** socket.io's `maxHttpBufferSize` on the gateway: larger client packets close the transport. */
+  maxHttpBufferSize: 1_000_000,
+  /** Any client message larger than this (JSON + binary) is refused with a protocol error. */
+  maxClientMessageBytes: 8 * 1024,
+  /** Server `display:update` messages are split so that none exceeds this many bytes. */
+  maxServerMessageBytes: 768 * 1024,
+  /** Input events (key, pointer, wheel) per second per socket, sustained... */
+  inputEventsPerSecond: 240,
+  /** ...with this much burst. */
+  inputBurst: 480,
+  /** Protocol errors tolerated within `strikeWindowMs` before the gateway disconnects. */
+  maxStrikes: 10,
+  strikeWindowMs: 10_000,
+} as const;
+
+// ---- Handshake -----------------------------------------------------------------------------
+
+/** `io(url, { auth })`: the attach token from the portal plus viewer identity. */
+export const handshakeAuthSchema = z.object({
+  token: z.string().min(16).max(4096),
+  /** Random per viewer instance; a reconnect with the same id is a resume, not a takeover. */
+  clientId: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{8,64}$/)
+    .optional(),
+  protocol: z.number().int().min(1).max(1000).optional(),
+});
+export type HandshakeAuth = z.infer<typeof handshakeAuthSchema>;
+
+/** `connect_error` messages the gateway may give (Error.message); anything else is transient. */
+export const HANDSHAKE_ERRORS = [
+  'unauthorized', // bad, expired or reused token
+  'bad_handshake',
+  'protocol_mismatch',
+] as const;
+export type HandshakeError = (typeof HANDSHAKE_ERRORS)[number];
+
+// ---- Client -> server ------------------------------------------------------------------------
+
+export const keyCodeSchema = z.string().regex(/^[A-Za-z0-9]{1,32}$/);
+
+export const keyMessageSchema = z.strictObject({
+  /** `KeyboardEvent.code` (physical key), e.g. "KeyA", "ShiftLeft", "AltRight". */
+  code: keyCodeSchema,
+  down: z.boolean(),
+});
+export type KeyMessage = z.infer<typeof keyMessageSchema>;
+
+export const pointerMessageSchema = z.strictObject({
+  /** Guest screen pixels. */
+  x: z.number().int().min(0).max(8191),
+  y: z.number().int().min(0).max(8191),
+  /** Bit 0 left, bit 1 right, bit 2 middle (`MouseEvent.buttons` order). */
+  buttons: z.number().int().min(0).max(7),
+});
+export type PointerMessage = z.infer<typeof pointerMessageSchema>;
+
+export const wheelMessageSchema = z.strictObject({
+  /** Notches; positive is down / right. */
+  dx: z.number().int().min(-32).max(32),
+  dy: z.number().int().min(-32).max(32),
+});
+export type WheelMessage = z.infer<typeof wheelMessageSchema>;
+
+export const frameAckSchema = z.strictObject({
+  /** `seq` of the `display:update` with `last: true` that was painted. */
+  seq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  /** Milliseconds the viewer spent decoding and painting it. */
+  paintMs: z.number().min(0).max(600_000).optional(),
+});
+export type FrameAck = z.infer<typeof frameAckSchema>;
+
+export const refreshMessageSchema = z.strictObject({}).optional();
+
+export interface ClientToServerEvents {
+  'frame:ack': (msg: FrameAck) => void;
+  'input:key': (msg: KeyMessage) => void;
+  'input:pointer': (msg: PointerMessage) => void;
+  'input:wheel': (msg: WheelMessage) => void;
+  /** Ask for a full frame (e.g. after the page lost its canvas). */
+  'display:refresh': (msg?: Record<string, never>) => void;
+}
+
+export const CLIENT_EVENTS = [
+  'frame:ack',
+  'input:key',
+  'input:pointer',
+  'input:wheel',
+  'display:refresh',
+] as const satisfies readonly (keyof ClientToServerEvents)[];
+export type ClientEventName = (typeof CLIENT_EVENTS)[number];
+
+export const clientMessageSchemas = {
+  'frame:ack': frameAckSchema,
+  'input:key': keyMessageSchema,
+  'input:pointer': pointerMessageSchema,
+  'input:wheel': wheelMessageSchema,
+  'display:refresh': refreshMessageSchema,
+} as const satisfies Record<ClientEventName, z.ZodType>;
+
+// ---- Server -> client ------------------------------------------------------------------------
+
+export type SessionMode = 'control' | 'view';
+export type DisplayMode = 'graphical' | 'text';
+
+export interface Viewer {
+  sessionId: string;
+  name: string;
+  role: 'user' | 'admin';
+  mode: SessionMode;
+}
+
+export interface SessionReady {
+  protocol: number;
+  sessionId: string;
+  vm: string;
+  mode: SessionMode;
+  /** True when this attach replaced this viewer's own earlier connection (a resume). */
+  resumed: boolean;
+  width: number;
+  height: number;
+  displayMode: DisplayMode;
+  limits: { inputEventsPerSecond: number; maxClientMessageBytes: number };
+}
+
+export interface DisplayResizeMessage {
+  width: number;
+  height: number;
+  mode: DisplayMode;
+}
+
+/** Solid colour, 0xRRGGBB. */
+export interface FillRect {
+  enc: 'fill';
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+  rgb: number;
+}
+/** An encoded image to draw at (x, y); its size is w x h. */
+export interface ImageRect {
+  enc: 'png' | 'jpeg';
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+  data: Uint8Array;
+}
+export type WireRect = FillRect | ImageRect;
+export type RectEncoding = WireRect['enc'];
+
+/**
+ * One frame, or one part of it. Rects are painted in order. A frame larger than
+ * `LIMITS.maxServerMessageBytes` is split into several messages with the same `seq`; only the
+ * one with `last: true` is acknowledged (`frame:ack`), after everything up to it is painted.
+ */
+export interface DisplayUpdate {
+  seq: number;
+  part: number;
+  last: boolean;
+  /** Covers the whole screen (first frame, after a resize, reconnect or refresh). */
+  full: boolean;
+  width: number;
+  height: number;
+  rects: WireRect[];
+}
+
+export interface WatchersMessage {
+  /** Everyone else attached to this VM, view-only shadows included. */
+  viewers: Viewer[];
+}
+
+export interface MovedMessage {
+  reason: 'opened-elsewhere';
+  /** Display name on the token of the endpoint that took over. */
+  by: string;
+}
+
+export const CLOSE_REASONS = [
+  'admin-disconnect',
+  'vm-stopped',
+  'vm-unavailable',
+  'protocol-abuse',
+  'gateway-shutdown',
+] as const;
+export type CloseReason = (typeof CLOSE_REASONS)[number];
+
+export interface ClosedMessage {
+  reason: CloseReason;
+  message: string;
+}
+
+export const PROTOCOL_ERROR_CODES = [
+  'bad_message', // failed schema validation
+  'too_large', // above LIMITS.maxClientMessageBytes
+  'unknown_event',
+  'view_only', // input from a view-only (shadow) session
+  'rate_limited',
+] as const;
+export type ProtocolErrorCode = (typeof PROTOCOL_ERROR_CODES)[number];
+
+export interface ProtocolErrorMessage {
+  code: ProtocolErrorCode;
+  /** The offending event name, truncated, when known. */
+  event?: string;
+  message: string;
+  /** Strikes left before disconnect; absent for errors that don't count (rate limit). */
+  strikesLeft?: number;
+}
+
+export interface VmStateMessage {
+  state: string;
+}
+
+export interface ServerToClientEvents {
+  'session:ready': (msg: SessionReady) => void;
+  'session:watchers': (msg: WatchersMessage) => void;
+  'session:moved': (msg: MovedMessage) => void;
+  'session:closed': (msg: ClosedMessage) => void;
+  'display:resize': (msg: DisplayResizeMessage) => void;
+  'display:update': (msg: DisplayUpdate) => void;
+  'vm:state': (msg: VmStateMessage) => void;
+  'protocol:error': (msg: ProtocolErrorMessage) => void;
+}

@@ -1,0 +1,2 @@
+// Public protocol surface of the gateway, importable by the browser.
+export * from './browser.ts';

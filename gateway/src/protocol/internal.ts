@@ -1,0 +1,87 @@
+// The gateway's internal protocol towards the portal: attach token claims (the portal mints,
+// the gateway verifies), the live session table and the session events the gateway POSTs to
+// `${PORTAL_INTERNAL_URL}/api/internal/gateway-events`. Types and zod schemas only.
+import { z } from 'zod';
+import { vmIdSchema, type SessionMode } from './browser.ts';
+
+export const ATTACH_TOKEN_ISSUER = 'raydesk-portal';
+export const ATTACH_TOKEN_AUDIENCE = 'raydesk-gateway';
+export const ATTACH_TOKEN_ALGORITHM = 'HS256';
+/** Suggested lifetime; the gateway refuses tokens that live longer than the max. */
+export const ATTACH_TOKEN_TTL_SECONDS = 120;
+export const ATTACH_TOKEN_MAX_TTL_SECONDS = 600;
+
+/** Claims of an attach token, after the JWT's signature, iss, aud and exp are verified. */
+export const attachClaimsSchema = z.object({
+  iss: z.literal(ATTACH_TOKEN_ISSUER),
+  aud: z.union([z.literal(ATTACH_TOKEN_AUDIENCE), z.array(z.string()).min(1)]),
+  sub: z.string().min(1).max(200),
+  jti: z.string().min(8).max(200),
+  exp: z.number().int(),
+  iat: z.number().int().optional(),
+  nbf: z.number().int().optional(),
+  vm: vmIdSchema,
+  mode: z.enum(['control', 'view']),
+  name: z.string().min(1).max(200),
+  role: z.enum(['user', 'admin']),
+});
+export type AttachClaims = z.infer<typeof attachClaimsSchema>;
+/** What the portal puts in a token besides iss/aud/exp/iat. */
+export type AttachGrant = Pick<AttachClaims, 'sub' | 'vm' | 'mode' | 'name' | 'role'> & {
+  jti?: string;
+};
+
+export interface SessionInfo {
+  id: string;
+  vm: string;
+  userId: string;
+  name: string;
+  role: 'user' | 'admin';
+  mode: SessionMode;
+  clientId: string | null;
+  remoteAddress: string | null;
+  connectedAt: string;
+  /** Bytes of display data sent so far. */
+  bytesSent: number;
+  framesSent: number;
+  /** Smoothed send-to-ack time of display frames, ms. */
+  lagMs: number;
+  jpegQuality: number;
+}
+
+export interface SessionListResponse {
+  sessions: SessionInfo[];
+}
+
+export const GATEWAY_EVENT_TYPES = [
+  'connect',
+  'disconnect',
+  'takeover',
+  'shadow-start',
+  'shadow-end',
+] as const;
+export type GatewayEventType = (typeof GATEWAY_EVENT_TYPES)[number];
+
+export const gatewayEventSchema = z.object({
+  type: z.enum(GATEWAY_EVENT_TYPES),
+  /** ISO time. */
+  at: z.string(),
+  sessionId: z.string(),
+  vm: vmIdSchema,
+  userId: z.string(),
+  name: z.string(),
+  role: z.enum(['user', 'admin']),
+  mode: z.enum(['control', 'view']),
+  /** disconnect: why; takeover: the session that was replaced. */
+  reason: z.string().optional(),
+  replacedSessionId: z.string().optional(),
+  /** Control sessions still attached to the VM after this event (0 starts the idle timer). */
+  controlSessions: z.number().int().min(0),
+  /** All sessions still attached to the VM after this event. */
+  sessions: z.number().int().min(0),
+});
+export type GatewayEvent = z.infer<typeof gatewayEventSchema>;
+
+export const disconnectRequestSchema = z
+  .object({ reason: z.string().max(200).optional() })
+  .optional();

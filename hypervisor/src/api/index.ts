@@ -1,0 +1,3 @@
+// Public API of the hypervisor package for its clients (gateway, portal, CLI).
+export * from './protocol.ts';
+export { HypervisorClient, HypervisorError, type HypervisorClientOptions } from './client.ts';

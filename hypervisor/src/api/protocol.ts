@@ -1,0 +1,202 @@
+// The hypervisor's control and display channel: the one definition of what crosses the
+// boundary between the daemon and its clients (gateway, portal server, CLI). Every request
+// is validated with these schemas on the daemon side before it reaches a domain.
+import { z } from 'zod';
+
+export const APPLIANCE_NAMES = ['console', 'desktop', 'browser'] as const;
+export const applianceNameSchema = z.enum(APPLIANCE_NAMES);
+export type ApplianceName = z.infer<typeof applianceNameSchema>;
+
+export const DOMAIN_STATES = [
+  'starting', // worker booting or restoring state
+  'running',
+  'paused',
+  'saving', // state being written to disk
+  'saved', // suspended to disk, holds no RAM
+  'crashed', // worker died; restartable
+  'stopped', // destroyed; kept briefly for `list`
+] as const;
+export type DomainState = (typeof DOMAIN_STATES)[number];
+
+export const domainKindSchema = z.enum(['personal', 'disposable', 'system']);
+export type DomainKind = z.infer<typeof domainKindSchema>;
+
+export const domainIdSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'domain ids are lowercase letters, digits and dashes');
+
+export interface DomainInfo {
+  id: string;
+  name: string;
+  appliance: ApplianceName;
+  kind: DomainKind;
+  owner: string | null;
+  state: DomainState;
+  memoryMiB: number;
+  vgaMemoryMiB: number;
+  /** Share of one host core over the last sampling window, 0-100. */
+  cpuPercent: number;
+  /** Emulated instructions per second over the last sampling window, in millions. */
+  mips: number;
+  createdAt: string;
+  startedAt: string | null;
+  /** Milliseconds the domain has been running since it last started or resumed. */
+  uptimeMs: number;
+  watchers: number;
+  /** Why the domain crashed, when state is `crashed`. */
+  error: string | null;
+}
+
+export const createDomainSchema = z.object({
+  appliance: applianceNameSchema,
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/)
+    .optional(),
+  memoryMiB: z.number().int().min(16).max(2048).optional(),
+  kind: domainKindSchema.default('system'),
+  owner: z.string().min(1).max(200).nullable().default(null),
+  /** Boot from scratch instead of the appliance's golden snapshot. */
+  coldBoot: z.boolean().default(false),
+});
+export type CreateDomainRequest = z.input<typeof createDomainSchema>;
+
+export const domainRefSchema = z.object({ id: domainIdSchema });
+export const saveDomainSchema = z.object({
+  id: domainIdSchema,
+  /** Absolute path on the hypervisor host; defaults to the data directory. */
+  file: z.string().min(1).max(4096).optional(),
+});
+export const restoreDomainSchema = z.object({ file: z.string().min(1).max(4096) });
+export const thumbnailSchema = z.object({
+  id: domainIdSchema,
+  width: z.number().int().min(16).max(4096).optional(),
+});
+
+// ---- Display -------------------------------------------------------------------------------
+
+/** A changed rectangle of the guest screen, in pixels. Tiles are at most 64x64. */
+export interface TileRect {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
+
+export type DisplayMode = 'graphical' | 'text';
+
+/**
+ * One frame's worth of changes. `pixels` holds the RGBA bytes of each rect in `rects`, one after
+ * another, each rect row-major with stride `w * 4`. A keyframe covers the whole screen.
+ */
+export interface DisplayFrame {
+  domainId: string;
+  seq: number;
+  width: number;
+  height: number;
+  mode: DisplayMode;
+  keyframe: boolean;
+  rects: TileRect[];
+  pixels: Uint8Array;
+}
+
+export interface DisplayResize {
+  domainId: string;
+  width: number;
+  height: number;
+  mode: DisplayMode;
+}
+
+// ---- Input ---------------------------------------------------------------------------------
+
+export const keyEventSchema = z.object({
+  id: domainIdSchema,
+  /** Browser `KeyboardEvent.code`, e.g. "KeyA", "ShiftLeft", "AltRight". */
+  code: z.string().min(1).max(32),
+  down: z.boolean(),
+});
+export type KeyEvent = z.infer<typeof keyEventSchema>;
+
+export const pointerEventSchema = z.object({
+  id: domainIdSchema,
+  /** Guest screen coordinates in pixels. */
+  x: z.number().int().min(0).max(8192),
+  y: z.number().int().min(0).max(8192),
+  /** Bit 0 left, bit 1 right, bit 2 middle, as in `MouseEvent.buttons` order left/right/middle. */
+  buttons: z.number().int().min(0).max(7),
+});
+export type PointerEvent = z.infer<typeof pointerEventSchema>;
+
+export const wheelEventSchema = z.object({
+  id: domainIdSchema,
+  /** Wheel notches; positive is down / right. */
+  dx: z.number().int().min(-32).max(32),
+  dy: z.number().int().min(-32).max(32),
+});
+export type WheelEvent = z.infer<typeof wheelEventSchema>;
+
+// ---- Results -------------------------------------------------------------------------------
+
+export const ERROR_CODES = [
+  'bad_request',
+  'not_found',
+  'illegal_transition',
+  'insufficient_memory',
+  'appliance_unavailable',
+  'internal',
+  'unauthorized',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export interface ApiError {
+  code: ErrorCode;
+  message: string;
+}
+
+export type Result<T> = { ok: true; value: T } | { ok: false; error: ApiError };
+export type Ack<T> = (result: Result<T>) => void;
+
+export interface HostInfo {
+  hostId: string;
+  memoryBudgetMiB: number;
+  memoryUsedMiB: number;
+  domains: number;
+  running: number;
+  cores: number;
+}
+
+// ---- socket.io event maps ------------------------------------------------------------------
+
+export interface ControlClientToServer {
+  'host:info': (ack: Ack<HostInfo>) => void;
+  'domain:list': (ack: Ack<DomainInfo[]>) => void;
+  'domain:get': (req: unknown, ack: Ack<DomainInfo>) => void;
+  'domain:create': (req: unknown, ack: Ack<DomainInfo>) => void;
+  'domain:pause': (req: unknown, ack: Ack<DomainInfo>) => void;
+  'domain:unpause': (req: unknown, ack: Ack<DomainInfo>) => void;
+  'domain:reboot': (req: unknown, ack: Ack<DomainInfo>) => void;
+  /** Restart a crashed or stopped domain from its appliance. */
+  'domain:start': (req: unknown, ack: Ack<DomainInfo>) => void;
+  'domain:destroy': (req: unknown, ack: Ack<DomainInfo>) => void;
+  'domain:save': (req: unknown, ack: Ack<{ info: DomainInfo; file: string; bytes: number }>) => void;
+  'domain:restore': (req: unknown, ack: Ack<DomainInfo>) => void;
+  'domain:console': (req: unknown, ack: Ack<string>) => void;
+  /** Full-resolution PNG of the current screen. */
+  'domain:screenshot': (req: unknown, ack: Ack<Uint8Array>) => void;
+  /** Scaled PNG of the current screen; works whether or not anyone watches. */
+  'domain:thumbnail': (req: unknown, ack: Ack<Uint8Array>) => void;
+  /** Start receiving `display:frame` for a domain; the first frame is a keyframe. */
+  'display:watch': (req: unknown, ack: Ack<DisplayResize>) => void;
+  'display:unwatch': (req: unknown, ack: Ack<null>) => void;
+  /** Ask for a keyframe, e.g. after a viewer reconnects. */
+  'display:refresh': (req: unknown, ack: Ack<null>) => void;
+  'input:key': (req: unknown) => void;
+  'input:pointer': (req: unknown) => void;
+  'input:wheel': (req: unknown) => void;
+}
+
+export interface ControlServerToClient {
+  'display:frame': (frame: DisplayFrame) => void;
+  'display:resize': (resize: DisplayResize) => void;
+  'domain:state': (info: DomainInfo) => void;
+}

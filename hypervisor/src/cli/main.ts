@@ -1,0 +1,199 @@
+// `npm run vm -- <verb>`: the operator CLI, modelled on Xen's `xl`. It talks to the running
+// daemon over the control channel, like every other client.
+import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Command, CommanderError, Option } from 'commander';
+import { z } from 'zod';
+import {
+  APPLIANCE_NAMES,
+  HypervisorClient,
+  HypervisorError,
+  applianceNameSchema,
+  domainIdSchema,
+  type DomainInfo,
+} from '../api/index.ts';
+import { loadConfig } from '../config.ts';
+import { formatDomainTable } from './format.ts';
+
+class UsageError extends Error {}
+
+function parseArg<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    throw new UsageError(`invalid ${what}: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+  }
+  return parsed.data;
+}
+
+const memorySchema = z.coerce.number().int().min(16).max(2048);
+
+let client: HypervisorClient | null = null;
+async function connect(): Promise<HypervisorClient> {
+  if (client) return client;
+  const config = loadConfig();
+  client = new HypervisorClient({
+    url: `http://${config.host}:${config.port}`,
+    secret: config.secret,
+    timeoutMs: 15 * 60_000,
+  });
+  try {
+    await client.connected(5_000);
+  } catch (error) {
+    throw new UsageError(
+      `cannot reach the hypervisor at ${config.host}:${config.port} (${(error as Error).message}); ` +
+        'is it running? Start everything with `npm start`.',
+    );
+  }
+  return client;
+}
+
+const id = (value: string) => parseArg(domainIdSchema, value, 'domain id');
+
+function printInfo(info: DomainInfo): void {
+  console.log(formatDomainTable([info]));
+}
+
+const program = new Command('vm')
+  .description('Raydesk hypervisor control (xl-style)')
+  .exitOverride()
+  .showHelpAfterError();
+
+program
+  .command('list')
+  .description('list domains: id, name, appliance, state, memory, CPU%, uptime')
+  .option('--json', 'print JSON')
+  .action(async (opts: { json?: boolean }) => {
+    const domains = await (await connect()).list();
+    console.log(opts.json ? JSON.stringify(domains, null, 2) : formatDomainTable(domains));
+  });
+
+program
+  .command('info')
+  .description('host memory budget and use')
+  .action(async () => console.log(JSON.stringify(await (await connect()).hostInfo(), null, 2)));
+
+program
+  .command('create')
+  .description('create and start a domain from an appliance')
+  .addOption(
+    new Option('--appliance <name>', 'appliance').choices([...APPLIANCE_NAMES]).makeOptionMandatory(),
+  )
+  .option('--name <name>', 'domain name')
+  .option('--memory <MiB>', 'guest RAM in MiB (default: the appliance default)')
+  .option('--cold-boot', 'boot from scratch instead of the golden snapshot')
+  .action(async (opts: { appliance: string; name?: string; memory?: string; coldBoot?: boolean }) => {
+    const request = {
+      appliance: parseArg(applianceNameSchema, opts.appliance, 'appliance'),
+      name: opts.name,
+      memoryMiB: opts.memory === undefined ? undefined : parseArg(memorySchema, opts.memory, 'memory'),
+      coldBoot: opts.coldBoot ?? false,
+    };
+    const started = performance.now();
+    const info = await (await connect()).create(request);
+    printInfo(info);
+    console.error(`started in ${Math.round(performance.now() - started)} ms`);
+  });
+
+for (const verb of ['pause', 'unpause', 'reboot', 'destroy', 'start'] as const) {
+  program
+    .command(`${verb} <id>`)
+    .description(
+      {
+        pause: 'stop running a domain, keeping it in memory',
+        unpause: 'resume a paused domain (the guest clock is corrected)',
+        reboot: 'reset a domain',
+        destroy: 'end a domain and free its memory',
+        start: 'restart a crashed domain, or resume a saved one',
+      }[verb],
+    )
+    .action(async (domainId: string) => printInfo(await (await connect())[verb](id(domainId))));
+}
+
+program
+  .command('save <id> <file>')
+  .description('suspend a domain to a file; it then holds no RAM')
+  .action(async (domainId: string, file: string) => {
+    const path = resolve(parseArg(z.string().min(1), file, 'file'));
+    const started = performance.now();
+    const saved = await (await connect()).save(id(domainId), path);
+    console.log(
+      `saved ${saved.info.id} to ${saved.file} (${(saved.bytes / 2 ** 20).toFixed(1)} MiB) ` +
+        `in ${Math.round(performance.now() - started)} ms`,
+    );
+  });
+
+program
+  .command('restore <file>')
+  .description('resume a domain from a file written by save')
+  .action(async (file: string) => {
+    const started = performance.now();
+    printInfo(await (await connect()).restore(resolve(file)));
+    console.error(`restored in ${Math.round(performance.now() - started)} ms`);
+  });
+
+program
+  .command('console <id>')
+  .description("print the domain's serial console log")
+  .action(async (domainId: string) => process.stdout.write(await (await connect()).console(id(domainId))));
+
+program
+  .command('screenshot [id]')
+  .description('write a PNG of the screen; with --appliance, of a throwaway VM from its snapshot')
+  .addOption(new Option('--appliance <name>', 'appliance').choices([...APPLIANCE_NAMES]))
+  .requiredOption('--out <file>', 'PNG file to write')
+  .action(async (domainId: string | undefined, opts: { appliance?: string; out: string }) => {
+    const out = resolve(opts.out);
+    const hv = await connect();
+    if (opts.appliance) {
+      if (domainId) throw new UsageError('give either a domain id or --appliance, not both');
+      const appliance = parseArg(applianceNameSchema, opts.appliance, 'appliance');
+      const started = performance.now();
+      const info = await hv.create({ appliance, name: `screenshot-${appliance}` });
+      try {
+        const png = await firstFullFrame(hv, info.id);
+        const ms = Math.round(performance.now() - started);
+        writeFileSync(out, png);
+        console.log(`${ms} ms to first full frame; wrote ${out}`);
+      } finally {
+        await hv.destroy(info.id);
+      }
+      return;
+    }
+    if (!domainId) throw new UsageError('give a domain id or --appliance');
+    writeFileSync(out, await hv.screenshot(id(domainId)));
+    console.log(`wrote ${out}`);
+  });
+
+/** Waits for the first keyframe of a freshly started VM, then takes its screenshot. */
+async function firstFullFrame(hv: HypervisorClient, domainId: string): Promise<Uint8Array> {
+  const keyframe = new Promise<void>((resolveFrame) => {
+    const onFrame = (frame: { domainId: string; keyframe: boolean; width: number }) => {
+      if (frame.domainId === domainId && frame.keyframe && frame.width > 0) {
+        hv.socket.off('display:frame', onFrame);
+        resolveFrame();
+      }
+    };
+    hv.socket.on('display:frame', onFrame);
+  });
+  await hv.watch(domainId);
+  await keyframe;
+  const png = await hv.screenshot(domainId);
+  await hv.unwatch(domainId);
+  return png;
+}
+
+try {
+  await program.parseAsync(process.argv);
+  client?.close();
+} catch (error) {
+  client?.close();
+  if (error instanceof CommanderError) {
+    process.exit(error.exitCode === 0 ? 0 : 2);
+  }
+  const message =
+    error instanceof HypervisorError
+      ? `error (${error.code}): ${error.message}`
+      : `error: ${(error as Error).message}`;
+  console.error(message);
+  process.exit(error instanceof UsageError ? 2 : 1);
+}

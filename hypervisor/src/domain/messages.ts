@@ -1,0 +1,71 @@
+// Messages between the host daemon (parent) and a domain worker. Both sides are our own code
+// in one process, so these are plain types; untrusted input is validated before it gets here.
+import type { DisplayMode, TileRect } from '../api/protocol.ts';
+
+export interface DomainBootConfig {
+  domainId: string;
+  appliance: string;
+  wasmPath: string;
+  biosPath: string;
+  vgaBiosPath: string;
+  kernelPath: string;
+  initrdPath: string;
+  rootfsPath: string;
+  cmdline: string;
+  memoryMiB: number;
+  vgaMemoryMiB: number;
+  /** v86 state to resume from (uncompressed); absent for a cold boot. */
+  initialState?: ArrayBuffer;
+  displayFps: number;
+}
+
+export type ParentToWorker =
+  | { type: 'boot'; config: DomainBootConfig }
+  | { type: 'pause'; requestId: number }
+  | { type: 'unpause'; requestId: number }
+  | { type: 'reboot'; requestId: number }
+  | { type: 'save'; requestId: number }
+  | { type: 'watch'; watching: boolean }
+  | { type: 'keyframe' }
+  | { type: 'screen'; requestId: number }
+  | { type: 'key'; code: string; down: boolean }
+  | { type: 'pointer'; x: number; y: number; buttons: number }
+  | { type: 'wheel'; dx: number; dy: number }
+  | { type: 'release-keys' }
+  | { type: 'serial-input'; port: number; bytes: Uint8Array }
+  | { type: 'agent'; requestId: number; command: string; args: string[]; timeoutMs: number }
+  | { type: 'ping'; requestId: number };
+
+export interface WorkerFrame {
+  width: number;
+  height: number;
+  mode: DisplayMode;
+  keyframe: boolean;
+  rects: TileRect[];
+  pixels: Uint8Array;
+}
+
+export interface WorkerStats {
+  instructions: number;
+  /** Share of the worker thread that was busy since the last sample, 0..1. */
+  utilization: number;
+  diskOverlayBytes: number;
+}
+
+export type WorkerToParent =
+  | { type: 'booted'; restored: boolean; bootMs: number }
+  | { type: 'frame'; frame: WorkerFrame }
+  | { type: 'resize'; width: number; height: number; mode: DisplayMode }
+  | { type: 'console'; bytes: Uint8Array }
+  | { type: 'agent-event'; line: string }
+  | { type: 'stats'; stats: WorkerStats }
+  | { type: 'reply'; requestId: number; ok: true; value: unknown }
+  | { type: 'reply'; requestId: number; ok: false; error: string }
+  | { type: 'fatal'; error: string };
+
+export interface ScreenCapture {
+  width: number;
+  height: number;
+  mode: DisplayMode;
+  rgba: Uint8Array;
+}

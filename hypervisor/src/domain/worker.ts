@@ -1,0 +1,236 @@
+// Entry point of a domain worker thread: one v86 instance wired to its virtual devices.
+// Everything here runs in the worker, so a guest or emulator failure stays in this thread.
+import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { parentPort } from 'node:worker_threads';
+import { V86 } from 'v86';
+import { GuestAgentClient } from '../devices/agent/guest-agent-client.ts';
+import { CowDisk } from '../devices/disk/cow-disk.ts';
+import { DisplayDevice, installImageDataShim } from '../devices/display/index.ts';
+import { InputDevice } from '../devices/input/index.ts';
+import type { DomainBootConfig, ParentToWorker, WorkerToParent } from './messages.ts';
+
+if (!parentPort) throw new Error('domain worker must run in a worker thread');
+const port = parentPort;
+
+const CONSOLE_FLUSH_MS = 50;
+const STATS_INTERVAL_MS = 1000;
+const AGENT_PORT = 1;
+
+function post(message: WorkerToParent, transfer: ArrayBuffer[] = []): void {
+  port.postMessage(message, transfer);
+}
+
+function toArrayBuffer(buffer: Buffer): ArrayBuffer {
+  return buffer.buffer.slice(buffer.byteOffset, buffer.byteOffset + buffer.byteLength) as ArrayBuffer;
+}
+
+function fatal(error: unknown): never {
+  const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+  post({ type: 'fatal', error: message });
+  // Give the message a moment to leave before the thread dies.
+  setTimeout(() => process.exit(1), 20);
+  throw error;
+}
+
+process.on('uncaughtException', fatal);
+process.on('unhandledRejection', fatal);
+
+class DomainRuntime {
+  private readonly emulator: V86;
+  private readonly display: DisplayDevice;
+  private readonly input: InputDevice;
+  private readonly agent: GuestAgentClient;
+  private readonly disk: CowDisk;
+  private frameTimer: NodeJS.Timeout | null = null;
+  private watching = false;
+  private paused = false;
+  private consoleChunks: number[] = [];
+  private lastElu = performance.eventLoopUtilization();
+
+  constructor(private readonly config: DomainBootConfig) {
+    installImageDataShim();
+    this.disk = new CowDisk(config.rootfsPath);
+    const restoring = config.initialState !== undefined;
+    const options: Record<string, unknown> = {
+      wasm_path: config.wasmPath,
+      bios: { buffer: toArrayBuffer(readFileSync(config.biosPath)) },
+      vga_bios: { buffer: toArrayBuffer(readFileSync(config.vgaBiosPath)) },
+      hda: this.disk,
+      memory_size: config.memoryMiB * 1024 * 1024,
+      vga_memory_size: config.vgaMemoryMiB * 1024 * 1024,
+      uart1: true,
+      autostart: false,
+      disable_speaker: true,
+    };
+    if (!restoring) {
+      options.bzimage = { buffer: toArrayBuffer(readFileSync(config.kernelPath)) };
+      options.initrd = { buffer: toArrayBuffer(readFileSync(config.initrdPath)) };
+      options.cmdline = config.cmdline;
+    }
+    const started = performance.now();
+    this.emulator = new V86(options as ConstructorParameters<typeof V86>[0]);
+    this.display = new DisplayDevice(this.emulator as never);
+    this.input = new InputDevice(this.emulator as never);
+    this.agent = new GuestAgentClient((bytes) =>
+      this.emulator.serial_send_bytes(AGENT_PORT, bytes),
+    );
+    this.agent.onEvent((line) => post({ type: 'agent-event', line }));
+
+    this.display.onResize((size) => post({ type: 'resize', ...size }));
+    this.emulator.add_listener('serial0-output-byte', (byte) => this.consoleChunks.push(byte));
+    this.emulator.add_listener('serial1-output-byte', (byte) => this.agent.receiveByte(byte));
+
+    this.emulator.add_listener('emulator-loaded', () => {
+      void (async () => {
+        if (config.initialState) await this.emulator.restore_state(config.initialState);
+        await this.emulator.run();
+        post({ type: 'booted', restored: restoring, bootMs: performance.now() - started });
+      })().catch(fatal);
+    });
+
+    setInterval(() => this.flushConsole(), CONSOLE_FLUSH_MS).unref();
+    setInterval(() => this.postStats(), STATS_INTERVAL_MS).unref();
+  }
+
+  handle(message: ParentToWorker): void {
+    switch (message.type) {
+      case 'boot':
+        return;
+      case 'pause':
+        return this.reply(message.requestId, async () => {
+          await this.emulator.stop();
+          this.paused = true;
+          this.updateFrameClock();
+          return null;
+        });
+      case 'unpause':
+        return this.reply(message.requestId, async () => {
+          await this.emulator.run();
+          this.paused = false;
+          this.updateFrameClock();
+          this.sendFrame(true);
+          return null;
+        });
+      case 'reboot':
+        return this.reply(message.requestId, async () => {
+          this.input.releaseAll();
+          this.emulator.restart();
+          return null;
+        });
+      case 'save':
+        return this.replyTransfer(message.requestId, async () => {
+          const state = await this.emulator.save_state();
+          return { value: state, transfer: [state] };
+        });
+      case 'watch':
+        this.watching = message.watching;
+        this.updateFrameClock();
+        if (this.watching) this.sendFrame(true);
+        return;
+      case 'keyframe':
+        this.sendFrame(true);
+        return;
+      case 'screen':
+        return this.replyTransfer(message.requestId, async () => {
+          const screen = this.display.snapshot();
+          const rgba = screen.rgba.slice();
+          return {
+            value: { width: screen.width, height: screen.height, mode: screen.mode, rgba },
+            transfer: [rgba.buffer as ArrayBuffer],
+          };
+        });
+      case 'key':
+        this.input.key(message.code, message.down);
+        return;
+      case 'pointer': {
+        const screen = this.display.size();
+        this.input.pointer(message.x, message.y, message.buttons, screen.width, screen.height);
+        return;
+      }
+      case 'wheel':
+        this.input.wheel(message.dx, message.dy);
+        return;
+      case 'release-keys':
+        this.input.releaseAll();
+        return;
+      case 'serial-input':
+        this.emulator.serial_send_bytes(message.port, message.bytes);
+        return;
+      case 'agent':
+        return this.reply(message.requestId, () =>
+          this.agent.request(message.command, message.args, message.timeoutMs),
+        );
+      case 'ping':
+        post({ type: 'reply', requestId: message.requestId, ok: true, value: 'pong' });
+        return;
+    }
+  }
+
+  private updateFrameClock(): void {
+    const shouldRun = this.watching && !this.paused;
+    if (shouldRun && !this.frameTimer) {
+      this.frameTimer = setInterval(() => this.sendFrame(false), 1000 / this.config.displayFps);
+    } else if (!shouldRun && this.frameTimer) {
+      clearInterval(this.frameTimer);
+      this.frameTimer = null;
+    }
+  }
+
+  private sendFrame(keyframe: boolean): void {
+    const frame = this.display.captureFrame({ keyframe });
+    if (!frame) return;
+    post({ type: 'frame', frame }, [frame.pixels.buffer as ArrayBuffer]);
+  }
+
+  private flushConsole(): void {
+    if (this.consoleChunks.length === 0) return;
+    const bytes = Uint8Array.from(this.consoleChunks);
+    this.consoleChunks = [];
+    post({ type: 'console', bytes }, [bytes.buffer]);
+  }
+
+  private postStats(): void {
+    const elu = performance.eventLoopUtilization(this.lastElu);
+    this.lastElu = performance.eventLoopUtilization();
+    post({
+      type: 'stats',
+      stats: {
+        instructions: this.emulator.get_instruction_counter(),
+        utilization: elu.utilization,
+        diskOverlayBytes: this.disk.overlayBytes,
+      },
+    });
+  }
+
+  private reply(requestId: number, work: () => Promise<unknown>): void {
+    this.replyTransfer(requestId, async () => ({ value: await work(), transfer: [] }));
+  }
+
+  private replyTransfer(
+    requestId: number,
+    work: () => Promise<{ value: unknown; transfer: ArrayBuffer[] }>,
+  ): void {
+    work().then(
+      ({ value, transfer }) => post({ type: 'reply', requestId, ok: true, value }, transfer),
+      (error: unknown) =>
+        post({
+          type: 'reply',
+          requestId,
+          ok: false,
+          error: error instanceof Error ? error.message : String(error),
+        }),
+    );
+  }
+}
+
+let runtime: DomainRuntime | null = null;
+port.on('message', (message: ParentToWorker) => {
+  if (message.type === 'boot') {
+    if (runtime) throw new Error('domain worker booted twice');
+    runtime = new DomainRuntime(message.config);
+    return;
+  }
+  if (!runtime) throw new Error(`message ${message.type} before boot`);
+  runtime.handle(message);
+});

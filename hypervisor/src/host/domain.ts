@@ -1,0 +1,337 @@
+// A domain as the host sees it: identity, lifecycle state, resources and the worker that runs
+// it. The worker can die at any time; the domain object survives it as `crashed`.
+import { EventEmitter } from 'node:events';
+import type {
+  ApplianceName,
+  DisplayFrame,
+  DisplayMode,
+  DisplayResize,
+  DomainInfo,
+  DomainKind,
+  DomainState,
+} from '../api/protocol.ts';
+import type { DomainBootConfig, ScreenCapture, WorkerStats } from '../domain/messages.ts';
+import { DomainWorkerHandle } from './domain-worker-handle.ts';
+import { assertOperation, assertTransition } from './lifecycle.ts';
+import { ConsoleLog } from './console-log.ts';
+
+export interface DomainSpec {
+  id: string;
+  name: string;
+  appliance: ApplianceName;
+  kind: DomainKind;
+  owner: string | null;
+  memoryMiB: number;
+  vgaMemoryMiB: number;
+}
+
+export interface DomainEvents {
+  state: [DomainInfo];
+  frame: [DisplayFrame];
+  resize: [DisplayResize];
+  agent: [string];
+  booted: [{ restored: boolean; bootMs: number }];
+}
+
+const BOOT_TIMEOUT_MS = 120_000;
+
+export class Domain extends EventEmitter<DomainEvents> {
+  readonly createdAt = new Date();
+  private stateValue: DomainState = 'starting';
+  private worker: DomainWorkerHandle | null = null;
+  private startedAt: Date | null = null;
+  private error: string | null = null;
+  private readonly watchers = new Set<string>();
+  private seq = 0;
+  private screen: { width: number; height: number; mode: DisplayMode } = {
+    width: 0,
+    height: 0,
+    mode: 'text',
+  };
+  private stats: { cpuPercent: number; mips: number; diskOverlayBytes: number } = {
+    cpuPercent: 0,
+    mips: 0,
+    diskOverlayBytes: 0,
+  };
+  private lastInstructions: { count: number; at: number } | null = null;
+  /** Settles when the guest agent has been told the time (and identity, for clones). */
+  guestRefreshed: Promise<boolean> = Promise.resolve(false);
+  /** Where the domain's state was last saved, for `saved` domains. */
+  savedStateFile: string | null = null;
+
+  constructor(
+    readonly spec: DomainSpec,
+    readonly console: ConsoleLog,
+  ) {
+    super();
+  }
+
+  get id(): string {
+    return this.spec.id;
+  }
+  get state(): DomainState {
+    return this.stateValue;
+  }
+  get watcherCount(): number {
+    return this.watchers.size;
+  }
+  get screenSize(): { width: number; height: number; mode: DisplayMode } {
+    return this.screen;
+  }
+
+  info(): DomainInfo {
+    const running = this.stateValue === 'running' && this.startedAt;
+    return {
+      id: this.spec.id,
+      name: this.spec.name,
+      appliance: this.spec.appliance,
+      kind: this.spec.kind,
+      owner: this.spec.owner,
+      state: this.stateValue,
+      memoryMiB: this.spec.memoryMiB,
+      vgaMemoryMiB: this.spec.vgaMemoryMiB,
+      cpuPercent: running ? this.stats.cpuPercent : 0,
+      mips: running ? this.stats.mips : 0,
+      createdAt: this.createdAt.toISOString(),
+      startedAt: this.startedAt?.toISOString() ?? null,
+      uptimeMs: running && this.startedAt ? Date.now() - this.startedAt.getTime() : 0,
+      watchers: this.watchers.size,
+      error: this.error,
+    };
+  }
+
+  /** Starts the worker: a cold boot, or a resume when the config carries a state. */
+  boot(config: DomainBootConfig): Promise<{ restored: boolean; bootMs: number }> {
+    if (this.stateValue !== 'starting') this.transition('starting');
+    this.error = null;
+    this.lastInstructions = null;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new Error(`domain ${this.id} did not boot within ${BOOT_TIMEOUT_MS / 1000} s`));
+        void this.worker?.terminate();
+      }, BOOT_TIMEOUT_MS);
+      const worker = new DomainWorkerHandle(config, {
+        message: (message) => {
+          switch (message.type) {
+            case 'booted':
+              clearTimeout(timer);
+              this.startedAt = new Date();
+              this.transition('running');
+              this.emit('booted', message);
+              resolve(message);
+              return;
+            case 'frame':
+              this.emit('frame', { domainId: this.id, seq: ++this.seq, ...message.frame });
+              return;
+            case 'resize':
+              this.screen = { width: message.width, height: message.height, mode: message.mode };
+              this.emit('resize', { domainId: this.id, ...this.screen });
+              return;
+            case 'console':
+              this.console.append(message.bytes);
+              return;
+            case 'agent-event':
+              this.emit('agent', message.line);
+              return;
+            case 'stats':
+              this.onStats(message.stats);
+              return;
+            case 'fatal':
+              return;
+          }
+        },
+        exit: (error) => {
+          clearTimeout(timer);
+          if (this.worker !== worker) return;
+          this.worker = null;
+          if (error !== null) {
+            this.error = error;
+            if (this.stateValue !== 'stopped') this.transition('crashed');
+            reject(new Error(`domain ${this.id} crashed: ${error.split('\n')[0]}`));
+          }
+        },
+      });
+      this.worker = worker;
+      if (this.watchers.size > 0) worker.send({ type: 'watch', watching: true });
+    });
+  }
+
+  async pause(): Promise<void> {
+    assertOperation(this.id, 'pause', this.stateValue);
+    await this.requireWorker().request({ type: 'pause' });
+    this.transition('paused');
+  }
+
+  async unpause(): Promise<void> {
+    assertOperation(this.id, 'unpause', this.stateValue);
+    await this.requireWorker().request({ type: 'unpause' });
+    this.transition('running');
+  }
+
+  async reboot(): Promise<void> {
+    assertOperation(this.id, 'reboot', this.stateValue);
+    if (this.stateValue === 'paused') await this.unpause();
+    await this.requireWorker().request({ type: 'reboot' });
+    this.startedAt = new Date();
+    this.emitState();
+  }
+
+  /**
+   * Captures the whole machine state. With `stop`, the worker is then ended and the domain is
+   * `saved` (it holds no RAM); otherwise it goes back to the state it was in.
+   */
+  async captureState(stop: boolean): Promise<ArrayBuffer> {
+    assertOperation(this.id, 'save', this.stateValue);
+    const previous = this.stateValue;
+    const worker = this.requireWorker();
+    if (previous === 'running') await worker.request({ type: 'pause' });
+    this.transition('saving');
+    try {
+      const state = await worker.request<ArrayBuffer>({ type: 'save' }, 120_000);
+      if (stop) {
+        this.worker = null;
+        await worker.terminate();
+        this.startedAt = null;
+        this.transition('saved');
+      } else {
+        if (previous === 'running') await worker.request({ type: 'unpause' });
+        this.transition(previous);
+      }
+      return state;
+    } catch (error) {
+      if (this.stateValue === 'saving') {
+        if (previous === 'running') await worker.request({ type: 'unpause' }).catch(() => undefined);
+        this.transition(previous);
+      }
+      throw error;
+    }
+  }
+
+  async destroy(): Promise<void> {
+    assertOperation(this.id, 'destroy', this.stateValue);
+    const worker = this.worker;
+    this.worker = null;
+    this.transition('stopped');
+    this.watchers.clear();
+    await worker?.terminate();
+    this.console.close();
+  }
+
+  /** Marks a domain whose worker failed to start as crashed without a worker. */
+  markCrashed(error: string): void {
+    this.error = error;
+    if (this.stateValue !== 'crashed' && this.stateValue !== 'stopped') this.transition('crashed');
+  }
+
+  watch(watcherId: string): void {
+    assertOperation(this.id, 'watch', this.stateValue);
+    this.watchers.add(watcherId);
+    // Every new watcher needs a keyframe; the worker sends one when watching starts or on ask.
+    this.worker?.send(
+      this.watchers.size === 1 ? { type: 'watch', watching: true } : { type: 'keyframe' },
+    );
+    this.emitState();
+  }
+
+  unwatch(watcherId: string): void {
+    if (!this.watchers.delete(watcherId)) return;
+    if (this.watchers.size === 0) this.worker?.send({ type: 'watch', watching: false });
+    this.emitState();
+  }
+
+  requestKeyframe(): void {
+    this.worker?.send({ type: 'keyframe' });
+  }
+
+  captureScreen(): Promise<ScreenCapture> {
+    assertOperation(this.id, 'screenshot', this.stateValue);
+    return this.requireWorker().request<ScreenCapture>({ type: 'screen' });
+  }
+
+  key(code: string, down: boolean): void {
+    if (this.stateValue === 'running') this.worker?.send({ type: 'key', code, down });
+  }
+
+  pointer(x: number, y: number, buttons: number): void {
+    if (this.stateValue === 'running') this.worker?.send({ type: 'pointer', x, y, buttons });
+  }
+
+  wheel(dx: number, dy: number): void {
+    if (this.stateValue === 'running') this.worker?.send({ type: 'wheel', dx, dy });
+  }
+
+  releaseKeys(): void {
+    this.worker?.send({ type: 'release-keys' });
+  }
+
+  /** Types raw bytes into a serial port of the guest (port 0 is the console). */
+  serialInput(port: number, bytes: Uint8Array): void {
+    this.worker?.send({ type: 'serial-input', port, bytes });
+  }
+
+  /** A request to the guest agent over the paravirtual serial channel. */
+  agentRequest(command: string, args: string[], timeoutMs = 10_000): Promise<string> {
+    return this.requireWorker().request<string>(
+      { type: 'agent', command, args, timeoutMs },
+      timeoutMs + 1_000,
+    );
+  }
+
+  /** Resolves with the first agent event line matching `pattern`. */
+  waitForAgentEvent(pattern: RegExp, timeoutMs: number): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.off('agent', onLine);
+        reject(new Error(`domain ${this.id}: no agent event ${pattern} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const onLine = (line: string) => {
+        if (!pattern.test(line)) return;
+        clearTimeout(timer);
+        this.off('agent', onLine);
+        resolve(line);
+      };
+      this.on('agent', onLine);
+    });
+  }
+
+  /** Test hook and last resort: ends the worker as if it had crashed. */
+  async killWorker(): Promise<void> {
+    const worker = this.worker;
+    if (!worker) return;
+    // Terminating from outside is reported by the handle as an expected exit, so mark it here.
+    this.worker = null;
+    await worker.terminate();
+    this.markCrashed('worker killed');
+  }
+
+  private onStats(stats: WorkerStats): void {
+    const now = Date.now();
+    let mips = 0;
+    if (this.lastInstructions) {
+      // The counter is a wrapping 32-bit value.
+      const delta = (stats.instructions - this.lastInstructions.count + 2 ** 32) % 2 ** 32;
+      mips = delta / ((now - this.lastInstructions.at) / 1000) / 1e6;
+    }
+    this.lastInstructions = { count: stats.instructions, at: now };
+    this.stats = {
+      cpuPercent: Math.round(stats.utilization * 1000) / 10,
+      mips: Math.round(mips * 10) / 10,
+      diskOverlayBytes: stats.diskOverlayBytes,
+    };
+  }
+
+  private requireWorker(): DomainWorkerHandle {
+    if (!this.worker) throw new Error(`domain ${this.id} has no running worker`);
+    return this.worker;
+  }
+
+  private transition(to: DomainState): void {
+    assertTransition(this.id, this.stateValue, to);
+    this.stateValue = to;
+    this.emitState();
+  }
+
+  private emitState(): void {
+    this.emit('state', this.info());
+  }
+}

@@ -1,0 +1,21 @@
+// Prisma CLI configuration (Prisma 6.19.3, offline): the JS schema engine with driver adapters,
+// so no engine binary is ever downloaded. Picks the SQLite or PostgreSQL schema (each with its
+// own migrations folder beside it) from DATABASE_URL; see prisma/db-url.ts.
+import { defineConfig } from 'prisma/config';
+import { migrationAdapterFactory } from './prisma/adapters.ts';
+import { loadRootEnv, providerOf, resolveDatabaseUrl, schemaPathFor } from './prisma/db-url.ts';
+
+loadRootEnv();
+const url = resolveDatabaseUrl();
+// The schema's `url = env("DATABASE_URL")` must resolve, or Prisma falls back to downloading a
+// query engine. The adapter is what actually connects.
+process.env.DATABASE_URL = url;
+const provider = providerOf(url);
+
+export default defineConfig({
+  engine: 'js',
+  experimental: { adapter: true },
+  schema: schemaPathFor(provider),
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  adapter: async () => migrationAdapterFactory(url) as any,
+});
