@@ -106,16 +106,20 @@ for (const verb of ['pause', 'unpause', 'reboot', 'destroy', 'start'] as const) 
         start: 'restart a crashed domain, or resume a saved one',
       }[verb],
     )
-    .action(async (domainId: string) => printInfo(await (await connect())[verb](id(domainId))));
+    .action(async (domainId: string) => {
+      const ref = id(domainId);
+      printInfo(await (await connect())[verb](ref));
+    });
 }
 
 program
   .command('save <id> <file>')
   .description('suspend a domain to a file; it then holds no RAM')
   .action(async (domainId: string, file: string) => {
+    const ref = id(domainId);
     const path = resolve(parseArg(z.string().min(1), file, 'file'));
     const started = performance.now();
-    const saved = await (await connect()).save(id(domainId), path);
+    const saved = await (await connect()).save(ref, path);
     console.log(
       `saved ${saved.info.id} to ${saved.file} (${(saved.bytes / 2 ** 20).toFixed(1)} MiB) ` +
         `in ${Math.round(performance.now() - started)} ms`,
@@ -134,7 +138,10 @@ program
 program
   .command('console <id>')
   .description("print the domain's serial console log")
-  .action(async (domainId: string) => process.stdout.write(await (await connect()).console(id(domainId))));
+  .action(async (domainId: string) => {
+    const ref = id(domainId);
+    process.stdout.write(await (await connect()).console(ref));
+  });
 
 program
   .command('screenshot [id]')
@@ -143,10 +150,10 @@ program
   .requiredOption('--out <file>', 'PNG file to write')
   .action(async (domainId: string | undefined, opts: { appliance?: string; out: string }) => {
     const out = resolve(opts.out);
-    const hv = await connect();
     if (opts.appliance) {
       if (domainId) throw new UsageError('give either a domain id or --appliance, not both');
       const appliance = parseArg(applianceNameSchema, opts.appliance, 'appliance');
+      const hv = await connect();
       const started = performance.now();
       const info = await hv.create({ appliance, name: `screenshot-${appliance}` });
       try {
@@ -160,7 +167,8 @@ program
       return;
     }
     if (!domainId) throw new UsageError('give a domain id or --appliance');
-    writeFileSync(out, await hv.screenshot(id(domainId)));
+    const ref = id(domainId);
+    writeFileSync(out, await (await connect()).screenshot(ref));
     console.log(`wrote ${out}`);
   });
 
@@ -182,11 +190,15 @@ async function firstFullFrame(hv: HypervisorClient, domainId: string): Promise<U
   return png;
 }
 
+function disconnect(): void {
+  client?.close();
+}
+
 try {
   await program.parseAsync(process.argv);
-  client?.close();
+  disconnect();
 } catch (error) {
-  client?.close();
+  disconnect();
   if (error instanceof CommanderError) {
     process.exit(error.exitCode === 0 ? 0 : 2);
   }

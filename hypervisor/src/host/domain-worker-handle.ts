@@ -3,7 +3,7 @@
 import { Worker } from 'node:worker_threads';
 import type { DomainBootConfig, ParentToWorker, WorkerToParent } from '../domain/messages.ts';
 
-const WORKER_URL = new URL('../domain/worker.ts', import.meta.url);
+const WORKER_URL = new URL('../domain/worker-entry.mjs', import.meta.url);
 const PING_INTERVAL_MS = 5_000;
 const PING_TIMEOUT_MS = 20_000;
 

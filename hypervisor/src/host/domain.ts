@@ -13,7 +13,7 @@ import type {
 import type { DomainBootConfig, ScreenCapture, WorkerStats } from '../domain/messages.ts';
 import { DomainWorkerHandle } from './domain-worker-handle.ts';
 import { assertOperation, assertTransition } from './lifecycle.ts';
-import { ConsoleLog } from './console-log.ts';
+import type { SerialLog } from '../devices/serial/index.ts';
 
 export interface DomainSpec {
   id: string;
@@ -61,7 +61,7 @@ export class Domain extends EventEmitter<DomainEvents> {
 
   constructor(
     readonly spec: DomainSpec,
-    readonly console: ConsoleLog,
+    readonly console: SerialLog,
   ) {
     super();
   }
@@ -128,7 +128,7 @@ export class Domain extends EventEmitter<DomainEvents> {
               this.emit('resize', { domainId: this.id, ...this.screen });
               return;
             case 'console':
-              this.console.append(message.bytes);
+              this.console.write(message.bytes);
               return;
             case 'agent-event':
               this.emit('agent', message.line);
@@ -214,7 +214,7 @@ export class Domain extends EventEmitter<DomainEvents> {
     this.transition('stopped');
     this.watchers.clear();
     await worker?.terminate();
-    this.console.close();
+    void this.console.close();
   }
 
   /** Marks a domain whose worker failed to start as crashed without a worker. */

@@ -19,7 +19,7 @@ import type { HypervisorConfig } from '../config.ts';
 import type { DomainBootConfig } from '../domain/messages.ts';
 import { GoldenSnapshots } from '../snapshots/golden.ts';
 import { readStateFile, writeStateFile, type StateHeader } from '../snapshots/codec.ts';
-import { ConsoleLog } from './console-log.ts';
+import { SerialLog } from '../devices/serial/index.ts';
 import { Domain, type DomainSpec } from './domain.ts';
 import { HostError } from './errors.ts';
 import { holdsMemory } from './lifecycle.ts';
@@ -67,17 +67,16 @@ export class Host extends EventEmitter<HostEvents> {
   }
 
   appliance(name: ApplianceName): Promise<ApplianceImage> {
-    let image = this.appliances.get(name);
-    if (!image) {
-      image = ensureAppliance(name).catch((error: unknown) => {
-        this.appliances.delete(name);
-        throw new HostError(
-          'appliance_unavailable',
-          `appliance ${name} is not available: ${error instanceof Error ? error.message : error}`,
-        );
-      });
-      this.appliances.set(name, image);
-    }
+    const cached = this.appliances.get(name);
+    if (cached) return cached;
+    const image = ensureAppliance(name).catch((error: unknown) => {
+      this.appliances.delete(name);
+      throw new HostError(
+        'appliance_unavailable',
+        `appliance ${name} is not available: ${error instanceof Error ? error.message : error}`,
+      );
+    });
+    this.appliances.set(name, image);
     return image;
   }
 
@@ -256,7 +255,9 @@ export class Host extends EventEmitter<HostEvents> {
   }
 
   private register(spec: DomainSpec): Domain {
-    const log = new ConsoleLog(join(this.config.dataDir, 'logs', `${spec.id}.console.log`));
+    const log = new SerialLog({
+      filePath: join(this.config.dataDir, 'logs', `${spec.id}.console.log`),
+    });
     const domain = new Domain(spec, log);
     domain.on('state', (info) => this.emit('state', info));
     this.domains.set(spec.id, domain);
@@ -284,7 +285,7 @@ export class Host extends EventEmitter<HostEvents> {
 
   private forget(domain: Domain): void {
     this.domains.delete(domain.id);
-    domain.console.close();
+    void domain.console.close();
   }
 
   /** Tells the guest agent the real time and, for clones, a fresh identity and entropy. */

@@ -23,12 +23,12 @@ export const stateHeaderSchema = z.object({
 });
 export type StateHeader = z.infer<typeof stateHeaderSchema>;
 
-function runZstd(args: string[], input: Uint8Array | null, output: string | null): Promise<Buffer> {
+function runZstd(args: string[], input: Uint8Array): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const child = spawn('zstd', args, { stdio: ['pipe', output ? 'ignore' : 'pipe', 'pipe'] });
+    const child = spawn('zstd', args, { stdio: 'pipe' });
     const chunks: Buffer[] = [];
     let stderr = '';
-    child.stdout?.on('data', (chunk: Buffer) => chunks.push(chunk));
+    child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.on('error', (error) =>
       reject(new Error(`cannot run zstd (apt package "zstd"): ${error.message}`)),
@@ -37,8 +37,7 @@ function runZstd(args: string[], input: Uint8Array | null, output: string | null
       if (code === 0) resolve(Buffer.concat(chunks));
       else reject(new Error(`zstd failed (${code}): ${stderr.trim()}`));
     });
-    if (input) child.stdin.end(input);
-    else child.stdin.end();
+    child.stdin.end(input);
   });
 }
 
@@ -49,7 +48,7 @@ export async function writeStateFile(
   state: ArrayBuffer,
 ): Promise<number> {
   const raw = new Uint8Array(state);
-  const compressed = await runZstd(['-1', '-T0', '-q', '-c'], raw, null);
+  const compressed = await runZstd(['-1', '-T0', '-q', '-c'], raw);
   const headerBytes = Buffer.from(
     MAGIC + JSON.stringify({ ...header, rawBytes: raw.byteLength }) + '\n',
   );
@@ -104,7 +103,7 @@ export async function readStateFile(path: string): Promise<{ header: StateHeader
   } finally {
     await file.close();
   }
-  const raw = await runZstd(['-d', '-q', '-c'], compressed, null);
+  const raw = await runZstd(['-d', '-q', '-c'], compressed);
   if (raw.length !== header.rawBytes) {
     throw new Error(`${path}: state is ${raw.length} bytes, header says ${header.rawBytes}`);
   }

@@ -70,6 +70,16 @@ export class CowDisk {
     callback(this.read(start, length));
   }
 
+  // v86's IDE asks the cache first and falls back to get_and_cache; a local file is always
+  // "cached" because reads are synchronous.
+  get_and_cache(start: number, length: number, callback: (data: Uint8Array) => void): void {
+    callback(this.read(start, length));
+  }
+
+  get_from_cache(start: number, length: number): Uint8Array {
+    return this.read(start, length);
+  }
+
   read(start: number, length: number): Uint8Array {
     this.checkRange(start, length);
     const out = new Uint8Array(length);

@@ -1,0 +1,201 @@
+// Per-client encoder: keeps a mirror of what this client was last SENT, diffs the shared
+// framebuffer against it per 64x64 tile, merges dirty tiles into rectangles (uniform tiles as
+// fills), picks PNG or JPEG per rectangle and produces the wire rects.
+import type { WireRect } from '../protocol/browser.ts';
+import { Framebuffer, TILE } from './framebuffer.ts';
+import { NONE, mergeTiles } from './rects.ts';
+import { chooseCodec, encodeRegion, sampleRegion } from './codec.ts';
+
+/** Cell keys besides fill colours (0..0xFFFFFF). */
+const CONTENT = -2;
+const REFINE = -3;
+
+export interface EncodeOptions {
+  jpegQuality: number;
+  now?: number;
+  /** Re-send tiles that were sent as JPEG once they stayed unchanged this long (ms). */
+  refineAfterMs?: number;
+  /** At most this many tiles are refined per frame, to spread the cost. */
+  maxRefineTiles?: number;
+}
+
+export interface EncodedFrame {
+  rects: WireRect[];
+  /** Whole-screen frame (after reset). */
+  full: boolean;
+  bytes: number;
+  encodeMs: number;
+  tiles: { dirty: number; fill: number; png: number; jpeg: number; refined: number };
+}
+
+export class ClientEncoder {
+  private epoch = -1;
+  private width = 0;
+  private height = 0;
+  private tilesX = 0;
+  private tilesY = 0;
+  private mirror = new Uint32Array(0);
+  private sent = new Uint32Array(0);
+  private lossy = new Uint8Array(0);
+  private forceFull = true;
+  private lastGeneration = -1;
+
+  /** Next frame covers the whole screen (new client, reconnect, refresh). */
+  reset(): void {
+    this.forceFull = true;
+  }
+
+  /** True when the framebuffer may hold something this client has not been sent. */
+  mayHaveChanges(fb: Framebuffer): boolean {
+    return this.forceFull || fb.epoch !== this.epoch || fb.generation !== this.lastGeneration ||
+      this.hasLossy;
+  }
+  private hasLossy = false;
+
+  /** Some tiles were sent as JPEG and will be re-sent losslessly once they settle. */
+  get pendingRefinement(): boolean {
+    return this.hasLossy;
+  }
+
+  private adopt(fb: Framebuffer): void {
+    this.epoch = fb.epoch;
+    this.width = fb.width;
+    this.height = fb.height;
+    this.tilesX = fb.tilesX;
+    this.tilesY = fb.tilesY;
+    this.mirror = new Uint32Array(fb.width * fb.height);
+    this.sent = new Uint32Array(fb.tilesX * fb.tilesY);
+    this.lossy = new Uint8Array(fb.tilesX * fb.tilesY);
+    this.hasLossy = false;
+    this.forceFull = true;
+  }
+
+  /** Encodes what changed since the last call; `rects` is empty when nothing did. */
+  encode(fb: Framebuffer, options: EncodeOptions): EncodedFrame {
+    const started = performance.now();
+    const now = options.now ?? Date.now();
+    const refineAfter = options.refineAfterMs ?? 1000;
+    let maxRefine = options.maxRefineTiles ?? 48;
+    if (fb.epoch !== this.epoch || fb.width !== this.width || fb.height !== this.height) {
+      this.adopt(fb);
+    }
+    const full = this.forceFull;
+    this.forceFull = false;
+    this.lastGeneration = fb.generation;
+    const { tilesX, tilesY, width } = this;
+    const n = tilesX * tilesY;
+    const keys = new Float64Array(n).fill(NONE);
+    const src = new Uint32Array(fb.data.buffer, fb.data.byteOffset, fb.width * fb.height);
+    const stats = { dirty: 0, fill: 0, png: 0, jpeg: 0, refined: 0 };
+    let lossyLeft = false;
+
+    for (let ty = 0; ty < tilesY; ty++) {
+      for (let tx = 0; tx < tilesX; tx++) {
+        const t = ty * tilesX + tx;
+        const version = fb.version[t]!;
+        const x0 = tx * TILE;
+        const y0 = ty * TILE;
+        const w = Math.min(TILE, width - x0);
+        const h = Math.min(TILE, this.height - y0);
+        let refine = false;
+        if (!full && version === this.sent[t]) {
+          if (!this.lossy[t]) continue;
+          if (now - fb.lastChange[t]! < refineAfter || maxRefine <= 0) {
+            lossyLeft = true;
+            continue;
+          }
+          refine = true;
+          maxRefine--;
+        }
+        // Compare with the mirror (skip on full frames: everything goes), and test uniformity.
+        let changed = full || refine;
+        const first = src[y0 * width + x0]!;
+        let uniform = true;
+        for (let y = y0; y < y0 + h; y++) {
+          const row = y * width;
+          for (let i = row + x0, end = row + x0 + w; i < end; i++) {
+            const p = src[i]!;
+            if (!changed && p !== this.mirror[i]) changed = true;
+            if (uniform && p !== first) uniform = false;
+            if (changed && !uniform) break;
+          }
+          if (changed && !uniform) {
+            // Still need the mirror copy below; no more facts to learn from this tile.
+            break;
+          }
+        }
+        this.sent[t] = version;
+        if (!changed) continue;
+        stats.dirty++;
+        if (refine) stats.refined++;
+        // Copy into the mirror now; the rect built from this tile carries these pixels.
+        for (let y = y0; y < y0 + h; y++) {
+          const row = y * width + x0;
+          this.mirror.set(src.subarray(row, row + w), row);
+        }
+        if (uniform) {
+          // Framebuffer bytes are R,G,B,A; on little-endian the Uint32 is 0xAABBGGRR.
+          keys[t] = ((first & 0xff) << 16) | (first & 0xff00) | ((first >>> 16) & 0xff);
+          this.lossy[t] = 0;
+        } else {
+          keys[t] = refine ? REFINE : CONTENT;
+        }
+      }
+    }
+
+    const rects: WireRect[] = [];
+    let bytes = 0;
+    for (const r of mergeTiles(keys, tilesX, tilesY)) {
+      const x = r.tx0 * TILE;
+      const y = r.ty0 * TILE;
+      const w = Math.min(r.tx1 * TILE, width) - x;
+      const h = Math.min(r.ty1 * TILE, this.height) - y;
+      if (r.key >= 0) {
+        rects.push({ enc: 'fill', x, y, w, h, rgb: r.key });
+        bytes += 24;
+        stats.fill += (r.tx1 - r.tx0) * (r.ty1 - r.ty0);
+        continue;
+      }
+      let rate = 0;
+      for (let ty = r.ty0; ty < r.ty1; ty++)
+        for (let tx = r.tx0; tx < r.tx1; tx++) rate += fb.changeRate(ty * tilesX + tx, now);
+      const tiles = (r.tx1 - r.tx0) * (r.ty1 - r.ty0);
+      const codec = chooseCodec({
+        pixels: w * h,
+        ...sampleRegion(fb, x, y, w, h, 512),
+        changeRate: rate / tiles,
+        textMode: fb.mode === 'text',
+        lossless: r.key === REFINE,
+      });
+      const data = encodeRegion(fb, x, y, w, h, codec, options.jpegQuality);
+      const lossyFlag = codec === 'jpeg' ? 1 : 0;
+      for (let ty = r.ty0; ty < r.ty1; ty++)
+        for (let tx = r.tx0; tx < r.tx1; tx++) this.lossy[ty * tilesX + tx] = lossyFlag;
+      if (lossyFlag) lossyLeft = true;
+      stats[codec] += tiles;
+      rects.push({ enc: codec, x, y, w, h, data });
+      bytes += data.length + 40;
+    }
+    this.hasLossy = lossyLeft;
+    return { rects, full, bytes, encodeMs: performance.now() - started, tiles: stats };
+  }
+}
+
+/** Splits rects into groups whose approximate size stays below `maxBytes` each. */
+export function splitRects(rects: WireRect[], maxBytes: number): WireRect[][] {
+  const parts: WireRect[][] = [];
+  let current: WireRect[] = [];
+  let size = 0;
+  for (const rect of rects) {
+    const cost = rect.enc === 'fill' ? 48 : rect.data.length + 64;
+    if (current.length > 0 && size + cost > maxBytes) {
+      parts.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(rect);
+    size += cost;
+  }
+  if (current.length > 0 || parts.length === 0) parts.push(current);
+  return parts;
+}

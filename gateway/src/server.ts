@@ -1,0 +1,221 @@
+// The display gateway: socket.io for browsers (attach tokens verified at the handshake), the
+// internal HTTP API for the portal, /healthz and /metrics, all on one HTTP server.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Server } from 'socket.io';
+import pino, { type Logger } from 'pino';
+import { HypervisorError } from '@raydesk/hypervisor/api';
+import {
+  LIMITS,
+  PROTOCOL_VERSION,
+  handshakeAuthSchema,
+  type ClientToServerEvents,
+  type ServerToClientEvents,
+} from './protocol/browser.ts';
+import type { AttachClaims, SessionListResponse } from './protocol/internal.ts';
+import { AttachTokenError, ReplayCache, verifyAttachToken } from './auth/attach-token.ts';
+import type { GatewayConfig } from './config.ts';
+import { EventPublisher } from './events.ts';
+import { SingleHostDirectory, type HostDirectory } from './hosts/directory.ts';
+import { createMetrics, type GatewayMetrics } from './metrics.ts';
+import { FeedRegistry } from './sessions/feed.ts';
+import { SessionManager } from './sessions/manager.ts';
+
+interface SocketData {
+  claims: AttachClaims;
+  clientId: string | null;
+}
+
+export interface GatewayOptions {
+  config: GatewayConfig;
+  /** Defaults to one hypervisor host at config.hypervisorUrl. */
+  directory?: HostDirectory;
+  logger?: Logger;
+  /** Feed linger after the last viewer leaves, ms (default 10 s). */
+  feedLingerMs?: number;
+  defaultMetrics?: boolean;
+}
+
+export interface Gateway {
+  readonly http: HttpServer;
+  readonly io: Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+  readonly sessions: SessionManager;
+  readonly feeds: FeedRegistry;
+  readonly events: EventPublisher;
+  readonly metrics: GatewayMetrics;
+  readonly directory: HostDirectory;
+  readonly log: Logger;
+  listen(port?: number, host?: string): Promise<{ port: number; url: string }>;
+  close(): Promise<void>;
+}
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
+}
+
+export function createGateway(options: GatewayOptions): Gateway {
+  const { config } = options;
+  const log = options.logger ?? pino({ level: config.logLevel, name: 'gateway' });
+  const metrics = createMetrics({ defaultMetrics: options.defaultMetrics });
+  const directory =
+    options.directory ??
+    new SingleHostDirectory({ url: config.hypervisorUrl, secret: config.hypervisorSecret });
+  const feeds = new FeedRegistry(directory, log, options.feedLingerMs);
+  const events = new EventPublisher(config.portalInternalUrl, config.secret, log, metrics);
+  const sessions = new SessionManager(feeds, events, metrics, log);
+  const replayCache = new ReplayCache();
+  const pruneTimer = setInterval(() => replayCache.prune(), 60_000);
+  pruneTimer.unref();
+  const secretDigest = digest(config.secret);
+
+  const authorized = (req: IncomingMessage): boolean => {
+    const header = req.headers.authorization ?? '';
+    const match = /^Bearer (.+)$/.exec(header);
+    return !!match && timingSafeEqual(digest(match[1]!), secretDigest);
+  };
+
+  const send = (res: ServerResponse, status: number, body: unknown): void => {
+    const text = JSON.stringify(body);
+    res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+    res.end(text);
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? '/', 'http://gateway');
+    const path = url.pathname;
+    if (req.method === 'GET' && path === '/healthz') {
+      const hosts = directory.hosts().map((h) => ({ id: h.id, connected: h.client.socket.connected }));
+      send(res, 200, { ok: true, sessions: sessions.list().length, feeds: feeds.size, hosts });
+      return;
+    }
+    if (req.method === 'GET' && path === '/metrics') {
+      res.writeHead(200, { 'content-type': metrics.registry.contentType });
+      res.end(await metrics.registry.metrics());
+      return;
+    }
+    if (path.startsWith('/internal/')) {
+      if (!authorized(req)) {
+        send(res, 401, { error: 'unauthorized' });
+        return;
+      }
+      if (req.method === 'GET' && path === '/internal/sessions') {
+        const body: SessionListResponse = { sessions: sessions.list() };
+        send(res, 200, body);
+        return;
+      }
+      let m = /^\/internal\/sessions\/([A-Za-z0-9_-]{1,64})\/disconnect$/.exec(path);
+      if (req.method === 'POST' && m) {
+        req.resume();
+        const ok = sessions.disconnect(m[1]!);
+        send(res, ok ? 200 : 404, ok ? { ok: true } : { error: 'no such session' });
+        return;
+      }
+      m = /^\/internal\/vms\/([a-z0-9][a-z0-9-]{0,62})\/thumbnail$/.exec(path);
+      if (req.method === 'GET' && m) {
+        const width = Number(url.searchParams.get('width') ?? 320);
+        if (!Number.isInteger(width) || width < 16 || width > 4096) {
+          send(res, 400, { error: 'width must be an integer 16..4096' });
+          return;
+        }
+        try {
+          const host = await directory.hostFor(m[1]!);
+          const png = await host.client.thumbnail(m[1]!, width);
+          res.writeHead(200, { 'content-type': 'image/png', 'cache-control': 'no-store' });
+          res.end(Buffer.from(png.buffer, png.byteOffset, png.byteLength));
+        } catch (error) {
+          const notFound = error instanceof HypervisorError && error.code === 'not_found';
+          send(res, notFound ? 404 : 502, { error: error instanceof Error ? error.message : 'failed' });
+        }
+        return;
+      }
+    }
+    send(res, 404, { error: 'not found' });
+  };
+
+  const http = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      log.error({ err: String(error) }, 'http handler failed');
+      if (!res.headersSent) send(res, 500, { error: 'internal' });
+      else res.destroy();
+    });
+  });
+
+  const io = new Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>(http, {
+    maxHttpBufferSize: LIMITS.maxHttpBufferSize,
+    pingInterval: 5_000,
+    pingTimeout: 5_000,
+    perMessageDeflate: false,
+    serveClient: false,
+    cors: { origin: config.allowedOrigins.length ? config.allowedOrigins : true },
+    allowRequest: (req, callback) => {
+      const origin = req.headers.origin;
+      callback(null, !config.allowedOrigins.length || !origin || config.allowedOrigins.includes(origin));
+    },
+  });
+  io.engine.on('connection_error', (error: { code: number; message: string }) => {
+    log.debug({ code: error.code, message: error.message }, 'engine connection error');
+  });
+
+  io.use((socket, next) => {
+    const auth = handshakeAuthSchema.safeParse(socket.handshake.auth);
+    if (!auth.success) {
+      metrics.authFailures.inc({ reason: 'bad_handshake' });
+      next(new Error('bad_handshake'));
+      return;
+    }
+    if (auth.data.protocol !== undefined && auth.data.protocol !== PROTOCOL_VERSION) {
+      metrics.authFailures.inc({ reason: 'protocol_mismatch' });
+      next(new Error('protocol_mismatch'));
+      return;
+    }
+    verifyAttachToken(config.attachTokenSecret, auth.data.token, { replayCache }).then(
+      (claims) => {
+        socket.data.claims = claims;
+        socket.data.clientId = auth.data.clientId ?? null;
+        next();
+      },
+      (error: unknown) => {
+        const reason = error instanceof AttachTokenError ? error.reason : 'invalid';
+        metrics.authFailures.inc({ reason });
+        log.info({ reason, address: socket.handshake.address }, 'attach refused');
+        next(new Error('unauthorized'));
+      },
+    );
+  });
+
+  io.on('connection', (socket) => {
+    sessions.attach(socket, socket.data.claims, socket.data.clientId).catch((error: unknown) => {
+      log.error({ err: String(error) }, 'attach failed');
+      socket.disconnect(true);
+    });
+  });
+
+  return {
+    http,
+    io,
+    sessions,
+    feeds,
+    events,
+    metrics,
+    directory,
+    log,
+    listen(port = config.port, host = config.host) {
+      return new Promise((resolve, reject) => {
+        http.once('error', reject);
+        http.listen(port, host, () => {
+          http.off('error', reject);
+          const address = http.address() as AddressInfo;
+          resolve({ port: address.port, url: `http://${host}:${address.port}` });
+        });
+      });
+    },
+    async close() {
+      clearInterval(pruneTimer);
+      sessions.closeAll();
+      await feeds.closeAll();
+      await new Promise<void>((resolve) => io.close(() => resolve()));
+      directory.close();
+    },
+  };
+}

@@ -1,0 +1,155 @@
+// The live session table: attach, takeover (one control session per VM), shadowing, watcher
+// notices, session events and the internal disconnect.
+import type { Logger } from 'pino';
+import type { AttachClaims, GatewayEvent, GatewayEventType, SessionInfo } from '../protocol/internal.ts';
+import type { EventPublisher } from '../events.ts';
+import type { GatewayMetrics } from '../metrics.ts';
+import type { FeedRegistry } from './feed.ts';
+import { ViewerSession, type ViewerSocket } from './session.ts';
+
+export interface SessionManagerOptions {
+  /** How long to wait for a VM's first keyframe before giving up, ms. */
+  readyTimeoutMs?: number;
+}
+
+export class SessionManager {
+  private readonly sessions = new Map<string, ViewerSession>();
+  private readonly readyTimeoutMs: number;
+
+  constructor(
+    private readonly feeds: FeedRegistry,
+    private readonly events: EventPublisher,
+    private readonly metrics: GatewayMetrics,
+    private readonly log: Logger,
+    options: SessionManagerOptions = {},
+  ) {
+    this.readyTimeoutMs = options.readyTimeoutMs ?? 20_000;
+  }
+
+  list(): SessionInfo[] {
+    return [...this.sessions.values()].map((s) => s.info());
+  }
+
+  get(id: string): ViewerSession | undefined {
+    return this.sessions.get(id);
+  }
+
+  forVm(vm: string): ViewerSession[] {
+    return [...this.sessions.values()].filter((s) => s.vm === vm);
+  }
+
+  /** Attaches a verified socket to its VM. Never throws: failures end the session. */
+  async attach(socket: ViewerSocket, claims: AttachClaims, clientId: string | null): Promise<void> {
+    const session = new ViewerSession(socket, claims, clientId, this.metrics, this.log, {
+      onEnded: (s, reason) => this.onEnded(s, reason),
+    });
+    let resumed = false;
+    let replaced: ViewerSession | null = null;
+    if (claims.mode === 'control') {
+      for (const other of this.forVm(claims.vm)) {
+        if (other.mode !== 'control') continue;
+        const sameViewer = clientId !== null && other.clientId === clientId;
+        resumed ||= sameViewer;
+        if (!sameViewer) replaced = other;
+        // The old endpoint is told and detached now, not at its ping timeout. Its keys are
+        // released; the VM keeps running.
+        other.end(sameViewer ? 'resumed' : 'taken-over', {
+          moved: sameViewer ? undefined : { reason: 'opened-elsewhere', by: claims.name },
+        });
+      }
+    }
+    this.sessions.set(session.id, session);
+    this.metrics.sessions.inc({ mode: session.mode });
+
+    let feed;
+    try {
+      feed = await this.feeds.acquire(claims.vm, session);
+    } catch (error) {
+      this.log.warn({ vm: claims.vm, err: String(error) }, 'attach: VM unavailable');
+      session.end('vm-unavailable', {
+        closed: { reason: 'vm-unavailable', message: 'The VM is not available.' },
+      });
+      return;
+    } finally {
+      this.metrics.feeds.set(this.feeds.size);
+    }
+    if (session.closed) return; // the socket went away meanwhile (onEnded released the feed)
+    if (!(await feed.whenReady(this.readyTimeoutMs))) {
+      session.end('vm-unavailable', {
+        closed: { reason: 'vm-unavailable', message: 'The VM display did not answer.' },
+      });
+      return;
+    }
+    if (session.closed) return;
+    session.begin(feed, resumed);
+    session.announced = true;
+    this.metrics.attaches.inc({ mode: session.mode });
+    this.publish('connect', session);
+    if (replaced) {
+      this.metrics.takeovers.inc();
+      this.publish('takeover', session, { replacedSessionId: replaced.id });
+    }
+    if (session.mode === 'view') this.publish('shadow-start', session);
+    this.notifyWatchers(claims.vm);
+  }
+
+  /** Internal API: ends a session; returns false if there is none. */
+  disconnect(id: string, message = 'Disconnected by an administrator.'): boolean {
+    const session = this.sessions.get(id);
+    if (!session) return false;
+    session.end('admin-disconnect', { closed: { reason: 'admin-disconnect', message } });
+    return true;
+  }
+
+  closeAll(): void {
+    for (const session of this.sessions.values()) {
+      session.end('gateway-shutdown', {
+        closed: { reason: 'gateway-shutdown', message: 'The gateway is restarting.' },
+      });
+    }
+  }
+
+  private onEnded(session: ViewerSession, reason: string): void {
+    if (!this.sessions.delete(session.id)) return;
+    this.metrics.sessions.dec({ mode: session.mode });
+    // Keep the feed a little while so a quick reconnect resumes from our framebuffer.
+    this.feeds.release(session.vm, session);
+    this.metrics.feeds.set(this.feeds.size);
+    if (session.announced) {
+      this.publish('disconnect', session, { reason });
+      if (session.mode === 'view') this.publish('shadow-end', session, { reason });
+    }
+    this.notifyWatchers(session.vm);
+  }
+
+  /** Tells each viewer of a VM who else is attached (the controller learns it is watched). */
+  private notifyWatchers(vm: string): void {
+    const all = this.forVm(vm).filter((s) => s.announced && !s.closed);
+    for (const s of all) {
+      s.socket.emit('session:watchers', {
+        viewers: all.filter((o) => o !== s).map((o) => o.viewer()),
+      });
+    }
+  }
+
+  private publish(
+    type: GatewayEventType,
+    session: ViewerSession,
+    extra: Partial<Pick<GatewayEvent, 'reason' | 'replacedSessionId'>> = {},
+  ): void {
+    const others = this.forVm(session.vm).filter((s) => !s.closed);
+    this.events.publish({
+      type,
+      at: new Date().toISOString(),
+      sessionId: session.id,
+      vm: session.vm,
+      userId: session.claims.sub,
+      name: session.claims.name,
+      role: session.claims.role,
+      mode: session.mode,
+      ...extra,
+      controlSessions: others.filter((s) => s.mode === 'control').length,
+      sessions: others.length,
+    });
+  }
+}

@@ -1,0 +1,338 @@
+// One attached viewer: its socket, its encoder state (what it was last sent), its lag and
+// quality, its input limits and the keys it holds down on the VM.
+import { randomBytes } from 'node:crypto';
+import type { Socket } from 'socket.io';
+import type { Logger } from 'pino';
+import {
+  CLIENT_EVENTS,
+  LIMITS,
+  PROTOCOL_VERSION,
+  clientMessageSchemas,
+  type ClientEventName,
+  type ClientToServerEvents,
+  type ClosedMessage,
+  type MovedMessage,
+  type ProtocolErrorCode,
+  type ServerToClientEvents,
+  type Viewer,
+} from '../protocol/browser.ts';
+import type { AttachClaims, SessionInfo } from '../protocol/internal.ts';
+import { ClientEncoder, splitRects } from '../encoder/client-encoder.ts';
+import { LagController } from '../encoder/quality.ts';
+import type { GatewayMetrics } from '../metrics.ts';
+import type { FeedSubscriber, VmFeed } from './feed.ts';
+import { StrikeCounter, TokenBucket, approxSize } from './limits.ts';
+
+export type ViewerSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
+
+const CLIENT_EVENT_SET = new Set<string>(CLIENT_EVENTS);
+const MAX_HELD_KEYS = 32;
+
+export interface SessionHooks {
+  onEnded(session: ViewerSession, reason: string): void;
+}
+
+export class ViewerSession implements FeedSubscriber {
+  readonly id = randomBytes(12).toString('base64url');
+  readonly connectedAt = new Date();
+  readonly encoder = new ClientEncoder();
+  readonly lag = new LagController();
+  feed: VmFeed | null = null;
+  closed = false;
+  /** `connect` was published for it (so `disconnect` is too). */
+  announced = false;
+  bytesSent = 0;
+  framesSent = 0;
+
+  private seq = 0;
+  private inFlight: { seq: number; sentAt: number } | null = null;
+  private nextAllowed = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private watchdog: NodeJS.Timeout | null = null;
+  private sentEpoch = -1;
+  private readonly heldKeys = new Set<string>();
+  private buttons = 0;
+  private pointer = { x: 0, y: 0 };
+  private readonly bucket = new TokenBucket(LIMITS.inputEventsPerSecond, LIMITS.inputBurst);
+  private readonly strikes = new StrikeCounter(LIMITS.maxStrikes, LIMITS.strikeWindowMs);
+  private lastRateNotice = 0;
+
+  constructor(
+    readonly socket: ViewerSocket,
+    readonly claims: AttachClaims,
+    readonly clientId: string | null,
+    private readonly metrics: GatewayMetrics,
+    private readonly log: Logger,
+    private readonly hooks: SessionHooks,
+  ) {
+    socket.onAny((event: unknown, ...args: unknown[]) => this.dispatch(event, args));
+    socket.on('disconnect', (reason) => this.end(`client: ${reason}`));
+  }
+
+  get vm(): string {
+    return this.claims.vm;
+  }
+  get mode(): 'control' | 'view' {
+    return this.claims.mode;
+  }
+
+  viewer(): Viewer {
+    return { sessionId: this.id, name: this.claims.name, role: this.claims.role, mode: this.mode };
+  }
+
+  info(): SessionInfo {
+    return {
+      id: this.id,
+      vm: this.vm,
+      userId: this.claims.sub,
+      name: this.claims.name,
+      role: this.claims.role,
+      mode: this.mode,
+      clientId: this.clientId,
+      remoteAddress: this.socket.handshake.address ?? null,
+      connectedAt: this.connectedAt.toISOString(),
+      bytesSent: this.bytesSent,
+      framesSent: this.framesSent,
+      lagMs: Math.round(this.lag.lagMs),
+      jpegQuality: this.lag.current.jpegQuality,
+    };
+  }
+
+  /** Starts streaming: tells the viewer its session and sends a full frame at once. */
+  begin(feed: VmFeed, resumed: boolean): void {
+    this.feed = feed;
+    this.sentEpoch = feed.fb.epoch;
+    this.socket.emit('session:ready', {
+      protocol: PROTOCOL_VERSION,
+      sessionId: this.id,
+      vm: this.vm,
+      mode: this.mode,
+      resumed,
+      width: feed.fb.width,
+      height: feed.fb.height,
+      displayMode: feed.fb.mode,
+      limits: {
+        inputEventsPerSecond: LIMITS.inputEventsPerSecond,
+        maxClientMessageBytes: LIMITS.maxClientMessageBytes,
+      },
+    });
+    if (feed.state) this.socket.emit('vm:state', { state: feed.state });
+    this.encoder.reset();
+    this.watchdog = setInterval(() => {
+      if (this.inFlight) this.lag.observePending(Date.now() - this.inFlight.sentAt);
+    }, 1000);
+    this.watchdog.unref();
+    this.flush();
+  }
+
+  // ---- Display ---------------------------------------------------------------------------
+
+  onFeedUpdate(): void {
+    this.schedule();
+  }
+  onFeedResize(): void {
+    this.schedule();
+  }
+  onFeedState(state: string): void {
+    if (this.closed) return;
+    this.socket.emit('vm:state', { state });
+    if (state === 'stopped') {
+      this.end('vm-stopped', { closed: { reason: 'vm-stopped', message: 'The VM was shut down.' } });
+    }
+  }
+
+  private schedule(delayMs = 0): void {
+    if (this.closed || !this.feed || this.inFlight || this.timer) return;
+    if (!this.encoder.mayHaveChanges(this.feed.fb)) return;
+    const wait = Math.max(delayMs, this.nextAllowed - Date.now(), 0);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.flush();
+    }, wait);
+  }
+
+  /** Encodes what this viewer has not seen and sends it, if no frame is in flight. */
+  flush(): void {
+    const feed = this.feed;
+    if (this.closed || !feed || this.inFlight || !feed.ready) return;
+    const fb = feed.fb;
+    if (fb.epoch !== this.sentEpoch) {
+      this.sentEpoch = fb.epoch;
+      this.socket.emit('display:resize', { width: fb.width, height: fb.height, mode: fb.mode });
+    }
+    const tier = this.lag.current;
+    const frame = this.encoder.encode(fb, { jpegQuality: tier.jpegQuality });
+    this.metrics.encodeSeconds.observe(frame.encodeMs / 1000);
+    if (frame.rects.length === 0) {
+      // Nothing new. Tiles sent as JPEG get re-sent losslessly once they settle.
+      if (this.encoder.pendingRefinement) this.schedule(300);
+      return;
+    }
+    const seq = ++this.seq;
+    const parts = splitRects(frame.rects, LIMITS.maxServerMessageBytes);
+    parts.forEach((rects, part) => {
+      this.socket.emit('display:update', {
+        seq,
+        part,
+        last: part === parts.length - 1,
+        full: frame.full,
+        width: fb.width,
+        height: fb.height,
+        rects,
+      });
+    });
+    const now = Date.now();
+    this.inFlight = { seq, sentAt: now };
+    this.nextAllowed = now + tier.minIntervalMs;
+    this.bytesSent += frame.bytes;
+    this.framesSent++;
+    this.metrics.framesSent.inc();
+    for (const r of frame.rects) {
+      this.metrics.bytesSent.inc({ encoding: r.enc }, r.enc === 'fill' ? 24 : r.data.length);
+    }
+  }
+
+  private onAck(seq: number): void {
+    if (!this.inFlight || seq !== this.inFlight.seq) return; // stale or bogus: ignore
+    const rtt = Date.now() - this.inFlight.sentAt;
+    this.lag.observe(rtt);
+    this.metrics.lagSeconds.observe(rtt / 1000);
+    this.inFlight = null;
+    this.schedule();
+  }
+
+  // ---- Client messages -------------------------------------------------------------------
+
+  dispatch(event: unknown, args: unknown[]): void {
+    if (this.closed) return;
+    const name = typeof event === 'string' ? event : String(typeof event);
+    if (!CLIENT_EVENT_SET.has(name)) {
+      this.protocolError('unknown_event', name, 'unknown event');
+      return;
+    }
+    const payload = args.filter((a) => typeof a !== 'function');
+    if (approxSize(payload, LIMITS.maxClientMessageBytes) > LIMITS.maxClientMessageBytes) {
+      this.protocolError('too_large', name, `messages are limited to ${LIMITS.maxClientMessageBytes} bytes`);
+      return;
+    }
+    if (payload.length > 1) {
+      this.protocolError('bad_message', name, 'one argument expected');
+      return;
+    }
+    const ev = name as ClientEventName;
+    const parsed = clientMessageSchemas[ev].safeParse(payload[0]);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const where = issue?.path.map(String).join('.').slice(0, 40);
+      this.protocolError('bad_message', name, `${where ? `${where}: ` : ''}${issue?.message ?? 'invalid'}`.slice(0, 160));
+      return;
+    }
+    const msg = parsed.data as Record<string, unknown> | undefined;
+    switch (ev) {
+      case 'frame:ack':
+        this.onAck((msg as { seq: number }).seq);
+        return;
+      case 'display:refresh':
+        if (!this.takeInputToken()) return;
+        this.encoder.reset();
+        this.schedule();
+        return;
+      default:
+        this.onInput(ev, msg as Record<string, number | boolean | string>);
+    }
+  }
+
+  private takeInputToken(): boolean {
+    if (this.bucket.take()) return true;
+    const now = Date.now();
+    if (now - this.lastRateNotice >= 1000) {
+      this.lastRateNotice = now;
+      this.protocolError('rate_limited', undefined, `more than ${LIMITS.inputEventsPerSecond} input events per second`);
+    }
+    return false;
+  }
+
+  private onInput(event: ClientEventName, msg: Record<string, number | boolean | string>): void {
+    if (this.mode !== 'control') {
+      this.protocolError('view_only', event, 'this session is view-only');
+      return;
+    }
+    if (!this.takeInputToken() || !this.feed) return;
+    const client = this.feed.host.client;
+    const fb = this.feed.fb;
+    switch (event) {
+      case 'input:key': {
+        const code = msg.code as string;
+        const down = msg.down as boolean;
+        if (down) {
+          if (!this.heldKeys.has(code) && this.heldKeys.size >= MAX_HELD_KEYS) return;
+          this.heldKeys.add(code);
+        } else {
+          this.heldKeys.delete(code);
+        }
+        client.key(this.vm, code, down);
+        this.metrics.inputEvents.inc({ kind: 'key' });
+        return;
+      }
+      case 'input:pointer': {
+        const x = Math.min(msg.x as number, Math.max(0, fb.width - 1));
+        const y = Math.min(msg.y as number, Math.max(0, fb.height - 1));
+        this.pointer = { x, y };
+        this.buttons = msg.buttons as number;
+        client.pointer(this.vm, x, y, this.buttons);
+        this.metrics.inputEvents.inc({ kind: 'pointer' });
+        return;
+      }
+      case 'input:wheel':
+        client.wheel(this.vm, msg.dx as number, msg.dy as number);
+        this.metrics.inputEvents.inc({ kind: 'wheel' });
+        return;
+    }
+  }
+
+  protocolError(code: ProtocolErrorCode, event: string | undefined, message: string): void {
+    if (this.closed) return;
+    this.metrics.protocolErrors.inc({ code });
+    const strikesLeft = this.strikes.add();
+    this.socket.emit('protocol:error', {
+      code,
+      ...(event !== undefined ? { event: event.slice(0, 64) } : {}),
+      message,
+      strikesLeft,
+    });
+    if (strikesLeft === 0) {
+      this.log.warn({ session: this.id, vm: this.vm, code }, 'disconnecting abusive client');
+      this.end('protocol-abuse', {
+        closed: { reason: 'protocol-abuse', message: 'Too many invalid messages.' },
+      });
+    }
+  }
+
+  // ---- End -------------------------------------------------------------------------------
+
+  /** Lets go of every key and button this session holds on the VM. */
+  releaseInput(): void {
+    const client = this.feed?.host.client;
+    if (!client) return;
+    for (const code of this.heldKeys) client.key(this.vm, code, false);
+    this.heldKeys.clear();
+    if (this.buttons) client.pointer(this.vm, this.pointer.x, this.pointer.y, 0);
+    this.buttons = 0;
+  }
+
+  /** Ends the session (idempotent): notifies the viewer if asked, closes the socket at once. */
+  end(reason: string, notice: { moved?: MovedMessage; closed?: ClosedMessage } = {}): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.watchdog) clearInterval(this.watchdog);
+    this.timer = null;
+    this.releaseInput();
+    if (this.socket.connected) {
+      if (notice.moved) this.socket.emit('session:moved', notice.moved);
+      if (notice.closed) this.socket.emit('session:closed', notice.closed);
+      this.socket.disconnect(true);
+    }
+    this.hooks.onEnded(this, reason);
+  }
+}

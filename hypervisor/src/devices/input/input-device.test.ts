@@ -1,0 +1,125 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { InputDevice, type V86InputLike } from './input-device.ts';
+
+type Call = ['scancodes', number[]] | ['bus', string, unknown];
+
+function fakeEmulator(): V86InputLike & { calls: Call[] } {
+  const calls: Call[] = [];
+  return {
+    calls,
+    keyboard_send_scancodes(codes) {
+      calls.push(['scancodes', [...codes]]);
+    },
+    bus: {
+      send(event, data) {
+        calls.push(['bus', event, data]);
+      },
+    },
+  };
+}
+
+test('key sends make and break codes', () => {
+  const emu = fakeEmulator();
+  const input = new InputDevice(emu);
+  assert.equal(input.key('KeyA', true), true);
+  assert.equal(input.key('KeyA', false), true);
+  assert.equal(input.key('ArrowUp', true), true);
+  assert.deepEqual(emu.calls, [
+    ['scancodes', [0x1e]],
+    ['scancodes', [0x9e]],
+    ['scancodes', [0xe0, 0x48]],
+  ]);
+});
+
+test('unknown code returns false and sends nothing', () => {
+  const emu = fakeEmulator();
+  const input = new InputDevice(emu);
+  assert.equal(input.key('Bogus', true), false);
+  assert.deepEqual(emu.calls, []);
+  assert.deepEqual(input.heldKeys(), []);
+});
+
+test('Pause release sends nothing and is never held', () => {
+  const emu = fakeEmulator();
+  const input = new InputDevice(emu);
+  input.key('Pause', true);
+  input.key('Pause', false);
+  assert.deepEqual(emu.calls, [['scancodes', [0xe1, 0x1d, 0x45, 0xe1, 0x9d, 0xc5]]]);
+  assert.deepEqual(input.heldKeys(), []);
+});
+
+test('releaseAll releases held keys in reverse order, once', () => {
+  const emu = fakeEmulator();
+  const input = new InputDevice(emu);
+  input.key('ControlLeft', true);
+  input.key('AltRight', true);
+  input.key('KeyQ', true);
+  input.key('KeyQ', false);
+  input.key('ShiftLeft', true);
+  assert.deepEqual(input.heldKeys(), ['ControlLeft', 'AltRight', 'ShiftLeft']);
+  emu.calls.length = 0;
+  input.releaseAll();
+  assert.deepEqual(emu.calls, [['scancodes', [0xaa, 0xe0, 0xb8, 0x9d]]]);
+  emu.calls.length = 0;
+  input.releaseAll();
+  assert.deepEqual(emu.calls, []);
+});
+
+test('releaseAll also releases mouse buttons', () => {
+  const emu = fakeEmulator();
+  const input = new InputDevice(emu);
+  input.pointer(10, 10, 1, 100, 100);
+  emu.calls.length = 0;
+  input.releaseAll();
+  assert.deepEqual(emu.calls, [['bus', 'mouse-click', [false, false, false]]]);
+});
+
+test('sendCtrlAltDel', () => {
+  const emu = fakeEmulator();
+  new InputDevice(emu).sendCtrlAltDel();
+  assert.deepEqual(emu.calls, [['scancodes', [0x1d, 0x38, 0xe0, 0x53, 0xe0, 0xd3, 0xb8, 0x9d]]]);
+});
+
+test('pointer moves absolutely and clicks only on button changes', () => {
+  const emu = fakeEmulator();
+  const input = new InputDevice(emu);
+  input.pointer(100, 50, 0, 1024, 768);
+  input.pointer(100, 50, 0, 1024, 768); // no change: nothing
+  input.pointer(100, 50, 1, 1024, 768); // left down
+  input.pointer(120, 60, 1, 1024, 768); // drag: move only
+  input.pointer(120, 60, 1 | 2 | 4, 1024, 768); // all down
+  input.pointer(120, 60, 0, 1024, 768); // all up
+  input.pointer(5000, -3, 0, 1024, 768); // clamped
+  assert.deepEqual(emu.calls, [
+    ['bus', 'mouse-absolute', [100, 50, 1023, 767]],
+    ['bus', 'mouse-click', [true, false, false]],
+    ['bus', 'mouse-absolute', [120, 60, 1023, 767]],
+    ['bus', 'mouse-click', [true, true, true]],
+    ['bus', 'mouse-click', [false, false, false]],
+    ['bus', 'mouse-absolute', [1023, 0, 1023, 767]],
+  ]);
+});
+
+test('right and middle buttons map to v86 [left, middle, right]', () => {
+  const emu = fakeEmulator();
+  const input = new InputDevice(emu);
+  input.pointer(0, 0, 2, 640, 480);
+  input.pointer(0, 0, 4, 640, 480);
+  assert.deepEqual(emu.calls.slice(1), [
+    ['bus', 'mouse-click', [false, false, true]],
+    ['bus', 'mouse-click', [false, true, false]],
+  ]);
+});
+
+test('wheel: positive dy (down) is a negative v86 wheel value', () => {
+  const emu = fakeEmulator();
+  const input = new InputDevice(emu);
+  input.wheel(0, 2);
+  input.wheel(0, -1);
+  input.wheel(3, 0);
+  assert.deepEqual(emu.calls, [
+    ['bus', 'mouse-wheel', [-2, 0]],
+    ['bus', 'mouse-wheel', [1, 0]],
+  ]);
+});

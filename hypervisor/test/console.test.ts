@@ -1,0 +1,132 @@
+// Integration tests on the `console` appliance (busybox): cold boot, serial console, lifecycle,
+// memory admission, crash isolation, save/restore and the CLI, through the real control channel.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { HypervisorError } from '../src/api/index.ts';
+import { REPO_ROOT } from '../src/config.ts';
+import { startTestHypervisor, sleep, type TestHypervisor } from './harness.ts';
+
+const encoder = new TextEncoder();
+
+describe('console appliance on a real hypervisor', () => {
+  let hv: TestHypervisor;
+  before(async () => {
+    hv = await startTestHypervisor({ memoryBudgetMiB: 1024 });
+  });
+  after(async () => {
+    await hv?.close();
+  });
+
+  async function bootConsole(name: string, coldBoot = true) {
+    const info = await hv.client.create({ appliance: 'console', name, coldBoot });
+    const domain = hv.host.get(info.id);
+    if (coldBoot) await domain.waitForAgentEvent(/^\* ready console/, 180_000);
+    return { info, domain };
+  }
+
+  test('cold-boots, prints the kernel banner on serial, and runs commands typed there', async () => {
+    const { info, domain } = await bootConsole('serial-check');
+    assert.equal(info.state, 'running');
+    domain.serialInput(0, encoder.encode('echo raydesk-$((6*7))\n'));
+    await domain.console.waitFor(/raydesk-42/, 30_000);
+    const log = await hv.client.console(info.id);
+    assert.match(log, /Linux version 6\.1/);
+    assert.match(log, /raydesk-42/);
+    const agentInfo = await domain.agentRequest('info', []);
+    assert.match(agentInfo, /machine_id=[0-9a-f]{32}/);
+    await hv.client.destroy(info.id);
+  });
+
+  test('refuses illegal transitions with a clear error', async () => {
+    const { info } = await bootConsole('transitions');
+    await assert.rejects(hv.client.unpause(info.id), (error: unknown) => {
+      assert.ok(error instanceof HypervisorError);
+      assert.equal(error.code, 'illegal_transition');
+      assert.match(error.message, /cannot unpause domain .* while it is running/);
+      return true;
+    });
+    const paused = await hv.client.pause(info.id);
+    assert.equal(paused.state, 'paused');
+    await assert.rejects(hv.client.pause(info.id), /while it is paused/);
+    assert.equal((await hv.client.unpause(info.id)).state, 'running');
+    await hv.client.destroy(info.id);
+    await assert.rejects(hv.client.get(info.id), /no domain/);
+  });
+
+  test('creating past the memory budget fails with a clear error', async () => {
+    await assert.rejects(
+      hv.client.create({ appliance: 'console', memoryMiB: 2048, coldBoot: true }),
+      (error: unknown) => {
+        assert.ok(error instanceof HypervisorError);
+        assert.equal(error.code, 'insufficient_memory');
+        assert.match(error.message, /needs \d+ MiB, \d+ MiB of the 1024 MiB budget is free/);
+        return true;
+      },
+    );
+  });
+
+  test('killing one worker marks that VM crashed and leaves another running', async () => {
+    const a = await bootConsole('victim');
+    const b = await bootConsole('survivor');
+    await a.domain.killWorker();
+    assert.equal((await hv.client.get(a.info.id)).state, 'crashed');
+    // The survivor still executes guest code and answers on serial.
+    b.domain.serialInput(0, encoder.encode('echo still-$((40+2))\n'));
+    await b.domain.console.waitFor(/still-42/, 30_000);
+    assert.equal((await hv.client.get(b.info.id)).state, 'running');
+    // A crashed VM can be restarted.
+    const restarted = await hv.client.start(a.info.id);
+    assert.equal(restarted.state, 'running');
+    await hv.client.destroy(a.info.id);
+    await hv.client.destroy(b.info.id);
+  });
+
+  test('save frees the RAM and restore brings the same guest back', async () => {
+    const { info, domain } = await bootConsole('saver');
+    domain.serialInput(0, encoder.encode('echo before-save > /tmp/marker\n'));
+    await sleep(500);
+    const used = (await hv.client.hostInfo()).memoryUsedMiB;
+    const file = join(hv.config.dataDir, 'saver.state');
+    const saved = await hv.client.save(info.id, file);
+    assert.equal(saved.info.state, 'saved');
+    assert.ok(existsSync(file) && statSync(file).size === saved.bytes);
+    assert.equal((await hv.client.hostInfo()).memoryUsedMiB, used - info.memoryMiB - info.vgaMemoryMiB);
+    const restored = await hv.client.restore(file);
+    assert.equal(restored.id, info.id);
+    assert.equal(restored.state, 'running');
+    const again = hv.host.get(info.id);
+    again.serialInput(0, encoder.encode('cat /tmp/marker\n'));
+    await again.console.waitFor(/before-save[\s\S]*before-save/, 30_000);
+    await hv.client.destroy(info.id);
+  });
+});
+
+describe('vm CLI', () => {
+  const cli = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+    spawnSync(process.execPath, ['--import', 'tsx', 'hypervisor/src/cli/main.ts', ...args], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, ...env },
+    });
+
+  test('rejects an unknown appliance with a clear message and status 2', () => {
+    const result = cli(['create', '--appliance', 'windows']);
+    assert.equal(result.status, 2);
+    assert.match(result.stderr, /Allowed choices are console, desktop, browser/);
+  });
+
+  test('rejects a malformed domain id before contacting the daemon', () => {
+    const result = cli(['pause', 'NOT AN ID!']);
+    assert.equal(result.status, 2);
+    assert.match(result.stderr, /invalid domain id/);
+  });
+
+  test('says clearly when the daemon is not running', () => {
+    const result = cli(['list'], { HYPERVISOR_PORT: '1', HYPERVISOR_SECRET: 'whatever-secret' });
+    assert.equal(result.status, 2);
+    assert.match(result.stderr, /cannot reach the hypervisor/);
+  });
+});

@@ -1,0 +1,24 @@
+'use client';
+import Link from 'next/link';
+import { usePathname } from 'next/navigation';
+
+const TABS = [
+  ['/admin', 'Live sessions'],
+  ['/admin/vms', 'VMs'],
+  ['/admin/users', 'Users'],
+  ['/admin/hosts', 'Hosts'],
+  ['/admin/audit', 'Audit log'],
+] as const;
+
+export function AdminNav() {
+  const path = usePathname();
+  return (
+    <nav className="subnav" aria-label="Admin">
+      {TABS.map(([href, label]) => (
+        <Link key={href} href={href} className={path === href ? 'active' : ''}>
+          {label}
+        </Link>
+      ))}
+    </nav>
+  );
+}

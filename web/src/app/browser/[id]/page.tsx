@@ -1,0 +1,32 @@
+import type { Metadata } from 'next';
+import { notFound, redirect } from 'next/navigation';
+import { ViewerHost } from '@/components/ViewerHost';
+import { idSchema } from '@/lib/validation';
+import { currentViewer, requestMeta } from '@/server/auth/request';
+import { config } from '@/server/config';
+import { db } from '@/server/db';
+import { gatewayPublicUrl } from '@/server/gateway';
+
+export const metadata: Metadata = { title: 'Disposable browser' };
+export const dynamic = 'force-dynamic';
+
+export default async function BrowserPage({ params }: { params: Promise<{ id: string }> }) {
+  const viewer = await currentViewer();
+  if (!viewer) redirect('/login');
+  const { id } = await params;
+  if (!idSchema.safeParse(id).success) notFound();
+  const vm = await db().vm.findFirst({ where: { id, ownerId: viewer.id, kind: 'disposable', state: { not: 'destroyed' } } });
+  if (!vm || !vm.domainId) notFound();
+  const meta = await requestMeta();
+  return (
+    <ViewerHost
+      vmId={vm.id}
+      domainId={vm.domainId}
+      kind="disposable"
+      title="Disposable browser"
+      gatewayUrl={gatewayPublicUrl(meta.host, meta.https)}
+      expiresAt={vm.expiresAt?.toISOString() ?? null}
+      graceSeconds={config().DISPOSABLE_GRACE_SECONDS}
+    />
+  );
+}

@@ -1,0 +1,22 @@
+import type { Metadata } from 'next';
+import { notFound, redirect } from 'next/navigation';
+import { ViewerHost } from '@/components/ViewerHost';
+import { idSchema } from '@/lib/validation';
+import { currentViewer, requestMeta } from '@/server/auth/request';
+import { db } from '@/server/db';
+import { gatewayPublicUrl } from '@/server/gateway';
+
+export const metadata: Metadata = { title: 'Desktop' };
+export const dynamic = 'force-dynamic';
+
+export default async function DesktopPage({ params }: { params: Promise<{ id: string }> }) {
+  const viewer = await currentViewer();
+  if (!viewer) redirect('/login');
+  const { id } = await params;
+  if (!idSchema.safeParse(id).success) notFound();
+  const vm = await db().vm.findFirst({ where: { id, ownerId: viewer.id, state: { not: 'destroyed' } } });
+  if (!vm || !vm.domainId) notFound();
+  if (vm.kind === 'disposable') redirect(`/browser/${vm.id}`);
+  const meta = await requestMeta();
+  return <ViewerHost vmId={vm.id} domainId={vm.domainId} kind="personal" title="My desktop" gatewayUrl={gatewayPublicUrl(meta.host, meta.https)} />;
+}

@@ -1,0 +1,123 @@
+'use client';
+// Full-window frame around the remote-desktop viewer: a slim bar, notices (disposable,
+// shadowing, being watched), attach tokens from the portal, and for disposable VMs the
+// heartbeat / tab-close signals that drive their clean-up.
+import * as Viewer from '@raydesk/viewer';
+import Link from 'next/link';
+import { useCallback, useEffect, useRef, useState } from 'react';
+import { api } from '@/lib/api';
+import { dateTime } from '@/lib/format';
+import { Eye, Globe, Logo, Monitor } from './icons';
+
+const RemoteDesktop = (Viewer as unknown as { RemoteDesktop?: typeof Viewer.default }).RemoteDesktop ?? Viewer.default;
+
+export interface ViewerHostProps {
+  /** Portal VM id (for the portal's APIs). */
+  vmId: string;
+  /** The hypervisor domain id: what the gateway and the attach token call the VM. */
+  domainId: string;
+  kind: 'personal' | 'disposable' | 'shadow';
+  title: string;
+  gatewayUrl: string;
+  expiresAt?: string | null;
+  graceSeconds?: number;
+  ownerEmail?: string;
+}
+
+const STATE_TEXT: Record<string, string> = {
+  connecting: 'Connecting…',
+  connected: 'Connected',
+  reconnecting: 'Reconnecting…',
+  moved: 'Opened elsewhere',
+  'moved-elsewhere': 'Opened elsewhere',
+  disconnected: 'Disconnected',
+  closed: 'Disconnected',
+  error: 'Error',
+  unavailable: 'Viewer unavailable',
+};
+
+export function ViewerHost(props: ViewerHostProps) {
+  const { vmId, kind } = props;
+  const [state, setState] = useState('connecting');
+  const [gatewayUrl, setGatewayUrl] = useState(props.gatewayUrl);
+  const [watchers, setWatchers] = useState<string[]>([]);
+  const gatewayRef = useRef(gatewayUrl);
+
+  const getToken = useCallback(async () => {
+    const r = await api<{ token: string; gatewayUrl: string }>(`/api/vms/${vmId}/attach-token`, {
+      body: { mode: kind === 'shadow' ? 'view' : 'control' },
+    });
+    if (r.gatewayUrl !== gatewayRef.current) {
+      gatewayRef.current = r.gatewayUrl;
+      setGatewayUrl(r.gatewayUrl);
+    }
+    return r.token;
+  }, [vmId, kind]);
+
+  const onStateChange = useCallback((s: string) => setState(s), []);
+
+  // Disposable VMs: heartbeat while open; tell the portal when the tab goes away.
+  useEffect(() => {
+    if (kind !== 'disposable') return;
+    const beat = () => void api(`/api/vms/${vmId}/heartbeat`, { method: 'POST' }).catch(() => undefined);
+    beat();
+    const timer = setInterval(beat, 15_000);
+    const release = () => navigator.sendBeacon(`/api/vms/${vmId}/release`);
+    window.addEventListener('pagehide', release);
+    return () => {
+      clearInterval(timer);
+      window.removeEventListener('pagehide', release);
+    };
+  }, [kind, vmId]);
+
+  // Own desktop: show when an administrator is watching.
+  useEffect(() => {
+    if (kind === 'shadow') return;
+    const check = async () => {
+      try {
+        const me = await api<{ watchedBy: { vmId: string | null; admin: string }[] }>('/api/me');
+        setWatchers(me.watchedBy.filter((w) => w.vmId === vmId).map((w) => w.admin));
+      } catch {
+        /* the viewer shows connection problems itself */
+      }
+    };
+    void check();
+    const timer = setInterval(check, 10_000);
+    return () => clearInterval(timer);
+  }, [kind, vmId]);
+
+  return (
+    <div className="viewer-shell">
+      <div className="viewer-bar">
+        <Link href="/" className="brand" style={{ fontSize: 14 }} title="Back to the portal">
+          <span className="brand-mark" style={{ width: 22, height: 22, borderRadius: 6 }}><Logo size={13} /></span>
+        </Link>
+        {kind === 'disposable' ? <Globe size={16} /> : kind === 'shadow' ? <Eye size={16} /> : <Monitor size={16} />}
+        <strong style={{ color: '#fff' }}>{props.title}</strong>
+        <span className="faint" data-testid="viewer-state">{STATE_TEXT[state] ?? state}</span>
+        <span className="spacer" />
+        {kind === 'disposable' && props.expiresAt && <span className="faint">Ends by {dateTime(props.expiresAt)}</span>}
+        <Link className="btn" href="/">Back to portal</Link>
+      </div>
+      {kind === 'disposable' && (
+        <div className="viewer-notice" role="note">
+          <Globe size={16} /> Disposable browser: its disk is wiped and nothing is kept when it closes, and its network access is filtered. It is destroyed when you sign out,{' '}
+          {props.graceSeconds ? `${props.graceSeconds} seconds after you close this tab,` : 'shortly after you close this tab,'} or at its time limit.
+        </div>
+      )}
+      {kind === 'shadow' && (
+        <div className="viewer-notice watched" role="note">
+          <Eye size={16} /> View only: you are watching {props.ownerEmail ?? 'this user'}&apos;s screen. Your input is not sent, this is audited, and the user is told.
+        </div>
+      )}
+      {watchers.length > 0 && (
+        <div className="viewer-notice watched" role="status">
+          <Eye size={16} /> {watchers.join(', ')} (administrator) is viewing this desktop, read-only.
+        </div>
+      )}
+      <div className="viewer-stage">
+        <RemoteDesktop vmId={props.domainId} getToken={getToken} gatewayUrl={gatewayUrl} onStateChange={onStateChange} />
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,95 @@
+// Input schemas shared by the forms (client) and the API routes (server): one source of the
+// rules and of the messages people see.
+import { z } from 'zod';
+
+export const ROLES = ['user', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+export const VM_KINDS = ['personal', 'disposable'] as const;
+export type VmKind = (typeof VM_KINDS)[number];
+export const VM_STATES = [
+  'creating',
+  'starting',
+  'running',
+  'paused',
+  'saving',
+  'saved',
+  'crashed',
+  'stopped',
+  'destroyed',
+] as const;
+export type VmState = (typeof VM_STATES)[number];
+
+export const emailSchema = z
+  .string({ error: 'Enter your email address.' })
+  .trim()
+  .toLowerCase()
+  .min(1, 'Enter your email address.')
+  .max(254, 'That email address is too long.')
+  .pipe(z.email({ error: 'Enter a valid email address.' }));
+
+export const newPasswordSchema = z
+  .string({ error: 'Enter a password.' })
+  .min(10, 'Passwords need at least 10 characters.')
+  .max(256, 'Passwords can be at most 256 characters.');
+
+export const loginSchema = z.object({
+  email: emailSchema,
+  password: z.string({ error: 'Enter your password.' }).min(1, 'Enter your password.').max(256, 'That password is too long.'),
+});
+
+/** Portal ids are cuids; anything else cannot exist, so it is a 404, never a 400. */
+export const idSchema = z.string().regex(/^[a-z0-9]{8,40}$/);
+
+export const createUserSchema = z.object({
+  email: emailSchema,
+  name: z.string().trim().min(1, 'Enter a name.').max(100, 'Names can be at most 100 characters.'),
+  password: newPasswordSchema,
+  role: z.enum(ROLES, { error: 'Role must be user or admin.' }).default('user'),
+  maxVms: z.coerce.number({ error: 'Max VMs must be a number.' }).int('Max VMs must be a whole number.').min(0, 'Max VMs cannot be negative.').max(100, 'Max VMs can be at most 100.').default(2),
+  maxMemoryMiB: z.coerce
+    .number({ error: 'Memory quota must be a number.' })
+    .int('Memory quota must be a whole number of MiB.')
+    .min(0, 'Memory quota cannot be negative.')
+    .max(65536, 'Memory quota can be at most 65536 MiB.')
+    .default(1024),
+});
+
+export const updateUserSchema = z
+  .object({
+    name: createUserSchema.shape.name.optional(),
+    role: z.enum(ROLES, { error: 'Role must be user or admin.' }).optional(),
+    disabled: z.boolean({ error: 'Disabled must be true or false.' }).optional(),
+    maxVms: z.coerce.number().int().min(0, 'Max VMs cannot be negative.').max(100, 'Max VMs can be at most 100.').optional(),
+    maxMemoryMiB: z.coerce.number().int().min(0, 'Memory quota cannot be negative.').max(65536, 'Memory quota can be at most 65536 MiB.').optional(),
+  })
+  .refine((v) => Object.keys(v).length > 0, 'Nothing to change.');
+
+export const resetPasswordSchema = z.object({ password: newPasswordSchema });
+
+export const VM_ACTIONS = ['suspend', 'resume', 'reboot', 'destroy'] as const;
+export type VmAction = (typeof VM_ACTIONS)[number];
+export const vmActionSchema = z.object({
+  action: z.enum(VM_ACTIONS, { error: 'Action must be suspend, resume, reboot or destroy.' }),
+});
+
+export const attachRequestSchema = z.object({
+  mode: z.enum(['control', 'view'], { error: 'Mode must be control or view.' }).optional(),
+});
+
+export const vmFilterSchema = z.object({
+  state: z.enum([...VM_STATES, 'active', 'all']).default('active'),
+  kind: z.enum([...VM_KINDS, 'all']).default('all'),
+  appliance: z.string().max(40).optional(),
+  owner: z.string().max(254).optional(),
+});
+
+export const auditFilterSchema = z.object({
+  action: z.string().max(60).optional(),
+  actor: z.string().max(254).optional(),
+  target: z.string().max(100).optional(),
+  since: z.iso.datetime({ offset: true }).optional().or(z.iso.date().optional()),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+  before: z.iso.datetime({ offset: true }).optional(),
+});
+
+export const disconnectSchema = z.object({ reason: z.string().max(200).optional() });

@@ -1,0 +1,110 @@
+// Per-request auth for route handlers and server components.
+import { cookies, headers } from 'next/headers';
+import type { NextRequest, NextResponse } from 'next/server';
+import type { Role } from '../../lib/validation.ts';
+import { config } from '../config.ts';
+import { db } from '../db.ts';
+import { forbidden, unauthorized } from '../http.ts';
+import type { LockoutSettings } from './lockout.ts';
+import type { SessionSettings } from './sessions.ts';
+import { activeSessionUser } from './sessions.ts';
+import { ACCESS_COOKIE, REFRESH_COOKIE, REFRESH_COOKIE_PATH, verifyAccessToken } from './tokens.ts';
+
+export interface Viewer {
+  id: string;
+  email: string;
+  name: string;
+  role: Role;
+  sessionId: string;
+  maxVms: number;
+  maxMemoryMiB: number;
+}
+
+export function sessionSettings(): SessionSettings {
+  const c = config();
+  return { sessionSecret: c.SESSION_SECRET, accessTtlSeconds: c.ACCESS_TOKEN_MINUTES * 60, sessionTtlSeconds: c.SESSION_DAYS * 86_400 };
+}
+
+export function lockoutSettings(): LockoutSettings {
+  const c = config();
+  return { maxPerAccount: c.LOGIN_MAX_FAILURES_ACCOUNT, maxPerAddress: c.LOGIN_MAX_FAILURES_ADDRESS, windowMinutes: c.LOGIN_LOCKOUT_MINUTES };
+}
+
+/** The client's address: the last x-forwarded-for hop, which Next's server sets from the socket. */
+export function clientAddress(h: Headers): string {
+  const forwarded = h.get('x-forwarded-for');
+  if (forwarded) {
+    const hops = forwarded.split(',').map((s) => s.trim()).filter(Boolean);
+    if (hops.length) return hops[hops.length - 1]!.replace(/^::ffff:/, '');
+  }
+  return h.get('x-real-ip') ?? 'unknown';
+}
+
+export function isHttps(h: Headers): boolean {
+  const proto = h.get('x-forwarded-proto')?.split(',')[0]?.trim();
+  return proto === 'https' || Boolean(config().PORTAL_PUBLIC_URL?.startsWith('https:'));
+}
+
+async function viewerFrom(token: string | undefined): Promise<Viewer | null> {
+  const claims = await verifyAccessToken(config().SESSION_SECRET, token);
+  if (!claims) return null;
+  const user = await activeSessionUser(db(), claims.sid, claims.sub);
+  if (!user) return null;
+  return {
+    id: user.id,
+    email: user.email,
+    name: user.name,
+    role: user.role === 'admin' ? 'admin' : 'user',
+    sessionId: claims.sid,
+    maxVms: user.maxVms,
+    maxMemoryMiB: user.maxMemoryMiB,
+  };
+}
+
+/** Route handlers: the signed-in user, checked against the database (revocation, disabled). */
+export async function requireUser(req: NextRequest): Promise<Viewer> {
+  const viewer = await viewerFrom(req.cookies.get(ACCESS_COOKIE)?.value);
+  if (!viewer) throw unauthorized();
+  return viewer;
+}
+
+export async function requireAdmin(req: NextRequest): Promise<Viewer> {
+  const viewer = await requireUser(req);
+  if (viewer.role !== 'admin') throw forbidden('Administrators only.');
+  return viewer;
+}
+
+/** Server components: the signed-in user or null. */
+export async function currentViewer(): Promise<Viewer | null> {
+  const jar = await cookies();
+  return viewerFrom(jar.get(ACCESS_COOKIE)?.value);
+}
+
+export async function requestMeta(): Promise<{ address: string; https: boolean; host: string }> {
+  const h = await headers();
+  return { address: clientAddress(h), https: isHttps(h), host: h.get('x-forwarded-host') ?? h.get('host') ?? 'localhost' };
+}
+
+export function setAuthCookies(res: NextResponse, req: NextRequest, t: { accessToken: string; refreshToken: string; refreshExpiresAt: Date }): void {
+  const secure = isHttps(req.headers);
+  res.cookies.set(ACCESS_COOKIE, t.accessToken, {
+    httpOnly: true,
+    sameSite: 'lax',
+    secure,
+    path: '/',
+    maxAge: Math.round(sessionSettings().accessTtlSeconds),
+  });
+  res.cookies.set(REFRESH_COOKIE, t.refreshToken, {
+    httpOnly: true,
+    sameSite: 'lax',
+    secure,
+    path: REFRESH_COOKIE_PATH,
+    expires: t.refreshExpiresAt,
+  });
+}
+
+export function clearAuthCookies(res: NextResponse, req: NextRequest): void {
+  const secure = isHttps(req.headers);
+  res.cookies.set(ACCESS_COOKIE, '', { httpOnly: true, sameSite: 'lax', secure, path: '/', maxAge: 0 });
+  res.cookies.set(REFRESH_COOKIE, '', { httpOnly: true, sameSite: 'lax', secure, path: REFRESH_COOKIE_PATH, maxAge: 0 });
+}

@@ -1,0 +1,50 @@
+// Portal settings, read from the environment (the repository's .env is loaded first; real
+// environment variables win). Parsed lazily so `next build` needs none of them.
+import { z } from 'zod';
+import { loadRootEnv, resolveDatabaseUrl } from '../../../prisma/db-url.ts';
+
+const secret = (name: string, min: number) =>
+  z.string({ error: `${name} is not set` }).min(min, `${name} must be at least ${min} characters`);
+
+const schema = z.object({
+  PORT: z.coerce.number().int().min(1).max(65535).default(3000),
+  PORTAL_PUBLIC_URL: z.url().optional().or(z.literal('').transform(() => undefined)),
+  SESSION_SECRET: secret('SESSION_SECRET', 16),
+  ATTACH_TOKEN_SECRET: secret('ATTACH_TOKEN_SECRET', 16),
+  GATEWAY_SECRET: secret('GATEWAY_SECRET', 8),
+  GATEWAY_URL: z.string().default('http://127.0.0.1:7421'),
+  GATEWAY_PORT: z.coerce.number().int().min(1).max(65535).default(7421),
+  GATEWAY_PUBLIC_URL: z.string().optional(),
+  HYPERVISOR_HOST: z.string().default('127.0.0.1'),
+  HYPERVISOR_PORT: z.coerce.number().int().default(7420),
+  HYPERVISOR_SECRET: z.string().default(''),
+  HYPERVISOR_ID: z.string().default('local'),
+  LOGIN_MAX_FAILURES_ACCOUNT: z.coerce.number().int().min(1).default(5),
+  LOGIN_MAX_FAILURES_ADDRESS: z.coerce.number().int().min(1).default(20),
+  LOGIN_LOCKOUT_MINUTES: z.coerce.number().min(0.05).default(15),
+  DISPOSABLE_GRACE_SECONDS: z.coerce.number().int().min(5).default(60),
+  DISPOSABLE_MAX_LIFETIME_MINUTES: z.coerce.number().min(1).default(60),
+  ACCESS_TOKEN_MINUTES: z.coerce.number().min(0.1).default(10),
+  SESSION_DAYS: z.coerce.number().min(0.01).default(14),
+});
+
+export type PortalConfig = z.infer<typeof schema> & { databaseUrl: string };
+
+let cached: PortalConfig | null = null;
+
+export function config(): PortalConfig {
+  if (cached) return cached;
+  loadRootEnv();
+  const parsed = schema.safeParse(process.env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new Error(`invalid portal configuration:\n  ${problems.join('\n  ')}`);
+  }
+  cached = { ...parsed.data, databaseUrl: resolveDatabaseUrl() };
+  return cached;
+}
+
+/** For tests. */
+export function resetConfig(): void {
+  cached = null;
+}

@@ -1,0 +1,85 @@
+// Route handler plumbing: typed errors, JSON parsing with zod, and one error boundary that never
+// leaks stack traces.
+import { NextResponse, type NextRequest } from 'next/server';
+import { z, type ZodType } from 'zod';
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = 'HttpError';
+  }
+}
+
+export const notFound = (what = 'Not found.') => new HttpError(404, 'not_found', what);
+export const forbidden = (message = 'You do not have access to this.') => new HttpError(403, 'forbidden', message);
+export const unauthorized = (message = 'Please sign in.') => new HttpError(401, 'unauthenticated', message);
+
+export function json(data: unknown, init?: ResponseInit): NextResponse {
+  const response = NextResponse.json(data, init);
+  response.headers.set('Cache-Control', 'no-store');
+  return response;
+}
+
+export function zodMessage(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => (issue.path.length ? `${issue.path.join('.')}: ${issue.message}` : issue.message))
+    .join('; ');
+}
+
+export async function parseBody<T extends ZodType>(req: Request, schema: T): Promise<z.infer<T>> {
+  let body: unknown = {};
+  const text = await req.text();
+  if (text.length > 64 * 1024) throw new HttpError(413, 'too_large', 'Request body too large.');
+  if (text.trim() !== '') {
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw new HttpError(400, 'invalid_json', 'The request body is not valid JSON.');
+    }
+  }
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) {
+    throw new HttpError(400, 'invalid', zodMessage(parsed.error), {
+      issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
+    });
+  }
+  return parsed.data;
+}
+
+export function parseQuery<T extends ZodType>(req: NextRequest, schema: T): z.infer<T> {
+  const parsed = schema.safeParse(Object.fromEntries(req.nextUrl.searchParams));
+  if (!parsed.success) throw new HttpError(400, 'invalid', zodMessage(parsed.error));
+  return parsed.data;
+}
+
+export function errorResponse(error: unknown): NextResponse {
+  if (error instanceof HttpError) {
+    return json({ error: error.code, message: error.message, ...error.extra }, { status: error.status });
+  }
+  const name = error instanceof Error ? error.name : '';
+  if (name === 'HypervisorError') {
+    const code = (error as { code?: string }).code;
+    const status = code === 'not_found' ? 404 : code === 'insufficient_memory' ? 503 : code === 'illegal_transition' ? 409 : 502;
+    return json({ error: `hypervisor_${code}`, message: (error as Error).message }, { status });
+  }
+  console.error('[portal] unhandled error:', error);
+  return json({ error: 'internal', message: 'Something went wrong on our side. Please try again.' }, { status: 500 });
+}
+
+type Handler<C> = (req: NextRequest, ctx: C) => Promise<Response>;
+
+/** Wraps a route handler so every failure becomes a clean JSON error. */
+export function route<C>(handler: Handler<C>): Handler<C> {
+  return async (req, ctx) => {
+    try {
+      return await handler(req, ctx);
+    } catch (error) {
+      return errorResponse(error);
+    }
+  };
+}
