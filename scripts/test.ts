@@ -4,8 +4,8 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { REPO_ROOT } from '../hypervisor/src/config.ts';
-import { prepareGuests } from './lib/guests.ts';
+import { REPO_ROOT } from '@raydesk/hypervisor/config';
+import { prepareGuests } from '@raydesk/hypervisor/setup';
 
 const SKIP_DIRS = new Set(['node_modules', '.next', 'data', '.git', 'generated', 'artifacts']);
 

@@ -26,13 +26,19 @@ function timeIt(fn: () => Buffer, runs = 5): { ms: number; bytes: number } {
 }
 
 console.log('## Region codec comparison (64x64..1024x768 regions)\n');
-console.log('| scene | region | sampled colours / flat ratio | PNG (lvl 1, no filter) | JPEG q75 | PNG/JPEG size |');
+console.log(
+  '| scene | region | sampled colours / flat ratio | PNG (lvl 1, no filter) | JPEG q75 | PNG/JPEG size |',
+);
 console.log('|---|---|---|---|---|---|');
 for (const scene of ['terminal', 'ui', 'photo'] as Scene[]) {
   const full = renderScene(scene, W, H);
   const fb = new Framebuffer(W, H);
   paint(fb, 0, 0, W, H, full);
-  for (const [w, h] of [[64, 64], [256, 128], [W, H]] as const) {
+  for (const [w, h] of [
+    [64, 64],
+    [256, 128],
+    [W, H],
+  ] as const) {
     const x = 128;
     const y = 128;
     const region = w === W ? { x: 0, y: 0 } : { x, y };
@@ -45,7 +51,9 @@ for (const scene of ['terminal', 'ui', 'photo'] as Scene[]) {
     }
     ctx.putImageData(new ImageData(px, w, h), 0, 0);
     const sample = sampleRegion(fb, region.x, region.y, w, h);
-    const png = timeIt(() => canvas.toBuffer('image/png', { compressionLevel: 1, filters: Canvas.PNG_FILTER_NONE }));
+    const png = timeIt(() =>
+      canvas.toBuffer('image/png', { compressionLevel: 1, filters: Canvas.PNG_FILTER_NONE }),
+    );
     const jpg = timeIt(() => canvas.toBuffer('image/jpeg', { quality: 0.75 }));
     console.log(
       `| ${scene} | ${w}x${h} | ${sample.colours} / ${sample.flatRatio.toFixed(2)} | ${(png.bytes / 1024).toFixed(1)} KiB, ${png.ms.toFixed(2)} ms | ${(jpg.bytes / 1024).toFixed(1)} KiB, ${jpg.ms.toFixed(2)} ms | ${(png.bytes / jpg.bytes).toFixed(1)}x |`,
@@ -80,7 +88,7 @@ const runs: Run[] = [
     step: (fb, i, now) => {
       const col = i % 100;
       const row = 40 + Math.floor(i / 100);
-      paint(fb, col * 8, row * 16 % H, 8, 16, glyph, now);
+      paint(fb, col * 8, (row * 16) % H, 8, 16, glyph, now);
     },
   },
   {
@@ -109,7 +117,9 @@ const runs: Run[] = [
 ];
 
 console.log('\n## Per-frame encode at 30 fps pacing (simulated clock), 1024x768\n');
-console.log('| activity | frames | bytes/s @30fps | encode p50 | encode p95 | rects/frame | fill/png/jpeg tiles |');
+console.log(
+  '| activity | frames | bytes/s @30fps | encode p50 | encode p95 | rects/frame | fill/png/jpeg tiles |',
+);
 console.log('|---|---|---|---|---|---|---|');
 for (const run of runs) {
   const fb = new Framebuffer(W, H);

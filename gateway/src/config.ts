@@ -53,7 +53,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     hypervisorUrl: c.HYPERVISOR_URL ?? `http://${c.HYPERVISOR_HOST}:${c.HYPERVISOR_PORT}`,
     hypervisorSecret: c.HYPERVISOR_SECRET,
     portalInternalUrl: c.PORTAL_INTERNAL_URL ? c.PORTAL_INTERNAL_URL.replace(/\/+$/, '') : null,
-    allowedOrigins: c.GATEWAY_ALLOWED_ORIGINS.split(',').map((s) => s.trim()).filter(Boolean),
+    allowedOrigins: c.GATEWAY_ALLOWED_ORIGINS.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
     logLevel: c.LOG_LEVEL,
   };
 }

@@ -51,7 +51,10 @@ export class EventPublisher {
       })
       .catch((error: unknown) => {
         this.metrics.eventPostFailures.inc();
-        this.log.warn({ type: event.type, err: String(error) }, 'posting session event to the portal failed');
+        this.log.warn(
+          { type: event.type, err: String(error) },
+          'posting session event to the portal failed',
+        );
       })
       .finally(() => {
         this.inflight--;

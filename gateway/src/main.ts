@@ -8,7 +8,10 @@ const config = loadConfig();
 const log = pino({ level: config.logLevel, name: 'gateway' });
 const gateway = createGateway({ config, logger: log, defaultMetrics: true });
 const { url } = await gateway.listen();
-log.info({ url, hypervisor: config.hypervisorUrl, portal: config.portalInternalUrl }, 'gateway listening');
+log.info(
+  { url, hypervisor: config.hypervisorUrl, portal: config.portalInternalUrl },
+  'gateway listening',
+);
 
 let stopping = false;
 const stop = (signal: string) => {
@@ -24,4 +27,6 @@ const stop = (signal: string) => {
 };
 process.on('SIGINT', () => stop('SIGINT'));
 process.on('SIGTERM', () => stop('SIGTERM'));
-process.on('unhandledRejection', (error) => log.error({ err: String(error) }, 'unhandled rejection'));
+process.on('unhandledRejection', (error) =>
+  log.error({ err: String(error) }, 'unhandled rejection'),
+);

@@ -1,7 +1,12 @@
 // The display gateway: socket.io for browsers (attach tokens verified at the handshake), the
 // internal HTTP API for the portal, /healthz and /metrics, all on one HTTP server.
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingMessage,
+  type Server as HttpServer,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server } from 'socket.io';
 import pino, { type Logger } from 'pino';
@@ -39,7 +44,12 @@ export interface GatewayOptions {
 
 export interface Gateway {
   readonly http: HttpServer;
-  readonly io: Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+  readonly io: Server<
+    ClientToServerEvents,
+    ServerToClientEvents,
+    Record<string, never>,
+    SocketData
+  >;
   readonly sessions: SessionManager;
   readonly feeds: FeedRegistry;
   readonly events: EventPublisher;
@@ -85,7 +95,9 @@ export function createGateway(options: GatewayOptions): Gateway {
     const url = new URL(req.url ?? '/', 'http://gateway');
     const path = url.pathname;
     if (req.method === 'GET' && path === '/healthz') {
-      const hosts = directory.hosts().map((h) => ({ id: h.id, connected: h.client.socket.connected }));
+      const hosts = directory
+        .hosts()
+        .map((h) => ({ id: h.id, connected: h.client.socket.connected }));
       send(res, 200, { ok: true, sessions: sessions.list().length, feeds: feeds.size, hosts });
       return;
     }
@@ -125,7 +137,9 @@ export function createGateway(options: GatewayOptions): Gateway {
           res.end(Buffer.from(png.buffer, png.byteOffset, png.byteLength));
         } catch (error) {
           const notFound = error instanceof HypervisorError && error.code === 'not_found';
-          send(res, notFound ? 404 : 502, { error: error instanceof Error ? error.message : 'failed' });
+          send(res, notFound ? 404 : 502, {
+            error: error instanceof Error ? error.message : 'failed',
+          });
         }
         return;
       }
@@ -141,7 +155,12 @@ export function createGateway(options: GatewayOptions): Gateway {
     });
   });
 
-  const io = new Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>(http, {
+  const io = new Server<
+    ClientToServerEvents,
+    ServerToClientEvents,
+    Record<string, never>,
+    SocketData
+  >(http, {
     maxHttpBufferSize: LIMITS.maxHttpBufferSize,
     pingInterval: 5_000,
     pingTimeout: 5_000,
@@ -150,7 +169,10 @@ export function createGateway(options: GatewayOptions): Gateway {
     cors: { origin: config.allowedOrigins.length ? config.allowedOrigins : true },
     allowRequest: (req, callback) => {
       const origin = req.headers.origin;
-      callback(null, !config.allowedOrigins.length || !origin || config.allowedOrigins.includes(origin));
+      callback(
+        null,
+        !config.allowedOrigins.length || !origin || config.allowedOrigins.includes(origin),
+      );
     },
   });
   io.engine.on('connection_error', (error: { code: number; message: string }) => {

@@ -44,7 +44,9 @@ export class FakeHypervisor {
     this.http = createServer((_req, res) => res.writeHead(404).end());
     this.io = new Server(this.http, { maxHttpBufferSize: 1e6 });
     this.io.use((socket, next) =>
-      socket.handshake.auth?.secret === secret ? next() : next(new Error('invalid hypervisor credential')),
+      socket.handshake.auth?.secret === secret
+        ? next()
+        : next(new Error('invalid hypervisor credential')),
     );
     this.io.on('connection', (socket) => this.onConnection(socket));
     this.clock = setInterval(() => this.tick(), 1000 / fps);
@@ -80,11 +82,25 @@ export class FakeHypervisor {
   /** Background, a "window" and a title bar; every tile dirty. */
   paintDesktop(vm: FakeVm): void {
     this.fill(vm, 0, 0, vm.width, vm.height, [0x3a, 0x6e, 0xa5]);
-    this.fill(vm, 40, 40, Math.min(400, vm.width - 60), Math.min(300, vm.height - 60), [0xf0, 0xf0, 0xf0]);
+    this.fill(
+      vm,
+      40,
+      40,
+      Math.min(400, vm.width - 60),
+      Math.min(300, vm.height - 60),
+      [0xf0, 0xf0, 0xf0],
+    );
     this.fill(vm, 40, 40, Math.min(400, vm.width - 60), 20, [0x1c, 0x3f, 0x8c]);
   }
 
-  fill(vm: FakeVm, x: number, y: number, w: number, h: number, rgb: [number, number, number]): void {
+  fill(
+    vm: FakeVm,
+    x: number,
+    y: number,
+    w: number,
+    h: number,
+    rgb: [number, number, number],
+  ): void {
     for (let row = y; row < Math.min(vm.height, y + h); row++) {
       for (let col = x; col < Math.min(vm.width, x + w); col++) {
         const o = (row * vm.width + col) * 4;
@@ -160,7 +176,10 @@ export class FakeHypervisor {
   private tick(): void {
     for (const vm of this.vms.values()) {
       if (vm.watchers.size === 0) continue;
-      const all = Array.from({ length: Math.ceil(vm.width / TILE) * Math.ceil(vm.height / TILE) }, (_, i) => i);
+      const all = Array.from(
+        { length: Math.ceil(vm.width / TILE) * Math.ceil(vm.height / TILE) },
+        (_, i) => i,
+      );
       const changed = vm.dirty.size ? this.tiles(vm, vm.dirty) : null;
       vm.dirty.clear();
       for (const [socket, w] of vm.watchers) {
@@ -184,13 +203,19 @@ export class FakeHypervisor {
 
   private onConnection(socket: Sock): void {
     const get = (req: unknown) => this.vms.get((req as { id?: string })?.id ?? '');
-    const notFound = { ok: false as const, error: { code: 'not_found' as const, message: 'no such domain' } };
+    const notFound = {
+      ok: false as const,
+      error: { code: 'not_found' as const, message: 'no such domain' },
+    };
     socket.on('display:watch', (req, ack) => {
       const vm = get(req);
       if (!vm) return ack(notFound);
       this.watchCalls++;
       vm.watchers.set(socket, { keyframe: true });
-      ack({ ok: true, value: { domainId: vm.id, width: vm.width, height: vm.height, mode: vm.mode } });
+      ack({
+        ok: true,
+        value: { domainId: vm.id, width: vm.width, height: vm.height, mode: vm.mode },
+      });
     });
     socket.on('display:unwatch', (req, ack) => {
       const vm = get(req);

@@ -4,11 +4,20 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ProtocolErrorMessage } from '../src/protocol/browser.ts';
-import { autoAck, once, sleep, startHarness, until, type Harness, type ViewerClient } from './helpers.ts';
+import {
+  autoAck,
+  once,
+  sleep,
+  startHarness,
+  until,
+  type Harness,
+  type ViewerClient,
+} from './helpers.ts';
 
 let h: Harness;
-let seed = Number(process.env.FUZZ_SEED ?? Date.now() % 100000);
-const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 100000);
+let seed = SEED;
+const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
 
 before(async () => {
@@ -18,7 +27,21 @@ after(async () => {
   await h.close();
 });
 
-const EVENTS = ['input:key', 'input:pointer', 'input:wheel', 'frame:ack', 'display:refresh', 'hello', '', 'constructor', '__proto__', 'toString', 'x'.repeat(300), 'display:update', 'session:ready'] as const;
+const EVENTS = [
+  'input:key',
+  'input:pointer',
+  'input:wheel',
+  'frame:ack',
+  'display:refresh',
+  'hello',
+  '',
+  'constructor',
+  '__proto__',
+  'toString',
+  'x'.repeat(300),
+  'display:update',
+  'session:ready',
+] as const;
 
 function hostile(depth = 0): unknown {
   const kinds = [
@@ -69,13 +92,20 @@ async function victim(): Promise<{ socket: ViewerClient; stats: ReturnType<typeo
 test('every bad message gets a protocol error; repeats disconnect; nothing else is harmed', async () => {
   const v = await victim();
   const vm2 = h.hv.vms.get('vm-2')!;
-  const churn = setInterval(() => h.hv.fill(vm2, Math.floor(rnd() * 300), 10, 8, 16, [rnd() * 255, 0, 0]), 50);
+  const churn = setInterval(
+    () => h.hv.fill(vm2, Math.floor(rnd() * 300), 10, 8, 16, [rnd() * 255, 0, 0]),
+    50,
+  );
   try {
     let disconnects = 0;
     let errors = 0;
     let sent = 0;
     for (let round = 0; round < 12; round++) {
-      const a = h.client({ sub: `attacker-${round}`, name: 'Mallory', mode: rnd() > 0.5 ? 'control' : 'view' });
+      const a = h.client({
+        sub: `attacker-${round}`,
+        name: 'Mallory',
+        mode: rnd() > 0.5 ? 'control' : 'view',
+      });
       await once(a, 'session:ready');
       const got: ProtocolErrorMessage[] = [];
       a.on('protocol:error', (e) => got.push(e));
@@ -92,12 +122,21 @@ test('every bad message gets a protocol error; repeats disconnect; nothing else 
       const c = await closed;
       assert.equal(c.reason, 'protocol-abuse');
       errors += got.length;
-      assert.ok(got.length >= 9 && got.length <= 10, `round ${round}: ${got.length} errors before disconnect`);
-      for (const e of got) assert.ok(['bad_message', 'too_large', 'unknown_event', 'view_only'].includes(e.code), e.code);
+      assert.ok(
+        got.length >= 9 && got.length <= 10,
+        `round ${round}: ${got.length} errors before disconnect`,
+      );
+      for (const e of got)
+        assert.ok(
+          ['bad_message', 'too_large', 'unknown_event', 'view_only'].includes(e.code),
+          e.code,
+        );
       await until(() => !a.connected, 3000, 'attacker disconnected');
       disconnects++;
     }
-    console.log(`# fuzz seed ${process.env.FUZZ_SEED ?? 'time'}: ${sent} hostile messages, ${errors} protocol errors, ${disconnects} disconnects`);
+    console.log(
+      `# fuzz seed ${SEED} (FUZZ_SEED to replay): ${sent} hostile messages, ${errors} protocol errors, ${disconnects} disconnects`,
+    );
     assert.equal(({} as Record<string, unknown>).polluted, undefined, 'Object.prototype untouched');
     // The victim kept streaming and was never disconnected.
     const before = v.stats.frames;
@@ -113,7 +152,10 @@ test('oversized binary above maxHttpBufferSize and raw garbage packets close onl
   const v = await victim();
   const big = h.client({ sub: 'big' });
   await once(big, 'session:ready');
-  (big as unknown as { emit(e: string, x: unknown): void }).emit('input:key', Buffer.alloc(1_200_000));
+  (big as unknown as { emit(e: string, x: unknown): void }).emit(
+    'input:key',
+    Buffer.alloc(1_200_000),
+  );
   assert.equal(await once(big, 'disconnect', 5000), 'transport close');
 
   const garbage = h.client({ sub: 'garbage' });
@@ -126,7 +168,9 @@ test('oversized binary above maxHttpBufferSize and raw garbage packets close onl
   // Reserved event names are a parser-level violation too: socket.io closes the socket.
   const reserved = h.client({ sub: 'reserved' });
   await once(reserved, 'session:ready');
-  (reserved as unknown as { io: { engine: { write(d: string): void } } }).io.engine.write('2["connect",{}]');
+  (reserved as unknown as { io: { engine: { write(d: string): void } } }).io.engine.write(
+    '2["connect",{}]',
+  );
   await once(reserved, 'disconnect', 5000);
 
   // An unauthenticated flood of handshakes costs nothing lasting.
@@ -145,7 +189,11 @@ test('oversized but below-cap messages and floods of unknown events are refused'
   const a = h.client({ sub: 'sizer' });
   await once(a, 'session:ready');
   const err = once<ProtocolErrorMessage>(a, 'protocol:error');
-  (a as unknown as { emit(e: string, x: unknown): void }).emit('input:key', { code: 'KeyA', down: true, pad: 'x'.repeat(50_000) });
+  (a as unknown as { emit(e: string, x: unknown): void }).emit('input:key', {
+    code: 'KeyA',
+    down: true,
+    pad: 'x'.repeat(50_000),
+  });
   const e = await err;
   assert.equal(e.code, 'too_large');
   assert.equal(e.strikesLeft, 9);

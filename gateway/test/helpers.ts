@@ -58,7 +58,9 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(options: { fps?: number; lingerMs?: number; portal?: string } = {}): Promise<Harness> {
+export async function startHarness(
+  options: { fps?: number; lingerMs?: number; portal?: string } = {},
+): Promise<Harness> {
   const hv = new FakeHypervisor(SECRETS.hypervisor, options.fps ?? 30);
   const hvUrl = await hv.listen();
   hv.addVm('vm-1');
@@ -100,7 +102,11 @@ export async function startHarness(options: { fps?: number; lingerMs?: number; p
         reconnection: false,
         forceNew: true,
         auth: async (cb) =>
-          cb({ token: extra.token ?? (await token(grant)), clientId: extra.clientId ?? randomUUID(), protocol: 1 }),
+          cb({
+            token: extra.token ?? (await token(grant)),
+            clientId: extra.clientId ?? randomUUID(),
+            protocol: 1,
+          }),
       }) as ViewerClient;
       socket.rec = new Recorder();
       socket.onAny((event: string, value: unknown) => socket.rec.push(event, value));
@@ -118,16 +124,25 @@ export async function startHarness(options: { fps?: number; lingerMs?: number; p
 }
 
 /** Next `event` received by the client (buffered since the client was created). */
-export function once<T = unknown>(socket: ViewerClient, event: string, timeoutMs = 5000): Promise<T> {
+export function once<T = unknown>(
+  socket: ViewerClient,
+  event: string,
+  timeoutMs = 5000,
+): Promise<T> {
   return socket.rec.next<T>(event, timeoutMs);
 }
 
-export function until(predicate: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
+export function until(
+  predicate: () => boolean,
+  timeoutMs = 5000,
+  what = 'condition',
+): Promise<void> {
   return new Promise((resolve, reject) => {
     const started = Date.now();
     const poll = () => {
       if (predicate()) return resolve();
-      if (Date.now() - started > timeoutMs) return reject(new Error(`timed out waiting for ${what}`));
+      if (Date.now() - started > timeoutMs)
+        return reject(new Error(`timed out waiting for ${what}`));
       setTimeout(poll, 10);
     };
     poll();
@@ -138,7 +153,13 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Collects display updates and acks each last part, like the viewer does. */
 export function autoAck(socket: ViewerClient, ack = true) {
-  const state = { frames: 0, parts: 0, bytes: 0, full: 0, last: null as null | { width: number; height: number } };
+  const state = {
+    frames: 0,
+    parts: 0,
+    bytes: 0,
+    full: 0,
+    last: null as null | { width: number; height: number },
+  };
   socket.on('display:update', (u) => {
     state.parts++;
     for (const r of u.rects) state.bytes += r.enc === 'fill' ? 24 : r.data.byteLength;

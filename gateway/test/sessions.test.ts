@@ -5,7 +5,12 @@ import assert from 'node:assert/strict';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { SignJWT } from 'jose';
-import type { DisplayUpdate, ProtocolErrorMessage, SessionReady, WatchersMessage } from '../src/protocol/browser.ts';
+import type {
+  DisplayUpdate,
+  ProtocolErrorMessage,
+  SessionReady,
+  WatchersMessage,
+} from '../src/protocol/browser.ts';
 import type { GatewayEvent } from '../src/protocol/internal.ts';
 import { SECRETS, autoAck, once, sleep, startHarness, until, type Harness } from './helpers.ts';
 
@@ -22,10 +27,34 @@ test('bad tokens are refused at the handshake with no VM data sent', async () =>
   const claims = { vm: 'vm-1', mode: 'control', name: 'Eve', role: 'user', jti: 'abcdefgh-1' };
   const bad = [
     'not-a-jwt-at-all-but-long-enough',
-    await new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setIssuer('raydesk-portal').setAudience('raydesk-gateway').setSubject('u').setExpirationTime(Math.floor(Date.now() / 1000) - 30).sign(key),
-    await new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setIssuer('evil').setAudience('raydesk-gateway').setSubject('u').setExpirationTime('1m').sign(key),
-    await new SignJWT(claims).setProtectedHeader({ alg: 'HS512' }).setIssuer('raydesk-portal').setAudience('raydesk-gateway').setSubject('u').setExpirationTime('1m').sign(key),
-    await new SignJWT({ ...claims, mode: 'god' }).setProtectedHeader({ alg: 'HS256' }).setIssuer('raydesk-portal').setAudience('raydesk-gateway').setSubject('u').setExpirationTime('1m').sign(key),
+    await new SignJWT(claims)
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuer('raydesk-portal')
+      .setAudience('raydesk-gateway')
+      .setSubject('u')
+      .setExpirationTime(Math.floor(Date.now() / 1000) - 30)
+      .sign(key),
+    await new SignJWT(claims)
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuer('evil')
+      .setAudience('raydesk-gateway')
+      .setSubject('u')
+      .setExpirationTime('1m')
+      .sign(key),
+    await new SignJWT(claims)
+      .setProtectedHeader({ alg: 'HS512' })
+      .setIssuer('raydesk-portal')
+      .setAudience('raydesk-gateway')
+      .setSubject('u')
+      .setExpirationTime('1m')
+      .sign(key),
+    await new SignJWT({ ...claims, mode: 'god' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuer('raydesk-portal')
+      .setAudience('raydesk-gateway')
+      .setSubject('u')
+      .setExpirationTime('1m')
+      .sign(key),
   ];
   for (const token of bad) {
     const c = h.client({}, { token });
@@ -93,7 +122,11 @@ test('takeover: the first endpoint is told it moved, its keys are released, the 
   assert.equal(await gone, 'io server disconnect');
   assert.ok(Date.now() - t0 < 2000, 'detached at once');
   assert.equal((await frame).full, true);
-  await until(() => h.hv.keys.some((k) => k.code === 'ShiftLeft' && !k.down), 2000, 'shift released');
+  await until(
+    () => h.hv.keys.some((k) => k.code === 'ShiftLeft' && !k.down),
+    2000,
+    'shift released',
+  );
   await until(() => events.some((e) => e.type === 'takeover'), 2000, 'takeover event');
   const takeover = events.find((e) => e.type === 'takeover')!;
   assert.equal(takeover.controlSessions, 1);
@@ -126,7 +159,10 @@ test('view-only input is refused and the controller is told who watches', async 
   await once(shadow, 'session:ready');
   let w = await watchers;
   while (!w.viewers.length) w = await once<WatchersMessage>(user, 'session:watchers');
-  assert.deepEqual(w.viewers.map((v) => [v.name, v.mode, v.role]), [['Admin Grace', 'view', 'admin']]);
+  assert.deepEqual(
+    w.viewers.map((v) => [v.name, v.mode, v.role]),
+    [['Admin Grace', 'view', 'admin']],
+  );
   const keysBefore = h.hv.keys.length;
   const error = once<ProtocolErrorMessage>(shadow, 'protocol:error');
   shadow.emit('input:key', { code: 'KeyX', down: true });
@@ -136,7 +172,9 @@ test('view-only input is refused and the controller is told who watches', async 
   assert.equal((await once<ProtocolErrorMessage>(shadow, 'protocol:error')).code, 'view_only');
   await sleep(100);
   assert.equal(h.hv.keys.length, keysBefore, 'nothing reached the VM');
-  assert.ok(h.gateway.events.recent.some((ev) => ev.type === 'shadow-start' && ev.name === 'Admin Grace'));
+  assert.ok(
+    h.gateway.events.recent.some((ev) => ev.type === 'shadow-start' && ev.name === 'Admin Grace'),
+  );
   // The shadow does not take over the controlling user.
   assert.equal(user.connected, true);
   shadow.disconnect();
@@ -154,7 +192,10 @@ test('resolution and text mode changes reach the viewer as resize + full frame',
   let u = await once<DisplayUpdate>(a, 'display:update');
   while (!(u.full && u.width === 720)) u = await once<DisplayUpdate>(a, 'display:update');
   assert.equal(u.width, 720);
-  assert.ok(u.rects.every((x) => x.enc !== 'jpeg'), 'text mode is lossless');
+  assert.ok(
+    u.rects.every((x) => x.enc !== 'jpeg'),
+    'text mode is lossless',
+  );
   h.hv.resize(h.hv.vms.get('vm-1')!, 640, 480, 'graphical');
   await once(a, 'display:resize');
   a.disconnect();
@@ -179,7 +220,9 @@ test('a client that never acks gets one frame in flight and server memory stays 
   const heapEnd = process.memoryUsage().heapUsed;
   clearInterval(churn);
   const growthMiB = (heapEnd - heapStart) / 1048576;
-  console.log(`# never-acking client: ${stats.frames} frame(s) sent; acking client: ${fastStats.frames} frames; heap ${(heapStart / 1048576).toFixed(1)} -> ${(heapEnd / 1048576).toFixed(1)} MiB`);
+  console.log(
+    `# never-acking client: ${stats.frames} frame(s) sent; acking client: ${fastStats.frames} frames; heap ${(heapStart / 1048576).toFixed(1)} -> ${(heapEnd / 1048576).toFixed(1)} MiB`,
+  );
   assert.equal(stats.frames, 1, 'only the first frame went out');
   assert.ok(fastStats.frames > 10, 'the other viewer keeps streaming');
   assert.ok(growthMiB < 8, `heap grew ${growthMiB.toFixed(1)} MiB`);
@@ -211,17 +254,37 @@ test('internal API: session list, disconnect, thumbnail, healthz, metrics', asyn
   const ready = await once<SessionReady>(a, 'session:ready');
   const auth = { authorization: `Bearer ${SECRETS.gateway}` };
   assert.equal((await fetch(`${h.url}/internal/sessions`)).status, 401);
-  assert.equal((await fetch(`${h.url}/internal/sessions`, { headers: { authorization: 'Bearer nope' } })).status, 401);
-  const list = (await (await fetch(`${h.url}/internal/sessions`, { headers: auth })).json()) as { sessions: { id: string; name: string }[] };
+  assert.equal(
+    (await fetch(`${h.url}/internal/sessions`, { headers: { authorization: 'Bearer nope' } }))
+      .status,
+    401,
+  );
+  const list = (await (await fetch(`${h.url}/internal/sessions`, { headers: auth })).json()) as {
+    sessions: { id: string; name: string }[];
+  };
   assert.ok(list.sessions.some((s) => s.id === ready.sessionId && s.name === 'Listed'));
   const thumb = await fetch(`${h.url}/internal/vms/vm-1/thumbnail?width=200`, { headers: auth });
   assert.equal(thumb.headers.get('content-type'), 'image/png');
-  assert.equal((await fetch(`${h.url}/internal/vms/nope/thumbnail`, { headers: auth })).status, 404);
+  assert.equal(
+    (await fetch(`${h.url}/internal/vms/nope/thumbnail`, { headers: auth })).status,
+    404,
+  );
   const closed = once<{ reason: string }>(a, 'session:closed');
-  const res = await fetch(`${h.url}/internal/sessions/${ready.sessionId}/disconnect`, { method: 'POST', headers: auth });
+  const res = await fetch(`${h.url}/internal/sessions/${ready.sessionId}/disconnect`, {
+    method: 'POST',
+    headers: auth,
+  });
   assert.equal(res.status, 200);
   assert.equal((await closed).reason, 'admin-disconnect');
-  assert.equal((await fetch(`${h.url}/internal/sessions/${ready.sessionId}/disconnect`, { method: 'POST', headers: auth })).status, 404);
+  assert.equal(
+    (
+      await fetch(`${h.url}/internal/sessions/${ready.sessionId}/disconnect`, {
+        method: 'POST',
+        headers: auth,
+      })
+    ).status,
+    404,
+  );
   const health = (await (await fetch(`${h.url}/healthz`)).json()) as { ok: boolean };
   assert.equal(health.ok, true);
   const metrics = await (await fetch(`${h.url}/metrics`)).text();
@@ -235,7 +298,8 @@ test('session events are POSTed to the portal with the bearer secret', async () 
     let body = '';
     req.on('data', (c) => (body += c));
     req.on('end', () => {
-      if (req.url === '/api/internal/gateway-events') received.push({ auth: req.headers.authorization, body: JSON.parse(body) });
+      if (req.url === '/api/internal/gateway-events')
+        received.push({ auth: req.headers.authorization, body: JSON.parse(body) });
       res.writeHead(204).end();
     });
   });
@@ -248,7 +312,10 @@ test('session events are POSTed to the portal with the bearer secret', async () 
     a.disconnect();
     await until(() => received.some((r) => r.body.type === 'disconnect'), 3000, 'disconnect event');
     assert.equal(received[0]!.auth, `Bearer ${SECRETS.gateway}`);
-    assert.deepEqual(received.map((r) => r.body.type), ['connect', 'disconnect']);
+    assert.deepEqual(
+      received.map((r) => r.body.type),
+      ['connect', 'disconnect'],
+    );
     assert.equal(received[1]!.body.controlSessions, 0);
   } finally {
     await h2.close();

@@ -32,7 +32,7 @@ export async function startTestHypervisor(
   const server = new ControlServer(host, log);
   const port = await server.listen(0, '127.0.0.1');
   const url = `http://127.0.0.1:${port}`;
-  const client = new HypervisorClient({ url, secret: config.secret });
+  const client = new HypervisorClient({ url, secret: config.secret, timeoutMs: 10 * 60_000 });
   await client.connected();
   return {
     host,

@@ -1,7 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SignJWT, UnsecuredJWT, base64url } from 'jose';
-import { AttachTokenError, ReplayCache, mintAttachToken, verifyAttachToken } from './attach-token.ts';
+import {
+  AttachTokenError,
+  ReplayCache,
+  mintAttachToken,
+  verifyAttachToken,
+} from './attach-token.ts';
 
 const SECRET = 'test-attach-secret-0123456789abcdef';
 const key = new TextEncoder().encode(SECRET);
@@ -71,10 +76,10 @@ test('bad claims are rejected', async () => {
   await rejects(await signed({ ...base, vm: '../etc/passwd' }), 'claims');
   await rejects(await signed({ ...base, role: 'superuser' }), 'claims');
   await rejects(await signed({ ...base, name: '' }), 'claims');
-  const { vm: _vm, ...noVm } = base;
-  await rejects(await signed(noVm), 'claims');
-  const { jti: _jti, ...noJti } = base;
-  await rejects(await signed(noJti), 'invalid');
+  const without = (key: keyof typeof base) =>
+    Object.fromEntries(Object.entries(base).filter(([k]) => k !== key));
+  await rejects(await signed(without('vm')), 'claims');
+  await rejects(await signed(without('jti')), 'invalid');
   await rejects(await signed(base, 'HS256', '2h'), 'lifetime');
 });
 

@@ -75,7 +75,10 @@ export async function verifyAttachToken(
   }
   const parsed = attachClaimsSchema.safeParse(payload);
   if (!parsed.success) {
-    throw new AttachTokenError('claims', parsed.error.issues.map((i) => i.path.join('.')).join(','));
+    throw new AttachTokenError(
+      'claims',
+      parsed.error.issues.map((i) => i.path.join('.')).join(','),
+    );
   }
   const claims = parsed.data;
   const now = Math.floor(Date.now() / 1000);

@@ -47,8 +47,12 @@ export class ClientEncoder {
 
   /** True when the framebuffer may hold something this client has not been sent. */
   mayHaveChanges(fb: Framebuffer): boolean {
-    return this.forceFull || fb.epoch !== this.epoch || fb.generation !== this.lastGeneration ||
-      this.hasLossy;
+    return (
+      this.forceFull ||
+      fb.epoch !== this.epoch ||
+      fb.generation !== this.lastGeneration ||
+      this.hasLossy
+    );
   }
   private hasLossy = false;
 

@@ -128,12 +128,25 @@ test('a resize or reset sends a full frame', () => {
   fb.resize(800, 600, 'graphical');
   const resized = enc.encode(fb, Q);
   assert.equal(resized.full, true);
-  assert.equal(resized.rects.reduce((a, r) => a + r.w * r.h, 0), 800 * 600);
+  assert.equal(
+    resized.rects.reduce((a, r) => a + r.w * r.h, 0),
+    800 * 600,
+  );
 });
 
 test('splitRects keeps every part under the cap', () => {
-  const big = (n: number): WireRect => ({ enc: 'png', x: 0, y: 0, w: 1, h: 1, data: new Uint8Array(n) });
-  const parts = splitRects([big(400), big(400), big(400), { enc: 'fill', x: 0, y: 0, w: 1, h: 1, rgb: 0 }], 1000);
+  const big = (n: number): WireRect => ({
+    enc: 'png',
+    x: 0,
+    y: 0,
+    w: 1,
+    h: 1,
+    data: new Uint8Array(n),
+  });
+  const parts = splitRects(
+    [big(400), big(400), big(400), { enc: 'fill', x: 0, y: 0, w: 1, h: 1, rgb: 0 }],
+    1000,
+  );
   assert.equal(parts.length, 2);
   assert.equal(parts.flat().length, 4);
   assert.deepEqual(splitRects([], 1000), [[]]);

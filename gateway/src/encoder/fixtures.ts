@@ -8,7 +8,7 @@ export function renderScene(scene: Scene, w: number, h: number, seed = 1): Uint8
   const canvas = createCanvas(w, h);
   const ctx = canvas.getContext('2d');
   let s = seed;
-  const rnd = () => ((s = (s * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+  const rnd = () => (s = (s * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
   if (scene === 'terminal') {
     ctx.fillStyle = '#000';
     ctx.fillRect(0, 0, w, h);
@@ -35,7 +35,8 @@ export function renderScene(scene: Scene, w: number, h: number, seed = 1): Uint8
       ctx.fillRect(x, y, 420, 22);
       ctx.fillStyle = '#000';
       ctx.font = '13px sans-serif';
-      for (let l = 0; l < 14; l++) ctx.fillText(`Menu item ${l} — settings and files`, x + 10, y + 44 + l * 18);
+      for (let l = 0; l < 14; l++)
+        ctx.fillText(`Menu item ${l} — settings and files`, x + 10, y + 44 + l * 18);
       ctx.strokeRect(x + 300, y + 260, 90, 26);
     }
     ctx.fillStyle = '#c0c0c0';
@@ -59,7 +60,15 @@ export function renderScene(scene: Scene, w: number, h: number, seed = 1): Uint8
 }
 
 /** Writes an RGBA image into the framebuffer at (x, y) as one update. */
-export function paint(fb: Framebuffer, x: number, y: number, w: number, h: number, rgba: Uint8Array, now?: number): void {
+export function paint(
+  fb: Framebuffer,
+  x: number,
+  y: number,
+  w: number,
+  h: number,
+  rgba: Uint8Array,
+  now?: number,
+): void {
   fb.applyRects([{ x, y, w, h }], rgba, now);
 }
 

@@ -73,8 +73,17 @@ export class VmFeed {
   onFrame(frame: DisplayFrame): void {
     this.framesIn++;
     this.bytesIn += frame.pixels.byteLength;
-    if (frame.width !== this.fb.width || frame.height !== this.fb.height || frame.mode !== this.fb.mode) {
-      this.onResize({ domainId: frame.domainId, width: frame.width, height: frame.height, mode: frame.mode });
+    if (
+      frame.width !== this.fb.width ||
+      frame.height !== this.fb.height ||
+      frame.mode !== this.fb.mode
+    ) {
+      this.onResize({
+        domainId: frame.domainId,
+        width: frame.width,
+        height: frame.height,
+        mode: frame.mode,
+      });
     }
     // Before the first keyframe, partial updates would leave holes: wait for the keyframe.
     if (!this.ready && !frame.keyframe) return;

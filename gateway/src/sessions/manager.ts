@@ -1,7 +1,12 @@
 // The live session table: attach, takeover (one control session per VM), shadowing, watcher
 // notices, session events and the internal disconnect.
 import type { Logger } from 'pino';
-import type { AttachClaims, GatewayEvent, GatewayEventType, SessionInfo } from '../protocol/internal.ts';
+import type {
+  AttachClaims,
+  GatewayEvent,
+  GatewayEventType,
+  SessionInfo,
+} from '../protocol/internal.ts';
 import type { EventPublisher } from '../events.ts';
 import type { GatewayMetrics } from '../metrics.ts';
 import type { FeedRegistry } from './feed.ts';

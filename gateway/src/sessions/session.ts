@@ -137,7 +137,9 @@ export class ViewerSession implements FeedSubscriber {
     if (this.closed) return;
     this.socket.emit('vm:state', { state });
     if (state === 'stopped') {
-      this.end('vm-stopped', { closed: { reason: 'vm-stopped', message: 'The VM was shut down.' } });
+      this.end('vm-stopped', {
+        closed: { reason: 'vm-stopped', message: 'The VM was shut down.' },
+      });
     }
   }
 
@@ -212,7 +214,11 @@ export class ViewerSession implements FeedSubscriber {
     }
     const payload = args.filter((a) => typeof a !== 'function');
     if (approxSize(payload, LIMITS.maxClientMessageBytes) > LIMITS.maxClientMessageBytes) {
-      this.protocolError('too_large', name, `messages are limited to ${LIMITS.maxClientMessageBytes} bytes`);
+      this.protocolError(
+        'too_large',
+        name,
+        `messages are limited to ${LIMITS.maxClientMessageBytes} bytes`,
+      );
       return;
     }
     if (payload.length > 1) {
@@ -224,7 +230,11 @@ export class ViewerSession implements FeedSubscriber {
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       const where = issue?.path.map(String).join('.').slice(0, 40);
-      this.protocolError('bad_message', name, `${where ? `${where}: ` : ''}${issue?.message ?? 'invalid'}`.slice(0, 160));
+      this.protocolError(
+        'bad_message',
+        name,
+        `${where ? `${where}: ` : ''}${issue?.message ?? 'invalid'}`.slice(0, 160),
+      );
       return;
     }
     const msg = parsed.data as Record<string, unknown> | undefined;
@@ -247,7 +257,11 @@ export class ViewerSession implements FeedSubscriber {
     const now = Date.now();
     if (now - this.lastRateNotice >= 1000) {
       this.lastRateNotice = now;
-      this.protocolError('rate_limited', undefined, `more than ${LIMITS.inputEventsPerSecond} input events per second`);
+      this.protocolError(
+        'rate_limited',
+        undefined,
+        `more than ${LIMITS.inputEventsPerSecond} input events per second`,
+      );
     }
     return false;
   }

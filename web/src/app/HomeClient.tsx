@@ -20,7 +20,6 @@ function usePolling<T>(url: string, initial: T, everyMs: number): [T, () => Prom
   useEffect(() => {
     const timer = setInterval(load, everyMs);
     return () => clearInterval(timer);
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [url, everyMs]);
   return [data, load, stale];
 }

@@ -25,6 +25,7 @@ export interface ViewerHostProps {
 }
 
 const STATE_TEXT: Record<string, string> = {
+  idle: 'Starting…',
   connecting: 'Connecting…',
   connected: 'Connected',
   reconnecting: 'Reconnecting…',

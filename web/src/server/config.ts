@@ -24,6 +24,9 @@ const schema = z.object({
   LOGIN_LOCKOUT_MINUTES: z.coerce.number().min(0.05).default(15),
   DISPOSABLE_GRACE_SECONDS: z.coerce.number().int().min(5).default(60),
   DISPOSABLE_MAX_LIFETIME_MINUTES: z.coerce.number().min(1).default(60),
+  /** Which hypervisor appliance backs "desktop" and "browser" VMs (e.g. `console` for tests). */
+  PORTAL_DESKTOP_APPLIANCE: z.enum(['desktop', 'browser', 'console']).default('desktop'),
+  PORTAL_BROWSER_APPLIANCE: z.enum(['desktop', 'browser', 'console']).default('browser'),
   ACCESS_TOKEN_MINUTES: z.coerce.number().min(0.1).default(10),
   SESSION_DAYS: z.coerce.number().min(0.01).default(14),
 });

@@ -61,7 +61,8 @@ async function createDomain(db: Db, hv: HypervisorClient, viewer: Viewer, applia
     },
   });
   try {
-    const info = await hv.create({ appliance: applianceName, kind, owner: viewer.id, name: `${kind === 'personal' ? 'desk' : 'web'}-${row.id.slice(-8)}` });
+    const hvAppliance = applianceName === 'desktop' ? config().PORTAL_DESKTOP_APPLIANCE : config().PORTAL_BROWSER_APPLIANCE;
+    const info = await hv.create({ appliance: hvAppliance, kind, owner: viewer.id, name: `${kind === 'personal' ? 'desk' : 'web'}-${row.id.slice(-8)}` });
     const vm = await db.vm.update({ where: { id: row.id }, data: { domainId: info.id, startedAt: now, ...stateFields(info) } });
     await audit(db, { action: 'vm.create', actorId: viewer.id, actorEmail: viewer.email, targetType: 'vm', targetId: vm.id, address, details: { appliance: applianceName, kind, domainId: info.id } });
     return vm;

@@ -37,7 +37,8 @@ export class Display {
   /** Resolves when this update is painted (after every earlier one). */
   apply(update: DisplayUpdate): Promise<void> {
     const generation = this.generation;
-    if (update.width !== this.width || update.height !== this.height) this.resize(update.width, update.height);
+    if (update.width !== this.width || update.height !== this.height)
+      this.resize(update.width, update.height);
     const decoded = Promise.all(
       update.rects.map((rect) =>
         Promise.resolve()

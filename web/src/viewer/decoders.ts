@@ -27,7 +27,8 @@ export class ImageDecoder implements RectDecoder {
   constructor(private readonly mime: 'image/png' | 'image/jpeg') {}
   async decode(rect: WireRect): Promise<Paint> {
     if (rect.enc === 'fill') throw new Error('not an image rect');
-    const bytes = rect.data instanceof Uint8Array ? rect.data : new Uint8Array(rect.data as ArrayBuffer);
+    const bytes =
+      rect.data instanceof Uint8Array ? rect.data : new Uint8Array(rect.data as ArrayBuffer);
     const bitmap = await createImageBitmap(new Blob([bytes as BlobPart], { type: this.mime }));
     return (ctx) => {
       ctx.drawImage(bitmap, rect.x, rect.y, rect.w, rect.h);

@@ -122,7 +122,13 @@ export function installImageDataShim(): void {
   g.ImageData = ImageData;
 }
 
-const ALPHA = 0xff000000;
+/** Alpha 255 in a little-endian RGBA word, as a signed int (fb and prev are Int32Arrays). */
+const ALPHA = 0xff000000 | 0;
+
+/** Sets every alpha byte of RGBA pixels to 255 (guests and v86 may leave it 0). */
+function forceOpaque(rgba: Uint8Array): void {
+  for (let i = 3; i < rgba.length; i += 4) rgba[i] = 255;
+}
 
 export class DisplayDevice {
   private readonly emulator: V86DisplayLike;
@@ -144,10 +150,10 @@ export class DisplayDevice {
   private mode: DisplayMode = 'text';
   private geometryCheckQueued = false;
 
-  /** Composited current screen, RGBA words. */
-  private fb = new Uint32Array(0);
+  /** Composited current screen, RGBA words (Int32 so V8 keeps values as small integers). */
+  private fb = new Int32Array(0);
   /** The screen as of the last captured frame. */
-  private prev = new Uint32Array(0);
+  private prev = new Int32Array(0);
   /** Rows of `fb` changed since the last capture: [dirtyMin, dirtyMax). */
   private dirtyMin = 0;
   private dirtyMax = 0;
@@ -232,6 +238,15 @@ export class DisplayDevice {
     this.dirtyMin = height;
     this.dirtyMax = 0;
     this.keyframePending = false;
+    if (!keyframe) {
+      // Cheap native test first: v86 often reports bands whose pixels did not change.
+      const off = bandMin * width * 4;
+      const len = (bandMax - bandMin) * width * 4;
+      if (len <= 0) return null;
+      const a = Buffer.from(fb.buffer, fb.byteOffset + off, len);
+      const b = Buffer.from(prev.buffer, prev.byteOffset + off, len);
+      if (a.equals(b)) return null;
+    }
 
     let count = 0;
     let bytes = 0;
@@ -263,7 +278,7 @@ export class DisplayDevice {
     if (count === 0) return null;
 
     const pixels = new Uint8Array(bytes);
-    const out = new Uint32Array(pixels.buffer);
+    const out = new Int32Array(pixels.buffer);
     const rects: TileRect[] = new Array<TileRect>(count);
     let o = 0;
     let n = 0;
@@ -279,21 +294,20 @@ export class DisplayDevice {
           const s = y * width + x0;
           const row = fb.subarray(s, s + tw);
           prev.set(row, s);
-          for (let i = 0; i < tw; i++) out[o + i] = (row[i]! | ALPHA) >>> 0;
+          out.set(row, o);
           o += tw;
         }
       }
     }
+    forceOpaque(pixels);
     return { width, height, mode: this.mode, keyframe, rects, pixels };
   }
 
   /** The whole current screen as RGBA (alpha 255), pulled from v86 now. */
   snapshot(): DisplaySnapshot {
     this.pull();
-    const rgba = new Uint8Array(this.width * this.height * 4);
-    const out = new Uint32Array(rgba.buffer);
-    const fb = this.fb;
-    for (let i = 0; i < out.length; i++) out[i] = (fb[i]! | ALPHA) >>> 0;
+    const rgba = new Uint8Array(this.fb.buffer.slice(this.fb.byteOffset, this.fb.byteOffset + this.fb.byteLength));
+    forceOpaque(rgba);
     return { width: this.width, height: this.height, mode: this.mode, rgba };
   }
 
@@ -351,8 +365,8 @@ export class DisplayDevice {
     this.height = g.height;
     this.mode = g.mode;
     if (sizeChanged) {
-      this.fb = new Uint32Array(g.width * g.height);
-      this.prev = new Uint32Array(g.width * g.height);
+      this.fb = new Int32Array(g.width * g.height);
+      this.prev = new Int32Array(g.width * g.height);
     }
     if (g.mode === 'text') {
       this.text.markAll();
@@ -439,7 +453,7 @@ export class DisplayDevice {
     for (const layer of layers) {
       const img = layer.image_data;
       const data = img.data;
-      const src = new Uint32Array(data.buffer, data.byteOffset, data.byteLength >>> 2);
+      const src = new Int32Array(data.buffer, data.byteOffset, data.byteLength >>> 2);
       const stride = img.width;
       // Pixel (buffer_x + i, buffer_y + j) goes to (screen_x + i, screen_y + j).
       let i0 = 0;

@@ -1,6 +1,6 @@
 // PNG encoding and scaling of RGBA screens with node-canvas, for screenshots and thumbnails on
 // the daemon side (main thread). Kept out of display/index.ts so VM workers never load canvas.
-import { createCanvas, createImageData } from 'canvas';
+import { Canvas, createCanvas, createImageData } from 'canvas';
 
 export interface PngOptions {
   /** zlib level 0-9; default 1 (fast: ~5 ms for 1024x768). */
@@ -30,7 +30,7 @@ export function encodePng(rgba: Uint8Array, width: number, height: number, opts:
   ctx.putImageData(toImageData(rgba, width, height), 0, 0);
   return canvas.toBuffer('image/png', {
     compressionLevel: opts.compressionLevel ?? 1,
-    filters: opts.filters === 'all' ? canvas.PNG_ALL_FILTERS : canvas.PNG_FILTER_NONE,
+    filters: opts.filters === 'all' ? Canvas.PNG_ALL_FILTERS : Canvas.PNG_FILTER_NONE,
   });
 }
 

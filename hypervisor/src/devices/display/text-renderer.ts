@@ -1,4 +1,4 @@
-// Renders a VGA text-mode character grid into 32-bit RGBA pixels (little-endian Uint32 words,
+// Renders a VGA text-mode character grid into 32-bit RGBA pixels (Int32 words, little-endian,
 // so byte order in memory is R, G, B, A). Cells are 8x16 pixels: an 80x25 screen is 640x400.
 import type { BitmapFont } from './font.ts';
 import { CP437_TO_UNICODE } from './font.ts';
@@ -12,9 +12,12 @@ export const VGA_PALETTE: readonly number[] = [
   0x5555ff, 0x55ff55, 0x55ffff, 0xff5555, 0xff55ff, 0xffff55, 0xffffff,
 ];
 
-/** 0xRRGGBB -> little-endian RGBA word with alpha 255. */
+/**
+ * 0xRRGGBB -> RGBA pixel word with alpha 255, as a signed 32-bit integer (little-endian memory
+ * order R, G, B, A). Signed so V8 keeps it a small integer on the hot paths.
+ */
 export function rgbToPixel(rgb: number): number {
-  return (0xff000000 | ((rgb & 0xff) << 16) | (rgb & 0xff00) | ((rgb >>> 16) & 0xff)) >>> 0;
+  return 0xff000000 | ((rgb & 0xff) << 16) | (rgb & 0xff00) | ((rgb >>> 16) & 0xff);
 }
 
 /** Character cells of a text screen plus the cursor, as v86 reports them through put_char. */
@@ -23,8 +26,8 @@ export class TextGrid {
   rows = 0;
   chars = new Uint8Array(0);
   /** Foreground and background per cell, as RGBA pixel words. */
-  fg = new Uint32Array(0);
-  bg = new Uint32Array(0);
+  fg = new Int32Array(0);
+  bg = new Int32Array(0);
   dirtyRows = new Uint8Array(0);
   cursorRow = -1;
   cursorCol = -1;
@@ -40,8 +43,8 @@ export class TextGrid {
     this.rows = rows;
     const n = cols * rows;
     this.chars = new Uint8Array(n);
-    this.fg = new Uint32Array(n).fill(rgbToPixel(VGA_PALETTE[7] ?? 0xaaaaaa));
-    this.bg = new Uint32Array(n).fill(rgbToPixel(0));
+    this.fg = new Int32Array(n).fill(rgbToPixel(VGA_PALETTE[7] ?? 0xaaaaaa));
+    this.bg = new Int32Array(n).fill(rgbToPixel(0));
     this.dirtyRows = new Uint8Array(rows).fill(1);
   }
 
@@ -99,7 +102,7 @@ export class TextGrid {
    * Draws the dirty rows into `dst` (stride cols*8 pixels) and clears their dirty flags.
    * Returns [firstPixelRow, endPixelRow) of what was drawn, or null when nothing was dirty.
    */
-  renderDirty(dst: Uint32Array, font: BitmapFont): [number, number] | null {
+  renderDirty(dst: Int32Array, font: BitmapFont): [number, number] | null {
     let first = -1;
     let last = -1;
     for (let r = 0; r < this.rows; r++) {
@@ -112,7 +115,7 @@ export class TextGrid {
     return first < 0 ? null : [first * CELL_HEIGHT, (last + 1) * CELL_HEIGHT];
   }
 
-  private renderRow(dst: Uint32Array, font: BitmapFont, r: number): void {
+  private renderRow(dst: Int32Array, font: BitmapFont, r: number): void {
     const stride = this.cols * CELL_WIDTH;
     const glyphs = font.glyphs;
     const gh = font.height;
@@ -143,7 +146,7 @@ export class TextGrid {
       const scale = CELL_HEIGHT / Math.max(1, this.fontHeight);
       const y0 = Math.max(0, Math.floor(this.cursorStart * scale));
       const y1 = Math.min(CELL_HEIGHT - 1, Math.floor((this.cursorEnd + 1) * scale) - 1);
-      const color = this.fg[r * this.cols + this.cursorCol] ?? 0xffaaaaaa;
+      const color = this.fg[r * this.cols + this.cursorCol] ?? rgbToPixel(0xaaaaaa);
       for (let y = y0; y <= y1; y++) {
         const p = rowBase + y * stride + this.cursorCol * CELL_WIDTH;
         dst.fill(color, p, p + CELL_WIDTH);

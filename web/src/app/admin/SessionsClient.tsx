@@ -33,7 +33,6 @@ function Thumbnail({ vmId, tick }: { vmId: string | null; tick: number }) {
   const [failed, setFailed] = useState(false);
   useEffect(() => setFailed(false), [tick]);
   if (!vmId || failed) return <div className="thumb-empty">No picture</div>;
-  // eslint-disable-next-line @next/next/no-img-element
   return <img className="thumb" alt="Screen thumbnail" src={`/api/admin/vms/${vmId}/thumbnail?t=${tick}`} onError={() => setFailed(true)} />;
 }
 
@@ -80,7 +79,7 @@ export function SessionsClient() {
       </div>
       {sessions.data?.gatewayError && (
         <div className="alert alert-warn" style={{ marginBottom: 16 }}>
-          The display gateway is not answering ({sessions.data.gatewayError}). Showing sessions as last recorded by the portal.
+          {sessions.data.gatewayError} Showing sessions as last recorded by the portal.
         </div>
       )}
       <section className="card">
@@ -118,7 +117,7 @@ export function SessionsClient() {
                     </td>
                     <td>{duration(s.since, now)}</td>
                     <td style={{ textAlign: 'right' }}>
-                      <div className="row" style={{ justifyContent: 'flex-end' }}>
+                      <div className="row actions">
                         {s.vmId && (
                           <a className="btn btn-sm" href={`/admin/shadow/${s.vmId}`} target="_blank" rel="noreferrer" title="Watch this screen, view only (audited; the user is told)">
                             <Eye size={15} /> Shadow

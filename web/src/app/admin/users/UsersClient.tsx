@@ -115,10 +115,10 @@ export function UsersClient() {
       </section>
 
       <section className="card">
-        <div className="card-head"><h2>People</h2><span className={`live-dot${error ? ' stale' : ''}`}>{error ?? `${users.length} accounts`}</span></div>
+        <div className="card-head"><h2>People</h2><span className={`live-dot${error ? ' stale' : ''}`}>{error ?? `${users.length} account${users.length === 1 ? '' : 's'}`}</span></div>
         <div className="table-wrap">
           <table className="data">
-            <thead><tr><th>User</th><th>Role</th><th>Status</th><th>Quota: VMs</th><th>Quota: memory</th><th>In use</th><th>Last sign-in</th><th style={{ textAlign: 'right' }}>Actions</th></tr></thead>
+            <thead><tr><th>User</th><th>Role</th><th>Status</th><th>Max VMs</th><th>Memory quota</th><th>In use</th><th>Last sign-in</th><th style={{ textAlign: 'right' }}>Actions</th></tr></thead>
             <tbody>
               {users.map((u) => (
                 <tr key={u.id} data-user={u.email}>
@@ -135,7 +135,7 @@ export function UsersClient() {
                   <td className="small">{u.vms} VM{u.vms === 1 ? '' : 's'} · {mib(u.memoryMiB)}</td>
                   <td className="small">{u.lastLoginAt ? since(u.lastLoginAt) : 'never'}</td>
                   <td style={{ textAlign: 'right' }}>
-                    <div className="row" style={{ justifyContent: 'flex-end' }}>
+                    <div className="row actions">
                       <button className="btn btn-sm" onClick={() => { setResetFor(u); setNewPassword(''); setResetError(null); dialog.current?.showModal(); }}>Reset password</button>
                       <button className={`btn btn-sm${u.disabled ? '' : ' btn-danger'}`} onClick={() => update(u, { disabled: !u.disabled }, u.disabled ? `${u.email} enabled.` : `${u.email} disabled and signed out.`)}>
                         {u.disabled ? 'Enable' : 'Disable'}

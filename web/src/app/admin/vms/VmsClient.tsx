@@ -89,7 +89,7 @@ export function VmsClient() {
                   <td>{vm.state === 'running' ? `${vm.cpuPercent}%` : '—'}</td>
                   <td className="small">{since(vm.startedAt ?? vm.createdAt)}</td>
                   <td style={{ textAlign: 'right' }}>
-                    <div className="row" style={{ justifyContent: 'flex-end' }}>
+                    <div className="row actions">
                       {(ACTIONS[vm.state] ?? []).map((a) => (
                         <button key={a} className={`btn btn-sm${a === 'destroy' ? ' btn-danger' : ''}`} disabled={busy !== null} onClick={() => act(vm, a)}>
                           {busy === `${vm.id}:${a}` ? '…' : a[0]!.toUpperCase() + a.slice(1)}

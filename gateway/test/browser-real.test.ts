@@ -1,0 +1,223 @@
+/// <reference lib="dom" />
+// End to end with the real hypervisor daemon: headless Chromium -> viewer -> gateway (in this
+// process) -> hypervisor (HYPERVISOR_HOST:PORT, HYPERVISOR_SECRET from the root .env) -> a
+// running console or desktop VM. Skips, saying why, only when the daemon or a VM is unavailable.
+// E2E_VM=<domain id> picks the VM; otherwise the first running desktop/console domain is used,
+// or a console domain is created (and destroyed afterwards).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import pino from 'pino';
+import { chromium, type Page } from 'playwright-core';
+import { HypervisorClient, type DomainInfo } from '@raydesk/hypervisor/api';
+import { createGateway } from '../src/server.ts';
+import { loadDotEnv } from '../src/config.ts';
+import {
+  CANVAS_HASH_SCRIPT,
+  CHROMIUM,
+  CHROMIUM_ARGS,
+  bundleViewer,
+  chromiumMissing,
+  percentile,
+  servePage,
+} from './browser-harness.ts';
+
+const ARTIFACTS = resolve(import.meta.dirname, '../../artifacts');
+
+async function findVm(
+  client: HypervisorClient,
+): Promise<{ vm?: DomainInfo; created: boolean; why?: string }> {
+  const domains = await client.list();
+  const wanted = process.env.E2E_VM;
+  const running = domains.filter(
+    (d) => d.state === 'running' && (wanted ? d.id === wanted : d.appliance !== 'browser'),
+  );
+  const vm = running.find((d) => d.appliance === 'desktop') ?? running[0];
+  if (vm) return { vm, created: false };
+  if (wanted) return { created: false, why: `E2E_VM=${wanted} is not a running domain` };
+  try {
+    let info = await client.create({
+      appliance: 'console',
+      name: 'e2e-gateway',
+      kind: 'disposable',
+    });
+    const deadline = Date.now() + 240_000;
+    while (info.state !== 'running' && Date.now() < deadline) {
+      if (info.state === 'crashed' || info.state === 'stopped')
+        return { created: true, why: `console VM ${info.state}: ${info.error}` };
+      await new Promise((r) => setTimeout(r, 1000));
+      info = await client.get(info.id);
+    }
+    return info.state === 'running'
+      ? { vm: info, created: true }
+      : { created: true, why: 'console VM did not start in 240 s' };
+  } catch (error) {
+    return {
+      created: false,
+      why: `no running VM and none could be created: ${(error as Error).message}`,
+    };
+  }
+}
+
+test(
+  'real hypervisor: Chromium views a VM, typing changes the canvas, takeover',
+  { timeout: 400_000 },
+  async (t) => {
+    const noChromium = chromiumMissing();
+    if (noChromium) return t.skip(noChromium);
+    loadDotEnv();
+    const hvUrl =
+      process.env.HYPERVISOR_URL ??
+      `http://${process.env.HYPERVISOR_HOST ?? '127.0.0.1'}:${process.env.HYPERVISOR_PORT ?? 7420}`;
+    const hvSecret = process.env.HYPERVISOR_SECRET;
+    if (!hvSecret)
+      return t.skip('HYPERVISOR_SECRET not set (no root .env): hypervisor unavailable');
+    const probe = new HypervisorClient({ url: hvUrl, secret: hvSecret, timeoutMs: 10_000 });
+    try {
+      await probe.connected(3000);
+    } catch (error) {
+      probe.close();
+      return t.skip(
+        `hypervisor daemon not reachable at ${hvUrl} (${(error as Error).message}); start it with \`npx tsx hypervisor/src/host/main.ts\``,
+      );
+    }
+    const found = await findVm(probe);
+    if (!found.vm) {
+      probe.close();
+      return t.skip(found.why ?? 'no VM');
+    }
+    const vm = found.vm;
+    const attachSecret = randomBytes(32).toString('hex');
+    const gateway = createGateway({
+      config: {
+        host: '127.0.0.1',
+        port: 0,
+        secret: randomBytes(16).toString('hex'),
+        attachTokenSecret: attachSecret,
+        hypervisorUrl: hvUrl,
+        hypervisorSecret: hvSecret,
+        portalInternalUrl: null,
+        allowedOrigins: [],
+        logLevel: 'silent',
+      },
+      logger: pino({ level: 'silent' }),
+    });
+    const { url } = await gateway.listen(0, '127.0.0.1');
+    const server = await servePage({
+      gatewayUrl: url,
+      vm: vm.id,
+      attachSecret,
+      bundle: await bundleViewer(),
+    });
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    try {
+      const open = async (q = '') => {
+        const ctx = await browser.newContext({ viewport: { width: 1100, height: 860 } });
+        const p = await ctx.newPage();
+        await p.goto(`${server.url}/${q}`);
+        return p;
+      };
+      const waitState = (p: Page, s: string, timeout = 20_000) =>
+        p.waitForFunction(
+          (w) => (window as unknown as { __viewer: { state: string } }).__viewer.state === w,
+          s,
+          { timeout },
+        );
+      const bytes = (p: Page) =>
+        p.evaluate(
+          () =>
+            (window as unknown as { __viewer: { stats: { bytes: number } } }).__viewer.stats.bytes,
+        );
+
+      const a = await open();
+      await waitState(a, 'connected', 30_000);
+      await a.waitForFunction(
+        () => (window as unknown as { __paints: unknown[] }).__paints.length > 0,
+        undefined,
+        { timeout: 20_000 },
+      );
+      // The canvas shows the VM: it is its size and not one flat colour.
+      const colours = await a.evaluate(() => {
+        const c = document.querySelector(
+          'canvas[aria-label="Remote desktop"]',
+        ) as HTMLCanvasElement;
+        const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+        const seen = new Set<number>();
+        for (let i = 0; i < d.length; i += 4 * 97)
+          seen.add((d[i]! << 16) | (d[i + 1]! << 8) | d[i + 2]!);
+        return { n: seen.size, w: c.width, h: c.height };
+      });
+      assert.ok(colours.n > 1, 'the canvas shows more than one colour');
+      mkdirSync(ARTIFACTS, { recursive: true });
+      await a.screenshot({ path: resolve(ARTIFACTS, `viewer-real-${vm.appliance}.png`) });
+
+      // Idle bandwidth.
+      await new Promise((r) => setTimeout(r, 1500));
+      let b0 = await bytes(a);
+      await new Promise((r) => setTimeout(r, 3000));
+      const idleBps = ((await bytes(a)) - b0) / 3;
+
+      // Typing changes the painted canvas; latency keydown -> next paint.
+      await a.locator('canvas').click();
+      const before = await a.evaluate(CANVAS_HASH_SCRIPT);
+      b0 = await bytes(a);
+      const t0 = Date.now();
+      await a.keyboard.type('echo raydesk', { delay: 100 });
+      await a.waitForFunction(
+        (h0) => {
+          const c = document.querySelector('canvas')!;
+          const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+          let h = 2166136261;
+          for (let i = 0; i < d.length; i += 7) h = Math.imul(h ^ d[i]!, 16777619);
+          return h >>> 0 !== h0;
+        },
+        before,
+        { timeout: 15_000 },
+      );
+      const typingBps = ((await bytes(a)) - b0) / ((Date.now() - t0) / 1000);
+      const latencies: number[] = [];
+      for (let i = 0; i < 12; i++) {
+        const code = i % 2 ? 'Backspace' : 'KeyX';
+        const lat = await a.evaluate(async (c) => {
+          const w = window as unknown as { __paints: { at: number }[] };
+          const n = w.__paints.length;
+          const start = performance.now();
+          const target = document.querySelector('canvas')!;
+          target.dispatchEvent(new KeyboardEvent('keydown', { code: c, bubbles: true }));
+          target.dispatchEvent(new KeyboardEvent('keyup', { code: c, bubbles: true }));
+          while (w.__paints.length === n) {
+            if (performance.now() - start > 5000) return -1;
+            await new Promise((r) => setTimeout(r, 1));
+          }
+          return w.__paints[n]!.at - start;
+        }, code);
+        if (lat >= 0) latencies.push(lat);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      await a.keyboard.press('Enter');
+      await new Promise((r) => setTimeout(r, 1500));
+      await a.screenshot({ path: resolve(ARTIFACTS, `viewer-real-${vm.appliance}-typed.png`) });
+      console.log(
+        `# real ${vm.appliance} VM ${vm.id} ${colours.w}x${colours.h}: idle ${idleBps.toFixed(0)} B/s, typing ${(typingBps / 1024).toFixed(1)} KiB/s, input-to-paint p50 ${percentile(latencies, 50).toFixed(0)} ms p95 ${percentile(latencies, 95).toFixed(0)} ms (n=${latencies.length})`,
+      );
+
+      // Takeover by a second browser context.
+      const b = await open('?name=Second%20browser');
+      await waitState(b, 'connected', 30_000);
+      await waitState(a, 'moved-elsewhere', 5000);
+      await b.waitForFunction(
+        () => (window as unknown as { __paints: { full: boolean }[] }).__paints.some((p) => p.full),
+        undefined,
+        { timeout: 20_000 },
+      );
+    } finally {
+      await browser.close();
+      await server.close();
+      await gateway.close();
+      if (found.created) await probe.destroy(vm.id).catch(() => undefined);
+      probe.close();
+    }
+  },
+);

@@ -1,0 +1,112 @@
+// Appliance images: guest OS images (kernel, initramfs, ext4 root) built from Debian i386
+// packages and cached under `${RAYDESK_CACHE_DIR:-~/.cache/raydesk}/appliances/`.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { APPLIANCE_NAMES, type ApplianceName } from '../api/protocol.ts';
+import { MANIFEST, buildAppliance, type ApplianceManifest, type BuildProgress } from './build.ts';
+import { applianceCacheDir, applianceDir, recipeHash } from './cache.ts';
+import { getRecipe } from './recipes.ts';
+
+export type { ApplianceManifest, BuildProgress } from './build.ts';
+export type { ApplianceRecipe } from './recipes.ts';
+export { BUILD_STEPS } from './build.ts';
+export { RECIPES, getRecipe } from './recipes.ts';
+export { applianceCacheDir } from './cache.ts';
+
+export interface ApplianceImage {
+  name: ApplianceName;
+  /** The cache entry holding the files below. */
+  dir: string;
+  /** bzImage, for the v86 `bzimage` option. */
+  kernel: string;
+  /** gzip'd cpio initramfs, for the v86 `initrd` option. */
+  initrd: string;
+  /** ext4 root file system image (the guest's /dev/sda), for `hda`. */
+  rootfs: string;
+  cmdline: string;
+  memoryMiB: number;
+  vgaMemoryMiB: number;
+  recipeHash: string;
+  manifest: ApplianceManifest;
+}
+
+export interface EnsureApplianceOptions {
+  onProgress?: (p: BuildProgress) => void;
+  /** Rebuild even if the cache has this recipe hash. */
+  force?: boolean;
+}
+
+export interface ApplianceListing {
+  name: ApplianceName;
+  description: string;
+  recipeHash: string;
+  memoryMiB: number;
+  vgaMemoryMiB: number;
+  dir: string;
+  /** True when the cache holds a complete image for the current recipe hash. */
+  built: boolean;
+}
+
+function imageAt(name: ApplianceName, dir: string): ApplianceImage | null {
+  const file = join(dir, MANIFEST);
+  if (!existsSync(file)) return null;
+  const manifest = JSON.parse(readFileSync(file, 'utf8')) as ApplianceManifest;
+  const paths = { kernel: join(dir, 'vmlinuz'), initrd: join(dir, 'initrd.img'), rootfs: join(dir, 'rootfs.ext4') };
+  if (!Object.values(paths).every((p) => existsSync(p))) return null;
+  return {
+    name,
+    dir,
+    ...paths,
+    cmdline: manifest.cmdline,
+    memoryMiB: manifest.memoryMiB,
+    vgaMemoryMiB: manifest.vgaMemoryMiB,
+    recipeHash: manifest.recipeHash,
+    manifest,
+  };
+}
+
+const inFlight = new Map<string, Promise<ApplianceImage>>();
+
+/** The appliance's image, built first if the cache has no image for the current recipe hash. */
+export async function ensureAppliance(name: ApplianceName, opts: EnsureApplianceOptions = {}): Promise<ApplianceImage> {
+  const recipe = getRecipe(name);
+  const hash = recipeHash({ recipe });
+  const dir = applianceDir(recipe, hash);
+  if (!opts.force) {
+    const cached = imageAt(name, dir);
+    if (cached) return cached;
+  }
+  const key = `${name}-${hash}`;
+  let p = inFlight.get(key);
+  if (!p) {
+    p = (async () => {
+      const built = await buildAppliance(recipe, { onProgress: opts.onProgress });
+      const image = imageAt(name, built);
+      if (!image) throw new Error(`appliance ${name} built in ${built} but its files are missing`);
+      return image;
+    })().finally(() => inFlight.delete(key));
+    inFlight.set(key, p);
+  }
+  return p;
+}
+
+/** Every appliance with its current recipe hash and whether that image is in the cache. */
+export function listAppliances(): ApplianceListing[] {
+  return APPLIANCE_NAMES.map((name) => {
+    const recipe = getRecipe(name);
+    const hash = recipeHash({ recipe });
+    const dir = applianceDir(recipe, hash);
+    return {
+      name,
+      description: recipe.description,
+      recipeHash: hash,
+      memoryMiB: recipe.memoryMiB,
+      vgaMemoryMiB: recipe.vgaMemoryMiB,
+      dir,
+      built: imageAt(name, dir) !== null,
+    };
+  });
+}
+
+/** Cache root, re-exported under the name the rest of the hypervisor uses. */
+export const cacheDir = applianceCacheDir;

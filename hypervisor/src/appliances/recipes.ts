@@ -1,0 +1,181 @@
+// The three appliance recipes, as data. Everything that shapes an image is here (or in the
+// guest files it lists), and all of it goes into the recipe hash that names the cache entry.
+import type { ApplianceName } from '../api/protocol.ts';
+
+export interface GuestFile {
+  /** Path under hypervisor/guest/. */
+  src: string;
+  /** Absolute path inside the image. */
+  dest: string;
+  mode: number;
+  /** Owned by the normal user instead of root. */
+  user?: boolean;
+}
+
+export interface ApplianceRecipe {
+  name: ApplianceName;
+  description: string;
+  suite: string;
+  architecture: 'i386';
+  /** Kernel package; its dependencies are not installed into the root file system. */
+  kernelPackage: string;
+  /** Debian packages unpacked into the root file system (with their dependencies). */
+  packages: string[];
+  /** Paths removed from the unpacked tree (`*` matches within one path segment). */
+  prune: string[];
+  /** Kernel modules the initramfs loads (dependencies are added from modules.dep). */
+  modules: string[];
+  cmdline: string;
+  memoryMiB: number;
+  vgaMemoryMiB: number;
+  /** Free space left in rootfs.ext4 on top of the content. */
+  freeSpaceMiB: number;
+  /** Create the unprivileged `user` account (uid 1000, home /home/user). */
+  user: boolean;
+  hostname: string;
+  files: GuestFile[];
+}
+
+/** Documentation, manuals and translations never go into an image. */
+export const DPKG_PATH_EXCLUDES = [
+  '/usr/share/doc/*',
+  '/usr/share/man/*',
+  '/usr/share/info/*',
+  '/usr/share/locale/*',
+  '/usr/share/lintian/*',
+  '/usr/share/linda/*',
+  '/usr/share/bug/*',
+  '/usr/share/menu/*',
+  '/usr/share/help/*',
+];
+
+const DISK_MODULES = ['ata_piix', 'sd_mod', 'crc32c_generic', 'ext4'];
+// bochs brings drm, drm_kms_helper, ttm, drm_ttm_helper, drm_vram_helper, fb_sys_fops,
+// syscopyarea, sysfillrect and sysimgblt through modules.dep.
+const GRAPHICS_MODULES = ['bochs'];
+// psmouse drives the VMware VMMouse (absolute pointer); evdev gives X its /dev/input/event*.
+const INPUT_MODULES = ['psmouse', 'evdev'];
+
+const KERNEL = 'linux-image-686';
+// quiet: the serial console is slow under emulation; init and agent still log to ttyS0.
+const CMDLINE_BASE = 'console=ttyS0,115200 root=/dev/sda rw quiet loglevel=3 tsc=reliable mitigations=off';
+
+const COMMON_FILES: GuestFile[] = [
+  { src: 'common/raydesk-init', dest: '/sbin/raydesk-init', mode: 0o755 },
+  { src: 'common/raydesk-agent', dest: '/sbin/raydesk-agent', mode: 0o755 },
+  { src: 'common/raydesk-ready', dest: '/sbin/raydesk-ready', mode: 0o755 },
+];
+
+/** The initramfs /init (not part of the root file system). */
+export const INITRAMFS_INIT = 'common/initramfs-init';
+
+// X without GLX: the Mesa drivers and their LLVM are ~180 MB that nothing uses.
+const X_PRUNE = [
+  '/usr/lib/i386-linux-gnu/dri',
+  '/usr/lib/i386-linux-gnu/libLLVM-*',
+  '/usr/lib/i386-linux-gnu/libz3.so*',
+  '/usr/lib/xorg/modules/extensions/libglx.so',
+  '/usr/share/X11/locale/*/Compose',
+];
+
+const X_FILES: GuestFile[] = [
+  { src: 'common/xorg-start', dest: '/sbin/raydesk-xorg-start', mode: 0o755 },
+  { src: 'common/xorg.conf', dest: '/etc/X11/raydesk-xorg.conf', mode: 0o644 },
+];
+
+const X_PACKAGES = [
+  'busybox-static',
+  'libc-bin', // C.UTF-8 locale
+  'xserver-xorg-core',
+  'xserver-xorg-video-fbdev',
+  'xserver-xorg-input-evdev',
+  'x11-utils', // xwininfo, for the readiness check
+  'xkb-data',
+  'fonts-dejavu-core',
+];
+
+export const RECIPES: Record<ApplianceName, ApplianceRecipe> = {
+  console: {
+    name: 'console',
+    description: 'busybox only, root shell on the serial console (ttyS0); boots in seconds',
+    suite: 'bookworm',
+    architecture: 'i386',
+    kernelPackage: KERNEL,
+    packages: ['busybox-static'],
+    prune: [],
+    modules: [...DISK_MODULES],
+    cmdline: CMDLINE_BASE,
+    // v86 loads the initrd at 64 MiB physical, so a guest needs more than that.
+    memoryMiB: 96,
+    vgaMemoryMiB: 2,
+    freeSpaceMiB: 32,
+    user: false,
+    hostname: 'raydesk-console',
+    files: [
+      ...COMMON_FILES,
+      { src: 'console/services', dest: '/etc/raydesk/services', mode: 0o644 },
+      { src: 'console/ready-check', dest: '/etc/raydesk/ready-check', mode: 0o755 },
+      { src: 'console/raydesk-shell', dest: '/sbin/raydesk-shell', mode: 0o755 },
+      { src: 'console/profile', dest: '/etc/profile', mode: 0o644 },
+    ],
+  },
+  desktop: {
+    name: 'desktop',
+    description: 'Xorg + JWM desktop with panel, xterm, Xfe file manager and Xfwrite editor',
+    suite: 'bookworm',
+    architecture: 'i386',
+    kernelPackage: KERNEL,
+    packages: [...X_PACKAGES, 'jwm', 'xterm', 'xfe'],
+    prune: X_PRUNE,
+    modules: [...DISK_MODULES, ...GRAPHICS_MODULES, ...INPUT_MODULES],
+    cmdline: CMDLINE_BASE,
+    memoryMiB: 256,
+    vgaMemoryMiB: 8,
+    freeSpaceMiB: 384,
+    user: true,
+    hostname: 'raydesk-desktop',
+    files: [
+      ...COMMON_FILES,
+      ...X_FILES,
+      { src: 'desktop/services', dest: '/etc/raydesk/services', mode: 0o644 },
+      { src: 'desktop/ready-check', dest: '/etc/raydesk/ready-check', mode: 0o755 },
+      { src: 'desktop/session', dest: '/etc/raydesk/session', mode: 0o755 },
+      { src: 'desktop/user-session', dest: '/etc/raydesk/user-session', mode: 0o755 },
+      { src: 'desktop/jwmrc', dest: '/home/user/.jwmrc', mode: 0o644, user: true },
+      { src: 'desktop/Xdefaults', dest: '/home/user/.Xdefaults', mode: 0o644, user: true },
+    ],
+  },
+  browser: {
+    name: 'browser',
+    description: 'disposable kiosk browser (NetSurf on X, no shell reachable)',
+    suite: 'bookworm',
+    architecture: 'i386',
+    kernelPackage: KERNEL,
+    packages: [...X_PACKAGES, 'netsurf-fb'],
+    prune: X_PRUNE,
+    modules: [...DISK_MODULES, ...GRAPHICS_MODULES, ...INPUT_MODULES],
+    cmdline: `${CMDLINE_BASE} sysrq_always_enabled=0`,
+    memoryMiB: 192,
+    vgaMemoryMiB: 8,
+    freeSpaceMiB: 32,
+    user: true,
+    hostname: 'raydesk-browser',
+    files: [
+      ...COMMON_FILES,
+      ...X_FILES,
+      { src: 'browser/services', dest: '/etc/raydesk/services', mode: 0o644 },
+      { src: 'browser/setup', dest: '/etc/raydesk/setup', mode: 0o755 },
+      { src: 'browser/ready-check', dest: '/etc/raydesk/ready-check', mode: 0o755 },
+      { src: 'browser/session', dest: '/etc/raydesk/session', mode: 0o755 },
+      { src: 'browser/user-session', dest: '/etc/raydesk/user-session', mode: 0o755 },
+      { src: 'browser/netsurf-choices', dest: '/etc/raydesk/netsurf-choices', mode: 0o644 },
+      { src: 'browser/welcome.html', dest: '/usr/share/raydesk/welcome.html', mode: 0o644 },
+    ],
+  },
+};
+
+export function getRecipe(name: ApplianceName): ApplianceRecipe {
+  const r = RECIPES[name];
+  if (!r) throw new Error(`unknown appliance "${name}"`);
+  return r;
+}

@@ -1,0 +1,109 @@
+// Builds the appliance images and golden snapshots a run needs, with a progress bar per item
+// on a terminal and one line per step otherwise (CI logs). Both are cached, so a warm cache
+// makes this a few file checks.
+import cliProgress from 'cli-progress';
+import pino from 'pino';
+import type { ApplianceName } from '../api/protocol.ts';
+import { BUILD_STEPS, ensureAppliance, type BuildProgress } from '../appliances/index.ts';
+import { loadConfig } from '../config.ts';
+import { Host } from '../host/host.ts';
+import type { GoldenProgress } from '../snapshots/golden.ts';
+
+const GOLDEN_PHASES = ['boot', 'settle', 'save', 'done'] as const;
+
+export interface PrepareGuestsOptions {
+  appliances: ApplianceName[];
+  /** Appliances whose golden snapshot must exist too. */
+  golden: ApplianceName[];
+  /** Rebuild images even if cached. */
+  force?: boolean;
+}
+
+/** One progress row per task; plain log lines when stderr is not a terminal. */
+export class ProgressReporter {
+  private readonly multibar: cliProgress.MultiBar | null;
+  private readonly started = Date.now();
+
+  constructor(tty = Boolean(process.stderr.isTTY)) {
+    this.multibar = tty
+      ? new cliProgress.MultiBar(
+          {
+            format: ' {task} [{bar}] {value}/{total} {status} {elapsed}s',
+            hideCursor: true,
+            clearOnComplete: false,
+            stopOnComplete: false,
+            stream: process.stderr,
+          },
+          cliProgress.Presets.shades_classic,
+        )
+      : null;
+  }
+
+  task(name: string, total: number): { update(done: number, status: string): void; log(line: string): void } {
+    const t0 = Date.now();
+    const bar = this.multibar?.create(total, 0, { task: name.padEnd(16), status: 'checking cache', elapsed: '0' });
+    return {
+      update: (done, status) => {
+        const elapsed = ((Date.now() - t0) / 1000).toFixed(0);
+        if (bar) bar.update(done, { status, elapsed });
+        else process.stderr.write(`[${name}] ${status} (${elapsed}s)\n`);
+      },
+      log: (line) => {
+        if (this.multibar) this.multibar.log(`${line}\n`);
+        else process.stderr.write(`${line}\n`);
+      },
+    };
+  }
+
+  stop(): void {
+    this.multibar?.stop();
+    process.stderr.write(`guests ready in ${((Date.now() - this.started) / 1000).toFixed(1)}s\n`);
+  }
+}
+
+export function buildProgressStatus(p: BuildProgress): { done: number; status: string } {
+  return {
+    done: p.phase === 'end' ? p.index + 1 : p.index,
+    status:
+      p.phase === 'start'
+        ? `${p.step}${p.detail ? ` (${p.detail})` : ''}…`
+        : `${p.step} done in ${((p.stepMs ?? 0) / 1000).toFixed(1)}s`,
+  };
+}
+
+export async function prepareGuests(options: PrepareGuestsOptions): Promise<void> {
+  const reporter = new ProgressReporter();
+  try {
+    for (const name of options.appliances) {
+      const task = reporter.task(`image ${name}`, BUILD_STEPS.length);
+      let built = false;
+      const image = await ensureAppliance(name, {
+        force: options.force,
+        onProgress: (p) => {
+          built = true;
+          const { done, status } = buildProgressStatus(p);
+          task.update(done, status);
+        },
+      });
+      task.update(BUILD_STEPS.length, built ? `built in ${image.manifest.buildSeconds}s` : 'cached');
+    }
+    if (options.golden.length === 0) return;
+    const host = new Host(loadConfig(), pino({ level: 'warn' }));
+    try {
+      for (const name of options.golden) {
+        const task = reporter.task(`snapshot ${name}`, GOLDEN_PHASES.length);
+        const onProgress: GoldenProgress = (phase, detail) =>
+          task.update(GOLDEN_PHASES.indexOf(phase) + (phase === 'done' ? 1 : 0), detail);
+        const manifest = await host.golden.ensure(name, onProgress);
+        task.update(
+          GOLDEN_PHASES.length,
+          `${(manifest.fileBytes / 2 ** 20).toFixed(1)} MiB, cold boot ${(manifest.coldBootMs / 1000).toFixed(0)}s`,
+        );
+      }
+    } finally {
+      await host.shutdown();
+    }
+  } finally {
+    reporter.stop();
+  }
+}

@@ -1,0 +1,13 @@
+// The Raydesk remote-desktop viewer: framework-agnostic; RemoteDesktop.tsx wraps it for React.
+export {
+  RemoteViewer,
+  type RemoteViewerOptions,
+  type ViewerState,
+  type ViewerStateDetail,
+  type PaintInfo,
+} from './RemoteViewer.ts';
+export { Display } from './Display.ts';
+export { DECODERS, FillDecoder, ImageDecoder, type RectDecoder, type Paint } from './decoders.ts';
+export { KeyboardCapture } from './keyboard.ts';
+export { textToStrokes, strokeFor, type KeyStroke } from './keymap.ts';
+export { injectStyles, VIEWER_CSS } from './styles.ts';
