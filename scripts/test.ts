@@ -20,7 +20,7 @@ function findTests(dir: string, out: string[] = []): string[] {
   return out;
 }
 
-await prepareGuests({ appliances: ['console', 'desktop', 'browser'], golden: ['desktop', 'browser'] });
+await prepareGuests({ appliances: ['console', 'desktop', 'browser'], golden: ['console', 'desktop', 'browser'] });
 
 const files = ['hypervisor', 'gateway', 'web', 'e2e', 'scripts', 'prisma']
   .flatMap((dir) => {

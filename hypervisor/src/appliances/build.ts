@@ -23,7 +23,7 @@ import { findMirrorUri, mmdebstrapSource } from './apt-sources.ts';
 import { busyboxApplets } from './busybox.ts';
 import { GUEST_DIR, applianceCacheDir, applianceDir, recipeHash } from './cache.ts';
 import { generateModulesDep, parseModulesBuiltin, parseModulesDep, resolveLoadOrder } from './modules.ts';
-import { DPKG_PATH_EXCLUDES, INITRAMFS_INIT, type ApplianceRecipe } from './recipes.ts';
+import { DPKG_PATH_EXCLUDES, INITRAMFS_INIT, KERNEL_MODULE_DIRS, type ApplianceRecipe } from './recipes.ts';
 import { configureRootfs, prune, treeSize } from './rootfs.ts';
 
 export const BUILD_STEPS = ['kernel', 'packages', 'configure', 'initramfs', 'rootfs', 'finish'] as const;
@@ -97,7 +97,7 @@ function hasCommand(cmd: string): string | null {
 }
 
 /** mmdebstrap in extract mode: unpack `packages` and their dependencies, run no scripts. */
-async function unpack(recipe: ApplianceRecipe, packages: string[], target: string, log: string) {
+async function unpack(recipe: ApplianceRecipe, packages: string[], target: string, log: string, filters: string[]) {
   const uri = findMirrorUri(recipe.suite);
   const debs = debCacheDir();
   mkdirSync(debs, { recursive: true });
@@ -110,6 +110,7 @@ async function unpack(recipe: ApplianceRecipe, packages: string[], target: strin
       `--architectures=${recipe.architecture}`,
       '--aptopt=Apt::Install-Recommends "false"',
       ...DPKG_PATH_EXCLUDES.map((p) => `--dpkgopt=path-exclude=${p}`),
+      ...filters.map((f) => `--dpkgopt=${f}`),
       `--include=${packages.join(',')}`,
       // The shared cache is hard-linked in and new downloads are linked back out (same file
       // system as the temp dir), which is instant where mmdebstrap's sync-in would copy it all.
@@ -187,7 +188,13 @@ export async function buildAppliance(recipe: ApplianceRecipe, opts: BuildOptions
     // 1. Kernel: unpacked on its own so its dependencies stay out of the root file system.
     step('kernel', recipe.kernelPackage);
     const ktree = join(work, 'kernel');
-    await unpack(recipe, [recipe.kernelPackage], ktree, log);
+    // Only the module directories that can hold what an image loads are unpacked (the
+    // others are most of the package); a dependency outside them fails the resolution below.
+    const kernelFilters = [
+      'path-exclude=/lib/modules/*/kernel/*',
+      ...KERNEL_MODULE_DIRS.map((d) => `path-include=/lib/modules/*/kernel/${d}${d.endsWith(".ko") ? "" : "/*"}`),
+    ];
+    await unpack(recipe, [recipe.kernelPackage], ktree, log, kernelFilters);
     const vmlinuz = readdirSync(join(ktree, 'boot')).find((f) => f.startsWith('vmlinuz-'));
     if (!vmlinuz) throw new Error(`${recipe.kernelPackage} has no /boot/vmlinuz-*`);
     const kernelVersion = vmlinuz.slice('vmlinuz-'.length);
@@ -208,7 +215,7 @@ export async function buildAppliance(recipe: ApplianceRecipe, opts: BuildOptions
     // 2. Packages.
     step('packages', `${recipe.packages.length} packages`);
     const root = join(work, 'root');
-    await unpack(recipe, recipe.packages, root, log);
+    await unpack(recipe, recipe.packages, root, log, recipe.dpkgExcludes.map((p) => `path-exclude=${p}`));
     done();
 
     // 3. Configure the tree on the host (no maintainer scripts ran).

@@ -21,6 +21,8 @@ export interface ApplianceRecipe {
   kernelPackage: string;
   /** Debian packages unpacked into the root file system (with their dependencies). */
   packages: string[];
+  /** Extra dpkg path-exclude patterns (never unpacked). */
+  dpkgExcludes: string[];
   /** Paths removed from the unpacked tree (`*` matches within one path segment). */
   prune: string[];
   /** Kernel modules the initramfs loads (dependencies are added from modules.dep). */
@@ -49,6 +51,21 @@ export const DPKG_PATH_EXCLUDES = [
   '/usr/share/help/*',
 ];
 
+/** Module directories (under lib/modules/<v>/kernel) unpacked from the kernel package. */
+export const KERNEL_MODULE_DIRS = [
+  'drivers/ata',
+  'drivers/scsi',
+  'drivers/gpu/drm',
+  'drivers/video',
+  'drivers/input',
+  'fs/ext4',
+  'fs/jbd2',
+  'fs/mbcache.ko',
+  'lib',
+  'crypto',
+  'block',
+];
+
 const DISK_MODULES = ['ata_piix', 'sd_mod', 'crc32c_generic', 'ext4'];
 // bochs brings drm, drm_kms_helper, ttm, drm_ttm_helper, drm_vram_helper, fb_sys_fops,
 // syscopyarea, sysfillrect and sysimgblt through modules.dep.
@@ -70,11 +87,15 @@ const COMMON_FILES: GuestFile[] = [
 export const INITRAMFS_INIT = 'common/initramfs-init';
 
 // X without GLX: the Mesa drivers and their LLVM are ~180 MB that nothing uses.
-const X_PRUNE = [
-  '/usr/lib/i386-linux-gnu/dri',
+const X_DPKG_EXCLUDES = [
+  '/usr/lib/i386-linux-gnu/dri/*',
   '/usr/lib/i386-linux-gnu/libLLVM-*',
   '/usr/lib/i386-linux-gnu/libz3.so*',
   '/usr/lib/xorg/modules/extensions/libglx.so',
+];
+const X_PRUNE = [
+  '/usr/lib/i386-linux-gnu/dri',
+  // Compose tables are large and parsed by every Xlib client at start; no input method here.
   '/usr/share/X11/locale/*/Compose',
 ];
 
@@ -102,6 +123,7 @@ export const RECIPES: Record<ApplianceName, ApplianceRecipe> = {
     architecture: 'i386',
     kernelPackage: KERNEL,
     packages: ['busybox-static'],
+    dpkgExcludes: [],
     prune: [],
     modules: [...DISK_MODULES],
     cmdline: CMDLINE_BASE,
@@ -126,6 +148,7 @@ export const RECIPES: Record<ApplianceName, ApplianceRecipe> = {
     architecture: 'i386',
     kernelPackage: KERNEL,
     packages: [...X_PACKAGES, 'jwm', 'xterm', 'xfe'],
+    dpkgExcludes: X_DPKG_EXCLUDES,
     prune: X_PRUNE,
     modules: [...DISK_MODULES, ...GRAPHICS_MODULES, ...INPUT_MODULES],
     cmdline: CMDLINE_BASE,
@@ -152,6 +175,7 @@ export const RECIPES: Record<ApplianceName, ApplianceRecipe> = {
     architecture: 'i386',
     kernelPackage: KERNEL,
     packages: [...X_PACKAGES, 'netsurf-fb'],
+    dpkgExcludes: X_DPKG_EXCLUDES,
     prune: X_PRUNE,
     modules: [...DISK_MODULES, ...GRAPHICS_MODULES, ...INPUT_MODULES],
     cmdline: `${CMDLINE_BASE} sysrq_always_enabled=0`,

@@ -1,0 +1,67 @@
+// Prepares the portal: database migrations and seed, and a production Next.js build when the
+// sources changed since the last one (a hash of them is kept beside the build).
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { loadDotEnv, REPO_ROOT } from '@raydesk/hypervisor/config';
+
+const WEB = join(REPO_ROOT, 'web');
+const BUILD_STAMP = join(WEB, '.next', 'raydesk-source-hash');
+/** Everything the portal bundle is built from. */
+const BUILD_INPUTS = ['web/src', 'web/public', 'web/next.config.ts', 'web/package.json', 'package-lock.json', 'gateway/src/protocol', 'prisma/schema.prisma'];
+
+function hashTree(hash: ReturnType<typeof createHash>, path: string): void {
+  if (!existsSync(path)) return;
+  if (statSync(path).isDirectory()) {
+    for (const entry of readdirSync(path).sort()) {
+      if (!entry.endsWith('.test.ts')) hashTree(hash, join(path, entry));
+    }
+  } else {
+    hash.update(relative(REPO_ROOT, path));
+    hash.update(readFileSync(path));
+  }
+}
+
+function sourceHash(): string {
+  const hash = createHash('sha256');
+  for (const input of BUILD_INPUTS) hashTree(hash, join(REPO_ROOT, input));
+  return hash.digest('hex');
+}
+
+function run(command: string, args: string[], cwd: string): void {
+  execFileSync(command, args, { cwd, stdio: 'inherit', env: process.env });
+}
+
+export interface PortalCommand {
+  command: { command: string; args: string[]; cwd: string };
+  url: string;
+  adminHint: string | null;
+}
+
+export async function preparePortal(options: { build?: boolean } = {}): Promise<PortalCommand> {
+  loadDotEnv();
+  const tsx = join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
+  process.stderr.write('[portal] database: migrations and seed\n');
+  run(tsx, ['web/scripts/db-setup.ts'], REPO_ROOT);
+
+  if (options.build !== false) {
+    const hash = sourceHash();
+    if (!existsSync(BUILD_STAMP) || readFileSync(BUILD_STAMP, 'utf8') !== hash) {
+      process.stderr.write('[portal] building the Next.js app (sources changed)\n');
+      const started = Date.now();
+      run(join(REPO_ROOT, 'node_modules', '.bin', 'next'), ['build'], WEB);
+      writeFileSync(BUILD_STAMP, hash);
+      process.stderr.write(`[portal] built in ${((Date.now() - started) / 1000).toFixed(0)}s\n`);
+    }
+  }
+  const port = process.env.PORT ?? '3000';
+  const email = process.env.ADMIN_EMAIL;
+  return {
+    command: { command: process.execPath, args: ['web/server.mjs'], cwd: REPO_ROOT },
+    url: `http://localhost:${port}`,
+    adminHint: email
+      ? `Administrator: ${email}, password in .env (ADMIN_PASSWORD=${process.env.ADMIN_PASSWORD ?? ''})`
+      : null,
+  };
+}
