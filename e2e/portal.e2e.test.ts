@@ -123,6 +123,18 @@ async function canvasColours(page: Page): Promise<number> {
   });
 }
 
+/** A painted screen: the X desktop has many colours; a text console (PORTAL_DESKTOP_APPLIANCE=console) a few. */
+const MIN_COLOURS = process.env.PORTAL_DESKTOP_APPLIANCE === 'console' ? 2 : 16;
+
+async function painted(page: Page, what: string, timeoutMs: number): Promise<void> {
+  try {
+    await waitFor(what, async () => (await canvasColours(page)) >= MIN_COLOURS, timeoutMs, 500);
+  } catch (error) {
+    await shot(page, `failed-${what.replace(/\W+/g, '-')}`).catch(() => undefined);
+    throw error;
+  }
+}
+
 async function viewerState(page: Page): Promise<string> {
   return (await page.getByTestId('viewer-state').textContent()) ?? '';
 }
@@ -427,7 +439,7 @@ describe('portal end to end', { skip: skipAll }, () => {
       let t0 = Date.now();
       await page1.getByRole('button', { name: /Open desktop/ }).click();
       await page1.waitForURL(/\/desktop\//, { timeout: 180_000 });
-      await waitFor('the desktop to be painted', async () => (await canvasColours(page1)) >= 16, 240_000, 500);
+      await painted(page1, 'the desktop to be painted', 240_000);
       const newMs = Date.now() - t0;
       console.log(`# open desktop -> first full frame, new VM: ${newMs} ms`);
       await shot(page1, 'desktop');
@@ -441,7 +453,7 @@ describe('portal end to end', { skip: skipAll }, () => {
       page2.on('dialog', (d) => void d.accept());
       await signIn(page2, ALICE);
       await page2.goto(`/desktop/${vmId}`);
-      await waitFor('the second browser to paint', async () => (await canvasColours(page2)) >= 16, 60_000, 500);
+      await painted(page2, 'the second browser to paint', 60_000);
       await waitFor('the first browser to be told it moved', async () => /elsewhere/i.test(await viewerState(page1)), 20_000);
       await shot(page1, 'desktop-moved-elsewhere');
 
@@ -457,7 +469,7 @@ describe('portal end to end', { skip: skipAll }, () => {
       await shot(admin, 'admin-live-session');
       const shadow = await ctx3.newPage();
       await shadow.goto(`/admin/shadow/${vmId}`);
-      await waitFor('the shadow view to paint', async () => (await canvasColours(shadow)) >= 16, 60_000, 500);
+      await painted(shadow, 'the shadow view to paint', 60_000);
       await shot(shadow, 'admin-shadow');
       assert.ok((await db.auditEvent.count({ where: { action: 'session.shadow', targetId: vmId } })) >= 1, 'shadowing is audited');
       await shadow.close();
@@ -472,7 +484,7 @@ describe('portal end to end', { skip: skipAll }, () => {
       t0 = Date.now();
       await page2.getByRole('button', { name: /open desktop/i }).click();
       await page2.waitForURL(/\/desktop\//, { timeout: 180_000 });
-      await waitFor('the resumed desktop to paint', async () => (await canvasColours(page2)) >= 16, 240_000, 500);
+      await painted(page2, 'the resumed desktop to paint', 240_000);
       const resumedMs = Date.now() - t0;
       console.log(`# open desktop -> first full frame, resumed VM: ${resumedMs} ms`);
 
@@ -480,7 +492,7 @@ describe('portal end to end', { skip: skipAll }, () => {
       await page2.goto('/browser/new');
       await page2.waitForURL(/\/browser\/[a-z0-9]+$/, { timeout: 180_000 });
       await page2.getByText('its disk is wiped').waitFor();
-      await waitFor('the disposable browser to paint', async () => (await canvasColours(page2)) >= 8, 240_000, 500);
+      await painted(page2, 'the disposable browser to paint', 240_000);
       await shot(page2, 'disposable-browser');
       const webId = page2.url().split('/browser/')[1]!;
       const web = await db.vm.findUniqueOrThrow({ where: { id: webId } });

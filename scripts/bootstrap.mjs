@@ -30,6 +30,7 @@ export const APT_PACKAGES = {
     'libjpeg-dev',
     'libgif-dev',
   ],
+  'VGA text-mode font': ['console-setup-linux'],
   'end-to-end tests and screenshots': ['chromium', 'fonts-dejavu-core'],
   'PostgreSQL tests': ['postgresql'],
 };

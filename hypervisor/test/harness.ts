@@ -1,13 +1,7 @@
-// Starts a real hypervisor (host + control server) in-process on a free port, with its data
-// directory in a temp folder, for integration tests. Guest images come from the shared cache.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import pino from 'pino';
+// Integration-test helpers: a real hypervisor in-process with a connected client.
 import { HypervisorClient, type DisplayFrame } from '../src/api/index.ts';
-import { loadConfig, type HypervisorConfig } from '../src/config.ts';
-import { ControlServer } from '../src/host/control-server.ts';
-import { Host } from '../src/host/host.ts';
+import type { HypervisorConfig } from '../src/config.ts';
+import { startEphemeralHypervisor, type Host } from '../src/host/index.ts';
 
 export interface TestHypervisor {
   host: Host;
@@ -20,30 +14,21 @@ export interface TestHypervisor {
 export async function startTestHypervisor(
   overrides: Partial<HypervisorConfig> = {},
 ): Promise<TestHypervisor> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'raydesk-hv-'));
-  const config: HypervisorConfig = {
-    ...loadConfig({ ...process.env, HYPERVISOR_SECRET: 'test-secret-123' }),
-    dataDir,
-    port: 0,
-    ...overrides,
-  };
-  const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'warn' });
-  const host = new Host(config, log);
-  const server = new ControlServer(host, log);
-  const port = await server.listen(0, '127.0.0.1');
-  const url = `http://127.0.0.1:${port}`;
-  const client = new HypervisorClient({ url, secret: config.secret, timeoutMs: 10 * 60_000 });
+  const running = await startEphemeralHypervisor(overrides);
+  const client = new HypervisorClient({
+    url: running.url,
+    secret: running.config.secret,
+    timeoutMs: 10 * 60_000,
+  });
   await client.connected();
   return {
-    host,
+    host: running.host,
     client,
-    config: { ...config, port },
-    url,
+    config: running.config,
+    url: running.url,
     async close() {
       client.close();
-      await host.shutdown();
-      await server.close();
-      rmSync(dataDir, { recursive: true, force: true });
+      await running.close();
     },
   };
 }

@@ -17,11 +17,11 @@ import {
   appendFileSync,
 } from 'node:fs';
 import { join, dirname } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { findMirrorUri, mmdebstrapSource } from './apt-sources.ts';
 import { busyboxApplets } from './busybox.ts';
-import { GUEST_DIR, applianceCacheDir, applianceDir, recipeHash } from './cache.ts';
+import { GUEST_DIR, applianceCacheDir, applianceDir, recipeHash, stableStringify } from './cache.ts';
 import { generateModulesDep, parseModulesBuiltin, parseModulesDep, resolveLoadOrder } from './modules.ts';
 import { DPKG_PATH_EXCLUDES, INITRAMFS_INIT, KERNEL_MODULE_DIRS, type ApplianceRecipe } from './recipes.ts';
 import { configureRootfs, prune, treeSize } from './rootfs.ts';
@@ -69,7 +69,10 @@ function run(cmd: string, args: string[], log: string): Promise<void> {
   return new Promise((resolve, reject) => {
     appendFileSync(log, `\n$ ${cmd} ${args.map((a) => JSON.stringify(a)).join(' ')}\n`);
     const out = createWriteStream(log, { flags: 'a' });
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // A plain system PATH: mmdebstrap's helpers (mmtarfilter via `env python3`) must not go
+    // through per-user shims such as pyenv, which cost a process tree per package.
+    const env = { ...process.env, PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C.UTF-8' };
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
     child.stdout.pipe(out, { end: false });
     child.stderr.pipe(out, { end: false });
     child.on('error', (err) => reject(new Error(`${cmd}: ${err.message}`)));
@@ -134,8 +137,70 @@ function writeCpio(dir: string, out: string) {
   writeFileSync(out, gzipSync(cpio, { level: 9 }));
 }
 
+interface KernelTree {
+  kernelVersion: string;
+  vmlinuz: string;
+  /** lib/modules/<version>, with modules.dep. */
+  moduleDir: string;
+}
+
+/**
+ * The kernel and the module directories an image may load from, unpacked once into
+ * `<cache>/kernels/<package>-<hash>/` (the hash covers package, suite, architecture and the
+ * module filter) with a modules.dep.
+ */
+async function ensureKernel(recipe: ApplianceRecipe, log: string, force: boolean): Promise<KernelTree> {
+  const filters = [
+    'path-exclude=/lib/modules/*/kernel/*',
+    ...KERNEL_MODULE_DIRS.map((d) => `path-include=/lib/modules/*/kernel/${d}${d.endsWith('.ko') ? '' : '/*'}`),
+  ];
+  const key = createHash('sha256')
+    .update(stableStringify({ pkg: recipe.kernelPackage, suite: recipe.suite, arch: recipe.architecture, filters }))
+    .digest('hex')
+    .slice(0, 16);
+  const kernels = join(dirname(applianceCacheDir()), 'kernels');
+  const dir = join(kernels, `${recipe.kernelPackage}-${key}`);
+  const read = (): KernelTree | null => {
+    if (!existsSync(join(dir, 'complete'))) return null;
+    const kernelVersion = readFileSync(join(dir, 'complete'), 'utf8').trim();
+    return {
+      kernelVersion,
+      vmlinuz: join(dir, 'boot', `vmlinuz-${kernelVersion}`),
+      moduleDir: join(dir, 'lib/modules', kernelVersion),
+    };
+  };
+  const cached = force ? null : read();
+  if (cached) return cached;
+  mkdirSync(kernels, { recursive: true });
+  const tmp = `${dir}.tmp-${process.pid}-${randomBytes(3).toString('hex')}`;
+  try {
+    await unpack(recipe, [recipe.kernelPackage], tmp, log, filters);
+    const vmlinuz = readdirSync(join(tmp, 'boot')).find((f) => f.startsWith('vmlinuz-'));
+    if (!vmlinuz) throw new Error(`${recipe.kernelPackage} has no /boot/vmlinuz-*`);
+    const kernelVersion = vmlinuz.slice('vmlinuz-'.length);
+    const depmod = hasCommand('depmod');
+    if (depmod) await run(depmod, ['-b', tmp, kernelVersion], log);
+    else generateModulesDep(join(tmp, 'lib/modules', kernelVersion));
+    // Keep only the kernel and its modules (the package's dependencies were unpacked too).
+    for (const e of readdirSync(tmp)) if (e !== 'boot' && e !== 'lib') rmSync(join(tmp, e), { recursive: true, force: true });
+    for (const e of readdirSync(join(tmp, 'lib'))) if (e !== 'modules') rmSync(join(tmp, 'lib', e), { recursive: true, force: true });
+    writeFileSync(join(tmp, 'complete'), `${kernelVersion}\n`);
+    const old = existsSync(dir) ? `${tmp}.old` : null;
+    if (old) renameSync(dir, old);
+    renameSync(tmp, dir);
+    if (old) rmSync(old, { recursive: true, force: true });
+  } catch (err) {
+    rmSync(tmp, { recursive: true, force: true });
+    if (read()) return read()!; // someone else finished it
+    throw err;
+  }
+  return read()!;
+}
+
 export interface BuildOptions {
   onProgress?: (p: BuildProgress) => void;
+  /** Also refresh the shared kernel cache. */
+  force?: boolean;
   /** Keep the temp dir (unpacked trees) after a failed build, for debugging. */
   keepFailed?: boolean;
 }
@@ -185,23 +250,11 @@ export async function buildAppliance(recipe: ApplianceRecipe, opts: BuildOptions
   };
 
   try {
-    // 1. Kernel: unpacked on its own so its dependencies stay out of the root file system.
+    // 1. Kernel: unpacked on its own so its dependencies stay out of the root file system,
+    // and shared by all appliances through the kernel cache (a forced build refreshes it).
     step('kernel', recipe.kernelPackage);
-    const ktree = join(work, 'kernel');
-    // Only the module directories that can hold what an image loads are unpacked (the
-    // others are most of the package); a dependency outside them fails the resolution below.
-    const kernelFilters = [
-      'path-exclude=/lib/modules/*/kernel/*',
-      ...KERNEL_MODULE_DIRS.map((d) => `path-include=/lib/modules/*/kernel/${d}${d.endsWith(".ko") ? "" : "/*"}`),
-    ];
-    await unpack(recipe, [recipe.kernelPackage], ktree, log, kernelFilters);
-    const vmlinuz = readdirSync(join(ktree, 'boot')).find((f) => f.startsWith('vmlinuz-'));
-    if (!vmlinuz) throw new Error(`${recipe.kernelPackage} has no /boot/vmlinuz-*`);
-    const kernelVersion = vmlinuz.slice('vmlinuz-'.length);
-    const moduleDir = join(ktree, 'lib/modules', kernelVersion);
-    const depmod = hasCommand('depmod');
-    if (depmod) await run(depmod, ['-b', ktree, kernelVersion], log);
-    else generateModulesDep(moduleDir);
+    const kernel = await ensureKernel(recipe, log, Boolean(opts.force));
+    const { kernelVersion, moduleDir } = kernel;
     const builtinFile = join(moduleDir, 'modules.builtin');
     const builtin = existsSync(builtinFile) ? parseModulesBuiltin(readFileSync(builtinFile, 'utf8')) : new Set<string>();
     const loadOrder = resolveLoadOrder(
@@ -209,7 +262,7 @@ export async function buildAppliance(recipe: ApplianceRecipe, opts: BuildOptions
       recipe.modules,
       builtin,
     );
-    copyFileSync(join(ktree, 'boot', vmlinuz), join(tmp, 'vmlinuz'));
+    copyFileSync(kernel.vmlinuz, join(tmp, 'vmlinuz'));
     done(`${kernelVersion}, ${loadOrder.length} modules`);
 
     // 2. Packages.

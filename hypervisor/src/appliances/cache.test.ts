@@ -41,6 +41,7 @@ test('stableStringify ignores key order', () => {
 test('cache dir honours RAYDESK_CACHE_DIR', () => {
   assert.equal(applianceCacheDir({ RAYDESK_CACHE_DIR: '/srv/rd' }), '/srv/rd/appliances');
   assert.match(applianceCacheDir({}), /\.cache\/raydesk\/appliances$/);
+  assert.equal(applianceCacheDir({ RAYDESK_CACHE_DIR: '~/.cache/raydesk' }), applianceCacheDir({}));
 });
 
 test('every guest file named by a recipe exists', () => {

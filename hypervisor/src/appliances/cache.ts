@@ -25,7 +25,9 @@ export const BUILDER_SOURCES = [
 
 /** `${RAYDESK_CACHE_DIR:-~/.cache/raydesk}/appliances` */
 export function applianceCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  const base = env.RAYDESK_CACHE_DIR?.trim() || join(homedir(), '.cache', 'raydesk');
+  let base = env.RAYDESK_CACHE_DIR?.trim() || join(homedir(), '.cache', 'raydesk');
+  // A literal "~" (from a .env file or a quoted shell value) means the home directory.
+  if (base === '~' || base.startsWith('~/')) base = join(homedir(), base.slice(1));
   return join(resolve(base), 'appliances');
 }
 

@@ -80,7 +80,7 @@ export async function ensureAppliance(name: ApplianceName, opts: EnsureAppliance
   let p = inFlight.get(key);
   if (!p) {
     p = (async () => {
-      const built = await buildAppliance(recipe, { onProgress: opts.onProgress });
+      const built = await buildAppliance(recipe, { onProgress: opts.onProgress, force: opts.force });
       const image = imageAt(name, built);
       if (!image) throw new Error(`appliance ${name} built in ${built} but its files are missing`);
       return image;

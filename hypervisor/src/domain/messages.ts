@@ -6,6 +6,8 @@ export interface DomainBootConfig {
   domainId: string;
   appliance: string;
   wasmPath: string;
+  /** v86's wasm compiled once by the host; instantiating it skips a compile per VM. */
+  wasmModule?: WebAssembly.Module;
   biosPath: string;
   vgaBiosPath: string;
   kernelPath: string;

@@ -52,8 +52,13 @@ class DomainRuntime {
     installImageDataShim();
     this.disk = new CowDisk(config.rootfsPath);
     const restoring = config.initialState !== undefined;
+    const wasmModule = config.wasmModule;
     const options: Record<string, unknown> = {
       wasm_path: config.wasmPath,
+      wasm_fn: wasmModule
+        ? async (imports: WebAssembly.Imports) =>
+            (await WebAssembly.instantiate(wasmModule, imports)).exports
+        : undefined,
       bios: { buffer: toArrayBuffer(readFileSync(config.biosPath)) },
       vga_bios: { buffer: toArrayBuffer(readFileSync(config.vgaBiosPath)) },
       hda: this.disk,

@@ -2,7 +2,7 @@
 // channel and the CLI expose. It is the only owner of domains and their workers.
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -34,6 +34,8 @@ export class Host extends EventEmitter<HostEvents> {
   readonly domains = new Map<string, Domain>();
   readonly golden: GoldenSnapshots;
   private readonly appliances = new Map<ApplianceName, Promise<ApplianceImage>>();
+  private readonly wasmPath = require.resolve('v86/build/v86.wasm');
+  private readonly wasmModule = new WebAssembly.Module(readFileSync(this.wasmPath));
 
   constructor(
     readonly config: HypervisorConfig,
@@ -218,7 +220,8 @@ export class Host extends EventEmitter<HostEvents> {
     return {
       domainId: domain.id,
       appliance: image.name,
-      wasmPath: require.resolve('v86/build/v86.wasm'),
+      wasmPath: this.wasmPath,
+      wasmModule: this.wasmModule,
       biosPath: join(this.config.seabiosDir, 'bios.bin'),
       vgaBiosPath: join(this.config.seabiosDir, 'vgabios-stdvga.bin'),
       kernelPath: image.kernel,

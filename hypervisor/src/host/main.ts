@@ -1,19 +1,26 @@
 // The hypervisor daemon: `tsx hypervisor/src/host/main.ts`. `npm start` runs it for you.
 import pino from 'pino';
+import { APPLIANCE_NAMES } from '../api/protocol.ts';
 import { loadConfig } from '../config.ts';
-import { ControlServer } from './control-server.ts';
-import { Host } from './host.ts';
+import { startHypervisor } from './index.ts';
 
 const config = loadConfig();
 const log = pino({ name: 'hypervisor', level: config.logLevel });
-const host = new Host(config, log);
-const server = new ControlServer(host, log);
-
-const port = await server.listen(config.port, config.host);
+const { host, server, config: running } = await startHypervisor(config, log);
+const port = running.port;
 log.info(
   { port, host: config.host, memoryBudgetMiB: config.memoryBudgetMiB, dataDir: config.dataDir },
   'hypervisor listening',
 );
+
+// Load the golden snapshots that are already built, so the first VM of each appliance resumes
+// without waiting for disk and decompression. Missing ones are built on first use.
+for (const appliance of APPLIANCE_NAMES) {
+  void host.golden.manifest(appliance).then(
+    (manifest) => manifest && host.golden.state(appliance),
+    (error: unknown) => log.warn({ appliance, err: error }, 'golden snapshot not preloaded'),
+  );
+}
 
 let stopping = false;
 async function stop(signal: string): Promise<void> {

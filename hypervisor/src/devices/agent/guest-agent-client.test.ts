@@ -7,18 +7,21 @@ function fakeGuest(handler: (id: string, command: string, args: string[]) => str
   const received: string[] = [];
   const enc = new TextEncoder();
   let partial = '';
-  const client: GuestAgentClient = new GuestAgentClient((bytes) => {
-    partial += new TextDecoder().decode(bytes);
-    let nl: number;
-    while ((nl = partial.indexOf('\n')) >= 0) {
-      const line = partial.slice(0, nl);
-      partial = partial.slice(nl + 1);
-      received.push(line);
-      const [id = '', command = '', ...args] = line.split(' ');
-      const reply = handler(id, command, args);
-      if (reply !== null) setImmediate(() => guestSays(`${id} ${reply}`));
-    }
-  }, { defaultTimeoutMs: 200 });
+  const client: GuestAgentClient = new GuestAgentClient(
+    (bytes) => {
+      partial += new TextDecoder().decode(bytes);
+      let nl: number;
+      while ((nl = partial.indexOf('\n')) >= 0) {
+        const line = partial.slice(0, nl);
+        partial = partial.slice(nl + 1);
+        received.push(line);
+        const [id = '', command = '', ...args] = line.split(' ');
+        const reply = handler(id, command, args);
+        if (reply !== null) setImmediate(() => guestSays(`${id} ${reply}`));
+      }
+    },
+    { defaultTimeoutMs: 200 },
+  );
   const guestSays = (line: string) => {
     // The guest writes byte by byte, as a UART does.
     for (const b of enc.encode(`${line}\r\n`)) client.receiveByte(b);
@@ -55,8 +58,16 @@ test('request/reply with numbered lines, payloads and errors', async () => {
   await client.setTime(1700000000.1234);
   await client.setIdentity('rd-vm1', '0123abcd');
   await client.addEntropy(new Uint8Array([1, 2, 3, 255]));
-  assert.deepEqual(await client.info(), { hostname: 'rd-x', machineId: 'abc', time: 1700000000.5, uptime: 12.25 });
-  await assert.rejects(client.request('bogus'), (e: unknown) => e instanceof AgentError && e.kind === 'err' && e.message === 'unknown command');
+  assert.deepEqual(await client.info(), {
+    hostname: 'rd-x',
+    machineId: 'abc',
+    time: 1700000000.5,
+    uptime: 12.25,
+  });
+  await assert.rejects(
+    client.request('bogus'),
+    (e: unknown) => e instanceof AgentError && e.kind === 'err' && e.message === 'unknown command',
+  );
   assert.deepEqual(received, [
     '1 echo a b',
     '2 ping',
@@ -86,7 +97,10 @@ test('timeouts, stray lines, invalid tokens and close', async () => {
   const { client, guestSays } = fakeGuest(() => null);
   const stray: string[] = [];
   client.onStrayLine((l) => stray.push(l));
-  await assert.rejects(client.request('ping', [], 20), (e: unknown) => e instanceof AgentError && e.kind === 'timeout');
+  await assert.rejects(
+    client.request('ping', [], 20),
+    (e: unknown) => e instanceof AgentError && e.kind === 'timeout',
+  );
   guestSays('1 ok late'); // reply after the timeout: stray
   guestSays('random noise');
   assert.deepEqual(stray, ['1 ok late', 'random noise']);
@@ -100,7 +114,10 @@ test('timeouts, stray lines, invalid tokens and close', async () => {
 
 test('parseInfo accepts JSON and key=value', () => {
   assert.deepEqual(parseInfo('{"hostname":"h","machineId":"m","time":5,"uptime":1.5}'), {
-    hostname: 'h', machineId: 'm', time: 5, uptime: 1.5,
+    hostname: 'h',
+    machineId: 'm',
+    time: 5,
+    uptime: 1.5,
   });
   const partial = parseInfo('hostname=h');
   assert.equal(partial.hostname, 'h');

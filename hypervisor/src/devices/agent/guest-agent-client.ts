@@ -61,7 +61,10 @@ export class GuestAgentClient {
   private readonly defaultTimeoutMs: number;
 
   /** `transport` is the function that writes bytes to the guest's port, or a LineChannel. */
-  constructor(transport: ((bytes: Uint8Array) => void) | LineChannel, options: GuestAgentClientOptions = {}) {
+  constructor(
+    transport: ((bytes: Uint8Array) => void) | LineChannel,
+    options: GuestAgentClientOptions = {},
+  ) {
     this.channel = transport instanceof LineChannel ? transport : new LineChannel(transport);
     this.defaultTimeoutMs = options.defaultTimeoutMs ?? 10_000;
     this.channel.onLine((line) => this.onLine(line));
@@ -94,7 +97,13 @@ export class GuestAgentClient {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         off();
-        reject(new AgentError(`no agent event matching ${pattern} within ${timeoutMs} ms`, 'event', 'timeout'));
+        reject(
+          new AgentError(
+            `no agent event matching ${pattern} within ${timeoutMs} ms`,
+            'event',
+            'timeout',
+          ),
+        );
       }, timeoutMs);
       const off = this.onEvent((line, event) => {
         pattern.lastIndex = 0;
@@ -110,12 +119,19 @@ export class GuestAgentClient {
    * Sends "<n> <command> [args...]" and resolves with the payload of "<n> ok [payload]"
    * ("" when none). Rejects with AgentError on "<n> err <message>", timeout or close.
    */
-  request(command: string, args: readonly string[] | string = [], timeoutMs = this.defaultTimeoutMs): Promise<string> {
+  request(
+    command: string,
+    args: readonly string[] | string = [],
+    timeoutMs = this.defaultTimeoutMs,
+  ): Promise<string> {
     const list = typeof args === 'string' ? (args === '' ? [] : [args]) : args;
-    if (this.closed) return Promise.reject(new AgentError('agent client closed', command, 'closed'));
+    if (this.closed)
+      return Promise.reject(new AgentError('agent client closed', command, 'closed'));
     for (const token of [command, ...list]) {
       if (!TOKEN.test(token)) {
-        return Promise.reject(new AgentError(`invalid agent token ${JSON.stringify(token)}`, command, 'err'));
+        return Promise.reject(
+          new AgentError(`invalid agent token ${JSON.stringify(token)}`, command, 'err'),
+        );
       }
     }
     const id = this.nextId++;
@@ -123,7 +139,13 @@ export class GuestAgentClient {
     return new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        reject(new AgentError(`agent request "${command}" timed out after ${timeoutMs} ms`, command, 'timeout'));
+        reject(
+          new AgentError(
+            `agent request "${command}" timed out after ${timeoutMs} ms`,
+            command,
+            'timeout',
+          ),
+        );
       }, timeoutMs);
       this.pending.set(id, { command, resolve, reject, timer });
       try {
@@ -151,7 +173,11 @@ export class GuestAgentClient {
 
   /** Mixes bytes into the guest's entropy pool (sent as hex). */
   async addEntropy(bytes: Uint8Array, timeoutMs?: number): Promise<void> {
-    await this.request('entropy', [Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')], timeoutMs);
+    await this.request(
+      'entropy',
+      [Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')],
+      timeoutMs,
+    );
   }
 
   /**

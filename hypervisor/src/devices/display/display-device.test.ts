@@ -4,6 +4,7 @@ import {
   DisplayDevice,
   installImageDataShim,
   type DisplayGeometry,
+  type ImageDataLike,
   type V86DisplayLike,
   type V86Layer,
   type V86ScreenAdapterLike,
@@ -62,7 +63,7 @@ class FakeVga {
     this.graphical_mode = true;
     this.screen_width = width;
     this.screen_height = height;
-    this.image_data = new ImageData(new Uint8ClampedArray(width * height * 4), width, height) as never;
+    this.image_data = new ImageDataCtor(new Uint8ClampedArray(width * height * 4), width, height);
     this.emu.screen_adapter!.set_mode!(true);
     this.emu.screen_adapter!.set_size_graphical!(width, height, width, height);
     this.markAll();
@@ -109,6 +110,12 @@ class FakeVga {
 }
 
 installImageDataShim();
+// ES lib only (no DOM types): reach the shim through globalThis.
+const ImageDataCtor = (
+  globalThis as unknown as {
+    ImageData: new (data: Uint8ClampedArray, width: number, height: number) => ImageDataLike;
+  }
+).ImageData;
 
 function setup() {
   const emu = new FakeV86();
@@ -121,7 +128,11 @@ function setup() {
 
 const tick = () => new Promise<void>((r) => setImmediate(r));
 
-function pixelAt(frame: { rects: { x: number; y: number; w: number; h: number }[]; pixels: Uint8Array }, x: number, y: number): number[] | undefined {
+function pixelAt(
+  frame: { rects: { x: number; y: number; w: number; h: number }[]; pixels: Uint8Array },
+  x: number,
+  y: number,
+): number[] | undefined {
   let off = 0;
   for (const r of frame.rects) {
     if (x >= r.x && x < r.x + r.w && y >= r.y && y < r.y + r.h) {
@@ -134,7 +145,7 @@ function pixelAt(frame: { rects: { x: number; y: number; w: number; h: number }[
 }
 
 test('installImageDataShim defines a usable ImageData', () => {
-  const img = new ImageData(new Uint8ClampedArray(16), 2, 2);
+  const img = new ImageDataCtor(new Uint8ClampedArray(16), 2, 2);
   assert.equal(img.width, 2);
   assert.equal(img.height, 2);
   assert.equal(img.data.length, 16);
@@ -230,7 +241,15 @@ test('graphical mode: resize event, keyframe, then per-tile diff', async () => {
   assert.deepEqual(pixelAt(f, 700, 300), [10, 20, 30, 255]);
   assert.deepEqual(pixelAt(f, 701, 300), [40, 50, 60, 255]);
   // Row-major packing with stride w*4.
-  assert.deepEqual([...f.pixels.subarray(((300 - 256) * 64 + (700 - 640)) * 4, ((300 - 256) * 64 + (700 - 640)) * 4 + 3)], [10, 20, 30]);
+  assert.deepEqual(
+    [
+      ...f.pixels.subarray(
+        ((300 - 256) * 64 + (700 - 640)) * 4,
+        ((300 - 256) * 64 + (700 - 640)) * 4 + 3,
+      ),
+    ],
+    [10, 20, 30],
+  );
 
   // A band reported dirty without pixel changes yields nothing.
   vga.markAll();
@@ -251,7 +270,10 @@ test('edge tiles are clipped and packed back to back', async () => {
   assert.equal(key.rects.length, 13 * 10);
   const last = key.rects.at(-1)!;
   assert.deepEqual(last, { x: 768, y: 576, w: 32, h: 24 });
-  assert.equal(key.pixels.length, key.rects.reduce((n, r) => n + r.w * r.h * 4, 0));
+  assert.equal(
+    key.pixels.length,
+    key.rects.reduce((n, r) => n + r.w * r.h * 4, 0),
+  );
   vga.setPixel(799, 599, 9, 9, 9);
   const f = display.captureFrame();
   assert.deepEqual(f?.rects, [{ x: 768, y: 576, w: 32, h: 24 }]);

@@ -36,14 +36,26 @@ export interface V86ScreenAdapterLike {
   FLAG_FONT_PAGE_B?: number;
   set_mode?(graphical: boolean): void;
   set_size_text?(cols: number, rows: number): void;
-  set_size_graphical?(width: number, height: number, virtualWidth: number, virtualHeight: number): void;
+  set_size_graphical?(
+    width: number,
+    height: number,
+    virtualWidth: number,
+    virtualHeight: number,
+  ): void;
   put_char?(row: number, col: number, chr: number, flags: number, bg: number, fg: number): void;
   update_cursor?(row: number, col: number): void;
   update_cursor_scanline?(start: number, end: number, enabled: boolean): void;
   update_buffer?(layers: V86Layer[]): void;
   clear_screen?(): void;
   clear_text_state?(): void;
-  set_font_bitmap?(height: number, width9px: boolean, widthDbl: boolean, copy8thCol: boolean, bitmap: Uint8Array, changed: boolean): void;
+  set_font_bitmap?(
+    height: number,
+    width9px: boolean,
+    widthDbl: boolean,
+    copy8thCol: boolean,
+    bitmap: Uint8Array,
+    changed: boolean,
+  ): void;
 }
 
 export interface V86VgaLike {
@@ -154,6 +166,8 @@ export class DisplayDevice {
   private fb = new Int32Array(0);
   /** The screen as of the last captured frame. */
   private prev = new Int32Array(0);
+  private fbBytes = Buffer.alloc(0);
+  private prevBytes = Buffer.alloc(0);
   /** Rows of `fb` changed since the last capture: [dirtyMin, dirtyMax). */
   private dirtyMin = 0;
   private dirtyMax = 0;
@@ -228,7 +242,8 @@ export class DisplayDevice {
     const prev = this.prev;
     const tilesX = Math.ceil(width / TILE_SIZE);
     const tilesY = Math.ceil(height / TILE_SIZE);
-    if (this.changedTiles.length < tilesX * tilesY) this.changedTiles = new Uint8Array(tilesX * tilesY);
+    if (this.changedTiles.length < tilesX * tilesY)
+      this.changedTiles = new Uint8Array(tilesX * tilesY);
     const changed = this.changedTiles;
     changed.fill(0);
     const ty0 = keyframe ? 0 : Math.floor(this.dirtyMin / TILE_SIZE);
@@ -243,36 +258,53 @@ export class DisplayDevice {
       const off = bandMin * width * 4;
       const len = (bandMax - bandMin) * width * 4;
       if (len <= 0) return null;
-      const a = Buffer.from(fb.buffer, fb.byteOffset + off, len);
-      const b = Buffer.from(prev.buffer, prev.byteOffset + off, len);
-      if (a.equals(b)) return null;
+      if (this.fbBytes.compare(this.prevBytes, off, off + len, off, off + len) === 0) return null;
     }
 
     let count = 0;
     let bytes = 0;
+    // Byte views of fb/prev for native (memcmp) comparisons; no allocation per frame.
+    const fbBytes = this.fbBytes;
+    const prevBytes = this.prevBytes;
+    const rowBytes = width * 4;
     for (let ty = ty0; ty < ty1; ty++) {
       const y0 = Math.max(ty * TILE_SIZE, bandMin);
       const y1 = Math.min((ty + 1) * TILE_SIZE, bandMax);
       const th = Math.min(TILE_SIZE, height - ty * TILE_SIZE);
-      for (let tx = 0; tx < tilesX; tx++) {
-        const x0 = tx * TILE_SIZE;
-        const tw = Math.min(TILE_SIZE, width - x0);
-        let diff = keyframe;
-        for (let y = y0; !diff && y < y1; y++) {
-          let p = y * width + x0;
-          const end = p + tw;
-          for (; p < end; p++) {
-            if (fb[p] !== prev[p]) {
-              diff = true;
-              break;
+      const rowTiles = ty * tilesX;
+      let marked = 0;
+      if (keyframe) {
+        for (let tx = 0; tx < tilesX; tx++) changed[rowTiles + tx] = 1;
+        marked = tilesX;
+      } else {
+        for (let y = y0; y < y1 && marked < tilesX; y++) {
+          const rowStart = y * rowBytes;
+          // Whole row equal (the common case): skip it.
+          if (
+            fbBytes.compare(
+              prevBytes,
+              rowStart,
+              rowStart + rowBytes,
+              rowStart,
+              rowStart + rowBytes,
+            ) === 0
+          )
+            continue;
+          for (let tx = 0; tx < tilesX; tx++) {
+            if (changed[rowTiles + tx]) continue;
+            const a = rowStart + tx * TILE_SIZE * 4;
+            const b = Math.min(a + TILE_SIZE * 4, rowStart + rowBytes);
+            if (fbBytes.compare(prevBytes, a, b, a, b) !== 0) {
+              changed[rowTiles + tx] = 1;
+              marked++;
             }
           }
         }
-        if (diff) {
-          changed[ty * tilesX + tx] = 1;
-          count++;
-          bytes += tw * th * 4;
-        }
+      }
+      if (marked === 0) continue;
+      count += marked;
+      for (let tx = 0; tx < tilesX; tx++) {
+        if (changed[rowTiles + tx]) bytes += Math.min(TILE_SIZE, width - tx * TILE_SIZE) * th * 4;
       }
     }
     if (count === 0) return null;
@@ -306,7 +338,9 @@ export class DisplayDevice {
   /** The whole current screen as RGBA (alpha 255), pulled from v86 now. */
   snapshot(): DisplaySnapshot {
     this.pull();
-    const rgba = new Uint8Array(this.fb.buffer.slice(this.fb.byteOffset, this.fb.byteOffset + this.fb.byteLength));
+    const rgba = new Uint8Array(
+      this.fb.buffer.slice(this.fb.byteOffset, this.fb.byteOffset + this.fb.byteLength),
+    );
     forceOpaque(rgba);
     return { width: this.width, height: this.height, mode: this.mode, rgba };
   }
@@ -367,6 +401,8 @@ export class DisplayDevice {
     if (sizeChanged) {
       this.fb = new Int32Array(g.width * g.height);
       this.prev = new Int32Array(g.width * g.height);
+      this.fbBytes = Buffer.from(this.fb.buffer, this.fb.byteOffset, this.fb.byteLength);
+      this.prevBytes = Buffer.from(this.prev.buffer, this.prev.byteOffset, this.prev.byteLength);
     }
     if (g.mode === 'text') {
       this.text.markAll();
@@ -393,13 +429,17 @@ export class DisplayDevice {
     // v86's VGA reads these from the adapter; the DOM-less adapter lacks them.
     adapter.FLAG_BLINKING ??= 1;
     adapter.FLAG_FONT_PAGE_B ??= 2;
-    const wrap = <K extends keyof V86ScreenAdapterLike>(key: K, fn: NonNullable<V86ScreenAdapterLike[K]>) => {
+    const wrap = <K extends keyof V86ScreenAdapterLike>(
+      key: K,
+      fn: NonNullable<V86ScreenAdapterLike[K]>,
+    ) => {
       const original = adapter[key];
       this.originals[key] = original;
       // The original still runs (after ours) so v86's own text readers keep working.
       (adapter as Record<string, unknown>)[key] = (...args: unknown[]) => {
         (fn as (...a: unknown[]) => void)(...args);
-        if (typeof original === 'function') return (original as (...a: unknown[]) => unknown).apply(adapter, args);
+        if (typeof original === 'function')
+          return (original as (...a: unknown[]) => unknown).apply(adapter, args);
         return undefined;
       };
     };
@@ -421,9 +461,12 @@ export class DisplayDevice {
       this.gfxHeight = height;
       this.queueGeometryCheck();
     });
-    wrap('put_char', (row: number, col: number, chr: number, _flags: number, bg: number, fg: number) => {
-      this.text.put(row, col, chr, bg, fg);
-    });
+    wrap(
+      'put_char',
+      (row: number, col: number, chr: number, _flags: number, bg: number, fg: number) => {
+        this.text.put(row, col, chr, bg, fg);
+      },
+    );
     wrap('update_cursor', (row: number, col: number) => this.text.setCursor(row, col));
     wrap('update_cursor_scanline', (start: number, end: number, enabled: boolean) =>
       this.text.setCursorShape(start, end, enabled),

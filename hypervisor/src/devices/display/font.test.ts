@@ -2,7 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
-import { CP437_TO_UNICODE, DEFAULT_FONT_CANDIDATES, cp437FontFromPsf, loadVgaFont, parsePsf } from './font.ts';
+import {
+  CP437_TO_UNICODE,
+  DEFAULT_FONT_CANDIDATES,
+  cp437FontFromPsf,
+  loadVgaFont,
+  parsePsf,
+} from './font.ts';
 
 /** A PSF2 font of 3 glyphs, 8x16, glyph i filled with byte (i+1), with a Unicode table. */
 function psf2(): Buffer {
@@ -18,9 +24,14 @@ function psf2(): Buffer {
   const glyphs = Buffer.alloc(3 * 16);
   for (let g = 0; g < 3; g++) glyphs.fill(g + 1, g * 16, g * 16 + 16);
   const table = Buffer.concat([
-    Buffer.from('A', 'utf8'), Buffer.from([0xff]),
-    Buffer.from('╔', 'utf8'), Buffer.from([0xfe]), Buffer.from('xy', 'utf8'), Buffer.from([0xff]),
-    Buffer.from('☺β', 'utf8'), Buffer.from([0xff]),
+    Buffer.from('A', 'utf8'),
+    Buffer.from([0xff]),
+    Buffer.from('╔', 'utf8'),
+    Buffer.from([0xfe]),
+    Buffer.from('xy', 'utf8'),
+    Buffer.from([0xff]),
+    Buffer.from('☺β', 'utf8'),
+    Buffer.from([0xff]),
   ]);
   return Buffer.concat([header, glyphs, table]);
 }
@@ -79,14 +90,20 @@ test('rejects non-PSF input', () => {
 });
 
 const installed = DEFAULT_FONT_CANDIDATES.slice(0, 2).every((p) => existsSync(p));
-test('the Debian console fonts cover all of CP437', { skip: !installed && 'console-setup-linux not installed' }, () => {
-  const psfs = DEFAULT_FONT_CANDIDATES.filter((p) => existsSync(p)).map((p) => parsePsf(readFileSync(p)));
-  const { font, missing } = cp437FontFromPsf(psfs, 'debian');
-  assert.deepEqual(missing, []);
-  assert.equal(font.height, 16);
-  const vga = loadVgaFont();
-  assert.notEqual(vga.source, 'builtin-fallback');
-  // 'A' has ink; space has none.
-  assert.ok(vga.glyphs.subarray(0x41 * 16, 0x42 * 16).some((b) => b !== 0));
-  assert.ok(vga.glyphs.subarray(0x20 * 16, 0x21 * 16).every((b) => b === 0));
-});
+test(
+  'the Debian console fonts cover all of CP437',
+  { skip: !installed && 'console-setup-linux not installed' },
+  () => {
+    const psfs = DEFAULT_FONT_CANDIDATES.filter((p) => existsSync(p)).map((p) =>
+      parsePsf(readFileSync(p)),
+    );
+    const { font, missing } = cp437FontFromPsf(psfs, 'debian');
+    assert.deepEqual(missing, []);
+    assert.equal(font.height, 16);
+    const vga = loadVgaFont();
+    assert.notEqual(vga.source, 'builtin-fallback');
+    // 'A' has ink; space has none.
+    assert.ok(vga.glyphs.subarray(0x41 * 16, 0x42 * 16).some((b) => b !== 0));
+    assert.ok(vga.glyphs.subarray(0x20 * 16, 0x21 * 16).every((b) => b === 0));
+  },
+);

@@ -14,5 +14,13 @@ export {
   type V86ScreenAdapterLike,
   type V86VgaLike,
 } from './display-device.ts';
-export { loadVgaFont, parsePsf, cp437FontFromPsf, CP437_TO_UNICODE, DEFAULT_FONT_CANDIDATES, type BitmapFont, type PsfFont } from './font.ts';
+export {
+  loadVgaFont,
+  parsePsf,
+  cp437FontFromPsf,
+  CP437_TO_UNICODE,
+  DEFAULT_FONT_CANDIDATES,
+  type BitmapFont,
+  type PsfFont,
+} from './font.ts';
 export { TextGrid, CELL_WIDTH, CELL_HEIGHT, VGA_PALETTE, rgbToPixel } from './text-renderer.ts';

@@ -22,7 +22,11 @@ async function decode(png: Buffer) {
   const c = createCanvas(img.width, img.height);
   const ctx = c.getContext('2d');
   ctx.drawImage(img, 0, 0);
-  return { width: img.width, height: img.height, data: ctx.getImageData(0, 0, img.width, img.height).data };
+  return {
+    width: img.width,
+    height: img.height,
+    data: ctx.getImageData(0, 0, img.width, img.height).data,
+  };
 }
 
 test('encodePng round-trips pixels', async () => {

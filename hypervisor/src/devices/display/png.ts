@@ -24,7 +24,12 @@ function toImageData(rgba: Uint8Array, width: number, height: number) {
 }
 
 /** Encodes RGBA pixels (stride width*4) as a PNG. */
-export function encodePng(rgba: Uint8Array, width: number, height: number, opts: PngOptions = {}): Buffer {
+export function encodePng(
+  rgba: Uint8Array,
+  width: number,
+  height: number,
+  opts: PngOptions = {},
+): Buffer {
   const canvas = createCanvas(width, height);
   const ctx = canvas.getContext('2d');
   ctx.putImageData(toImageData(rgba, width, height), 0, 0);
@@ -38,7 +43,12 @@ export function encodePng(rgba: Uint8Array, width: number, height: number, opts:
  * Scales RGBA pixels to `targetWidth`, keeping the aspect ratio (height rounded, at least 1).
  * Smooth when shrinking. Returns a copy even when the width already matches.
  */
-export function scaleToWidth(rgba: Uint8Array, width: number, height: number, targetWidth: number): RgbaImage {
+export function scaleToWidth(
+  rgba: Uint8Array,
+  width: number,
+  height: number,
+  targetWidth: number,
+): RgbaImage {
   const tw = Math.max(1, Math.round(targetWidth));
   const th = Math.max(1, Math.round((height * tw) / width));
   if (tw === width && th === height) {
@@ -53,7 +63,11 @@ export function scaleToWidth(rgba: Uint8Array, width: number, height: number, ta
   ctx.quality = 'good';
   ctx.drawImage(src, 0, 0, tw, th);
   const out = ctx.getImageData(0, 0, tw, th).data;
-  return { width: tw, height: th, rgba: new Uint8Array(out.buffer, out.byteOffset, out.byteLength) };
+  return {
+    width: tw,
+    height: th,
+    rgba: new Uint8Array(out.buffer, out.byteOffset, out.byteLength),
+  };
 }
 
 /** A scaled PNG of an RGBA screen (thumbnail), `targetWidth` wide. */
@@ -64,6 +78,7 @@ export function thumbnailPng(
   targetWidth: number,
   opts: PngOptions = {},
 ): Buffer {
-  const scaled = targetWidth >= width ? { width, height, rgba } : scaleToWidth(rgba, width, height, targetWidth);
+  const scaled =
+    targetWidth >= width ? { width, height, rgba } : scaleToWidth(rgba, width, height, targetWidth);
   return encodePng(scaled.rgba, scaled.width, scaled.height, opts);
 }

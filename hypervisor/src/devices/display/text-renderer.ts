@@ -69,7 +69,8 @@ export class TextGrid {
   }
 
   setCursorShape(start: number, end: number, enabled: boolean): void {
-    if (start === this.cursorStart && end === this.cursorEnd && enabled === this.cursorEnabled) return;
+    if (start === this.cursorStart && end === this.cursorEnd && enabled === this.cursorEnabled)
+      return;
     this.cursorStart = start;
     this.cursorEnd = end;
     this.cursorEnabled = enabled;
@@ -141,7 +142,12 @@ export class TextGrid {
         p += stride;
       }
     }
-    if (this.cursorEnabled && this.cursorRow === r && this.cursorCol >= 0 && this.cursorCol < this.cols) {
+    if (
+      this.cursorEnabled &&
+      this.cursorRow === r &&
+      this.cursorCol >= 0 &&
+      this.cursorCol < this.cols
+    ) {
       // Scale the guest's scanlines (in its own character height) to our 16-line cells.
       const scale = CELL_HEIGHT / Math.max(1, this.fontHeight);
       const y0 = Math.max(0, Math.floor(this.cursorStart * scale));

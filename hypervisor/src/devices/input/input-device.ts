@@ -81,7 +81,12 @@ export class InputDevice {
       // v86 scales x/w to 0..65535; using (w-1) maps the last pixel column to 65535 exactly.
       const cx = Math.max(0, Math.min(x, screenWidth - 1));
       const cy = Math.max(0, Math.min(y, screenHeight - 1));
-      this.emulator.bus.send('mouse-absolute', [cx, cy, Math.max(1, screenWidth - 1), Math.max(1, screenHeight - 1)]);
+      this.emulator.bus.send('mouse-absolute', [
+        cx,
+        cy,
+        Math.max(1, screenWidth - 1),
+        Math.max(1, screenHeight - 1),
+      ]);
     }
     const b = buttons & 7;
     if (b !== this.buttons) {

@@ -3,22 +3,75 @@ import assert from 'node:assert/strict';
 import { KNOWN_CODES, scancodesFor } from './keymap.ts';
 
 const REQUIRED: Record<string, number[]> = {
-  Escape: [0x01], Digit1: [0x02], Digit0: [0x0b], Minus: [0x0c], Equal: [0x0d],
-  Backspace: [0x0e], Tab: [0x0f], KeyQ: [0x10], KeyP: [0x19], BracketLeft: [0x1a],
-  BracketRight: [0x1b], Enter: [0x1c], ControlLeft: [0x1d], KeyA: [0x1e], KeyL: [0x26],
-  Semicolon: [0x27], Quote: [0x28], Backquote: [0x29], ShiftLeft: [0x2a], Backslash: [0x2b],
-  KeyZ: [0x2c], KeyM: [0x32], Comma: [0x33], Period: [0x34], Slash: [0x35], ShiftRight: [0x36],
-  NumpadMultiply: [0x37], AltLeft: [0x38], Space: [0x39], CapsLock: [0x3a], F1: [0x3b],
-  F10: [0x44], NumLock: [0x45], ScrollLock: [0x46], Numpad7: [0x47], Numpad8: [0x48],
-  Numpad9: [0x49], NumpadSubtract: [0x4a], Numpad4: [0x4b], Numpad5: [0x4c], Numpad6: [0x4d],
-  NumpadAdd: [0x4e], Numpad1: [0x4f], Numpad2: [0x50], Numpad3: [0x51], Numpad0: [0x52],
-  NumpadDecimal: [0x53], IntlBackslash: [0x56], F11: [0x57], F12: [0x58], IntlRo: [0x73],
+  Escape: [0x01],
+  Digit1: [0x02],
+  Digit0: [0x0b],
+  Minus: [0x0c],
+  Equal: [0x0d],
+  Backspace: [0x0e],
+  Tab: [0x0f],
+  KeyQ: [0x10],
+  KeyP: [0x19],
+  BracketLeft: [0x1a],
+  BracketRight: [0x1b],
+  Enter: [0x1c],
+  ControlLeft: [0x1d],
+  KeyA: [0x1e],
+  KeyL: [0x26],
+  Semicolon: [0x27],
+  Quote: [0x28],
+  Backquote: [0x29],
+  ShiftLeft: [0x2a],
+  Backslash: [0x2b],
+  KeyZ: [0x2c],
+  KeyM: [0x32],
+  Comma: [0x33],
+  Period: [0x34],
+  Slash: [0x35],
+  ShiftRight: [0x36],
+  NumpadMultiply: [0x37],
+  AltLeft: [0x38],
+  Space: [0x39],
+  CapsLock: [0x3a],
+  F1: [0x3b],
+  F10: [0x44],
+  NumLock: [0x45],
+  ScrollLock: [0x46],
+  Numpad7: [0x47],
+  Numpad8: [0x48],
+  Numpad9: [0x49],
+  NumpadSubtract: [0x4a],
+  Numpad4: [0x4b],
+  Numpad5: [0x4c],
+  Numpad6: [0x4d],
+  NumpadAdd: [0x4e],
+  Numpad1: [0x4f],
+  Numpad2: [0x50],
+  Numpad3: [0x51],
+  Numpad0: [0x52],
+  NumpadDecimal: [0x53],
+  IntlBackslash: [0x56],
+  F11: [0x57],
+  F12: [0x58],
+  IntlRo: [0x73],
   IntlYen: [0x7d],
-  ControlRight: [0xe0, 0x1d], AltRight: [0xe0, 0x38], MetaLeft: [0xe0, 0x5b],
-  MetaRight: [0xe0, 0x5c], ContextMenu: [0xe0, 0x5d], NumpadDivide: [0xe0, 0x35],
-  NumpadEnter: [0xe0, 0x1c], Insert: [0xe0, 0x52], Delete: [0xe0, 0x53], Home: [0xe0, 0x47],
-  End: [0xe0, 0x4f], PageUp: [0xe0, 0x49], PageDown: [0xe0, 0x51], ArrowUp: [0xe0, 0x48],
-  ArrowDown: [0xe0, 0x50], ArrowLeft: [0xe0, 0x4b], ArrowRight: [0xe0, 0x4d],
+  ControlRight: [0xe0, 0x1d],
+  AltRight: [0xe0, 0x38],
+  MetaLeft: [0xe0, 0x5b],
+  MetaRight: [0xe0, 0x5c],
+  ContextMenu: [0xe0, 0x5d],
+  NumpadDivide: [0xe0, 0x35],
+  NumpadEnter: [0xe0, 0x1c],
+  Insert: [0xe0, 0x52],
+  Delete: [0xe0, 0x53],
+  Home: [0xe0, 0x47],
+  End: [0xe0, 0x4f],
+  PageUp: [0xe0, 0x49],
+  PageDown: [0xe0, 0x51],
+  ArrowUp: [0xe0, 0x48],
+  ArrowDown: [0xe0, 0x50],
+  ArrowLeft: [0xe0, 0x4b],
+  ArrowRight: [0xe0, 0x4d],
 };
 
 test('every required code maps to its make code', () => {
@@ -39,9 +92,15 @@ test('all letters, digits and F-keys map', () => {
 });
 
 test('letters follow the QWERTY scancode rows', () => {
-  const rows: [string, number][] = [['QWERTYUIOP', 0x10], ['ASDFGHJKL', 0x1e], ['ZXCVBNM', 0x2c]];
+  const rows: [string, number][] = [
+    ['QWERTYUIOP', 0x10],
+    ['ASDFGHJKL', 0x1e],
+    ['ZXCVBNM', 0x2c],
+  ];
   for (const [letters, start] of rows) {
-    [...letters].forEach((ch, i) => assert.deepEqual(scancodesFor(`Key${ch}`, true), [start + i], ch));
+    [...letters].forEach((ch, i) =>
+      assert.deepEqual(scancodesFor(`Key${ch}`, true), [start + i], ch),
+    );
   }
 });
 

@@ -82,7 +82,10 @@ test('a file error is reported once and memory logging goes on', async () => {
   const notADir = join(dir, 'file');
   writeFileSync(notADir, 'x');
   const errors: Error[] = [];
-  const log = new SerialLog({ filePath: join(notADir, 'sub', 'vm.log'), onError: (e) => errors.push(e) });
+  const log = new SerialLog({
+    filePath: join(notADir, 'sub', 'vm.log'),
+    onError: (e) => errors.push(e),
+  });
   log.write(enc.encode('a'));
   await log.flush();
   log.write(enc.encode('b'));

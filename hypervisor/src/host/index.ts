@@ -1,0 +1,69 @@
+// Embedding API: run a hypervisor host inside another process (the daemon's main.ts, tests,
+// benchmarks). Clients in other processes use `@raydesk/hypervisor/api` instead.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { loadConfig, type HypervisorConfig } from '../config.ts';
+import { ControlServer } from './control-server.ts';
+import { Host } from './host.ts';
+
+export { Host } from './host.ts';
+export { Domain } from './domain.ts';
+export { ControlServer } from './control-server.ts';
+
+export interface RunningHypervisor {
+  host: Host;
+  server: ControlServer;
+  config: HypervisorConfig;
+  /** e.g. http://127.0.0.1:7420 */
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startHypervisor(
+  config: HypervisorConfig,
+  log: pino.Logger = pino({ name: 'hypervisor', level: config.logLevel }),
+): Promise<RunningHypervisor> {
+  const host = new Host(config, log);
+  const server = new ControlServer(host, log);
+  const port = await server.listen(config.port, config.host);
+  return {
+    host,
+    server,
+    config: { ...config, port },
+    url: `http://${config.host}:${port}`,
+    async close() {
+      await server.close();
+      await host.shutdown();
+    },
+  };
+}
+
+/**
+ * A throwaway hypervisor for tests and benchmarks: loopback, a free port, a random secret and
+ * a temporary data directory that is removed on close. Guest images come from the shared cache.
+ */
+export async function startEphemeralHypervisor(
+  overrides: Partial<HypervisorConfig> = {},
+): Promise<RunningHypervisor> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'raydesk-hv-'));
+  const config: HypervisorConfig = {
+    ...loadConfig({ ...process.env, HYPERVISOR_SECRET: `ephemeral-${process.pid}-${Date.now()}` }),
+    host: '127.0.0.1',
+    port: 0,
+    dataDir,
+    ...overrides,
+  };
+  const running = await startHypervisor(
+    config,
+    pino({ name: 'hypervisor', level: process.env.TEST_LOG_LEVEL ?? 'warn' }),
+  );
+  return {
+    ...running,
+    async close() {
+      await running.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
