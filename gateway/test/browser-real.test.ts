@@ -1,9 +1,6 @@
 /// <reference lib="dom" />
-// End to end with the real hypervisor daemon: headless Chromium -> viewer -> gateway (in this
-// process) -> hypervisor (HYPERVISOR_HOST:PORT, HYPERVISOR_SECRET from the root .env) -> a
-// running console or desktop VM. Skips, saying why, only when the daemon or a VM is unavailable.
-// E2E_VM=<domain id> picks the VM; otherwise the first running desktop/console domain is used,
-// or a console domain is created (and destroyed afterwards).
+// End to end with a real hypervisor: headless Chromium -> viewer -> gateway -> hypervisor (both
+// in this process, on loopback) -> a desktop VM resumed from the golden snapshot.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -11,9 +8,9 @@ import { resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { chromium, type Page } from 'playwright-core';
-import { HypervisorClient, type DomainInfo } from '@raydesk/hypervisor/api';
+import { HypervisorClient } from '@raydesk/hypervisor/api';
+import { startEphemeralHypervisor } from '@raydesk/hypervisor/host';
 import { createGateway } from '../src/server.ts';
-import { loadDotEnv } from '../src/config.ts';
 import {
   CANVAS_HASH_SCRIPT,
   CHROMIUM,
@@ -26,69 +23,19 @@ import {
 
 const ARTIFACTS = resolve(import.meta.dirname, '../../artifacts');
 
-async function findVm(
-  client: HypervisorClient,
-): Promise<{ vm?: DomainInfo; created: boolean; why?: string }> {
-  const domains = await client.list();
-  const wanted = process.env.E2E_VM;
-  const running = domains.filter(
-    (d) => d.state === 'running' && (wanted ? d.id === wanted : d.appliance !== 'browser'),
-  );
-  const vm = running.find((d) => d.appliance === 'desktop') ?? running[0];
-  if (vm) return { vm, created: false };
-  if (wanted) return { created: false, why: `E2E_VM=${wanted} is not a running domain` };
-  try {
-    let info = await client.create({
-      appliance: 'console',
-      name: 'e2e-gateway',
-      kind: 'disposable',
-    });
-    const deadline = Date.now() + 240_000;
-    while (info.state !== 'running' && Date.now() < deadline) {
-      if (info.state === 'crashed' || info.state === 'stopped')
-        return { created: true, why: `console VM ${info.state}: ${info.error}` };
-      await new Promise((r) => setTimeout(r, 1000));
-      info = await client.get(info.id);
-    }
-    return info.state === 'running'
-      ? { vm: info, created: true }
-      : { created: true, why: 'console VM did not start in 240 s' };
-  } catch (error) {
-    return {
-      created: false,
-      why: `no running VM and none could be created: ${(error as Error).message}`,
-    };
-  }
-}
-
 test(
   'real hypervisor: Chromium views a VM, typing changes the canvas, takeover',
   { timeout: 400_000 },
-  async (t) => {
+  async () => {
     const noChromium = chromiumMissing();
-    if (noChromium) return t.skip(noChromium);
-    loadDotEnv();
-    const hvUrl =
-      process.env.HYPERVISOR_URL ??
-      `http://${process.env.HYPERVISOR_HOST ?? '127.0.0.1'}:${process.env.HYPERVISOR_PORT ?? 7420}`;
-    const hvSecret = process.env.HYPERVISOR_SECRET;
-    if (!hvSecret)
-      return t.skip('HYPERVISOR_SECRET not set (no root .env): hypervisor unavailable');
-    const probe = new HypervisorClient({ url: hvUrl, secret: hvSecret, timeoutMs: 10_000 });
-    try {
-      await probe.connected(3000);
-    } catch (error) {
-      probe.close();
-      return t.skip(
-        `hypervisor daemon not reachable at ${hvUrl} (${(error as Error).message}); start it with \`npx tsx hypervisor/src/host/main.ts\``,
-      );
-    }
-    const found = await findVm(probe);
-    if (!found.vm) {
-      probe.close();
-      return t.skip(found.why ?? 'no VM');
-    }
-    const vm = found.vm;
+    if (noChromium) throw new Error(noChromium);
+    // A real hypervisor in this process, with a desktop VM resumed from its golden snapshot.
+    const hv = await startEphemeralHypervisor();
+    const hvUrl = hv.url;
+    const hvSecret = hv.config.secret;
+    const probe = new HypervisorClient({ url: hvUrl, secret: hvSecret, timeoutMs: 600_000 });
+    await probe.connected();
+    const vm = await probe.create({ appliance: 'desktop', name: 'e2e-gateway' });
     const attachSecret = randomBytes(32).toString('hex');
     const gateway = createGateway({
       config: {
@@ -216,8 +163,9 @@ test(
       await browser.close();
       await server.close();
       await gateway.close();
-      if (found.created) await probe.destroy(vm.id).catch(() => undefined);
+      await probe.destroy(vm.id).catch(() => undefined);
       probe.close();
+      await hv.close();
     }
   },
 );
