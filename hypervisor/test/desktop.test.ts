@@ -1,0 +1,108 @@
+// Integration tests on the `desktop` appliance, resumed from its golden snapshot: the frame
+// really is the desktop, typed keys reach the terminal, pause stops frames, clones are unique.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { DomainInfo } from '../src/api/index.ts';
+import { FrameRecorder, sleep, startTestHypervisor, type TestHypervisor } from './harness.ts';
+import { intersects, luminance, ScreenMirror } from './screen.ts';
+
+// Where the golden desktop puts things at 1024x768 (see hypervisor/guest/desktop): JWM's panel
+// along the bottom edge, and an xterm window with a light background near the top left.
+const PANEL = { x: 450, y: 740, w: 400, h: 24 };
+const BACKGROUND = { x: 900, y: 100, w: 100, h: 400 };
+const TERMINAL_BODY = { x: 100, y: 300, w: 700, h: 200 };
+const TERMINAL_TEXT = { x: 44, y: 130, w: 800, h: 120 };
+
+const typeKeys = (hv: TestHypervisor, id: string, codes: string[]) => {
+  for (const code of codes) {
+    hv.client.key(id, code, true);
+    hv.client.key(id, code, false);
+  }
+};
+
+describe('desktop appliance from its golden snapshot', () => {
+  let hv: TestHypervisor;
+  let desktop: DomainInfo;
+  let recorder: FrameRecorder;
+  const screen = new ScreenMirror();
+
+  before(async () => {
+    hv = await startTestHypervisor({ memoryBudgetMiB: 2048 });
+  });
+  after(async () => {
+    recorder?.stop();
+    await hv?.close();
+  });
+
+  test('a new VM shows the desktop: panel, background and terminal', async (t) => {
+    const started = performance.now();
+    desktop = await hv.client.create({ appliance: 'desktop', name: 'pixels' });
+    recorder = new FrameRecorder(hv.client, desktop.id);
+    await hv.client.watch(desktop.id);
+    const keyframe = await recorder.waitFor((f) => f.keyframe && f.width === 1024, 30_000);
+    t.diagnostic(`create to first full frame: ${Math.round(performance.now() - started)} ms`);
+    screen.apply(keyframe);
+    assert.equal(screen.height, 768);
+
+    const panel = screen.dominant(PANEL);
+    assert.ok(panel.share > 0.9 && luminance(panel.color) < 70, `panel is dark: ${panel.color}`);
+    const background = screen.dominant(BACKGROUND);
+    assert.ok(background.share > 0.95, 'desktop background is one colour');
+    assert.ok(background.color[2] > background.color[0] + 40, `background is blue: ${background.color}`);
+    const terminal = screen.dominant(TERMINAL_BODY);
+    assert.ok(terminal.share > 0.95 && luminance(terminal.color) > 220, `terminal is light: ${terminal.color}`);
+  });
+
+  test('keys typed through the scancode path change the terminal pixels', async () => {
+    for (const frame of recorder.frames) screen.apply(frame);
+    const before = screen.region(TERMINAL_TEXT);
+    const seen = recorder.frames.length;
+    // "echo hi" and Enter: the shell echoes the line and prints "hi" under it.
+    typeKeys(hv, desktop.id, ['KeyE', 'KeyC', 'KeyH', 'KeyO', 'Space', 'KeyH', 'KeyI', 'Enter']);
+    await recorder.waitFor(
+      (f) => recorder.frames.indexOf(f) >= seen && f.rects.some((r) => intersects(r, TERMINAL_TEXT)),
+      15_000,
+    );
+    await sleep(1000);
+    for (const frame of recorder.frames.slice(seen)) screen.apply(frame);
+    assert.notDeepEqual(screen.region(TERMINAL_TEXT), before, 'terminal text area changed');
+  });
+
+  test('pause stops frames and unpause resumes them', async () => {
+    await hv.client.pause(desktop.id);
+    const seen = recorder.frames.length;
+    typeKeys(hv, desktop.id, ['KeyL', 'KeyS']);
+    await sleep(2000);
+    assert.equal(recorder.frames.length, seen, 'no frames while paused');
+    await hv.client.unpause(desktop.id);
+    typeKeys(hv, desktop.id, ['KeyL', 'KeyS', 'Enter']);
+    await recorder.waitFor((f) => recorder.frames.indexOf(f) >= seen, 15_000);
+  });
+
+  test('two clones of one snapshot get different machine-ids and the current time', async () => {
+    const second = await hv.client.create({ appliance: 'desktop', name: 'clone' });
+    const domains = [hv.host.get(desktop.id), hv.host.get(second.id)];
+    const infos = await Promise.all(
+      domains.map(async (domain) => {
+        await domain.guestRefreshed;
+        const payload = await domain.agentRequest('info', []);
+        return Object.fromEntries(payload.split(' ').map((pair) => pair.split('=') as [string, string]));
+      }),
+    );
+    assert.match(infos[0]!.machine_id!, /^[0-9a-f]{32}$/);
+    assert.notEqual(infos[0]!.machine_id, infos[1]!.machine_id);
+    assert.notEqual(infos[0]!.hostname, infos[1]!.hostname);
+    for (const info of infos) {
+      const skew = Math.abs(Number(info.time) - Date.now() / 1000);
+      assert.ok(skew < 10, `guest clock is current (off by ${skew.toFixed(1)} s)`);
+    }
+    await hv.client.destroy(second.id);
+  });
+
+  test('a thumbnail is available without a viewer', async () => {
+    await hv.client.unwatch(desktop.id);
+    const png = await hv.client.thumbnail(desktop.id, 256);
+    assert.deepEqual([...png.subarray(1, 4)], [0x50, 0x4e, 0x47]);
+    assert.equal(Buffer.from(png).readUInt32BE(16), 256, 'PNG is 256 pixels wide');
+  });
+});
