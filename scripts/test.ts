@@ -22,7 +22,7 @@ function findTests(dir: string, out: string[] = []): string[] {
 
 await prepareGuests({ appliances: ['console', 'desktop', 'browser'], golden: ['console', 'desktop', 'browser'] });
 
-const files = ['hypervisor', 'gateway', 'web', 'e2e', 'scripts', 'prisma']
+const files = ['hypervisor', 'gateway', 'web', 'e2e', 'scripts', 'prisma', 'bench']
   .flatMap((dir) => {
     try {
       return findTests(join(REPO_ROOT, dir));

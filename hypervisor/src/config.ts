@@ -4,6 +4,7 @@ import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { applianceNameSchema, type ApplianceName } from './api/protocol.ts';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -31,6 +32,11 @@ const configSchema = z.object({
   HOST_MEMORY_BUDGET_MIB: z.coerce.number().int().min(64).default(4096),
   DISPLAY_FPS: z.coerce.number().min(1).max(60).default(30),
   SEABIOS_DIR: z.string().default('/usr/share/seabios'),
+  STANDBY_APPLIANCES: z
+    .string()
+    .default('desktop,browser')
+    .transform((value) => value.split(',').map((v) => v.trim()).filter(Boolean))
+    .pipe(z.array(applianceNameSchema)),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -45,6 +51,8 @@ export interface HypervisorConfig {
   displayFps: number;
   seabiosDir: string;
   logLevel: string;
+  /** Appliances that keep a paused, ready VM so a new one starts in about a second. */
+  standbyAppliances: ApplianceName[];
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): HypervisorConfig {
@@ -66,5 +74,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): HypervisorConf
     displayFps: c.DISPLAY_FPS,
     seabiosDir: c.SEABIOS_DIR,
     logLevel: c.LOG_LEVEL,
+    standbyAppliances: c.STANDBY_APPLIANCES,
   };
 }

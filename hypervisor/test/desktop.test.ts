@@ -99,6 +99,28 @@ describe('desktop appliance from its golden snapshot', () => {
     await hv.client.destroy(second.id);
   });
 
+  test('a VM claimed from the standby pool is running at once with its own identity', async (t) => {
+    hv.host.enableStandby(['desktop']);
+    const deadline = Date.now() + 120_000;
+    while (!hv.host.list().some((d) => d.name === 'standby-desktop' && d.state === 'paused')) {
+      assert.ok(Date.now() < deadline, 'standby desktop became ready');
+      await sleep(250);
+    }
+    const started = performance.now();
+    const claimed = await hv.client.create({ appliance: 'desktop', name: 'from-standby', owner: 'alice' });
+    const claimedRecorder = new FrameRecorder(hv.client, claimed.id);
+    await hv.client.watch(claimed.id);
+    await claimedRecorder.waitFor((f) => f.keyframe && f.width === 1024, 10_000);
+    t.diagnostic(`create to first full frame from standby: ${Math.round(performance.now() - started)} ms`);
+    claimedRecorder.stop();
+    assert.equal(claimed.name, 'from-standby');
+    assert.equal(claimed.owner, 'alice');
+    assert.equal(claimed.state, 'running');
+    assert.equal(await hv.host.get(claimed.id).guestRefreshed, true);
+    hv.host.enableStandby([]);
+    await hv.client.destroy(claimed.id);
+  });
+
   test('a thumbnail is available without a viewer', async () => {
     await hv.client.unwatch(desktop.id);
     const png = await hv.client.thumbnail(desktop.id, 256);

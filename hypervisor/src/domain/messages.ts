@@ -55,7 +55,14 @@ export interface WorkerStats {
 }
 
 export type WorkerToParent =
-  | { type: 'booted'; restored: boolean; bootMs: number }
+  | {
+      type: 'booted';
+      restored: boolean;
+      /** From worker start to running; split into emulator load and state restore. */
+      bootMs: number;
+      loadedMs: number;
+      restoreMs: number;
+    }
   | { type: 'frame'; frame: WorkerFrame }
   | { type: 'resize'; width: number; height: number; mode: DisplayMode }
   | { type: 'console'; bytes: Uint8Array }

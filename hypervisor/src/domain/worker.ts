@@ -88,9 +88,17 @@ class DomainRuntime {
 
     this.emulator.add_listener('emulator-loaded', () => {
       void (async () => {
+        const loadedMs = performance.now() - started;
         if (config.initialState) await this.emulator.restore_state(config.initialState);
+        const restoreMs = performance.now() - started - loadedMs;
         await this.emulator.run();
-        post({ type: 'booted', restored: restoring, bootMs: performance.now() - started });
+        post({
+          type: 'booted',
+          restored: restoring,
+          bootMs: performance.now() - started,
+          loadedMs,
+          restoreMs,
+        });
       })().catch(fatal);
     });
 

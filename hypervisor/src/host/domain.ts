@@ -10,7 +10,12 @@ import type {
   DomainKind,
   DomainState,
 } from '../api/protocol.ts';
-import type { DomainBootConfig, ScreenCapture, WorkerStats } from '../domain/messages.ts';
+import type {
+  DomainBootConfig,
+  ScreenCapture,
+  WorkerStats,
+  WorkerToParent,
+} from '../domain/messages.ts';
 import { DomainWorkerHandle } from './domain-worker-handle.ts';
 import { assertOperation, assertTransition } from './lifecycle.ts';
 import type { SerialLog } from '../devices/serial/index.ts';
@@ -30,10 +35,12 @@ export interface DomainEvents {
   frame: [DisplayFrame];
   resize: [DisplayResize];
   agent: [string];
-  booted: [{ restored: boolean; bootMs: number }];
+  booted: [BootTimes];
 }
 
 const BOOT_TIMEOUT_MS = 120_000;
+
+export type BootTimes = Omit<Extract<WorkerToParent, { type: 'booted' }>, 'type'>;
 
 export class Domain extends EventEmitter<DomainEvents> {
   readonly createdAt = new Date();
@@ -101,7 +108,7 @@ export class Domain extends EventEmitter<DomainEvents> {
   }
 
   /** Starts the worker: a cold boot, or a resume when the config carries a state. */
-  boot(config: DomainBootConfig): Promise<{ restored: boolean; bootMs: number }> {
+  boot(config: DomainBootConfig): Promise<BootTimes> {
     if (this.stateValue !== 'starting') this.transition('starting');
     this.error = null;
     this.lastInstructions = null;
@@ -117,8 +124,9 @@ export class Domain extends EventEmitter<DomainEvents> {
               clearTimeout(timer);
               this.startedAt = new Date();
               this.transition('running');
-              this.emit('booted', message);
-              resolve(message);
+              const { type: _type, ...times } = message;
+              this.emit('booted', times);
+              resolve(times);
               return;
             case 'frame':
               this.emit('frame', { domainId: this.id, seq: ++this.seq, ...message.frame });
@@ -292,6 +300,12 @@ export class Domain extends EventEmitter<DomainEvents> {
       };
       this.on('agent', onLine);
     });
+  }
+
+  /** Hands a standby domain to its real owner: new name, kind and owner, same machine. */
+  claim(spec: Pick<DomainSpec, 'name' | 'kind' | 'owner'>): void {
+    Object.assign(this.spec, spec);
+    this.emitState();
   }
 
   /** Test hook and last resort: ends the worker as if it had crashed. */

@@ -34,6 +34,12 @@ export class Host extends EventEmitter<HostEvents> {
   readonly domains = new Map<string, Domain>();
   readonly golden: GoldenSnapshots;
   private readonly appliances = new Map<ApplianceName, Promise<ApplianceImage>>();
+  /**
+   * Standby domains: already resumed from the golden snapshot and paused, so a new VM of that
+   * appliance only needs an unpause and a fresh identity (the "instantly runnable" appliance).
+   */
+  private readonly standby = new Map<ApplianceName, Promise<Domain | null>>();
+  private standbyAppliances: readonly ApplianceName[] = [];
   private readonly wasmPath = require.resolve('v86/build/v86.wasm');
   private readonly wasmModule = new WebAssembly.Module(readFileSync(this.wasmPath));
 
@@ -82,8 +88,76 @@ export class Host extends EventEmitter<HostEvents> {
     return image;
   }
 
+  /** Keeps one paused standby domain ready per listed appliance (refilled after each claim). */
+  enableStandby(appliances: readonly ApplianceName[]): void {
+    this.standbyAppliances = appliances;
+    if (appliances.length === 0) void this.releaseStandby();
+    for (const appliance of appliances) this.refillStandby(appliance);
+  }
+
+  private refillStandby(appliance: ApplianceName): void {
+    if (!this.standbyAppliances.includes(appliance) || this.standby.has(appliance)) return;
+    const ready = (async () => {
+      const domain = await this.createDomain(
+        { appliance, kind: 'system', name: `standby-${appliance}` },
+        { forStandby: true },
+      );
+      await domain.guestRefreshed;
+      await domain.pause();
+      return domain;
+    })().catch((error: unknown) => {
+      this.log.warn({ appliance, err: error }, 'no standby domain');
+      this.standby.delete(appliance);
+      return null;
+    });
+    this.standby.set(appliance, ready);
+  }
+
+  /** Takes the appliance's standby domain if one is ready now; never waits for one. */
+  private async claimStandby(
+    appliance: ApplianceName,
+    spec: Pick<DomainSpec, 'name' | 'kind' | 'owner'>,
+  ): Promise<Domain | null> {
+    const pending = this.standby.get(appliance);
+    if (!pending) return null;
+    const ready = await Promise.race([pending, Promise.resolve(null)]);
+    if (!ready || ready.state !== 'paused') return null;
+    this.standby.delete(appliance);
+    ready.claim(spec);
+    await ready.unpause();
+    ready.guestRefreshed = this.refreshGuest(ready, true);
+    setImmediate(() => this.refillStandby(appliance));
+    return ready;
+  }
+
+  /** Frees standby domains when a real VM needs their memory. */
+  private async releaseStandby(): Promise<void> {
+    const pending = [...this.standby.values()];
+    this.standby.clear();
+    for (const domain of await Promise.all(pending)) {
+      if (domain && this.domains.has(domain.id)) await this.destroy(domain.id).catch(() => undefined);
+    }
+  }
+
   /** Creates and starts a domain, from the appliance's golden snapshot unless `coldBoot`. */
   async create(request: CreateDomainRequest): Promise<Domain> {
+    const parsed = createDomainSchema.parse(request);
+    if (!parsed.coldBoot && parsed.memoryMiB === undefined) {
+      const id = this.newDomainId();
+      const claimed = await this.claimStandby(parsed.appliance, {
+        name: parsed.name ?? id,
+        kind: parsed.kind,
+        owner: parsed.owner,
+      });
+      if (claimed) return claimed;
+    }
+    return this.createDomain(parsed);
+  }
+
+  private async createDomain(
+    request: CreateDomainRequest,
+    { forStandby = false } = {},
+  ): Promise<Domain> {
     const parsed = createDomainSchema.parse(request);
     const image = await this.appliance(parsed.appliance);
     const memoryMiB = parsed.memoryMiB ?? image.memoryMiB;
@@ -98,7 +172,7 @@ export class Host extends EventEmitter<HostEvents> {
       memoryMiB,
       vgaMemoryMiB: image.vgaMemoryMiB,
     };
-    this.admit(spec);
+    await this.admit(spec, { mayEvictStandby: !forStandby });
     // Registered before the (possibly slow) golden load, so its memory is already counted.
     const domain = this.register(spec);
     try {
@@ -155,7 +229,7 @@ export class Host extends EventEmitter<HostEvents> {
       memoryMiB: header.memoryMiB,
       vgaMemoryMiB: header.vgaMemoryMiB,
     };
-    this.admit(spec);
+    await this.admit(spec);
     const domain = existing?.state === 'saved' ? existing : this.register(spec);
     await this.bootDomain(domain, image, state);
     return domain;
@@ -168,7 +242,7 @@ export class Host extends EventEmitter<HostEvents> {
     if (domain.state !== 'crashed') {
       throw new HostError('illegal_transition', `cannot start domain ${id} while it is ${domain.state}`);
     }
-    this.admit(domain.spec, id);
+    await this.admit(domain.spec, { exceptId: id });
     const image = await this.appliance(domain.spec.appliance);
     const initialState =
       domain.spec.memoryMiB === image.memoryMiB
@@ -209,6 +283,9 @@ export class Host extends EventEmitter<HostEvents> {
 
   /** Stops every domain's worker; used on daemon shutdown and in tests. */
   async shutdown(): Promise<void> {
+    this.standbyAppliances = [];
+    await Promise.all([...this.standby.values()]);
+    this.standby.clear();
     await Promise.all(
       [...this.domains.values()]
         .filter((d) => d.state !== 'stopped')
@@ -245,10 +322,15 @@ export class Host extends EventEmitter<HostEvents> {
     return total;
   }
 
-  private admit(spec: DomainSpec, exceptId?: string): void {
+  private async admit(
+    spec: DomainSpec,
+    { exceptId = spec.id, mayEvictStandby = true }: { exceptId?: string; mayEvictStandby?: boolean } = {},
+  ): Promise<void> {
     const needed = spec.memoryMiB + spec.vgaMemoryMiB;
-    const used = this.memoryInUse(exceptId ?? spec.id);
-    if (used + needed > this.config.memoryBudgetMiB) {
+    const fits = () => this.memoryInUse(exceptId) + needed <= this.config.memoryBudgetMiB;
+    if (!fits() && mayEvictStandby) await this.releaseStandby();
+    const used = this.memoryInUse(exceptId);
+    if (!fits()) {
       throw new HostError(
         'insufficient_memory',
         `not enough host memory for ${spec.name}: it needs ${needed} MiB, ` +

@@ -22,6 +22,8 @@ for (const appliance of APPLIANCE_NAMES) {
   );
 }
 
+host.enableStandby(config.standbyAppliances);
+
 let stopping = false;
 async function stop(signal: string): Promise<void> {
   if (stopping) return;

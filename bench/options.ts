@@ -1,0 +1,102 @@
+// Command line of `npm run bench`: parsed with commander, validated with zod, expanded into
+// per-figure sample counts for the chosen mode (smoke, quick or full).
+import { Command } from 'commander';
+import { z } from 'zod';
+
+export const optionsSchema = z.object({
+  json: z.string().min(1).optional(),
+  html: z.string().min(1).optional(),
+  quick: z.boolean().default(false),
+  smoke: z.boolean().default(false),
+  png: z.boolean().default(true),
+  densityCap: z.coerce.number().int().min(1).max(64).optional(),
+  memoryBudgetMiB: z.coerce.number().int().min(512).max(65536).default(6144),
+});
+export type BenchOptions = z.infer<typeof optionsSchema>;
+
+export type Mode = 'smoke' | 'quick' | 'full';
+
+/** How many samples (or seconds) each figure gets in each mode. */
+export interface Plan {
+  mode: Mode;
+  timeToDesktop: number;
+  resume: number;
+  reconnect: number;
+  input: number;
+  densityInput: number;
+  densityCap: number;
+  eightVms: number;
+  bandwidthSeconds: number;
+  mipsSeconds: number;
+}
+
+export function planFor(options: BenchOptions): Plan {
+  if (options.smoke) {
+    return {
+      mode: 'smoke',
+      timeToDesktop: 1,
+      resume: 0,
+      reconnect: 0,
+      input: 5,
+      densityInput: 0,
+      densityCap: 0,
+      eightVms: 0,
+      bandwidthSeconds: 0,
+      mipsSeconds: 0,
+    };
+  }
+  if (options.quick) {
+    return {
+      mode: 'quick',
+      timeToDesktop: 3,
+      resume: 2,
+      reconnect: 5,
+      input: 30,
+      densityInput: 12,
+      densityCap: options.densityCap ?? 3,
+      eightVms: 8,
+      bandwidthSeconds: 3,
+      mipsSeconds: 3,
+    };
+  }
+  return {
+    mode: 'full',
+    timeToDesktop: 10,
+    resume: 10,
+    reconnect: 30,
+    input: 40,
+    densityInput: 30,
+    densityCap: options.densityCap ?? 12,
+    eightVms: 8,
+    bandwidthSeconds: 8,
+    mipsSeconds: 10,
+  };
+}
+
+export function parseOptions(argv: string[]): BenchOptions {
+  const program = new Command()
+    .name('npm run bench --')
+    .description('Raydesk benchmark: real hypervisor, real gateway, real headless Chromium')
+    .option('--json <file>', 'write the results as JSON to FILE (the chart goes next to it)')
+    .option('--html <file>', 'where to write the HTML chart (default: next to --json, or bench-results/)')
+    .option('--quick', 'reduced run, at most 5 minutes', false)
+    .option('--smoke', '1-iteration run of a few cheap figures (used by npm test)', false)
+    .option('--no-png', 'do not render the chart to PNG')
+    .option('--density-cap <n>', 'most desktop VMs for the density ramp (default 12, 3 with --quick)')
+    .option('--memory-budget-mib <n>', 'hypervisor memory budget for the run', '6144')
+    .exitOverride((error) => {
+      if (error.exitCode === 0) process.exit(0);
+      process.exit(2);
+    })
+    .parse(argv, { from: 'user' });
+  const parsed = optionsSchema.safeParse(program.opts());
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) console.error(`bench: ${issue.path.join('.')}: ${issue.message}`);
+    process.exit(2);
+  }
+  if (parsed.data.quick && parsed.data.smoke) {
+    console.error('bench: --quick and --smoke are exclusive');
+    process.exit(2);
+  }
+  return parsed.data;
+}

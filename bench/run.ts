@@ -1,0 +1,440 @@
+// The benchmark scenarios, run in order against one real stack (see stack.ts). Every figure
+// carries a `method` string: the same text goes into the README's Performance section.
+import { readdirSync, readFileSync } from 'node:fs';
+import { homedir, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { HypervisorClient, type DomainInfo } from '../hypervisor/src/api/index.ts';
+import { FrameTap } from './baseline.ts';
+import { measureBareMips, measureWorkerMips } from './mips.ts';
+import type { Plan } from './options.ts';
+import {
+  desktopPaintedAt,
+  focusCanvas,
+  guestToPage,
+  inputSample,
+  nowEpoch,
+  startStack,
+  waitConnected,
+  type Region,
+  type Stack,
+  type Viewer,
+} from './stack.ts';
+import { dist, mean, percentile, round, slope, type Dist } from './stats.ts';
+
+export const METHODS = {
+  timeToDesktopMs:
+    'Create a desktop VM from the golden snapshot through the hypervisor API, then open the viewer page in a new Chromium context (attach token, gateway socket); from the create call to the first complete frame painted in the canvas that shows the desktop. The portal is not in the path: this starts where clicking "Open desktop" would call the hypervisor.',
+  resumeToDesktopMs:
+    'A running desktop VM is saved (suspended to disk, no RAM held) and its viewer closed; from the restore call through the hypervisor API, then opening the viewer page in a new context, to the first complete frame painted in the canvas.',
+  reconnectMs:
+    'A second browser context opens the viewer of a running, watched desktop VM (hot-desk takeover of the control session); from starting its page load to its first complete frame painted in the canvas.',
+  inputToPaint:
+    "A real key press through Chromium's input pipeline (CDP), alternately 'x' and Backspace into the desktop's xterm; from the page's keydown event to the paint after which the canvas pixels (the screen above the panel) differ. Both timestamps are taken in the page.",
+  oneVm: 'One desktop VM running.',
+  eightVms: 'Eight desktop VMs running (idle desktops besides the measured one).',
+  busyNeighbour:
+    "A second desktop VM runs `while :; do :; done`, typed into its xterm as key events through the hypervisor API.",
+  bandwidth:
+    'Bytes of WebSocket frames received by the page (Chromium DevTools protocol), divided by the scenario time. idle: nothing happens; typing: a line typed at 10 keys/s; windowDrag: the xterm title bar dragged back and forth with the mouse through the viewer.',
+  baseline:
+    "The same scenarios' frames, taken from the hypervisor's display channel, each encoded as one PNG (node-canvas defaults) of its whole dirty row band at full screen width; bytes divided by the same scenario time.",
+  encodeMsPerFrame:
+    "The gateway's own per-frame diff+encode time for one viewer (its encode histogram's observations), over every frame sent during the run.",
+  snapshot:
+    'Desktop VM after use: saveMs is the hypervisor save call (capture + zstd + write), restoreMs the restore call until the domain runs again (median over the resume iterations), stateBytes the state file size.',
+  coldBootMs:
+    'Power-on to the guest agent reporting ready, measured once when the golden snapshot was built and read from its manifest (~/.cache/raydesk/golden/*.json, newest per appliance).',
+  density:
+    "Desktop VMs added one at a time (idle, from the golden snapshot); after each, input-to-paint is sampled on the first VM. maxDesktopVms is the most VMs for which its p95 stayed at or under 150 ms, up to the cap or the memory budget. rssPerVmMiB is the slope of this process's RSS (hypervisor workers are threads in it) over the VM count.",
+  mips:
+    "Millions of guest instructions per second for the same workload (a busybox shell busy loop on the console appliance, cold-booted): bare v86 on the main thread with no Raydesk code, against v86 in a Raydesk domain worker; back to back in the same run.",
+};
+
+export interface BenchResults {
+  timeToDesktopMs: Dist | null;
+  resumeToDesktopMs: Dist | null;
+  reconnectMs: Dist | null;
+  inputToPaintMs: { oneVm: Dist | null; eightVms: Dist | null; busyNeighbour: Dist | null; method: string };
+  bandwidthBytesPerSec: { idle: number; typing: number; windowDrag: number; method: string } | null;
+  baselineFullBandPngBytesPerSec: { idle: number; typing: number; windowDrag: number; method: string } | null;
+  encodeMsPerFrame: { p50: number; p95: number; n: number; method: string } | null;
+  snapshot: { saveMs: number; restoreMs: number; stateBytes: number; n: number; method: string } | null;
+  coldBootMs: { console: number | null; desktop: number | null; browser: number | null; method: string };
+  density: {
+    maxDesktopVms: number;
+    rssPerVmMiB: number;
+    samples: { vms: number; p50: number; p95: number; n: number; rssMiB: number }[];
+    cap: number;
+    stoppedBy: string;
+    method: string;
+  } | null;
+  mips: { bare: number; hypervisor: number; method: string } | null;
+}
+
+export interface RunOutput {
+  results: BenchResults;
+  /** Raw samples per latency series, for the chart. */
+  series: Record<string, number[]>;
+  elapsedMs: number;
+  mode: string;
+  /** 1-minute load average at the start and the end: the machine may be shared. */
+  loadavg: { start: number; end: number };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** The screen above JWM's panel: where the xterm's echo shows up. */
+const ABOVE_PANEL: Region = { x: 0, y: 0, w: 1024, h: 730 };
+/** Middle of the xterm's title bar (xterm geometry +40+30, JWM title 26 px). */
+const TITLE_BAR = { x: 330, y: 43 };
+
+export function readColdBoots(dir = join(homedir(), '.cache', 'raydesk', 'golden')): Record<string, number | null> {
+  const newest: Record<string, { at: string; ms: number }> = {};
+  let files: string[] = [];
+  try {
+    files = readdirSync(dir).filter((f) => f.endsWith('.json'));
+  } catch {
+    /* no golden snapshots yet */
+  }
+  for (const f of files) {
+    try {
+      const m = JSON.parse(readFileSync(join(dir, f), 'utf8')) as { appliance: string; coldBootMs: number; createdAt: string };
+      const seen = newest[m.appliance];
+      if (!seen || m.createdAt > seen.at) newest[m.appliance] = { at: m.createdAt, ms: m.coldBootMs };
+    } catch {
+      /* unreadable manifest */
+    }
+  }
+  const out: Record<string, number | null> = {};
+  for (const a of ['console', 'desktop', 'browser']) out[a] = newest[a]?.ms ?? null;
+  return out;
+}
+
+export async function runBench(plan: Plan, memoryBudgetMiB: number, log: (line: string) => void): Promise<RunOutput> {
+  const started = performance.now();
+  const loadStart = loadavg()[0]!;
+  const series: Record<string, number[]> = {};
+  const results: BenchResults = {
+    timeToDesktopMs: null,
+    resumeToDesktopMs: null,
+    reconnectMs: null,
+    inputToPaintMs: { oneVm: null, eightVms: null, busyNeighbour: null, method: METHODS.inputToPaint },
+    bandwidthBytesPerSec: null,
+    baselineFullBandPngBytesPerSec: null,
+    encodeMsPerFrame: null,
+    snapshot: null,
+    coldBootMs: { ...(readColdBoots() as { console: number | null; desktop: number | null; browser: number | null }), method: METHODS.coldBootMs },
+    density: null,
+    mips: null,
+  };
+
+  log('starting hypervisor, gateway and Chromium');
+  const stack = await startStack({ memoryBudgetMiB });
+  const created: string[] = [];
+  const createDesktop = async (name: string): Promise<DomainInfo> => {
+    const info = await stack.client.create({ appliance: 'desktop', name });
+    created.push(info.id);
+    return info;
+  };
+  try {
+    // The golden state is loaded (and kept) once per host process; load it before timing.
+    log('loading the desktop golden snapshot');
+    await stack.hv.host.golden.state('desktop');
+
+    // ---- time to desktop ------------------------------------------------------------------
+    const ttd: number[] = [];
+    let active: { vm: DomainInfo; viewer: Viewer } | null = null;
+    for (let i = 0; i < Math.max(1, plan.timeToDesktop); i++) {
+      const t0 = nowEpoch();
+      const vm = await createDesktop(`ttd-${i}`);
+      const viewer = await stack.open(vm.id);
+      const t1 = await desktopPaintedAt(viewer);
+      ttd.push(t1 - t0);
+      log(`timeToDesktop #${i + 1}: ${(t1 - t0).toFixed(0)} ms`);
+      if (active) {
+        await active.viewer.close();
+        await stack.client.destroy(active.vm.id);
+      }
+      active = { vm, viewer };
+    }
+    series.timeToDesktopMs = ttd;
+    results.timeToDesktopMs = dist(ttd, METHODS.timeToDesktopMs + ` n=${ttd.length}.`, 0);
+    let { vm, viewer } = active!;
+    await waitConnected(viewer);
+
+    // ---- input to paint, one VM ----------------------------------------------------------
+    const sampleInput = async (n: number, label: string): Promise<number[]> => {
+      await focusCanvas(viewer);
+      const out: number[] = [];
+      let lost = 0;
+      for (let i = 0; i < n; i++) {
+        const ms = await inputSample(viewer, i % 2 ? 'Backspace' : 'x', ABOVE_PANEL);
+        if (ms >= 0) out.push(ms);
+        else lost++;
+        await sleep(Math.random() * 100);
+      }
+      if (i_odd(n)) {
+        // leave the prompt empty: the last sample typed an 'x'
+        await viewer.page.keyboard.press('Backspace');
+        await sleep(150);
+      }
+      log(
+        `inputToPaint ${label}: p50 ${percentile(out, 50).toFixed(1)} ms, p95 ${percentile(out, 95).toFixed(1)} ms, n=${out.length}${lost ? `, ${lost} discarded (no change within 5 s)` : ''}`,
+      );
+      return out;
+    };
+    await sleep(1000);
+    const oneVm = await sampleInput(plan.input, '1 VM');
+    series['inputToPaintMs.oneVm'] = oneVm;
+    results.inputToPaintMs.oneVm = dist(oneVm, METHODS.oneVm);
+
+    if (plan.mode !== 'smoke') {
+      // ---- bandwidth, with the naive PNG baseline from the same frames ---------------------
+      const tapClient = new HypervisorClient({
+        url: stack.hv.url,
+        secret: stack.hv.config.secret,
+        timeoutMs: 600_000,
+      });
+      await tapClient.connected();
+      const tap = await FrameTap.attach(tapClient, vm.id);
+      const bw = { idle: 0, typing: 0, windowDrag: 0 };
+      const base = { idle: 0, typing: 0, windowDrag: 0 };
+      const recorded: Record<keyof typeof bw, { frames: ReturnType<FrameTap['stop']>; seconds: number }> = {} as never;
+      const scenario = async (name: keyof typeof bw, body: () => Promise<void>) => {
+        await sleep(1000);
+        const b0 = viewer.wsBytes();
+        tap.start();
+        const t0 = performance.now();
+        await body();
+        const seconds = (performance.now() - t0) / 1000;
+        const frames = tap.stop();
+        bw[name] = Math.round((viewer.wsBytes() - b0) / seconds);
+        recorded[name] = { frames, seconds };
+        log(`bandwidth ${name}: ${bw[name]} B/s over ${seconds.toFixed(1)} s (${frames.length} hypervisor frames)`);
+      };
+      await scenario('idle', async () => {
+        await sleep(plan.bandwidthSeconds * 1000);
+      });
+      await focusCanvas(viewer);
+      await scenario('typing', async () => {
+        const end = performance.now() + plan.bandwidthSeconds * 1000;
+        const text = 'echo the quick brown fox jumps over the lazy dog';
+        let i = 0;
+        while (performance.now() < end) {
+          const ch = text[i % text.length]!;
+          await viewer.page.keyboard.press(ch === ' ' ? 'Space' : ch);
+          i++;
+          await sleep(100);
+        }
+        await viewer.page.keyboard.press('Enter');
+        await sleep(300);
+      });
+      await scenario('windowDrag', async () => {
+        const start = await guestToPage(viewer, TITLE_BAR.x, TITLE_BAR.y);
+        const right = await guestToPage(viewer, TITLE_BAR.x + 240, TITLE_BAR.y + 120);
+        const page = viewer.page;
+        await page.mouse.move(start.x, start.y);
+        await page.mouse.down();
+        const end = performance.now() + plan.bandwidthSeconds * 1000;
+        let phase = 0;
+        while (performance.now() < end) {
+          // one sweep out and back per second, 30 moves a second
+          const f = (Math.sin((phase / 30) * Math.PI * 2 - Math.PI / 2) + 1) / 2;
+          await page.mouse.move(start.x + (right.x - start.x) * f, start.y + (right.y - start.y) * f);
+          phase++;
+          await sleep(33);
+        }
+        await page.mouse.move(start.x, start.y, { steps: 5 });
+        await page.mouse.up();
+        await sleep(500);
+      });
+      await tap.detach();
+      tapClient.close();
+      for (const name of ['idle', 'typing', 'windowDrag'] as const) {
+        const { frames, seconds } = recorded[name];
+        const encoded = tap.encodeBands(frames);
+        base[name] = Math.round(encoded.bytes / seconds);
+      }
+      log(`baseline full-band PNG: idle ${base.idle}, typing ${base.typing}, windowDrag ${base.windowDrag} B/s`);
+      results.bandwidthBytesPerSec = { ...bw, method: METHODS.bandwidth + ` ${plan.bandwidthSeconds} s per scenario.` };
+      results.baselineFullBandPngBytesPerSec = { ...base, method: METHODS.baseline };
+
+      // ---- reconnect (takeover by a second browser context) -------------------------------
+      const reconnect: number[] = [];
+      for (let i = 0; i < plan.reconnect; i++) {
+        const next = await stack.open(vm.id, `?name=Browser%20${i + 2}`);
+        const t1 = await desktopPaintedAt(next);
+        reconnect.push(t1 - next.openedAt);
+        await viewer.close();
+        viewer = next;
+      }
+      log(`reconnect: p50 ${percentile(reconnect, 50).toFixed(0)} ms, p95 ${percentile(reconnect, 95).toFixed(0)} ms, n=${reconnect.length}`);
+      series.reconnectMs = reconnect;
+      results.reconnectMs = dist(reconnect, METHODS.reconnectMs + ` n=${reconnect.length}.`, 0);
+
+      // ---- suspend / resume -----------------------------------------------------------------
+      const resume: number[] = [];
+      const saves: number[] = [];
+      const restores: number[] = [];
+      let stateBytes = 0;
+      for (let i = 0; i < plan.resume; i++) {
+        let t = performance.now();
+        const saved = await stack.client.save(vm.id);
+        saves.push(performance.now() - t);
+        stateBytes = saved.bytes;
+        await viewer.close();
+        const t0 = nowEpoch();
+        t = performance.now();
+        vm = await stack.client.restore(saved.file);
+        restores.push(performance.now() - t);
+        viewer = await stack.open(vm.id);
+        const t1 = await desktopPaintedAt(viewer);
+        resume.push(t1 - t0);
+        log(`save ${saves.at(-1)!.toFixed(0)} ms (${(stateBytes / 2 ** 20).toFixed(1)} MiB), restore ${restores.at(-1)!.toFixed(0)} ms, resume to desktop ${(t1 - t0).toFixed(0)} ms`);
+      }
+      if (resume.length) {
+        series.resumeToDesktopMs = resume;
+        results.resumeToDesktopMs = dist(resume, METHODS.resumeToDesktopMs + ` n=${resume.length}.`, 0);
+        results.snapshot = {
+          saveMs: Math.round(percentile(saves, 50)),
+          restoreMs: Math.round(percentile(restores, 50)),
+          stateBytes,
+          n: saves.length,
+          method: METHODS.snapshot,
+        };
+      }
+      await waitConnected(viewer);
+
+      // ---- busy neighbour -------------------------------------------------------------------
+      const busy = await createDesktop('busy');
+      await sleep(1500);
+      typeBusyLoop(stack, busy.id);
+      await sleep(3000);
+      const busyInfo = await stack.client.get(busy.id);
+      log(`busy neighbour ${busy.id}: ${busyInfo.cpuPercent.toFixed(0)}% CPU, ${busyInfo.mips.toFixed(0)} MIPS`);
+      const busySamples = await sampleInput(plan.input, 'busy neighbour');
+      series['inputToPaintMs.busyNeighbour'] = busySamples;
+      results.inputToPaintMs.busyNeighbour = dist(
+        busySamples,
+        METHODS.busyNeighbour + ` Neighbour at ${busyInfo.cpuPercent.toFixed(0)}% of a core.`,
+      );
+      await stack.client.destroy(busy.id);
+
+      // ---- density ramp and eight VMs -------------------------------------------------------
+      const rssMiB = () => process.memoryUsage.rss() / 2 ** 20;
+      const samples: { vms: number; p50: number; p95: number; n: number; rssMiB: number }[] = [];
+      samples.push({
+        vms: 1,
+        p50: round(percentile(oneVm, 50)),
+        p95: round(percentile(oneVm, 95)),
+        n: oneVm.length,
+        rssMiB: Math.round(rssMiB()),
+      });
+      let running = 1;
+      let maxDesktopVms = percentile(oneVm, 95) <= 150 ? 1 : 0;
+      let stoppedBy = maxDesktopVms ? `cap ${plan.densityCap}` : 'p95 over 150 ms with 1 VM';
+      let densityOpen = maxDesktopVms > 0 && plan.densityCap > 1;
+      const target = Math.max(plan.eightVms, plan.densityCap);
+      while (running < target) {
+        try {
+          await createDesktop(`load-${running + 1}`);
+        } catch (error) {
+          stoppedBy = `could not start VM ${running + 1}: ${(error as Error).message}`;
+          log(stoppedBy);
+          break;
+        }
+        running++;
+        await sleep(1500);
+        if (densityOpen && running <= plan.densityCap) {
+          const s = await sampleInput(plan.densityInput, `${running} VMs`);
+          const p95 = percentile(s, 95);
+          samples.push({ vms: running, p50: round(percentile(s, 50)), p95: round(p95), n: s.length, rssMiB: Math.round(rssMiB()) });
+          if (p95 > 150) {
+            densityOpen = false;
+            stoppedBy = `p95 ${p95.toFixed(0)} ms > 150 ms at ${running} VMs`;
+          } else {
+            maxDesktopVms = running;
+          }
+          if (running === plan.densityCap) densityOpen = false;
+        }
+        if (running === plan.eightVms) {
+          const s = await sampleInput(plan.input, '8 VMs');
+          series['inputToPaintMs.eightVms'] = s;
+          results.inputToPaintMs.eightVms = dist(s, METHODS.eightVms);
+        }
+      }
+      const rssSlope = slope(
+        samples.map((s) => s.vms),
+        samples.map((s) => s.rssMiB),
+      );
+      results.density = {
+        maxDesktopVms,
+        rssPerVmMiB: round(rssSlope),
+        samples,
+        cap: plan.densityCap,
+        stoppedBy,
+        method: METHODS.density + ` ${plan.densityInput} samples per step (1 VM: the oneVm samples).`,
+      };
+      log(`density: ${maxDesktopVms} desktop VMs (${stoppedBy}), ${rssSlope.toFixed(0)} MiB RSS per VM`);
+    }
+
+    // ---- encode time (every frame the gateway encoded so far) ------------------------------
+    const enc = stack.encodeMs;
+    series.encodeMsPerFrame = enc;
+    results.encodeMsPerFrame = {
+      p50: round(percentile(enc, 50), 2),
+      p95: round(percentile(enc, 95), 2),
+      n: enc.length,
+      method: METHODS.encodeMsPerFrame,
+    };
+  } finally {
+    log('stopping the stack');
+    await stack.close();
+  }
+
+  if (plan.mipsSeconds > 0) {
+    log(`mips: bare v86 (cold boot of console, then ${plan.mipsSeconds} s)`);
+    const bare = await measureBareMips(plan.mipsSeconds);
+    log(`mips: bare ${bare.toFixed(0)}; now a Raydesk worker`);
+    const worker = await measureWorkerMips(plan.mipsSeconds);
+    log(`mips: hypervisor worker ${worker.toFixed(0)}`);
+    results.mips = { bare: round(bare), hypervisor: round(worker), method: METHODS.mips + ` ${plan.mipsSeconds} s each.` };
+  }
+  void mean;
+  return {
+    results,
+    series,
+    elapsedMs: performance.now() - started,
+    mode: plan.mode,
+    loadavg: { start: round(loadStart, 2), end: round(loadavg()[0]!, 2) },
+  };
+}
+
+const i_odd = (n: number) => n % 2 === 1;
+
+/** Types `while :; do :; done` and Enter into the VM's focused xterm as key events. */
+function typeBusyLoop(stack: Stack, id: string): void {
+  const key = (code: string) => {
+    stack.client.key(id, code, true);
+    stack.client.key(id, code, false);
+  };
+  const colon = () => {
+    stack.client.key(id, 'ShiftLeft', true);
+    key('Semicolon');
+    stack.client.key(id, 'ShiftLeft', false);
+  };
+  const word = (w: string) => {
+    for (const ch of w) key(`Key${ch.toUpperCase()}`);
+  };
+  word('while');
+  key('Space');
+  colon();
+  key('Semicolon');
+  key('Space');
+  word('do');
+  key('Space');
+  colon();
+  key('Semicolon');
+  key('Space');
+  word('done');
+  key('Enter');
+}

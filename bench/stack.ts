@@ -1,0 +1,281 @@
+/// <reference lib="dom" />
+// The real stack for the benchmark, all on loopback: a hypervisor in this process
+// (startEphemeralHypervisor), the real gateway (createGateway), a page server that serves the
+// real web viewer bundled with esbuild and mints attach tokens, and headless Chromium
+// (playwright-core with /usr/bin/chromium). The page pieces are the gateway's browser test
+// harness (gateway/test/browser-harness.ts), imported rather than copied.
+import { randomBytes } from 'node:crypto';
+import pino from 'pino';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { HypervisorClient } from '../hypervisor/src/api/index.ts';
+import { startEphemeralHypervisor, type RunningHypervisor } from '../hypervisor/src/host/index.ts';
+import { createGateway, type Gateway } from '../gateway/src/server.ts';
+import {
+  CHROMIUM,
+  CHROMIUM_ARGS,
+  bundleViewer,
+  chromiumMissing,
+  servePage,
+  type TestPageServer,
+} from '../gateway/test/browser-harness.ts';
+
+export const CANVAS = 'canvas[aria-label="Remote desktop"]';
+
+/**
+ * Runs in the page before its own scripts. The test page assigns `window.__paints = []` and the
+ * viewer's onPaint pushes into it; a setter wraps that array's push so every painted frame is
+ * seen the moment it is painted: it records the first full frame, the first frame on which the
+ * canvas shows the desktop, and resolves a pending input probe when its region's pixels change.
+ */
+const INIT_SCRIPT = `(() => {
+  const canvas = () => document.querySelector(${JSON.stringify(CANVAS)});
+  const hash = (r) => {
+    const c = canvas();
+    const d = c.getContext('2d').getImageData(r.x, r.y, Math.min(r.w, c.width - r.x), Math.min(r.h, c.height - r.y)).data;
+    let h = 2166136261;
+    for (let i = 0; i < d.length; i += 4) { h = Math.imul(h ^ d[i], 16777619); h = Math.imul(h ^ d[i + 1], 16777619); }
+    return h >>> 0;
+  };
+  const looksLikeDesktop = () => {
+    const c = canvas();
+    if (!c || c.width < 640) return false;
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    const seen = new Set();
+    for (let i = 0; i < d.length; i += 4 * 997) seen.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
+    return seen.size >= 3;
+  };
+  const bench = { fullAt: 0, desktopAt: 0, probe: null, hash };
+  window.__bench = bench;
+  const onPaint = (info) => {
+    if (info.full && !bench.fullAt) bench.fullAt = info.at;
+    if (bench.fullAt && !bench.desktopAt && looksLikeDesktop()) bench.desktopAt = info.at;
+    const probe = bench.probe;
+    if (probe && hash(probe.region) !== probe.base) { bench.probe = null; probe.done(performance.now()); }
+  };
+  let paints;
+  Object.defineProperty(window, '__paints', {
+    configurable: true,
+    get() { return paints; },
+    set(value) {
+      paints = value;
+      value.push = function (...items) {
+        const r = Array.prototype.push.apply(this, items);
+        for (const item of items) { try { onPaint(item); } catch (e) { console.error(e); } }
+        return r;
+      };
+    },
+  });
+  bench.arm = (region, timeoutMs) => {
+    bench.result = new Promise((resolve) => {
+      const timer = setTimeout(() => { bench.probe = null; resolve(-1); }, timeoutMs);
+      bench.probe = { region, base: hash(region), done: (t) => { clearTimeout(timer); resolve(t); } };
+    });
+  };
+})();`;
+
+export interface Viewer {
+  context: BrowserContext;
+  page: Page;
+  /** Node epoch ms (performance.timeOrigin + now) just before navigation started. */
+  openedAt: number;
+  /** Bytes of WebSocket frames the page received (socket.io payloads, as on the wire). */
+  wsBytes(): number;
+  /** Page clock minus this process's clock, ms (measured with a round trip). */
+  clockOffset: number;
+  close(): Promise<void>;
+}
+
+export const nowEpoch = () => performance.timeOrigin + performance.now();
+
+export interface Stack {
+  hv: RunningHypervisor;
+  client: HypervisorClient;
+  gateway: Gateway;
+  gatewayUrl: string;
+  browser: Browser;
+  /** Every gateway diff+encode time, ms, as observed by its encode histogram. */
+  encodeMs: number[];
+  open(vmId: string, query?: string): Promise<Viewer>;
+  close(): Promise<void>;
+}
+
+export async function startStack(options: { memoryBudgetMiB: number }): Promise<Stack> {
+  const missing = chromiumMissing();
+  if (missing) throw new Error(missing);
+  const hv = await startEphemeralHypervisor({ memoryBudgetMiB: options.memoryBudgetMiB });
+  const client = new HypervisorClient({ url: hv.url, secret: hv.config.secret, timeoutMs: 600_000 });
+  await client.connected();
+  const attachSecret = randomBytes(32).toString('hex');
+  const gateway = createGateway({
+    config: {
+      host: '127.0.0.1',
+      port: 0,
+      secret: randomBytes(16).toString('hex'),
+      attachTokenSecret: attachSecret,
+      hypervisorUrl: hv.url,
+      hypervisorSecret: hv.config.secret,
+      portalInternalUrl: null,
+      allowedOrigins: [],
+      logLevel: 'silent',
+    },
+    logger: pino({ level: 'silent' }),
+  });
+  // Observe the gateway's own encode timing (diff + encode per frame per viewer) exactly.
+  const encodeMs: number[] = [];
+  const histogram = gateway.metrics.encodeSeconds;
+  const observe = histogram.observe.bind(histogram) as (...args: unknown[]) => void;
+  (histogram as unknown as { observe: (...args: unknown[]) => void }).observe = (...args) => {
+    const value = typeof args[0] === 'number' ? args[0] : args[1];
+    if (typeof value === 'number') encodeMs.push(value * 1000);
+    observe(...args);
+  };
+  const { url: gatewayUrl } = await gateway.listen(0, '127.0.0.1');
+  const bundle = await bundleViewer();
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  const pages = new Map<string, TestPageServer>();
+  const viewers = new Set<Viewer>();
+
+  const open = async (vmId: string, query = ''): Promise<Viewer> => {
+    let server = pages.get(vmId);
+    if (!server) {
+      server = await servePage({ gatewayUrl, vm: vmId, attachSecret, bundle });
+      pages.set(vmId, server);
+    }
+    const context = await browser.newContext({ viewport: { width: 1100, height: 860 } });
+    await context.addInitScript(INIT_SCRIPT);
+    const page = await context.newPage();
+    let bytes = 0;
+    page.on('websocket', (ws) => {
+      ws.on('framereceived', (frame) => {
+        bytes += typeof frame.payload === 'string' ? Buffer.byteLength(frame.payload) : frame.payload.length;
+      });
+    });
+    // Clock offset between the page and this process, from a blank page first.
+    await page.goto('about:blank');
+    const before = nowEpoch();
+    const pageNow = await page.evaluate(() => performance.timeOrigin + performance.now());
+    const after = nowEpoch();
+    const clockOffset = pageNow - (before + after) / 2;
+    const openedAt = nowEpoch();
+    await page.goto(`${server.url}/${query}`);
+    const viewer: Viewer = {
+      context,
+      page,
+      openedAt,
+      clockOffset,
+      wsBytes: () => bytes,
+      async close() {
+        viewers.delete(viewer);
+        await context.close().catch(() => undefined);
+      },
+    };
+    viewers.add(viewer);
+    return viewer;
+  };
+
+  return {
+    hv,
+    client,
+    gateway,
+    gatewayUrl,
+    browser,
+    encodeMs,
+    open,
+    async close() {
+      for (const v of [...viewers]) await v.close();
+      await browser.close().catch(() => undefined);
+      for (const s of pages.values()) await s.close().catch(() => undefined);
+      await gateway.close().catch(() => undefined);
+      for (const d of await client.list().catch(() => [])) {
+        if (d.state !== 'stopped') await client.destroy(d.id).catch(() => undefined);
+      }
+      client.close();
+      await hv.close();
+    },
+  };
+}
+
+/**
+ * Waits until the viewer has painted a complete frame that shows the desktop; returns that
+ * paint's time on this process's clock (epoch ms).
+ */
+export async function desktopPaintedAt(viewer: Viewer, timeoutMs = 120_000): Promise<number> {
+  const handle = await viewer.page.waitForFunction(
+    () => {
+      const b = (window as unknown as { __bench?: { desktopAt: number } }).__bench;
+      return b && b.desktopAt ? performance.timeOrigin + b.desktopAt : 0;
+    },
+    undefined,
+    { timeout: timeoutMs, polling: 25 },
+  );
+  const pageEpoch = (await handle.jsonValue()) as number;
+  return pageEpoch - viewer.clockOffset;
+}
+
+export async function waitConnected(viewer: Viewer, timeoutMs = 60_000): Promise<void> {
+  await viewer.page.waitForFunction(
+    () => (window as unknown as { __viewer: { state: string } }).__viewer.state === 'connected',
+    undefined,
+    { timeout: timeoutMs, polling: 25 },
+  );
+}
+
+export interface Region {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
+
+/**
+ * One input-to-paint sample: arms a pixel probe over `region`, presses `key` through Chromium's
+ * real input pipeline (CDP), and returns ms from the page's keydown event to the paint that
+ * changed the region's pixels; -1 on timeout.
+ */
+export async function inputSample(viewer: Viewer, key: string, region: Region, timeoutMs = 5_000): Promise<number> {
+  const { page } = viewer;
+  await page.evaluate(
+    ([r, t]) => {
+      const w = window as unknown as { __bench: { arm(r: unknown, t: number): void } };
+      w.__bench.arm(r, t as number);
+    },
+    [region, timeoutMs] as const,
+  );
+  const keysBefore = await page.evaluate(() => (window as unknown as { __keys: number[] }).__keys.length);
+  await page.keyboard.press(key);
+  return page.evaluate(async (n) => {
+    const w = window as unknown as { __bench: { result: Promise<number> }; __keys: number[]; __paints: unknown[] };
+    const paintedAt = await w.__bench.result;
+    const keyAt = w.__keys[n];
+    // Let the echo finish (it can span several frames) so the next sample starts from a still
+    // screen: no paint for 150 ms, at most 3 s.
+    let count = w.__paints.length;
+    let still = performance.now();
+    const limit = performance.now() + 3_000;
+    while (performance.now() - still < 150 && performance.now() < limit) {
+      await new Promise((r) => setTimeout(r, 10));
+      if (w.__paints.length !== count) {
+        count = w.__paints.length;
+        still = performance.now();
+      }
+    }
+    if (paintedAt < 0 || keyAt === undefined || paintedAt < keyAt) return -1;
+    return paintedAt - keyAt;
+  }, keysBefore);
+}
+
+export async function focusCanvas(viewer: Viewer): Promise<void> {
+  await viewer.page.focus(CANVAS);
+}
+
+/** Guest pixel (x, y) to page coordinates, whatever the viewer's scaling. */
+export async function guestToPage(viewer: Viewer, x: number, y: number): Promise<{ x: number; y: number }> {
+  return viewer.page.evaluate(
+    ([sel, gx, gy]) => {
+      const c = document.querySelector(sel as string) as HTMLCanvasElement;
+      const r = c.getBoundingClientRect();
+      return { x: r.left + ((gx as number) * r.width) / c.width, y: r.top + ((gy as number) * r.height) / c.height };
+    },
+    [CANVAS, x, y] as const,
+  );
+}

@@ -1,0 +1,52 @@
+// `npm run bench`: measures Raydesk through the real stack (hypervisor in this process, the real
+// gateway, headless Chromium with the real viewer). Options: --json FILE, --quick, --smoke, see
+// bench/options.ts; scenarios in bench/run.ts; output in bench/report.ts.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { chromium } from 'playwright-core';
+import { CHROMIUM, CHROMIUM_ARGS } from '../gateway/test/browser-harness.ts';
+import { REPO_ROOT } from '../hypervisor/src/config.ts';
+import { parseOptions, planFor } from '../bench/options.ts';
+import { html, table } from '../bench/report.ts';
+import { runBench } from '../bench/run.ts';
+
+const options = parseOptions(process.argv.slice(2));
+const plan = planFor(options);
+const t0 = Date.now();
+const log = (line: string) =>
+  process.stderr.write(`[bench +${((Date.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${line}\n`);
+
+const out = await runBench(plan, options.memoryBudgetMiB, log);
+
+const jsonFile = options.json ? resolve(options.json) : null;
+const htmlFile = options.html
+  ? resolve(options.html)
+  : jsonFile
+    ? jsonFile.replace(/\.json$/i, '') + '.html'
+    : join(REPO_ROOT, 'bench-results', `bench-${plan.mode}.html`);
+if (jsonFile) {
+  mkdirSync(dirname(jsonFile), { recursive: true });
+  writeFileSync(jsonFile, JSON.stringify(out.results, null, 2) + '\n');
+}
+mkdirSync(dirname(htmlFile), { recursive: true });
+const page = html(out);
+writeFileSync(htmlFile, page);
+let pngFile: string | null = null;
+if (options.png) {
+  pngFile = htmlFile.replace(/\.html$/i, '') + '.png';
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  try {
+    const p = await browser.newPage({ viewport: { width: 1080, height: 600 } });
+    await p.setContent(page);
+    await p.screenshot({ path: pngFile, fullPage: true });
+  } finally {
+    await browser.close();
+  }
+}
+if (!options.json) console.log(table(out));
+else {
+  console.log(JSON.stringify(out.results, null, 2));
+  console.error(table(out));
+}
+log(`done in ${((Date.now() - t0) / 1000).toFixed(0)} s: ${[jsonFile, htmlFile, pngFile].filter(Boolean).join(', ')}`);
+process.exit(0);
