@@ -1,12 +1,12 @@
+/// <reference lib="dom" />
 // End-to-end tests of the portal in real Chromium (Debian's /usr/bin/chromium through
 // playwright-core; no browser is ever downloaded).
 //
-// The test starts its own portal (web/server.mjs over the production build in web/.next) on a
-// free port with a throwaway SQLite database, so it never touches ./data. Tests that need the
-// hypervisor and the gateway use the ones configured in .env (HYPERVISOR_*, GATEWAY_*) and skip
-// with a clear reason when /api/health says they are not running.
+// The test starts the whole stack on free loopback ports: a real hypervisor and the gateway in
+// this process, and the portal (web/server.mjs over the production build in web/.next) as a
+// child with a throwaway SQLite database, so it never touches ./data or a running Raydesk.
 //
-//   npx tsx --test e2e/portal.e2e.test.ts        (after `npm run build -w web`)
+//   npx tsx --test e2e/portal.e2e.test.ts        (after `npm run build -w web`; npm test does both)
 //
 // Screenshots of every page go to artifacts/screenshots/.
 import assert from 'node:assert/strict';
@@ -17,6 +17,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { createGateway, type Gateway } from '@raydesk/gateway/server';
+import { startEphemeralHypervisor, type RunningHypervisor } from '@raydesk/hypervisor/host';
 import { createDb, type Db } from '../prisma/client.ts';
 import { dataDir, loadRootEnv, REPO_ROOT } from '../prisma/db-url.ts';
 import { setupDatabase } from '../web/scripts/db-setup.ts';
@@ -30,11 +32,11 @@ const ALICE = { email: 'alice@e2e.test', password: 'alice-password-e2e', name: '
 const BOB = { email: 'bob@e2e.test', password: 'bob-password-e2e', name: 'Bob Example' };
 const CAROL = { email: 'carol@e2e.test', password: 'carol-password-e2e', name: 'Carol Lockout' };
 
-const skipAll = !existsSync(CHROMIUM)
-  ? `Chromium is not installed at ${CHROMIUM} (apt-get install chromium)`
-  : !existsSync(BUILD_ID)
-    ? 'the portal is not built: run `npm run build -w web` first'
-    : false;
+if (!existsSync(CHROMIUM)) throw new Error(`Chromium is not installed at ${CHROMIUM} (apt-get install chromium)`);
+if (!existsSync(BUILD_ID)) throw new Error('the portal is not built: run `npm run build -w web` first');
+
+let hypervisor: RunningHypervisor | null = null;
+let gateway: Gateway | null = null;
 
 let portal: ChildProcess | null = null;
 let portalLog = '';
@@ -42,7 +44,10 @@ let base = '';
 let tmp = '';
 let db: Db;
 let browser: Browser;
-let health: { hypervisor: { ok: boolean }; gateway: { ok: boolean } } = { hypervisor: { ok: false }, gateway: { ok: false } };
+let health: { hypervisor: { ok: boolean }; gateway: { ok: boolean } } = {
+  hypervisor: { ok: false },
+  gateway: { ok: false },
+};
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -55,7 +60,12 @@ function freePort(): Promise<number> {
   });
 }
 
-async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 30_000, everyMs = 250): Promise<T> {
+async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | null | undefined | false>,
+  timeoutMs = 30_000,
+  everyMs = 250,
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < end) {
@@ -87,7 +97,12 @@ async function signIn(page: Page, who: { email: string; password: string }): Pro
 }
 
 /** Same-origin API call from inside the page (carries its cookies and Origin). */
-async function pageApi(page: Page, path: string, method = 'GET', body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+async function pageApi(
+  page: Page,
+  path: string,
+  method = 'GET',
+  body?: unknown,
+): Promise<{ status: number; body: Record<string, unknown> }> {
   return page.evaluate(
     async ({ path, method, body }) => {
       const res = await fetch(path, {
@@ -111,14 +126,17 @@ async function pageApi(page: Page, path: string, method = 'GET', body?: unknown)
 /** Distinct colours among sampled canvas pixels: a painted desktop has many, a blank one few. */
 async function canvasColours(page: Page): Promise<number> {
   return page.evaluate(() => {
-    const canvas = document.querySelector('canvas[aria-label="Remote desktop"]') as HTMLCanvasElement | null;
+    const canvas = document.querySelector(
+      'canvas[aria-label="Remote desktop"]',
+    ) as HTMLCanvasElement | null;
     if (!canvas || canvas.width < 16 || canvas.height < 16) return 0;
     const ctx = canvas.getContext('2d');
     if (!ctx) return 0;
     const { data } = ctx.getImageData(0, 0, canvas.width, canvas.height);
     const seen = new Set<number>();
     const step = Math.max(1, Math.floor(data.length / 4 / 20_000));
-    for (let i = 0; i < data.length / 4; i += step) seen.add((data[i * 4]! << 16) | (data[i * 4 + 1]! << 8) | data[i * 4 + 2]!);
+    for (let i = 0; i < data.length / 4; i += step)
+      seen.add((data[i * 4]! << 16) | (data[i * 4 + 1]! << 8) | data[i * 4 + 2]!);
     return seen.size;
   });
 }
@@ -139,19 +157,45 @@ async function viewerState(page: Page): Promise<string> {
   return (await page.getByTestId('viewer-state').textContent()) ?? '';
 }
 
-describe('portal end to end', { skip: skipAll }, () => {
+describe('portal end to end', () => {
   before(async () => {
     mkdirSync(SHOTS, { recursive: true });
     loadRootEnv();
     tmp = mkdtempSync(join(tmpdir(), 'raydesk-e2e-'));
+    // E2E_PORTAL_PORT pins the port, e.g. to the gateway's PORTAL_INTERNAL_URL so its session
+    // events reach this portal.
+    const port = Number(process.env.E2E_PORTAL_PORT) || (await freePort());
+    base = `http://localhost:${port}`;
+    const gatewaySecret = `e2e-gateway-secret-${Date.now()}`;
+    const attachSecret = `e2e-attach-secret-0123456789abcdef-${Date.now()}`;
+    hypervisor = await startEphemeralHypervisor();
+    gateway = createGateway({
+      config: {
+        host: '127.0.0.1',
+        port: 0,
+        secret: gatewaySecret,
+        attachTokenSecret: attachSecret,
+        hypervisorUrl: hypervisor.url,
+        hypervisorSecret: hypervisor.config.secret,
+        portalInternalUrl: `http://127.0.0.1:${port}`,
+        allowedOrigins: [],
+        logLevel: 'warn',
+      },
+    });
+    const { url: gatewayUrl } = await gateway.listen(0, '127.0.0.1');
     const env: NodeJS.ProcessEnv = {
       ...process.env,
+      HYPERVISOR_HOST: '127.0.0.1',
+      HYPERVISOR_PORT: String(hypervisor.config.port),
+      HYPERVISOR_SECRET: hypervisor.config.secret,
+      GATEWAY_URL: gatewayUrl,
+      GATEWAY_PUBLIC_URL: gatewayUrl,
       DATABASE_URL: `file:${join(tmp, 'portal.db')}`,
       ADMIN_EMAIL: ADMIN.email,
       ADMIN_PASSWORD: ADMIN.password,
-      SESSION_SECRET: process.env.SESSION_SECRET || 'e2e-session-secret-0123456789abcdef',
-      ATTACH_TOKEN_SECRET: process.env.ATTACH_TOKEN_SECRET || 'e2e-attach-secret-0123456789abcdef',
-      GATEWAY_SECRET: process.env.GATEWAY_SECRET || 'e2e-gateway-secret-0123',
+      SESSION_SECRET: 'e2e-session-secret-0123456789abcdef',
+      ATTACH_TOKEN_SECRET: attachSecret,
+      GATEWAY_SECRET: gatewaySecret,
       LOGIN_MAX_FAILURES_ACCOUNT: '5',
       LOGIN_MAX_FAILURES_ADDRESS: '100',
       DISPOSABLE_GRACE_SECONDS: '30',
@@ -160,12 +204,16 @@ describe('portal end to end', { skip: skipAll }, () => {
     console.log(`# e2e database ready, migrate deploy ${setup.migrateMs} ms`);
     db = createDb(env.DATABASE_URL!);
     for (const u of [ALICE, BOB, CAROL]) {
-      await db.user.create({ data: { email: u.email, name: u.name, passwordHash: await hashPassword(u.password), maxVms: 3, maxMemoryMiB: 2048 } });
+      await db.user.create({
+        data: {
+          email: u.email,
+          name: u.name,
+          passwordHash: await hashPassword(u.password),
+          maxVms: 3,
+          maxMemoryMiB: 2048,
+        },
+      });
     }
-    // E2E_PORTAL_PORT pins the port, e.g. to the gateway's PORTAL_INTERNAL_URL so its session
-    // events reach this portal.
-    const port = Number(process.env.E2E_PORTAL_PORT) || (await freePort());
-    base = `http://localhost:${port}`;
     portal = spawn(process.execPath, [join(REPO_ROOT, 'web', 'server.mjs')], {
       cwd: join(REPO_ROOT, 'web'),
       env: { ...env, PORT: String(port), PORTAL_BIND: '127.0.0.1', NODE_ENV: 'production' },
@@ -173,12 +221,21 @@ describe('portal end to end', { skip: skipAll }, () => {
     });
     portal.stdout!.on('data', (d) => (portalLog += d));
     portal.stderr!.on('data', (d) => (portalLog += d));
-    health = await waitFor('the portal to answer /api/health', async () => {
-      const res = await fetch(`${base}/api/health`);
-      return res.status === 200 ? await res.json() : null;
-    }, 60_000);
-    console.log(`# portal at ${base}; hypervisor ${health.hypervisor.ok ? 'up' : 'down'}, gateway ${health.gateway.ok ? 'up' : 'down'}`);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    health = await waitFor(
+      'the portal to answer /api/health',
+      async () => {
+        const res = await fetch(`${base}/api/health`);
+        return res.status === 200 ? ((await res.json()) as typeof health) : null;
+      },
+      60_000,
+    );
+    console.log(
+      `# portal at ${base}; hypervisor ${health.hypervisor.ok ? 'up' : 'down'}, gateway ${health.gateway.ok ? 'up' : 'down'}`,
+    );
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
   });
 
   after(async () => {
@@ -188,6 +245,8 @@ describe('portal end to end', { skip: skipAll }, () => {
       await new Promise((r) => portal!.once('exit', r));
     }
     await db?.$disconnect();
+    await gateway?.close();
+    await hypervisor?.close();
     if (tmp) rmSync(tmp, { recursive: true, force: true });
     if (process.env.E2E_VERBOSE) console.log(portalLog);
   });
@@ -196,7 +255,11 @@ describe('portal end to end', { skip: skipAll }, () => {
     const ctx = await newContext();
     const page = await ctx.newPage();
     const res = await page.goto('/');
-    assert.equal(new URL(page.url()).pathname, '/login', 'signed-out visitors land on the sign-in page');
+    assert.equal(
+      new URL(page.url()).pathname,
+      '/login',
+      'signed-out visitors land on the sign-in page',
+    );
     assert.ok(res);
     await shot(page, 'login');
     await page.getByLabel('Email').fill(CAROL.email);
@@ -214,11 +277,22 @@ describe('portal end to end', { skip: skipAll }, () => {
       const before = answered;
       await page.getByLabel('Password').fill(password);
       await page.getByRole('button', { name: 'Sign in' }).click();
-      await waitFor('the sign-in answer', async () => answered > before && (await page.getByRole('button', { name: 'Sign in' }).isEnabled()), 60_000, 100);
+      await waitFor(
+        'the sign-in answer',
+        async () =>
+          answered > before && (await page.getByRole('button', { name: 'Sign in' }).isEnabled()),
+        60_000,
+        100,
+      );
     };
     for (let i = 0; i < 4; i++) await submit(`wrong-${i}`);
-    await waitFor('the lockout message', async () => /locked/.test((await error.textContent()) ?? ''));
-    assert.match((await error.textContent()) ?? '', /Too many failed sign-ins for this account\. It is locked for \d+ minutes?/);
+    await waitFor('the lockout message', async () =>
+      /locked/.test((await error.textContent()) ?? ''),
+    );
+    assert.match(
+      (await error.textContent()) ?? '',
+      /Too many failed sign-ins for this account\. It is locked for \d+ minutes?/,
+    );
     // Even the right password is refused while locked.
     await submit(CAROL.password);
     assert.match((await error.textContent()) ?? '', /locked/);
@@ -227,12 +301,22 @@ describe('portal end to end', { skip: skipAll }, () => {
     // Field validation is client- and server-side, with clear messages.
     await page.getByLabel('Email').fill('not-an-email');
     await page.getByRole('button', { name: 'Sign in' }).click();
-    assert.equal(await page.locator('.field-error').first().textContent(), 'Enter a valid email address.');
-    const bad = await page.request.post('/api/auth/login', { data: { email: 'x' }, headers: { origin: base } });
+    assert.equal(
+      await page.locator('.field-error').first().textContent(),
+      'Enter a valid email address.',
+    );
+    const bad = await page.request.post('/api/auth/login', {
+      data: { email: 'x' },
+      headers: { origin: base },
+    });
     assert.equal(bad.status(), 400);
     assert.match((await bad.json()).message, /valid email/);
     assert.ok(!(await bad.text()).includes('at '), 'no stack trace');
-    assert.ok((await db.auditEvent.count({ where: { action: 'login.lockout', actorEmail: CAROL.email } })) >= 1);
+    assert.ok(
+      (await db.auditEvent.count({
+        where: { action: 'login.lockout', actorEmail: CAROL.email },
+      })) >= 1,
+    );
     await ctx.close();
   });
 
@@ -245,8 +329,14 @@ describe('portal end to end', { skip: skipAll }, () => {
     const cookies = await ctx.cookies();
     const access = cookies.find((c) => c.name === 'rd_access');
     const refresh = cookies.find((c) => c.name === 'rd_refresh');
-    assert.ok(access?.httpOnly && access.sameSite === 'Lax', 'access cookie is HttpOnly, SameSite=Lax');
-    assert.ok(refresh?.httpOnly && refresh.path === '/api/auth', 'refresh cookie is HttpOnly and scoped to /api/auth');
+    assert.ok(
+      access?.httpOnly && access.sameSite === 'Lax',
+      'access cookie is HttpOnly, SameSite=Lax',
+    );
+    assert.ok(
+      refresh?.httpOnly && refresh.path === '/api/auth',
+      'refresh cookie is HttpOnly and scoped to /api/auth',
+    );
     // Drop the access token: the page renews it through the refresh endpoint and stays signed in.
     await ctx.clearCookies({ name: 'rd_access' });
     await page.goto('/');
@@ -258,7 +348,9 @@ describe('portal end to end', { skip: skipAll }, () => {
     const stolenAccess = (await ctx.cookies()).find((c) => c.name === 'rd_access')!.value;
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.waitForURL((u) => u.pathname === '/login');
-    const replay = await fetch(`${base}/api/me`, { headers: { cookie: `rd_access=${stolenAccess}` } });
+    const replay = await fetch(`${base}/api/me`, {
+      headers: { cookie: `rd_access=${stolenAccess}` },
+    });
     assert.equal(replay.status, 401, 'a copied access token stops working at logout');
     await ctx.close();
   });
@@ -273,10 +365,18 @@ describe('portal end to end', { skip: skipAll }, () => {
       await page.getByText('This area is for administrators').waitFor();
     }
     await shot(page, 'forbidden');
-    assert.equal(await page.getByRole('link', { name: 'Admin console' }).count(), 0, 'no admin link for users');
+    assert.equal(
+      await page.getByRole('link', { name: 'Admin console' }).count(),
+      0,
+      'no admin link for users',
+    );
     const calls: [string, string, unknown?][] = [
       ['/api/admin/users', 'GET'],
-      ['/api/admin/users', 'POST', { email: 'evil@e2e.test', name: 'Evil', password: 'evil-password-1', role: 'admin' }],
+      [
+        '/api/admin/users',
+        'POST',
+        { email: 'evil@e2e.test', name: 'Evil', password: 'evil-password-1', role: 'admin' },
+      ],
       ['/api/admin/sessions', 'GET'],
       ['/api/admin/vms', 'GET'],
       ['/api/admin/hosts', 'GET'],
@@ -294,8 +394,30 @@ describe('portal end to end', { skip: skipAll }, () => {
     const bob = await db.user.findUniqueOrThrow({ where: { email: BOB.email } });
     const desktop = await db.appliance.findUniqueOrThrow({ where: { name: 'desktop' } });
     const browserApp = await db.appliance.findUniqueOrThrow({ where: { name: 'browser' } });
-    const bobDesk = await db.vm.create({ data: { ownerId: bob.id, kind: 'personal', applianceId: desktop.id, memoryMiB: 256, domainId: 'e2e-bob-desk', state: 'saved', hostId: 'local' } });
-    const bobWeb = await db.vm.create({ data: { ownerId: bob.id, kind: 'disposable', applianceId: browserApp.id, memoryMiB: 192, domainId: 'e2e-bob-web', state: 'saved', hostId: 'local', expiresAt: new Date(Date.now() + 3600_000), lastSeenAt: new Date(Date.now() + 3600_000) } });
+    const bobDesk = await db.vm.create({
+      data: {
+        ownerId: bob.id,
+        kind: 'personal',
+        applianceId: desktop.id,
+        memoryMiB: 256,
+        domainId: 'e2e-bob-desk',
+        state: 'saved',
+        hostId: 'local',
+      },
+    });
+    const bobWeb = await db.vm.create({
+      data: {
+        ownerId: bob.id,
+        kind: 'disposable',
+        applianceId: browserApp.id,
+        memoryMiB: 192,
+        domainId: 'e2e-bob-web',
+        state: 'saved',
+        hostId: 'local',
+        expiresAt: new Date(Date.now() + 3600_000),
+        lastSeenAt: new Date(Date.now() + 3600_000),
+      },
+    });
     const ctx = await newContext();
     const page = await ctx.newPage();
     await signIn(page, ALICE);
@@ -319,8 +441,16 @@ describe('portal end to end', { skip: skipAll }, () => {
         assert.ok(!(await page.content()).includes('e2e-bob'));
         await page.goto('/');
       }
-      for (const [path, method] of [[`/api/admin/vms/${vm.id}/actions`, 'POST'], [`/api/admin/vms/${vm.id}/thumbnail`, 'GET']] as const) {
-        const r = await pageApi(page, path, method, method === 'POST' ? { action: 'destroy' } : undefined);
+      for (const [path, method] of [
+        [`/api/admin/vms/${vm.id}/actions`, 'POST'],
+        [`/api/admin/vms/${vm.id}/thumbnail`, 'GET'],
+      ] as const) {
+        const r = await pageApi(
+          page,
+          path,
+          method,
+          method === 'POST' ? { action: 'destroy' } : undefined,
+        );
         assert.equal(r.status, 403, `${method} ${path}`);
       }
     }
@@ -328,7 +458,10 @@ describe('portal end to end', { skip: skipAll }, () => {
     for (const id of ['cm0000000000000000000000', 'not-a-valid-id!', '..%2F..%2Fetc']) {
       assert.equal((await pageApi(page, `/api/vms/${id}`)).status, 404);
     }
-    const mine = (await pageApi(page, '/api/me')).body as { desktop: unknown; disposables: unknown[] };
+    const mine = (await pageApi(page, '/api/me')).body as {
+      desktop: unknown;
+      disposables: unknown[];
+    };
     assert.equal(mine.desktop, null, "B's desktop is not in A's home");
     assert.equal(mine.disposables.length, 0);
     await page.goto('/desktop/cm0000000000000000000000');
@@ -339,7 +472,10 @@ describe('portal end to end', { skip: skipAll }, () => {
     await signIn(bobPage, BOB);
     assert.equal((await pageApi(bobPage, `/api/vms/${bobDesk.id}`)).status, 200);
     await bobCtx.close();
-    await db.vm.updateMany({ where: { id: { in: [bobDesk.id, bobWeb.id] } }, data: { state: 'destroyed', destroyedAt: new Date() } });
+    await db.vm.updateMany({
+      where: { id: { in: [bobDesk.id, bobWeb.id] } },
+      data: { state: 'destroyed', destroyedAt: new Date() },
+    });
     await ctx.close();
   });
 
@@ -348,10 +484,16 @@ describe('portal end to end', { skip: skipAll }, () => {
     const page = await ctx.newPage();
     await signIn(page, ALICE);
     const cookie = (await ctx.cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
-    const evil = await fetch(`${base}/api/vms/disposable`, { method: 'POST', headers: { cookie, origin: 'https://evil.example' } });
+    const evil = await fetch(`${base}/api/vms/disposable`, {
+      method: 'POST',
+      headers: { cookie, origin: 'https://evil.example' },
+    });
     assert.equal(evil.status, 403);
-    assert.equal((await evil.json()).error, 'bad_origin');
-    const noOrigin = await fetch(`${base}/api/auth/logout`, { method: 'POST', headers: { cookie } });
+    assert.equal(((await evil.json()) as { error: string }).error, 'bad_origin');
+    const noOrigin = await fetch(`${base}/api/auth/logout`, {
+      method: 'POST',
+      headers: { cookie },
+    });
     assert.equal(noOrigin.status, 403);
     assert.equal((await pageApi(page, '/api/me')).status, 200, 'still signed in');
     await ctx.close();
@@ -390,7 +532,10 @@ describe('portal end to end', { skip: skipAll }, () => {
     await page.getByRole('button', { name: 'Create user' }).click();
     await page.getByText('An account with that email already exists.').first().waitFor();
     await shot(page, 'admin-users', true);
-    await page.locator('tr[data-user="dora@e2e.test"]').getByRole('button', { name: 'Disable' }).click();
+    await page
+      .locator('tr[data-user="dora@e2e.test"]')
+      .getByRole('button', { name: 'Disable' })
+      .click();
     await page.locator('tr[data-user="dora@e2e.test"]').getByText('Disabled').waitFor();
     const dora = await newContext();
     const doraPage = await dora.newPage();
@@ -410,7 +555,8 @@ describe('portal end to end', { skip: skipAll }, () => {
 
   test('GET /api/health reports web, database, gateway and hypervisor', async () => {
     const res = await fetch(`${base}/api/health`);
-    const body = await res.json();
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const body = (await res.json()) as any;
     assert.equal(res.status, 200);
     assert.equal(body.web.ok, true);
     assert.equal(body.database.ok, true);
@@ -420,102 +566,151 @@ describe('portal end to end', { skip: skipAll }, () => {
   });
 
   describe('with the hypervisor and the gateway', () => {
-    const needStack = () => (!health.hypervisor.ok || !health.gateway.ok ? `needs a running hypervisor and gateway (hypervisor ${health.hypervisor.ok ? 'up' : 'down'}, gateway ${health.gateway.ok ? 'up' : 'down'} per /api/health)` : false);
+    test(
+      'desktop in the canvas, takeover, admin thumbnail + disconnect, resume, disposable browser gone after logout',
+      { timeout: 600_000 },
+      async (t) => {
+        assert.deepEqual(
+          { hypervisor: health.hypervisor.ok, gateway: health.gateway.ok },
+          { hypervisor: true, gateway: true },
+          '/api/health reports the hypervisor and the gateway up',
+        );
+        const { HypervisorClient } = await import('@raydesk/hypervisor/api');
+        const hv = new HypervisorClient({ url: hypervisor!.url, secret: hypervisor!.config.secret });
+        await hv.connected();
+        const ctx1 = await newContext();
+        const page1 = await ctx1.newPage();
+        await signIn(page1, ALICE);
+        assert.equal(await page1.getByTestId('desktop-state').textContent(), 'Not created yet');
+        // New desktop: click to first full frame.
+        let t0 = Date.now();
+        await page1.getByRole('button', { name: /Open desktop/ }).click();
+        await page1.waitForURL(/\/desktop\//, { timeout: 180_000 });
+        await painted(page1, 'the desktop to be painted', 240_000);
+        const newMs = Date.now() - t0;
+        console.log(`# open desktop -> first full frame, new VM: ${newMs} ms`);
+        await shot(page1, 'desktop');
+        const vmId = page1.url().split('/desktop/')[1]!;
+        const vm = await db.vm.findUniqueOrThrow({ where: { id: vmId } });
+        assert.ok(vm.domainId);
 
-    test('desktop in the canvas, takeover, admin thumbnail + disconnect, resume, disposable browser gone after logout', { timeout: 600_000 }, async (t) => {
-      const reason = needStack();
-      if (reason) {
-        t.skip(reason);
-        return;
-      }
-      const { HypervisorClient } = await import('@raydesk/hypervisor/api');
-      const hv = new HypervisorClient({ url: `http://${process.env.HYPERVISOR_HOST || '127.0.0.1'}:${process.env.HYPERVISOR_PORT || '7420'}`, secret: process.env.HYPERVISOR_SECRET ?? '' });
-      await hv.connected();
-      const ctx1 = await newContext();
-      const page1 = await ctx1.newPage();
-      await signIn(page1, ALICE);
-      assert.equal(await page1.getByTestId('desktop-state').textContent(), 'Not created yet');
-      // New desktop: click to first full frame.
-      let t0 = Date.now();
-      await page1.getByRole('button', { name: /Open desktop/ }).click();
-      await page1.waitForURL(/\/desktop\//, { timeout: 180_000 });
-      await painted(page1, 'the desktop to be painted', 240_000);
-      const newMs = Date.now() - t0;
-      console.log(`# open desktop -> first full frame, new VM: ${newMs} ms`);
-      await shot(page1, 'desktop');
-      const vmId = page1.url().split('/desktop/')[1]!;
-      const vm = await db.vm.findUniqueOrThrow({ where: { id: vmId } });
-      assert.ok(vm.domainId);
+        // Takeover from a second browser.
+        const ctx2 = await newContext();
+        const page2 = await ctx2.newPage();
+        page2.on('dialog', (d) => void d.accept());
+        await signIn(page2, ALICE);
+        await page2.goto(`/desktop/${vmId}`);
+        await painted(page2, 'the second browser to paint', 60_000);
+        await waitFor(
+          'the first browser to be told it moved',
+          async () => /elsewhere/i.test(await viewerState(page1)),
+          20_000,
+        );
+        await shot(page1, 'desktop-moved-elsewhere');
+        const home1 = await ctx1.newPage();
+        await home1.goto('/');
+        await home1.getByTestId('desktop-state').waitFor();
+        await waitFor(
+          'the other browser in "Connected now"',
+          async () => (await home1.locator('[aria-label="Connected now"] li').count()) > 0,
+          15_000,
+        ).catch(() => undefined);
+        await shot(home1, 'home-running', true);
+        await home1.close();
 
-      // Takeover from a second browser.
-      const ctx2 = await newContext();
-      const page2 = await ctx2.newPage();
-      page2.on('dialog', (d) => void d.accept());
-      await signIn(page2, ALICE);
-      await page2.goto(`/desktop/${vmId}`);
-      await painted(page2, 'the second browser to paint', 60_000);
-      await waitFor('the first browser to be told it moved', async () => /elsewhere/i.test(await viewerState(page1)), 20_000);
-      await shot(page1, 'desktop-moved-elsewhere');
+        // The admin sees the session with a thumbnail, shadows it, and disconnects it.
+        const ctx3 = await newContext();
+        const admin = await ctx3.newPage();
+        admin.on('dialog', (d) => void d.accept());
+        await signIn(admin, ADMIN);
+        await admin.goto('/admin');
+        const row = admin.locator('tr', { hasText: vm.domainId! }).first();
+        await row.waitFor({ timeout: 20_000 });
+        await waitFor(
+          'the thumbnail',
+          async () =>
+            row
+              .locator('img.thumb')
+              .evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0),
+          30_000,
+          500,
+        );
+        await shot(admin, 'admin-live-session');
+        const shadow = await ctx3.newPage();
+        await shadow.goto(`/admin/shadow/${vmId}`);
+        await painted(shadow, 'the shadow view to paint', 60_000);
+        await shot(shadow, 'admin-shadow');
+        assert.ok(
+          (await db.auditEvent.count({ where: { action: 'session.shadow', targetId: vmId } })) >= 1,
+          'shadowing is audited',
+        );
+        await shadow.close();
+        await row.getByRole('button', { name: 'Disconnect' }).first().click();
+        await waitFor(
+          'the user to be disconnected',
+          async () => /disconnect|moved|elsewhere/i.test(await viewerState(page2)),
+          20_000,
+        );
 
-      // The admin sees the session with a thumbnail, shadows it, and disconnects it.
-      const ctx3 = await newContext();
-      const admin = await ctx3.newPage();
-      admin.on('dialog', (d) => void d.accept());
-      await signIn(admin, ADMIN);
-      await admin.goto('/admin');
-      const row = admin.locator('tr', { hasText: vm.domainId! }).first();
-      await row.waitFor({ timeout: 20_000 });
-      await waitFor('the thumbnail', async () => row.locator('img.thumb').evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0), 30_000, 500);
-      await shot(admin, 'admin-live-session');
-      const shadow = await ctx3.newPage();
-      await shadow.goto(`/admin/shadow/${vmId}`);
-      await painted(shadow, 'the shadow view to paint', 60_000);
-      await shot(shadow, 'admin-shadow');
-      assert.ok((await db.auditEvent.count({ where: { action: 'session.shadow', targetId: vmId } })) >= 1, 'shadowing is audited');
-      await shadow.close();
-      await row.getByRole('button', { name: 'Disconnect' }).first().click();
-      await waitFor('the user to be disconnected', async () => /disconnect|moved|elsewhere/i.test(await viewerState(page2)), 20_000);
+        // Suspend (admin) and resume (user): click to first full frame for a resumed VM.
+        const suspended = await pageApi(admin, `/api/admin/vms/${vmId}/actions`, 'POST', {
+          action: 'suspend',
+        });
+        assert.equal(suspended.status, 200, JSON.stringify(suspended.body));
+        await page2.goto('/');
+        await waitFor(
+          'the home page to show it suspended',
+          async () => (await page2.getByTestId('desktop-state').textContent()) === 'Suspended',
+          30_000,
+        );
+        await shot(page2, 'home-suspended', true);
+        t0 = Date.now();
+        await page2.getByRole('button', { name: /open desktop/i }).click();
+        await page2.waitForURL(/\/desktop\//, { timeout: 180_000 });
+        await painted(page2, 'the resumed desktop to paint', 240_000);
+        const resumedMs = Date.now() - t0;
+        console.log(`# open desktop -> first full frame, resumed VM: ${resumedMs} ms`);
 
-      // Suspend (admin) and resume (user): click to first full frame for a resumed VM.
-      const suspended = await pageApi(admin, `/api/admin/vms/${vmId}/actions`, 'POST', { action: 'suspend' });
-      assert.equal(suspended.status, 200, JSON.stringify(suspended.body));
-      await page2.goto('/');
-      await waitFor('the home page to show it suspended', async () => (await page2.getByTestId('desktop-state').textContent()) === 'Suspended', 30_000);
-      t0 = Date.now();
-      await page2.getByRole('button', { name: /open desktop/i }).click();
-      await page2.waitForURL(/\/desktop\//, { timeout: 180_000 });
-      await painted(page2, 'the resumed desktop to paint', 240_000);
-      const resumedMs = Date.now() - t0;
-      console.log(`# open desktop -> first full frame, resumed VM: ${resumedMs} ms`);
-
-      // Disposable browser: opens in a viewer, tells the person what it is, gone after logout.
-      await page2.goto('/browser/new');
-      await page2.waitForURL(/\/browser\/[a-z0-9]+$/, { timeout: 180_000 });
-      await page2.getByText('its disk is wiped').waitFor();
-      await painted(page2, 'the disposable browser to paint', 240_000);
-      await shot(page2, 'disposable-browser');
-      const webId = page2.url().split('/browser/')[1]!;
-      const web = await db.vm.findUniqueOrThrow({ where: { id: webId } });
-      assert.ok((await hv.list()).some((d) => d.id === web.domainId));
-      const out = await pageApi(page2, '/api/auth/logout', 'POST');
-      assert.equal(out.status, 200);
-      await waitFor('the disposable VM to be destroyed', async () => !(await hv.list()).some((d) => d.id === web.domainId && d.state !== 'stopped'), 30_000, 500);
-      assert.equal((await db.vm.findUniqueOrThrow({ where: { id: webId } })).state, 'destroyed');
-      const leftovers: string[] = [];
-      const scan = (dir: string) => {
-        if (!existsSync(dir)) return;
-        for (const e of readdirSync(dir, { withFileTypes: true })) {
-          if (e.name.includes(web.domainId!)) leftovers.push(join(dir, e.name));
-          if (e.isDirectory()) scan(join(dir, e.name));
-        }
-      };
-      await waitFor('no file of the disposable VM to remain', async () => {
-        leftovers.length = 0;
-        scan(dataDir());
-        return leftovers.length === 0;
-      }, 15_000, 500).catch(() => assert.deepEqual(leftovers, [], 'files of the disposable VM remain'));
-      hv.close();
-      await Promise.all([ctx1.close(), ctx2.close(), ctx3.close()]);
-    });
+        // Disposable browser: opens in a viewer, tells the person what it is, gone after logout.
+        await page2.goto('/browser/new');
+        await page2.waitForURL(/\/browser\/[a-z0-9]+$/, { timeout: 180_000 });
+        await page2.getByText('its disk is wiped').waitFor();
+        await painted(page2, 'the disposable browser to paint', 240_000);
+        await shot(page2, 'disposable-browser');
+        const webId = page2.url().split('/browser/')[1]!;
+        const web = await db.vm.findUniqueOrThrow({ where: { id: webId } });
+        assert.ok((await hv.list()).some((d) => d.id === web.domainId));
+        const out = await pageApi(page2, '/api/auth/logout', 'POST');
+        assert.equal(out.status, 200);
+        await waitFor(
+          'the disposable VM to be destroyed',
+          async () =>
+            !(await hv.list()).some((d) => d.id === web.domainId && d.state !== 'stopped'),
+          30_000,
+          500,
+        );
+        assert.equal((await db.vm.findUniqueOrThrow({ where: { id: webId } })).state, 'destroyed');
+        const leftovers: string[] = [];
+        const scan = (dir: string) => {
+          if (!existsSync(dir)) return;
+          for (const e of readdirSync(dir, { withFileTypes: true })) {
+            if (e.name.includes(web.domainId!)) leftovers.push(join(dir, e.name));
+            if (e.isDirectory()) scan(join(dir, e.name));
+          }
+        };
+        await waitFor(
+          'no file of the disposable VM to remain',
+          async () => {
+            leftovers.length = 0;
+            scan(dataDir());
+            return leftovers.length === 0;
+          },
+          15_000,
+          500,
+        ).catch(() => assert.deepEqual(leftovers, [], 'files of the disposable VM remain'));
+        hv.close();
+        await Promise.all([ctx1.close(), ctx2.close(), ctx3.close()]);
+      },
+    );
   });
 });

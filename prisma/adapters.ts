@@ -50,7 +50,10 @@ type PerformIO = (q: SqlQuery) => Promise<{ fields?: { dataTypeID: number }[] }>
 
 /** Bug 2 (prisma/prisma#27403): catalog columns of type name/"char" cannot be decoded. */
 function patchCatalogTypes<T>(queryable: T): T {
-  const target = queryable as unknown as { performIO?: PerformIO; startTransaction?: (...a: unknown[]) => Promise<unknown> };
+  const target = queryable as unknown as {
+    performIO?: PerformIO;
+    startTransaction?: (...a: unknown[]) => Promise<unknown>;
+  };
   if (typeof target.performIO === 'function') {
     const performIO = target.performIO.bind(target);
     target.performIO = async (q: SqlQuery) => {
@@ -70,9 +73,16 @@ function patchCatalogTypes<T>(queryable: T): T {
   return queryable;
 }
 
-export function postgresFactory(url: string, options: { forMigrations?: boolean } = {}): AdapterFactory {
-  const factory = new PrismaPg({ connectionString: url }) as unknown as AdapterFactory;
-  if (!options.forMigrations) return factory;
+export function postgresFactory(
+  url: string,
+  options: { forMigrations?: boolean } = {},
+): AdapterFactory {
+  if (!options.forMigrations)
+    return new PrismaPg({ connectionString: url }) as unknown as AdapterFactory;
+  // The CLI does not always dispose its adapter: let idle pool clients go at once so the
+  // process can exit (otherwise pg's 10 s idle timeout is added to every migrate command).
+  const pool = { connectionString: url, idleTimeoutMillis: 200, allowExitOnIdle: true };
+  const factory = new PrismaPg(pool) as unknown as AdapterFactory;
   const connect = factory.connect.bind(factory);
   factory.connect = async () => patchCatalogTypes(await connect());
   // Bug 3: the stock connectToShadowDb connects to the main database or drops the shadow
@@ -83,7 +93,9 @@ export function postgresFactory(url: string, options: { forMigrations?: boolean 
     await admin.executeScript(`CREATE DATABASE "${database}"`);
     const shadowUrl = new URL(url);
     shadowUrl.pathname = `/${database}`;
-    const shadowFactory = new PrismaPg({ connectionString: shadowUrl.toString() }) as unknown as AdapterFactory;
+    const shadowFactory = new PrismaPg({
+      connectionString: shadowUrl.toString(),
+    }) as unknown as AdapterFactory;
     const shadow = patchCatalogTypes(await shadowFactory.connect());
     const dispose = shadow.dispose.bind(shadow);
     shadow.dispose = async () => {
@@ -101,7 +113,9 @@ export function postgresFactory(url: string, options: { forMigrations?: boolean 
 
 /** The adapter factory for a database URL, as the Prisma CLI (migrations) wants it. */
 export function migrationAdapterFactory(url: string): AdapterFactory {
-  return providerOf(url) === 'postgresql' ? postgresFactory(url, { forMigrations: true }) : sqliteFactory(url);
+  return providerOf(url) === 'postgresql'
+    ? postgresFactory(url, { forMigrations: true })
+    : sqliteFactory(url);
 }
 
 /** The adapter factory the runtime client uses. */

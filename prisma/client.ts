@@ -14,5 +14,8 @@ export function createDb(url: string): Db {
     return new PostgresClient({ adapter } as any) as unknown as Db;
   }
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  return new SqliteClient({ adapter } as any);
+  const db = new SqliteClient({ adapter } as any);
+  // Several processes share the file (portal, setup, tests): wait for locks instead of failing.
+  void db.$queryRawUnsafe('PRAGMA busy_timeout = 5000').catch(() => undefined);
+  return db;
 }

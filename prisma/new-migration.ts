@@ -5,7 +5,15 @@
 // `prisma migrate diff` and writes
 // prisma/migrations/<ts>_<name>/migration.sql and prisma/postgres/migrations/<ts>_<name>/migration.sql.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from './db-url.ts';
@@ -28,8 +36,18 @@ const tmp = mkdtempSync(join(tmpdir(), 'raydesk-migration-'));
 const pg = await startTestPostgres();
 try {
   const providers = [
-    { dir: join(REPO_ROOT, 'prisma', 'migrations'), schema: SOURCE, url: 'file:' + join(tmp, 'x.db'), convert: (s: string) => s },
-    { dir: join(REPO_ROOT, 'prisma', 'postgres', 'migrations'), schema: TARGET, url: pg.url, convert: toPostgres },
+    {
+      dir: join(REPO_ROOT, 'prisma', 'migrations'),
+      schema: SOURCE,
+      url: 'file:' + join(tmp, 'x.db'),
+      convert: (s: string) => s,
+    },
+    {
+      dir: join(REPO_ROOT, 'prisma', 'postgres', 'migrations'),
+      schema: TARGET,
+      url: pg.url,
+      convert: toPostgres,
+    },
   ];
   let changed = false;
   for (const p of providers) {

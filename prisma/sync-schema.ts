@@ -37,7 +37,9 @@ export function isInStep(): boolean {
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   if (process.argv.includes('--check')) {
     if (!isInStep()) {
-      console.error('prisma/postgres/schema.prisma is out of step: run npx tsx prisma/sync-schema.ts');
+      console.error(
+        'prisma/postgres/schema.prisma is out of step: run npx tsx prisma/sync-schema.ts',
+      );
       process.exit(1);
     }
     console.log('schemas in step');

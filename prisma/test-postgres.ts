@@ -49,14 +49,29 @@ export async function startTestPostgres(database = 'raydesk'): Promise<TestPostg
     chownSync(dir, uid, gid);
   }
   const run = (cmd: string, args: string[]) => {
-    const full = asRoot ? ['runuser', ['-u', 'postgres', '--', join(bin, cmd), ...args]] : [join(bin, cmd), args];
-    const result = spawnSync(full[0] as string, full[1] as string[], { encoding: 'utf8', cwd: dir });
+    const full = asRoot
+      ? ['runuser', ['-u', 'postgres', '--', join(bin, cmd), ...args]]
+      : [join(bin, cmd), args];
+    const result = spawnSync(full[0] as string, full[1] as string[], {
+      encoding: 'utf8',
+      cwd: dir,
+    });
     if (result.status !== 0) {
       throw new Error(`${cmd} failed: ${result.stderr || result.stdout}`);
     }
   };
   const pgdata = join(dir, 'data');
-  run('initdb', ['-D', pgdata, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync', '--locale=C']);
+  run('initdb', [
+    '-D',
+    pgdata,
+    '-U',
+    'postgres',
+    '--auth=trust',
+    '-E',
+    'UTF8',
+    '--no-sync',
+    '--locale=C',
+  ]);
   const port = await freePort();
   run('pg_ctl', [
     '-D',

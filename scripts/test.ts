@@ -6,6 +6,7 @@ import { readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { REPO_ROOT } from '@raydesk/hypervisor/config';
 import { prepareGuests } from '@raydesk/hypervisor/setup';
+import { preparePortal } from './lib/portal.ts';
 
 const SKIP_DIRS = new Set(['node_modules', '.next', 'data', '.git', 'generated', 'artifacts']);
 
@@ -21,6 +22,8 @@ function findTests(dir: string, out: string[] = []): string[] {
 }
 
 await prepareGuests({ appliances: ['console', 'desktop', 'browser'], golden: ['console', 'desktop', 'browser'] });
+// The portal end-to-end tests run the production build.
+await preparePortal();
 
 const files = ['hypervisor', 'gateway', 'web', 'e2e', 'scripts', 'prisma', 'bench']
   .flatMap((dir) => {

@@ -9,7 +9,21 @@ import { loadDotEnv, REPO_ROOT } from '@raydesk/hypervisor/config';
 const WEB = join(REPO_ROOT, 'web');
 const BUILD_STAMP = join(WEB, '.next', 'raydesk-source-hash');
 /** Everything the portal bundle is built from. */
-const BUILD_INPUTS = ['web/src', 'web/public', 'web/next.config.ts', 'web/package.json', 'package-lock.json', 'gateway/src/protocol', 'prisma/schema.prisma'];
+const BUILD_INPUTS = [
+  'web/src',
+  'web/public',
+  'web/next.config.ts',
+  'web/package.json',
+  'package-lock.json',
+  'gateway/src/protocol',
+  'gateway/src/auth',
+  'hypervisor/src/api',
+  'prisma/schema.prisma',
+  'prisma/postgres/schema.prisma',
+  'prisma/client.ts',
+  'prisma/adapters.ts',
+  'prisma/db-url.ts',
+];
 
 function hashTree(hash: ReturnType<typeof createHash>, path: string): void {
   if (!existsSync(path)) return;

@@ -11,7 +11,14 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadRootEnv, providerOf, REPO_ROOT, resolveDatabaseUrl, schemaPathFor, sqlitePath } from '../../prisma/db-url.ts';
+import {
+  loadRootEnv,
+  providerOf,
+  REPO_ROOT,
+  resolveDatabaseUrl,
+  schemaPathFor,
+  sqlitePath,
+} from '../../prisma/db-url.ts';
 import { hashPassword } from '../src/server/auth/password.ts';
 
 const PRISMA_CLI = join(REPO_ROOT, 'node_modules', 'prisma', 'build', 'index.js');
@@ -20,14 +27,16 @@ export const APPLIANCES = [
   {
     name: 'desktop',
     title: 'Desktop',
-    description: 'Your personal Linux desktop (X11, JWM, terminal). It keeps its state between sessions.',
+    description:
+      'Your personal Linux desktop (X11, JWM, terminal). It keeps its state between sessions.',
     memoryMiB: 256,
     maxLifetimeMin: null,
   },
   {
     name: 'browser',
     title: 'Disposable browser',
-    description: 'A throwaway web browser. Its disk is wiped when it closes and its network is filtered.',
+    description:
+      'A throwaway web browser. Its disk is wiped when it closes and its network is filtered.',
     memoryMiB: 192,
     maxLifetimeMin: 60,
   },
@@ -56,13 +65,24 @@ function prisma(args: string[], url: string): void {
 export function ensureClients(): void {
   for (const provider of ['sqlite', 'postgresql'] as const) {
     const schema = schemaPathFor(provider);
-    const out = join(REPO_ROOT, 'prisma', 'generated', provider === 'sqlite' ? 'sqlite' : 'postgres');
+    const out = join(
+      REPO_ROOT,
+      'prisma',
+      'generated',
+      provider === 'sqlite' ? 'sqlite' : 'postgres',
+    );
     const stamp = join(out, '.schema-hash');
     const hash = createHash('sha256').update(readFileSync(schema)).digest('hex');
-    if (existsSync(join(out, 'client.ts')) && existsSync(stamp) && readFileSync(stamp, 'utf8') === hash) continue;
+    if (
+      existsSync(join(out, 'client.ts')) &&
+      existsSync(stamp) &&
+      readFileSync(stamp, 'utf8') === hash
+    )
+      continue;
     const started = Date.now();
     // `url = env("DATABASE_URL")` must resolve to a URL of the schema's provider; generate never connects.
-    const url = provider === 'sqlite' ? 'file:./unused.db' : 'postgresql://unused@127.0.0.1:5432/unused';
+    const url =
+      provider === 'sqlite' ? 'file:./unused.db' : 'postgresql://unused@127.0.0.1:5432/unused';
     prisma(['generate', '--schema', schema], url);
     writeFileSync(stamp, hash);
     log(`generated the ${provider} client in ${Date.now() - started} ms`);
@@ -75,7 +95,9 @@ export function deployMigrations(url: string): number {
     prisma(['migrate', 'deploy'], url);
   } catch (error) {
     const e = error as { stdout?: Buffer; stderr?: Buffer };
-    throw new Error(`prisma migrate deploy failed:\n${e.stdout?.toString() ?? ''}${e.stderr?.toString() ?? ''}`);
+    throw new Error(
+      `prisma migrate deploy failed:\n${e.stdout?.toString() ?? ''}${e.stderr?.toString() ?? ''}`,
+    );
   }
   return Date.now() - started;
 }
@@ -84,6 +106,8 @@ export async function seed(url: string, env: NodeJS.ProcessEnv = process.env): P
   const { createDb } = await import('../../prisma/client.ts');
   const db = createDb(url);
   try {
+    // WAL lets readers and one writer work at once (persistent in the file).
+    if (providerOf(url) === 'sqlite') await db.$queryRawUnsafe('PRAGMA journal_mode = WAL');
     for (const a of APPLIANCES) {
       await db.appliance.upsert({
         where: { name: a.name },
@@ -114,7 +138,9 @@ export async function seed(url: string, env: NodeJS.ProcessEnv = process.env): P
           maxMemoryMiB: 4096,
         },
       });
-      await db.auditEvent.create({ data: { action: 'user.seed-admin', targetType: 'user', details: JSON.stringify({ email }) } });
+      await db.auditEvent.create({
+        data: { action: 'user.seed-admin', targetType: 'user', details: JSON.stringify({ email }) },
+      });
       log(`seeded admin ${email}`);
     }
   } finally {
@@ -122,7 +148,9 @@ export async function seed(url: string, env: NodeJS.ProcessEnv = process.env): P
   }
 }
 
-export async function setupDatabase(env: NodeJS.ProcessEnv = process.env): Promise<{ url: string; migrateMs: number }> {
+export async function setupDatabase(
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ url: string; migrateMs: number }> {
   loadRootEnv();
   const url = resolveDatabaseUrl(env);
   if (providerOf(url) === 'sqlite') mkdirSync(dirname(sqlitePath(url)), { recursive: true });
@@ -136,8 +164,11 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const started = Date.now();
   setupDatabase()
     .then(({ url, migrateMs }) => {
-      const where = providerOf(url) === 'sqlite' ? sqlitePath(url) : url.replace(/\/\/[^@]*@/, '//***@');
-      log(`database ready (${where}): migrate deploy ${migrateMs} ms, total ${Date.now() - started} ms`);
+      const where =
+        providerOf(url) === 'sqlite' ? sqlitePath(url) : url.replace(/\/\/[^@]*@/, '//***@');
+      log(
+        `database ready (${where}): migrate deploy ${migrateMs} ms, total ${Date.now() - started} ms`,
+      );
     })
     .catch((error: unknown) => {
       log(error instanceof Error ? error.message : String(error));

@@ -13,7 +13,10 @@ const PUBLIC_PAGES = ['/login', '/forbidden'];
 const PUBLIC_API = ['/api/auth/login', '/api/auth/refresh', '/api/auth/logout', '/api/health'];
 
 function jsonError(status: number, error: string, message: string): NextResponse {
-  return NextResponse.json({ error, message }, { status, headers: { 'Cache-Control': 'no-store' } });
+  return NextResponse.json(
+    { error, message },
+    { status, headers: { 'Cache-Control': 'no-store' } },
+  );
 }
 
 export async function proxy(req: NextRequest): Promise<NextResponse> {
@@ -31,17 +34,28 @@ export async function proxy(req: NextRequest): Promise<NextResponse> {
       forwardedProto: req.headers.get('x-forwarded-proto'),
       publicUrl: portalConfig().PORTAL_PUBLIC_URL,
     });
-    if (!verdict.ok) return jsonError(403, 'bad_origin', 'This request did not come from the portal and was refused.');
+    if (!verdict.ok)
+      return jsonError(
+        403,
+        'bad_origin',
+        'This request did not come from the portal and was refused.',
+      );
   }
-  if (isInternal || PUBLIC_API.includes(pathname) || PUBLIC_PAGES.includes(pathname)) return NextResponse.next();
+  if (isInternal || PUBLIC_API.includes(pathname) || PUBLIC_PAGES.includes(pathname))
+    return NextResponse.next();
 
-  const claims = await verifyAccessToken(portalConfig().SESSION_SECRET, req.cookies.get(ACCESS_COOKIE)?.value);
+  const claims = await verifyAccessToken(
+    portalConfig().SESSION_SECRET,
+    req.cookies.get(ACCESS_COOKIE)?.value,
+  );
   if (!claims) {
-    if (isApi) return jsonError(401, 'unauthenticated', 'Your session has expired. Please sign in again.');
+    if (isApi)
+      return jsonError(401, 'unauthenticated', 'Your session has expired. Please sign in again.');
     const next = encodeURIComponent(pathname + search);
     return NextResponse.redirect(new URL(`/api/auth/refresh?next=${next}`, req.url));
   }
-  const adminArea = pathname === '/admin' || pathname.startsWith('/admin/') || pathname.startsWith('/api/admin/');
+  const adminArea =
+    pathname === '/admin' || pathname.startsWith('/admin/') || pathname.startsWith('/api/admin/');
   if (adminArea && claims.role !== 'admin') {
     if (isApi) return jsonError(403, 'forbidden', 'Administrators only.');
     return NextResponse.rewrite(new URL('/forbidden', req.url), { status: 403 });

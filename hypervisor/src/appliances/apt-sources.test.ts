@@ -3,7 +3,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findMirrorUri, mmdebstrapSource, parseDeb822Sources, parseSourcesList, pickMirrorUri } from './apt-sources.ts';
+import {
+  findMirrorUri,
+  mmdebstrapSource,
+  parseDeb822Sources,
+  parseSourcesList,
+  pickMirrorUri,
+} from './apt-sources.ts';
 
 const DEB822 = `Types: deb
 # a comment inside the stanza
@@ -27,7 +33,10 @@ test('deb822 stanzas are parsed field by field', () => {
 });
 
 test('the main suite wins over -security and the trailing slash is dropped', () => {
-  assert.equal(pickMirrorUri(parseDeb822Sources(DEB822), 'bookworm'), 'http://mirror.example/debian');
+  assert.equal(
+    pickMirrorUri(parseDeb822Sources(DEB822), 'bookworm'),
+    'http://mirror.example/debian',
+  );
   // Only a security source: no match for the plain suite.
   assert.equal(pickMirrorUri(parseDeb822Sources(DEB822.split('\n\n')[1]!), 'bookworm'), null);
 });
@@ -48,10 +57,16 @@ test('one-line sources.list entries with options', () => {
 test('findMirrorUri reads sources.list.d first and falls back to sources.list', () => {
   const root = mkdtempSync(join(tmpdir(), 'aptsrc-'));
   mkdirSync(join(root, 'etc/apt/sources.list.d'), { recursive: true });
-  writeFileSync(join(root, 'etc/apt/sources.list'), 'deb http://legacy.example/debian bookworm main\n');
+  writeFileSync(
+    join(root, 'etc/apt/sources.list'),
+    'deb http://legacy.example/debian bookworm main\n',
+  );
   assert.equal(findMirrorUri('bookworm', root), 'http://legacy.example/debian');
   writeFileSync(join(root, 'etc/apt/sources.list.d/debian.sources'), DEB822);
   assert.equal(findMirrorUri('bookworm', root), 'http://mirror.example/debian');
   assert.throws(() => findMirrorUri('trixie', root), /no apt source/);
-  assert.equal(mmdebstrapSource('http://m.example/debian', 'bookworm'), 'deb http://m.example/debian bookworm main');
+  assert.equal(
+    mmdebstrapSource('http://m.example/debian', 'bookworm'),
+    'deb http://m.example/debian bookworm main',
+  );
 });

@@ -82,8 +82,10 @@ export function findMirrorUri(suite: string, root = '/'): string {
   const dir = join(root, 'etc/apt/sources.list.d');
   if (existsSync(dir)) {
     for (const f of readdirSync(dir).sort()) {
-      if (f.endsWith('.sources')) sources.push(...parseDeb822Sources(readFileSync(join(dir, f), 'utf8')));
-      else if (f.endsWith('.list')) sources.push(...parseSourcesList(readFileSync(join(dir, f), 'utf8')));
+      if (f.endsWith('.sources'))
+        sources.push(...parseDeb822Sources(readFileSync(join(dir, f), 'utf8')));
+      else if (f.endsWith('.list'))
+        sources.push(...parseSourcesList(readFileSync(join(dir, f), 'utf8')));
     }
   }
   const list = join(root, 'etc/apt/sources.list');

@@ -11,7 +11,8 @@ const argsSchema = z.object({
   force: z.boolean(),
 });
 
-const fmtSize = (n: number) => (n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : `${(n / 1024).toFixed(0)} KiB`);
+const fmtSize = (n: number) =>
+  n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : `${(n / 1024).toFixed(0)} KiB`;
 
 async function main() {
   const program = new Command()
@@ -20,7 +21,10 @@ async function main() {
     .argument('[appliance]', `${APPLIANCE_NAMES.join(' | ')} | all`, 'all')
     .option('-f, --force', 'rebuild even when the cache is current', false)
     .parse();
-  const parsed = argsSchema.safeParse({ target: program.args[0] ?? 'all', force: Boolean(program.opts().force) });
+  const parsed = argsSchema.safeParse({
+    target: program.args[0] ?? 'all',
+    force: Boolean(program.opts().force),
+  });
   if (!parsed.success) {
     console.error(`invalid arguments: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
     process.exit(2);
@@ -42,20 +46,33 @@ async function main() {
 
   let failed = false;
   for (const name of names) {
-    const bar = multibar?.create(BUILD_STEPS.length, 0, { name: name.padEnd(7), step: 'cache check', elapsed: '0' });
+    const bar = multibar?.create(BUILD_STEPS.length, 0, {
+      name: name.padEnd(7),
+      step: 'cache check',
+      elapsed: '0',
+    });
     let timer: NodeJS.Timeout | undefined;
     let last: BuildProgress | undefined;
     const t0 = Date.now();
-    if (bar) timer = setInterval(() => bar.update({ elapsed: ((Date.now() - t0) / 1000).toFixed(0) }), 1000);
+    if (bar)
+      timer = setInterval(
+        () => bar.update({ elapsed: ((Date.now() - t0) / 1000).toFixed(0) }),
+        1000,
+      );
     const onProgress = (p: BuildProgress) => {
       last = p;
       const secs = (p.elapsedMs / 1000).toFixed(1);
       if (bar) {
         bar.update(p.phase === 'end' ? p.index + 1 : p.index, {
-          step: p.phase === 'start' ? `${p.step}…` : `${p.step} done${p.detail ? ` (${p.detail})` : ''}`,
+          step:
+            p.phase === 'start'
+              ? `${p.step}…`
+              : `${p.step} done${p.detail ? ` (${p.detail})` : ''}`,
         });
       } else if (p.phase === 'end') {
-        console.log(`[${name}] ${p.step} done in ${((p.stepMs ?? 0) / 1000).toFixed(1)}s${p.detail ? ` (${p.detail})` : ''} (total ${secs}s)`);
+        console.log(
+          `[${name}] ${p.step} done in ${((p.stepMs ?? 0) / 1000).toFixed(1)}s${p.detail ? ` (${p.detail})` : ''} (total ${secs}s)`,
+        );
       } else {
         console.log(`[${name}] ${p.step}${p.detail ? ` (${p.detail})` : ''}…`);
       }

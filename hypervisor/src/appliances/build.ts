@@ -21,12 +21,35 @@ import { createHash, randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { findMirrorUri, mmdebstrapSource } from './apt-sources.ts';
 import { busyboxApplets } from './busybox.ts';
-import { GUEST_DIR, applianceCacheDir, applianceDir, recipeHash, stableStringify } from './cache.ts';
-import { generateModulesDep, parseModulesBuiltin, parseModulesDep, resolveLoadOrder } from './modules.ts';
-import { DPKG_PATH_EXCLUDES, INITRAMFS_INIT, KERNEL_MODULE_DIRS, type ApplianceRecipe } from './recipes.ts';
+import {
+  GUEST_DIR,
+  applianceCacheDir,
+  applianceDir,
+  recipeHash,
+  stableStringify,
+} from './cache.ts';
+import {
+  generateModulesDep,
+  parseModulesBuiltin,
+  parseModulesDep,
+  resolveLoadOrder,
+} from './modules.ts';
+import {
+  DPKG_PATH_EXCLUDES,
+  INITRAMFS_INIT,
+  KERNEL_MODULE_DIRS,
+  type ApplianceRecipe,
+} from './recipes.ts';
 import { configureRootfs, prune, treeSize } from './rootfs.ts';
 
-export const BUILD_STEPS = ['kernel', 'packages', 'configure', 'initramfs', 'rootfs', 'finish'] as const;
+export const BUILD_STEPS = [
+  'kernel',
+  'packages',
+  'configure',
+  'initramfs',
+  'rootfs',
+  'finish',
+] as const;
 export type BuildStep = (typeof BUILD_STEPS)[number];
 
 export interface BuildProgress {
@@ -100,7 +123,13 @@ function hasCommand(cmd: string): string | null {
 }
 
 /** mmdebstrap in extract mode: unpack `packages` and their dependencies, run no scripts. */
-async function unpack(recipe: ApplianceRecipe, packages: string[], target: string, log: string, filters: string[]) {
+async function unpack(
+  recipe: ApplianceRecipe,
+  packages: string[],
+  target: string,
+  log: string,
+  filters: string[],
+) {
   const uri = findMirrorUri(recipe.suite);
   const debs = debCacheDir();
   mkdirSync(debs, { recursive: true });
@@ -130,10 +159,14 @@ async function unpack(recipe: ApplianceRecipe, packages: string[], target: strin
 }
 
 function writeCpio(dir: string, out: string) {
-  const cpio = execFileSync('sh', ['-c', 'find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet'], {
-    cwd: dir,
-    maxBuffer: 1 << 30,
-  });
+  const cpio = execFileSync(
+    'sh',
+    ['-c', 'find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet'],
+    {
+      cwd: dir,
+      maxBuffer: 1 << 30,
+    },
+  );
   writeFileSync(out, gzipSync(cpio, { level: 9 }));
 }
 
@@ -149,13 +182,26 @@ interface KernelTree {
  * `<cache>/kernels/<package>-<hash>/` (the hash covers package, suite, architecture and the
  * module filter) with a modules.dep.
  */
-async function ensureKernel(recipe: ApplianceRecipe, log: string, force: boolean): Promise<KernelTree> {
+async function ensureKernel(
+  recipe: ApplianceRecipe,
+  log: string,
+  force: boolean,
+): Promise<KernelTree> {
   const filters = [
     'path-exclude=/lib/modules/*/kernel/*',
-    ...KERNEL_MODULE_DIRS.map((d) => `path-include=/lib/modules/*/kernel/${d}${d.endsWith('.ko') ? '' : '/*'}`),
+    ...KERNEL_MODULE_DIRS.map(
+      (d) => `path-include=/lib/modules/*/kernel/${d}${d.endsWith('.ko') ? '' : '/*'}`,
+    ),
   ];
   const key = createHash('sha256')
-    .update(stableStringify({ pkg: recipe.kernelPackage, suite: recipe.suite, arch: recipe.architecture, filters }))
+    .update(
+      stableStringify({
+        pkg: recipe.kernelPackage,
+        suite: recipe.suite,
+        arch: recipe.architecture,
+        filters,
+      }),
+    )
     .digest('hex')
     .slice(0, 16);
   const kernels = join(dirname(applianceCacheDir()), 'kernels');
@@ -182,8 +228,10 @@ async function ensureKernel(recipe: ApplianceRecipe, log: string, force: boolean
     if (depmod) await run(depmod, ['-b', tmp, kernelVersion], log);
     else generateModulesDep(join(tmp, 'lib/modules', kernelVersion));
     // Keep only the kernel and its modules (the package's dependencies were unpacked too).
-    for (const e of readdirSync(tmp)) if (e !== 'boot' && e !== 'lib') rmSync(join(tmp, e), { recursive: true, force: true });
-    for (const e of readdirSync(join(tmp, 'lib'))) if (e !== 'modules') rmSync(join(tmp, 'lib', e), { recursive: true, force: true });
+    for (const e of readdirSync(tmp))
+      if (e !== 'boot' && e !== 'lib') rmSync(join(tmp, e), { recursive: true, force: true });
+    for (const e of readdirSync(join(tmp, 'lib')))
+      if (e !== 'modules') rmSync(join(tmp, 'lib', e), { recursive: true, force: true });
     writeFileSync(join(tmp, 'complete'), `${kernelVersion}\n`);
     const old = existsSync(dir) ? `${tmp}.old` : null;
     if (old) renameSync(dir, old);
@@ -205,8 +253,12 @@ export interface BuildOptions {
   keepFailed?: boolean;
 }
 
-export async function buildAppliance(recipe: ApplianceRecipe, opts: BuildOptions = {}): Promise<string> {
-  if (process.getuid?.() !== 0) throw new Error('building appliance images needs root (mmdebstrap, mknod, chown)');
+export async function buildAppliance(
+  recipe: ApplianceRecipe,
+  opts: BuildOptions = {},
+): Promise<string> {
+  if (process.getuid?.() !== 0)
+    throw new Error('building appliance images needs root (mmdebstrap, mknod, chown)');
   for (const tool of ['mmdebstrap', 'mke2fs', 'cpio', 'dpkg-deb']) {
     if (!hasCommand(tool)) throw new Error(`building appliance images needs ${tool} on the host`);
   }
@@ -214,7 +266,10 @@ export async function buildAppliance(recipe: ApplianceRecipe, opts: BuildOptions
   const cacheDir = applianceCacheDir();
   const finalDir = applianceDir(recipe, hash, cacheDir);
   mkdirSync(cacheDir, { recursive: true });
-  const tmp = join(cacheDir, `.tmp-${recipe.name}-${hash}-${process.pid}-${randomBytes(3).toString('hex')}`);
+  const tmp = join(
+    cacheDir,
+    `.tmp-${recipe.name}-${hash}-${process.pid}-${randomBytes(3).toString('hex')}`,
+  );
   const work = join(tmp, 'work');
   mkdirSync(work, { recursive: true });
   const log = join(tmp, 'build.log');
@@ -256,7 +311,9 @@ export async function buildAppliance(recipe: ApplianceRecipe, opts: BuildOptions
     const kernel = await ensureKernel(recipe, log, Boolean(opts.force));
     const { kernelVersion, moduleDir } = kernel;
     const builtinFile = join(moduleDir, 'modules.builtin');
-    const builtin = existsSync(builtinFile) ? parseModulesBuiltin(readFileSync(builtinFile, 'utf8')) : new Set<string>();
+    const builtin = existsSync(builtinFile)
+      ? parseModulesBuiltin(readFileSync(builtinFile, 'utf8'))
+      : new Set<string>();
     const loadOrder = resolveLoadOrder(
       parseModulesDep(readFileSync(join(moduleDir, 'modules.dep'), 'utf8')),
       recipe.modules,
@@ -268,7 +325,13 @@ export async function buildAppliance(recipe: ApplianceRecipe, opts: BuildOptions
     // 2. Packages.
     step('packages', `${recipe.packages.length} packages`);
     const root = join(work, 'root');
-    await unpack(recipe, recipe.packages, root, log, recipe.dpkgExcludes.map((p) => `path-exclude=${p}`));
+    await unpack(
+      recipe,
+      recipe.packages,
+      root,
+      log,
+      recipe.dpkgExcludes.map((p) => `path-exclude=${p}`),
+    );
     done();
 
     // 3. Configure the tree on the host (no maintainer scripts ran).
@@ -280,7 +343,8 @@ export async function buildAppliance(recipe: ApplianceRecipe, opts: BuildOptions
     // 4. Initramfs: static busybox, the modules in load order, /init.
     step('initramfs');
     const ird = join(work, 'initramfs');
-    for (const d of ['bin', 'dev', 'etc', 'proc', 'sys', 'newroot', 'lib/modules']) mkdirSync(join(ird, d), { recursive: true });
+    for (const d of ['bin', 'dev', 'etc', 'proc', 'sys', 'newroot', 'lib/modules'])
+      mkdirSync(join(ird, d), { recursive: true });
     const busybox = readFileSync(join(root, 'bin/busybox'));
     writeFileSync(join(ird, 'bin/busybox'), busybox, { mode: 0o755 });
     for (const a of busyboxApplets(busybox)) {
@@ -306,8 +370,24 @@ export async function buildAppliance(recipe: ApplianceRecipe, opts: BuildOptions
     const sizeMiB = Math.ceil((Math.ceil(bytes / MiB) + metaMiB + recipe.freeSpaceMiB) / 4) * 4;
     await run(
       'mke2fs',
-      ['-q', '-F', '-t', 'ext4', '-L', `raydesk-${recipe.name}`, '-m', '0', '-b', '4096', '-E', 'root_owner=0:0',
-        '-d', root, join(tmp, 'rootfs.ext4'), `${sizeMiB}M`],
+      [
+        '-q',
+        '-F',
+        '-t',
+        'ext4',
+        '-L',
+        `raydesk-${recipe.name}`,
+        '-m',
+        '0',
+        '-b',
+        '4096',
+        '-E',
+        'root_owner=0:0',
+        '-d',
+        root,
+        join(tmp, 'rootfs.ext4'),
+        `${sizeMiB}M`,
+      ],
       log,
     );
     done(`${sizeMiB} MiB`);
@@ -320,7 +400,11 @@ export async function buildAppliance(recipe: ApplianceRecipe, opts: BuildOptions
       name: recipe.name,
       recipeHash: hash,
       kernelVersion,
-      files: { vmlinuz: size('vmlinuz'), 'initrd.img': size('initrd.img'), 'rootfs.ext4': size('rootfs.ext4') },
+      files: {
+        vmlinuz: size('vmlinuz'),
+        'initrd.img': size('initrd.img'),
+        'rootfs.ext4': size('rootfs.ext4'),
+      },
       rootfsContentBytes: bytes,
       buildSeconds: Math.round((Date.now() - t0) / 100) / 10,
       cmdline: recipe.cmdline,

@@ -66,6 +66,10 @@ export function recipeHash({ recipe, readGuest, readBuilder }: HashInputs): stri
   return sha256(stableStringify(doc)).slice(0, 16);
 }
 
-export function applianceDir(recipe: ApplianceRecipe, hash: string, cacheDir = applianceCacheDir()): string {
+export function applianceDir(
+  recipe: ApplianceRecipe,
+  hash: string,
+  cacheDir = applianceCacheDir(),
+): string {
   return join(cacheDir, `${recipe.name}-${hash}`);
 }

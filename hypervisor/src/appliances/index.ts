@@ -51,7 +51,11 @@ function imageAt(name: ApplianceName, dir: string): ApplianceImage | null {
   const file = join(dir, MANIFEST);
   if (!existsSync(file)) return null;
   const manifest = JSON.parse(readFileSync(file, 'utf8')) as ApplianceManifest;
-  const paths = { kernel: join(dir, 'vmlinuz'), initrd: join(dir, 'initrd.img'), rootfs: join(dir, 'rootfs.ext4') };
+  const paths = {
+    kernel: join(dir, 'vmlinuz'),
+    initrd: join(dir, 'initrd.img'),
+    rootfs: join(dir, 'rootfs.ext4'),
+  };
   if (!Object.values(paths).every((p) => existsSync(p))) return null;
   return {
     name,
@@ -68,7 +72,10 @@ function imageAt(name: ApplianceName, dir: string): ApplianceImage | null {
 const inFlight = new Map<string, Promise<ApplianceImage>>();
 
 /** The appliance's image, built first if the cache has no image for the current recipe hash. */
-export async function ensureAppliance(name: ApplianceName, opts: EnsureApplianceOptions = {}): Promise<ApplianceImage> {
+export async function ensureAppliance(
+  name: ApplianceName,
+  opts: EnsureApplianceOptions = {},
+): Promise<ApplianceImage> {
   const recipe = getRecipe(name);
   const hash = recipeHash({ recipe });
   const dir = applianceDir(recipe, hash);
@@ -80,7 +87,10 @@ export async function ensureAppliance(name: ApplianceName, opts: EnsureAppliance
   let p = inFlight.get(key);
   if (!p) {
     p = (async () => {
-      const built = await buildAppliance(recipe, { onProgress: opts.onProgress, force: opts.force });
+      const built = await buildAppliance(recipe, {
+        onProgress: opts.onProgress,
+        force: opts.force,
+      });
       const image = imageAt(name, built);
       if (!image) throw new Error(`appliance ${name} built in ${built} but its files are missing`);
       return image;

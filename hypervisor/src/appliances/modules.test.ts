@@ -90,7 +90,11 @@ function fakeModule(modinfo: string): Buffer {
 
 test('.modinfo is read from ELF and turned into a depmod-style modules.dep', () => {
   const mi = readModinfo(fakeModule('license=GPL\0depends=jbd2,mbcache\0name=ext4\0'));
-  assert.deepEqual(mi, [['license', 'GPL'], ['depends', 'jbd2,mbcache'], ['name', 'ext4']]);
+  assert.deepEqual(mi, [
+    ['license', 'GPL'],
+    ['depends', 'jbd2,mbcache'],
+    ['name', 'ext4'],
+  ]);
 
   const dir = mkdtempSync(join(tmpdir(), 'mods-'));
   const put = (p: string, info: string) => {

@@ -75,7 +75,8 @@ const INPUT_MODULES = ['psmouse', 'evdev'];
 
 const KERNEL = 'linux-image-686';
 // quiet: the serial console is slow under emulation; init and agent still log to ttyS0.
-const CMDLINE_BASE = 'console=ttyS0,115200 root=/dev/sda rw quiet loglevel=3 tsc=reliable mitigations=off';
+const CMDLINE_BASE =
+  'console=ttyS0,115200 root=/dev/sda rw quiet loglevel=3 tsc=reliable mitigations=off';
 
 const COMMON_FILES: GuestFile[] = [
   { src: 'common/raydesk-init', dest: '/sbin/raydesk-init', mode: 0o755 },

@@ -32,7 +32,12 @@ export function expandGlob(root: string, pattern: string): string[] {
     const next: string[] = [];
     const wild = /[*?]/.test(seg);
     const re = wild
-      ? new RegExp(`^${seg.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`)
+      ? new RegExp(
+          `^${seg
+            .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+            .replace(/\*/g, '.*')
+            .replace(/\?/g, '.')}$`,
+        )
       : null;
     for (const base of current) {
       const dir = join(root, base);
@@ -81,7 +86,8 @@ export function installBusyboxLinks(root: string): string[] {
   const linked: string[] = [];
   for (const a of applets) {
     if (a === 'busybox' || a === 'linuxrc') continue;
-    if (['bin', 'sbin', 'usr/bin', 'usr/sbin'].some((d) => existsOrLink(join(root, d, a)))) continue;
+    if (['bin', 'sbin', 'usr/bin', 'usr/sbin'].some((d) => existsOrLink(join(root, d, a))))
+      continue;
     symlinkSync('busybox', join(root, 'bin', a));
     linked.push(a);
   }
@@ -96,7 +102,14 @@ function write(root: string, path: string, content: string, mode = 0o644) {
   chmodSync(p, mode);
 }
 
-function mknodIfMissing(root: string, path: string, type: 'c', major: number, minor: number, mode: string) {
+function mknodIfMissing(
+  root: string,
+  path: string,
+  type: 'c',
+  major: number,
+  minor: number,
+  mode: string,
+) {
   const p = join(root, path);
   if (existsOrLink(p)) return;
   execFileSync('mknod', ['-m', mode, p, type, String(major), String(minor)]);
@@ -104,7 +117,19 @@ function mknodIfMissing(root: string, path: string, type: 'c', major: number, mi
 
 /** Accounts, host names, mount points, device nodes and the appliance's own files. */
 export function configureRootfs(root: string, recipe: ApplianceRecipe, guestDir: string): void {
-  for (const d of ['proc', 'sys', 'dev', 'run', 'tmp', 'root', 'home', 'etc/raydesk', 'var/log', 'var/tmp', 'mnt']) {
+  for (const d of [
+    'proc',
+    'sys',
+    'dev',
+    'run',
+    'tmp',
+    'root',
+    'home',
+    'etc/raydesk',
+    'var/log',
+    'var/tmp',
+    'mnt',
+  ]) {
     mkdirSync(join(root, d), { recursive: true });
   }
   chmodSync(join(root, 'tmp'), 0o1777);
@@ -130,7 +155,13 @@ export function configureRootfs(root: string, recipe: ApplianceRecipe, guestDir:
   write(
     root,
     '/etc/shadow',
-    ['root:*:19000:0:99999:7:::', 'daemon:*:19000:0:99999:7:::', ...(user ? ['user:*:19000:0:99999:7:::'] : []), 'nobody:*:19000:0:99999:7:::', ''].join('\n'),
+    [
+      'root:*:19000:0:99999:7:::',
+      'daemon:*:19000:0:99999:7:::',
+      ...(user ? ['user:*:19000:0:99999:7:::'] : []),
+      'nobody:*:19000:0:99999:7:::',
+      '',
+    ].join('\n'),
     0o640,
   );
   const u = user ? 'user' : '';
@@ -155,9 +186,17 @@ export function configureRootfs(root: string, recipe: ApplianceRecipe, guestDir:
   );
   write(root, '/etc/shells', '/bin/sh\n');
   write(root, '/etc/hostname', `${recipe.hostname}\n`);
-  write(root, '/etc/hosts', `127.0.0.1\tlocalhost\n127.0.1.1\t${recipe.hostname}\n::1\tlocalhost ip6-localhost ip6-loopback\n`);
+  write(
+    root,
+    '/etc/hosts',
+    `127.0.0.1\tlocalhost\n127.0.1.1\t${recipe.hostname}\n::1\tlocalhost ip6-localhost ip6-loopback\n`,
+  );
   write(root, '/etc/machine-id', '');
-  write(root, '/etc/nsswitch.conf', 'passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n');
+  write(
+    root,
+    '/etc/nsswitch.conf',
+    'passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n',
+  );
   write(root, '/etc/fstab', '/dev/sda / ext4 rw,noatime 0 1\n');
   write(root, '/etc/raydesk/appliance', `${recipe.name}\n`);
   rmSync(join(root, 'etc/resolv.conf'), { force: true });
@@ -177,7 +216,13 @@ export function configureRootfs(root: string, recipe: ApplianceRecipe, guestDir:
   if (user) chownSync(join(root, 'home/user'), USER_UID, USER_GID);
 
   // apt/dpkg leftovers that an appliance never uses.
-  for (const p of ['var/cache/apt', 'var/lib/apt/lists', 'var/cache/debconf', 'var/log/apt', 'var/log/dpkg.log']) {
+  for (const p of [
+    'var/cache/apt',
+    'var/lib/apt/lists',
+    'var/cache/debconf',
+    'var/log/apt',
+    'var/log/dpkg.log',
+  ]) {
     rmSync(join(root, p), { recursive: true, force: true });
   }
 

@@ -1,7 +1,7 @@
 // Golden snapshots ("virtual appliances saved suspended"): each appliance is cold-booted once
 // to the point where its guest agent says it is ready and its screen has settled, then saved
 // compressed. Every new VM of that appliance resumes from it instead of booting.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { ApplianceName } from '../api/protocol.ts';
@@ -139,11 +139,22 @@ export class GoldenSnapshots {
         createdAt: new Date().toISOString(),
       };
       writeFileSync(paths.manifest, JSON.stringify(manifest, null, 2));
+      this.removeStale(appliance, paths);
       log.info(manifest, 'golden snapshot saved');
       onProgress?.('done', `${(fileBytes / 2 ** 20).toFixed(1)} MiB`);
       return manifest;
     } finally {
       await this.host.destroy(domain.id).catch(() => undefined);
+    }
+  }
+
+  /** Deletes this appliance's snapshots made for older images or emulator versions. */
+  private removeStale(appliance: ApplianceName, current: { state: string; manifest: string }): void {
+    for (const file of readdirSync(this.dir)) {
+      const path = join(this.dir, file);
+      if (file.startsWith(`${appliance}-`) && path !== current.state && path !== current.manifest) {
+        rmSync(path, { force: true });
+      }
     }
   }
 

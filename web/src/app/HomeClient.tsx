@@ -6,7 +6,11 @@ import { api, errorText } from '@/lib/api';
 import { dateTime, mib, since, STATE_LABEL } from '@/lib/format';
 import type { HomeData } from '@/server/home';
 
-function usePolling<T>(url: string, initial: T, everyMs: number): [T, () => Promise<void>, boolean] {
+function usePolling<T>(
+  url: string,
+  initial: T,
+  everyMs: number,
+): [T, () => Promise<void>, boolean] {
   const [data, setData] = useState(initial);
   const [stale, setStale] = useState(false);
   const load = async () => {
@@ -61,7 +65,12 @@ export function HomeClient({ initial }: { initial: HomeData }) {
     }
   }
 
-  const action = state === 'none' ? 'Open desktop' : state === 'running' ? 'Open desktop' : 'Resume and open desktop';
+  const action =
+    state === 'none'
+      ? 'Open desktop'
+      : state === 'running'
+        ? 'Open desktop'
+        : 'Resume and open desktop';
   const blurb =
     state === 'none'
       ? 'You do not have a desktop yet. Opening it for the first time creates it from the standard desktop image; that takes a few seconds.'
@@ -82,13 +91,20 @@ export function HomeClient({ initial }: { initial: HomeData }) {
           <h1>Welcome back{data.user.name ? `, ${data.user.name.split(' ')[0]}` : ''}</h1>
           <p>Your personal desktop and disposable browsers, from any browser.</p>
         </div>
-        <span className={`live-dot${stale ? ' stale' : ''}`}>{stale ? 'Reconnecting…' : 'Live'}</span>
+        <span className={`live-dot${stale ? ' stale' : ''}`}>
+          {stale ? 'Reconnecting…' : 'Live'}
+        </span>
       </div>
 
-      {error && <div className="alert alert-error" role="alert" style={{ marginBottom: 18 }}>{error}</div>}
+      {error && (
+        <div className="alert alert-error" role="alert" style={{ marginBottom: 18 }}>
+          {error}
+        </div>
+      )}
       {data.watchedBy.map((w, i) => (
         <div key={i} className="alert alert-warn" style={{ marginBottom: 18 }}>
-          <Eye /> {w.admin} (administrator) is viewing your desktop, read-only, since {dateTime(w.since)}.
+          <Eye /> {w.admin} (administrator) is viewing your desktop, read-only, since{' '}
+          {dateTime(w.since)}.
         </div>
       ))}
 
@@ -96,33 +112,54 @@ export function HomeClient({ initial }: { initial: HomeData }) {
         <div className="hero-inner">
           <div>
             <div className="row" style={{ marginBottom: 12 }}>
-              <span className={`badge badge-${stateClass}`} data-testid="desktop-state">{STATE_LABEL[state] ?? state}</span>
-              {desktop && <span className="small" style={{ color: '#8f99b8' }}>{desktop.applianceTitle || 'Desktop'} · {mib(desktop.memoryMiB)}</span>}
+              <span className={`badge badge-${stateClass}`} data-testid="desktop-state">
+                {STATE_LABEL[state] ?? state}
+              </span>
+              {desktop && (
+                <span className="small" style={{ color: '#8f99b8' }}>
+                  {desktop.applianceTitle || 'Desktop'} · {mib(desktop.memoryMiB)}
+                </span>
+              )}
             </div>
             <h2>My desktop</h2>
             <p>{blurb}</p>
             <div className="row">
               <button className="btn btn-primary btn-lg" onClick={openDesktop} disabled={opening}>
-                <Monitor /> {opening ? (state === 'none' ? 'Creating your desktop…' : 'Opening…') : action}
+                <Monitor />{' '}
+                {opening ? (state === 'none' ? 'Creating your desktop…' : 'Opening…') : action}
               </button>
             </div>
             <div className="meta">
-              <div><b>{desktop?.startedAt ? since(desktop.startedAt) : '—'}</b>Last started</div>
-              <div><b>{desktop?.suspendedAt ? since(desktop.suspendedAt) : '—'}</b>Last suspended</div>
-              <div><b>{data.connections.filter((c) => c.vmKind === 'personal').length}</b>Open now</div>
+              <div>
+                <b>{desktop?.startedAt ? since(desktop.startedAt) : '—'}</b>Last started
+              </div>
+              <div>
+                <b>{desktop?.suspendedAt ? since(desktop.suspendedAt) : '—'}</b>Last suspended
+              </div>
+              <div>
+                <b>{data.connections.filter((c) => c.vmKind === 'personal').length}</b>Open now
+              </div>
             </div>
           </div>
           <div className="monitor" aria-hidden>
             {state === 'running' || state === 'paused' ? (
               <>
-                <div className="win" style={{ left: '10%', top: '12%', width: '52%', height: '46%' }} />
-                <div className="win" style={{ left: '36%', top: '34%', width: '52%', height: '40%' }} />
+                <div
+                  className="win"
+                  style={{ left: '10%', top: '12%', width: '52%', height: '46%' }}
+                />
+                <div
+                  className="win"
+                  style={{ left: '36%', top: '34%', width: '52%', height: '40%' }}
+                />
                 <div className="taskbar" />
               </>
             ) : (
               <div className="screen-label">
                 <Monitor size={30} />
-                <div style={{ marginTop: 8 }}>{state === 'none' ? 'No desktop yet' : STATE_LABEL[state]}</div>
+                <div style={{ marginTop: 8 }}>
+                  {state === 'none' ? 'No desktop yet' : STATE_LABEL[state]}
+                </div>
               </div>
             )}
           </div>
@@ -133,13 +170,18 @@ export function HomeClient({ initial }: { initial: HomeData }) {
         <section className="card" aria-label="Disposable browser">
           <div className="card-body">
             <div className="tile">
-              <div className="tile-icon"><Globe /></div>
+              <div className="tile-icon">
+                <Globe />
+              </div>
               <div style={{ flex: 1 }}>
                 <h2>Disposable browser</h2>
                 <p className="muted" style={{ margin: '6px 0 14px' }}>
-                  A fresh, isolated web browser for links you do not trust. Its disk is wiped when you close it, its network is filtered, and it is destroyed when you sign out.
+                  A fresh, isolated web browser for links you do not trust. Its disk is wiped when
+                  you close it, its network is filtered, and it is destroyed when you sign out.
                 </p>
-                <button className="btn btn-primary" onClick={openBrowser}><Globe /> Open disposable browser</button>
+                <button className="btn btn-primary" onClick={openBrowser}>
+                  <Globe /> Open disposable browser
+                </button>
               </div>
             </div>
           </div>
@@ -147,13 +189,30 @@ export function HomeClient({ initial }: { initial: HomeData }) {
             <ul className="list" style={{ borderTop: '1px solid var(--border)' }}>
               {data.disposables.map((d) => (
                 <li key={d.id}>
-                  <span className={`badge badge-${d.state}`}>{STATE_LABEL[d.state] ?? d.state}</span>
+                  <span className={`badge badge-${d.state}`}>
+                    {STATE_LABEL[d.state] ?? d.state}
+                  </span>
                   <span style={{ flex: 1 }}>
                     Browser started {since(d.createdAt)}
-                    {d.expiresAt && <span className="muted small"> · ends by {dateTime(d.expiresAt)}</span>}
+                    {d.expiresAt && (
+                      <span className="muted small"> · ends by {dateTime(d.expiresAt)}</span>
+                    )}
                   </span>
-                  <a className="btn btn-sm" href={`/browser/${d.id}`} target="_blank" rel="noreferrer">Open</a>
-                  <button className="btn btn-sm btn-danger" onClick={() => closeDisposable(d.id)} aria-label="Destroy disposable browser"><Trash size={15} /></button>
+                  <a
+                    className="btn btn-sm"
+                    href={`/browser/${d.id}`}
+                    target="_blank"
+                    rel="noreferrer"
+                  >
+                    Open
+                  </a>
+                  <button
+                    className="btn btn-sm btn-danger"
+                    onClick={() => closeDisposable(d.id)}
+                    aria-label="Destroy disposable browser"
+                  >
+                    <Trash size={15} />
+                  </button>
                 </li>
               ))}
             </ul>
@@ -174,20 +233,26 @@ export function HomeClient({ initial }: { initial: HomeData }) {
             <ul className="list">
               {data.connections.map((c) => (
                 <li key={c.id}>
-                  <span className="tile-icon" style={{ width: 34, height: 34 }}><Plug size={16} /></span>
+                  <span className="tile-icon" style={{ width: 34, height: 34 }}>
+                    <Plug size={16} />
+                  </span>
                   <span style={{ flex: 1 }}>
                     <div style={{ fontWeight: 600 }}>{c.browser}</div>
                     <div className="muted small">
-                      {c.vmKind === 'disposable' ? 'Disposable browser' : 'Desktop'} · {c.address || 'unknown address'} · since {dateTime(c.startedAt)}
+                      {c.vmKind === 'disposable' ? 'Disposable browser' : 'Desktop'} ·{' '}
+                      {c.address || 'unknown address'} · since {dateTime(c.startedAt)}
                     </div>
                   </span>
-                  <span className={`badge badge-${c.mode}`}>{c.mode === 'view' ? 'View only' : 'Control'}</span>
+                  <span className={`badge badge-${c.mode}`}>
+                    {c.mode === 'view' ? 'View only' : 'Control'}
+                  </span>
                 </li>
               ))}
             </ul>
           )}
           <div className="card-foot small muted row">
-            <Shield size={15} /> Quota: {data.user.maxVms} VMs, {mib(data.user.maxMemoryMiB)} memory.
+            <Shield size={15} /> Quota: {data.user.maxVms} VMs, {mib(data.user.maxMemoryMiB)}{' '}
+            memory.
           </div>
         </section>
       </div>

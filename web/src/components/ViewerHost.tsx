@@ -9,7 +9,8 @@ import { api } from '@/lib/api';
 import { dateTime } from '@/lib/format';
 import { Eye, Globe, Logo, Monitor } from './icons';
 
-const RemoteDesktop = (Viewer as unknown as { RemoteDesktop?: typeof Viewer.default }).RemoteDesktop ?? Viewer.default;
+const RemoteDesktop =
+  (Viewer as unknown as { RemoteDesktop?: typeof Viewer.default }).RemoteDesktop ?? Viewer.default;
 
 export interface ViewerHostProps {
   /** Portal VM id (for the portal's APIs). */
@@ -60,7 +61,8 @@ export function ViewerHost(props: ViewerHostProps) {
   // Disposable VMs: heartbeat while open; tell the portal when the tab goes away.
   useEffect(() => {
     if (kind !== 'disposable') return;
-    const beat = () => void api(`/api/vms/${vmId}/heartbeat`, { method: 'POST' }).catch(() => undefined);
+    const beat = () =>
+      void api(`/api/vms/${vmId}/heartbeat`, { method: 'POST' }).catch(() => undefined);
     beat();
     const timer = setInterval(beat, 15_000);
     const release = () => navigator.sendBeacon(`/api/vms/${vmId}/release`);
@@ -91,33 +93,58 @@ export function ViewerHost(props: ViewerHostProps) {
     <div className="viewer-shell">
       <div className="viewer-bar">
         <Link href="/" className="brand" style={{ fontSize: 14 }} title="Back to the portal">
-          <span className="brand-mark" style={{ width: 22, height: 22, borderRadius: 6 }}><Logo size={13} /></span>
+          <span className="brand-mark" style={{ width: 22, height: 22, borderRadius: 6 }}>
+            <Logo size={13} />
+          </span>
         </Link>
-        {kind === 'disposable' ? <Globe size={16} /> : kind === 'shadow' ? <Eye size={16} /> : <Monitor size={16} />}
+        {kind === 'disposable' ? (
+          <Globe size={16} />
+        ) : kind === 'shadow' ? (
+          <Eye size={16} />
+        ) : (
+          <Monitor size={16} />
+        )}
         <strong style={{ color: '#fff' }}>{props.title}</strong>
-        <span className="faint" data-testid="viewer-state">{STATE_TEXT[state] ?? state}</span>
+        <span className="faint" data-testid="viewer-state">
+          {STATE_TEXT[state] ?? state}
+        </span>
         <span className="spacer" />
-        {kind === 'disposable' && props.expiresAt && <span className="faint">Ends by {dateTime(props.expiresAt)}</span>}
-        <Link className="btn" href="/">Back to portal</Link>
+        {kind === 'disposable' && props.expiresAt && (
+          <span className="faint">Ends by {dateTime(props.expiresAt)}</span>
+        )}
+        <Link className="btn" href="/">
+          Back to portal
+        </Link>
       </div>
       {kind === 'disposable' && (
         <div className="viewer-notice" role="note">
-          <Globe size={16} /> Disposable browser: its disk is wiped and nothing is kept when it closes, and its network access is filtered. It is destroyed when you sign out,{' '}
-          {props.graceSeconds ? `${props.graceSeconds} seconds after you close this tab,` : 'shortly after you close this tab,'} or at its time limit.
+          <Globe size={16} /> Disposable browser: its disk is wiped and nothing is kept when it
+          closes, and its network access is filtered. It is destroyed when you sign out,{' '}
+          {props.graceSeconds
+            ? `${props.graceSeconds} seconds after you close this tab,`
+            : 'shortly after you close this tab,'}{' '}
+          or at its time limit.
         </div>
       )}
       {kind === 'shadow' && (
         <div className="viewer-notice watched" role="note">
-          <Eye size={16} /> View only: you are watching {props.ownerEmail ?? 'this user'}&apos;s screen. Your input is not sent, this is audited, and the user is told.
+          <Eye size={16} /> View only: you are watching {props.ownerEmail ?? 'this user'}&apos;s
+          screen. Your input is not sent, this is audited, and the user is told.
         </div>
       )}
       {watchers.length > 0 && (
         <div className="viewer-notice watched" role="status">
-          <Eye size={16} /> {watchers.join(', ')} (administrator) is viewing this desktop, read-only.
+          <Eye size={16} /> {watchers.join(', ')} (administrator) is viewing this desktop,
+          read-only.
         </div>
       )}
       <div className="viewer-stage">
-        <RemoteDesktop vmId={props.domainId} getToken={getToken} gatewayUrl={gatewayUrl} onStateChange={onStateChange} />
+        <RemoteDesktop
+          vmId={props.domainId}
+          getToken={getToken}
+          gatewayUrl={gatewayUrl}
+          onStateChange={onStateChange}
+        />
       </div>
     </div>
   );

@@ -18,7 +18,10 @@ export function RemoteDesktop({ vmId, getToken, onStateChange }: Props) {
     <div className="viewer-overlay">
       <div className="box">
         <h2>The viewer is not installed</h2>
-        <p>This build of the portal has no remote-desktop viewer yet. The VM is running; it will be shown here once the viewer is part of the build.</p>
+        <p>
+          This build of the portal has no remote-desktop viewer yet. The VM is running; it will be
+          shown here once the viewer is part of the build.
+        </p>
       </div>
     </div>
   );

@@ -30,7 +30,10 @@ async function refreshOnce(): Promise<boolean> {
   return refreshing;
 }
 
-export async function api<T = unknown>(path: string, init: { method?: string; body?: unknown; signal?: AbortSignal } = {}): Promise<T> {
+export async function api<T = unknown>(
+  path: string,
+  init: { method?: string; body?: unknown; signal?: AbortSignal } = {},
+): Promise<T> {
   const doFetch = () =>
     fetch(path, {
       method: init.method ?? (init.body !== undefined ? 'POST' : 'GET'),
@@ -67,5 +70,7 @@ export async function api<T = unknown>(path: string, init: { method?: string; bo
 }
 
 export function errorText(error: unknown): string {
-  return error instanceof ApiError ? error.message : 'Could not reach the portal. Check your connection.';
+  return error instanceof ApiError
+    ? error.message
+    : 'Could not reach the portal. Check your connection.';
 }

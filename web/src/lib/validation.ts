@@ -34,7 +34,10 @@ export const newPasswordSchema = z
 
 export const loginSchema = z.object({
   email: emailSchema,
-  password: z.string({ error: 'Enter your password.' }).min(1, 'Enter your password.').max(256, 'That password is too long.'),
+  password: z
+    .string({ error: 'Enter your password.' })
+    .min(1, 'Enter your password.')
+    .max(256, 'That password is too long.'),
 });
 
 /** Portal ids are cuids; anything else cannot exist, so it is a 404, never a 400. */
@@ -45,7 +48,12 @@ export const createUserSchema = z.object({
   name: z.string().trim().min(1, 'Enter a name.').max(100, 'Names can be at most 100 characters.'),
   password: newPasswordSchema,
   role: z.enum(ROLES, { error: 'Role must be user or admin.' }).default('user'),
-  maxVms: z.coerce.number({ error: 'Max VMs must be a number.' }).int('Max VMs must be a whole number.').min(0, 'Max VMs cannot be negative.').max(100, 'Max VMs can be at most 100.').default(2),
+  maxVms: z.coerce
+    .number({ error: 'Max VMs must be a number.' })
+    .int('Max VMs must be a whole number.')
+    .min(0, 'Max VMs cannot be negative.')
+    .max(100, 'Max VMs can be at most 100.')
+    .default(2),
   maxMemoryMiB: z.coerce
     .number({ error: 'Memory quota must be a number.' })
     .int('Memory quota must be a whole number of MiB.')
@@ -59,8 +67,18 @@ export const updateUserSchema = z
     name: createUserSchema.shape.name.optional(),
     role: z.enum(ROLES, { error: 'Role must be user or admin.' }).optional(),
     disabled: z.boolean({ error: 'Disabled must be true or false.' }).optional(),
-    maxVms: z.coerce.number().int().min(0, 'Max VMs cannot be negative.').max(100, 'Max VMs can be at most 100.').optional(),
-    maxMemoryMiB: z.coerce.number().int().min(0, 'Memory quota cannot be negative.').max(65536, 'Memory quota can be at most 65536 MiB.').optional(),
+    maxVms: z.coerce
+      .number()
+      .int()
+      .min(0, 'Max VMs cannot be negative.')
+      .max(100, 'Max VMs can be at most 100.')
+      .optional(),
+    maxMemoryMiB: z.coerce
+      .number()
+      .int()
+      .min(0, 'Memory quota cannot be negative.')
+      .max(65536, 'Memory quota can be at most 65536 MiB.')
+      .optional(),
   })
   .refine((v) => Object.keys(v).length > 0, 'Nothing to change.');
 

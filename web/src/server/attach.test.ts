@@ -9,7 +9,10 @@ test('attach tokens carry the gateway contract and verify with the gateway helpe
   const { issueAttachToken, attachMeta } = await import('./attach.ts');
   const { verifyAttachToken } = await import('@raydesk/gateway/attach-token');
   const { decodeProtectedHeader } = await import('jose');
-  const issued = await issueAttachToken({ userId: 'user-1', domainId: 'desk-abc123', mode: 'control', name: 'Ann', role: 'user' }, { userAgent: 'UA', address: '10.0.0.1' });
+  const issued = await issueAttachToken(
+    { userId: 'user-1', domainId: 'desk-abc123', mode: 'control', name: 'Ann', role: 'user' },
+    { userAgent: 'UA', address: '10.0.0.1' },
+  );
   assert.equal(decodeProtectedHeader(issued.token).alg, 'HS256');
   const claims = await verifyAttachToken('test-attach-secret-0123456789', issued.token);
   assert.equal(claims.iss, 'raydesk-portal');

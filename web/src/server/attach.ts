@@ -17,9 +17,25 @@ const pending = (holder.__raydeskPendingAttach ??= new Map());
 
 const key = (userId: string, domainId: string, mode: string) => `${userId}|${domainId}|${mode}`;
 
-export async function issueAttachToken(grant: { userId: string; domainId: string; mode: 'control' | 'view'; name: string; role: 'user' | 'admin' }, meta: { userAgent: string; address: string }) {
+export async function issueAttachToken(
+  grant: {
+    userId: string;
+    domainId: string;
+    mode: 'control' | 'view';
+    name: string;
+    role: 'user' | 'admin';
+  },
+  meta: { userAgent: string; address: string },
+) {
   const jti = randomUUID();
-  const token = await mintAttachToken(config().ATTACH_TOKEN_SECRET, { sub: grant.userId, vm: grant.domainId, mode: grant.mode, name: grant.name, role: grant.role, jti });
+  const token = await mintAttachToken(config().ATTACH_TOKEN_SECRET, {
+    sub: grant.userId,
+    vm: grant.domainId,
+    mode: grant.mode,
+    name: grant.name,
+    role: grant.role,
+    jti,
+  });
   const now = Date.now();
   for (const [k, v] of pending) if (now - v.at > 10 * 60_000) pending.delete(k);
   pending.set(key(grant.userId, grant.domainId, grant.mode), { ...meta, at: now });

@@ -8,7 +8,10 @@ const secret = (name: string, min: number) =>
 
 const schema = z.object({
   PORT: z.coerce.number().int().min(1).max(65535).default(3000),
-  PORTAL_PUBLIC_URL: z.url().optional().or(z.literal('').transform(() => undefined)),
+  PORTAL_PUBLIC_URL: z
+    .url()
+    .optional()
+    .or(z.literal('').transform(() => undefined)),
   SESSION_SECRET: secret('SESSION_SECRET', 16),
   ATTACH_TOKEN_SECRET: secret('ATTACH_TOKEN_SECRET', 16),
   GATEWAY_SECRET: secret('GATEWAY_SECRET', 8),

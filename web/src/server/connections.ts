@@ -9,7 +9,10 @@ export async function recordGatewayEvent(db: Db, e: GatewayEvent): Promise<void>
   const at = new Date(e.at);
   const when = Number.isNaN(at.getTime()) ? new Date() : at;
   const vm = await db.vm.findUnique({ where: { domainId: e.vm } });
-  const user = await db.user.findUnique({ where: { id: e.userId }, select: { id: true, email: true } });
+  const user = await db.user.findUnique({
+    where: { id: e.userId },
+    select: { id: true, email: true },
+  });
   const start = async () => {
     const meta = attachMeta(e.userId, e.vm, e.mode);
     await db.endpointConnection.upsert({
@@ -28,33 +31,72 @@ export async function recordGatewayEvent(db: Db, e: GatewayEvent): Promise<void>
     });
   };
   const end = async (sessionId: string, reason: string) => {
-    await db.endpointConnection.updateMany({ where: { gatewaySessionId: sessionId, endedAt: null }, data: { endedAt: when, endReason: reason.slice(0, 100) } });
+    await db.endpointConnection.updateMany({
+      where: { gatewaySessionId: sessionId, endedAt: null },
+      data: { endedAt: when, endReason: reason.slice(0, 100) },
+    });
   };
   switch (e.type) {
     case 'connect':
     case 'shadow-start':
       await start();
       if (e.type === 'shadow-start') {
-        await audit(db, { action: 'session.shadow-start', actorId: user?.id, actorEmail: user?.email ?? e.name, targetType: 'vm', targetId: vm?.id ?? e.vm, details: { sessionId: e.sessionId } });
+        await audit(db, {
+          action: 'session.shadow-start',
+          actorId: user?.id,
+          actorEmail: user?.email ?? e.name,
+          targetType: 'vm',
+          targetId: vm?.id ?? e.vm,
+          details: { sessionId: e.sessionId },
+        });
       } else {
-        await audit(db, { action: 'session.connect', actorId: user?.id, actorEmail: user?.email ?? e.name, targetType: 'vm', targetId: vm?.id ?? e.vm, details: { sessionId: e.sessionId, mode: e.mode } });
+        await audit(db, {
+          action: 'session.connect',
+          actorId: user?.id,
+          actorEmail: user?.email ?? e.name,
+          targetType: 'vm',
+          targetId: vm?.id ?? e.vm,
+          details: { sessionId: e.sessionId, mode: e.mode },
+        });
       }
       break;
     case 'takeover':
       await start();
       if (e.replacedSessionId) await end(e.replacedSessionId, 'takeover');
-      await audit(db, { action: 'session.takeover', actorId: user?.id, actorEmail: user?.email ?? e.name, targetType: 'vm', targetId: vm?.id ?? e.vm, details: { sessionId: e.sessionId, replaced: e.replacedSessionId ?? null } });
+      await audit(db, {
+        action: 'session.takeover',
+        actorId: user?.id,
+        actorEmail: user?.email ?? e.name,
+        targetType: 'vm',
+        targetId: vm?.id ?? e.vm,
+        details: { sessionId: e.sessionId, replaced: e.replacedSessionId ?? null },
+      });
       break;
     case 'disconnect':
     case 'shadow-end':
       await end(e.sessionId, e.reason ?? (e.type === 'shadow-end' ? 'shadow-ended' : 'closed'));
       if (e.type === 'shadow-end') {
-        await audit(db, { action: 'session.shadow-end', actorId: user?.id, actorEmail: user?.email ?? e.name, targetType: 'vm', targetId: vm?.id ?? e.vm, details: { sessionId: e.sessionId } });
+        await audit(db, {
+          action: 'session.shadow-end',
+          actorId: user?.id,
+          actorEmail: user?.email ?? e.name,
+          targetType: 'vm',
+          targetId: vm?.id ?? e.vm,
+          details: { sessionId: e.sessionId },
+        });
       } else {
-        await audit(db, { action: 'session.disconnect-event', actorId: user?.id, actorEmail: user?.email ?? e.name, targetType: 'vm', targetId: vm?.id ?? e.vm, details: { sessionId: e.sessionId, reason: e.reason ?? null } });
+        await audit(db, {
+          action: 'session.disconnect-event',
+          actorId: user?.id,
+          actorEmail: user?.email ?? e.name,
+          targetType: 'vm',
+          targetId: vm?.id ?? e.vm,
+          details: { sessionId: e.sessionId, reason: e.reason ?? null },
+        });
       }
       break;
   }
   // Disposable VMs: the grace period runs from the moment the last viewer left.
-  if (vm?.kind === 'disposable') await db.vm.update({ where: { id: vm.id }, data: { lastSeenAt: when } });
+  if (vm?.kind === 'disposable')
+    await db.vm.update({ where: { id: vm.id }, data: { lastSeenAt: when } });
 }

@@ -16,13 +16,18 @@ async function call(path: string, init: RequestInit = {}, timeoutMs = 3_000): Pr
       cache: 'no-store',
     });
   } catch {
-    throw new HttpError(503, 'gateway_unavailable', 'The display gateway is not reachable right now.');
+    throw new HttpError(
+      503,
+      'gateway_unavailable',
+      'The display gateway is not reachable right now.',
+    );
   }
 }
 
 export async function gatewaySessions(): Promise<SessionInfo[]> {
   const res = await call('internal/sessions');
-  if (!res.ok) throw new HttpError(502, 'gateway_error', `The display gateway answered ${res.status}.`);
+  if (!res.ok)
+    throw new HttpError(502, 'gateway_error', `The display gateway answered ${res.status}.`);
   const body = (await res.json()) as SessionListResponse | SessionInfo[];
   return Array.isArray(body) ? body : body.sessions;
 }
@@ -34,7 +39,8 @@ export async function gatewayDisconnect(sessionId: string, reason: string): Prom
     body: JSON.stringify({ reason }),
   });
   if (res.status === 404) return false;
-  if (!res.ok) throw new HttpError(502, 'gateway_error', `The display gateway answered ${res.status}.`);
+  if (!res.ok)
+    throw new HttpError(502, 'gateway_error', `The display gateway answered ${res.status}.`);
   return true;
 }
 

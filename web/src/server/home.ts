@@ -3,7 +3,14 @@ import { db } from './db.ts';
 import { connectionView, vmView, type ConnectionView, type VmView } from './present.ts';
 
 export interface HomeData {
-  user: { id: string; email: string; name: string; role: string; maxVms: number; maxMemoryMiB: number };
+  user: {
+    id: string;
+    email: string;
+    name: string;
+    role: string;
+    maxVms: number;
+    maxMemoryMiB: number;
+  };
   desktop: VmView | null;
   disposables: VmView[];
   connections: ConnectionView[];
@@ -12,19 +19,43 @@ export interface HomeData {
 
 export async function homeData(viewer: Viewer): Promise<HomeData> {
   const [vms, connections, shadows] = await Promise.all([
-    db().vm.findMany({ where: { ownerId: viewer.id, state: { not: 'destroyed' } }, include: { appliance: true }, orderBy: { createdAt: 'asc' } }),
-    db().endpointConnection.findMany({ where: { userId: viewer.id, endedAt: null }, include: { vm: { select: { kind: true } } }, orderBy: { startedAt: 'desc' } }),
+    db().vm.findMany({
+      where: { ownerId: viewer.id, state: { not: 'destroyed' } },
+      include: { appliance: true },
+      orderBy: { createdAt: 'asc' },
+    }),
     db().endpointConnection.findMany({
-      where: { endedAt: null, mode: 'view', vm: { ownerId: viewer.id }, NOT: { userId: viewer.id } },
+      where: { userId: viewer.id, endedAt: null },
+      include: { vm: { select: { kind: true } } },
+      orderBy: { startedAt: 'desc' },
+    }),
+    db().endpointConnection.findMany({
+      where: {
+        endedAt: null,
+        mode: 'view',
+        vm: { ownerId: viewer.id },
+        NOT: { userId: viewer.id },
+      },
       include: { user: { select: { id: true, email: true, name: true } } },
     }),
   ]);
   const desktop = vms.find((v) => v.kind === 'personal') ?? null;
   return {
-    user: { id: viewer.id, email: viewer.email, name: viewer.name, role: viewer.role, maxVms: viewer.maxVms, maxMemoryMiB: viewer.maxMemoryMiB },
+    user: {
+      id: viewer.id,
+      email: viewer.email,
+      name: viewer.name,
+      role: viewer.role,
+      maxVms: viewer.maxVms,
+      maxMemoryMiB: viewer.maxMemoryMiB,
+    },
     desktop: desktop ? vmView(desktop) : null,
     disposables: vms.filter((v) => v.kind === 'disposable').map(vmView),
     connections: connections.map(connectionView),
-    watchedBy: shadows.map((s) => ({ vmId: s.vmId, admin: s.user?.name || s.user?.email || 'An administrator', since: s.startedAt.toISOString() })),
+    watchedBy: shadows.map((s) => ({
+      vmId: s.vmId,
+      admin: s.user?.name || s.user?.email || 'An administrator',
+      since: s.startedAt.toISOString(),
+    })),
   };
 }

@@ -16,8 +16,10 @@ export class HttpError extends Error {
 }
 
 export const notFound = (what = 'Not found.') => new HttpError(404, 'not_found', what);
-export const forbidden = (message = 'You do not have access to this.') => new HttpError(403, 'forbidden', message);
-export const unauthorized = (message = 'Please sign in.') => new HttpError(401, 'unauthenticated', message);
+export const forbidden = (message = 'You do not have access to this.') =>
+  new HttpError(403, 'forbidden', message);
+export const unauthorized = (message = 'Please sign in.') =>
+  new HttpError(401, 'unauthenticated', message);
 
 export function json(data: unknown, init?: ResponseInit): NextResponse {
   const response = NextResponse.json(data, init);
@@ -27,7 +29,9 @@ export function json(data: unknown, init?: ResponseInit): NextResponse {
 
 export function zodMessage(error: z.ZodError): string {
   return error.issues
-    .map((issue) => (issue.path.length ? `${issue.path.join('.')}: ${issue.message}` : issue.message))
+    .map((issue) =>
+      issue.path.length ? `${issue.path.join('.')}: ${issue.message}` : issue.message,
+    )
     .join('; ');
 }
 
@@ -59,16 +63,29 @@ export function parseQuery<T extends ZodType>(req: NextRequest, schema: T): z.in
 
 export function errorResponse(error: unknown): NextResponse {
   if (error instanceof HttpError) {
-    return json({ error: error.code, message: error.message, ...error.extra }, { status: error.status });
+    return json(
+      { error: error.code, message: error.message, ...error.extra },
+      { status: error.status },
+    );
   }
   const name = error instanceof Error ? error.name : '';
   if (name === 'HypervisorError') {
     const code = (error as { code?: string }).code;
-    const status = code === 'not_found' ? 404 : code === 'insufficient_memory' ? 503 : code === 'illegal_transition' ? 409 : 502;
+    const status =
+      code === 'not_found'
+        ? 404
+        : code === 'insufficient_memory'
+          ? 503
+          : code === 'illegal_transition'
+            ? 409
+            : 502;
     return json({ error: `hypervisor_${code}`, message: (error as Error).message }, { status });
   }
   console.error('[portal] unhandled error:', error);
-  return json({ error: 'internal', message: 'Something went wrong on our side. Please try again.' }, { status: 500 });
+  return json(
+    { error: 'internal', message: 'Something went wrong on our side. Please try again.' },
+    { status: 500 },
+  );
 }
 
 type Handler<C> = (req: NextRequest, ctx: C) => Promise<Response>;

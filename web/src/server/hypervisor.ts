@@ -13,7 +13,11 @@ export function hypervisorUrl(): string {
 }
 
 function client(): HypervisorClient {
-  holder.__raydeskHv ??= new HypervisorClient({ url: hypervisorUrl(), secret: config().HYPERVISOR_SECRET, timeoutMs: 120_000 });
+  holder.__raydeskHv ??= new HypervisorClient({
+    url: hypervisorUrl(),
+    secret: config().HYPERVISOR_SECRET,
+    timeoutMs: 120_000,
+  });
   return holder.__raydeskHv;
 }
 
@@ -23,11 +27,19 @@ export async function hypervisor(waitMs = 3_000): Promise<HypervisorClient> {
   try {
     await c.connected(waitMs);
   } catch {
-    throw new HttpError(503, 'hypervisor_unavailable', 'The virtual machine host is not reachable right now. Try again in a moment.');
+    throw new HttpError(
+      503,
+      'hypervisor_unavailable',
+      'The virtual machine host is not reachable right now. Try again in a moment.',
+    );
   }
   return c;
 }
 
 export function isHypervisorError(error: unknown, code?: string): error is HypervisorError {
-  return error instanceof Error && error.name === 'HypervisorError' && (code === undefined || (error as HypervisorError).code === code);
+  return (
+    error instanceof Error &&
+    error.name === 'HypervisorError' &&
+    (code === undefined || (error as HypervisorError).code === code)
+  );
 }

@@ -78,7 +78,19 @@ export function describeBrowser(ua: string): string {
     (pick(/Chrom(?:e|ium)\/(\d+)/) && `Chrome ${pick(/Chrom(?:e|ium)\/(\d+)/)}`) ||
     (pick(/Version\/(\d+).*Safari/) && `Safari ${pick(/Version\/(\d+).*Safari/)}`) ||
     'Browser';
-  const os = /Windows/.test(ua) ? 'Windows' : /Mac OS X/.test(ua) ? 'macOS' : /Android/.test(ua) ? 'Android' : /iPhone|iPad/.test(ua) ? 'iOS' : /CrOS/.test(ua) ? 'ChromeOS' : /Linux/.test(ua) ? 'Linux' : '';
+  const os = /Windows/.test(ua)
+    ? 'Windows'
+    : /Mac OS X/.test(ua)
+      ? 'macOS'
+      : /Android/.test(ua)
+        ? 'Android'
+        : /iPhone|iPad/.test(ua)
+          ? 'iOS'
+          : /CrOS/.test(ua)
+            ? 'ChromeOS'
+            : /Linux/.test(ua)
+              ? 'Linux'
+              : '';
   return os ? `${browser} on ${os}` : browser;
 }
 
@@ -104,7 +116,9 @@ export function connectionView(c: {
     browser: describeBrowser(c.userAgent),
     address: c.address,
     startedAt: c.startedAt.toISOString(),
-    ...(c.user !== undefined ? { user: c.user ? { id: c.user.id, email: c.user.email, name: c.user.name } : null } : {}),
+    ...(c.user !== undefined
+      ? { user: c.user ? { id: c.user.id, email: c.user.email, name: c.user.name } : null }
+      : {}),
     ...(c.vm !== undefined ? { vmKind: c.vm?.kind ?? null } : {}),
   };
 }

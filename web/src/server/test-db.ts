@@ -6,7 +6,11 @@ import { join } from 'node:path';
 import { createDb, type Db } from '../../../prisma/client.ts';
 import { deployMigrations, ensureClients } from '../../scripts/db-setup.ts';
 
-export async function freshSqlite(): Promise<{ db: Db; url: string; cleanup: () => Promise<void> }> {
+export async function freshSqlite(): Promise<{
+  db: Db;
+  url: string;
+  cleanup: () => Promise<void>;
+}> {
   const dir = mkdtempSync(join(tmpdir(), 'raydesk-test-db-'));
   const url = `file:${join(dir, 'test.db')}`;
   ensureClients();
@@ -24,7 +28,12 @@ export async function freshSqlite(): Promise<{ db: Db; url: string; cleanup: () 
 
 export function testSettings() {
   return {
-    session: { sessionSecret: 'test-session-secret-0123456789', accessTtlSeconds: 600, sessionTtlSeconds: 86_400, raceGraceSeconds: 10 },
+    session: {
+      sessionSecret: 'test-session-secret-0123456789',
+      accessTtlSeconds: 600,
+      sessionTtlSeconds: 86_400,
+      raceGraceSeconds: 10,
+    },
     lockout: { maxPerAccount: 5, maxPerAddress: 8, windowMinutes: 15 },
   };
 }

@@ -11,7 +11,15 @@ import { HttpError, notFound } from './http.ts';
 import { hypervisor, isHypervisorError } from './hypervisor.ts';
 import type { Viewer } from './auth/request.ts';
 
-export const ACTIVE_STATES = ['creating', 'starting', 'running', 'paused', 'saving', 'saved', 'crashed'];
+export const ACTIVE_STATES = [
+  'creating',
+  'starting',
+  'running',
+  'paused',
+  'saving',
+  'saved',
+  'crashed',
+];
 
 type VmRow = NonNullable<Awaited<ReturnType<Db['vm']['findFirst']>>>;
 
@@ -27,25 +35,50 @@ function stateFields(info: DomainInfo, now = new Date()) {
 
 /** A user's own VM, or 404 (never tells whether someone else's VM exists). */
 export async function ownVm(db: Db, viewer: { id: string }, id: string): Promise<VmRow> {
-  const vm = await db.vm.findFirst({ where: { id, ownerId: viewer.id, state: { not: 'destroyed' } } });
+  const vm = await db.vm.findFirst({
+    where: { id, ownerId: viewer.id, state: { not: 'destroyed' } },
+  });
   if (!vm) throw notFound('No such VM.');
   return vm;
 }
 
 async function checkQuota(db: Db, viewer: Viewer, memoryMiB: number): Promise<void> {
-  const active = await db.vm.findMany({ where: { ownerId: viewer.id, state: { in: ACTIVE_STATES } }, select: { memoryMiB: true } });
+  const active = await db.vm.findMany({
+    where: { ownerId: viewer.id, state: { in: ACTIVE_STATES } },
+    select: { memoryMiB: true },
+  });
   if (active.length + 1 > viewer.maxVms) {
-    throw new HttpError(409, 'quota_vms', `You may have at most ${viewer.maxVms} VM${viewer.maxVms === 1 ? '' : 's'} at a time. Close one first.`);
+    throw new HttpError(
+      409,
+      'quota_vms',
+      `You may have at most ${viewer.maxVms} VM${viewer.maxVms === 1 ? '' : 's'} at a time. Close one first.`,
+    );
   }
   const used = active.reduce((sum, v) => sum + v.memoryMiB, 0);
   if (used + memoryMiB > viewer.maxMemoryMiB) {
-    throw new HttpError(409, 'quota_memory', `This would use ${used + memoryMiB} MiB of memory; your quota is ${viewer.maxMemoryMiB} MiB.`);
+    throw new HttpError(
+      409,
+      'quota_memory',
+      `This would use ${used + memoryMiB} MiB of memory; your quota is ${viewer.maxMemoryMiB} MiB.`,
+    );
   }
 }
 
-async function createDomain(db: Db, hv: HypervisorClient, viewer: Viewer, applianceName: 'desktop' | 'browser', kind: 'personal' | 'disposable', address: string) {
+async function createDomain(
+  db: Db,
+  hv: HypervisorClient,
+  viewer: Viewer,
+  applianceName: 'desktop' | 'browser',
+  kind: 'personal' | 'disposable',
+  address: string,
+) {
   const appliance = await db.appliance.findUnique({ where: { name: applianceName } });
-  if (!appliance || !appliance.enabled) throw new HttpError(503, 'appliance_unavailable', `The ${applianceName} appliance is not available.`);
+  if (!appliance || !appliance.enabled)
+    throw new HttpError(
+      503,
+      'appliance_unavailable',
+      `The ${applianceName} appliance is not available.`,
+    );
   await checkQuota(db, viewer, appliance.memoryMiB);
   const now = new Date();
   const lifetimeMin = appliance.maxLifetimeMin ?? config().DISPOSABLE_MAX_LIFETIME_MINUTES;
@@ -57,19 +90,47 @@ async function createDomain(db: Db, hv: HypervisorClient, viewer: Viewer, applia
       hostId: config().HYPERVISOR_ID,
       state: 'creating',
       memoryMiB: appliance.memoryMiB,
-      ...(kind === 'disposable' ? { expiresAt: new Date(now.getTime() + lifetimeMin * 60_000), lastSeenAt: now } : {}),
+      ...(kind === 'disposable'
+        ? { expiresAt: new Date(now.getTime() + lifetimeMin * 60_000), lastSeenAt: now }
+        : {}),
     },
   });
   try {
-    const hvAppliance = applianceName === 'desktop' ? config().PORTAL_DESKTOP_APPLIANCE : config().PORTAL_BROWSER_APPLIANCE;
-    const info = await hv.create({ appliance: hvAppliance, kind, owner: viewer.id, name: `${kind === 'personal' ? 'desk' : 'web'}-${row.id.slice(-8)}` });
-    const vm = await db.vm.update({ where: { id: row.id }, data: { domainId: info.id, startedAt: now, ...stateFields(info) } });
-    await audit(db, { action: 'vm.create', actorId: viewer.id, actorEmail: viewer.email, targetType: 'vm', targetId: vm.id, address, details: { appliance: applianceName, kind, domainId: info.id } });
+    const hvAppliance =
+      applianceName === 'desktop'
+        ? config().PORTAL_DESKTOP_APPLIANCE
+        : config().PORTAL_BROWSER_APPLIANCE;
+    const info = await hv.create({
+      appliance: hvAppliance,
+      kind,
+      owner: viewer.id,
+      name: `${kind === 'personal' ? 'desk' : 'web'}-${row.id.slice(-8)}`,
+    });
+    const vm = await db.vm.update({
+      where: { id: row.id },
+      data: { domainId: info.id, startedAt: now, ...stateFields(info) },
+    });
+    await audit(db, {
+      action: 'vm.create',
+      actorId: viewer.id,
+      actorEmail: viewer.email,
+      targetType: 'vm',
+      targetId: vm.id,
+      address,
+      details: { appliance: applianceName, kind, domainId: info.id },
+    });
     return vm;
   } catch (error) {
-    await db.vm.update({ where: { id: row.id }, data: { state: 'destroyed', destroyedAt: new Date() } });
+    await db.vm.update({
+      where: { id: row.id },
+      data: { state: 'destroyed', destroyedAt: new Date() },
+    });
     if (isHypervisorError(error, 'insufficient_memory')) {
-      throw new HttpError(503, 'host_full', 'The host has no memory left for another VM right now. Try again later.');
+      throw new HttpError(
+        503,
+        'host_full',
+        'The host has no memory left for another VM right now. Try again later.',
+      );
     }
     throw error;
   }
@@ -105,20 +166,43 @@ async function resumeDomain(hv: HypervisorClient, domainId: string): Promise<Dom
 /** "Open desktop": the user's personal VM, created on first use or resumed. */
 export async function openDesktop(db: Db, viewer: Viewer, address: string): Promise<VmRow> {
   const hv = await hypervisor();
-  const existing = await db.vm.findFirst({ where: { ownerId: viewer.id, kind: 'personal', state: { not: 'destroyed' } }, orderBy: { createdAt: 'desc' } });
+  const existing = await db.vm.findFirst({
+    where: { ownerId: viewer.id, kind: 'personal', state: { not: 'destroyed' } },
+    orderBy: { createdAt: 'desc' },
+  });
   if (existing?.domainId) {
     const before = existing.state;
     const info = await resumeDomain(hv, existing.domainId);
     if (info) {
-      const vm = await db.vm.update({ where: { id: existing.id }, data: { ...stateFields(info), startedAt: before === 'running' ? existing.startedAt : new Date() } });
+      const vm = await db.vm.update({
+        where: { id: existing.id },
+        data: {
+          ...stateFields(info),
+          startedAt: before === 'running' ? existing.startedAt : new Date(),
+        },
+      });
       if (before !== 'running') {
-        await audit(db, { action: 'vm.resume', actorId: viewer.id, actorEmail: viewer.email, targetType: 'vm', targetId: vm.id, address, details: { from: before } });
+        await audit(db, {
+          action: 'vm.resume',
+          actorId: viewer.id,
+          actorEmail: viewer.email,
+          targetType: 'vm',
+          targetId: vm.id,
+          address,
+          details: { from: before },
+        });
       }
       return vm;
     }
-    await db.vm.update({ where: { id: existing.id }, data: { state: 'destroyed', destroyedAt: new Date() } });
+    await db.vm.update({
+      where: { id: existing.id },
+      data: { state: 'destroyed', destroyedAt: new Date() },
+    });
   } else if (existing) {
-    await db.vm.update({ where: { id: existing.id }, data: { state: 'destroyed', destroyedAt: new Date() } });
+    await db.vm.update({
+      where: { id: existing.id },
+      data: { state: 'destroyed', destroyedAt: new Date() },
+    });
   }
   return createDomain(db, hv, viewer, 'desktop', 'personal', address);
 }
@@ -128,7 +212,12 @@ export async function openDisposable(db: Db, viewer: Viewer, address: string): P
   return createDomain(db, hv, viewer, 'browser', 'disposable', address);
 }
 
-export async function destroyVm(db: Db, vm: VmRow, reason: string, actor: { id?: string | null; email?: string | null; address?: string | null } = {}): Promise<void> {
+export async function destroyVm(
+  db: Db,
+  vm: VmRow,
+  reason: string,
+  actor: { id?: string | null; email?: string | null; address?: string | null } = {},
+): Promise<void> {
   if (vm.domainId) {
     try {
       const hv = await hypervisor();
@@ -137,31 +226,69 @@ export async function destroyVm(db: Db, vm: VmRow, reason: string, actor: { id?:
       if (!isHypervisorError(error, 'not_found')) throw error;
     }
   }
-  await db.vm.update({ where: { id: vm.id }, data: { state: 'destroyed', destroyedAt: new Date() } });
-  await db.endpointConnection.updateMany({ where: { vmId: vm.id, endedAt: null }, data: { endedAt: new Date(), endReason: 'vm-destroyed' } });
-  await audit(db, { action: 'vm.destroy', actorId: actor.id ?? null, actorEmail: actor.email ?? null, targetType: 'vm', targetId: vm.id, address: actor.address ?? null, details: { reason, kind: vm.kind, domainId: vm.domainId } });
+  await db.vm.update({
+    where: { id: vm.id },
+    data: { state: 'destroyed', destroyedAt: new Date() },
+  });
+  await db.endpointConnection.updateMany({
+    where: { vmId: vm.id, endedAt: null },
+    data: { endedAt: new Date(), endReason: 'vm-destroyed' },
+  });
+  await audit(db, {
+    action: 'vm.destroy',
+    actorId: actor.id ?? null,
+    actorEmail: actor.email ?? null,
+    targetType: 'vm',
+    targetId: vm.id,
+    address: actor.address ?? null,
+    details: { reason, kind: vm.kind, domainId: vm.domainId },
+  });
 }
 
-export async function vmAction(db: Db, vm: VmRow, action: 'suspend' | 'resume' | 'reboot' | 'destroy', actor: { id: string; email: string; address: string }): Promise<void> {
+export async function vmAction(
+  db: Db,
+  vm: VmRow,
+  action: 'suspend' | 'resume' | 'reboot' | 'destroy',
+  actor: { id: string; email: string; address: string },
+): Promise<void> {
   if (action === 'destroy') return destroyVm(db, vm, 'admin', actor);
-  if (!vm.domainId) throw new HttpError(409, 'not_ready', 'This VM has not been created on a host yet.');
+  if (!vm.domainId)
+    throw new HttpError(409, 'not_ready', 'This VM has not been created on a host yet.');
   const hv = await hypervisor();
   let info: DomainInfo | null;
   if (action === 'suspend') info = (await hv.save(vm.domainId)).info;
   else if (action === 'reboot') info = await hv.reboot(vm.domainId);
   else info = await resumeDomain(hv, vm.domainId);
   if (info) await db.vm.update({ where: { id: vm.id }, data: stateFields(info) });
-  await audit(db, { action: `vm.${action}`, actorId: actor.id, actorEmail: actor.email, targetType: 'vm', targetId: vm.id, address: actor.address, details: { domainId: vm.domainId } });
+  await audit(db, {
+    action: `vm.${action}`,
+    actorId: actor.id,
+    actorEmail: actor.email,
+    targetType: 'vm',
+    targetId: vm.id,
+    address: actor.address,
+    details: { domainId: vm.domainId },
+  });
 }
 
 /** Destroys every disposable VM of a user (at logout). */
-export async function destroyDisposables(db: Db, userId: string, reason: string, actor: { id?: string; email?: string; address?: string } = {}): Promise<number> {
-  const vms = await db.vm.findMany({ where: { ownerId: userId, kind: 'disposable', state: { not: 'destroyed' } } });
+export async function destroyDisposables(
+  db: Db,
+  userId: string,
+  reason: string,
+  actor: { id?: string; email?: string; address?: string } = {},
+): Promise<number> {
+  const vms = await db.vm.findMany({
+    where: { ownerId: userId, kind: 'disposable', state: { not: 'destroyed' } },
+  });
   for (const vm of vms) {
     try {
       await destroyVm(db, vm, reason, actor);
     } catch (error) {
-      console.error(`[portal] could not destroy disposable VM ${vm.id}:`, error instanceof Error ? error.message : error);
+      console.error(
+        `[portal] could not destroy disposable VM ${vm.id}:`,
+        error instanceof Error ? error.message : error,
+      );
     }
   }
   return vms.length;
@@ -177,13 +304,20 @@ export async function reconcile(db: Db, now = new Date()): Promise<void> {
   try {
     hv = await hypervisor(1_000);
   } catch {
-    await db.hypervisorHost.updateMany({ where: { id: c.HYPERVISOR_ID }, data: { status: 'offline' } });
+    await db.hypervisorHost.updateMany({
+      where: { id: c.HYPERVISOR_ID },
+      data: { status: 'offline' },
+    });
   }
   if (hv) {
     const [host, domains] = await Promise.all([hv.hostInfo(), hv.list()]);
     await db.hypervisorHost.upsert({
       where: { id: c.HYPERVISOR_ID },
-      create: { id: c.HYPERVISOR_ID, name: 'This machine', url: `http://${c.HYPERVISOR_HOST}:${c.HYPERVISOR_PORT}` },
+      create: {
+        id: c.HYPERVISOR_ID,
+        name: 'This machine',
+        url: `http://${c.HYPERVISOR_HOST}:${c.HYPERVISOR_PORT}`,
+      },
       update: {
         memoryBudgetMiB: host.memoryBudgetMiB,
         memoryUsedMiB: host.memoryUsedMiB,
@@ -195,13 +329,21 @@ export async function reconcile(db: Db, now = new Date()): Promise<void> {
       },
     });
     const byId = new Map(domains.map((d) => [d.id, d]));
-    const rows = await db.vm.findMany({ where: { state: { not: 'destroyed' }, domainId: { not: null } } });
+    const rows = await db.vm.findMany({
+      where: { state: { not: 'destroyed' }, domainId: { not: null } },
+    });
     for (const vm of rows) {
       const info = byId.get(vm.domainId!);
       if (!info) {
         // Gone from the host. Personal desktops keep their row if a state file may restore them.
         if (vm.kind === 'disposable' || vm.state !== 'saved') {
-          await db.vm.update({ where: { id: vm.id }, data: { state: vm.kind === 'disposable' ? 'destroyed' : 'stopped', destroyedAt: vm.kind === 'disposable' ? now : null } });
+          await db.vm.update({
+            where: { id: vm.id },
+            data: {
+              state: vm.kind === 'disposable' ? 'destroyed' : 'stopped',
+              destroyedAt: vm.kind === 'disposable' ? now : null,
+            },
+          });
         }
         continue;
       }
@@ -211,15 +353,23 @@ export async function reconcile(db: Db, now = new Date()): Promise<void> {
     }
   }
   const graceMs = c.DISPOSABLE_GRACE_SECONDS * 1000;
-  const disposables = await db.vm.findMany({ where: { kind: 'disposable', state: { not: 'destroyed' } }, include: { connections: { where: { endedAt: null }, select: { id: true } } } });
+  const disposables = await db.vm.findMany({
+    where: { kind: 'disposable', state: { not: 'destroyed' } },
+    include: { connections: { where: { endedAt: null }, select: { id: true } } },
+  });
   for (const vm of disposables) {
     const expired = vm.expiresAt !== null && vm.expiresAt <= now;
-    const abandoned = vm.connections.length === 0 && (vm.lastSeenAt ?? vm.createdAt).getTime() + graceMs <= now.getTime();
+    const abandoned =
+      vm.connections.length === 0 &&
+      (vm.lastSeenAt ?? vm.createdAt).getTime() + graceMs <= now.getTime();
     if (expired || abandoned) {
       try {
         await destroyVm(db, vm, expired ? 'max-lifetime' : 'tab-closed');
       } catch (error) {
-        console.error(`[portal] reaper could not destroy ${vm.id}:`, error instanceof Error ? error.message : error);
+        console.error(
+          `[portal] reaper could not destroy ${vm.id}:`,
+          error instanceof Error ? error.message : error,
+        );
       }
     }
   }

@@ -13,10 +13,16 @@ const REASONS: Record<string, string> = {
 };
 
 function safeNext(next: string | undefined): string {
-  return next && next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/api/') ? next : '/';
+  return next && next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/api/')
+    ? next
+    : '/';
 }
 
-export default async function LoginPage({ searchParams }: { searchParams: Promise<Record<string, string | undefined>> }) {
+export default async function LoginPage({
+  searchParams,
+}: {
+  searchParams: Promise<Record<string, string | undefined>>;
+}) {
   const params = await searchParams;
   const next = safeNext(params.next);
   if (await currentViewer()) redirect(next);
@@ -25,25 +31,45 @@ export default async function LoginPage({ searchParams }: { searchParams: Promis
     <div className="auth-shell">
       <section className="auth-art">
         <div className="brand">
-          <span className="brand-mark"><Logo /></span>
+          <span className="brand-mark">
+            <Logo />
+          </span>
           Raydesk
         </div>
         <div>
           <h1>Your desktop, in any browser.</h1>
-          <p>Sign in from any computer and pick up exactly where you left off. Your session follows you, like a smart card moved to another terminal.</p>
+          <p>
+            Sign in from any computer and pick up exactly where you left off. Your session follows
+            you, like a smart card moved to another terminal.
+          </p>
           <div className="auth-points">
-            <div><Check /> Nothing to install: a modern browser is all you need.</div>
-            <div><Check /> Your desktop keeps running when you close the tab, and is suspended when idle.</div>
-            <div><Check /> Disposable browsers for untrusted sites: wiped when you are done.</div>
+            <div>
+              <Check /> Nothing to install: a modern browser is all you need.
+            </div>
+            <div>
+              <Check /> Your desktop keeps running when you close the tab, and is suspended when
+              idle.
+            </div>
+            <div>
+              <Check /> Disposable browsers for untrusted sites: wiped when you are done.
+            </div>
           </div>
         </div>
-        <div className="small" style={{ color: '#7e88a8' }}>Raydesk thin-client VDI</div>
+        <div className="small" style={{ color: '#7e88a8' }}>
+          Raydesk thin-client VDI
+        </div>
       </section>
       <section className="auth-panel">
         <div className="auth-card">
           <h2>Sign in</h2>
-          <p className="muted" style={{ margin: '6px 0 0' }}>Use the email address your administrator gave you.</p>
-          {notice && <div className="alert alert-info" style={{ marginTop: 18 }}>{notice}</div>}
+          <p className="muted" style={{ margin: '6px 0 0' }}>
+            Use the email address your administrator gave you.
+          </p>
+          {notice && (
+            <div className="alert alert-info" style={{ marginTop: 18 }}>
+              {notice}
+            </div>
+          )}
           <LoginForm next={next} />
         </div>
       </section>

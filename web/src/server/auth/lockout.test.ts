@@ -13,12 +13,15 @@ before(async () => {
   t = await freshSqlite();
   db = t.db;
   for (const email of ['bob@example.com', 'cat@example.com', 'dan@example.com']) {
-    await db.user.create({ data: { email, name: email, passwordHash: await hashPassword('right-password') } });
+    await db.user.create({
+      data: { email, name: email, passwordHash: await hashPassword('right-password') },
+    });
   }
 });
 after(async () => t.cleanup());
 
-const attempt = (email: string, password: string, address: string, now?: Date) => signIn(db, s, { email, password }, { userAgent: 'test', address }, now);
+const attempt = (email: string, password: string, address: string, now?: Date) =>
+  signIn(db, s, { email, password }, { userAgent: 'test', address }, now);
 
 test('a wrong password is a clear, generic error', async () => {
   const r = await attempt('bob@example.com', 'nope', '10.0.0.1');
@@ -26,7 +29,11 @@ test('a wrong password is a clear, generic error', async () => {
   assert.equal(!r.ok && r.code, 'invalid_credentials');
   assert.equal(!r.ok && r.status, 401);
   const unknown = await attempt('nobody@example.com', 'nope', '10.0.0.1');
-  assert.equal(!unknown.ok && unknown.message, !r.ok && r.message, 'unknown accounts look the same');
+  assert.equal(
+    !unknown.ok && unknown.message,
+    !r.ok && r.message,
+    'unknown accounts look the same',
+  );
 });
 
 test('the account locks after 5 failures, even with the right password, and unlocks after the window', async () => {
@@ -35,10 +42,17 @@ test('the account locks after 5 failures, even with the right password, and unlo
   const fifth = await attempt('cat@example.com', 'wrong', '10.1.0.9', now);
   assert.equal(!fifth.ok && fifth.code, 'locked');
   assert.equal(!fifth.ok && fifth.status, 429);
-  assert.match(!fifth.ok ? fifth.message : '', /Too many failed sign-ins for this account\. It is locked for 15 minutes/);
+  assert.match(
+    !fifth.ok ? fifth.message : '',
+    /Too many failed sign-ins for this account\. It is locked for 15 minutes/,
+  );
   const right = await attempt('cat@example.com', 'right-password', '10.1.0.10', now);
   assert.equal(!right.ok && right.code, 'locked');
-  assert.ok(await db.auditEvent.count({ where: { action: 'login.lockout', actorEmail: 'cat@example.com' } }) >= 1);
+  assert.ok(
+    (await db.auditEvent.count({
+      where: { action: 'login.lockout', actorEmail: 'cat@example.com' },
+    })) >= 1,
+  );
   const later = new Date(now.getTime() + 16 * 60_000);
   const afterWindow = await attempt('cat@example.com', 'right-password', '10.1.0.10', later);
   assert.equal(afterWindow.ok, true);

@@ -9,18 +9,35 @@ export interface LockoutSettings {
   windowMinutes: number;
 }
 
-export type LockoutState = { locked: false } | { locked: true; scope: 'account' | 'address'; retryAfterSeconds: number; message: string };
+export type LockoutState =
+  | { locked: false }
+  | { locked: true; scope: 'account' | 'address'; retryAfterSeconds: number; message: string };
 
 function minutesText(seconds: number): string {
   const minutes = Math.max(1, Math.ceil(seconds / 60));
   return minutes === 1 ? '1 minute' : `${minutes} minutes`;
 }
 
-export async function lockoutState(db: Db, s: LockoutSettings, email: string, address: string, now = new Date()): Promise<LockoutState> {
+export async function lockoutState(
+  db: Db,
+  s: LockoutSettings,
+  email: string,
+  address: string,
+  now = new Date(),
+): Promise<LockoutState> {
   const since = new Date(now.getTime() - s.windowMinutes * 60_000);
   const windowMs = s.windowMinutes * 60_000;
-  const check = async (scope: 'account' | 'address', where: { email: string } | { address: string }, max: number): Promise<LockoutState | null> => {
-    const rows = await db.loginFailure.findMany({ where: { ...where, at: { gte: since } }, orderBy: { at: 'desc' }, take: max, select: { at: true } });
+  const check = async (
+    scope: 'account' | 'address',
+    where: { email: string } | { address: string },
+    max: number,
+  ): Promise<LockoutState | null> => {
+    const rows = await db.loginFailure.findMany({
+      where: { ...where, at: { gte: since } },
+      orderBy: { at: 'desc' },
+      take: max,
+      select: { at: true },
+    });
     if (rows.length < max) return null;
     // Locked until the oldest of the last `max` failures leaves the window.
     const oldest = rows[rows.length - 1]!.at.getTime();
@@ -32,11 +49,17 @@ export async function lockoutState(db: Db, s: LockoutSettings, email: string, ad
     return { locked: true, scope, retryAfterSeconds, message };
   };
   return (
-    (await check('account', { email }, s.maxPerAccount)) ?? (await check('address', { address }, s.maxPerAddress)) ?? { locked: false }
+    (await check('account', { email }, s.maxPerAccount)) ??
+    (await check('address', { address }, s.maxPerAddress)) ?? { locked: false }
   );
 }
 
-export async function recordFailure(db: Db, email: string, address: string, now = new Date()): Promise<void> {
+export async function recordFailure(
+  db: Db,
+  email: string,
+  address: string,
+  now = new Date(),
+): Promise<void> {
   await db.loginFailure.create({ data: { email, address, at: now } });
 }
 

@@ -2,12 +2,23 @@
 import type { Db } from '../../../../prisma/client.ts';
 import { audit } from '../audit.ts';
 import { dummyHash, verifyPassword } from './password.ts';
-import { clearAccountFailures, lockoutState, recordFailure, type LockoutSettings } from './lockout.ts';
+import {
+  clearAccountFailures,
+  lockoutState,
+  recordFailure,
+  type LockoutSettings,
+} from './lockout.ts';
 import { startSession, type IssuedTokens, type SessionSettings } from './sessions.ts';
 
 export type LoginResult =
   | ({ ok: true; user: { id: string; email: string; name: string; role: string } } & IssuedTokens)
-  | { ok: false; status: number; code: 'invalid_credentials' | 'locked' | 'disabled'; message: string; retryAfterSeconds?: number };
+  | {
+      ok: false;
+      status: number;
+      code: 'invalid_credentials' | 'locked' | 'disabled';
+      message: string;
+      retryAfterSeconds?: number;
+    };
 
 export async function signIn(
   db: Db,
@@ -19,28 +30,86 @@ export async function signIn(
   const { email, password } = input;
   const lock = await lockoutState(db, settings.lockout, email, meta.address, now);
   if (lock.locked) {
-    await audit(db, { action: 'login.locked', actorEmail: email, address: meta.address, details: { scope: lock.scope } });
-    return { ok: false, status: 429, code: 'locked', message: lock.message, retryAfterSeconds: lock.retryAfterSeconds };
+    await audit(db, {
+      action: 'login.locked',
+      actorEmail: email,
+      address: meta.address,
+      details: { scope: lock.scope },
+    });
+    return {
+      ok: false,
+      status: 429,
+      code: 'locked',
+      message: lock.message,
+      retryAfterSeconds: lock.retryAfterSeconds,
+    };
   }
   const user = await db.user.findUnique({ where: { email } });
-  const good = user ? await verifyPassword(user.passwordHash, password) : (await verifyPassword(await dummyHash(), password), false);
+  const good = user
+    ? await verifyPassword(user.passwordHash, password)
+    : (await verifyPassword(await dummyHash(), password), false);
   if (!user || !good) {
     await recordFailure(db, email, meta.address, now);
-    await audit(db, { action: 'login.failure', actorId: user?.id ?? null, actorEmail: email, address: meta.address, details: { userAgent: meta.userAgent.slice(0, 200) } });
+    await audit(db, {
+      action: 'login.failure',
+      actorId: user?.id ?? null,
+      actorEmail: email,
+      address: meta.address,
+      details: { userAgent: meta.userAgent.slice(0, 200) },
+    });
     const after = await lockoutState(db, settings.lockout, email, meta.address, now);
     if (after.locked) {
-      await audit(db, { action: 'login.lockout', actorId: user?.id ?? null, actorEmail: email, address: meta.address, details: { scope: after.scope, retryAfterSeconds: after.retryAfterSeconds } });
-      return { ok: false, status: 429, code: 'locked', message: after.message, retryAfterSeconds: after.retryAfterSeconds };
+      await audit(db, {
+        action: 'login.lockout',
+        actorId: user?.id ?? null,
+        actorEmail: email,
+        address: meta.address,
+        details: { scope: after.scope, retryAfterSeconds: after.retryAfterSeconds },
+      });
+      return {
+        ok: false,
+        status: 429,
+        code: 'locked',
+        message: after.message,
+        retryAfterSeconds: after.retryAfterSeconds,
+      };
     }
-    return { ok: false, status: 401, code: 'invalid_credentials', message: 'That email and password do not match an account.' };
+    return {
+      ok: false,
+      status: 401,
+      code: 'invalid_credentials',
+      message: 'That email and password do not match an account.',
+    };
   }
   if (user.disabled) {
-    await audit(db, { action: 'login.disabled', actorId: user.id, actorEmail: email, address: meta.address });
-    return { ok: false, status: 403, code: 'disabled', message: 'This account is disabled. Ask an administrator to enable it.' };
+    await audit(db, {
+      action: 'login.disabled',
+      actorId: user.id,
+      actorEmail: email,
+      address: meta.address,
+    });
+    return {
+      ok: false,
+      status: 403,
+      code: 'disabled',
+      message: 'This account is disabled. Ask an administrator to enable it.',
+    };
   }
   await clearAccountFailures(db, email);
   const tokens = await startSession(db, settings.session, user, meta, now);
   await db.user.update({ where: { id: user.id }, data: { lastLoginAt: now } });
-  await audit(db, { action: 'login.success', actorId: user.id, actorEmail: email, targetType: 'session', targetId: tokens.sessionId, address: meta.address, details: { userAgent: meta.userAgent.slice(0, 200) } });
-  return { ok: true, user: { id: user.id, email: user.email, name: user.name, role: user.role }, ...tokens };
+  await audit(db, {
+    action: 'login.success',
+    actorId: user.id,
+    actorEmail: email,
+    targetType: 'session',
+    targetId: tokens.sessionId,
+    address: meta.address,
+    details: { userAgent: meta.userAgent.slice(0, 200) },
+  });
+  return {
+    ok: true,
+    user: { id: user.id, email: user.email, name: user.name, role: user.role },
+    ...tokens,
+  };
 }

@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { checkOrigin, type OriginInput } from './origin.ts';
 
-const base: OriginInput = { method: 'POST', origin: null, secFetchSite: null, host: 'desk.example:3000', forwardedHost: null, forwardedProto: null };
+const base: OriginInput = {
+  method: 'POST',
+  origin: null,
+  secFetchSite: null,
+  host: 'desk.example:3000',
+  forwardedHost: null,
+  forwardedProto: null,
+};
 
 test('safe methods pass without an Origin', () => {
   assert.equal(checkOrigin({ ...base, method: 'GET' }).ok, true);
@@ -19,9 +26,22 @@ test('same-origin POST passes, cross-origin POST is refused', () => {
 });
 
 test('forwarded proto pins the scheme; PORTAL_PUBLIC_URL is accepted', () => {
-  assert.equal(checkOrigin({ ...base, forwardedProto: 'https', origin: 'http://desk.example:3000' }).ok, false);
-  assert.equal(checkOrigin({ ...base, forwardedProto: 'https', origin: 'https://desk.example:3000' }).ok, true);
-  assert.equal(checkOrigin({ ...base, origin: 'https://vdi.example.org', publicUrl: 'https://vdi.example.org/' }).ok, true);
+  assert.equal(
+    checkOrigin({ ...base, forwardedProto: 'https', origin: 'http://desk.example:3000' }).ok,
+    false,
+  );
+  assert.equal(
+    checkOrigin({ ...base, forwardedProto: 'https', origin: 'https://desk.example:3000' }).ok,
+    true,
+  );
+  assert.equal(
+    checkOrigin({
+      ...base,
+      origin: 'https://vdi.example.org',
+      publicUrl: 'https://vdi.example.org/',
+    }).ok,
+    true,
+  );
 });
 
 test('no Origin: only Sec-Fetch-Site same-origin is accepted', () => {

@@ -26,7 +26,9 @@ export function allowedOrigins(input: OriginInput): Set<string> {
   }
   const host = (input.forwardedHost ?? input.host ?? '').split(',')[0]?.trim();
   if (host) {
-    const protos = input.forwardedProto ? [input.forwardedProto.split(',')[0]!.trim()] : ['http', 'https'];
+    const protos = input.forwardedProto
+      ? [input.forwardedProto.split(',')[0]!.trim()]
+      : ['http', 'https'];
     for (const proto of protos) origins.add(`${proto}://${host}`.toLowerCase());
   }
   return origins;

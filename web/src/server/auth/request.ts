@@ -22,19 +22,30 @@ export interface Viewer {
 
 export function sessionSettings(): SessionSettings {
   const c = config();
-  return { sessionSecret: c.SESSION_SECRET, accessTtlSeconds: c.ACCESS_TOKEN_MINUTES * 60, sessionTtlSeconds: c.SESSION_DAYS * 86_400 };
+  return {
+    sessionSecret: c.SESSION_SECRET,
+    accessTtlSeconds: c.ACCESS_TOKEN_MINUTES * 60,
+    sessionTtlSeconds: c.SESSION_DAYS * 86_400,
+  };
 }
 
 export function lockoutSettings(): LockoutSettings {
   const c = config();
-  return { maxPerAccount: c.LOGIN_MAX_FAILURES_ACCOUNT, maxPerAddress: c.LOGIN_MAX_FAILURES_ADDRESS, windowMinutes: c.LOGIN_LOCKOUT_MINUTES };
+  return {
+    maxPerAccount: c.LOGIN_MAX_FAILURES_ACCOUNT,
+    maxPerAddress: c.LOGIN_MAX_FAILURES_ADDRESS,
+    windowMinutes: c.LOGIN_LOCKOUT_MINUTES,
+  };
 }
 
 /** The client's address: the last x-forwarded-for hop, which Next's server sets from the socket. */
 export function clientAddress(h: Headers): string {
   const forwarded = h.get('x-forwarded-for');
   if (forwarded) {
-    const hops = forwarded.split(',').map((s) => s.trim()).filter(Boolean);
+    const hops = forwarded
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     if (hops.length) return hops[hops.length - 1]!.replace(/^::ffff:/, '');
   }
   return h.get('x-real-ip') ?? 'unknown';
@@ -82,10 +93,18 @@ export async function currentViewer(): Promise<Viewer | null> {
 
 export async function requestMeta(): Promise<{ address: string; https: boolean; host: string }> {
   const h = await headers();
-  return { address: clientAddress(h), https: isHttps(h), host: h.get('x-forwarded-host') ?? h.get('host') ?? 'localhost' };
+  return {
+    address: clientAddress(h),
+    https: isHttps(h),
+    host: h.get('x-forwarded-host') ?? h.get('host') ?? 'localhost',
+  };
 }
 
-export function setAuthCookies(res: NextResponse, req: NextRequest, t: { accessToken: string; refreshToken: string; refreshExpiresAt: Date }): void {
+export function setAuthCookies(
+  res: NextResponse,
+  req: NextRequest,
+  t: { accessToken: string; refreshToken: string; refreshExpiresAt: Date },
+): void {
   const secure = isHttps(req.headers);
   res.cookies.set(ACCESS_COOKIE, t.accessToken, {
     httpOnly: true,
@@ -105,6 +124,18 @@ export function setAuthCookies(res: NextResponse, req: NextRequest, t: { accessT
 
 export function clearAuthCookies(res: NextResponse, req: NextRequest): void {
   const secure = isHttps(req.headers);
-  res.cookies.set(ACCESS_COOKIE, '', { httpOnly: true, sameSite: 'lax', secure, path: '/', maxAge: 0 });
-  res.cookies.set(REFRESH_COOKIE, '', { httpOnly: true, sameSite: 'lax', secure, path: REFRESH_COOKIE_PATH, maxAge: 0 });
+  res.cookies.set(ACCESS_COOKIE, '', {
+    httpOnly: true,
+    sameSite: 'lax',
+    secure,
+    path: '/',
+    maxAge: 0,
+  });
+  res.cookies.set(REFRESH_COOKIE, '', {
+    httpOnly: true,
+    sameSite: 'lax',
+    secure,
+    path: REFRESH_COOKIE_PATH,
+    maxAge: 0,
+  });
 }

@@ -15,7 +15,13 @@ const meta = { userAgent: 'test', address: '10.0.0.1' };
 before(async () => {
   t = await freshSqlite();
   db = t.db;
-  await db.user.create({ data: { email: 'ann@example.com', name: 'Ann', passwordHash: await hashPassword('ann-password-1') } });
+  await db.user.create({
+    data: {
+      email: 'ann@example.com',
+      name: 'Ann',
+      passwordHash: await hashPassword('ann-password-1'),
+    },
+  });
 });
 after(async () => t.cleanup());
 
@@ -41,7 +47,13 @@ test('refresh rotates: the new token works, the session stays active', async () 
   const next = await rotateRefreshToken(db, s.session, r.refreshToken, meta, t1);
   assert.ok(next.ok);
   assert.notEqual(next.refreshToken, r.refreshToken);
-  const again = await rotateRefreshToken(db, s.session, next.refreshToken, meta, new Date(t1.getTime() + 1000));
+  const again = await rotateRefreshToken(
+    db,
+    s.session,
+    next.refreshToken,
+    meta,
+    new Date(t1.getTime() + 1000),
+  );
   assert.ok(again.ok);
   assert.ok(await activeSessionUser(db, r.sessionId, r.user.id));
 });
@@ -56,36 +68,71 @@ test('reuse of a rotated refresh token revokes the whole family', async () => {
   assert.deepEqual(race, { ok: false, reason: 'race' });
   assert.ok(await activeSessionUser(db, r.sessionId, r.user.id));
   // ...after it, presenting the old token is reuse: the family dies, including the newest token.
-  const reuse = await rotateRefreshToken(db, s.session, r.refreshToken, meta, new Date(t0 + 60_000));
+  const reuse = await rotateRefreshToken(
+    db,
+    s.session,
+    r.refreshToken,
+    meta,
+    new Date(t0 + 60_000),
+  );
   assert.deepEqual(reuse, { ok: false, reason: 'reuse' });
   assert.equal(await activeSessionUser(db, r.sessionId, r.user.id), null);
-  const successor = await rotateRefreshToken(db, s.session, second.refreshToken, meta, new Date(t0 + 61_000));
+  const successor = await rotateRefreshToken(
+    db,
+    s.session,
+    second.refreshToken,
+    meta,
+    new Date(t0 + 61_000),
+  );
   assert.equal(successor.ok, false);
   const session = await db.loginSession.findUniqueOrThrow({ where: { id: r.sessionId } });
   assert.equal(session.revokeReason, 'reuse');
-  assert.equal(await db.auditEvent.count({ where: { action: 'auth.refresh-reuse', targetId: r.sessionId } }), 1);
+  assert.equal(
+    await db.auditEvent.count({ where: { action: 'auth.refresh-reuse', targetId: r.sessionId } }),
+    1,
+  );
 });
 
 test('logout revokes: refresh fails and the access token no longer maps to a session', async () => {
   const r = await login();
   await revokeSession(db, r.sessionId, 'logout');
-  assert.deepEqual(await rotateRefreshToken(db, s.session, r.refreshToken, meta), { ok: false, reason: 'revoked' });
+  assert.deepEqual(await rotateRefreshToken(db, s.session, r.refreshToken, meta), {
+    ok: false,
+    reason: 'revoked',
+  });
   assert.equal(await activeSessionUser(db, r.sessionId, r.user.id), null);
 });
 
 test('unknown and expired refresh tokens are refused', async () => {
-  assert.deepEqual(await rotateRefreshToken(db, s.session, 'nope', meta), { ok: false, reason: 'unknown' });
-  assert.deepEqual(await rotateRefreshToken(db, s.session, undefined, meta), { ok: false, reason: 'unknown' });
+  assert.deepEqual(await rotateRefreshToken(db, s.session, 'nope', meta), {
+    ok: false,
+    reason: 'unknown',
+  });
+  assert.deepEqual(await rotateRefreshToken(db, s.session, undefined, meta), {
+    ok: false,
+    reason: 'unknown',
+  });
   const r = await login();
   const later = new Date(Date.now() + (s.session.sessionTtlSeconds + 10) * 1000);
-  assert.deepEqual(await rotateRefreshToken(db, s.session, r.refreshToken, meta, later), { ok: false, reason: 'expired' });
+  assert.deepEqual(await rotateRefreshToken(db, s.session, r.refreshToken, meta, later), {
+    ok: false,
+    reason: 'expired',
+  });
 });
 
 test('disabling a user ends refreshes', async () => {
   const r = await login();
   await db.user.update({ where: { id: r.user.id }, data: { disabled: true } });
-  assert.deepEqual(await rotateRefreshToken(db, s.session, r.refreshToken, meta), { ok: false, reason: 'disabled' });
-  const denied = await signIn(db, s, { email: 'ann@example.com', password: 'ann-password-1' }, meta);
+  assert.deepEqual(await rotateRefreshToken(db, s.session, r.refreshToken, meta), {
+    ok: false,
+    reason: 'disabled',
+  });
+  const denied = await signIn(
+    db,
+    s,
+    { email: 'ann@example.com', password: 'ann-password-1' },
+    meta,
+  );
   assert.equal(denied.ok, false);
   assert.equal(!denied.ok && denied.code, 'disabled');
   await db.user.update({ where: { id: r.user.id }, data: { disabled: false } });

@@ -28,11 +28,22 @@ interface UserLike {
   name: string;
 }
 
-async function issue(db: Db, s: SessionSettings, user: UserLike, sessionId: string, now: Date): Promise<{ accessToken: string; refreshToken: string; tokenId: string; refreshExpiresAt: Date }> {
+async function issue(
+  db: Db,
+  s: SessionSettings,
+  user: UserLike,
+  sessionId: string,
+  now: Date,
+): Promise<{ accessToken: string; refreshToken: string; tokenId: string; refreshExpiresAt: Date }> {
   const refreshToken = newRefreshToken();
   const refreshExpiresAt = new Date(now.getTime() + s.sessionTtlSeconds * 1000);
   const row = await db.refreshToken.create({
-    data: { sessionId, tokenHash: hashToken(refreshToken), expiresAt: refreshExpiresAt, createdAt: now },
+    data: {
+      sessionId,
+      tokenHash: hashToken(refreshToken),
+      expiresAt: refreshExpiresAt,
+      createdAt: now,
+    },
   });
   const accessToken = await signAccessToken(
     s.sessionSecret,
@@ -61,14 +72,25 @@ export async function startSession(
     },
   });
   const t = await issue(db, s, user, session.id, now);
-  return { sessionId: session.id, accessToken: t.accessToken, refreshToken: t.refreshToken, refreshExpiresAt: t.refreshExpiresAt };
+  return {
+    sessionId: session.id,
+    accessToken: t.accessToken,
+    refreshToken: t.refreshToken,
+    refreshExpiresAt: t.refreshExpiresAt,
+  };
 }
 
 export type RefreshResult =
   | ({ ok: true } & IssuedTokens)
   | { ok: false; reason: 'unknown' | 'expired' | 'revoked' | 'disabled' | 'reuse' | 'race' };
 
-export async function rotateRefreshToken(db: Db, s: SessionSettings, token: string | undefined, meta: { address: string }, now = new Date()): Promise<RefreshResult> {
+export async function rotateRefreshToken(
+  db: Db,
+  s: SessionSettings,
+  token: string | undefined,
+  meta: { address: string },
+  now = new Date(),
+): Promise<RefreshResult> {
   if (!token || token.length > 200) return { ok: false, reason: 'unknown' };
   const row = await db.refreshToken.findUnique({
     where: { tokenHash: hashToken(token) },
@@ -98,33 +120,79 @@ export async function rotateRefreshToken(db: Db, s: SessionSettings, token: stri
     return { ok: false, reason: 'disabled' };
   }
   // Claim the token atomically: only one concurrent refresh wins.
-  const claimed = await db.refreshToken.updateMany({ where: { id: row.id, rotatedAt: null }, data: { rotatedAt: now } });
+  const claimed = await db.refreshToken.updateMany({
+    where: { id: row.id, rotatedAt: null },
+    data: { rotatedAt: now },
+  });
   if (claimed.count !== 1) return { ok: false, reason: 'race' };
   const t = await issue(db, s, session.user, session.id, now);
   await db.refreshToken.update({ where: { id: row.id }, data: { replacedById: t.tokenId } });
   await db.loginSession.update({ where: { id: session.id }, data: { lastUsedAt: now } });
-  return { ok: true, sessionId: session.id, accessToken: t.accessToken, refreshToken: t.refreshToken, refreshExpiresAt: t.refreshExpiresAt };
+  return {
+    ok: true,
+    sessionId: session.id,
+    accessToken: t.accessToken,
+    refreshToken: t.refreshToken,
+    refreshExpiresAt: t.refreshExpiresAt,
+  };
 }
 
-export async function revokeSession(db: Db, sessionId: string, reason: string, now = new Date()): Promise<void> {
-  await db.loginSession.updateMany({ where: { id: sessionId, revokedAt: null }, data: { revokedAt: now, revokeReason: reason } });
+export async function revokeSession(
+  db: Db,
+  sessionId: string,
+  reason: string,
+  now = new Date(),
+): Promise<void> {
+  await db.loginSession.updateMany({
+    where: { id: sessionId, revokedAt: null },
+    data: { revokedAt: now, revokeReason: reason },
+  });
 }
 
-export async function revokeAllSessions(db: Db, userId: string, reason: string, now = new Date()): Promise<number> {
-  const r = await db.loginSession.updateMany({ where: { userId, revokedAt: null }, data: { revokedAt: now, revokeReason: reason } });
+export async function revokeAllSessions(
+  db: Db,
+  userId: string,
+  reason: string,
+  now = new Date(),
+): Promise<number> {
+  const r = await db.loginSession.updateMany({
+    where: { userId, revokedAt: null },
+    data: { revokedAt: now, revokeReason: reason },
+  });
   return r.count;
 }
 
 /** The session behind a refresh token, for logout. */
-export async function sessionOfRefreshToken(db: Db, token: string | undefined): Promise<string | null> {
+export async function sessionOfRefreshToken(
+  db: Db,
+  token: string | undefined,
+): Promise<string | null> {
   if (!token || token.length > 200) return null;
-  const row = await db.refreshToken.findUnique({ where: { tokenHash: hashToken(token) }, select: { sessionId: true } });
+  const row = await db.refreshToken.findUnique({
+    where: { tokenHash: hashToken(token) },
+    select: { sessionId: true },
+  });
   return row?.sessionId ?? null;
 }
 
 /** Is this session still good (not revoked, not expired, user enabled)? Returns the user. */
-export async function activeSessionUser(db: Db, sessionId: string, userId: string, now = new Date()) {
-  const session = await db.loginSession.findUnique({ where: { id: sessionId }, include: { user: true } });
-  if (!session || session.userId !== userId || session.revokedAt || session.expiresAt <= now || session.user.disabled) return null;
+export async function activeSessionUser(
+  db: Db,
+  sessionId: string,
+  userId: string,
+  now = new Date(),
+) {
+  const session = await db.loginSession.findUnique({
+    where: { id: sessionId },
+    include: { user: true },
+  });
+  if (
+    !session ||
+    session.userId !== userId ||
+    session.revokedAt ||
+    session.expiresAt <= now ||
+    session.user.disabled
+  )
+    return null;
   return session.user;
 }

@@ -18,12 +18,29 @@ test('access tokens round-trip and expire', async () => {
 });
 
 test('alg none, other audiences and bad roles are refused', async () => {
-  const none = new UnsecuredJWT({ sid: 's1', role: 'admin' }).setSubject('u1').setIssuer('raydesk-portal').setAudience('raydesk-portal-session').setExpirationTime('5m').encode();
+  const none = new UnsecuredJWT({ sid: 's1', role: 'admin' })
+    .setSubject('u1')
+    .setIssuer('raydesk-portal')
+    .setAudience('raydesk-portal-session')
+    .setExpirationTime('5m')
+    .encode();
   assert.equal(await verifyAccessToken(SECRET, none), null);
   const key = new TextEncoder().encode(SECRET);
-  const otherAud = await new SignJWT({ sid: 's1', role: 'admin' }).setProtectedHeader({ alg: 'HS256' }).setSubject('u1').setIssuer('raydesk-portal').setAudience('raydesk-gateway').setExpirationTime('5m').sign(key);
+  const otherAud = await new SignJWT({ sid: 's1', role: 'admin' })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject('u1')
+    .setIssuer('raydesk-portal')
+    .setAudience('raydesk-gateway')
+    .setExpirationTime('5m')
+    .sign(key);
   assert.equal(await verifyAccessToken(SECRET, otherAud), null);
-  const badRole = await new SignJWT({ sid: 's1', role: 'root' }).setProtectedHeader({ alg: 'HS256' }).setSubject('u1').setIssuer('raydesk-portal').setAudience('raydesk-portal-session').setExpirationTime('5m').sign(key);
+  const badRole = await new SignJWT({ sid: 's1', role: 'root' })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject('u1')
+    .setIssuer('raydesk-portal')
+    .setAudience('raydesk-portal-session')
+    .setExpirationTime('5m')
+    .sign(key);
   assert.equal(await verifyAccessToken(SECRET, badRole), null);
 });
 

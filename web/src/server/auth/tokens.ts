@@ -22,7 +22,12 @@ export interface AccessClaims {
 
 const key = (secret: string) => new TextEncoder().encode(secret);
 
-export async function signAccessToken(secret: string, claims: AccessClaims, ttlSeconds: number, now = Date.now()): Promise<string> {
+export async function signAccessToken(
+  secret: string,
+  claims: AccessClaims,
+  ttlSeconds: number,
+  now = Date.now(),
+): Promise<string> {
   const iat = Math.floor(now / 1000);
   return new SignJWT({ sid: claims.sid, role: claims.role, name: claims.name })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
@@ -34,7 +39,11 @@ export async function signAccessToken(secret: string, claims: AccessClaims, ttlS
     .sign(key(secret));
 }
 
-export async function verifyAccessToken(secret: string, token: string | undefined, now = Date.now()): Promise<AccessClaims | null> {
+export async function verifyAccessToken(
+  secret: string,
+  token: string | undefined,
+  now = Date.now(),
+): Promise<AccessClaims | null> {
   if (!token) return null;
   try {
     const { payload } = await jwtVerify(token, key(secret), {
@@ -46,7 +55,12 @@ export async function verifyAccessToken(secret: string, token: string | undefine
     });
     const role = payload.role === 'admin' ? 'admin' : payload.role === 'user' ? 'user' : null;
     if (!role || typeof payload.sid !== 'string' || typeof payload.sub !== 'string') return null;
-    return { sub: payload.sub, sid: payload.sid, role, name: typeof payload.name === 'string' ? payload.name : '' };
+    return {
+      sub: payload.sub,
+      sid: payload.sid,
+      role,
+      name: typeof payload.name === 'string' ? payload.name : '',
+    };
   } catch {
     return null;
   }

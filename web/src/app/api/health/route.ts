@@ -26,12 +26,27 @@ export async function GET(): Promise<Response> {
     (async () => {
       try {
         const info = await (await hypervisor(1_500)).hostInfo();
-        return { ok: true, hostId: info.hostId, running: info.running, memoryUsedMiB: info.memoryUsedMiB, memoryBudgetMiB: info.memoryBudgetMiB };
+        return {
+          ok: true,
+          hostId: info.hostId,
+          running: info.running,
+          memoryUsedMiB: info.memoryUsedMiB,
+          memoryBudgetMiB: info.memoryBudgetMiB,
+        };
       } catch {
         return { ok: false, error: 'not reachable' };
       }
     })(),
   ]);
   const ok = web.ok && database.ok;
-  return json({ status: ok && gateway.ok && hv.ok ? 'ok' : ok ? 'degraded' : 'down', web, database, gateway, hypervisor: hv }, { status: ok ? 200 : 503 });
+  return json(
+    {
+      status: ok && gateway.ok && hv.ok ? 'ok' : ok ? 'degraded' : 'down',
+      web,
+      database,
+      gateway,
+      hypervisor: hv,
+    },
+    { status: ok ? 200 : 503 },
+  );
 }

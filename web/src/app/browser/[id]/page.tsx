@@ -15,7 +15,9 @@ export default async function BrowserPage({ params }: { params: Promise<{ id: st
   if (!viewer) redirect('/login');
   const { id } = await params;
   if (!idSchema.safeParse(id).success) notFound();
-  const vm = await db().vm.findFirst({ where: { id, ownerId: viewer.id, kind: 'disposable', state: { not: 'destroyed' } } });
+  const vm = await db().vm.findFirst({
+    where: { id, ownerId: viewer.id, kind: 'disposable', state: { not: 'destroyed' } },
+  });
   if (!vm || !vm.domainId) notFound();
   const meta = await requestMeta();
   return (

@@ -20,13 +20,18 @@ export function NewBrowser() {
   return (
     <div className="viewer-shell">
       <div className="viewer-bar">
-        <span className="brand-mark" style={{ width: 22, height: 22, borderRadius: 6 }}><Logo size={13} /></span>
+        <span className="brand-mark" style={{ width: 22, height: 22, borderRadius: 6 }}>
+          <Logo size={13} />
+        </span>
         <Globe size={16} /> <strong style={{ color: '#fff' }}>Disposable browser</strong>
         <span className="spacer" />
-        <Link className="btn" href="/">Back to portal</Link>
+        <Link className="btn" href="/">
+          Back to portal
+        </Link>
       </div>
       <div className="viewer-notice" role="note">
-        <Globe size={16} /> Disposable browser: its disk is wiped and nothing is kept when it closes, and its network access is filtered.
+        <Globe size={16} /> Disposable browser: its disk is wiped and nothing is kept when it
+        closes, and its network access is filtered.
       </div>
       <div className="viewer-stage">
         <div className="viewer-overlay">
@@ -35,13 +40,17 @@ export function NewBrowser() {
               <>
                 <h2>Could not start a browser</h2>
                 <p role="alert">{error}</p>
-                <Link className="btn" href="/" style={{ marginTop: 12 }}>Back to portal</Link>
+                <Link className="btn" href="/" style={{ marginTop: 12 }}>
+                  Back to portal
+                </Link>
               </>
             ) : (
               <>
                 <div className="spinner" />
                 <h2>Starting a fresh browser…</h2>
-                <p>A new, isolated machine is being prepared just for you. It takes a few seconds.</p>
+                <p>
+                  A new, isolated machine is being prepared just for you. It takes a few seconds.
+                </p>
               </>
             )}
           </div>

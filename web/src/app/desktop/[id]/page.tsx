@@ -14,9 +14,19 @@ export default async function DesktopPage({ params }: { params: Promise<{ id: st
   if (!viewer) redirect('/login');
   const { id } = await params;
   if (!idSchema.safeParse(id).success) notFound();
-  const vm = await db().vm.findFirst({ where: { id, ownerId: viewer.id, state: { not: 'destroyed' } } });
+  const vm = await db().vm.findFirst({
+    where: { id, ownerId: viewer.id, state: { not: 'destroyed' } },
+  });
   if (!vm || !vm.domainId) notFound();
   if (vm.kind === 'disposable') redirect(`/browser/${vm.id}`);
   const meta = await requestMeta();
-  return <ViewerHost vmId={vm.id} domainId={vm.domainId} kind="personal" title="My desktop" gatewayUrl={gatewayPublicUrl(meta.host, meta.https)} />;
+  return (
+    <ViewerHost
+      vmId={vm.id}
+      domainId={vm.domainId}
+      kind="personal"
+      title="My desktop"
+      gatewayUrl={gatewayPublicUrl(meta.host, meta.https)}
+    />
+  );
 }

@@ -1,7 +1,7 @@
 'use client';
 import { useState } from 'react';
 import { dateTime } from '@/lib/format';
-import { usePoll } from '../usePoll';
+import { usePoll } from '../../usePoll';
 
 interface Event {
   id: string;
@@ -28,9 +28,20 @@ const CATEGORIES: [string, string][] = [
 ];
 
 function tone(action: string): string {
-  if (action.includes('failure') || action.includes('lock') || action.includes('reuse') || action.includes('destroy')) return 'badge-danger';
+  if (
+    action.includes('failure') ||
+    action.includes('lock') ||
+    action.includes('reuse') ||
+    action.includes('destroy')
+  )
+    return 'badge-danger';
   if (action.startsWith('session.shadow') || action.includes('takeover')) return 'badge-view';
-  if (action.startsWith('login.success') || action.startsWith('vm.create') || action.startsWith('vm.resume')) return 'badge-running';
+  if (
+    action.startsWith('login.success') ||
+    action.startsWith('vm.create') ||
+    action.startsWith('vm.resume')
+  )
+    return 'badge-running';
   return '';
 }
 
@@ -38,35 +49,95 @@ export function AuditClient() {
   const [action, setAction] = useState('');
   const [actor, setActor] = useState('');
   const [sinceDate, setSinceDate] = useState('');
-  const q = new URLSearchParams({ limit: '200', ...(action ? { action } : {}), ...(actor ? { actor } : {}), ...(sinceDate ? { since: sinceDate } : {}) });
+  const q = new URLSearchParams({
+    limit: '200',
+    ...(action ? { action } : {}),
+    ...(actor ? { actor } : {}),
+    ...(sinceDate ? { since: sinceDate } : {}),
+  });
   const { data, error } = usePoll<{ events: Event[] }>(`/api/admin/audit?${q}`, 4000);
   const events = data?.events ?? [];
   return (
     <section className="card">
       <div className="filters" role="search">
-        <select className="compact" aria-label="Event type" value={action} onChange={(e) => setAction(e.target.value)}>
-          {CATEGORIES.map(([v, l]) => <option key={v} value={v}>{l}</option>)}
+        <select
+          className="compact"
+          aria-label="Event type"
+          value={action}
+          onChange={(e) => setAction(e.target.value)}
+        >
+          {CATEGORIES.map(([v, l]) => (
+            <option key={v} value={v}>
+              {l}
+            </option>
+          ))}
         </select>
-        <input className="compact" type="search" placeholder="Actor email contains…" aria-label="Actor" value={actor} onChange={(e) => setActor(e.target.value)} />
-        <label className="row small muted">Since <input className="compact" type="date" aria-label="Since" value={sinceDate} onChange={(e) => setSinceDate(e.target.value)} /></label>
+        <input
+          className="compact"
+          type="search"
+          placeholder="Actor email contains…"
+          aria-label="Actor"
+          value={actor}
+          onChange={(e) => setActor(e.target.value)}
+        />
+        <label className="row small muted">
+          Since{' '}
+          <input
+            className="compact"
+            type="date"
+            aria-label="Since"
+            value={sinceDate}
+            onChange={(e) => setSinceDate(e.target.value)}
+          />
+        </label>
         <span className="spacer" />
-        <span className={`live-dot${error ? ' stale' : ''}`}>{error ?? `${events.length} events · live`}</span>
+        <span className={`live-dot${error ? ' stale' : ''}`}>
+          {error ?? `${events.length} events · live`}
+        </span>
       </div>
       {events.length === 0 ? (
-        <div className="empty"><strong>No events</strong>Nothing matches these filters yet.</div>
+        <div className="empty">
+          <strong>No events</strong>Nothing matches these filters yet.
+        </div>
       ) : (
         <div className="table-wrap">
           <table className="data">
-            <thead><tr><th>When</th><th>Event</th><th>Actor</th><th>Target</th><th>Address</th><th>Details</th></tr></thead>
+            <thead>
+              <tr>
+                <th>When</th>
+                <th>Event</th>
+                <th>Actor</th>
+                <th>Target</th>
+                <th>Address</th>
+                <th>Details</th>
+              </tr>
+            </thead>
             <tbody>
               {events.map((e) => (
                 <tr key={e.id}>
-                  <td className="small" style={{ whiteSpace: 'nowrap' }}>{dateTime(e.at)}</td>
-                  <td><span className={`badge plain ${tone(e.action)}`}>{e.action}</span></td>
+                  <td className="small" style={{ whiteSpace: 'nowrap' }}>
+                    {dateTime(e.at)}
+                  </td>
+                  <td>
+                    <span className={`badge plain ${tone(e.action)}`}>{e.action}</span>
+                  </td>
                   <td className="small">{e.actorEmail ?? <span className="faint">system</span>}</td>
-                  <td className="small">{e.targetType ? <><span className="muted">{e.targetType}</span> <span className="mono">{e.targetId?.slice(-10)}</span></> : '—'}</td>
+                  <td className="small">
+                    {e.targetType ? (
+                      <>
+                        <span className="muted">{e.targetType}</span>{' '}
+                        <span className="mono">{e.targetId?.slice(-10)}</span>
+                      </>
+                    ) : (
+                      '—'
+                    )}
+                  </td>
                   <td className="small mono">{e.address ?? '—'}</td>
-                  <td><div className="details" title={JSON.stringify(e.details)}>{Object.keys(e.details).length ? JSON.stringify(e.details) : '—'}</div></td>
+                  <td>
+                    <div className="details" title={JSON.stringify(e.details)}>
+                      {Object.keys(e.details).length ? JSON.stringify(e.details) : '—'}
+                    </div>
+                  </td>
                 </tr>
               ))}
             </tbody>

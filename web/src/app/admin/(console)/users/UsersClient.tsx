@@ -3,8 +3,8 @@ import { useRef, useState, type FormEvent } from 'react';
 import { api, ApiError, errorText } from '@/lib/api';
 import { mib, since } from '@/lib/format';
 import { createUserSchema, newPasswordSchema } from '@/lib/validation';
-import { Toast } from '../Toast';
-import { usePoll, useToast } from '../usePoll';
+import { Toast } from '../../Toast';
+import { usePoll, useToast } from '../../usePoll';
 
 interface User {
   id: string;
@@ -19,7 +19,14 @@ interface User {
   lastLoginAt: string | null;
 }
 
-const EMPTY = { email: '', name: '', password: '', role: 'user', maxVms: '2', maxMemoryMiB: '1024' };
+const EMPTY = {
+  email: '',
+  name: '',
+  password: '',
+  role: 'user',
+  maxVms: '2',
+  maxMemoryMiB: '1024',
+};
 
 export function UsersClient() {
   const { data, error, reload } = usePoll<{ users: User[] }>('/api/admin/users', 5000);
@@ -51,14 +58,19 @@ export function UsersClient() {
       setForm(EMPTY);
       await reload();
     } catch (e) {
-      if (e instanceof ApiError && e.issues.length) setErrors(Object.fromEntries(e.issues.map((i) => [i.path, i.message])));
+      if (e instanceof ApiError && e.issues.length)
+        setErrors(Object.fromEntries(e.issues.map((i) => [i.path, i.message])));
       setFormError(errorText(e));
     } finally {
       setCreating(false);
     }
   }
 
-  async function update(user: User, patch: Partial<Pick<User, 'role' | 'disabled' | 'maxVms' | 'maxMemoryMiB'>>, message: string) {
+  async function update(
+    user: User,
+    patch: Partial<Pick<User, 'role' | 'disabled' | 'maxVms' | 'maxMemoryMiB'>>,
+    message: string,
+  ) {
     try {
       await api(`/api/admin/users/${user.id}`, { method: 'PATCH', body: patch });
       show(message);
@@ -97,47 +109,167 @@ export function UsersClient() {
   return (
     <div className="stack" style={{ gap: 20 }}>
       <section className="card">
-        <div className="card-head"><h2>Add a user</h2></div>
+        <div className="card-head">
+          <h2>Add a user</h2>
+        </div>
         <form className="card-body stack" onSubmit={create} noValidate>
-          {formError && <div className="alert alert-error" role="alert">{formError}</div>}
+          {formError && (
+            <div className="alert alert-error" role="alert">
+              {formError}
+            </div>
+          )}
           <div className="form-grid">
-            <label className="field">Name<input type="text" {...field('name')} />{errors.name && <span className="field-error">{errors.name}</span>}</label>
-            <label className="field">Email<input type="email" autoComplete="off" {...field('email')} />{errors.email && <span className="field-error">{errors.email}</span>}</label>
-            <label className="field">Initial password<input type="password" autoComplete="new-password" {...field('password')} />{errors.password && <span className="field-error">{errors.password}</span>}</label>
-            <label className="field">Role
-              <select {...field('role')}><option value="user">User</option><option value="admin">Administrator</option></select>
+            <label className="field">
+              Name
+              <input type="text" {...field('name')} />
+              {errors.name && <span className="field-error">{errors.name}</span>}
             </label>
-            <label className="field">Max VMs<input type="number" min={0} {...field('maxVms')} />{errors.maxVms && <span className="field-error">{errors.maxVms}</span>}</label>
-            <label className="field">Memory quota (MiB)<input type="number" min={0} step={64} {...field('maxMemoryMiB')} />{errors.maxMemoryMiB && <span className="field-error">{errors.maxMemoryMiB}</span>}</label>
+            <label className="field">
+              Email
+              <input type="email" autoComplete="off" {...field('email')} />
+              {errors.email && <span className="field-error">{errors.email}</span>}
+            </label>
+            <label className="field">
+              Initial password
+              <input type="password" autoComplete="new-password" {...field('password')} />
+              {errors.password && <span className="field-error">{errors.password}</span>}
+            </label>
+            <label className="field">
+              Role
+              <select {...field('role')}>
+                <option value="user">User</option>
+                <option value="admin">Administrator</option>
+              </select>
+            </label>
+            <label className="field">
+              Max VMs
+              <input type="number" min={0} {...field('maxVms')} />
+              {errors.maxVms && <span className="field-error">{errors.maxVms}</span>}
+            </label>
+            <label className="field">
+              Memory quota (MiB)
+              <input type="number" min={0} step={64} {...field('maxMemoryMiB')} />
+              {errors.maxMemoryMiB && <span className="field-error">{errors.maxMemoryMiB}</span>}
+            </label>
           </div>
-          <div><button className="btn btn-primary" disabled={creating}>{creating ? 'Creating…' : 'Create user'}</button></div>
+          <div>
+            <button className="btn btn-primary" disabled={creating}>
+              {creating ? 'Creating…' : 'Create user'}
+            </button>
+          </div>
         </form>
       </section>
 
       <section className="card">
-        <div className="card-head"><h2>People</h2><span className={`live-dot${error ? ' stale' : ''}`}>{error ?? `${users.length} account${users.length === 1 ? '' : 's'}`}</span></div>
+        <div className="card-head">
+          <h2>People</h2>
+          <span className={`live-dot${error ? ' stale' : ''}`}>
+            {error ?? `${users.length} account${users.length === 1 ? '' : 's'}`}
+          </span>
+        </div>
         <div className="table-wrap">
           <table className="data">
-            <thead><tr><th>User</th><th>Role</th><th>Status</th><th>Max VMs</th><th>Memory quota</th><th>In use</th><th>Last sign-in</th><th style={{ textAlign: 'right' }}>Actions</th></tr></thead>
+            <thead>
+              <tr>
+                <th>User</th>
+                <th>Role</th>
+                <th>Status</th>
+                <th>Max VMs</th>
+                <th>Memory quota</th>
+                <th>In use</th>
+                <th>Last sign-in</th>
+                <th style={{ textAlign: 'right' }}>Actions</th>
+              </tr>
+            </thead>
             <tbody>
               {users.map((u) => (
                 <tr key={u.id} data-user={u.email}>
-                  <td><div style={{ fontWeight: 600 }}>{u.name}</div><div className="muted small">{u.email}</div></td>
                   <td>
-                    <select className="compact" aria-label={`Role of ${u.email}`} value={u.role} onChange={(e) => update(u, { role: e.target.value as User['role'] }, `Role of ${u.email} set to ${e.target.value}.`)}>
+                    <div style={{ fontWeight: 600 }}>{u.name}</div>
+                    <div className="muted small">{u.email}</div>
+                  </td>
+                  <td>
+                    <select
+                      className="compact"
+                      aria-label={`Role of ${u.email}`}
+                      value={u.role}
+                      onChange={(e) =>
+                        update(
+                          u,
+                          { role: e.target.value as User['role'] },
+                          `Role of ${u.email} set to ${e.target.value}.`,
+                        )
+                      }
+                    >
                       <option value="user">User</option>
                       <option value="admin">Administrator</option>
                     </select>
                   </td>
-                  <td>{u.disabled ? <span className="badge badge-danger">Disabled</span> : <span className="badge badge-running">Active</span>}</td>
-                  <td><input className="compact" style={{ width: 76 }} type="number" min={0} aria-label={`Max VMs of ${u.email}`} defaultValue={u.maxVms} onBlur={(e) => Number(e.target.value) !== u.maxVms && update(u, { maxVms: Number(e.target.value) }, 'Quota saved.')} /></td>
-                  <td><input className="compact" style={{ width: 96 }} type="number" min={0} step={64} aria-label={`Memory quota of ${u.email}`} defaultValue={u.maxMemoryMiB} onBlur={(e) => Number(e.target.value) !== u.maxMemoryMiB && update(u, { maxMemoryMiB: Number(e.target.value) }, 'Quota saved.')} /></td>
-                  <td className="small">{u.vms} VM{u.vms === 1 ? '' : 's'} · {mib(u.memoryMiB)}</td>
+                  <td>
+                    {u.disabled ? (
+                      <span className="badge badge-danger">Disabled</span>
+                    ) : (
+                      <span className="badge badge-running">Active</span>
+                    )}
+                  </td>
+                  <td>
+                    <input
+                      className="compact"
+                      style={{ width: 76 }}
+                      type="number"
+                      min={0}
+                      aria-label={`Max VMs of ${u.email}`}
+                      defaultValue={u.maxVms}
+                      onBlur={(e) =>
+                        Number(e.target.value) !== u.maxVms &&
+                        update(u, { maxVms: Number(e.target.value) }, 'Quota saved.')
+                      }
+                    />
+                  </td>
+                  <td>
+                    <input
+                      className="compact"
+                      style={{ width: 96 }}
+                      type="number"
+                      min={0}
+                      step={64}
+                      aria-label={`Memory quota of ${u.email}`}
+                      defaultValue={u.maxMemoryMiB}
+                      onBlur={(e) =>
+                        Number(e.target.value) !== u.maxMemoryMiB &&
+                        update(u, { maxMemoryMiB: Number(e.target.value) }, 'Quota saved.')
+                      }
+                    />
+                  </td>
+                  <td className="small">
+                    {u.vms} VM{u.vms === 1 ? '' : 's'} · {mib(u.memoryMiB)}
+                  </td>
                   <td className="small">{u.lastLoginAt ? since(u.lastLoginAt) : 'never'}</td>
                   <td style={{ textAlign: 'right' }}>
                     <div className="row actions">
-                      <button className="btn btn-sm" onClick={() => { setResetFor(u); setNewPassword(''); setResetError(null); dialog.current?.showModal(); }}>Reset password</button>
-                      <button className={`btn btn-sm${u.disabled ? '' : ' btn-danger'}`} onClick={() => update(u, { disabled: !u.disabled }, u.disabled ? `${u.email} enabled.` : `${u.email} disabled and signed out.`)}>
+                      <button
+                        className="btn btn-sm"
+                        onClick={() => {
+                          setResetFor(u);
+                          setNewPassword('');
+                          setResetError(null);
+                          dialog.current?.showModal();
+                        }}
+                      >
+                        Reset password
+                      </button>
+                      <button
+                        className={`btn btn-sm${u.disabled ? '' : ' btn-danger'}`}
+                        onClick={() =>
+                          update(
+                            u,
+                            { disabled: !u.disabled },
+                            u.disabled
+                              ? `${u.email} enabled.`
+                              : `${u.email} disabled and signed out.`,
+                          )
+                        }
+                      >
                         {u.disabled ? 'Enable' : 'Disable'}
                       </button>
                     </div>
@@ -151,14 +283,33 @@ export function UsersClient() {
 
       <dialog ref={dialog} className="modal" onClose={() => setResetFor(null)}>
         <form onSubmit={resetPassword}>
-          <div className="card-head"><h2>Reset password</h2></div>
+          <div className="card-head">
+            <h2>Reset password</h2>
+          </div>
           <div className="card-body stack">
-            <p className="muted" style={{ margin: 0 }}>Set a new password for <strong>{resetFor?.email}</strong>. They are signed out everywhere and their lockout is cleared.</p>
-            {resetError && <div className="alert alert-error" role="alert">{resetError}</div>}
-            <label className="field">New password<input type="password" autoComplete="new-password" value={newPassword} onChange={(e) => setNewPassword(e.target.value)} /></label>
+            <p className="muted" style={{ margin: 0 }}>
+              Set a new password for <strong>{resetFor?.email}</strong>. They are signed out
+              everywhere and their lockout is cleared.
+            </p>
+            {resetError && (
+              <div className="alert alert-error" role="alert">
+                {resetError}
+              </div>
+            )}
+            <label className="field">
+              New password
+              <input
+                type="password"
+                autoComplete="new-password"
+                value={newPassword}
+                onChange={(e) => setNewPassword(e.target.value)}
+              />
+            </label>
           </div>
           <div className="card-foot row" style={{ justifyContent: 'flex-end' }}>
-            <button type="button" className="btn" onClick={() => dialog.current?.close()}>Cancel</button>
+            <button type="button" className="btn" onClick={() => dialog.current?.close()}>
+              Cancel
+            </button>
             <button className="btn btn-primary">Set password</button>
           </div>
         </form>

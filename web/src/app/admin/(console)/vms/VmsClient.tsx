@@ -3,8 +3,8 @@ import { useState } from 'react';
 import { api, errorText } from '@/lib/api';
 import { mib, since, STATE_LABEL } from '@/lib/format';
 import type { VmView } from '@/server/present';
-import { Toast } from '../Toast';
-import { usePoll, useToast } from '../usePoll';
+import { Toast } from '../../Toast';
+import { usePoll, useToast } from '../../usePoll';
 
 const ACTIONS: Record<string, string[]> = {
   running: ['suspend', 'reboot', 'destroy'],
@@ -23,12 +23,21 @@ export function VmsClient() {
   const [appliance, setAppliance] = useState('');
   const [owner, setOwner] = useState('');
   const [busy, setBusy] = useState<string | null>(null);
-  const q = new URLSearchParams({ state, kind, ...(appliance ? { appliance } : {}), ...(owner ? { owner } : {}) });
+  const q = new URLSearchParams({
+    state,
+    kind,
+    ...(appliance ? { appliance } : {}),
+    ...(owner ? { owner } : {}),
+  });
   const { data, error, reload } = usePoll<{ vms: VmView[] }>(`/api/admin/vms?${q}`, 3000);
   const { toast, show } = useToast();
 
   async function act(vm: VmView, action: string) {
-    if (action === 'destroy' && !confirm(`Destroy ${vm.domainId ?? vm.id} of ${vm.owner?.email}? Its state is lost.`)) return;
+    if (
+      action === 'destroy' &&
+      !confirm(`Destroy ${vm.domainId ?? vm.id} of ${vm.owner?.email}? Its state is lost.`)
+    )
+      return;
     setBusy(`${vm.id}:${action}`);
     try {
       await api(`/api/admin/vms/${vm.id}/actions`, { body: { action } });
@@ -45,7 +54,12 @@ export function VmsClient() {
   return (
     <section className="card">
       <div className="filters" role="search">
-        <select className="compact" aria-label="State" value={state} onChange={(e) => setState(e.target.value)}>
+        <select
+          className="compact"
+          aria-label="State"
+          value={state}
+          onChange={(e) => setState(e.target.value)}
+        >
           <option value="active">Active (not destroyed)</option>
           <option value="running">Running</option>
           <option value="paused">Paused</option>
@@ -54,36 +68,79 @@ export function VmsClient() {
           <option value="destroyed">Destroyed</option>
           <option value="all">All</option>
         </select>
-        <select className="compact" aria-label="Kind" value={kind} onChange={(e) => setKind(e.target.value)}>
+        <select
+          className="compact"
+          aria-label="Kind"
+          value={kind}
+          onChange={(e) => setKind(e.target.value)}
+        >
           <option value="all">All kinds</option>
           <option value="personal">Personal desktops</option>
           <option value="disposable">Disposable browsers</option>
         </select>
-        <select className="compact" aria-label="Appliance" value={appliance} onChange={(e) => setAppliance(e.target.value)}>
+        <select
+          className="compact"
+          aria-label="Appliance"
+          value={appliance}
+          onChange={(e) => setAppliance(e.target.value)}
+        >
           <option value="">All appliances</option>
           <option value="desktop">desktop</option>
           <option value="browser">browser</option>
           <option value="console">console</option>
         </select>
-        <input className="compact" type="search" placeholder="Owner email contains…" aria-label="Owner" value={owner} onChange={(e) => setOwner(e.target.value)} />
+        <input
+          className="compact"
+          type="search"
+          placeholder="Owner email contains…"
+          aria-label="Owner"
+          value={owner}
+          onChange={(e) => setOwner(e.target.value)}
+        />
         <span className="spacer" />
-        <span className={`live-dot${error ? ' stale' : ''}`}>{error ? error : `${vms.length} VM${vms.length === 1 ? '' : 's'} · live`}</span>
+        <span className={`live-dot${error ? ' stale' : ''}`}>
+          {error ? error : `${vms.length} VM${vms.length === 1 ? '' : 's'} · live`}
+        </span>
       </div>
       {vms.length === 0 ? (
-        <div className="empty"><strong>No VMs match</strong>Change the filters, or wait for someone to open a desktop.</div>
+        <div className="empty">
+          <strong>No VMs match</strong>Change the filters, or wait for someone to open a desktop.
+        </div>
       ) : (
         <div className="table-wrap">
           <table className="data">
             <thead>
-              <tr><th>VM</th><th>Owner</th><th>Appliance</th><th>State</th><th>Host</th><th>Memory</th><th>CPU</th><th>Started</th><th style={{ textAlign: 'right' }}>Actions</th></tr>
+              <tr>
+                <th>VM</th>
+                <th>Owner</th>
+                <th>Appliance</th>
+                <th>State</th>
+                <th>Host</th>
+                <th>Memory</th>
+                <th>CPU</th>
+                <th>Started</th>
+                <th style={{ textAlign: 'right' }}>Actions</th>
+              </tr>
             </thead>
             <tbody>
               {vms.map((vm) => (
                 <tr key={vm.id}>
-                  <td><div className="mono">{vm.domainId ?? '—'}</div><div className="muted small">{vm.kind === 'personal' ? 'Personal' : 'Disposable'}</div></td>
-                  <td><div style={{ fontWeight: 600 }}>{vm.owner?.name}</div><div className="muted small">{vm.owner?.email}</div></td>
+                  <td>
+                    <div className="mono">{vm.domainId ?? '—'}</div>
+                    <div className="muted small">
+                      {vm.kind === 'personal' ? 'Personal' : 'Disposable'}
+                    </div>
+                  </td>
+                  <td>
+                    <div style={{ fontWeight: 600 }}>{vm.owner?.name}</div>
+                    <div className="muted small">{vm.owner?.email}</div>
+                  </td>
                   <td>{vm.appliance}</td>
-                  <td><span className={`badge badge-${vm.state}`}>{STATE_LABEL[vm.state] ?? vm.state}</span></td>
+                  <td>
+                    <span className={`badge badge-${vm.state}`}>
+                      {STATE_LABEL[vm.state] ?? vm.state}
+                    </span>
+                  </td>
                   <td>{vm.hostId ?? '—'}</td>
                   <td>{mib(vm.memoryMiB)}</td>
                   <td>{vm.state === 'running' ? `${vm.cpuPercent}%` : '—'}</td>
@@ -91,7 +148,12 @@ export function VmsClient() {
                   <td style={{ textAlign: 'right' }}>
                     <div className="row actions">
                       {(ACTIONS[vm.state] ?? []).map((a) => (
-                        <button key={a} className={`btn btn-sm${a === 'destroy' ? ' btn-danger' : ''}`} disabled={busy !== null} onClick={() => act(vm, a)}>
+                        <button
+                          key={a}
+                          className={`btn btn-sm${a === 'destroy' ? ' btn-danger' : ''}`}
+                          disabled={busy !== null}
+                          onClick={() => act(vm, a)}
+                        >
                           {busy === `${vm.id}:${a}` ? '…' : a[0]!.toUpperCase() + a.slice(1)}
                         </button>
                       ))}

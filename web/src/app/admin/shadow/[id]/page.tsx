@@ -14,7 +14,10 @@ export default async function ShadowPage({ params }: { params: Promise<{ id: str
   await requireAdminPage();
   const { id } = await params;
   if (!idSchema.safeParse(id).success) notFound();
-  const vm = await db().vm.findFirst({ where: { id, state: { not: 'destroyed' } }, include: { owner: true } });
+  const vm = await db().vm.findFirst({
+    where: { id, state: { not: 'destroyed' } },
+    include: { owner: true },
+  });
   if (!vm || !vm.domainId) notFound();
   const meta = await requestMeta();
   return (

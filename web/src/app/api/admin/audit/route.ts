@@ -12,7 +12,14 @@ export const GET = route(async (req: NextRequest) => {
       ...(f.action ? { action: { startsWith: f.action } } : {}),
       ...(f.actor ? { actorEmail: { contains: f.actor.toLowerCase() } } : {}),
       ...(f.target ? { targetId: f.target } : {}),
-      ...(f.since || f.before ? { at: { ...(f.since ? { gte: new Date(f.since) } : {}), ...(f.before ? { lt: new Date(f.before) } : {}) } } : {}),
+      ...(f.since || f.before
+        ? {
+            at: {
+              ...(f.since ? { gte: new Date(f.since) } : {}),
+              ...(f.before ? { lt: new Date(f.before) } : {}),
+            },
+          }
+        : {}),
     },
     orderBy: { at: 'desc' },
     take: f.limit,

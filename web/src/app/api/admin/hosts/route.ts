@@ -13,12 +13,28 @@ export const GET = route(async (req: NextRequest) => {
     const info = await (await hypervisor(800)).hostInfo();
     await db().hypervisorHost.update({
       where: { id: config().HYPERVISOR_ID },
-      data: { memoryBudgetMiB: info.memoryBudgetMiB, memoryUsedMiB: info.memoryUsedMiB, cores: info.cores, domains: info.domains, running: info.running, status: 'online', lastHeartbeatAt: new Date() },
+      data: {
+        memoryBudgetMiB: info.memoryBudgetMiB,
+        memoryUsedMiB: info.memoryUsedMiB,
+        cores: info.cores,
+        domains: info.domains,
+        running: info.running,
+        status: 'online',
+        lastHeartbeatAt: new Date(),
+      },
     });
   } catch {
-    await db().hypervisorHost.updateMany({ where: { id: config().HYPERVISOR_ID }, data: { status: 'offline' } });
+    await db().hypervisorHost.updateMany({
+      where: { id: config().HYPERVISOR_ID },
+      data: { status: 'offline' },
+    });
   }
-  const hosts = await db().hypervisorHost.findMany({ orderBy: { id: 'asc' }, include: { vms: { where: { state: { in: ACTIVE_STATES } }, select: { memoryMiB: true, state: true } } } });
+  const hosts = await db().hypervisorHost.findMany({
+    orderBy: { id: 'asc' },
+    include: {
+      vms: { where: { state: { in: ACTIVE_STATES } }, select: { memoryMiB: true, state: true } },
+    },
+  });
   return json({
     hosts: hosts.map((h) => ({
       id: h.id,

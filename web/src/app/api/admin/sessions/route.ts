@@ -17,13 +17,21 @@ export const GET = route(async (req: NextRequest) => {
   }
   const rows = await db().endpointConnection.findMany({
     where: live ? { gatewaySessionId: { in: live.map((s) => s.id) } } : { endedAt: null },
-    include: { user: { select: { id: true, email: true, name: true } }, vm: { include: { owner: { select: { email: true, name: true } }, appliance: true } } },
+    include: {
+      user: { select: { id: true, email: true, name: true } },
+      vm: { include: { owner: { select: { email: true, name: true } }, appliance: true } },
+    },
     orderBy: { startedAt: 'desc' },
   });
   const byGatewayId = new Map(rows.map((r) => [r.gatewaySessionId, r]));
   const domainIds = live ? [...new Set(live.map((s) => s.vm))] : [];
   const vmsByDomain = new Map(
-    (await db().vm.findMany({ where: { domainId: { in: domainIds } }, include: { owner: { select: { email: true, name: true } }, appliance: true } })).map((v) => [v.domainId!, v]),
+    (
+      await db().vm.findMany({
+        where: { domainId: { in: domainIds } },
+        include: { owner: { select: { email: true, name: true } }, appliance: true },
+      })
+    ).map((v) => [v.domainId!, v]),
   );
   const sessions = live
     ? live.map((s) => {

@@ -34,11 +34,28 @@ export const POST = route(async (req: NextRequest) => {
   const admin = await requireAdmin(req);
   const input = await parseBody(req, createUserSchema);
   if (await db().user.findUnique({ where: { email: input.email } })) {
-    throw new HttpError(409, 'email_taken', 'An account with that email already exists.', { issues: [{ path: 'email', message: 'An account with that email already exists.' }] });
+    throw new HttpError(409, 'email_taken', 'An account with that email already exists.', {
+      issues: [{ path: 'email', message: 'An account with that email already exists.' }],
+    });
   }
   const user = await db().user.create({
-    data: { email: input.email, name: input.name, role: input.role, maxVms: input.maxVms, maxMemoryMiB: input.maxMemoryMiB, passwordHash: await hashPassword(input.password) },
+    data: {
+      email: input.email,
+      name: input.name,
+      role: input.role,
+      maxVms: input.maxVms,
+      maxMemoryMiB: input.maxMemoryMiB,
+      passwordHash: await hashPassword(input.password),
+    },
   });
-  await audit(db(), { action: 'user.create', actorId: admin.id, actorEmail: admin.email, targetType: 'user', targetId: user.id, address: clientAddress(req.headers), details: { email: user.email, role: user.role } });
+  await audit(db(), {
+    action: 'user.create',
+    actorId: admin.id,
+    actorEmail: admin.email,
+    targetType: 'user',
+    targetId: user.id,
+    address: clientAddress(req.headers),
+    details: { email: user.email, role: user.role },
+  });
   return json({ user: { id: user.id, email: user.email } }, { status: 201 });
 });

@@ -11,7 +11,11 @@ export const GET = route(async (req: NextRequest) => {
   const f = parseQuery(req, vmFilterSchema);
   const vms = await db().vm.findMany({
     where: {
-      ...(f.state === 'active' ? { state: { in: ACTIVE_STATES } } : f.state === 'all' ? {} : { state: f.state }),
+      ...(f.state === 'active'
+        ? { state: { in: ACTIVE_STATES } }
+        : f.state === 'all'
+          ? {}
+          : { state: f.state }),
       ...(f.kind !== 'all' ? { kind: f.kind } : {}),
       ...(f.appliance ? { appliance: { name: f.appliance } } : {}),
       ...(f.owner ? { owner: { email: { contains: f.owner.toLowerCase() } } } : {}),

@@ -1,5 +1,10 @@
 import { NextResponse, type NextRequest } from 'next/server';
-import { clearAuthCookies, clientAddress, sessionSettings, setAuthCookies } from '@/server/auth/request';
+import {
+  clearAuthCookies,
+  clientAddress,
+  sessionSettings,
+  setAuthCookies,
+} from '@/server/auth/request';
 import { rotateRefreshToken } from '@/server/auth/sessions';
 import { REFRESH_COOKIE } from '@/server/auth/tokens';
 import { db } from '@/server/db';
@@ -10,15 +15,27 @@ const MESSAGES: Record<string, string> = {
   expired: 'Your session has expired. Please sign in again.',
   revoked: 'You were signed out. Please sign in again.',
   disabled: 'This account is disabled.',
-  reuse: 'For your safety this session was ended, because its sign-in token was used twice. Please sign in again.',
+  reuse:
+    'For your safety this session was ended, because its sign-in token was used twice. Please sign in again.',
   race: 'Your session was refreshed by another tab; retry.',
 };
 
 /** API clients: rotate the refresh token and get a fresh access token. */
 export const POST = route(async (req: NextRequest) => {
-  const result = await rotateRefreshToken(db(), sessionSettings(), req.cookies.get(REFRESH_COOKIE)?.value, { address: clientAddress(req.headers) });
+  const result = await rotateRefreshToken(
+    db(),
+    sessionSettings(),
+    req.cookies.get(REFRESH_COOKIE)?.value,
+    { address: clientAddress(req.headers) },
+  );
   if (!result.ok) {
-    const res = json({ error: result.reason === 'race' ? 'refresh_race' : 'unauthenticated', message: MESSAGES[result.reason] }, { status: result.reason === 'race' ? 409 : 401 });
+    const res = json(
+      {
+        error: result.reason === 'race' ? 'refresh_race' : 'unauthenticated',
+        message: MESSAGES[result.reason],
+      },
+      { status: result.reason === 'race' ? 409 : 401 },
+    );
     if (result.reason !== 'race') clearAuthCookies(res, req);
     return res;
   }
@@ -28,7 +45,9 @@ export const POST = route(async (req: NextRequest) => {
 });
 
 function safeNext(value: string | null): string {
-  return value && value.startsWith('/') && !value.startsWith('//') && !value.startsWith('/api/') ? value : '/';
+  return value && value.startsWith('/') && !value.startsWith('//') && !value.startsWith('/api/')
+    ? value
+    : '/';
 }
 
 /** Page navigations with an expired access token land here (from the proxy) and go back. */
@@ -38,10 +57,22 @@ export const GET = route(async (req: NextRequest) => {
   if (req.headers.get('sec-fetch-site') === 'cross-site') {
     return NextResponse.redirect(new URL(`/login?next=${encodeURIComponent(next)}`, req.url));
   }
-  const result = await rotateRefreshToken(db(), sessionSettings(), req.cookies.get(REFRESH_COOKIE)?.value, { address: clientAddress(req.headers) });
+  const result = await rotateRefreshToken(
+    db(),
+    sessionSettings(),
+    req.cookies.get(REFRESH_COOKIE)?.value,
+    { address: clientAddress(req.headers) },
+  );
   if (!result.ok) {
-    const reason = result.reason === 'reuse' ? '&reason=reuse' : result.reason === 'expired' ? '&reason=expired' : '';
-    const res = NextResponse.redirect(new URL(`/login?next=${encodeURIComponent(next)}${reason}`, req.url));
+    const reason =
+      result.reason === 'reuse'
+        ? '&reason=reuse'
+        : result.reason === 'expired'
+          ? '&reason=expired'
+          : '';
+    const res = NextResponse.redirect(
+      new URL(`/login?next=${encodeURIComponent(next)}${reason}`, req.url),
+    );
     clearAuthCookies(res, req);
     return res;
   }

@@ -10,6 +10,9 @@ export const POST = route(async (req: NextRequest) => {
   const viewer = await requireUser(req);
   const started = Date.now();
   const vm = await openDesktop(db(), viewer, clientAddress(req.headers));
-  const full = await db().vm.findUniqueOrThrow({ where: { id: vm.id }, include: { appliance: true } });
+  const full = await db().vm.findUniqueOrThrow({
+    where: { id: vm.id },
+    include: { appliance: true },
+  });
   return json({ vm: vmView(full), tookMs: Date.now() - started });
 });

@@ -17,7 +17,10 @@ async function vmId(ctx: Ctx): Promise<string> {
 export const GET = route(async (req: NextRequest, ctx: Ctx) => {
   const viewer = await requireUser(req);
   const vm = await ownVm(db(), viewer, await vmId(ctx));
-  const full = await db().vm.findUniqueOrThrow({ where: { id: vm.id }, include: { appliance: true } });
+  const full = await db().vm.findUniqueOrThrow({
+    where: { id: vm.id },
+    include: { appliance: true },
+  });
   return json({ vm: vmView(full) });
 });
 
@@ -25,7 +28,12 @@ export const GET = route(async (req: NextRequest, ctx: Ctx) => {
 export const DELETE = route(async (req: NextRequest, ctx: Ctx) => {
   const viewer = await requireUser(req);
   const vm = await ownVm(db(), viewer, await vmId(ctx));
-  if (vm.kind !== 'disposable') throw new HttpError(409, 'not_disposable', 'Your personal desktop cannot be deleted here.');
-  await destroyVm(db(), vm, 'closed-by-user', { id: viewer.id, email: viewer.email, address: clientAddress(req.headers) });
+  if (vm.kind !== 'disposable')
+    throw new HttpError(409, 'not_disposable', 'Your personal desktop cannot be deleted here.');
+  await destroyVm(db(), vm, 'closed-by-user', {
+    id: viewer.id,
+    email: viewer.email,
+    address: clientAddress(req.headers),
+  });
   return json({ ok: true });
 });

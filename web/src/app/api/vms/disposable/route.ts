@@ -9,6 +9,9 @@ import { openDisposable } from '@/server/vms';
 export const POST = route(async (req: NextRequest) => {
   const viewer = await requireUser(req);
   const vm = await openDisposable(db(), viewer, clientAddress(req.headers));
-  const full = await db().vm.findUniqueOrThrow({ where: { id: vm.id }, include: { appliance: true } });
+  const full = await db().vm.findUniqueOrThrow({
+    where: { id: vm.id },
+    include: { appliance: true },
+  });
   return json({ vm: vmView(full) }, { status: 201 });
 });

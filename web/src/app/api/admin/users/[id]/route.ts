@@ -15,10 +15,22 @@ export const PATCH = route(async (req: NextRequest, ctx: { params: Promise<{ id:
   const user = await db().user.findUnique({ where: { id } });
   if (!user) throw notFound('No such user.');
   if (id === admin.id && (input.disabled === true || input.role === 'user')) {
-    throw new HttpError(409, 'self_lockout', 'You cannot disable yourself or remove your own admin role.');
+    throw new HttpError(
+      409,
+      'self_lockout',
+      'You cannot disable yourself or remove your own admin role.',
+    );
   }
   const updated = await db().user.update({ where: { id }, data: input });
   if (input.disabled === true) await revokeAllSessions(db(), id, 'disabled');
-  await audit(db(), { action: 'user.update', actorId: admin.id, actorEmail: admin.email, targetType: 'user', targetId: id, address: clientAddress(req.headers), details: { email: updated.email, changes: input } });
+  await audit(db(), {
+    action: 'user.update',
+    actorId: admin.id,
+    actorEmail: admin.email,
+    targetType: 'user',
+    targetId: id,
+    address: clientAddress(req.headers),
+    details: { email: updated.email, changes: input },
+  });
   return json({ ok: true });
 });

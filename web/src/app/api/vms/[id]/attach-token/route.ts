@@ -18,14 +18,23 @@ export const POST = route(async (req: NextRequest, ctx: Ctx) => {
   const { id } = await ctx.params;
   if (!idSchema.safeParse(id).success) throw notFound('No such VM.');
   const body = await parseBody(req, attachRequestSchema);
-  const vm = await db().vm.findFirst({ where: { id, state: { not: 'destroyed' } }, include: { owner: true } });
+  const vm = await db().vm.findFirst({
+    where: { id, state: { not: 'destroyed' } },
+    include: { owner: true },
+  });
   const own = vm?.ownerId === viewer.id;
   if (!vm || (!own && viewer.role !== 'admin')) throw notFound('No such VM.');
   if (!vm.domainId) throw new HttpError(409, 'not_ready', 'This VM is still being created.');
   const mode = own ? (body.mode ?? 'control') : 'view';
   const address = clientAddress(req.headers);
   const issued = await issueAttachToken(
-    { userId: viewer.id, domainId: vm.domainId, mode, name: viewer.name || viewer.email, role: viewer.role },
+    {
+      userId: viewer.id,
+      domainId: vm.domainId,
+      mode,
+      name: viewer.name || viewer.email,
+      role: viewer.role,
+    },
     { userAgent: req.headers.get('user-agent') ?? '', address },
   );
   if (!own) {
@@ -39,7 +48,14 @@ export const POST = route(async (req: NextRequest, ctx: Ctx) => {
       details: { owner: vm.owner.email, domainId: vm.domainId, jti: issued.jti },
     });
   }
-  if (vm.kind === 'disposable') await db().vm.update({ where: { id: vm.id }, data: { lastSeenAt: new Date() } });
+  if (vm.kind === 'disposable')
+    await db().vm.update({ where: { id: vm.id }, data: { lastSeenAt: new Date() } });
   const host = req.headers.get('x-forwarded-host') ?? req.headers.get('host') ?? 'localhost';
-  return json({ token: issued.token, expiresIn: issued.expiresIn, vm: vm.domainId, mode, gatewayUrl: gatewayPublicUrl(host, isHttps(req.headers)) });
+  return json({
+    token: issued.token,
+    expiresIn: issued.expiresIn,
+    vm: vm.domainId,
+    mode,
+    gatewayUrl: gatewayPublicUrl(host, isHttps(req.headers)),
+  });
 });

@@ -15,6 +15,7 @@ export const POST = route(async (req: NextRequest, ctx: { params: Promise<{ id: 
   const { id } = await ctx.params;
   if (!idSchema.safeParse(id).success) throw notFound('No such VM.');
   const vm = await ownVm(db(), viewer, id);
-  if (vm.kind === 'disposable') await db().vm.update({ where: { id: vm.id }, data: { lastSeenAt: new Date() } });
+  if (vm.kind === 'disposable')
+    await db().vm.update({ where: { id: vm.id }, data: { lastSeenAt: new Date() } });
   return json({ ok: true, graceSeconds: config().DISPOSABLE_GRACE_SECONDS });
 });

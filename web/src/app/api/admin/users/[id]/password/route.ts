@@ -18,6 +18,14 @@ export const POST = route(async (req: NextRequest, ctx: { params: Promise<{ id: 
   await db().user.update({ where: { id }, data: { passwordHash: await hashPassword(password) } });
   await db().loginFailure.deleteMany({ where: { email: user.email } });
   const revoked = await revokeAllSessions(db(), id, 'password-reset');
-  await audit(db(), { action: 'user.password-reset', actorId: admin.id, actorEmail: admin.email, targetType: 'user', targetId: id, address: clientAddress(req.headers), details: { email: user.email, sessionsRevoked: revoked } });
+  await audit(db(), {
+    action: 'user.password-reset',
+    actorId: admin.id,
+    actorEmail: admin.email,
+    targetType: 'user',
+    targetId: id,
+    address: clientAddress(req.headers),
+    details: { email: user.email, sessionsRevoked: revoked },
+  });
   return json({ ok: true });
 });

@@ -13,6 +13,10 @@ export const POST = route(async (req: NextRequest, ctx: { params: Promise<{ id: 
   const { action } = await parseBody(req, vmActionSchema);
   const vm = await db().vm.findFirst({ where: { id, state: { not: 'destroyed' } } });
   if (!vm) throw notFound('No such VM.');
-  await vmAction(db(), vm, action, { id: admin.id, email: admin.email, address: clientAddress(req.headers) });
+  await vmAction(db(), vm, action, {
+    id: admin.id,
+    email: admin.email,
+    address: clientAddress(req.headers),
+  });
   return json({ ok: true });
 });

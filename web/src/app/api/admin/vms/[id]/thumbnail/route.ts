@@ -23,8 +23,13 @@ export const GET = route(async (req: NextRequest, ctx: { params: Promise<{ id: s
     try {
       png = await (await hypervisor(1_500)).thumbnail(vm.domainId, 320);
     } catch {
-      return json({ error: 'no_thumbnail', message: 'No picture of this screen is available right now.' }, { status: 503 });
+      return json(
+        { error: 'no_thumbnail', message: 'No picture of this screen is available right now.' },
+        { status: 503 },
+      );
     }
   }
-  return new Response(Buffer.from(png), { headers: { 'content-type': 'image/png', 'cache-control': 'no-store' } });
+  return new Response(Buffer.from(png), {
+    headers: { 'content-type': 'image/png', 'cache-control': 'no-store' },
+  });
 });
