@@ -52,7 +52,7 @@ export function planFor(options: BenchOptions): Plan {
       resume: 2,
       reconnect: 5,
       input: 30,
-      densityInput: 12,
+      densityInput: 10,
       densityCap: options.densityCap ?? 3,
       eightVms: 8,
       bandwidthSeconds: 3,

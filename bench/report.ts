@@ -84,8 +84,8 @@ export function html(out: RunOutput): string {
     ['timeToDesktopMs', 'Time to desktop (new VM)'],
     ['resumeToDesktopMs', 'Resume to desktop (saved VM)'],
   ].filter(([k]) => out.series[k!]?.length) as [string, string][];
-  const left = 230;
-  const plotW = 760;
+  const left = 250;
+  const plotW = 700;
   const rowH = 54;
   const top = 40;
   const lo = Math.log10(0.1);
@@ -117,7 +117,7 @@ export function html(out: RunOutput): string {
       `<text x="${x(p95) + 6}" y="${y - 8}" class="ax">p50 ${p50.toFixed(p50 < 10 ? 1 : 0)} · p95 ${p95.toFixed(p95 < 10 ? 1 : 0)} ms</text>`,
     );
   });
-  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${left + plotW + 40}" height="${h}" viewBox="0 0 ${left + plotW + 40} ${h}">
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${left + plotW + 150}" height="${h}" viewBox="0 0 ${left + plotW + 150} ${h}">
 <style>.lb{font:600 13px system-ui,sans-serif;fill:#1d1f21}.ax{font:11px system-ui,sans-serif;fill:#5c6370}</style>
 <text x="${left}" y="20" class="lb">Latency distributions (log scale) — black: p50, orange: p95</text>
 ${parts.join('\n')}
@@ -145,7 +145,7 @@ ${density.samples.map((s) => `<circle cx="${dx(s.vms)}" cy="${dy(s.p95)}" r="4" 
 </svg>`;
   }
   return `<!doctype html><html><head><meta charset="utf-8"><title>Raydesk benchmark</title>
-<style>body{font:14px system-ui,sans-serif;margin:24px;color:#1d1f21;background:#fff}pre{background:#f4f5f7;padding:12px;font-size:12px;overflow:auto}</style></head>
+<style>body{font:14px system-ui,sans-serif;margin:24px;color:#1d1f21;background:#fff}pre{background:#f4f5f7;padding:12px;font-size:12px;white-space:pre-wrap}</style></head>
 <body><h1 style="font-size:20px;margin:0 0 4px">Raydesk benchmark — ${esc(out.mode)} run</h1>
 <p style="margin:0 0 16px;color:#5c6370">${esc(machine())} · ${new Date().toISOString()} · ${(out.elapsedMs / 1000).toFixed(0)} s · load average ${out.loadavg.start} → ${out.loadavg.end}</p>
 ${svg}

@@ -1,6 +1,6 @@
 // Appliance images: guest OS images (kernel, initramfs, ext4 root) built from Debian i386
 // packages and cached under `${RAYDESK_CACHE_DIR:-~/.cache/raydesk}/appliances/`.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { APPLIANCE_NAMES, type ApplianceName } from '../api/protocol.ts';
 import { MANIFEST, buildAppliance, type ApplianceManifest, type BuildProgress } from './build.ts';
@@ -116,6 +116,26 @@ export function listAppliances(): ApplianceListing[] {
       built: imageAt(name, dir) !== null,
     };
   });
+}
+
+/**
+ * Deletes cached images built from older recipes. Saved VM states made on them can no longer
+ * be restored (restore refuses a recipe mismatch), so keeping them only costs disk.
+ */
+export function pruneStaleAppliances(): string[] {
+  const root = applianceCacheDir();
+  if (!existsSync(root)) return [];
+  const current = new Set(listAppliances().map((a) => a.dir));
+  const removed: string[] = [];
+  for (const entry of readdirSync(root)) {
+    const dir = join(root, entry);
+    const isImageDir = APPLIANCE_NAMES.some((name) => entry.startsWith(`${name}-`));
+    if (isImageDir && !current.has(dir)) {
+      rmSync(dir, { recursive: true, force: true });
+      removed.push(entry);
+    }
+  }
+  return removed;
 }
 
 /** Cache root, re-exported under the name the rest of the hypervisor uses. */

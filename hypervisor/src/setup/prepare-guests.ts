@@ -4,7 +4,12 @@
 import cliProgress from 'cli-progress';
 import pino from 'pino';
 import type { ApplianceName } from '../api/protocol.ts';
-import { BUILD_STEPS, ensureAppliance, type BuildProgress } from '../appliances/index.ts';
+import {
+  BUILD_STEPS,
+  ensureAppliance,
+  pruneStaleAppliances,
+  type BuildProgress,
+} from '../appliances/index.ts';
 import { loadConfig } from '../config.ts';
 import { Host } from '../host/host.ts';
 import type { GoldenProgress } from '../snapshots/golden.ts';
@@ -87,6 +92,8 @@ export async function prepareGuests(options: PrepareGuestsOptions): Promise<void
       });
       task.update(BUILD_STEPS.length, built ? `built in ${image.manifest.buildSeconds}s` : 'cached');
     }
+    const removed = pruneStaleAppliances();
+    if (removed.length > 0) process.stderr.write(`removed stale images: ${removed.join(', ')}\n`);
     if (options.golden.length === 0) return;
     const host = new Host(loadConfig(), pino({ level: 'warn' }));
     try {
