@@ -569,7 +569,7 @@ describe('portal end to end', () => {
     test(
       'desktop in the canvas, takeover, admin thumbnail + disconnect, resume, disposable browser gone after logout',
       { timeout: 600_000 },
-      async (t) => {
+      async () => {
         assert.deepEqual(
           { hypervisor: health.hypervisor.ok, gateway: health.gateway.ok },
           { hypervisor: true, gateway: true },

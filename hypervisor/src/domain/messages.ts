@@ -1,6 +1,7 @@
 // Messages between the host daemon (parent) and a domain worker. Both sides are our own code
 // in one process, so these are plain types; untrusted input is validated before it gets here.
-import type { DisplayMode, TileRect } from '../api/protocol.ts';
+import type { DisplayMode } from '../api/protocol.ts';
+import type { CapturedFrame, DisplaySnapshot } from '../devices/display/index.ts';
 
 export interface DomainBootConfig {
   domainId: string;
@@ -38,14 +39,8 @@ export type ParentToWorker =
   | { type: 'agent'; requestId: number; command: string; args: string[]; timeoutMs: number }
   | { type: 'ping'; requestId: number };
 
-export interface WorkerFrame {
-  width: number;
-  height: number;
-  mode: DisplayMode;
-  keyframe: boolean;
-  rects: TileRect[];
-  pixels: Uint8Array;
-}
+/** A frame as the display device captured it; the host adds domainId and seq. */
+export type WorkerFrame = CapturedFrame;
 
 export interface WorkerStats {
   instructions: number;
@@ -72,9 +67,4 @@ export type WorkerToParent =
   | { type: 'reply'; requestId: number; ok: false; error: string }
   | { type: 'fatal'; error: string };
 
-export interface ScreenCapture {
-  width: number;
-  height: number;
-  mode: DisplayMode;
-  rgba: Uint8Array;
-}
+export type ScreenCapture = DisplaySnapshot;

@@ -120,14 +120,20 @@ export class Domain extends EventEmitter<DomainEvents> {
       const worker = new DomainWorkerHandle(config, {
         message: (message) => {
           switch (message.type) {
-            case 'booted':
+            case 'booted': {
               clearTimeout(timer);
               this.startedAt = new Date();
               this.transition('running');
-              const { type: _type, ...times } = message;
+              const times: BootTimes = {
+                restored: message.restored,
+                bootMs: message.bootMs,
+                loadedMs: message.loadedMs,
+                restoreMs: message.restoreMs,
+              };
               this.emit('booted', times);
               resolve(times);
               return;
+            }
             case 'frame':
               this.emit('frame', { domainId: this.id, seq: ++this.seq, ...message.frame });
               return;
