@@ -5,7 +5,7 @@ import type { DomainBootConfig, ParentToWorker, WorkerToParent } from '../domain
 
 const WORKER_URL = new URL('../domain/worker-entry.mjs', import.meta.url);
 const PING_INTERVAL_MS = 5_000;
-const PING_TIMEOUT_MS = 20_000;
+const PING_TIMEOUT_MS = 30_000;
 
 type Pending = { resolve: (value: unknown) => void; reject: (error: Error) => void };
 type RequestMessage = Extract<ParentToWorker, { requestId: number }>;
@@ -24,7 +24,7 @@ export class DomainWorkerHandle {
   private expectedExit = false;
   private exited = false;
   private lastPong = Date.now();
-  private readonly pinger: NodeJS.Timeout;
+  private pinger: NodeJS.Timeout | null = null;
   private fatalError: string | null = null;
 
   constructor(
@@ -43,8 +43,14 @@ export class DomainWorkerHandle {
       this.fatalError ??= error.stack ?? error.message;
     });
     this.worker.on('exit', (code) => this.onExit(code));
-    const transfer: ArrayBuffer[] = [];
-    this.worker.postMessage({ type: 'boot', config } satisfies ParentToWorker, transfer);
+    this.worker.postMessage({ type: 'boot', config } satisfies ParentToWorker);
+  }
+
+  // Liveness is checked only once the guest runs: loading and restoring state are long
+  // synchronous steps, bounded by the domain's boot timeout instead.
+  private startLivenessChecks(): void {
+    if (this.pinger) return;
+    this.lastPong = Date.now();
     this.pinger = setInterval(() => this.checkLiveness(), PING_INTERVAL_MS);
     this.pinger.unref();
   }
@@ -96,6 +102,7 @@ export class DomainWorkerHandle {
       return;
     }
     if (message.type === 'fatal') this.fatalError ??= message.error;
+    if (message.type === 'booted') this.startLivenessChecks();
     this.events.message(message);
   }
 
@@ -114,7 +121,7 @@ export class DomainWorkerHandle {
   private onExit(code: number): void {
     if (this.exited) return;
     this.exited = true;
-    clearInterval(this.pinger);
+    if (this.pinger) clearInterval(this.pinger);
     const error = this.expectedExit
       ? null
       : (this.fatalError ?? `worker exited unexpectedly with code ${code}`);
