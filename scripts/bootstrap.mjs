@@ -107,7 +107,7 @@ function ensureEnvFile() {
   const example = readFileSync(join(root, '.env.example'), 'utf8');
   const filled = example.replace(
     /^([A-Z0-9_]*(?:SECRET|PASSWORD))=change-me.*$/gm,
-    (_line, key) => `${key}=${randomBytes(18).toString('base64url')}`,
+    (_line, key) => `${key}=${randomBytes(32).toString('base64url')}`,
   );
   writeFileSync(env, filled, { mode: 0o600 });
   log('created .env from .env.example with fresh secrets');
