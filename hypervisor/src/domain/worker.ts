@@ -90,6 +90,8 @@ class DomainRuntime {
       void (async () => {
         const loadedMs = performance.now() - started;
         if (config.initialState) await this.emulator.restore_state(config.initialState);
+        // The state is now in guest memory; keeping the copy would double this VM's footprint.
+        config.initialState = undefined;
         const restoreMs = performance.now() - started - loadedMs;
         await this.emulator.run();
         post({
