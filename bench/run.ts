@@ -368,7 +368,7 @@ export async function runBench(plan: Plan, memoryBudgetMiB: number, log: (line: 
           }
         }
         if (startError) {
-          stoppedBy = `could not start VM ${running + 1}: ${startError.message}`;
+          if (densityOpen) stoppedBy = `could not start VM ${running + 1}: ${startError.message}`;
           break;
         }
         running++;
