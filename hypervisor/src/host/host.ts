@@ -116,14 +116,14 @@ export class Host extends EventEmitter<HostEvents> {
   /** Takes the appliance's standby domain if one is ready now; never waits for one. */
   private async claimStandby(
     appliance: ApplianceName,
-    spec: Pick<DomainSpec, 'name' | 'kind' | 'owner'>,
+    spec: { name?: string; kind: DomainSpec['kind']; owner: string | null },
   ): Promise<Domain | null> {
     const pending = this.standby.get(appliance);
     if (!pending) return null;
     const ready = await Promise.race([pending, Promise.resolve(null)]);
     if (!ready || ready.state !== 'paused') return null;
     this.standby.delete(appliance);
-    ready.claim(spec);
+    ready.claim({ ...spec, name: spec.name ?? ready.id });
     await ready.unpause();
     ready.guestRefreshed = this.refreshGuest(ready, true);
     setImmediate(() => this.refillStandby(appliance));
@@ -143,9 +143,8 @@ export class Host extends EventEmitter<HostEvents> {
   async create(request: CreateDomainRequest): Promise<Domain> {
     const parsed = createDomainSchema.parse(request);
     if (!parsed.coldBoot && parsed.memoryMiB === undefined) {
-      const id = this.newDomainId();
       const claimed = await this.claimStandby(parsed.appliance, {
-        name: parsed.name ?? id,
+        name: parsed.name,
         kind: parsed.kind,
         owner: parsed.owner,
       });
