@@ -68,6 +68,25 @@ describe('desktop appliance from its golden snapshot', () => {
     assert.notDeepEqual(screen.region(TERMINAL_TEXT), before, 'terminal text area changed');
   });
 
+  test('a burst of key events sent at once all reach the terminal', async () => {
+    typeKeys(hv, desktop.id, ['KeyC', 'KeyL', 'KeyE', 'KeyA', 'KeyR', 'Enter']);
+    await sleep(2000);
+    const letters = 'abcdefghijklmnopqrstuvwxyz'.split('').map((c) => `Key${c.toUpperCase()}`);
+    typeKeys(hv, desktop.id, ['KeyE', 'KeyC', 'KeyH', 'KeyO', 'Space', ...letters, 'Enter']);
+    await sleep(4000);
+    for (const frame of recorder.frames) screen.apply(frame);
+    // "~ $ echo abc…z" is 35 characters on the first line of the cleared terminal; dropped keys
+    // would leave it shorter. Find where its dark text ends.
+    let rightmost = 0;
+    for (let y = 56; y < 80; y++) {
+      for (let x = 44; x < 850; x++) {
+        const [r, g, b] = screen.pixel(x, y);
+        if (r < 100 && g < 100 && b < 100) rightmost = Math.max(rightmost, x);
+      }
+    }
+    assert.ok(rightmost > 300, `the whole line was typed (text ends at x=${rightmost})`);
+  });
+
   test('pause stops frames and unpause resumes them', async () => {
     await hv.client.pause(desktop.id);
     const seen = recorder.frames.length;

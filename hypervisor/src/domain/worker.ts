@@ -16,6 +16,9 @@ const port = parentPort;
 const CONSOLE_FLUSH_MS = 50;
 const STATS_INTERVAL_MS = 1000;
 const AGENT_PORT = 1;
+// The guest drops scancodes that arrive in a burst (a pasted line, a fast script), so key
+// events are fed to the PS/2 controller no faster than a very fast typist.
+const KEY_EVENT_GAP_MS = 8;
 
 function post(message: WorkerToParent, transfer: ArrayBuffer[] = []): void {
   port.postMessage(message, transfer);
@@ -46,6 +49,8 @@ class DomainRuntime {
   private watching = false;
   private paused = false;
   private consoleChunks: number[] = [];
+  private readonly keyQueue: { code: string; down: boolean }[] = [];
+  private keyTimer: NodeJS.Timeout | null = null;
   private lastElu = performance.eventLoopUtilization();
 
   constructor(private readonly config: DomainBootConfig) {
@@ -156,7 +161,8 @@ class DomainRuntime {
           };
         });
       case 'key':
-        this.input.key(message.code, message.down);
+        this.keyQueue.push({ code: message.code, down: message.down });
+        if (!this.keyTimer) this.feedKeys();
         return;
       case 'pointer': {
         const screen = this.display.size();
@@ -167,6 +173,7 @@ class DomainRuntime {
         this.input.wheel(message.dx, message.dy);
         return;
       case 'release-keys':
+        this.keyQueue.length = 0;
         this.input.releaseAll();
         return;
       case 'serial-input':
@@ -180,6 +187,17 @@ class DomainRuntime {
         post({ type: 'reply', requestId: message.requestId, ok: true, value: 'pong' });
         return;
     }
+  }
+
+  /** Sends the next queued key event now and schedules the one after it. */
+  private feedKeys(): void {
+    const next = this.keyQueue.shift();
+    if (!next) {
+      this.keyTimer = null;
+      return;
+    }
+    this.input.key(next.code, next.down);
+    this.keyTimer = setTimeout(() => this.feedKeys(), KEY_EVENT_GAP_MS);
   }
 
   private updateFrameClock(): void {
