@@ -36,64 +36,36 @@ export async function recordGatewayEvent(db: Db, e: GatewayEvent): Promise<void>
       data: { endedAt: when, endReason: reason.slice(0, 100) },
     });
   };
+  const record = (action: string, details: Record<string, unknown>) =>
+    audit(db, {
+      action,
+      actorId: user?.id,
+      actorEmail: user?.email ?? e.name,
+      targetType: 'vm',
+      targetId: vm?.id ?? e.vm,
+      details: { sessionId: e.sessionId, ...details },
+    });
   switch (e.type) {
     case 'connect':
+      await start();
+      await record('session.connect', { mode: e.mode });
+      break;
     case 'shadow-start':
       await start();
-      if (e.type === 'shadow-start') {
-        await audit(db, {
-          action: 'session.shadow-start',
-          actorId: user?.id,
-          actorEmail: user?.email ?? e.name,
-          targetType: 'vm',
-          targetId: vm?.id ?? e.vm,
-          details: { sessionId: e.sessionId },
-        });
-      } else {
-        await audit(db, {
-          action: 'session.connect',
-          actorId: user?.id,
-          actorEmail: user?.email ?? e.name,
-          targetType: 'vm',
-          targetId: vm?.id ?? e.vm,
-          details: { sessionId: e.sessionId, mode: e.mode },
-        });
-      }
+      await record('session.shadow-start', {});
       break;
     case 'takeover':
       await start();
       if (e.replacedSessionId) await end(e.replacedSessionId, 'takeover');
-      await audit(db, {
-        action: 'session.takeover',
-        actorId: user?.id,
-        actorEmail: user?.email ?? e.name,
-        targetType: 'vm',
-        targetId: vm?.id ?? e.vm,
-        details: { sessionId: e.sessionId, replaced: e.replacedSessionId ?? null },
-      });
+      await record('session.takeover', { replaced: e.replacedSessionId ?? null });
       break;
     case 'disconnect':
+      await end(e.sessionId, e.reason ?? 'closed');
+      await record('session.disconnect-event', { reason: e.reason ?? null });
+      break;
     case 'shadow-end':
-      await end(e.sessionId, e.reason ?? (e.type === 'shadow-end' ? 'shadow-ended' : 'closed'));
-      if (e.type === 'shadow-end') {
-        await audit(db, {
-          action: 'session.shadow-end',
-          actorId: user?.id,
-          actorEmail: user?.email ?? e.name,
-          targetType: 'vm',
-          targetId: vm?.id ?? e.vm,
-          details: { sessionId: e.sessionId },
-        });
-      } else {
-        await audit(db, {
-          action: 'session.disconnect-event',
-          actorId: user?.id,
-          actorEmail: user?.email ?? e.name,
-          targetType: 'vm',
-          targetId: vm?.id ?? e.vm,
-          details: { sessionId: e.sessionId, reason: e.reason ?? null },
-        });
-      }
+      await end(e.sessionId, e.reason ?? 'shadow-ended');
+      await record('session.shadow-end', {});
       break;
   }
   // Disposable VMs: the grace period runs from the moment the last viewer left.

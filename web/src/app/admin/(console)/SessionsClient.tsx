@@ -1,4 +1,5 @@
 'use client';
+import { DataTable } from '../DataTable';
 import { useEffect, useState } from 'react';
 import { Eye, Plug } from '@/components/icons';
 import { api, errorText } from '@/lib/api';
@@ -119,76 +120,65 @@ export function SessionsClient() {
             {sessions.error ? 'Reconnecting…' : 'Live · refreshes every 3 s'}
           </span>
         </div>
-        {list.length === 0 ? (
-          <div className="empty">
-            <strong>Nobody is connected</strong>
-            Sessions appear here as soon as someone opens a desktop or a disposable browser.
-          </div>
-        ) : (
-          <div className="table-wrap">
-            <table className="data">
-              <thead>
-                <tr>
-                  <th>Screen</th>
-                  <th>User</th>
-                  <th>VM</th>
-                  <th>Endpoint</th>
-                  <th>Since</th>
-                  <th style={{ textAlign: 'right' }}>Actions</th>
-                </tr>
-              </thead>
-              <tbody>
-                {list.map((s) => (
-                  <tr key={s.id} data-session={s.id}>
-                    <td>
-                      <Thumbnail vmId={s.vmId} tick={tick} />
-                    </td>
-                    <td>
-                      <div style={{ fontWeight: 600 }}>{s.userName || s.userEmail}</div>
-                      <div className="muted small">{s.userEmail}</div>
-                      <span className={`badge badge-${s.mode}`} style={{ marginTop: 6 }}>
-                        {s.mode === 'view' ? 'View only' : 'Control'}
-                      </span>
-                    </td>
-                    <td>
-                      <div className="mono">{s.domainId}</div>
-                      <div className="muted small">
-                        {s.vmKind === 'disposable' ? 'Disposable browser' : (s.appliance ?? '—')}
-                        {s.owner && s.owner !== s.userEmail ? ` · owner ${s.owner}` : ''}
-                      </div>
-                    </td>
-                    <td>
-                      <div>{s.endpoint}</div>
-                      <div className="muted small">
-                        {s.address || '—'}
-                        {s.lagMs != null ? ` · lag ${Math.round(s.lagMs)} ms` : ''}
-                      </div>
-                    </td>
-                    <td>{duration(s.since, now)}</td>
-                    <td style={{ textAlign: 'right' }}>
-                      <div className="row actions">
-                        {s.vmId && (
-                          <a
-                            className="btn btn-sm"
-                            href={`/admin/shadow/${s.vmId}`}
-                            target="_blank"
-                            rel="noreferrer"
-                            title="Watch this screen, view only (audited; the user is told)"
-                          >
-                            <Eye size={15} /> Shadow
-                          </a>
-                        )}
-                        <button className="btn btn-sm btn-danger" onClick={() => disconnect(s)}>
-                          <Plug size={15} /> Disconnect
-                        </button>
-                      </div>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        )}
+        <DataTable
+          columns={['Screen', 'User', 'VM', 'Endpoint', 'Since', 'Actions>']}
+          empty={
+            list.length === 0
+              ? {
+                  title: 'Nobody is connected',
+                  text: 'Sessions appear here as soon as someone opens a desktop or a disposable browser.',
+                }
+              : null
+          }
+        >
+          {list.map((s) => (
+            <tr key={s.id} data-session={s.id}>
+              <td>
+                <Thumbnail vmId={s.vmId} tick={tick} />
+              </td>
+              <td>
+                <div style={{ fontWeight: 600 }}>{s.userName || s.userEmail}</div>
+                <div className="muted small">{s.userEmail}</div>
+                <span className={`badge badge-${s.mode}`} style={{ marginTop: 6 }}>
+                  {s.mode === 'view' ? 'View only' : 'Control'}
+                </span>
+              </td>
+              <td>
+                <div className="mono">{s.domainId}</div>
+                <div className="muted small">
+                  {s.vmKind === 'disposable' ? 'Disposable browser' : (s.appliance ?? '—')}
+                  {s.owner && s.owner !== s.userEmail ? ` · owner ${s.owner}` : ''}
+                </div>
+              </td>
+              <td>
+                <div>{s.endpoint}</div>
+                <div className="muted small">
+                  {s.address || '—'}
+                  {s.lagMs != null ? ` · lag ${Math.round(s.lagMs)} ms` : ''}
+                </div>
+              </td>
+              <td>{duration(s.since, now)}</td>
+              <td style={{ textAlign: 'right' }}>
+                <div className="row actions">
+                  {s.vmId && (
+                    <a
+                      className="btn btn-sm"
+                      href={`/admin/shadow/${s.vmId}`}
+                      target="_blank"
+                      rel="noreferrer"
+                      title="Watch this screen, view only (audited; the user is told)"
+                    >
+                      <Eye size={15} /> Shadow
+                    </a>
+                  )}
+                  <button className="btn btn-sm btn-danger" onClick={() => disconnect(s)}>
+                    <Plug size={15} /> Disconnect
+                  </button>
+                </div>
+              </td>
+            </tr>
+          ))}
+        </DataTable>
       </section>
       <Toast toast={toast} />
     </>

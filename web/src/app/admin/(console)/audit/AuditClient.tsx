@@ -1,4 +1,5 @@
 'use client';
+import { DataTable } from '../../DataTable';
 import { useState } from 'react';
 import { dateTime } from '@/lib/format';
 import { usePoll } from '../../usePoll';
@@ -95,55 +96,42 @@ export function AuditClient() {
           {error ?? `${events.length} events · live`}
         </span>
       </div>
-      {events.length === 0 ? (
-        <div className="empty">
-          <strong>No events</strong>Nothing matches these filters yet.
-        </div>
-      ) : (
-        <div className="table-wrap">
-          <table className="data">
-            <thead>
-              <tr>
-                <th>When</th>
-                <th>Event</th>
-                <th>Actor</th>
-                <th>Target</th>
-                <th>Address</th>
-                <th>Details</th>
-              </tr>
-            </thead>
-            <tbody>
-              {events.map((e) => (
-                <tr key={e.id}>
-                  <td className="small" style={{ whiteSpace: 'nowrap' }}>
-                    {dateTime(e.at)}
-                  </td>
-                  <td>
-                    <span className={`badge plain ${tone(e.action)}`}>{e.action}</span>
-                  </td>
-                  <td className="small">{e.actorEmail ?? <span className="faint">system</span>}</td>
-                  <td className="small">
-                    {e.targetType ? (
-                      <>
-                        <span className="muted">{e.targetType}</span>{' '}
-                        <span className="mono">{e.targetId?.slice(-10)}</span>
-                      </>
-                    ) : (
-                      '—'
-                    )}
-                  </td>
-                  <td className="small mono">{e.address ?? '—'}</td>
-                  <td>
-                    <div className="details" title={JSON.stringify(e.details)}>
-                      {Object.keys(e.details).length ? JSON.stringify(e.details) : '—'}
-                    </div>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <DataTable
+        columns={['When', 'Event', 'Actor', 'Target', 'Address', 'Details']}
+        empty={
+          events.length === 0
+            ? { title: 'No events', text: 'Nothing matches these filters yet.' }
+            : null
+        }
+      >
+        {events.map((e) => (
+          <tr key={e.id}>
+            <td className="small" style={{ whiteSpace: 'nowrap' }}>
+              {dateTime(e.at)}
+            </td>
+            <td>
+              <span className={`badge plain ${tone(e.action)}`}>{e.action}</span>
+            </td>
+            <td className="small">{e.actorEmail ?? <span className="faint">system</span>}</td>
+            <td className="small">
+              {e.targetType ? (
+                <>
+                  <span className="muted">{e.targetType}</span>{' '}
+                  <span className="mono">{e.targetId?.slice(-10)}</span>
+                </>
+              ) : (
+                '—'
+              )}
+            </td>
+            <td className="small mono">{e.address ?? '—'}</td>
+            <td>
+              <div className="details" title={JSON.stringify(e.details)}>
+                {Object.keys(e.details).length ? JSON.stringify(e.details) : '—'}
+              </div>
+            </td>
+          </tr>
+        ))}
+      </DataTable>
     </section>
   );
 }

@@ -1,4 +1,5 @@
 'use client';
+import { DataTable } from '../../DataTable';
 import { useRef, useState, type FormEvent } from 'react';
 import { api, ApiError, errorText } from '@/lib/api';
 import { mib, since } from '@/lib/format';
@@ -167,118 +168,111 @@ export function UsersClient() {
             {error ?? `${users.length} account${users.length === 1 ? '' : 's'}`}
           </span>
         </div>
-        <div className="table-wrap">
-          <table className="data">
-            <thead>
-              <tr>
-                <th>User</th>
-                <th>Role</th>
-                <th>Status</th>
-                <th>Max VMs</th>
-                <th>Memory quota</th>
-                <th>In use</th>
-                <th>Last sign-in</th>
-                <th style={{ textAlign: 'right' }}>Actions</th>
-              </tr>
-            </thead>
-            <tbody>
-              {users.map((u) => (
-                <tr key={u.id} data-user={u.email}>
-                  <td>
-                    <div style={{ fontWeight: 600 }}>{u.name}</div>
-                    <div className="muted small">{u.email}</div>
-                  </td>
-                  <td>
-                    <select
-                      className="compact"
-                      aria-label={`Role of ${u.email}`}
-                      value={u.role}
-                      onChange={(e) =>
-                        update(
-                          u,
-                          { role: e.target.value as User['role'] },
-                          `Role of ${u.email} set to ${e.target.value}.`,
-                        )
-                      }
-                    >
-                      <option value="user">User</option>
-                      <option value="admin">Administrator</option>
-                    </select>
-                  </td>
-                  <td>
-                    {u.disabled ? (
-                      <span className="badge badge-danger">Disabled</span>
-                    ) : (
-                      <span className="badge badge-running">Active</span>
-                    )}
-                  </td>
-                  <td>
-                    <input
-                      className="compact"
-                      style={{ width: 76 }}
-                      type="number"
-                      min={0}
-                      aria-label={`Max VMs of ${u.email}`}
-                      defaultValue={u.maxVms}
-                      onBlur={(e) =>
-                        Number(e.target.value) !== u.maxVms &&
-                        update(u, { maxVms: Number(e.target.value) }, 'Quota saved.')
-                      }
-                    />
-                  </td>
-                  <td>
-                    <input
-                      className="compact"
-                      style={{ width: 96 }}
-                      type="number"
-                      min={0}
-                      step={64}
-                      aria-label={`Memory quota of ${u.email}`}
-                      defaultValue={u.maxMemoryMiB}
-                      onBlur={(e) =>
-                        Number(e.target.value) !== u.maxMemoryMiB &&
-                        update(u, { maxMemoryMiB: Number(e.target.value) }, 'Quota saved.')
-                      }
-                    />
-                  </td>
-                  <td className="small">
-                    {u.vms} VM{u.vms === 1 ? '' : 's'} · {mib(u.memoryMiB)}
-                  </td>
-                  <td className="small">{u.lastLoginAt ? since(u.lastLoginAt) : 'never'}</td>
-                  <td style={{ textAlign: 'right' }}>
-                    <div className="row actions">
-                      <button
-                        className="btn btn-sm"
-                        onClick={() => {
-                          setResetFor(u);
-                          setNewPassword('');
-                          setResetError(null);
-                          dialog.current?.showModal();
-                        }}
-                      >
-                        Reset password
-                      </button>
-                      <button
-                        className={`btn btn-sm${u.disabled ? '' : ' btn-danger'}`}
-                        onClick={() =>
-                          update(
-                            u,
-                            { disabled: !u.disabled },
-                            u.disabled
-                              ? `${u.email} enabled.`
-                              : `${u.email} disabled and signed out.`,
-                          )
-                        }
-                      >
-                        {u.disabled ? 'Enable' : 'Disable'}
-                      </button>
-                    </div>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable
+          columns={[
+            'User',
+            'Role',
+            'Status',
+            'Max VMs',
+            'Memory quota',
+            'In use',
+            'Last sign-in',
+            'Actions>',
+          ]}
+        >
+          {users.map((u) => (
+            <tr key={u.id} data-user={u.email}>
+              <td>
+                <div style={{ fontWeight: 600 }}>{u.name}</div>
+                <div className="muted small">{u.email}</div>
+              </td>
+              <td>
+                <select
+                  className="compact"
+                  aria-label={`Role of ${u.email}`}
+                  value={u.role}
+                  onChange={(e) =>
+                    update(
+                      u,
+                      { role: e.target.value as User['role'] },
+                      `Role of ${u.email} set to ${e.target.value}.`,
+                    )
+                  }
+                >
+                  <option value="user">User</option>
+                  <option value="admin">Administrator</option>
+                </select>
+              </td>
+              <td>
+                {u.disabled ? (
+                  <span className="badge badge-danger">Disabled</span>
+                ) : (
+                  <span className="badge badge-running">Active</span>
+                )}
+              </td>
+              <td>
+                <input
+                  className="compact"
+                  style={{ width: 76 }}
+                  type="number"
+                  min={0}
+                  aria-label={`Max VMs of ${u.email}`}
+                  defaultValue={u.maxVms}
+                  onBlur={(e) =>
+                    Number(e.target.value) !== u.maxVms &&
+                    update(u, { maxVms: Number(e.target.value) }, 'Quota saved.')
+                  }
+                />
+              </td>
+              <td>
+                <input
+                  className="compact"
+                  style={{ width: 96 }}
+                  type="number"
+                  min={0}
+                  step={64}
+                  aria-label={`Memory quota of ${u.email}`}
+                  defaultValue={u.maxMemoryMiB}
+                  onBlur={(e) =>
+                    Number(e.target.value) !== u.maxMemoryMiB &&
+                    update(u, { maxMemoryMiB: Number(e.target.value) }, 'Quota saved.')
+                  }
+                />
+              </td>
+              <td className="small">
+                {u.vms} VM{u.vms === 1 ? '' : 's'} · {mib(u.memoryMiB)}
+              </td>
+              <td className="small">{u.lastLoginAt ? since(u.lastLoginAt) : 'never'}</td>
+              <td style={{ textAlign: 'right' }}>
+                <div className="row actions">
+                  <button
+                    className="btn btn-sm"
+                    onClick={() => {
+                      setResetFor(u);
+                      setNewPassword('');
+                      setResetError(null);
+                      dialog.current?.showModal();
+                    }}
+                  >
+                    Reset password
+                  </button>
+                  <button
+                    className={`btn btn-sm${u.disabled ? '' : ' btn-danger'}`}
+                    onClick={() =>
+                      update(
+                        u,
+                        { disabled: !u.disabled },
+                        u.disabled ? `${u.email} enabled.` : `${u.email} disabled and signed out.`,
+                      )
+                    }
+                  >
+                    {u.disabled ? 'Enable' : 'Disable'}
+                  </button>
+                </div>
+              </td>
+            </tr>
+          ))}
+        </DataTable>
       </section>
 
       <dialog ref={dialog} className="modal" onClose={() => setResetFor(null)}>

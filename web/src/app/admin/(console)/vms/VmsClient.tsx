@@ -1,4 +1,5 @@
 'use client';
+import { DataTable } from '../../DataTable';
 import { useState } from 'react';
 import { api, errorText } from '@/lib/api';
 import { mib, since, STATE_LABEL } from '@/lib/format';
@@ -102,69 +103,64 @@ export function VmsClient() {
           {error ? error : `${vms.length} VM${vms.length === 1 ? '' : 's'} · live`}
         </span>
       </div>
-      {vms.length === 0 ? (
-        <div className="empty">
-          <strong>No VMs match</strong>Change the filters, or wait for someone to open a desktop.
-        </div>
-      ) : (
-        <div className="table-wrap">
-          <table className="data">
-            <thead>
-              <tr>
-                <th>VM</th>
-                <th>Owner</th>
-                <th>Appliance</th>
-                <th>State</th>
-                <th>Host</th>
-                <th>Memory</th>
-                <th>CPU</th>
-                <th>Started</th>
-                <th style={{ textAlign: 'right' }}>Actions</th>
-              </tr>
-            </thead>
-            <tbody>
-              {vms.map((vm) => (
-                <tr key={vm.id}>
-                  <td>
-                    <div className="mono">{vm.domainId ?? '—'}</div>
-                    <div className="muted small">
-                      {vm.kind === 'personal' ? 'Personal' : 'Disposable'}
-                    </div>
-                  </td>
-                  <td>
-                    <div style={{ fontWeight: 600 }}>{vm.owner?.name}</div>
-                    <div className="muted small">{vm.owner?.email}</div>
-                  </td>
-                  <td>{vm.appliance}</td>
-                  <td>
-                    <span className={`badge badge-${vm.state}`}>
-                      {STATE_LABEL[vm.state] ?? vm.state}
-                    </span>
-                  </td>
-                  <td>{vm.hostId ?? '—'}</td>
-                  <td>{mib(vm.memoryMiB)}</td>
-                  <td>{vm.state === 'running' ? `${vm.cpuPercent}%` : '—'}</td>
-                  <td className="small">{since(vm.startedAt ?? vm.createdAt)}</td>
-                  <td style={{ textAlign: 'right' }}>
-                    <div className="row actions">
-                      {(ACTIONS[vm.state] ?? []).map((a) => (
-                        <button
-                          key={a}
-                          className={`btn btn-sm${a === 'destroy' ? ' btn-danger' : ''}`}
-                          disabled={busy !== null}
-                          onClick={() => act(vm, a)}
-                        >
-                          {busy === `${vm.id}:${a}` ? '…' : a[0]!.toUpperCase() + a.slice(1)}
-                        </button>
-                      ))}
-                    </div>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <DataTable
+        columns={[
+          'VM',
+          'Owner',
+          'Appliance',
+          'State',
+          'Host',
+          'Memory',
+          'CPU',
+          'Started',
+          'Actions>',
+        ]}
+        empty={
+          vms.length === 0
+            ? {
+                title: 'No VMs match',
+                text: 'Change the filters, or wait for someone to open a desktop.',
+              }
+            : null
+        }
+      >
+        {vms.map((vm) => (
+          <tr key={vm.id}>
+            <td>
+              <div className="mono">{vm.domainId ?? '—'}</div>
+              <div className="muted small">
+                {vm.kind === 'personal' ? 'Personal' : 'Disposable'}
+              </div>
+            </td>
+            <td>
+              <div style={{ fontWeight: 600 }}>{vm.owner?.name}</div>
+              <div className="muted small">{vm.owner?.email}</div>
+            </td>
+            <td>{vm.appliance}</td>
+            <td>
+              <span className={`badge badge-${vm.state}`}>{STATE_LABEL[vm.state] ?? vm.state}</span>
+            </td>
+            <td>{vm.hostId ?? '—'}</td>
+            <td>{mib(vm.memoryMiB)}</td>
+            <td>{vm.state === 'running' ? `${vm.cpuPercent}%` : '—'}</td>
+            <td className="small">{since(vm.startedAt ?? vm.createdAt)}</td>
+            <td style={{ textAlign: 'right' }}>
+              <div className="row actions">
+                {(ACTIONS[vm.state] ?? []).map((a) => (
+                  <button
+                    key={a}
+                    className={`btn btn-sm${a === 'destroy' ? ' btn-danger' : ''}`}
+                    disabled={busy !== null}
+                    onClick={() => act(vm, a)}
+                  >
+                    {busy === `${vm.id}:${a}` ? '…' : a[0]!.toUpperCase() + a.slice(1)}
+                  </button>
+                ))}
+              </div>
+            </td>
+          </tr>
+        ))}
+      </DataTable>
       <Toast toast={toast} />
     </section>
   );
