@@ -67,12 +67,20 @@ export class FrameTap {
     }
   }
 
-  /** Applies the recorded frames in order and returns the PNG bytes of each one's row band. */
-  encodeBands(frames: DisplayFrame[]): { bytes: number; frames: number } {
+  /**
+   * Applies the recorded frames in order and returns the PNG bytes of each one's row band.
+   * `onScreen` sees the screen before the first frame and after each one.
+   */
+  encodeBands(
+    frames: DisplayFrame[],
+    onScreen?: (rgba: Uint8ClampedArray, width: number, height: number) => void,
+  ): { bytes: number; frames: number } {
     let bytes = 0;
     let count = 0;
+    onScreen?.(this.screen, this.width, this.height);
     for (const frame of frames) {
       this.apply(frame);
+      onScreen?.(this.screen, this.width, this.height);
       if (!frame.rects.length) continue;
       const top = Math.min(...frame.rects.map((r) => r.y));
       const bottom = Math.max(...frame.rects.map((r) => r.y + r.h));

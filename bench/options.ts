@@ -2,6 +2,7 @@
 // per-figure sample counts for the chosen mode (smoke, quick or full).
 import { Command } from 'commander';
 import { z } from 'zod';
+import type { CpuPlan } from './cpu.ts';
 
 export const optionsSchema = z.object({
   json: z.string().min(1).optional(),
@@ -11,6 +12,8 @@ export const optionsSchema = z.object({
   png: z.boolean().default(true),
   densityCap: z.coerce.number().int().min(1).max(64).optional(),
   memoryBudgetMiB: z.coerce.number().int().min(512).max(65536).default(6144),
+  /** Run only these figures (cpu: busy neighbours with and without the scheduler, idle CPU). */
+  only: z.enum(['cpu']).optional(),
 });
 export type BenchOptions = z.infer<typeof optionsSchema>;
 
@@ -28,6 +31,8 @@ export interface Plan {
   eightVms: number;
   bandwidthSeconds: number;
   mipsSeconds: number;
+  /** Busy-neighbour counts with the scheduler on and off, and the idle CPU window. */
+  cpu: CpuPlan;
 }
 
 export function planFor(options: BenchOptions): Plan {
@@ -43,6 +48,7 @@ export function planFor(options: BenchOptions): Plan {
       eightVms: 0,
       bandwidthSeconds: 0,
       mipsSeconds: 0,
+      cpu: { neighbourCounts: [], input: 0, idleSeconds: 0, idleAppliances: [] },
     };
   }
   if (options.quick) {
@@ -57,6 +63,12 @@ export function planFor(options: BenchOptions): Plan {
       eightVms: 8,
       bandwidthSeconds: 3,
       mipsSeconds: 3,
+      cpu: {
+        neighbourCounts: [2],
+        input: 20,
+        idleSeconds: 8,
+        idleAppliances: ['console', 'desktop'],
+      },
     };
   }
   return {
@@ -70,6 +82,12 @@ export function planFor(options: BenchOptions): Plan {
     eightVms: 8,
     bandwidthSeconds: 8,
     mipsSeconds: 10,
+    cpu: {
+      neighbourCounts: [1, 3],
+      input: 30,
+      idleSeconds: 15,
+      idleAppliances: ['console', 'desktop', 'browser'],
+    },
   };
 }
 
@@ -84,6 +102,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     .option('--no-png', 'do not render the chart to PNG')
     .option('--density-cap <n>', 'most desktop VMs for the density ramp (default 12, 3 with --quick)')
     .option('--memory-budget-mib <n>', 'hypervisor memory budget for the run', '6144')
+    .option('--only <figures>', 'run only these figures: cpu (busy neighbours, idle CPU)')
     .exitOverride((error) => {
       if (error.exitCode === 0) process.exit(0);
       process.exit(2);

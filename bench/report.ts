@@ -47,7 +47,7 @@ export function table(out: RunOutput): string {
   rows.push([
     'snapshot (desktop)',
     r.snapshot
-      ? `save ${r.snapshot.saveMs} ms, restore ${r.snapshot.restoreMs} ms, ${(r.snapshot.stateBytes / 2 ** 20).toFixed(1)} MiB`
+      ? `save ${r.snapshot.saveMs} ms, restore ${r.snapshot.restoreMs} ms, ${(r.snapshot.stateBytes / 2 ** 20).toFixed(1)} MiB; disk overlay ${(r.snapshot.overlayBytes / 2 ** 20).toFixed(1)} MiB (file ${(r.snapshot.overlayFileBytes / 2 ** 20).toFixed(1)} MiB)`
       : 'not measured',
   ]);
   rows.push([
@@ -60,6 +60,25 @@ export function table(out: RunOutput): string {
       ? `${r.density.maxDesktopVms} desktop VMs (${r.density.stoppedBy}), ${r.density.rssPerVmMiB} MiB RSS/VM; ` +
           r.density.samples.map((s) => `${s.vms}:${s.p95}`).join(' ') +
           ' (VMs:p95 ms)'
+      : 'not measured',
+  ]);
+  for (const run of r.busyNeighbours?.runs ?? []) {
+    const on = run.schedulerOn;
+    const off = run.schedulerOff;
+    rows.push([
+      `busyNeighbours.${run.neighbours}`,
+      `scheduler on p50 ${ms(on.p50)} p95 ${ms(on.p95)} n=${on.n};  off p50 ${ms(off.p50)} p95 ${ms(off.p95)} n=${off.n}`,
+    ]);
+  }
+  const idle = r.idleCpuPercent?.perAppliance ?? {};
+  rows.push([
+    'idleCpuPercent',
+    Object.keys(idle).length
+      ? Object.entries(idle)
+          .map(([a, v]) =>
+            v ? `${a} ${v.workerPercent}% (process +${v.processPercent}%)` : `${a} —`,
+          )
+          .join(', ') + ' of one core'
       : 'not measured',
   ]);
   rows.push(['mips', r.mips ? `bare v86 ${r.mips.bare}, Raydesk worker ${r.mips.hypervisor}` : 'not measured']);
@@ -83,6 +102,12 @@ export function html(out: RunOutput): string {
     ['reconnectMs', 'Reconnect (takeover)'],
     ['timeToDesktopMs', 'Time to desktop (new VM)'],
     ['resumeToDesktopMs', 'Resume to desktop (saved VM)'],
+    ...Object.keys(out.series)
+      .filter((k) => k.startsWith('busyNeighbours.'))
+      .map((k) => {
+        const [, n, mode] = k.split('.');
+        return [k, `Input to paint, ${n} busy neighbours, scheduler ${mode}`];
+      }),
   ].filter(([k]) => out.series[k!]?.length) as [string, string][];
   const left = 250;
   const plotW = 700;

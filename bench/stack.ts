@@ -27,7 +27,7 @@ export const CANVAS = 'canvas[aria-label="Remote desktop"]';
  * seen the moment it is painted: it records the first full frame, the first frame on which the
  * canvas shows the desktop, and resolves a pending input probe when its region's pixels change.
  */
-const INIT_SCRIPT = `(() => {
+export const INIT_SCRIPT = `(() => {
   const canvas = () => document.querySelector(${JSON.stringify(CANVAS)});
   const hash = (r) => {
     const c = canvas();
@@ -92,6 +92,9 @@ export interface Stack {
   client: HypervisorClient;
   gateway: Gateway;
   gatewayUrl: string;
+  /** The gateway's service secret and the attach-token secret it verifies (for the portal). */
+  gatewaySecret: string;
+  attachSecret: string;
   browser: Browser;
   /** Every gateway diff+encode time, ms, as observed by its encode histogram. */
   encodeMs: number[];
@@ -99,22 +102,27 @@ export interface Stack {
   close(): Promise<void>;
 }
 
-export async function startStack(options: { memoryBudgetMiB: number }): Promise<Stack> {
+export async function startStack(options: {
+  memoryBudgetMiB: number;
+  /** Where the gateway posts its session events (the portal's internal API), if a portal runs. */
+  portalInternalUrl?: string;
+}): Promise<Stack> {
   const missing = chromiumMissing();
   if (missing) throw new Error(missing);
   const hv = await startEphemeralHypervisor({ memoryBudgetMiB: options.memoryBudgetMiB });
   const client = new HypervisorClient({ url: hv.url, secret: hv.config.secret, timeoutMs: 600_000 });
   await client.connected();
   const attachSecret = randomBytes(32).toString('hex');
+  const gatewaySecret = randomBytes(16).toString('hex');
   const gateway = createGateway({
     config: {
       host: '127.0.0.1',
       port: 0,
-      secret: randomBytes(16).toString('hex'),
+      secret: gatewaySecret,
       attachTokenSecret: attachSecret,
       hypervisorUrl: hv.url,
       hypervisorSecret: hv.config.secret,
-      portalInternalUrl: null,
+      portalInternalUrl: options.portalInternalUrl ?? null,
       allowedOrigins: [],
       logLevel: 'silent',
     },
@@ -178,6 +186,8 @@ export async function startStack(options: { memoryBudgetMiB: number }): Promise<
     client,
     gateway,
     gatewayUrl,
+    gatewaySecret,
+    attachSecret,
     browser,
     encodeMs,
     open,
@@ -199,7 +209,10 @@ export async function startStack(options: { memoryBudgetMiB: number }): Promise<
  * Waits until the viewer has painted a complete frame that shows the desktop; returns that
  * paint's time on this process's clock (epoch ms).
  */
-export async function desktopPaintedAt(viewer: Viewer, timeoutMs = 120_000): Promise<number> {
+export async function desktopPaintedAt(
+  viewer: Pick<Viewer, 'page' | 'clockOffset'>,
+  timeoutMs = 120_000,
+): Promise<number> {
   const handle = await viewer.page.waitForFunction(
     () => {
       const b = (window as unknown as { __bench?: { desktopAt: number } }).__bench;

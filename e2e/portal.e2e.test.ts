@@ -4,61 +4,45 @@
 //
 // The test starts the whole stack on free loopback ports: a real hypervisor and the gateway in
 // this process, and the portal (web/server.mjs over the production build in web/.next) as a
-// child with a throwaway SQLite database, so it never touches ./data or a running Raydesk.
+// child with a throwaway SQLite database (scripts/lib/portal-server.ts, shared with the
+// benchmark), so it never touches ./data or a running Raydesk.
 //
 //   npx tsx --test e2e/portal.e2e.test.ts        (after `npm run build -w web`; npm test does both)
 //
 // Screenshots of every page go to artifacts/screenshots/.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { createGateway, type Gateway } from '@raydesk/gateway/server';
 import { startEphemeralHypervisor, type RunningHypervisor } from '@raydesk/hypervisor/host';
-import { createDb, type Db } from '../prisma/client.ts';
+import type { Db } from '../prisma/client.ts';
 import { dataDir, loadRootEnv, REPO_ROOT } from '../prisma/db-url.ts';
-import { setupDatabase } from '../web/scripts/db-setup.ts';
+import { freePort, PORTAL_BUILD_ID, startPortalServer, type PortalServer } from '../scripts/lib/portal-server.ts';
 import { hashPassword } from '../web/src/server/auth/password.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = join(REPO_ROOT, 'artifacts', 'screenshots');
-const BUILD_ID = join(REPO_ROOT, 'web', '.next', 'BUILD_ID');
 const ADMIN = { email: 'admin@e2e.test', password: 'admin-password-e2e' };
 const ALICE = { email: 'alice@e2e.test', password: 'alice-password-e2e', name: 'Alice Example' };
 const BOB = { email: 'bob@e2e.test', password: 'bob-password-e2e', name: 'Bob Example' };
 const CAROL = { email: 'carol@e2e.test', password: 'carol-password-e2e', name: 'Carol Lockout' };
 
 if (!existsSync(CHROMIUM)) throw new Error(`Chromium is not installed at ${CHROMIUM} (apt-get install chromium)`);
-if (!existsSync(BUILD_ID)) throw new Error('the portal is not built: run `npm run build -w web` first');
+if (!existsSync(PORTAL_BUILD_ID)) throw new Error('the portal is not built: run `npm run build -w web` first');
 
 let hypervisor: RunningHypervisor | null = null;
 let gateway: Gateway | null = null;
 
-let portal: ChildProcess | null = null;
-let portalLog = '';
+let portal: PortalServer | null = null;
 let base = '';
-let tmp = '';
 let db: Db;
 let browser: Browser;
 let health: { hypervisor: { ok: boolean }; gateway: { ok: boolean } } = {
   hypervisor: { ok: false },
   gateway: { ok: false },
 };
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
 
 async function waitFor<T>(
   what: string,
@@ -161,11 +145,9 @@ describe('portal end to end', () => {
   before(async () => {
     mkdirSync(SHOTS, { recursive: true });
     loadRootEnv();
-    tmp = mkdtempSync(join(tmpdir(), 'raydesk-e2e-'));
     // E2E_PORTAL_PORT pins the port, e.g. to the gateway's PORTAL_INTERNAL_URL so its session
     // events reach this portal.
     const port = Number(process.env.E2E_PORTAL_PORT) || (await freePort());
-    base = `http://localhost:${port}`;
     const gatewaySecret = `e2e-gateway-secret-${Date.now()}`;
     const attachSecret = `e2e-attach-secret-0123456789abcdef-${Date.now()}`;
     hypervisor = await startEphemeralHypervisor();
@@ -183,26 +165,23 @@ describe('portal end to end', () => {
       },
     });
     const { url: gatewayUrl } = await gateway.listen(0, '127.0.0.1');
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      HYPERVISOR_HOST: '127.0.0.1',
-      HYPERVISOR_PORT: String(hypervisor.config.port),
-      HYPERVISOR_SECRET: hypervisor.config.secret,
-      GATEWAY_URL: gatewayUrl,
-      GATEWAY_PUBLIC_URL: gatewayUrl,
-      DATABASE_URL: `file:${join(tmp, 'portal.db')}`,
-      ADMIN_EMAIL: ADMIN.email,
-      ADMIN_PASSWORD: ADMIN.password,
-      SESSION_SECRET: 'e2e-session-secret-0123456789abcdef',
-      ATTACH_TOKEN_SECRET: attachSecret,
-      GATEWAY_SECRET: gatewaySecret,
-      LOGIN_MAX_FAILURES_ACCOUNT: '5',
-      LOGIN_MAX_FAILURES_ADDRESS: '100',
-      DISPOSABLE_GRACE_SECONDS: '30',
-    };
-    const setup = await setupDatabase(env);
-    console.log(`# e2e database ready, migrate deploy ${setup.migrateMs} ms`);
-    db = createDb(env.DATABASE_URL!);
+    portal = await startPortalServer({
+      port,
+      hypervisor: { port: hypervisor.config.port, secret: hypervisor.config.secret },
+      gatewayUrl,
+      gatewaySecret,
+      attachSecret,
+      admin: ADMIN,
+      env: {
+        LOGIN_MAX_FAILURES_ACCOUNT: '5',
+        LOGIN_MAX_FAILURES_ADDRESS: '100',
+        DISPOSABLE_GRACE_SECONDS: '30',
+      },
+    });
+    console.log(`# e2e database ready, migrate deploy ${portal.migrateMs} ms`);
+    base = portal.url;
+    db = portal.db;
+    health = portal.health;
     for (const u of [ALICE, BOB, CAROL]) {
       await db.user.create({
         data: {
@@ -214,21 +193,6 @@ describe('portal end to end', () => {
         },
       });
     }
-    portal = spawn(process.execPath, [join(REPO_ROOT, 'web', 'server.mjs')], {
-      cwd: join(REPO_ROOT, 'web'),
-      env: { ...env, PORT: String(port), PORTAL_BIND: '127.0.0.1', NODE_ENV: 'production' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    portal.stdout!.on('data', (d) => (portalLog += d));
-    portal.stderr!.on('data', (d) => (portalLog += d));
-    health = await waitFor(
-      'the portal to answer /api/health',
-      async () => {
-        const res = await fetch(`${base}/api/health`);
-        return res.status === 200 ? ((await res.json()) as typeof health) : null;
-      },
-      60_000,
-    );
     console.log(
       `# portal at ${base}; hypervisor ${health.hypervisor.ok ? 'up' : 'down'}, gateway ${health.gateway.ok ? 'up' : 'down'}`,
     );
@@ -240,15 +204,10 @@ describe('portal end to end', () => {
 
   after(async () => {
     await browser?.close();
-    if (portal && portal.exitCode === null) {
-      portal.kill('SIGTERM');
-      await new Promise((r) => portal!.once('exit', r));
-    }
-    await db?.$disconnect();
+    if (process.env.E2E_VERBOSE) console.log(portal?.log());
+    await portal?.close();
     await gateway?.close();
     await hypervisor?.close();
-    if (tmp) rmSync(tmp, { recursive: true, force: true });
-    if (process.env.E2E_VERBOSE) console.log(portalLog);
   });
 
   test('the sign-in page: wrong password shows an error, repeated failures lock the account', async () => {

@@ -1,6 +1,7 @@
 // `npm run bench`: measures Raydesk through the real stack (hypervisor in this process, the real
-// gateway, headless Chromium with the real viewer). Options: --json FILE, --quick, --smoke, see
-// bench/options.ts; scenarios in bench/run.ts; output in bench/report.ts.
+// gateway, the real portal as a child process, headless Chromium with the real viewer). Options:
+// --json FILE, --quick, --smoke, see bench/options.ts; scenarios in bench/run.ts; output in
+// bench/report.ts.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -9,6 +10,8 @@ import { REPO_ROOT } from '../hypervisor/src/config.ts';
 import { parseOptions, planFor } from '../bench/options.ts';
 import { html, table } from '../bench/report.ts';
 import { runBench } from '../bench/run.ts';
+import { runCpuBench } from '../bench/cpu-only.ts';
+import { buildPortal } from './lib/portal.ts';
 
 const options = parseOptions(process.argv.slice(2));
 const plan = planFor(options);
@@ -16,7 +19,12 @@ const t0 = Date.now();
 const log = (line: string) =>
   process.stderr.write(`[bench +${((Date.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${line}\n`);
 
-const out = await runBench(plan, options.memoryBudgetMiB, log);
+// The portal is in the time-to-desktop path: its production build must match the sources.
+buildPortal();
+const out =
+  options.only === 'cpu'
+    ? await runCpuBench(plan, options.memoryBudgetMiB, log)
+    : await runBench(plan, options.memoryBudgetMiB, log);
 
 const jsonFile = options.json ? resolve(options.json) : null;
 const htmlFile = options.html

@@ -14,7 +14,14 @@ await prepareGuests({ appliances: ['console', 'desktop', 'browser'], golden: ['c
 const portal = await preparePortal();
 
 const group = new ProcessGroup();
-group.start({ name: 'hypervisor', command: tsx, args: ['hypervisor/src/host/main.ts'], cwd: REPO_ROOT });
+group.start({
+  name: 'hypervisor',
+  command: tsx,
+  args: ['hypervisor/src/host/main.ts'],
+  cwd: REPO_ROOT,
+  // On stop it saves every running personal desktop to disk first; give it time to.
+  stopGraceMs: 5 * 60_000,
+});
 await waitForHttp(`http://${config.host}:${config.port}/healthz`, 60_000);
 
 if (existsSync(join(REPO_ROOT, 'gateway/src/main.ts'))) {

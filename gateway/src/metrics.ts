@@ -48,6 +48,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25],
       registers,
     }),
+    regions: new Counter({
+      name: 'gateway_image_regions_total',
+      help: 'PNG/JPEG regions sent: encoded, or reused from another viewer of the same VM',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
     lagSeconds: new Histogram({
       name: 'gateway_frame_ack_seconds',
       help: 'Send-to-ack time of display frames',

@@ -12,7 +12,16 @@ import type {
   WatchersMessage,
 } from '../src/protocol/browser.ts';
 import type { GatewayEvent } from '../src/protocol/internal.ts';
-import { SECRETS, autoAck, once, sleep, startHarness, until, type Harness } from './helpers.ts';
+import {
+  SECRETS,
+  autoAck,
+  once,
+  sleep,
+  startHarness,
+  until,
+  type Harness,
+  type ViewerClient,
+} from './helpers.ts';
 
 let h: Harness;
 before(async () => {
@@ -99,6 +108,48 @@ test('attach gets a full frame at once; idle costs nothing; viewers share one wa
   a.emit('input:key', { code: 'KeyA', down: true });
   a.emit('input:key', { code: 'KeyA', down: false });
   await until(() => stats.frames > before, 2000, 'frame after typing');
+  a.disconnect();
+  b.disconnect();
+});
+
+test('two viewers of one VM cause one encode per frame, not two', async () => {
+  const regionCounts = async () => {
+    const { values } = await h.gateway.metrics.regions.get();
+    const count = (outcome: string) => values.find((v) => v.labels.outcome === outcome)?.value ?? 0;
+    return { encoded: count('encoded'), reused: count('reused') };
+  };
+  const images = (socket: ViewerClient) => {
+    const seen = { rects: 0 };
+    socket.on('display:update', (u) => {
+      seen.rects += u.rects.filter((r) => r.enc !== 'fill').length;
+    });
+    return seen;
+  };
+  const a = h.client({ mode: 'control' });
+  const b = h.client({ mode: 'view', role: 'admin', name: 'Admin Grace', sub: 'admin-1' });
+  const [statsA, statsB] = [autoAck(a), autoAck(b)];
+  await Promise.all([once(a, 'session:ready'), once(b, 'session:ready')]);
+  await until(() => statsA.frames > 0 && statsB.frames > 0, 2000, 'first frames');
+  await sleep(300);
+  const [imagesA, imagesB] = [images(a), images(b)];
+  const before = await regionCounts();
+  const framesBefore = statsA.frames;
+  for (const code of ['KeyH', 'KeyE', 'KeyL', 'KeyL', 'KeyO']) {
+    a.emit('input:key', { code, down: true });
+    a.emit('input:key', { code, down: false });
+    await sleep(250);
+  }
+  await sleep(300);
+  const after = await regionCounts();
+  const encoded = after.encoded - before.encoded;
+  const reused = after.reused - before.reused;
+  console.log(
+    `# two viewers, ${statsA.frames - framesBefore} frames: ${imagesA.rects} + ${imagesB.rects} image rects sent, ${encoded} encoded, ${reused} reused`,
+  );
+  assert.ok(imagesA.rects >= 5, 'typing sent image rects');
+  assert.equal(imagesB.rects, imagesA.rects, 'both viewers got the same updates');
+  assert.equal(encoded, imagesA.rects, 'each region was encoded once');
+  assert.equal(reused, imagesB.rects, "the second viewer reused the first one's encodings");
   a.disconnect();
   b.disconnect();
 });

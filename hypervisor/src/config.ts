@@ -5,6 +5,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { applianceNameSchema, type ApplianceName } from './api/protocol.ts';
+import { parseAllowlist, type EgressPolicyConfig } from './network/policy.ts';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -22,6 +23,18 @@ function expandPath(value: string): string {
   return isAbsolute(expanded) ? expanded : resolve(REPO_ROOT, expanded);
 }
 
+const allowlistSchema = z
+  .string()
+  .default('')
+  .transform((value, ctx) => {
+    try {
+      return parseAllowlist(value);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message });
+      return z.NEVER;
+    }
+  });
+
 const configSchema = z.object({
   RAYDESK_CACHE_DIR: z.string().default('~/.cache/raydesk').transform(expandPath),
   RAYDESK_DATA_DIR: z.string().default('./data').transform(expandPath),
@@ -37,6 +50,29 @@ const configSchema = z.object({
     .default('desktop,browser')
     .transform((value) => value.split(',').map((v) => v.trim()).filter(Boolean))
     .pipe(z.array(applianceNameSchema)),
+  /** Suspend a personal VM to disk after this long without a viewer; 0 never does. */
+  IDLE_SUSPEND_SECONDS: z.coerce.number().int().min(0).default(900),
+  /** Egress allowlists (CIDR with optional port), for every kind and per kind. */
+  NETWORK_ALLOWLIST: allowlistSchema,
+  NETWORK_ALLOWLIST_PERSONAL: allowlistSchema,
+  NETWORK_ALLOWLIST_DISPOSABLE: allowlistSchema,
+  NETWORK_ALLOWLIST_SYSTEM: allowlistSchema,
+  /** Ports disposable VMs may reach on public addresses. */
+  NETWORK_DISPOSABLE_PORTS: z
+    .string()
+    .default('80,443')
+    .transform((value) =>
+      value
+        .split(',')
+        .map((v) => v.trim())
+        .filter(Boolean)
+        .map(Number),
+    )
+    .pipe(z.array(z.number().int().min(1).max(65535))),
+  /** The credit CPU scheduler (weights, caps, fair shares); `off` lets every VM run unlimited. */
+  SCHEDULER: z.enum(['on', 'off']).default('on'),
+  /** Host cores kept out of the guests' share for the daemon, gateway and portal. */
+  SCHED_RESERVE_CORES: z.coerce.number().min(0).max(64).default(0.5),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -53,6 +89,13 @@ export interface HypervisorConfig {
   logLevel: string;
   /** Appliances that keep a paused, ready VM so a new one starts in about a second. */
   standbyAppliances: ApplianceName[];
+  /** Credit scheduler on/off, and host cores reserved for everything that is not a guest. */
+  scheduler: boolean;
+  schedReserveCores: number;
+  /** Seconds a personal VM may run with no viewer before it is suspended to disk; 0 = never. */
+  idleSuspendSeconds: number;
+  /** Egress policy of the virtual switch (see network/policy.ts). */
+  network: EgressPolicyConfig;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): HypervisorConfig {
@@ -75,5 +118,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): HypervisorConf
     seabiosDir: c.SEABIOS_DIR,
     logLevel: c.LOG_LEVEL,
     standbyAppliances: c.STANDBY_APPLIANCES,
+    scheduler: c.SCHEDULER === 'on',
+    schedReserveCores: c.SCHED_RESERVE_CORES,
+    idleSuspendSeconds: c.IDLE_SUSPEND_SECONDS,
+    network: {
+      disposablePorts: c.NETWORK_DISPOSABLE_PORTS,
+      allowAll: c.NETWORK_ALLOWLIST,
+      allowByKind: {
+        personal: c.NETWORK_ALLOWLIST_PERSONAL,
+        disposable: c.NETWORK_ALLOWLIST_DISPOSABLE,
+        system: c.NETWORK_ALLOWLIST_SYSTEM,
+      },
+    },
   };
 }

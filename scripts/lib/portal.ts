@@ -47,6 +47,17 @@ function run(command: string, args: string[], cwd: string): void {
   execFileSync(command, args, { cwd, stdio: 'inherit', env: process.env });
 }
 
+/** Runs `next build` when the portal's sources changed since the last build (no database work). */
+export function buildPortal(): void {
+  const hash = sourceHash();
+  if (existsSync(BUILD_STAMP) && readFileSync(BUILD_STAMP, 'utf8') === hash) return;
+  process.stderr.write('[portal] building the Next.js app (sources changed)\n');
+  const started = Date.now();
+  run(join(REPO_ROOT, 'node_modules', '.bin', 'next'), ['build'], WEB);
+  writeFileSync(BUILD_STAMP, hash);
+  process.stderr.write(`[portal] built in ${((Date.now() - started) / 1000).toFixed(0)}s\n`);
+}
+
 export interface PortalCommand {
   command: { command: string; args: string[]; cwd: string };
   url: string;
@@ -59,16 +70,7 @@ export async function preparePortal(options: { build?: boolean } = {}): Promise<
   process.stderr.write('[portal] database: migrations and seed\n');
   run(tsx, ['web/scripts/db-setup.ts'], REPO_ROOT);
 
-  if (options.build !== false) {
-    const hash = sourceHash();
-    if (!existsSync(BUILD_STAMP) || readFileSync(BUILD_STAMP, 'utf8') !== hash) {
-      process.stderr.write('[portal] building the Next.js app (sources changed)\n');
-      const started = Date.now();
-      run(join(REPO_ROOT, 'node_modules', '.bin', 'next'), ['build'], WEB);
-      writeFileSync(BUILD_STAMP, hash);
-      process.stderr.write(`[portal] built in ${((Date.now() - started) / 1000).toFixed(0)}s\n`);
-    }
-  }
+  if (options.build !== false) buildPortal();
   const port = process.env.PORT ?? '3000';
   const email = process.env.ADMIN_EMAIL;
   return {

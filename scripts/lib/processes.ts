@@ -11,6 +11,8 @@ export interface ProcessSpec {
   env?: NodeJS.ProcessEnv;
   /** Resolves when the process is ready to serve (e.g. a health URL answers). */
   ready?: () => Promise<void>;
+  /** How long it may take to stop after SIGTERM before it is killed (default 15 s). */
+  stopGraceMs?: number;
 }
 
 const COLORS = ['\x1b[36m', '\x1b[35m', '\x1b[33m', '\x1b[32m'];
@@ -53,12 +55,12 @@ export class ProcessGroup {
     this.stopping = true;
     await Promise.all(
       this.children.map(
-        ({ child }) =>
+        ({ spec, child }) =>
           new Promise<void>((resolve) => {
             if (child.exitCode !== null || child.signalCode !== null) return resolve();
             child.once('exit', () => resolve());
             child.kill('SIGTERM');
-            setTimeout(() => child.kill('SIGKILL'), 15_000).unref();
+            setTimeout(() => child.kill('SIGKILL'), spec.stopGraceMs ?? 15_000).unref();
           }),
       ),
     );

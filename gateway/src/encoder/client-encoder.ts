@@ -5,6 +5,7 @@ import type { WireRect } from '../protocol/browser.ts';
 import { Framebuffer, TILE } from './framebuffer.ts';
 import { NONE, mergeTiles } from './rects.ts';
 import { chooseCodec, encodeRegion, sampleRegion } from './codec.ts';
+import { RegionCache } from './region-cache.ts';
 
 /** Cell keys besides fill colours (0..0xFFFFFF). */
 const CONTENT = -2;
@@ -17,6 +18,8 @@ export interface EncodeOptions {
   refineAfterMs?: number;
   /** At most this many tiles are refined per frame, to spread the cost. */
   maxRefineTiles?: number;
+  /** The VM's encodings shared by its viewers (see RegionCache); private if absent. */
+  regions?: RegionCache;
 }
 
 export interface EncodedFrame {
@@ -26,6 +29,8 @@ export interface EncodedFrame {
   bytes: number;
   encodeMs: number;
   tiles: { dirty: number; fill: number; png: number; jpeg: number; refined: number };
+  /** Image rects encoded for this frame, and image rects reused from another viewer. */
+  regions: { encoded: number; reused: number };
 }
 
 export class ClientEncoder {
@@ -39,6 +44,7 @@ export class ClientEncoder {
   private lossy = new Uint8Array(0);
   private forceFull = true;
   private lastGeneration = -1;
+  private readonly ownRegions = new RegionCache();
 
   /** Next frame covers the whole screen (new client, reconnect, refresh). */
   reset(): void {
@@ -91,6 +97,8 @@ export class ClientEncoder {
     const keys = new Float64Array(n).fill(NONE);
     const src = new Uint32Array(fb.data.buffer, fb.data.byteOffset, fb.width * fb.height);
     const stats = { dirty: 0, fill: 0, png: 0, jpeg: 0, refined: 0 };
+    const regionStats = { encoded: 0, reused: 0 };
+    const regions = options.regions ?? this.ownRegions;
     let lossyLeft = false;
 
     for (let ty = 0; ty < tilesY; ty++) {
@@ -160,18 +168,30 @@ export class ClientEncoder {
         stats.fill += (r.tx1 - r.tx0) * (r.ty1 - r.ty0);
         continue;
       }
-      let rate = 0;
-      for (let ty = r.ty0; ty < r.ty1; ty++)
-        for (let tx = r.tx0; tx < r.tx1; tx++) rate += fb.changeRate(ty * tilesX + tx, now);
       const tiles = (r.tx1 - r.tx0) * (r.ty1 - r.ty0);
-      const codec = chooseCodec({
-        pixels: w * h,
-        ...sampleRegion(fb, x, y, w, h, 512),
-        changeRate: rate / tiles,
-        textMode: fb.mode === 'text',
-        lossless: r.key === REFINE,
+      const lossless = r.key === REFINE;
+      const { codec, data, reused } = regions.get(fb, {
+        x,
+        y,
+        w,
+        h,
+        lossless,
+        jpegQuality: options.jpegQuality,
+        choose: () => {
+          let rate = 0;
+          for (let ty = r.ty0; ty < r.ty1; ty++)
+            for (let tx = r.tx0; tx < r.tx1; tx++) rate += fb.changeRate(ty * tilesX + tx, now);
+          return chooseCodec({
+            pixels: w * h,
+            ...sampleRegion(fb, x, y, w, h, 512),
+            changeRate: rate / tiles,
+            textMode: fb.mode === 'text',
+            lossless,
+          });
+        },
+        encode: (chosen, quality) => encodeRegion(fb, x, y, w, h, chosen, quality),
       });
-      const data = encodeRegion(fb, x, y, w, h, codec, options.jpegQuality);
+      regionStats[reused ? 'reused' : 'encoded']++;
       const lossyFlag = codec === 'jpeg' ? 1 : 0;
       for (let ty = r.ty0; ty < r.ty1; ty++)
         for (let tx = r.tx0; tx < r.tx1; tx++) this.lossy[ty * tilesX + tx] = lossyFlag;
@@ -181,7 +201,14 @@ export class ClientEncoder {
       bytes += data.length + 40;
     }
     this.hasLossy = lossyLeft;
-    return { rects, full, bytes, encodeMs: performance.now() - started, tiles: stats };
+    return {
+      rects,
+      full,
+      bytes,
+      encodeMs: performance.now() - started,
+      tiles: stats,
+      regions: regionStats,
+    };
   }
 }
 

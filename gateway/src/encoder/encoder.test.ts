@@ -5,6 +5,7 @@ import { NONE, mergeTiles } from './rects.ts';
 import { ClientEncoder, splitRects } from './client-encoder.ts';
 import { chooseCodec, sampleRegion } from './codec.ts';
 import { paint, renderScene, solid } from './fixtures.ts';
+import { RegionCache } from './region-cache.ts';
 import type { WireRect } from '../protocol/browser.ts';
 
 const Q = { jpegQuality: 75 };
@@ -158,4 +159,55 @@ test('a full desktop-size frame encodes with every part below the message cap', 
   const enc = new ClientEncoder();
   const frame = enc.encode(fb, { jpegQuality: 80 });
   for (const r of frame.rects) if (r.enc !== 'fill') assert.ok(r.data.length < 700_000);
+});
+
+test('two in-sync viewers of one VM encode each region once; the second reuses the bytes', () => {
+  const fb = new Framebuffer(1024, 768);
+  paint(fb, 0, 0, 1024, 768, renderScene('ui', 1024, 768));
+  const regions = new RegionCache();
+  const [a, b] = [new ClientEncoder(), new ClientEncoder()];
+  const opts = { jpegQuality: 80, regions };
+  const firstA = a.encode(fb, opts);
+  const firstB = b.encode(fb, opts);
+  assert.ok(firstA.regions.encoded > 0);
+  assert.deepEqual(firstB.regions, { encoded: 0, reused: firstA.regions.encoded });
+  assert.deepEqual(firstB.rects, firstA.rects);
+  for (let frame = 1; frame <= 5; frame++) {
+    paint(fb, 100 * frame, 200, 150, 90, renderScene('terminal', 150, 90, frame));
+    const before = regions.encoded;
+    const sentA = a.encode(fb, opts);
+    const sentB = b.encode(fb, opts);
+    assert.ok(sentA.regions.encoded > 0, 'the first viewer encodes');
+    assert.equal(regions.encoded - before, sentA.regions.encoded, 'one encode per frame, not two');
+    assert.equal(sentB.regions.reused, sentA.regions.encoded);
+    assert.deepEqual(sentB.rects, sentA.rects);
+  }
+});
+
+test('a viewer at another JPEG quality or a lagging viewer gets its own encoding', () => {
+  const fb = new Framebuffer(640, 480);
+  paint(fb, 0, 0, 640, 480, renderScene('photo', 640, 480));
+  const regions = new RegionCache();
+  const [fast, slow] = [new ClientEncoder(), new ClientEncoder()];
+  fast.encode(fb, { jpegQuality: 80, regions });
+  const lowQuality = slow.encode(fb, { jpegQuality: 40, regions });
+  assert.ok(lowQuality.tiles.jpeg > 0);
+  assert.ok(lowQuality.regions.encoded > 0, 'JPEG at another quality is encoded again');
+  // The slow viewer skips a generation (its frame was in flight) and coalesces two changes.
+  paint(fb, 0, 0, 64, 64, solid(64, 64, 0x102030));
+  fast.encode(fb, { jpegQuality: 80, regions });
+  paint(fb, 320, 320, 64, 64, renderScene('terminal', 64, 64, 3));
+  const fastSecond = fast.encode(fb, { jpegQuality: 80, regions });
+  const coalesced = slow.encode(fb, { jpegQuality: 80, regions });
+  assert.equal(fastSecond.rects.length, 1);
+  // The slow viewer gets both changes in one update: the fill and the region the fast viewer
+  // already had encoded in this generation.
+  assert.deepEqual(
+    coalesced.rects.map((r) => [r.enc, r.x, r.y]),
+    [
+      ['fill', 0, 0],
+      [fastSecond.rects[0]!.enc, 320, 320],
+    ],
+  );
+  assert.equal(coalesced.regions.reused, 1);
 });

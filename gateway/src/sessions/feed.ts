@@ -4,6 +4,7 @@
 import type { DisplayFrame, DisplayResize, DomainInfo } from '@raydesk/hypervisor/api';
 import type { Logger } from 'pino';
 import { Framebuffer } from '../encoder/framebuffer.ts';
+import { RegionCache } from '../encoder/region-cache.ts';
 import type { HostDirectory, HypervisorHost } from '../hosts/directory.ts';
 
 export interface FeedSubscriber {
@@ -16,6 +17,8 @@ export interface FeedSubscriber {
 
 export class VmFeed {
   readonly fb = new Framebuffer();
+  /** Encodings of `fb` shared by every viewer's encoder: in-sync viewers encode once. */
+  readonly regions = new RegionCache();
   readonly subscribers = new Set<FeedSubscriber>();
   /** True once the first full frame (keyframe) arrived. */
   ready = false;

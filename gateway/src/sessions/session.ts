@@ -163,8 +163,14 @@ export class ViewerSession implements FeedSubscriber {
       this.socket.emit('display:resize', { width: fb.width, height: fb.height, mode: fb.mode });
     }
     const tier = this.lag.current;
-    const frame = this.encoder.encode(fb, { jpegQuality: tier.jpegQuality });
+    const frame = this.encoder.encode(fb, {
+      jpegQuality: tier.jpegQuality,
+      regions: feed.regions,
+    });
     this.metrics.encodeSeconds.observe(frame.encodeMs / 1000);
+    if (frame.regions.encoded)
+      this.metrics.regions.inc({ outcome: 'encoded' }, frame.regions.encoded);
+    if (frame.regions.reused) this.metrics.regions.inc({ outcome: 'reused' }, frame.regions.reused);
     if (frame.rects.length === 0) {
       // Nothing new. Tiles sent as JPEG get re-sent losslessly once they settle.
       if (this.encoder.pendingRefinement) this.schedule(300);

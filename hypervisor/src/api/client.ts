@@ -2,12 +2,15 @@
 // portal's server side and the CLI; it is the only way those talk to a hypervisor host.
 import { io, type Socket } from 'socket.io-client';
 import type {
+  DiskInfo,
   ApiError,
   ControlClientToServer,
   ControlServerToClient,
   CreateDomainRequest,
   DisplayResize,
+  DomainNetworkInfo,
   DomainInfo,
+  DomainSched,
   ErrorCode,
   HostInfo,
   Result,
@@ -122,6 +125,20 @@ export class HypervisorClient {
   }
   console(id: string): Promise<string> {
     return this.call('domain:console', { id });
+  }
+  /** Reads a domain's scheduler settings; with weight and/or cap, sets them first. */
+  sched(id: string, update: { weight?: number; cap?: number } = {}): Promise<DomainSched> {
+    return this.call('domain:sched', { id, ...update });
+  }
+  net(id: string): Promise<DomainNetworkInfo> {
+    return this.call('domain:net', { id });
+  }
+  /** Types `text` into the domain's serial console. */
+  consoleInput(id: string, text: string): Promise<null> {
+    return this.call('domain:console-input', { id, text });
+  }
+  disk(id: string): Promise<DiskInfo> {
+    return this.call('domain:disk', { id });
   }
   async screenshot(id: string): Promise<Uint8Array> {
     return new Uint8Array(await this.call<Uint8Array>('domain:screenshot', { id }));

@@ -45,6 +45,33 @@ export interface DomainInfo {
   watchers: number;
   /** Why the domain crashed, when state is `crashed`. */
   error: string | null;
+  /** Credit scheduler weight and cap (percent of one core, 0 = no cap). */
+  sched?: SchedParams;
+}
+
+export const SCHED_WEIGHT_MAX = 65535;
+export const schedParamsSchema = z.object({
+  /** Relative share of CPU when domains compete, as in Xen (default 256). */
+  weight: z.number().int().min(1).max(SCHED_WEIGHT_MAX),
+  /** Most CPU the domain may use, in percent of one core; 0 means no cap. */
+  cap: z.number().int().min(0).max(100),
+});
+export type SchedParams = z.infer<typeof schedParamsSchema>;
+/** `domain:sched`: without weight and cap it only reads the current values. */
+export const domainSchedSchema = z
+  .object({ id: domainIdSchema })
+  .extend(schedParamsSchema.partial().shape)
+  .strict();
+export interface DomainSched extends SchedParams {
+  id: string;
+  /** Whether the host's scheduler is on (SCHEDULER=off turns it off). */
+  enabled: boolean;
+  /** CPU budget per accounting period in ms; null when unlimited. */
+  budgetMs: number | null;
+  periodMs: number;
+  /** Guest CPU and time held back by the scheduler since the host started, ms. */
+  cpuMs: number;
+  throttledMs: number;
 }
 
 export const createDomainSchema = z.object({
@@ -68,6 +95,11 @@ export const saveDomainSchema = z.object({
   file: z.string().min(1).max(4096).optional(),
 });
 export const restoreDomainSchema = z.object({ file: z.string().min(1).max(4096) });
+/** Text typed into the domain's serial console (ttyS0), as `xl console` lets an operator do. */
+export const consoleInputSchema = z.object({
+  id: domainIdSchema,
+  text: z.string().min(1).max(4096),
+});
 export const thumbnailSchema = z.object({
   id: domainIdSchema,
   width: z.number().int().min(16).max(4096).optional(),
@@ -142,7 +174,11 @@ export const ERROR_CODES = [
   'not_found',
   'illegal_transition',
   'insufficient_memory',
+  /** Not enough free disk space for a state file. */
+  'insufficient_disk',
   'appliance_unavailable',
+  /** A durable disk was made on a different base image than the host has now. */
+  'disk_mismatch',
   'internal',
   'unauthorized',
 ] as const;
@@ -155,6 +191,54 @@ export interface ApiError {
 
 export type Result<T> = { ok: true; value: T } | { ok: false; error: ApiError };
 export type Ack<T> = (result: Result<T>) => void;
+
+export interface DiskInfo {
+  kind: 'memory' | 'durable';
+  /** Guest data in the overlay (written blocks x 4 KiB); -1 when not known (VM not running). */
+  overlayBytes: number;
+  /** Bytes the overlay file takes on the host disk; 0 for a memory overlay. */
+  fileBytes: number;
+  /** Block writes over the overlay's life; -1 when not known. */
+  generation: number;
+  base: { appliance: string; recipeHash: string; baseBytes: number };
+  /** The overlay file of a durable disk. */
+  path: string | null;
+}
+
+/** A domain's virtual NIC, its egress policy and its traffic (`vm net <id>`). */
+export interface DomainNetworkInfo {
+  id: string;
+  kind: DomainKind;
+  /** Emulated NIC model (the guest driver follows from it). */
+  nic: string;
+  /** The guest's address on its private segment, and the fake router that NATs it. */
+  guestAddress: string;
+  gateway: string;
+  /** Whether a running worker holds a valid switch token. */
+  attached: boolean;
+  policy: {
+    /** Ports open on public addresses, or any. */
+    publicPorts: number[] | 'any';
+    /** Allow-listed destinations (CIDR with optional port), for this kind. */
+    allow: string[];
+    denied: string;
+  };
+  counters: {
+    connectionsOpened: number;
+    connectionsDenied: number;
+    /** Allowed by policy, but the destination did not answer. */
+    connectionsFailed: number;
+    openConnections: number;
+    /** TCP payload bytes to the guest, and from it. */
+    bytesIn: number;
+    bytesOut: number;
+    dnsQueries: number;
+    /** Resolved addresses left out of DNS answers because the policy denies them. */
+    dnsAnswersFiltered: number;
+  };
+  /** Most recent first. */
+  recentDenials: Array<{ at: string; destination: string; reason: string }>;
+}
 
 export interface HostInfo {
   hostId: string;
@@ -178,9 +262,19 @@ export interface ControlClientToServer {
   /** Restart a crashed or stopped domain from its appliance. */
   'domain:start': (req: unknown, ack: Ack<DomainInfo>) => void;
   'domain:destroy': (req: unknown, ack: Ack<DomainInfo>) => void;
-  'domain:save': (req: unknown, ack: Ack<{ info: DomainInfo; file: string; bytes: number }>) => void;
+  'domain:save': (
+    req: unknown,
+    ack: Ack<{ info: DomainInfo; file: string; bytes: number }>,
+  ) => void;
   'domain:restore': (req: unknown, ack: Ack<DomainInfo>) => void;
   'domain:console': (req: unknown, ack: Ack<string>) => void;
+  'domain:console-input': (req: unknown, ack: Ack<null>) => void;
+  /** Read, or set, a domain's credit scheduler weight and cap. */
+  'domain:sched': (req: unknown, ack: Ack<DomainSched>) => void;
+  /** The domain's NIC, egress policy and traffic counters. */
+  'domain:net': (req: unknown, ack: Ack<DomainNetworkInfo>) => void;
+  /** The domain's disk: memory or durable overlay, its size and the base image it needs. */
+  'domain:disk': (req: unknown, ack: Ack<DiskInfo>) => void;
   /** Full-resolution PNG of the current screen. */
   'domain:screenshot': (req: unknown, ack: Ack<Uint8Array>) => void;
   /** Scaled PNG of the current screen; works whether or not anyone watches. */

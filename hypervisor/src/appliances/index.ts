@@ -1,6 +1,6 @@
 // Appliance images: guest OS images (kernel, initramfs, ext4 root) built from Debian i386
 // packages and cached under `${RAYDESK_CACHE_DIR:-~/.cache/raydesk}/appliances/`.
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { APPLIANCE_NAMES, type ApplianceName } from '../api/protocol.ts';
 import { MANIFEST, buildAppliance, type ApplianceManifest, type BuildProgress } from './build.ts';
@@ -81,7 +81,10 @@ export async function ensureAppliance(
   const dir = applianceDir(recipe, hash);
   if (!opts.force) {
     const cached = imageAt(name, dir);
-    if (cached) return cached;
+    if (cached) {
+      markUsed(dir);
+      return cached;
+    }
   }
   const key = `${name}-${hash}`;
   let p = inFlight.get(key);
@@ -93,6 +96,7 @@ export async function ensureAppliance(
       });
       const image = imageAt(name, built);
       if (!image) throw new Error(`appliance ${name} built in ${built} but its files are missing`);
+      markUsed(built);
       return image;
     })().finally(() => inFlight.delete(key));
     inFlight.set(key, p);
@@ -118,11 +122,30 @@ export function listAppliances(): ApplianceListing[] {
   });
 }
 
+const LAST_USED = 'last-used';
+/** Images of older recipes unused this long are deleted. */
+export const STALE_IMAGE_DAYS = 14;
+
+/** Stamps an image as used now, so pruning keeps it (another checkout may still run it). */
+function markUsed(dir: string): void {
+  try {
+    writeFileSync(join(dir, LAST_USED), `${new Date().toISOString()}\n`);
+  } catch {
+    // A read-only cache still works; the image just ages by its build time.
+  }
+}
+
+function lastUsedMs(dir: string): number {
+  const stamp = join(dir, LAST_USED);
+  return statSync(existsSync(stamp) ? stamp : dir).mtimeMs;
+}
+
 /**
- * Deletes cached images built from older recipes. Saved VM states made on them can no longer
- * be restored (restore refuses a recipe mismatch), so keeping them only costs disk.
+ * Deletes cached images of older recipes that nothing has used for STALE_IMAGE_DAYS. They are
+ * not deleted at once: another checkout on this machine may run that recipe, and personal disks
+ * made on an older base need it to be kept (see README "Disks").
  */
-export function pruneStaleAppliances(): string[] {
+export function pruneStaleAppliances(now = Date.now()): string[] {
   const root = applianceCacheDir();
   if (!existsSync(root)) return [];
   const current = new Set(listAppliances().map((a) => a.dir));
@@ -130,7 +153,8 @@ export function pruneStaleAppliances(): string[] {
   for (const entry of readdirSync(root)) {
     const dir = join(root, entry);
     const isImageDir = APPLIANCE_NAMES.some((name) => entry.startsWith(`${name}-`));
-    if (isImageDir && !current.has(dir)) {
+    const stale = now - lastUsedMs(dir) > STALE_IMAGE_DAYS * 86_400_000;
+    if (isImageDir && !current.has(dir) && stale) {
       rmSync(dir, { recursive: true, force: true });
       removed.push(entry);
     }

@@ -58,6 +58,10 @@ export const KERNEL_MODULE_DIRS = [
   'drivers/gpu/drm',
   'drivers/video',
   'drivers/input',
+  'drivers/virtio',
+  'drivers/net/virtio_net.ko',
+  'drivers/net/net_failover.ko',
+  'net/core/failover.ko',
   'fs/ext4',
   'fs/jbd2',
   'fs/mbcache.ko',
@@ -72,6 +76,9 @@ const DISK_MODULES = ['ata_piix', 'sd_mod', 'crc32c_generic', 'ext4'];
 const GRAPHICS_MODULES = ['bochs'];
 // psmouse drives the VMware VMMouse (absolute pointer); evdev gives X its /dev/input/event*.
 const INPUT_MODULES = ['psmouse', 'evdev'];
+// The NIC is v86's virtio-net (see network/guest-nic.ts); virtio_pci brings virtio and
+// virtio_ring, virtio_net brings net_failover and failover.
+const NETWORK_MODULES = ['virtio_pci', 'virtio_net'];
 
 const KERNEL = 'linux-image-686';
 // quiet: the serial console is slow under emulation; init and agent still log to ttyS0.
@@ -82,6 +89,8 @@ const COMMON_FILES: GuestFile[] = [
   { src: 'common/raydesk-init', dest: '/sbin/raydesk-init', mode: 0o755 },
   { src: 'common/raydesk-agent', dest: '/sbin/raydesk-agent', mode: 0o755 },
   { src: 'common/raydesk-ready', dest: '/sbin/raydesk-ready', mode: 0o755 },
+  { src: 'common/raydesk-net', dest: '/sbin/raydesk-net', mode: 0o755 },
+  { src: 'common/raydesk-dhcp-event', dest: '/sbin/raydesk-dhcp-event', mode: 0o755 },
 ];
 
 /** The initramfs /init (not part of the root file system). */
@@ -123,10 +132,11 @@ export const RECIPES: Record<ApplianceName, ApplianceRecipe> = {
     suite: 'bookworm',
     architecture: 'i386',
     kernelPackage: KERNEL,
-    packages: ['busybox-static'],
+    // e2fsprogs: the disk durability test checks the file system from inside the guest.
+    packages: ['busybox-static', 'e2fsprogs'],
     dpkgExcludes: [],
     prune: [],
-    modules: [...DISK_MODULES],
+    modules: [...DISK_MODULES, ...NETWORK_MODULES],
     cmdline: CMDLINE_BASE,
     // v86 loads the initrd at 64 MiB physical, so a guest needs more than that.
     memoryMiB: 96,
@@ -151,7 +161,7 @@ export const RECIPES: Record<ApplianceName, ApplianceRecipe> = {
     packages: [...X_PACKAGES, 'jwm', 'xterm', 'xfe'],
     dpkgExcludes: X_DPKG_EXCLUDES,
     prune: X_PRUNE,
-    modules: [...DISK_MODULES, ...GRAPHICS_MODULES, ...INPUT_MODULES],
+    modules: [...DISK_MODULES, ...GRAPHICS_MODULES, ...INPUT_MODULES, ...NETWORK_MODULES],
     cmdline: CMDLINE_BASE,
     memoryMiB: 256,
     vgaMemoryMiB: 8,
@@ -178,7 +188,7 @@ export const RECIPES: Record<ApplianceName, ApplianceRecipe> = {
     packages: [...X_PACKAGES, 'netsurf-fb'],
     dpkgExcludes: X_DPKG_EXCLUDES,
     prune: X_PRUNE,
-    modules: [...DISK_MODULES, ...GRAPHICS_MODULES, ...INPUT_MODULES],
+    modules: [...DISK_MODULES, ...GRAPHICS_MODULES, ...INPUT_MODULES, ...NETWORK_MODULES],
     cmdline: `${CMDLINE_BASE} sysrq_always_enabled=0`,
     memoryMiB: 192,
     vgaMemoryMiB: 8,

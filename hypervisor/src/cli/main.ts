@@ -8,24 +8,30 @@ import {
   APPLIANCE_NAMES,
   HypervisorClient,
   HypervisorError,
+  SCHED_WEIGHT_MAX,
   applianceNameSchema,
   domainIdSchema,
   type DomainInfo,
 } from '../api/index.ts';
 import { loadConfig } from '../config.ts';
 import { formatDomainTable } from './format.ts';
+import { formatNetworkInfo } from '../network/format.ts';
 
 class UsageError extends Error {}
 
 function parseArg<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   const parsed = schema.safeParse(value);
   if (!parsed.success) {
-    throw new UsageError(`invalid ${what}: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+    throw new UsageError(
+      `invalid ${what}: ${parsed.error.issues.map((i) => i.message).join('; ')}`,
+    );
   }
   return parsed.data;
 }
 
 const memorySchema = z.coerce.number().int().min(16).max(2048);
+const schedWeightSchema = z.coerce.number().int().min(1).max(SCHED_WEIGHT_MAX);
+const schedCapSchema = z.coerce.number().int().min(0).max(100);
 
 let client: HypervisorClient | null = null;
 async function connect(): Promise<HypervisorClient> {
@@ -76,23 +82,28 @@ program
   .command('create')
   .description('create and start a domain from an appliance')
   .addOption(
-    new Option('--appliance <name>', 'appliance').choices([...APPLIANCE_NAMES]).makeOptionMandatory(),
+    new Option('--appliance <name>', 'appliance')
+      .choices([...APPLIANCE_NAMES])
+      .makeOptionMandatory(),
   )
   .option('--name <name>', 'domain name')
   .option('--memory <MiB>', 'guest RAM in MiB (default: the appliance default)')
   .option('--cold-boot', 'boot from scratch instead of the golden snapshot')
-  .action(async (opts: { appliance: string; name?: string; memory?: string; coldBoot?: boolean }) => {
-    const request = {
-      appliance: parseArg(applianceNameSchema, opts.appliance, 'appliance'),
-      name: opts.name,
-      memoryMiB: opts.memory === undefined ? undefined : parseArg(memorySchema, opts.memory, 'memory'),
-      coldBoot: opts.coldBoot ?? false,
-    };
-    const started = performance.now();
-    const info = await (await connect()).create(request);
-    printInfo(info);
-    console.error(`started in ${Math.round(performance.now() - started)} ms`);
-  });
+  .action(
+    async (opts: { appliance: string; name?: string; memory?: string; coldBoot?: boolean }) => {
+      const request = {
+        appliance: parseArg(applianceNameSchema, opts.appliance, 'appliance'),
+        name: opts.name,
+        memoryMiB:
+          opts.memory === undefined ? undefined : parseArg(memorySchema, opts.memory, 'memory'),
+        coldBoot: opts.coldBoot ?? false,
+      };
+      const started = performance.now();
+      const info = await (await connect()).create(request);
+      printInfo(info);
+      console.error(`started in ${Math.round(performance.now() - started)} ms`);
+    },
+  );
 
 for (const verb of ['pause', 'unpause', 'reboot', 'destroy', 'start'] as const) {
   program
@@ -133,6 +144,57 @@ program
     const started = performance.now();
     printInfo(await (await connect()).restore(resolve(file)));
     console.error(`restored in ${Math.round(performance.now() - started)} ms`);
+  });
+
+program
+  .command('disk <id>')
+  .description("the domain's disk: memory or durable overlay, its size, and its base image")
+  .action(async (domainId: string) => {
+    const ref = id(domainId);
+    const disk = await (await connect()).disk(ref);
+    const mib = (bytes: number) =>
+      bytes < 0 ? 'unknown (not running)' : `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+    console.log(
+      `kind       ${disk.kind === 'durable' ? 'durable overlay (personal)' : 'memory overlay (wiped on destroy)'}`,
+    );
+    console.log(`written    ${mib(disk.overlayBytes)}`);
+    if (disk.kind === 'durable') {
+      console.log(`file       ${disk.path} (${mib(disk.fileBytes)})`);
+      if (disk.generation >= 0) console.log(`writes     ${disk.generation} blocks since creation`);
+    }
+    console.log(
+      `base       ${disk.base.appliance} image ${disk.base.recipeHash} (${mib(disk.base.baseBytes)})`,
+    );
+  });
+
+program
+  .command('sched <id>')
+  .description("show a domain's credit scheduler weight and cap, or set them")
+  .option('--weight <W>', 'relative CPU share when domains compete (default 256)')
+  .option('--cap <C>', 'most CPU the domain may use, in percent of one core (0 = no cap)')
+  .action(async (domainId: string, opts: { weight?: string; cap?: string }) => {
+    const ref = id(domainId);
+    const update = {
+      weight:
+        opts.weight === undefined ? undefined : parseArg(schedWeightSchema, opts.weight, 'weight'),
+      cap: opts.cap === undefined ? undefined : parseArg(schedCapSchema, opts.cap, 'cap'),
+    };
+    const sched = await (await connect()).sched(ref, update);
+    const budget = sched.budgetMs === null ? 'unlimited' : `${sched.budgetMs} ms`;
+    console.log(
+      `${sched.id}  weight ${sched.weight}  cap ${sched.cap ? `${sched.cap}%` : 'none'}  ` +
+        `scheduler ${sched.enabled ? 'on' : 'off'}  budget ${budget} per ${sched.periodMs} ms  ` +
+        `cpu ${(sched.cpuMs / 1000).toFixed(1)} s  throttled ${(sched.throttledMs / 1000).toFixed(1)} s`,
+    );
+  });
+
+program
+  .command('net <id>')
+  .description("the domain's NIC, egress policy, and connection and byte counters")
+  .option('--json', 'print JSON')
+  .action(async (domainId: string, opts: { json?: boolean }) => {
+    const info = await (await connect()).net(id(domainId));
+    console.log(opts.json ? JSON.stringify(info, null, 2) : formatNetworkInfo(info));
   });
 
 program

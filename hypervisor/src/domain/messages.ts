@@ -2,6 +2,15 @@
 // in one process, so these are plain types; untrusted input is validated before it gets here.
 import type { DisplayMode } from '../api/protocol.ts';
 import type { CapturedFrame, DisplaySnapshot } from '../devices/display/index.ts';
+import type { CpuBudget, CpuUsage } from './cpu-governor.ts';
+import type { DiskReport, OverlayBase } from '../devices/disk/overlay-store.ts';
+import type { GuestNetworkConfig } from '../network/guest-nic.ts';
+
+export type { DiskReport };
+
+/** Where a domain's disk writes go: RAM (disposable, system) or a durable overlay file. */
+export type DomainDiskConfig =
+  { kind: 'memory' } | { kind: 'durable'; overlayPath: string; base: OverlayBase };
 
 export interface DomainBootConfig {
   domainId: string;
@@ -14,12 +23,15 @@ export interface DomainBootConfig {
   kernelPath: string;
   initrdPath: string;
   rootfsPath: string;
+  disk: DomainDiskConfig;
   cmdline: string;
   memoryMiB: number;
   vgaMemoryMiB: number;
   /** v86 state to resume from (uncompressed); absent for a cold boot. */
   initialState?: ArrayBuffer;
   displayFps: number;
+  /** The VM's NIC backend: its own URLs (with token) on the host's virtual switch. */
+  network: GuestNetworkConfig;
 }
 
 export type ParentToWorker =
@@ -37,7 +49,14 @@ export type ParentToWorker =
   | { type: 'release-keys' }
   | { type: 'serial-input'; port: number; bytes: Uint8Array }
   | { type: 'agent'; requestId: number; command: string; args: string[]; timeoutMs: number }
-  | { type: 'ping'; requestId: number };
+  | { type: 'ping'; requestId: number }
+  /** The credit scheduler's CPU budget for this domain. */
+  | { type: 'cpu-budget'; budget: CpuBudget }
+  /** Moves a memory disk onto a durable overlay (a standby VM claimed as a personal one). */
+  | { type: 'make-disk-durable'; requestId: number; overlayPath: string; base: OverlayBase }
+  | { type: 'disk-report'; requestId: number }
+  /** Settles and closes the disk so the worker can be terminated without losing a write. */
+  | { type: 'close-disk'; requestId: number };
 
 /** A frame as the display device captured it; the host adds domainId and seq. */
 export type WorkerFrame = CapturedFrame;
@@ -63,6 +82,7 @@ export type WorkerToParent =
   | { type: 'console'; bytes: Uint8Array }
   | { type: 'agent-event'; line: string }
   | { type: 'stats'; stats: WorkerStats }
+  | { type: 'cpu-usage'; usage: CpuUsage }
   | { type: 'reply'; requestId: number; ok: true; value: unknown }
   | { type: 'reply'; requestId: number; ok: false; error: string }
   | { type: 'fatal'; error: string };

@@ -6,8 +6,12 @@ import { parentPort } from 'node:worker_threads';
 import { V86 } from 'v86';
 import { GuestAgentClient } from '../devices/agent/guest-agent-client.ts';
 import { CowDisk } from '../devices/disk/cow-disk.ts';
+import { DurableOverlay } from '../devices/disk/durable-overlay.ts';
+import { MemoryOverlay, type OverlayStore } from '../devices/disk/overlay-store.ts';
 import { DisplayDevice, installImageDataShim } from '../devices/display/index.ts';
 import { InputDevice } from '../devices/input/index.ts';
+import { guestNetworkOptions } from '../network/guest-nic.ts';
+import { CpuGovernor, CPU_REPORT_MS, type V86Loop } from './cpu-governor.ts';
 import type { DomainBootConfig, ParentToWorker, WorkerToParent } from './messages.ts';
 
 if (!parentPort) throw new Error('domain worker must run in a worker thread');
@@ -52,10 +56,11 @@ class DomainRuntime {
   private readonly keyQueue: { code: string; down: boolean }[] = [];
   private keyTimer: NodeJS.Timeout | null = null;
   private lastElu = performance.eventLoopUtilization();
+  private readonly governor = new CpuGovernor();
 
   constructor(private readonly config: DomainBootConfig) {
     installImageDataShim();
-    this.disk = new CowDisk(config.rootfsPath);
+    this.disk = new CowDisk(config.rootfsPath, openOverlay(config));
     const restoring = config.initialState !== undefined;
     const wasmModule = config.wasmModule;
     const options: Record<string, unknown> = {
@@ -72,6 +77,8 @@ class DomainRuntime {
       uart1: true,
       autostart: false,
       disable_speaker: true,
+      // NIC and its backend: v86's fake network here, the host's virtual switch beyond it.
+      ...guestNetworkOptions(config.network),
     };
     if (!restoring) {
       options.bzimage = { buffer: toArrayBuffer(readFileSync(config.kernelPath)) };
@@ -94,7 +101,10 @@ class DomainRuntime {
     this.emulator.add_listener('emulator-loaded', () => {
       void (async () => {
         const loadedMs = performance.now() - started;
+        if (!process.env.TMP_NO_GOVERNOR) this.governor.install((this.emulator as unknown as { v86: V86Loop }).v86);
         if (config.initialState) await this.emulator.restore_state(config.initialState);
+        // Snapshot blocks loaded into a fresh personal overlay must be durable before it runs.
+        await this.disk.settle();
         // The state is now in guest memory; keeping the copy would double this VM's footprint.
         config.initialState = undefined;
         const restoreMs = performance.now() - started - loadedMs;
@@ -111,6 +121,10 @@ class DomainRuntime {
 
     setInterval(() => this.flushConsole(), CONSOLE_FLUSH_MS).unref();
     setInterval(() => this.postStats(), STATS_INTERVAL_MS).unref();
+    setInterval(
+      () => post({ type: 'cpu-usage', usage: this.governor.takeUsage() }),
+      CPU_REPORT_MS,
+    ).unref();
   }
 
   handle(message: ParentToWorker): void {
@@ -120,6 +134,7 @@ class DomainRuntime {
       case 'pause':
         return this.reply(message.requestId, async () => {
           await this.emulator.stop();
+          await this.disk.settle();
           this.paused = true;
           this.updateFrameClock();
           return null;
@@ -140,6 +155,8 @@ class DomainRuntime {
         });
       case 'save':
         return this.replyTransfer(message.requestId, async () => {
+          // Completes in-flight writes (raising their interrupts) so the state has none pending.
+          await this.disk.settle();
           const state = await this.emulator.save_state();
           return { value: state, transfer: [state] };
         });
@@ -160,16 +177,22 @@ class DomainRuntime {
             transfer: [rgba.buffer as ArrayBuffer],
           };
         });
+      case 'cpu-budget':
+        this.governor.setBudget(message.budget);
+        return;
       case 'key':
+        this.governor.boost();
         this.keyQueue.push({ code: message.code, down: message.down });
         if (!this.keyTimer) this.feedKeys();
         return;
       case 'pointer': {
+        this.governor.boost();
         const screen = this.display.size();
         this.input.pointer(message.x, message.y, message.buttons, screen.width, screen.height);
         return;
       }
       case 'wheel':
+        this.governor.boost();
         this.input.wheel(message.dx, message.dy);
         return;
       case 'release-keys':
@@ -186,6 +209,21 @@ class DomainRuntime {
       case 'ping':
         post({ type: 'reply', requestId: message.requestId, ok: true, value: 'pong' });
         return;
+      case 'make-disk-durable':
+        return this.reply(message.requestId, async () => {
+          const overlay = DurableOverlay.open(message.overlayPath, message.base, this.config.domainId);
+          await this.disk.moveOverlay(overlay);
+          return this.disk.report();
+        });
+      case 'disk-report':
+        return this.reply(message.requestId, async () => this.disk.report());
+      case 'close-disk':
+        return this.reply(message.requestId, async () => {
+          await this.emulator.stop();
+          await this.disk.settle();
+          this.disk.close();
+          return null;
+        });
     }
   }
 
@@ -255,6 +293,11 @@ class DomainRuntime {
         }),
     );
   }
+}
+
+function openOverlay(config: DomainBootConfig): OverlayStore {
+  if (config.disk.kind === 'memory') return new MemoryOverlay();
+  return DurableOverlay.open(config.disk.overlayPath, config.disk.base, config.domainId);
 }
 
 let runtime: DomainRuntime | null = null;

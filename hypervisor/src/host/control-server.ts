@@ -4,12 +4,14 @@ import { timingSafeEqual } from 'node:crypto';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type pino from 'pino';
-import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { Server, type Socket } from 'socket.io';
 import { z, type ZodType } from 'zod';
 import {
   createDomainSchema,
+  consoleInputSchema,
   domainRefSchema,
+  domainSchedSchema,
   keyEventSchema,
   pointerEventSchema,
   restoreDomainSchema,
@@ -83,6 +85,7 @@ export class ControlServer {
 
   private setupMetrics(): void {
     collectDefaultMetrics({ register: this.metrics, prefix: 'raydesk_hypervisor_' });
+    this.host.network.registerMetrics(this.metrics);
     const host = this.host;
     new Gauge({
       name: 'raydesk_domains',
@@ -92,6 +95,29 @@ export class ControlServer {
       collect() {
         this.reset();
         for (const d of host.domains.values()) this.inc({ state: d.state });
+      },
+    });
+    const scheduler = host.scheduler;
+    new Counter({
+      name: 'raydesk_domain_cpu_throttled_seconds_total',
+      help: 'Time a domain was ready to run but held back by the credit scheduler',
+      labelNames: ['domain'],
+      registers: [this.metrics],
+      collect() {
+        this.reset();
+        for (const [domain, stats] of scheduler.allStats())
+          this.inc({ domain }, stats.throttledMs / 1000);
+      },
+    });
+    new Counter({
+      name: 'raydesk_domain_cpu_seconds_total',
+      help: "CPU time used by a domain's emulated guest",
+      labelNames: ['domain'],
+      registers: [this.metrics],
+      collect() {
+        this.reset();
+        for (const [domain, stats] of scheduler.allStats())
+          this.inc({ domain }, stats.cpuMs / 1000);
       },
     });
     new Gauge({
@@ -164,14 +190,26 @@ export class ControlServer {
     };
 
     const host = this.host;
-    socket.on('host:info', noArgs(() => host.info()));
-    socket.on('domain:list', noArgs(() => host.list()));
-    socket.on('domain:get', handle(domainRefSchema, ({ id }) => host.get(id).info()));
+    socket.on(
+      'host:info',
+      noArgs(() => host.info()),
+    );
+    socket.on(
+      'domain:list',
+      noArgs(() => host.list()),
+    );
+    socket.on(
+      'domain:get',
+      handle(domainRefSchema, ({ id }) => host.get(id).info()),
+    );
     socket.on(
       'domain:create',
       handle(createDomainSchema, async (req) => (await host.create(req)).info()),
     );
-    socket.on('domain:pause', handle(domainRefSchema, async ({ id }) => (await host.pause(id)).info()));
+    socket.on(
+      'domain:pause',
+      handle(domainRefSchema, async ({ id }) => (await host.pause(id)).info()),
+    );
     socket.on(
       'domain:unpause',
       handle(domainRefSchema, async ({ id }) => (await host.unpause(id)).info()),
@@ -180,7 +218,10 @@ export class ControlServer {
       'domain:reboot',
       handle(domainRefSchema, async ({ id }) => (await host.reboot(id)).info()),
     );
-    socket.on('domain:start', handle(domainRefSchema, async ({ id }) => (await host.start(id)).info()));
+    socket.on(
+      'domain:start',
+      handle(domainRefSchema, async ({ id }) => (await host.start(id)).info()),
+    );
     socket.on(
       'domain:destroy',
       handle(domainRefSchema, async ({ id }) => {
@@ -199,7 +240,31 @@ export class ControlServer {
       'domain:restore',
       handle(restoreDomainSchema, async ({ file }) => (await host.restore(file)).info()),
     );
-    socket.on('domain:console', handle(domainRefSchema, ({ id }) => host.get(id).console.text()));
+    socket.on(
+      'domain:console',
+      handle(domainRefSchema, ({ id }) => host.get(id).console.text()),
+    );
+    socket.on(
+      'domain:sched',
+      handle(domainSchedSchema, ({ id, weight, cap }) =>
+        host.scheduler.configure(host.get(id), { weight, cap }),
+      ),
+    );
+    socket.on(
+      'domain:net',
+      handle(domainRefSchema, ({ id }) => host.network.info(id, host.get(id).spec.kind)),
+    );
+    socket.on(
+      'domain:console-input',
+      handle(consoleInputSchema, ({ id, text }) => {
+        const domain = host.get(id);
+        if (domain.state !== 'running') {
+          throw new HostError('illegal_transition', `domain ${id} is ${domain.state}, not running`);
+        }
+        domain.serialInput(0, new TextEncoder().encode(text));
+        return null;
+      }),
+    );
     socket.on(
       'domain:screenshot',
       handle(domainRefSchema, async ({ id }) => {
@@ -220,7 +285,15 @@ export class ControlServer {
         return encodePng(scaled.rgba, scaled.width, scaled.height);
       }),
     );
-    socket.on('display:watch', handle(domainRefSchema, ({ id }) => watch(host.get(id))));
+    // Attaching to a suspended personal VM resumes it: the user never sees the suspension.
+    socket.on(
+      'display:watch',
+      handle(domainRefSchema, async ({ id }) => watch(await host.ensureAwake(id))),
+    );
+    socket.on(
+      'domain:disk',
+      handle(domainRefSchema, ({ id }) => host.diskInfo(id)),
+    );
     socket.on(
       'display:unwatch',
       handle(domainRefSchema, ({ id }) => {

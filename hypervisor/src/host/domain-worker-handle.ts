@@ -64,7 +64,10 @@ export class DomainWorkerHandle {
     this.worker.postMessage(message, transfer);
   }
 
-  request<T>(message: DistributiveOmit<RequestMessage, 'requestId'>, timeoutMs = 60_000): Promise<T> {
+  request<T>(
+    message: DistributiveOmit<RequestMessage, 'requestId'>,
+    timeoutMs = 60_000,
+  ): Promise<T> {
     if (this.exited) return Promise.reject(new Error('domain worker has exited'));
     const requestId = this.nextRequestId++;
     return new Promise<T>((resolve, reject) => {

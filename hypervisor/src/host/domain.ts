@@ -11,6 +11,7 @@ import type {
   DomainState,
 } from '../api/protocol.ts';
 import type {
+  DiskReport,
   DomainBootConfig,
   ScreenCapture,
   WorkerStats,
@@ -19,6 +20,9 @@ import type {
 import { DomainWorkerHandle } from './domain-worker-handle.ts';
 import { assertOperation, assertTransition } from './lifecycle.ts';
 import type { SerialLog } from '../devices/serial/index.ts';
+import type { CpuBudget, CpuUsage } from '../domain/cpu-governor.ts';
+import { DEFAULT_WEIGHT, type SchedParams } from './scheduler.ts';
+import type { OverlayBase as DiskBase } from '../devices/disk/overlay-store.ts';
 
 export interface DomainSpec {
   id: string;
@@ -30,21 +34,32 @@ export interface DomainSpec {
   vgaMemoryMiB: number;
 }
 
+/** A domain the host knew before it restarted: saved to disk, or crashed with its disk intact. */
+export interface RecoveredDomain {
+  state: 'saved' | 'crashed';
+  createdAt: Date;
+  savedStateFile: string | null;
+  error: string | null;
+}
+
 export interface DomainEvents {
   state: [DomainInfo];
   frame: [DisplayFrame];
   resize: [DisplayResize];
   agent: [string];
   booted: [BootTimes];
+  cpu: [CpuUsage];
 }
 
 const BOOT_TIMEOUT_MS = 120_000;
+// A worker gets this long to make its last disk writes durable before it is terminated anyway.
+const CLOSE_DISK_TIMEOUT_MS = 30_000;
 
 export type BootTimes = Omit<Extract<WorkerToParent, { type: 'booted' }>, 'type'>;
 
 export class Domain extends EventEmitter<DomainEvents> {
-  readonly createdAt = new Date();
-  private stateValue: DomainState = 'starting';
+  readonly createdAt: Date;
+  private stateValue: DomainState;
   private worker: DomainWorkerHandle | null = null;
   private startedAt: Date | null = null;
   private error: string | null = null;
@@ -65,12 +80,22 @@ export class Domain extends EventEmitter<DomainEvents> {
   guestRefreshed: Promise<boolean> = Promise.resolve(false);
   /** Where the domain's state was last saved, for `saved` domains. */
   savedStateFile: string | null = null;
+  /** Credit scheduler weight and cap (percent of a core, 0 = none); kept across save/restore. */
+  sched: SchedParams = { weight: DEFAULT_WEIGHT, cap: 0 };
+  private cpuBudget: CpuBudget | null = null;
+  /** Since when nobody has watched the running domain; null while watched or not running. */
+  private idleSinceValue: number | null = null;
 
   constructor(
     readonly spec: DomainSpec,
     readonly console: SerialLog,
+    recovered?: RecoveredDomain,
   ) {
     super();
+    this.stateValue = recovered?.state ?? 'starting';
+    this.createdAt = recovered?.createdAt ?? new Date();
+    this.savedStateFile = recovered?.savedStateFile ?? null;
+    this.error = recovered?.error ?? null;
   }
 
   get id(): string {
@@ -79,8 +104,24 @@ export class Domain extends EventEmitter<DomainEvents> {
   get state(): DomainState {
     return this.stateValue;
   }
+  /** Competes for host CPU: running or booting, with a worker. */
+  get runnable(): boolean {
+    return (
+      this.worker !== null && (this.stateValue === 'running' || this.stateValue === 'starting')
+    );
+  }
+  setCpuBudget(budget: CpuBudget): void {
+    this.cpuBudget = budget;
+    this.worker?.send({ type: 'cpu-budget', budget });
+  }
   get watcherCount(): number {
     return this.watchers.size;
+  }
+  /** Milliseconds since the running domain lost its last viewer (0 while watched or stopped). */
+  idleMs(now = Date.now()): number {
+    return this.stateValue === 'running' && this.idleSinceValue !== null
+      ? now - this.idleSinceValue
+      : 0;
   }
   get screenSize(): { width: number; height: number; mode: DisplayMode } {
     return this.screen;
@@ -104,6 +145,7 @@ export class Domain extends EventEmitter<DomainEvents> {
       uptimeMs: running && this.startedAt ? Date.now() - this.startedAt.getTime() : 0,
       watchers: this.watchers.size,
       error: this.error,
+      sched: { ...this.sched },
     };
   }
 
@@ -123,6 +165,7 @@ export class Domain extends EventEmitter<DomainEvents> {
             case 'booted': {
               clearTimeout(timer);
               this.startedAt = new Date();
+              this.idleSinceValue = this.watchers.size === 0 ? Date.now() : null;
               this.transition('running');
               const times: BootTimes = {
                 restored: message.restored,
@@ -150,6 +193,9 @@ export class Domain extends EventEmitter<DomainEvents> {
             case 'stats':
               this.onStats(message.stats);
               return;
+            case 'cpu-usage':
+              this.emit('cpu', message.usage);
+              return;
             case 'fatal':
               return;
           }
@@ -167,6 +213,7 @@ export class Domain extends EventEmitter<DomainEvents> {
       });
       this.worker = worker;
       if (this.watchers.size > 0) worker.send({ type: 'watch', watching: true });
+      if (this.cpuBudget) worker.send({ type: 'cpu-budget', budget: this.cpuBudget });
     });
   }
 
@@ -191,30 +238,34 @@ export class Domain extends EventEmitter<DomainEvents> {
   }
 
   /**
-   * Captures the whole machine state. With `stop`, the worker is then ended and the domain is
-   * `saved` (it holds no RAM); otherwise it goes back to the state it was in.
+   * Captures the whole machine state and hands it to `persist` while the guest is still paused.
+   * With `stop`, the worker is then ended and the domain is `saved` (it holds no RAM), so
+   * `saved` is only ever reported once the state is safely stored; otherwise, and if `persist`
+   * fails, it goes back to the state it was in.
    */
-  async captureState(stop: boolean): Promise<ArrayBuffer> {
+  async captureState<T>(stop: boolean, persist: (state: ArrayBuffer) => Promise<T>): Promise<T> {
     assertOperation(this.id, 'save', this.stateValue);
     const previous = this.stateValue;
     const worker = this.requireWorker();
     if (previous === 'running') await worker.request({ type: 'pause' });
     this.transition('saving');
     try {
-      const state = await worker.request<ArrayBuffer>({ type: 'save' }, 120_000);
+      const captured = await worker.request<ArrayBuffer>({ type: 'save' }, 120_000);
+      const result = await persist(captured);
       if (stop) {
         this.worker = null;
-        await worker.terminate();
+        await this.endWorker(worker);
         this.startedAt = null;
         this.transition('saved');
       } else {
         if (previous === 'running') await worker.request({ type: 'unpause' });
         this.transition(previous);
       }
-      return state;
+      return result;
     } catch (error) {
       if (this.stateValue === 'saving') {
-        if (previous === 'running') await worker.request({ type: 'unpause' }).catch(() => undefined);
+        if (previous === 'running')
+          await worker.request({ type: 'unpause' }).catch(() => undefined);
         this.transition(previous);
       }
       throw error;
@@ -227,8 +278,28 @@ export class Domain extends EventEmitter<DomainEvents> {
     this.worker = null;
     this.transition('stopped');
     this.watchers.clear();
-    await worker?.terminate();
-    void this.console.close();
+    if (worker) await this.endWorker(worker);
+    await this.console.close();
+  }
+
+  /** Ends a worker after its disk is settled and closed, so no acknowledged write is lost. */
+  private async endWorker(worker: DomainWorkerHandle): Promise<void> {
+    await worker.request({ type: 'close-disk' }, CLOSE_DISK_TIMEOUT_MS).catch(() => undefined);
+    await worker.terminate();
+  }
+
+  /** Moves a running domain's disk onto a durable overlay (a claimed standby VM). */
+  async makeDiskDurable(overlayPath: string, base: DiskBase): Promise<DiskReport> {
+    return this.requireWorker().request<DiskReport>(
+      { type: 'make-disk-durable', overlayPath, base },
+      CLOSE_DISK_TIMEOUT_MS,
+    );
+  }
+
+  /** Overlay size and kind, from the worker; null when no worker runs. */
+  async diskReport(): Promise<DiskReport | null> {
+    if (!this.worker) return null;
+    return this.worker.request<DiskReport>({ type: 'disk-report' });
   }
 
   /** Marks a domain whose worker failed to start as crashed without a worker. */
@@ -240,6 +311,7 @@ export class Domain extends EventEmitter<DomainEvents> {
   watch(watcherId: string): void {
     assertOperation(this.id, 'watch', this.stateValue);
     this.watchers.add(watcherId);
+    this.idleSinceValue = null;
     // Every new watcher needs a keyframe; the worker sends one when watching starts or on ask.
     this.worker?.send(
       this.watchers.size === 1 ? { type: 'watch', watching: true } : { type: 'keyframe' },
@@ -249,7 +321,10 @@ export class Domain extends EventEmitter<DomainEvents> {
 
   unwatch(watcherId: string): void {
     if (!this.watchers.delete(watcherId)) return;
-    if (this.watchers.size === 0) this.worker?.send({ type: 'watch', watching: false });
+    if (this.watchers.size === 0) {
+      this.worker?.send({ type: 'watch', watching: false });
+      this.idleSinceValue = Date.now();
+    }
     this.emitState();
   }
 

@@ -1,27 +1,40 @@
 // The host: the domain table, memory admission, and the lifecycle operations the control
 // channel and the CLI expose. It is the only owner of domains and their workers.
 import { randomBytes } from 'node:crypto';
-import { EventEmitter } from 'node:events';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { EventEmitter, once } from 'node:events';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { dirname, join } from 'node:path';
+import { statfs } from 'node:fs/promises';
 import type pino from 'pino';
 import {
   createDomainSchema,
   type ApplianceName,
   type CreateDomainRequest,
+  type DiskInfo,
   type DomainInfo,
   type HostInfo,
 } from '../api/protocol.ts';
 import { ensureAppliance, type ApplianceImage } from '../appliances/index.ts';
 import type { HypervisorConfig } from '../config.ts';
-import type { DomainBootConfig } from '../domain/messages.ts';
+import type { DomainBootConfig, DomainDiskConfig } from '../domain/messages.ts';
+import {
+  OVERLAY_HEADER_BYTES,
+  OverlayBaseMismatchError,
+  assertOverlayBase,
+  readOverlayHeader,
+} from '../devices/disk/durable-overlay.ts';
+import type { OverlayBase } from '../devices/disk/overlay-store.ts';
+import { NetworkSwitch } from '../network/switch.ts';
 import { GoldenSnapshots } from '../snapshots/golden.ts';
 import { readStateFile, writeStateFile, type StateHeader } from '../snapshots/codec.ts';
 import { SerialLog } from '../devices/serial/index.ts';
 import { Domain, type DomainSpec } from './domain.ts';
+import { DomainRegistry } from './domain-registry.ts';
 import { HostError } from './errors.ts';
+import { CreditScheduler } from './scheduler.ts';
 import { holdsMemory } from './lifecycle.ts';
 
 const require = createRequire(import.meta.url);
@@ -30,9 +43,19 @@ export interface HostEvents {
   state: [DomainInfo];
 }
 
+/** How a guest is brought up to date after its memory was restored. */
+type GuestRefresh = 'clone' | 'resume';
+
+// How often idle personal domains are looked at for suspension.
+const IDLE_CHECK_INTERVAL_MS = 5_000;
+
 export class Host extends EventEmitter<HostEvents> {
   readonly domains = new Map<string, Domain>();
   readonly golden: GoldenSnapshots;
+  /** The virtual switch every domain's NIC is connected to (egress policy, NAT, DNS). */
+  readonly network: NetworkSwitch;
+  /** Divides host CPU among running domains by weight and cap (scheduler.ts). */
+  readonly scheduler: CreditScheduler;
   private readonly appliances = new Map<ApplianceName, Promise<ApplianceImage>>();
   /**
    * Standby domains: already resumed from the golden snapshot and paused, so a new VM of that
@@ -42,14 +65,98 @@ export class Host extends EventEmitter<HostEvents> {
   private standbyAppliances: readonly ApplianceName[] = [];
   private readonly wasmPath = require.resolve('v86/build/v86.wasm');
   private readonly wasmModule = new WebAssembly.Module(readFileSync(this.wasmPath));
+  private readonly registry: DomainRegistry;
+  private idleTimer: NodeJS.Timeout | null = null;
+  private readonly suspending = new Set<string>();
 
   constructor(
     readonly config: HypervisorConfig,
     readonly log: pino.Logger,
   ) {
     super();
-    for (const dir of ['logs', 'states']) mkdirSync(join(config.dataDir, dir), { recursive: true });
+    for (const dir of ['logs', 'states', 'disks']) {
+      mkdirSync(join(config.dataDir, dir), { recursive: true });
+    }
+    this.registry = new DomainRegistry(join(config.dataDir, 'domains'));
     this.golden = new GoldenSnapshots(this, join(config.cacheDir, 'golden'));
+    this.network = new NetworkSwitch(
+      { policy: config.network },
+      log.child({ component: 'network' }),
+    );
+    this.scheduler = new CreditScheduler(
+      {
+        enabled: config.scheduler,
+        capacityCores: availableParallelism() - config.schedReserveCores,
+      },
+      () => this.domains.values(),
+    );
+    this.scheduler.start();
+    // A domain without a running worker loses its switch token (and, once destroyed, its counters).
+    this.on('state', (info) => this.network.onDomainState(info.id, info.state));
+  }
+
+  /**
+   * Brings back the personal domains this host had before it stopped: suspended ones as
+   * `saved` (they resume on start or attach), the rest as `crashed` with their disks intact
+   * (they boot again on start). Returns how many of each.
+   */
+  recover(): { saved: number; crashed: number } {
+    const { records, problems } = this.registry.load();
+    for (const problem of problems) this.log.warn({ problem }, 'unreadable domain record skipped');
+    let saved = 0;
+    let crashed = 0;
+    for (const record of records) {
+      if (this.domains.has(record.spec.id)) continue;
+      const stateFile =
+        record.savedStateFile && existsSync(record.savedStateFile) ? record.savedStateFile : null;
+      this.register(record.spec, {
+        state: stateFile ? 'saved' : 'crashed',
+        createdAt: new Date(record.createdAt),
+        savedStateFile: stateFile,
+        error: stateFile
+          ? null
+          : 'the host stopped without saving this domain; its disk is intact and it boots on start',
+      });
+      if (stateFile) saved++;
+      else crashed++;
+    }
+    if (records.length > 0) this.log.info({ saved, crashed }, 'personal domains recovered');
+    return { saved, crashed };
+  }
+
+  /**
+   * Suspends personal domains nobody has watched for `seconds` (0 turns it off): their state
+   * goes to disk and their RAM is freed. The next attach or start resumes them.
+   */
+  enableIdleSuspend(seconds: number): void {
+    if (this.idleTimer) clearInterval(this.idleTimer);
+    this.idleTimer = null;
+    if (seconds <= 0) return;
+    const limitMs = seconds * 1000;
+    const check = () => {
+      for (const domain of this.domains.values()) {
+        if (domain.spec.kind !== 'personal' || domain.idleMs() < limitMs) continue;
+        if (this.suspending.has(domain.id)) continue;
+        this.suspending.add(domain.id);
+        this.log.info({ domain: domain.id, idleMs: domain.idleMs() }, 'suspending idle domain');
+        this.save(domain.id)
+          .catch((error: unknown) =>
+            this.log.warn({ domain: domain.id, err: error }, 'idle suspend failed'),
+          )
+          .finally(() => this.suspending.delete(domain.id));
+      }
+    };
+    this.idleTimer = setInterval(check, Math.min(IDLE_CHECK_INTERVAL_MS, limitMs / 2));
+    this.idleTimer.unref();
+  }
+
+  /** Resumes a suspended domain so it can be watched; other states are left as they are. */
+  async ensureAwake(id: string): Promise<Domain> {
+    const domain = this.get(id);
+    // Being suspended right now (idle timer): let that finish, then resume it.
+    if (domain.state === 'saving') await once(domain, 'state');
+    if (domain.state === 'saved') return this.start(id);
+    return domain;
   }
 
   info(): HostInfo {
@@ -123,9 +230,20 @@ export class Host extends EventEmitter<HostEvents> {
     const ready = await Promise.race([pending, Promise.resolve(null)]);
     if (!ready || ready.state !== 'paused') return null;
     this.standby.delete(appliance);
+    try {
+      if (spec.kind === 'personal') {
+        const image = await this.appliance(appliance);
+        const disk = this.diskConfig(ready.id, 'personal', image);
+        if (disk.kind === 'durable') await ready.makeDiskDurable(disk.overlayPath, disk.base);
+      }
+    } catch (error) {
+      await this.destroy(ready.id).catch(() => undefined);
+      throw error;
+    }
     ready.claim({ ...spec, name: spec.name ?? ready.id });
+    this.remember(ready);
     await ready.unpause();
-    ready.guestRefreshed = this.refreshGuest(ready, true);
+    ready.guestRefreshed = this.refreshGuest(ready, 'clone');
     setImmediate(() => this.refillStandby(appliance));
     return ready;
   }
@@ -135,7 +253,8 @@ export class Host extends EventEmitter<HostEvents> {
     const pending = [...this.standby.values()];
     this.standby.clear();
     for (const domain of await Promise.all(pending)) {
-      if (domain && this.domains.has(domain.id)) await this.destroy(domain.id).catch(() => undefined);
+      if (domain && this.domains.has(domain.id))
+        await this.destroy(domain.id).catch(() => undefined);
     }
   }
 
@@ -174,11 +293,15 @@ export class Host extends EventEmitter<HostEvents> {
     await this.admit(spec, { mayEvictStandby: !forStandby });
     // Registered before the (possibly slow) golden load, so its memory is already counted.
     const domain = this.register(spec);
+    this.remember(domain);
     try {
       const initialState = useGolden ? await this.golden.state(parsed.appliance) : undefined;
-      await this.bootDomain(domain, image, initialState);
+      await this.bootDomain(domain, image, initialState, 'clone');
     } catch (error) {
-      if (domain.state === 'starting') this.forget(domain);
+      if (domain.state === 'starting') {
+        this.forget(domain);
+        this.removeDomainFiles(domain);
+      }
       throw error;
     }
     return domain;
@@ -194,7 +317,7 @@ export class Host extends EventEmitter<HostEvents> {
   async unpause(id: string): Promise<Domain> {
     const domain = this.get(id);
     await domain.unpause();
-    domain.guestRefreshed = this.refreshGuest(domain, false);
+    domain.guestRefreshed = this.refreshGuest(domain, 'resume');
     return domain;
   }
 
@@ -230,32 +353,45 @@ export class Host extends EventEmitter<HostEvents> {
     };
     await this.admit(spec);
     const domain = existing?.state === 'saved' ? existing : this.register(spec);
-    await this.bootDomain(domain, image, state);
+    await this.bootDomain(domain, image, state, 'resume');
+    // The state is consumed: once the guest runs, its disk moves on and that memory image
+    // would no longer match it (the disk marker in the state refuses it anyway).
+    domain.savedStateFile = null;
+    if (file === this.defaultStateFile(domain.id)) rmSync(file, { force: true });
+    this.remember(domain);
     return domain;
   }
 
   /** Restarts a crashed domain from its appliance, or resumes a saved one. */
   async start(id: string): Promise<Domain> {
     const domain = this.get(id);
-    if (domain.state === 'saved' && domain.savedStateFile) return this.restore(domain.savedStateFile);
+    if (domain.state === 'saved' && domain.savedStateFile)
+      return this.restore(domain.savedStateFile);
     if (domain.state !== 'crashed') {
-      throw new HostError('illegal_transition', `cannot start domain ${id} while it is ${domain.state}`);
+      throw new HostError(
+        'illegal_transition',
+        `cannot start domain ${id} while it is ${domain.state}`,
+      );
     }
     await this.admit(domain.spec, { exceptId: id });
     const image = await this.appliance(domain.spec.appliance);
+    // A personal disk that has been written keeps its files: boot the guest on it. The golden
+    // snapshot's memory belongs to a different disk and would corrupt it.
+    const keepsDisk = this.hasWrittenDisk(domain);
     const initialState =
-      domain.spec.memoryMiB === image.memoryMiB
+      !keepsDisk && domain.spec.memoryMiB === image.memoryMiB
         ? await this.golden.state(domain.spec.appliance)
         : undefined;
-    await this.bootDomain(domain, image, initialState);
+    await this.bootDomain(domain, image, initialState, 'clone');
     return domain;
   }
 
   async save(id: string, file?: string): Promise<{ domain: Domain; file: string; bytes: number }> {
     const domain = this.get(id);
     const image = await this.appliance(domain.spec.appliance);
-    const path = file ?? join(this.config.dataDir, 'states', `${id}.state`);
-    const state = await domain.captureState(true);
+    const path = file ?? this.defaultStateFile(id);
+    await this.admitToDisk(domain, dirname(path));
+    const started = performance.now();
     const header: Omit<StateHeader, 'rawBytes'> = {
       domainId: id,
       name: domain.spec.name,
@@ -267,29 +403,85 @@ export class Host extends EventEmitter<HostEvents> {
       vgaMemoryMiB: domain.spec.vgaMemoryMiB,
       savedAt: new Date().toISOString(),
     };
-    const bytes = await writeStateFile(path, header, state);
+    const bytes = await domain.captureState(true, (state) => writeStateFile(path, header, state));
     domain.savedStateFile = path;
-    this.log.info({ domain: id, file: path, bytes }, 'domain saved');
+    this.remember(domain);
+    const ms = Math.round(performance.now() - started);
+    this.log.info({ domain: id, file: path, bytes, ms }, 'domain saved');
     return { domain, file: path, bytes };
   }
 
+  /** Ends a domain for good: its worker, and its disk, state and records on this host. */
   async destroy(id: string): Promise<Domain> {
     const domain = this.get(id);
     await domain.destroy();
     this.domains.delete(id);
+    this.removeDomainFiles(domain);
     return domain;
   }
 
-  /** Stops every domain's worker; used on daemon shutdown and in tests. */
-  async shutdown(): Promise<void> {
+  /**
+   * Stops every domain's worker; used on daemon shutdown and in tests. With `suspendPersonal`,
+   * running personal domains are saved first so they resume where they were on the next start.
+   * Personal disks always stay; disposable domains leave nothing behind.
+   */
+  async shutdown({ suspendPersonal = false }: { suspendPersonal?: boolean } = {}): Promise<void> {
+    this.enableIdleSuspend(0);
+    this.scheduler.stop();
     this.standbyAppliances = [];
     await Promise.all([...this.standby.values()]);
     this.standby.clear();
+    if (suspendPersonal) {
+      for (const domain of this.domains.values()) {
+        if (domain.spec.kind !== 'personal') continue;
+        if (domain.state !== 'running' && domain.state !== 'paused') continue;
+        await this.save(domain.id).catch((error: unknown) =>
+          this.log.error({ domain: domain.id, err: error }, 'could not save domain on stop'),
+        );
+      }
+    }
     await Promise.all(
       [...this.domains.values()]
         .filter((d) => d.state !== 'stopped')
-        .map((d) => d.destroy().catch(() => undefined)),
+        .map(async (d) => {
+          await d.destroy().catch(() => undefined);
+          if (d.spec.kind !== 'personal') this.removeDomainFiles(d);
+        }),
     );
+    await this.network.close();
+  }
+
+  /** The domain's disk: kind, overlay size and the base image it was made on. */
+  async diskInfo(id: string): Promise<DiskInfo> {
+    const domain = this.get(id);
+    const image = await this.appliance(domain.spec.appliance);
+    const disk = this.diskConfig(domain.id, domain.spec.kind, image);
+    const live = await domain.diskReport().catch(() => null);
+    if (disk.kind === 'memory') {
+      const report = live ?? { kind: 'memory', overlayBytes: 0, fileBytes: 0, generation: 0 };
+      return { ...report, base: this.baseOf(image), path: null };
+    }
+    if (!existsSync(disk.overlayPath)) {
+      const report = live ?? { kind: 'durable', overlayBytes: 0, fileBytes: 0, generation: 0 };
+      return { ...report, base: disk.base, path: disk.overlayPath };
+    }
+    const header = readOverlayHeader(disk.overlayPath);
+    const base = {
+      appliance: header.appliance,
+      recipeHash: header.recipeHash,
+      baseBytes: header.baseBytes,
+    };
+    if (live) return { ...live, base, path: disk.overlayPath };
+    // No worker: the file's records bound the data; superseded records are compacted on open.
+    const fileBytes = statSync(disk.overlayPath).size;
+    return {
+      kind: 'durable',
+      overlayBytes: -1,
+      fileBytes,
+      generation: -1,
+      base,
+      path: disk.overlayPath,
+    };
   }
 
   bootConfig(domain: Domain, image: ApplianceImage, initialState?: ArrayBuffer): DomainBootConfig {
@@ -303,11 +495,13 @@ export class Host extends EventEmitter<HostEvents> {
       kernelPath: image.kernel,
       initrdPath: image.initrd,
       rootfsPath: image.rootfs,
+      disk: this.diskConfig(domain.id, domain.spec.kind, image),
       cmdline: image.cmdline,
       memoryMiB: domain.spec.memoryMiB,
       vgaMemoryMiB: domain.spec.vgaMemoryMiB,
       initialState,
       displayFps: this.config.displayFps,
+      network: this.network.attach(domain.id, () => domain.spec.kind),
     };
   }
 
@@ -321,9 +515,29 @@ export class Host extends EventEmitter<HostEvents> {
     return total;
   }
 
+  /**
+   * Suspended domains are limited by disk, not RAM: a save needs room for the state file. Its
+   * size is at most the guest's RAM and VGA memory (zstd only makes it smaller).
+   */
+  private async admitToDisk(domain: Domain, dir: string): Promise<void> {
+    const needed = (domain.spec.memoryMiB + domain.spec.vgaMemoryMiB) * 2 ** 20;
+    const stats = await statfs(dir);
+    const free = stats.bavail * stats.bsize;
+    if (free < needed) {
+      throw new HostError(
+        'insufficient_disk',
+        `not enough disk space in ${dir} to save ${domain.spec.name}: it may need ` +
+          `${Math.ceil(needed / 2 ** 20)} MiB, ${Math.floor(free / 2 ** 20)} MiB is free`,
+      );
+    }
+  }
+
   private async admit(
     spec: DomainSpec,
-    { exceptId = spec.id, mayEvictStandby = true }: { exceptId?: string; mayEvictStandby?: boolean } = {},
+    {
+      exceptId = spec.id,
+      mayEvictStandby = true,
+    }: { exceptId?: string; mayEvictStandby?: boolean } = {},
   ): Promise<void> {
     const needed = spec.memoryMiB + spec.vgaMemoryMiB;
     const fits = () => this.memoryInUse(exceptId) + needed <= this.config.memoryBudgetMiB;
@@ -338,12 +552,63 @@ export class Host extends EventEmitter<HostEvents> {
     }
   }
 
-  private register(spec: DomainSpec): Domain {
+  /** Personal domains write to a durable overlay file; the others keep their writes in RAM. */
+  private diskConfig(
+    id: string,
+    kind: DomainSpec['kind'],
+    image: ApplianceImage,
+  ): DomainDiskConfig {
+    if (kind !== 'personal') return { kind: 'memory' };
+    return {
+      kind: 'durable',
+      overlayPath: join(this.config.dataDir, 'disks', `${id}.overlay`),
+      base: this.baseOf(image),
+    };
+  }
+
+  private baseOf(image: ApplianceImage): OverlayBase {
+    return {
+      appliance: image.name,
+      recipeHash: image.recipeHash,
+      baseBytes: statSync(image.rootfs).size,
+    };
+  }
+
+  private hasWrittenDisk(domain: Domain): boolean {
+    if (domain.spec.kind !== 'personal') return false;
+    const path = join(this.config.dataDir, 'disks', `${domain.id}.overlay`);
+    return existsSync(path) && statSync(path).size > OVERLAY_HEADER_BYTES;
+  }
+
+  private defaultStateFile(id: string): string {
+    return join(this.config.dataDir, 'states', `${id}.state`);
+  }
+
+  /** Records a personal domain so a restarted host brings it back. */
+  private remember(domain: Domain): void {
+    if (domain.spec.kind !== 'personal') return;
+    this.registry.save(domain.spec, domain.createdAt, domain.savedStateFile);
+  }
+
+  /** Removes what a destroyed domain left on the host disk. */
+  private removeDomainFiles(domain: Domain): void {
+    const id = domain.id;
+    this.registry.remove(id);
+    rmSync(this.defaultStateFile(id), { force: true });
+    rmSync(join(this.config.dataDir, 'disks', `${id}.overlay`), { force: true });
+    // A disposable VM's console may show what its user did; nothing of it may outlive it.
+    if (domain.spec.kind !== 'system') {
+      rmSync(join(this.config.dataDir, 'logs', `${id}.console.log`), { force: true });
+    }
+  }
+
+  private register(spec: DomainSpec, recovered?: ConstructorParameters<typeof Domain>[2]): Domain {
     const log = new SerialLog({
       filePath: join(this.config.dataDir, 'logs', `${spec.id}.console.log`),
     });
-    const domain = new Domain(spec, log);
+    const domain = new Domain(spec, log, recovered);
     domain.on('state', (info) => this.emit('state', info));
+    domain.on('cpu', (usage) => this.scheduler.report(domain.id, usage));
     this.domains.set(spec.id, domain);
     return domain;
   }
@@ -352,8 +617,24 @@ export class Host extends EventEmitter<HostEvents> {
     domain: Domain,
     image: ApplianceImage,
     initialState: ArrayBuffer | undefined,
+    refresh: GuestRefresh,
   ): Promise<void> {
+    const disk = this.diskConfig(domain.id, domain.spec.kind, image);
+    if (disk.kind === 'durable' && existsSync(disk.overlayPath)) {
+      try {
+        assertOverlayBase(disk.overlayPath, disk.base);
+      } catch (error) {
+        // The domain keeps its state (saved or crashed): nothing was touched, and it can start
+        // once the matching image is back.
+        const message = error instanceof Error ? error.message : String(error);
+        throw new HostError(
+          error instanceof OverlayBaseMismatchError ? 'disk_mismatch' : 'internal',
+          message,
+        );
+      }
+    }
     try {
+      await this.network.start();
       const booted = await domain.boot(this.bootConfig(domain, image, initialState));
       this.log.info({ domain: domain.id, ...booted }, 'domain started');
     } catch (error) {
@@ -361,9 +642,9 @@ export class Host extends EventEmitter<HostEvents> {
       throw error;
     }
     if (initialState) {
-      // A restored guest believes no time has passed and shares its RNG and identity with
-      // every other clone of the same snapshot: the agent makes it unique and current.
-      domain.guestRefreshed = this.refreshGuest(domain, true);
+      // A restored guest believes no time has passed; a clone of a shared snapshot also
+      // shares its RNG and identity with every other clone: the agent makes it current/unique.
+      domain.guestRefreshed = this.refreshGuest(domain, refresh);
     }
   }
 
@@ -373,9 +654,9 @@ export class Host extends EventEmitter<HostEvents> {
   }
 
   /** Tells the guest agent the real time and, for clones, a fresh identity and entropy. */
-  async refreshGuest(domain: Domain, newIdentity: boolean): Promise<boolean> {
+  async refreshGuest(domain: Domain, refresh: GuestRefresh): Promise<boolean> {
     try {
-      if (newIdentity) {
+      if (refresh === 'clone') {
         const machineId = randomBytes(16).toString('hex');
         await domain.agentRequest('identity', [`rd-${domain.id}`, machineId]);
         await domain.agentRequest('entropy', [randomBytes(64).toString('hex')]);

@@ -26,6 +26,8 @@ export async function startHypervisor(
   log: pino.Logger = pino({ name: 'hypervisor', level: config.logLevel }),
 ): Promise<RunningHypervisor> {
   const host = new Host(config, log);
+  host.recover();
+  host.enableIdleSuspend(config.idleSuspendSeconds);
   const server = new ControlServer(host, log);
   const port = await server.listen(config.port, config.host);
   return {

@@ -28,9 +28,15 @@ let stopping = false;
 async function stop(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
-  log.info({ signal }, 'stopping: ending every domain');
+  const personal = host
+    .list()
+    .filter((d) => d.kind === 'personal' && (d.state === 'running' || d.state === 'paused'));
+  log.info(
+    { signal, saving: personal.length },
+    'stopping: saving running personal domains, ending the others',
+  );
   await server.close();
-  await host.shutdown();
+  await host.shutdown({ suspendPersonal: true });
   process.exit(0);
 }
 process.on('SIGINT', () => void stop('SIGINT'));

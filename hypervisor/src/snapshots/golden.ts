@@ -111,7 +111,7 @@ export class GoldenSnapshots {
 
       onProgress?.('save', 'saving state');
       const saveStarted = Date.now();
-      const state = await domain.captureState(false);
+      const state = await domain.captureState(false, async (captured) => captured);
       const fileBytes = await writeStateFile(
         paths.state,
         {

@@ -3,35 +3,22 @@
 // v86's IDE controller calls (get/set/load/get_state/set_state), so v86 reads and writes
 // through it directly.
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import {
+  COW_BLOCK_SIZE,
+  MemoryOverlay,
+  type DiskReport,
+  type OverlayStore,
+} from './overlay-store.ts';
 
-export const COW_BLOCK_SIZE = 4096;
+export { COW_BLOCK_SIZE, MemoryOverlay, type OverlayStore } from './overlay-store.ts';
 
-/** Where a VM's written blocks live. In memory for now; a durable store can replace it. */
-export interface OverlayStore {
-  read(block: number): Uint8Array | undefined;
-  write(block: number, data: Uint8Array): void;
-  entries(): Iterable<[number, Uint8Array]>;
-  clear(): void;
-  readonly blockCount: number;
-}
-
-export class MemoryOverlay implements OverlayStore {
-  private readonly blocks = new Map<number, Uint8Array>();
-  read(block: number): Uint8Array | undefined {
-    return this.blocks.get(block);
-  }
-  write(block: number, data: Uint8Array): void {
-    this.blocks.set(block, data);
-  }
-  entries(): Iterable<[number, Uint8Array]> {
-    return this.blocks.entries();
-  }
-  clear(): void {
-    this.blocks.clear();
-  }
-  get blockCount(): number {
-    return this.blocks.size;
-  }
+/**
+ * What a saved VM state records about a durable disk instead of its blocks: the blocks stay in
+ * the overlay file, and the generation proves the file still matches the saved memory.
+ */
+interface DurableDiskMarker {
+  durable: true;
+  generation: number;
 }
 
 export class CowDisk {
@@ -42,13 +29,15 @@ export class CowDisk {
 
   constructor(
     readonly basePath: string,
-    readonly overlay: OverlayStore = new MemoryOverlay(),
+    private overlayStore: OverlayStore = new MemoryOverlay(),
   ) {
     this.fd = openSync(basePath, 'r');
     this.byteLength = fstatSync(this.fd).size;
     if (this.byteLength % COW_BLOCK_SIZE !== 0) {
       closeSync(this.fd);
-      throw new Error(`${basePath}: size ${this.byteLength} is not a multiple of ${COW_BLOCK_SIZE}`);
+      throw new Error(
+        `${basePath}: size ${this.byteLength} is not a multiple of ${COW_BLOCK_SIZE}`,
+      );
     }
   }
 
@@ -56,14 +45,52 @@ export class CowDisk {
     this.onload?.(Object.create(null));
   }
 
+  get overlay(): OverlayStore {
+    return this.overlayStore;
+  }
+
+  report(): DiskReport {
+    return {
+      kind: this.overlayStore.kind,
+      overlayBytes: this.overlayBytes,
+      fileBytes: this.overlayStore.fileBytes,
+      generation: this.overlayStore.generation,
+    };
+  }
+
+  /** Closes the base image and the overlay; settle() first when writes may be in flight. */
   close(): void {
     if (this.fd !== null) closeSync(this.fd);
     this.fd = null;
+    this.overlayStore.close();
+  }
+
+  /** Resolves once every acknowledged write is durable and no commit is in flight. */
+  async settle(): Promise<void> {
+    for (;;) {
+      const pending = this.overlayStore.commit();
+      if (!pending) return;
+      await pending;
+    }
+  }
+
+  /**
+   * Moves this disk onto another store, copying what was written so far (a standby VM that
+   * becomes someone's personal desktop moves from memory to its durable overlay). Call it while
+   * the VM is paused.
+   */
+  async moveOverlay(target: OverlayStore): Promise<void> {
+    await this.settle();
+    target.writeBlocks([...this.overlayStore.entries()]);
+    await target.commit();
+    const previous = this.overlayStore;
+    this.overlayStore = target;
+    previous.close();
   }
 
   /** Bytes the overlay holds, i.e. what this VM has written. */
   get overlayBytes(): number {
-    return this.overlay.blockCount * COW_BLOCK_SIZE;
+    return this.overlayStore.blockCount * COW_BLOCK_SIZE;
   }
 
   get(start: number, length: number, callback: (data: Uint8Array) => void): void {
@@ -89,7 +116,7 @@ export class CowDisk {
       const block = Math.floor(offset / COW_BLOCK_SIZE);
       const within = offset - block * COW_BLOCK_SIZE;
       const count = Math.min(COW_BLOCK_SIZE - within, length - done);
-      const written = this.overlay.read(block);
+      const written = this.overlayStore.read(block);
       if (written) {
         out.set(written.subarray(within, within + count), done);
       } else {
@@ -100,31 +127,48 @@ export class CowDisk {
     return out;
   }
 
+  /**
+   * v86's IDE raises the write-completion interrupt from `callback`, so calling it only once the
+   * overlay has committed means the guest never sees a write complete that is not durable.
+   */
   set(start: number, data: Uint8Array, callback: () => void): void {
     this.write(start, data);
-    callback();
+    const committed = this.overlayStore.commit();
+    if (!committed) {
+      callback();
+      return;
+    }
+    committed.then(callback, (error: unknown) => {
+      // Not acknowledging is the only safe answer; the worker dies and the host sees a crash.
+      queueMicrotask(() => {
+        throw error;
+      });
+    });
   }
 
   write(start: number, data: Uint8Array): void {
     this.checkRange(start, data.length);
+    const blocks: [number, Uint8Array][] = [];
     let done = 0;
     while (done < data.length) {
       const offset = start + done;
       const block = Math.floor(offset / COW_BLOCK_SIZE);
       const within = offset - block * COW_BLOCK_SIZE;
       const count = Math.min(COW_BLOCK_SIZE - within, data.length - done);
-      let target = this.overlay.read(block);
+      let target = this.overlayStore.read(block);
       if (!target) {
         // First write to this block: start from the base content (read-modify-write).
         target = new Uint8Array(COW_BLOCK_SIZE);
-        if (count < COW_BLOCK_SIZE) this.readBase(target, 0, COW_BLOCK_SIZE, block * COW_BLOCK_SIZE);
+        if (count < COW_BLOCK_SIZE)
+          this.readBase(target, 0, COW_BLOCK_SIZE, block * COW_BLOCK_SIZE);
       } else {
         target = target.slice();
       }
       target.set(data.subarray(done, done + count), within);
-      this.overlay.write(block, target);
+      blocks.push([block, target]);
       done += count;
     }
+    this.overlayStore.writeBlocks(blocks);
   }
 
   /** v86 asks for this only to export a whole disk; not supported for shared bases. */
@@ -132,9 +176,16 @@ export class CowDisk {
     callback(undefined);
   }
 
-  /** Saved with the VM state: the written blocks only, never the base. */
-  get_state(): [number, Uint8Array] {
-    const entries = [...this.overlay.entries()].sort((a, b) => a[0] - b[0]);
+  /**
+   * Saved with the VM state: the written blocks only, never the base. A durable overlay keeps
+   * its blocks in its own file, so the state records only which generation of it matches.
+   */
+  get_state(): [number, Uint8Array, string] {
+    if (this.overlayStore.kind === 'durable') {
+      const marker: DurableDiskMarker = { durable: true, generation: this.overlayStore.generation };
+      return [this.byteLength, new Uint8Array(0), JSON.stringify(marker)];
+    }
+    const entries = [...this.overlayStore.entries()].sort((a, b) => a[0] - b[0]);
     const packed = new Uint8Array(entries.length * (4 + COW_BLOCK_SIZE));
     const view = new DataView(packed.buffer);
     entries.forEach(([block, data], i) => {
@@ -142,22 +193,42 @@ export class CowDisk {
       view.setUint32(at, block, true);
       packed.set(data, at + 4);
     });
-    return [this.byteLength, packed];
+    return [this.byteLength, packed, ''];
   }
 
-  set_state(state: [number, Uint8Array]): void {
-    const [byteLength, packed] = state;
+  set_state(state: [number, Uint8Array, string?]): void {
+    const [byteLength, packed, markerJson] = state;
     if (byteLength !== this.byteLength) {
       throw new Error(
         `saved disk is ${byteLength} bytes but base image ${this.basePath} is ${this.byteLength}`,
       );
     }
-    this.overlay.clear();
-    const view = new DataView(packed.buffer, packed.byteOffset, packed.byteLength);
-    for (let at = 0; at < packed.length; at += 4 + COW_BLOCK_SIZE) {
-      const block = view.getUint32(at, true);
-      this.overlay.write(block, packed.slice(at + 4, at + 4 + COW_BLOCK_SIZE));
+    if (markerJson) {
+      const marker = JSON.parse(markerJson) as DurableDiskMarker;
+      if (this.overlayStore.kind !== 'durable') {
+        throw new Error('this state was saved with a durable disk; restore it with its overlay');
+      }
+      if (marker.generation !== this.overlayStore.generation) {
+        throw new Error(
+          `the disk overlay is at write ${this.overlayStore.generation} but the saved state ` +
+            `expects write ${marker.generation}: the disk changed after the state was saved, and ` +
+            `resuming that memory over it would corrupt the file system`,
+        );
+      }
+      return;
     }
+    if (this.overlayStore.kind === 'durable' && this.overlayStore.blockCount > 0) {
+      throw new Error(
+        "refusing to replace a personal disk's contents with a snapshot's: boot it instead",
+      );
+    }
+    this.overlayStore.clear();
+    const view = new DataView(packed.buffer, packed.byteOffset, packed.byteLength);
+    const blocks: [number, Uint8Array][] = [];
+    for (let at = 0; at < packed.length; at += 4 + COW_BLOCK_SIZE) {
+      blocks.push([view.getUint32(at, true), packed.slice(at + 4, at + 4 + COW_BLOCK_SIZE)]);
+    }
+    this.overlayStore.writeBlocks(blocks);
   }
 
   private readBase(target: Uint8Array, targetOffset: number, length: number, position: number) {

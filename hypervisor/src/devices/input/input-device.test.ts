@@ -93,12 +93,33 @@ test('pointer moves absolutely and clicks only on button changes', () => {
   input.pointer(5000, -3, 0, 1024, 768); // clamped
   assert.deepEqual(emu.calls, [
     ['bus', 'mouse-absolute', [100, 50, 1023, 767]],
+    ['bus', 'mouse-delta', [1, 0]],
     ['bus', 'mouse-click', [true, false, false]],
     ['bus', 'mouse-absolute', [120, 60, 1023, 767]],
+    ['bus', 'mouse-delta', [-1, 0]],
     ['bus', 'mouse-click', [true, true, true]],
     ['bus', 'mouse-click', [false, false, false]],
     ['bus', 'mouse-absolute', [1023, 0, 1023, 767]],
+    ['bus', 'mouse-delta', [1, 0]],
   ]);
+});
+
+test('every pure move raises a PS/2 packet; a move with a button change relies on the click', () => {
+  const emu = fakeEmulator();
+  const input = new InputDevice(emu);
+  input.pointer(10, 10, 1, 100, 100); // move and press at once: the click raises the interrupt
+  for (let x = 11; x <= 14; x++) input.pointer(x, 10, 1, 100, 100); // drag
+  const events = emu.calls.map((call) => call[1]);
+  assert.deepEqual(events, [
+    'mouse-absolute',
+    'mouse-click',
+    ...Array<string[]>(4).fill(['mouse-absolute', 'mouse-delta']).flat(),
+  ]);
+  // The nudges alternate, so a guest reading plain PS/2 deltas does not drift.
+  const net = emu.calls
+    .filter((call) => call[1] === 'mouse-delta')
+    .reduce((sum, call) => sum + (call[2] as number[])[0]!, 0);
+  assert.equal(net, 0);
 });
 
 test('right and middle buttons map to v86 [left, middle, right]', () => {

@@ -21,6 +21,8 @@ export class InputDevice {
   private buttons = 0;
   private lastX = -1;
   private lastY = -1;
+  /** Sign of the next interrupt-raising PS/2 nudge; alternates so the nudges cancel out. */
+  private nudge = 1;
 
   constructor(emulator: V86InputLike) {
     this.emulator = emulator;
@@ -73,8 +75,14 @@ export class InputDevice {
   /**
    * Moves the absolute pointer to guest pixel (x, y) of a screen of the given size and updates
    * buttons (bit 0 left, bit 1 right, bit 2 middle). Clicks are sent only when buttons change.
+   *
+   * Every move must also raise IRQ 12: v86's VMware device only queues the position, and the
+   * guest's vmmouse driver reads that queue when a PS/2 mouse packet arrives. Without one, moves
+   * waited in the queue (collapsed to the newest) until the next click: X saw a press, then the
+   * last position together with the release, so window drags did nothing.
    */
   pointer(x: number, y: number, buttons: number, screenWidth: number, screenHeight: number): void {
+    const b = buttons & 7;
     if (screenWidth > 0 && screenHeight > 0 && (x !== this.lastX || y !== this.lastY)) {
       this.lastX = x;
       this.lastY = y;
@@ -87,8 +95,9 @@ export class InputDevice {
         Math.max(1, screenWidth - 1),
         Math.max(1, screenHeight - 1),
       ]);
+      // A button change below sends its own PS/2 packet; a pure move needs one.
+      if (b === this.buttons) this.raisePointerInterrupt();
     }
-    const b = buttons & 7;
     if (b !== this.buttons) {
       this.buttons = b;
       // v86 wants [left, middle, right].
@@ -98,6 +107,17 @@ export class InputDevice {
         (b & BUTTON_RIGHT) !== 0,
       ]);
     }
+  }
+
+  /**
+   * Makes v86's PS/2 mouse send one packet (and so IRQ 12), as v86's own browser adapter does
+   * with a mouse-delta beside each mouse-absolute. The vmmouse driver ignores the packet's
+   * contents and drains the VMware queue; v86 drops zero deltas, so this is a one-count nudge
+   * whose sign alternates, netting zero for a guest that reads the plain PS/2 stream instead.
+   */
+  private raisePointerInterrupt(): void {
+    this.emulator.bus.send('mouse-delta', [this.nudge, 0]);
+    this.nudge = -this.nudge;
   }
 
   /**

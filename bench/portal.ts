@@ -1,0 +1,372 @@
+/// <reference lib="dom" />
+// The portal in the benchmark's path: the real Next.js production server (web/server.mjs, started
+// by scripts/lib/portal-server.ts as the e2e tests do) in front of the bench's hypervisor and
+// gateway, and portal users in headless Chromium who sign in and click "Open desktop".
+//
+// The portal's viewer has no paint hook, so the page is watched from outside: a script wraps the
+// page's WebSocket to see the socket.io traffic, learns which display updates are full frames, and
+// feeds stack.ts's paint detector (INIT_SCRIPT) each time the viewer acknowledges a frame. The
+// viewer sends `frame:ack` right after it painted a frame's last rect, in the same callback as its
+// own onPaint, so the detector sees the same paints as on the bench's bare viewer page.
+import { randomBytes } from 'node:crypto';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { freePort, startPortalServer, type PortalServer } from '../scripts/lib/portal-server.ts';
+import { hashPassword } from '../web/src/server/auth/password.ts';
+import { INIT_SCRIPT, desktopPaintedAt, startStack, type Stack } from './stack.ts';
+
+/** Runs after INIT_SCRIPT (which defines the `__paints` hook) in every portal page. */
+const PORTAL_PAINT_SCRIPT = `(() => {
+  // socket.io over engine.io: '4' (message), then '2' (event) or '5<n>-' (event with binary
+  // attachments), an optional namespace and ack id, then the JSON array [name, payload].
+  const payloadOf = (text, name) => {
+    if (typeof text !== 'string' || text[0] !== '4' || !text.includes(name)) return null;
+    const start = text.indexOf('[');
+    if (start < 0) return null;
+    try {
+      const message = JSON.parse(text.slice(start));
+      return message[0] === name ? message[1] : null;
+    } catch { return null; }
+  };
+  const fullFrames = new Set();
+  window.__paints = [];
+  const Native = window.WebSocket;
+  const send = Native.prototype.send;
+  Native.prototype.send = function (data) {
+    const ack = payloadOf(data, 'frame:ack');
+    if (ack && typeof ack.seq === 'number') {
+      const at = performance.now();
+      const full = fullFrames.delete(ack.seq);
+      window.__paints.push({ seq: ack.seq, full, at });
+    }
+    return send.call(this, data);
+  };
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      // Added before engine.io sets onmessage, so this runs before the viewer paints the update.
+      this.addEventListener('message', (event) => {
+        const update = payloadOf(event.data, 'display:update');
+        if (update && update.full && typeof update.seq === 'number') fullFrames.add(update.seq);
+      });
+    }
+  };
+  // The page's own timestamp of the click on "Open desktop" (or "Resume and open desktop"), as
+  // epoch ms on the page clock; kept in sessionStorage in case the click navigates.
+  document.addEventListener('click', (event) => {
+    const button = event.target instanceof Element ? event.target.closest('button') : null;
+    if (button && /open desktop/i.test(button.textContent || '')) {
+      sessionStorage.setItem('bench.openClickAt', String(performance.timeOrigin + event.timeStamp));
+    }
+  }, true);
+})();`;
+
+const VIEWPORT = { width: 1360, height: 860 };
+/** RAYDESK_BENCH_TRACE=1 prints each step of the portal flow (to see where a run waits). */
+const trace = (line: string) => {
+  if (process.env.RAYDESK_BENCH_TRACE)
+    process.stderr.write(`[bench portal ${new Date().toISOString()}] ${line}\n`);
+};
+/** The home page's desktop badge for each state the bench clicks from (STATE_LABEL). */
+export type HomeState = 'Not created yet' | 'Suspended';
+
+export interface OpenDesktopResult {
+  /** Click on "Open desktop" to the first complete frame showing the desktop, page clock, ms. */
+  ms: number;
+  /** Portal VM id and hypervisor domain id of the user's desktop. */
+  vmId: string;
+  domainId: string;
+  /** Server-side time of the portal's open-desktop call (tookMs in its answer). */
+  serverMs: number;
+  /** The browser's open-desktop request: click to request start, then to its answer's end, ms. */
+  request: { afterClickMs: number; roundTripMs: number };
+  /** A paused standby desktop VM was ready in the hypervisor at the click. */
+  standbyReady: boolean;
+}
+
+export interface PortalUser {
+  email: string;
+  page: Page;
+  /**
+   * From the home page in state `from`, clicks "Open desktop" and waits until the viewer page
+   * has painted a complete frame that shows the desktop. `screenshot`: a PNG of the page then.
+   */
+  openDesktop(from: HomeState, screenshot?: string): Promise<OpenDesktopResult>;
+  /** Goes back to the home page: the viewer page and its gateway socket close. */
+  leaveViewer(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface BenchPortal {
+  server: PortalServer;
+  /** The hypervisor keeps a standby desktop VM (STANDBY_APPLIANCES includes desktop). */
+  standbyDesktop: boolean;
+  /** A fresh portal user (no VM yet), signed in, on the home page, in a new browser context. */
+  newUser(label: string): Promise<PortalUser>;
+  close(): Promise<void>;
+}
+
+const BENCH_ADMIN = {
+  email: 'admin@bench.test',
+  password: `bench-admin-${randomBytes(8).toString('hex')}`,
+};
+
+/**
+ * The bench stack (hypervisor, gateway, Chromium; see stack.ts) with the real portal in front:
+ * the gateway posts its session events to the portal, which mints the attach tokens it verifies.
+ */
+export async function startPortalStack(options: {
+  memoryBudgetMiB: number;
+  log: (line: string) => void;
+}): Promise<{ stack: Stack; portal: BenchPortal }> {
+  const port = await freePort();
+  const stack = await startStack({
+    memoryBudgetMiB: options.memoryBudgetMiB,
+    portalInternalUrl: `http://127.0.0.1:${port}`,
+  });
+  try {
+    options.log(
+      'starting the portal (web/server.mjs, production build, throwaway SQLite database)',
+    );
+    const server = await startPortalServer({
+      port,
+      hypervisor: { port: stack.hv.config.port, secret: stack.hv.config.secret },
+      gatewayUrl: stack.gatewayUrl,
+      gatewaySecret: stack.gatewaySecret,
+      attachSecret: stack.attachSecret,
+      admin: BENCH_ADMIN,
+      // The bench signs in many users from one address.
+      env: { LOGIN_MAX_FAILURES_ADDRESS: '1000' },
+      startTimeoutMs: 120_000,
+    });
+    if (!server.health.hypervisor.ok || !server.health.gateway.ok) {
+      throw new Error(`the portal cannot reach the stack: ${JSON.stringify(server.health)}`);
+    }
+    // Next.js loads a route's code on its first request; a portal in service has served these
+    // before, so load them now (signed out: each answers 401/403 or redirects, creating nothing).
+    for (const [path, method] of [
+      ['/login', 'GET'],
+      ['/', 'GET'],
+      ['/api/me', 'GET'],
+      ['/api/desktop/open', 'POST'],
+      ['/desktop/warmup', 'GET'],
+      ['/api/vms/warmup/attach-token', 'POST'],
+    ] as const) {
+      await fetch(`${server.url}${path}`, {
+        method,
+        redirect: 'manual',
+        headers: { origin: server.url },
+      }).catch(() => undefined);
+    }
+    // As the daemon does (hypervisor/src/host/main.ts); the embedded host starts without it.
+    stack.hv.host.enableStandby(stack.hv.config.standbyAppliances);
+    const standbyDesktop = stack.hv.config.standbyAppliances.includes('desktop');
+    const users = new Set<PortalUser>();
+    const portal: BenchPortal = {
+      server,
+      standbyDesktop,
+      async newUser(label) {
+        const user = await createPortalUser(stack, server, standbyDesktop, label);
+        users.add(user);
+        const close = user.close;
+        user.close = async () => {
+          users.delete(user);
+          await close();
+        };
+        return user;
+      },
+      async close() {
+        for (const user of [...users]) await user.close();
+        await server.close();
+      },
+    };
+    return { stack, portal };
+  } catch (error) {
+    await stack.close();
+    throw error;
+  }
+}
+
+async function waitUntil(
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  everyMs = 250,
+): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await check().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+/**
+ * Turns the standby pool off and waits until its VMs are gone: the host finishes preparing a
+ * standby VM before it releases it (destroying one while it starts is not safe), and the figures
+ * measured next should not share the CPU with that.
+ */
+export async function releaseStandby(stack: Stack, timeoutMs = 180_000): Promise<void> {
+  stack.hv.host.enableStandby([]);
+  await waitUntil(
+    'the standby VMs to be released',
+    async () =>
+      !(await stack.client.list()).some(
+        (d) => d.name.startsWith('standby-') && d.state !== 'stopped',
+      ),
+    timeoutMs,
+    500,
+  );
+}
+
+async function standbyReady(stack: Stack): Promise<boolean> {
+  const domains = await stack.client.list();
+  return domains.some((d) => d.name === 'standby-desktop' && d.state === 'paused');
+}
+
+async function createPortalUser(
+  stack: Stack,
+  server: PortalServer,
+  standbyDesktop: boolean,
+  label: string,
+): Promise<PortalUser> {
+  const email = `${label}-${randomBytes(4).toString('hex')}@bench.test`;
+  const password = `bench-${randomBytes(12).toString('hex')}`;
+  await server.db.user.create({
+    data: {
+      email,
+      name: `Bench ${label}`,
+      passwordHash: await hashPassword(password),
+      maxVms: 3,
+      maxMemoryMiB: 2048,
+    },
+  });
+  trace(`${email}: created in the portal database`);
+  const browser: Browser = stack.browser;
+  const context: BrowserContext = await browser.newContext({
+    viewport: VIEWPORT,
+    baseURL: server.url,
+  });
+  await context.addInitScript(INIT_SCRIPT);
+  await context.addInitScript(PORTAL_PAINT_SCRIPT);
+  const page = await context.newPage();
+  trace(`${email}: browser context open`);
+  await page.goto('/login');
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL((url) => url.pathname === '/', { timeout: 60_000 });
+  trace(`${email}: signed in`);
+
+  const user: PortalUser = {
+    email,
+    page,
+    async openDesktop(from, screenshot) {
+      if (new URL(page.url()).pathname !== '/') await page.goto('/');
+      trace(`${email}: on the home page`);
+      const badge = page.getByTestId('desktop-state');
+      // The home page polls /api/me; the portal learns of a suspend from its housekeeping sync.
+      await waitUntil(
+        `the home page to show "${from}"`,
+        async () => (await badge.textContent()) === from,
+        60_000,
+      );
+      const button = page.getByRole('button', { name: /open desktop/i });
+      // A click before React hydrated the page would do nothing.
+      await waitUntil(
+        'the home page to hydrate',
+        () => button.evaluate((el) => Object.keys(el).some((k) => k.startsWith('__reactProps$'))),
+        30_000,
+        50,
+      );
+      // Users arrive at a host at rest: give the hypervisor time to prepare its standby VM.
+      if (standbyDesktop)
+        await waitUntil('a standby desktop VM', () => standbyReady(stack), 90_000, 500).catch(
+          () => undefined,
+        );
+      const ready = standbyDesktop && (await standbyReady(stack));
+      trace(`${email}: hydrated, standby ${ready ? 'ready' : 'not ready'}; clicking`);
+      const answer = page.waitForResponse((r) => r.url().endsWith('/api/desktop/open'), {
+        timeout: 300_000,
+      });
+      await page.evaluate(() => sessionStorage.removeItem('bench.openClickAt'));
+      await button.click();
+      const response = await answer;
+      if (!response.ok())
+        throw new Error(`open desktop answered ${response.status()}: ${await response.text()}`);
+      const body = (await response.json()) as { vm: { id: string }; tookMs: number };
+      trace(`${email}: open-desktop answered in ${body.tookMs} ms`);
+      await page.waitForURL((url) => url.pathname === `/desktop/${body.vm.id}`, {
+        timeout: 60_000,
+      });
+      trace(`${email}: on the viewer page`);
+      const paintedAt = await desktopPaintedAt({ page, clockOffset: 0 }, 180_000);
+      trace(`${email}: desktop painted`);
+      if (screenshot) await page.screenshot({ path: screenshot });
+      const timing = response.request().timing();
+      const clickedAt = Number(
+        await page.evaluate(() => sessionStorage.getItem('bench.openClickAt')),
+      );
+      if (!clickedAt) throw new Error('the page did not record the click on "Open desktop"');
+      const vm = await server.db.vm.findUniqueOrThrow({ where: { id: body.vm.id } });
+      if (!vm.domainId) throw new Error(`portal VM ${vm.id} has no hypervisor domain`);
+      return {
+        ms: paintedAt - clickedAt,
+        vmId: vm.id,
+        domainId: vm.domainId,
+        serverMs: body.tookMs,
+        request: {
+          afterClickMs: Math.round(timing.startTime + timing.requestStart - clickedAt),
+          roundTripMs: Math.round(timing.responseEnd - timing.requestStart),
+        },
+        standbyReady: ready,
+      };
+    },
+    async leaveViewer() {
+      await page.goto('/');
+    },
+    async close() {
+      await context.close().catch(() => undefined);
+    },
+  };
+  return user;
+}
+
+export interface PortalTimeToDesktop {
+  samples: number[];
+  /** How many clicks found a standby desktop VM ready. */
+  standbyClaims: number;
+  /** The last sample's user, still on its running desktop's viewer page. */
+  user: PortalUser;
+  domainId: string;
+}
+
+/**
+ * timeToDesktop samples through the portal: each a fresh user with no VM who signs in and clicks
+ * "Open desktop". Earlier samples' desktops are destroyed; the last one is kept for what follows.
+ */
+export async function portalTimeToDesktop(
+  stack: Stack,
+  portal: BenchPortal,
+  samples: number,
+  log: (line: string) => void,
+  screenshot?: string,
+): Promise<PortalTimeToDesktop> {
+  const out: number[] = [];
+  let standbyClaims = 0;
+  let previous: { user: PortalUser; domainId: string } | null = null;
+  for (let i = 0; i < samples; i++) {
+    const user = await portal.newUser(`ttd-${i + 1}`);
+    const opened = await user.openDesktop('Not created yet', i === 0 ? screenshot : undefined);
+    out.push(opened.ms);
+    if (opened.standbyReady) standbyClaims++;
+    log(
+      `timeToDesktop #${i + 1} (portal, ${opened.standbyReady ? 'standby VM ready' : 'no standby VM ready'}): ${opened.ms.toFixed(0)} ms, open-desktop request ${opened.request.afterClickMs} ms after the click, answered in ${opened.request.roundTripMs} ms (${opened.serverMs} ms in the route)`,
+    );
+    if (previous) {
+      await previous.user.close();
+      await stack.client.destroy(previous.domainId).catch(() => undefined);
+    }
+    previous = { user, domainId: opened.domainId };
+  }
+  return { samples: out, standbyClaims, user: previous!.user, domainId: previous!.domainId };
+}

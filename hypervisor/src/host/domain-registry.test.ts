@@ -1,0 +1,49 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import type { DomainSpec } from './domain.ts';
+import { DomainRegistry } from './domain-registry.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'registry-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const spec: DomainSpec = {
+  id: 'vm-0011aabb',
+  name: 'desk-alice',
+  appliance: 'desktop',
+  kind: 'personal',
+  owner: 'user-1',
+  memoryMiB: 256,
+  vgaMemoryMiB: 8,
+};
+
+test('records round-trip, are replaced on save, and go on remove', () => {
+  const registry = new DomainRegistry(join(dir, 'a'));
+  const createdAt = new Date('2026-11-24T00:00:00.000Z');
+  registry.save(spec, createdAt, null);
+  registry.save(spec, createdAt, '/data/states/vm-0011aabb.state');
+  const { records, problems } = registry.load();
+  assert.deepEqual(problems, []);
+  assert.deepEqual(records, [
+    { spec, createdAt: createdAt.toISOString(), savedStateFile: '/data/states/vm-0011aabb.state' },
+  ]);
+  registry.remove(spec.id);
+  assert.deepEqual(registry.load().records, []);
+});
+
+test('a damaged or foreign record is reported and skipped, not fatal', () => {
+  const registry = new DomainRegistry(join(dir, 'b'));
+  registry.save(spec, new Date(), null);
+  writeFileSync(join(registry.dir, 'vm-broken.json'), '{"spec": ');
+  writeFileSync(join(registry.dir, 'vm-other.json'), JSON.stringify({ spec: { id: '../etc' } }));
+  const { records, problems } = registry.load();
+  assert.equal(records.length, 1);
+  assert.equal(problems.length, 2);
+});
+
+test('ids that could escape the directory are refused', () => {
+  const registry = new DomainRegistry(join(dir, 'c'));
+  assert.throws(() => registry.save({ ...spec, id: '../escape' }, new Date(), null));
+});

@@ -1,0 +1,80 @@
+// The personal domains the host must remember across its own restarts: one small JSON file per
+// domain under <data>/domains, written atomically. Disposable and system domains are never
+// recorded; they end with the daemon.
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { applianceNameSchema, domainIdSchema, domainKindSchema } from '../api/protocol.ts';
+import type { DomainSpec } from './domain.ts';
+
+const recordSchema = z.object({
+  spec: z.object({
+    id: domainIdSchema,
+    name: z.string().min(1).max(200),
+    appliance: applianceNameSchema,
+    kind: domainKindSchema,
+    owner: z.string().nullable(),
+    memoryMiB: z.number().int().positive(),
+    vgaMemoryMiB: z.number().int().positive(),
+  }),
+  createdAt: z.string().datetime(),
+  /** The state file a suspended domain resumes from; null when it has to boot. */
+  savedStateFile: z.string().nullable(),
+});
+export type DomainRecord = z.infer<typeof recordSchema>;
+
+export class DomainRegistry {
+  constructor(readonly dir: string) {
+    mkdirSync(dir, { recursive: true });
+  }
+
+  save(spec: DomainSpec, createdAt: Date, savedStateFile: string | null): void {
+    const record: DomainRecord = { spec, createdAt: createdAt.toISOString(), savedStateFile };
+    const path = this.pathOf(spec.id);
+    const tmp = `${path}.new`;
+    const fd = openSync(tmp, 'w', 0o600);
+    try {
+      writeSync(fd, JSON.stringify(record, null, 2));
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  }
+
+  remove(id: string): void {
+    rmSync(this.pathOf(id), { force: true });
+  }
+
+  /** Every readable record; unreadable files are reported, not fatal. */
+  load(): { records: DomainRecord[]; problems: string[] } {
+    const records: DomainRecord[] = [];
+    const problems: string[] = [];
+    for (const name of readdirSync(this.dir)) {
+      if (!name.endsWith('.json')) continue;
+      const path = join(this.dir, name);
+      try {
+        const parsed = recordSchema.safeParse(JSON.parse(readFileSync(path, 'utf8')));
+        if (parsed.success) records.push(parsed.data);
+        else problems.push(`${path}: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+      } catch (error) {
+        problems.push(`${path}: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+    return { records, problems };
+  }
+
+  private pathOf(id: string): string {
+    return join(this.dir, `${domainIdSchema.parse(id)}.json`);
+  }
+}
