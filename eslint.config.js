@@ -3,7 +3,13 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   {
-    ignores: ['**/node_modules/**', '**/.next/**', 'data/**', 'web/next-env.d.ts', 'prisma/generated/**'],
+    ignores: [
+      '**/node_modules/**',
+      '**/.next/**',
+      'data/**',
+      'web/next-env.d.ts',
+      'prisma/generated/**',
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,

@@ -3,7 +3,13 @@
 import { loadavg } from 'node:os';
 import { runCpuFigures } from './cpu.ts';
 import type { Plan } from './options.ts';
-import { METHODS, readColdBoots, type BenchResults, type RunOutput } from './run.ts';
+import {
+  METHODS,
+  attachCpuFigures,
+  readColdBoots,
+  type BenchResults,
+  type RunOutput,
+} from './run.ts';
 import { startStack } from './stack.ts';
 import { round } from './stats.ts';
 
@@ -23,6 +29,7 @@ export async function runCpuBench(
       oneVm: null,
       eightVms: null,
       busyNeighbour: null,
+      busyNeighbours: null,
       method: METHODS.inputToPaint,
     },
     bandwidthBytesPerSec: null,
@@ -39,14 +46,12 @@ export async function runCpuBench(
     },
     density: null,
     mips: null,
-    busyNeighbours: null,
-    idleCpuPercent: null,
   };
   log('starting hypervisor, gateway and Chromium (CPU figures only)');
   const stack = await startStack({ memoryBudgetMiB });
   try {
     stack.hv.host.enableStandby([]);
-    Object.assign(results, await runCpuFigures(stack, plan.cpu, log, series));
+    attachCpuFigures(results, await runCpuFigures(stack, plan.cpu, log, series));
   } finally {
     await stack.close();
   }

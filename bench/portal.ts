@@ -9,7 +9,7 @@
 // viewer sends `frame:ack` right after it painted a frame's last rect, in the same callback as its
 // own onPaint, so the detector sees the same paints as on the bench's bare viewer page.
 import { randomBytes } from 'node:crypto';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page, Response } from 'playwright-core';
 import { freePort, startPortalServer, type PortalServer } from '../scripts/lib/portal-server.ts';
 import { hashPassword } from '../web/src/server/auth/password.ts';
 import { INIT_SCRIPT, desktopPaintedAt, startStack, type Stack } from './stack.ts';
@@ -40,13 +40,21 @@ const PORTAL_PAINT_SCRIPT = `(() => {
     }
     return send.call(this, data);
   };
+  // Steps after the click, epoch ms on the page clock: the viewer's socket opened, the first
+  // part of its first full frame arrived (reset by the click).
+  window.__benchSteps = {};
+  const epoch = () => performance.timeOrigin + performance.now();
   window.WebSocket = class extends Native {
     constructor(...args) {
       super(...args);
+      this.addEventListener('open', () => { window.__benchSteps.socketOpenAt ||= epoch(); });
       // Added before engine.io sets onmessage, so this runs before the viewer paints the update.
       this.addEventListener('message', (event) => {
         const update = payloadOf(event.data, 'display:update');
-        if (update && update.full && typeof update.seq === 'number') fullFrames.add(update.seq);
+        if (update && update.full && typeof update.seq === 'number') {
+          fullFrames.add(update.seq);
+          window.__benchSteps.firstFrameAt ||= epoch();
+        }
       });
     }
   };
@@ -56,6 +64,7 @@ const PORTAL_PAINT_SCRIPT = `(() => {
     const button = event.target instanceof Element ? event.target.closest('button') : null;
     if (button && /open desktop/i.test(button.textContent || '')) {
       sessionStorage.setItem('bench.openClickAt', String(performance.timeOrigin + event.timeStamp));
+      window.__benchSteps = {};
     }
   }, true);
 })();`;
@@ -77,8 +86,16 @@ export interface OpenDesktopResult {
   domainId: string;
   /** Server-side time of the portal's open-desktop call (tookMs in its answer). */
   serverMs: number;
-  /** The browser's open-desktop request: click to request start, then to its answer's end, ms. */
-  request: { afterClickMs: number; roundTripMs: number };
+  /** ms after the click: the open-desktop answer, the viewer's socket open, its first full frame arriving. */
+  steps: {
+    answeredMs: number;
+    /** First bytes of the viewer page's server render (the client-side navigation's RSC fetch). */
+    viewerPageMs: number;
+    /** The viewer's attach token answered (it asks for one just before opening its socket). */
+    attachTokenMs: number;
+    socketOpenMs: number;
+    firstFrameMs: number;
+  };
   /** A paused standby desktop VM was ready in the hypervisor at the click. */
   standbyReady: boolean;
 }
@@ -142,7 +159,9 @@ export async function startPortalStack(options: {
       throw new Error(`the portal cannot reach the stack: ${JSON.stringify(server.health)}`);
     }
     // Next.js loads a route's code on its first request; a portal in service has served these
-    // before, so load them now (signed out: each answers 401/403 or redirects, creating nothing).
+    // before. Signed out, this loads the sign-in page and the proxy; the proxy refuses the other
+    // requests before their routes load, so the first click still loads the open-desktop route
+    // (in a full run that first answer took 0.9 s, later ones 0.2-0.5 s). Nothing is created.
     for (const [path, method] of [
       ['/login', 'GET'],
       ['/', 'GET'],
@@ -279,16 +298,25 @@ async function createPortalUser(
         50,
       );
       // Users arrive at a host at rest: give the hypervisor time to prepare its standby VM.
-      if (standbyDesktop)
+      // Only a new desktop can claim one (the pool is released before the resume samples).
+      const creates = from === 'Not created yet';
+      if (standbyDesktop && creates)
         await waitUntil('a standby desktop VM', () => standbyReady(stack), 90_000, 500).catch(
           () => undefined,
         );
-      const ready = standbyDesktop && (await standbyReady(stack));
+      const ready = standbyDesktop && creates && (await standbyReady(stack));
       trace(`${email}: hydrated, standby ${ready ? 'ready' : 'not ready'}; clicking`);
       const answer = page.waitForResponse((r) => r.url().endsWith('/api/desktop/open'), {
         timeout: 300_000,
       });
       await page.evaluate(() => sessionStorage.removeItem('bench.openClickAt'));
+      const seen: { viewerPage?: Response; attachToken?: Response } = {};
+      const watch = (r: Response) => {
+        const path = new URL(r.url()).pathname;
+        if (path.startsWith('/desktop/')) seen.viewerPage ??= r;
+        if (path.endsWith('/attach-token')) seen.attachToken ??= r;
+      };
+      page.on('response', watch);
       await button.click();
       const response = await answer;
       if (!response.ok())
@@ -301,8 +329,18 @@ async function createPortalUser(
       trace(`${email}: on the viewer page`);
       const paintedAt = await desktopPaintedAt({ page, clockOffset: 0 }, 180_000);
       trace(`${email}: desktop painted`);
+      page.off('response', watch);
+      const at = (r: Response | undefined, part: 'responseStart' | 'responseEnd') => {
+        const t = r?.request().timing();
+        return t && t[part] >= 0 ? t.startTime + t[part] : NaN;
+      };
       if (screenshot) await page.screenshot({ path: screenshot });
       const timing = response.request().timing();
+      const steps = await page.evaluate(
+        () =>
+          (window as unknown as { __benchSteps: { socketOpenAt?: number; firstFrameAt?: number } })
+            .__benchSteps,
+      );
       const clickedAt = Number(
         await page.evaluate(() => sessionStorage.getItem('bench.openClickAt')),
       );
@@ -314,9 +352,13 @@ async function createPortalUser(
         vmId: vm.id,
         domainId: vm.domainId,
         serverMs: body.tookMs,
-        request: {
-          afterClickMs: Math.round(timing.startTime + timing.requestStart - clickedAt),
-          roundTripMs: Math.round(timing.responseEnd - timing.requestStart),
+        steps: {
+          answeredMs: Math.round(timing.startTime + timing.responseEnd - clickedAt),
+          viewerPageMs: Math.round(at(seen.viewerPage, 'responseStart') - clickedAt),
+          attachTokenMs: Math.round(at(seen.attachToken, 'responseEnd') - clickedAt),
+          // NaN if the page navigated away after the click (the steps live in the document).
+          socketOpenMs: Math.round((steps.socketOpenAt ?? NaN) - clickedAt),
+          firstFrameMs: Math.round((steps.firstFrameAt ?? NaN) - clickedAt),
         },
         standbyReady: ready,
       };
@@ -360,7 +402,7 @@ export async function portalTimeToDesktop(
     out.push(opened.ms);
     if (opened.standbyReady) standbyClaims++;
     log(
-      `timeToDesktop #${i + 1} (portal, ${opened.standbyReady ? 'standby VM ready' : 'no standby VM ready'}): ${opened.ms.toFixed(0)} ms, open-desktop request ${opened.request.afterClickMs} ms after the click, answered in ${opened.request.roundTripMs} ms (${opened.serverMs} ms in the route)`,
+      `timeToDesktop #${i + 1} (portal, ${opened.standbyReady ? 'standby VM ready' : 'no standby VM ready'}): ${opened.ms.toFixed(0)} ms, open-desktop answered at ${opened.steps.answeredMs} ms (${opened.serverMs} ms in the route), viewer page at ${opened.steps.viewerPageMs} ms, attach token at ${opened.steps.attachTokenMs} ms, viewer socket open at ${opened.steps.socketOpenMs} ms, first full frame arriving at ${opened.steps.firstFrameMs} ms`,
     );
     if (previous) {
       await previous.user.close();

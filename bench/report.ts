@@ -16,7 +16,8 @@ export function machine(): string {
   return `${cpus().length} cores (${cpus()[0]?.model.trim() ?? 'cpu'}), ${Math.round(totalmem() / 2 ** 30)} GiB, ${os}, Node ${process.versions.node}`;
 }
 
-const ms = (v: number | undefined | null) => (v === undefined || v === null || Number.isNaN(v) ? '—' : `${v} ms`);
+const ms = (v: number | undefined | null) =>
+  v === undefined || v === null || Number.isNaN(v) ? '—' : `${v} ms`;
 const bps = (v: number | undefined | null) => {
   if (v === undefined || v === null) return '—';
   if (v >= 2 ** 20) return `${(v / 2 ** 20).toFixed(2)} MiB/s`;
@@ -52,17 +53,19 @@ export function table(out: RunOutput): string {
   ]);
   rows.push([
     'coldBootMs',
-    ['console', 'desktop', 'browser'].map((a) => `${a} ${ms(r.coldBootMs[a as "console"])}`).join(', '),
+    ['console', 'desktop', 'browser']
+      .map((a) => `${a} ${ms(r.coldBootMs[a as 'console'])}`)
+      .join(', '),
   ]);
   rows.push([
     'density',
     r.density
       ? `${r.density.maxDesktopVms} desktop VMs (${r.density.stoppedBy}), ${r.density.rssPerVmMiB} MiB RSS/VM; ` +
-          r.density.samples.map((s) => `${s.vms}:${s.p95}`).join(' ') +
-          ' (VMs:p95 ms)'
+        r.density.samples.map((s) => `${s.vms}:${s.p95}`).join(' ') +
+        ' (VMs:p95 ms)'
       : 'not measured',
   ]);
-  for (const run of r.busyNeighbours?.runs ?? []) {
+  for (const run of r.inputToPaintMs.busyNeighbours?.runs ?? []) {
     const on = run.schedulerOn;
     const off = run.schedulerOff;
     rows.push([
@@ -70,7 +73,7 @@ export function table(out: RunOutput): string {
       `scheduler on p50 ${ms(on.p50)} p95 ${ms(on.p95)} n=${on.n};  off p50 ${ms(off.p50)} p95 ${ms(off.p95)} n=${off.n}`,
     ]);
   }
-  const idle = r.idleCpuPercent?.perAppliance ?? {};
+  const idle = r.density?.idleCpuPercent?.perAppliance ?? {};
   rows.push([
     'idleCpuPercent',
     Object.keys(idle).length
@@ -81,7 +84,10 @@ export function table(out: RunOutput): string {
           .join(', ') + ' of one core'
       : 'not measured',
   ]);
-  rows.push(['mips', r.mips ? `bare v86 ${r.mips.bare}, Raydesk worker ${r.mips.hypervisor}` : 'not measured']);
+  rows.push([
+    'mips',
+    r.mips ? `bare v86 ${r.mips.bare}, Raydesk worker ${r.mips.hypervisor}` : 'not measured',
+  ]);
   const width = Math.max(...rows.map(([k]) => k.length));
   return [
     `Raydesk benchmark (${out.mode}, ${(out.elapsedMs / 1000).toFixed(0)} s) on ${machine()}`,
@@ -128,11 +134,17 @@ export function html(out: RunOutput): string {
   names.forEach(([key, label], i) => {
     const s = out.series[key]!;
     const y = top + i * rowH + rowH / 2;
-    parts.push(`<text x="${left - 12}" y="${y + 4}" text-anchor="end" class="lb">${esc(label)}</text>`);
-    parts.push(`<text x="${left - 12}" y="${y + 18}" text-anchor="end" class="ax">n=${s.length}</text>`);
+    parts.push(
+      `<text x="${left - 12}" y="${y + 4}" text-anchor="end" class="lb">${esc(label)}</text>`,
+    );
+    parts.push(
+      `<text x="${left - 12}" y="${y + 18}" text-anchor="end" class="ax">n=${s.length}</text>`,
+    );
     s.forEach((v, j) => {
       const jitter = (((j * 7919) % 29) / 29 - 0.5) * 22;
-      parts.push(`<circle cx="${x(v).toFixed(1)}" cy="${(y + jitter).toFixed(1)}" r="2.6" fill="#2a6fdb" fill-opacity="0.45"/>`);
+      parts.push(
+        `<circle cx="${x(v).toFixed(1)}" cy="${(y + jitter).toFixed(1)}" r="2.6" fill="#2a6fdb" fill-opacity="0.45"/>`,
+      );
     });
     const p50 = percentile(s, 50);
     const p95 = percentile(s, 95);
@@ -158,7 +170,9 @@ ${parts.join('\n')}
     const maxP = Math.max(200, ...density.samples.map((s) => s.p95));
     const dx = (v: number) => 50 + ((v - 1) / (maxVms - 1)) * (W - 80);
     const dy = (p: number) => H - 30 - (p / maxP) * (H - 60);
-    const pts = density.samples.map((s) => `${dx(s.vms).toFixed(1)},${dy(s.p95).toFixed(1)}`).join(' ');
+    const pts = density.samples
+      .map((s) => `${dx(s.vms).toFixed(1)},${dy(s.p95).toFixed(1)}`)
+      .join(' ');
     densitySvg = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}">
 <style>.lb{font:600 13px system-ui,sans-serif;fill:#1d1f21}.ax{font:11px system-ui,sans-serif;fill:#5c6370}</style>
 <text x="50" y="18" class="lb">Density: input-to-paint p95 vs desktop VMs</text>

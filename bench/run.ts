@@ -32,7 +32,7 @@ export const METHODS = {
   oneVm: 'One desktop VM running.',
   eightVms: 'Eight desktop VMs running (idle desktops besides the measured one).',
   busyNeighbour:
-    "A second desktop VM runs `while :; do :; done`, typed into its xterm as key events through the hypervisor API.",
+    'A second desktop VM runs `while :; do :; done`, typed into its xterm as key events through the hypervisor API.',
   bandwidth:
     'Bytes of WebSocket frames received by the page (Chromium DevTools protocol), divided by the scenario time. idle: nothing happens; typing: a line typed at 10 keys/s; windowDrag: the xterm title bar pressed and the mouse swept back and forth (one sweep a second, 30 moves a second) through the viewer.',
   baseline:
@@ -40,22 +40,33 @@ export const METHODS = {
   encodeMsPerFrame:
     "The gateway's own per-frame diff+encode time for one viewer (its encode histogram's observations), over every frame sent during the run.",
   snapshot:
-    'Personal desktop VM after use (the time-to-desktop, typing, drag and reconnect scenarios): saveMs is the hypervisor save call, i.e. a suspend (capture + zstd + write, disk overlay settled), restoreMs the resume of the suspended VM as the portal\'s open-desktop call makes it, measured on the server (hypervisor start until the domain runs again, plus the portal\'s database update; median over the resume iterations), stateBytes the state file size; overlayBytes is the guest data in its durable disk overlay (blocks written since the golden snapshot plus those the snapshot itself carries) and overlayFileBytes that overlay file on the host disk.',
+    "Personal desktop VM after use (the time-to-desktop, typing, drag and reconnect scenarios): saveMs is the hypervisor save call, i.e. a suspend (capture + zstd + write, disk overlay settled), restoreMs the resume of the suspended VM as the portal's open-desktop call makes it, measured on the server (hypervisor start until the domain runs again, plus the portal's database update; median over the resume iterations), stateBytes the state file size; overlayBytes is the guest data in its durable disk overlay (blocks written since the golden snapshot plus those the snapshot itself carries) and overlayFileBytes that overlay file on the host disk.",
   coldBootMs:
     'Power-on to the guest agent reporting ready, measured once when the golden snapshot was built and read from its manifest (~/.cache/raydesk/golden/*.json, newest per appliance).',
   density:
     "Desktop VMs added one at a time (idle, from the golden snapshot); after each, input-to-paint is sampled on the first VM. maxDesktopVms is the most VMs for which its p95 stayed at or under 150 ms, up to the cap or the memory budget. rssPerVmMiB is the least-squares slope of this process's RSS (hypervisor workers are threads in it) over the VM count, sampled after every VM added (including those added only to reach eight).",
-  mips:
-    "Millions of guest instructions per second for the same workload (a busybox shell busy loop on the console appliance, cold-booted): bare v86 on the main thread with no Raydesk code, against v86 in a Raydesk domain worker; back to back in the same run.",
+  mips: 'Millions of guest instructions per second for the same workload (a busybox shell busy loop on the console appliance, cold-booted): bare v86 on the main thread with no Raydesk code, against v86 in a Raydesk domain worker; back to back in the same run.',
 };
 
 export interface BenchResults {
   timeToDesktopMs: Dist | null;
   resumeToDesktopMs: Dist | null;
   reconnectMs: Dist | null;
-  inputToPaintMs: { oneVm: Dist | null; eightVms: Dist | null; busyNeighbour: Dist | null; method: string };
+  inputToPaintMs: {
+    oneVm: Dist | null;
+    eightVms: Dist | null;
+    busyNeighbour: Dist | null;
+    /** N busy console neighbours, scheduler on and off (bench/cpu.ts). */
+    busyNeighbours: CpuFigures['busyNeighbours'];
+    method: string;
+  };
   bandwidthBytesPerSec: { idle: number; typing: number; windowDrag: number; method: string } | null;
-  baselineFullBandPngBytesPerSec: { idle: number; typing: number; windowDrag: number; method: string } | null;
+  baselineFullBandPngBytesPerSec: {
+    idle: number;
+    typing: number;
+    windowDrag: number;
+    method: string;
+  } | null;
   encodeMsPerFrame: { p50: number; p95: number; n: number; method: string } | null;
   snapshot: {
     saveMs: number;
@@ -67,7 +78,12 @@ export interface BenchResults {
     n: number;
     method: string;
   } | null;
-  coldBootMs: { console: number | null; desktop: number | null; browser: number | null; method: string };
+  coldBootMs: {
+    console: number | null;
+    desktop: number | null;
+    browser: number | null;
+    method: string;
+  };
   density: {
     maxDesktopVms: number;
     rssPerVmMiB: number;
@@ -75,10 +91,10 @@ export interface BenchResults {
     cap: number;
     stoppedBy: string;
     method: string;
+    /** What an idle VM of each appliance costs the host (bench/cpu.ts). */
+    idleCpuPercent: CpuFigures['idleCpuPercent'];
   } | null;
   mips: { bare: number; hypervisor: number; method: string } | null;
-  busyNeighbours: CpuFigures['busyNeighbours'];
-  idleCpuPercent: CpuFigures['idleCpuPercent'];
 }
 
 export interface RunOutput {
@@ -95,7 +111,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** The screen above JWM's panel: where the xterm's echo shows up. */
 const ABOVE_PANEL: Region = { x: 0, y: 0, w: 1024, h: 730 };
 
-export function readColdBoots(dir = join(homedir(), '.cache', 'raydesk', 'golden')): Record<string, number | null> {
+export function readColdBoots(
+  dir = join(homedir(), '.cache', 'raydesk', 'golden'),
+): Record<string, number | null> {
   const newest: Record<string, { at: string; ms: number }> = {};
   let files: string[] = [];
   try {
@@ -105,9 +123,14 @@ export function readColdBoots(dir = join(homedir(), '.cache', 'raydesk', 'golden
   }
   for (const f of files) {
     try {
-      const m = JSON.parse(readFileSync(join(dir, f), 'utf8')) as { appliance: string; coldBootMs: number; createdAt: string };
+      const m = JSON.parse(readFileSync(join(dir, f), 'utf8')) as {
+        appliance: string;
+        coldBootMs: number;
+        createdAt: string;
+      };
       const seen = newest[m.appliance];
-      if (!seen || m.createdAt > seen.at) newest[m.appliance] = { at: m.createdAt, ms: m.coldBootMs };
+      if (!seen || m.createdAt > seen.at)
+        newest[m.appliance] = { at: m.createdAt, ms: m.coldBootMs };
     } catch {
       /* unreadable manifest */
     }
@@ -117,7 +140,11 @@ export function readColdBoots(dir = join(homedir(), '.cache', 'raydesk', 'golden
   return out;
 }
 
-export async function runBench(plan: Plan, memoryBudgetMiB: number, log: (line: string) => void): Promise<RunOutput> {
+export async function runBench(
+  plan: Plan,
+  memoryBudgetMiB: number,
+  log: (line: string) => void,
+): Promise<RunOutput> {
   const started = performance.now();
   const loadStart = loadavg()[0]!;
   const series: Record<string, number[]> = {};
@@ -125,24 +152,41 @@ export async function runBench(plan: Plan, memoryBudgetMiB: number, log: (line: 
     timeToDesktopMs: null,
     resumeToDesktopMs: null,
     reconnectMs: null,
-    inputToPaintMs: { oneVm: null, eightVms: null, busyNeighbour: null, method: METHODS.inputToPaint },
+    inputToPaintMs: {
+      oneVm: null,
+      eightVms: null,
+      busyNeighbour: null,
+      busyNeighbours: null,
+      method: METHODS.inputToPaint,
+    },
     bandwidthBytesPerSec: null,
     baselineFullBandPngBytesPerSec: null,
     encodeMsPerFrame: null,
     snapshot: null,
-    coldBootMs: { ...(readColdBoots() as { console: number | null; desktop: number | null; browser: number | null }), method: METHODS.coldBootMs },
+    coldBootMs: {
+      ...(readColdBoots() as {
+        console: number | null;
+        desktop: number | null;
+        browser: number | null;
+      }),
+      method: METHODS.coldBootMs,
+    },
     density: null,
     mips: null,
-    busyNeighbours: null,
-    idleCpuPercent: null,
   };
+  let cpuFigures: CpuFigures | null = null;
 
   log('starting hypervisor, gateway and Chromium');
   const { stack, portal } = await startPortalStack({ memoryBudgetMiB, log });
   const created: string[] = [];
   const createDesktop = async (name: string): Promise<DomainInfo> => {
     // Personal, as a user's desktop is: its disk is a durable overlay and save is a suspend.
-    const info = await stack.client.create({ appliance: 'desktop', name, kind: 'personal', owner: 'bench' });
+    const info = await stack.client.create({
+      appliance: 'desktop',
+      name,
+      kind: 'personal',
+      owner: 'bench',
+    });
     created.push(info.id);
     return info;
   };
@@ -153,15 +197,30 @@ export async function runBench(plan: Plan, memoryBudgetMiB: number, log: (line: 
 
     // ---- time to desktop ------------------------------------------------------------------
     // Through the portal (bench/portal.ts); a PNG of the page at its first paint goes to bench-results/.
-    const shot = join(import.meta.dirname, '..', 'bench-results', `portal-first-paint-${plan.mode}.png`);
-    const ttdRun = await portalTimeToDesktop(stack, portal, Math.max(1, plan.timeToDesktop), log, shot);
+    const shot = join(
+      import.meta.dirname,
+      '..',
+      'bench-results',
+      `portal-first-paint-${plan.mode}.png`,
+    );
+    const ttdRun = await portalTimeToDesktop(
+      stack,
+      portal,
+      Math.max(1, plan.timeToDesktop),
+      log,
+      shot,
+    );
     const ttd = ttdRun.samples;
     const portalUser = ttdRun.user;
     const standby = portal.standbyDesktop
       ? `Standby pool on, as in the daemon (STANDBY_APPLIANCES=${stack.hv.config.standbyAppliances.join(',')}; released after these samples): ${ttdRun.standbyClaims} of ${ttd.length} clicks found a standby desktop VM ready.`
       : 'Standby pool off: every VM is restored from the golden snapshot.';
     series.timeToDesktopMs = ttd;
-    results.timeToDesktopMs = dist(ttd, METHODS.timeToDesktopMs + ` ${standby} n=${ttd.length}.`, 0);
+    results.timeToDesktopMs = dist(
+      ttd,
+      METHODS.timeToDesktopMs + ` ${standby} n=${ttd.length}.`,
+      0,
+    );
     // The figures below are measured without standby VMs (they hold RAM, and refills use CPU).
     await releaseStandby(stack);
     // The scenarios below drive that desktop through the bench's bare viewer page (takeover).
@@ -218,7 +277,9 @@ export async function runBench(plan: Plan, memoryBudgetMiB: number, log: (line: 
         await viewer.close();
         viewer = next;
       }
-      log(`reconnect: p50 ${percentile(reconnect, 50).toFixed(0)} ms, p95 ${percentile(reconnect, 95).toFixed(0)} ms, n=${reconnect.length}`);
+      log(
+        `reconnect: p50 ${percentile(reconnect, 50).toFixed(0)} ms, p95 ${percentile(reconnect, 95).toFixed(0)} ms, n=${reconnect.length}`,
+      );
       series.reconnectMs = reconnect;
       results.reconnectMs = dist(reconnect, METHODS.reconnectMs + ` n=${reconnect.length}.`, 0);
 
@@ -228,7 +289,9 @@ export async function runBench(plan: Plan, memoryBudgetMiB: number, log: (line: 
       const restores: number[] = [];
       let stateBytes = 0;
       const disk = await stack.client.disk(vm.id);
-      log(`personal disk after the session: ${(disk.overlayBytes / 2 ** 20).toFixed(1)} MiB written, overlay file ${(disk.fileBytes / 2 ** 20).toFixed(1)} MiB`);
+      log(
+        `personal disk after the session: ${(disk.overlayBytes / 2 ** 20).toFixed(1)} MiB written, overlay file ${(disk.fileBytes / 2 ** 20).toFixed(1)} MiB`,
+      );
       for (let i = 0; i < plan.resume; i++) {
         // Every viewer closes (the bench's, then the portal user's page goes home), then the
         // desktop is suspended; the user resumes it with "Open desktop" (bench/portal.ts).
@@ -241,7 +304,9 @@ export async function runBench(plan: Plan, memoryBudgetMiB: number, log: (line: 
         const opened = await portalUser.openDesktop('Suspended');
         restores.push(opened.serverMs);
         resume.push(opened.ms);
-        log(`save ${saves.at(-1)!.toFixed(0)} ms (${(stateBytes / 2 ** 20).toFixed(1)} MiB), resume call ${opened.serverMs} ms, resume to desktop (portal) ${opened.ms.toFixed(0)} ms`);
+        log(
+          `save ${saves.at(-1)!.toFixed(0)} ms (${(stateBytes / 2 ** 20).toFixed(1)} MiB), resume call ${opened.serverMs} ms, resume to desktop (portal) ${opened.ms.toFixed(0)} ms`,
+        );
       }
       if (plan.resume > 0) {
         vm = await stack.client.get(vm.id);
@@ -249,7 +314,11 @@ export async function runBench(plan: Plan, memoryBudgetMiB: number, log: (line: 
       }
       if (resume.length) {
         series.resumeToDesktopMs = resume;
-        results.resumeToDesktopMs = dist(resume, METHODS.resumeToDesktopMs + ` n=${resume.length}.`, 0);
+        results.resumeToDesktopMs = dist(
+          resume,
+          METHODS.resumeToDesktopMs + ` n=${resume.length}.`,
+          0,
+        );
         results.snapshot = {
           saveMs: Math.round(percentile(saves, 50)),
           restoreMs: Math.round(percentile(restores, 50)),
@@ -284,17 +353,20 @@ export async function runBench(plan: Plan, memoryBudgetMiB: number, log: (line: 
         stack.client.key(busy.id, 'ControlLeft', false);
         await sleep(500);
       }
-      log(`busy neighbour ${busy.id}: ${busyInfo.cpuPercent.toFixed(0)}% CPU, ${busyInfo.mips.toFixed(0)} MIPS`);
+      log(
+        `busy neighbour ${busy.id}: ${busyInfo.cpuPercent.toFixed(0)}% CPU, ${busyInfo.mips.toFixed(0)} MIPS`,
+      );
       const busySamples = await sampleInput(plan.input, 'busy neighbour');
       series['inputToPaintMs.busyNeighbour'] = busySamples;
       results.inputToPaintMs.busyNeighbour = dist(
         busySamples,
-        METHODS.busyNeighbour + ` Neighbour at ${busyInfo.cpuPercent.toFixed(0)}% of a core, ${busyInfo.mips.toFixed(0)} MIPS.`,
+        METHODS.busyNeighbour +
+          ` Neighbour at ${busyInfo.cpuPercent.toFixed(0)}% of a core, ${busyInfo.mips.toFixed(0)} MIPS.`,
       );
       await stack.client.destroy(busy.id);
 
       // ---- N busy neighbours with the scheduler on and off, idle CPU per VM (bench/cpu.ts) --
-      Object.assign(results, await runCpuFigures(stack, plan.cpu, log, series));
+      cpuFigures = await runCpuFigures(stack, plan.cpu, log, series);
 
       // ---- density ramp and eight VMs -------------------------------------------------------
       const rssMiB = () => process.memoryUsage.rss() / 2 ** 20;
@@ -322,7 +394,9 @@ export async function runBench(plan: Plan, memoryBudgetMiB: number, log: (line: 
           } catch (error) {
             // A restore can exceed the host's 20 s liveness limit when the machine is loaded.
             startError = error as Error;
-            log(`VM ${running + 1} did not start (${startError.message}); ${attempt ? 'giving up' : 'retrying once'}`);
+            log(
+              `VM ${running + 1} did not start (${startError.message}); ${attempt ? 'giving up' : 'retrying once'}`,
+            );
             for (const d of await stack.client.list()) {
               if (d.state === 'crashed') await stack.client.destroy(d.id).catch(() => undefined);
             }
@@ -338,7 +412,13 @@ export async function runBench(plan: Plan, memoryBudgetMiB: number, log: (line: 
         if (densityOpen && running <= plan.densityCap) {
           const s = await sampleInput(plan.densityInput, `${running} VMs`);
           const p95 = percentile(s, 95);
-          samples.push({ vms: running, p50: round(percentile(s, 50)), p95: round(p95), n: s.length, rssMiB: Math.round(rssMiB()) });
+          samples.push({
+            vms: running,
+            p50: round(percentile(s, 50)),
+            p95: round(p95),
+            n: s.length,
+            rssMiB: Math.round(rssMiB()),
+          });
           if (p95 > 150) {
             densityOpen = false;
             stoppedBy = `p95 ${p95.toFixed(0)} ms > 150 ms at ${running} VMs`;
@@ -363,9 +443,13 @@ export async function runBench(plan: Plan, memoryBudgetMiB: number, log: (line: 
         samples,
         cap: plan.densityCap,
         stoppedBy,
-        method: METHODS.density + ` ${plan.densityInput} samples per step (1 VM: the oneVm samples).`,
+        method:
+          METHODS.density + ` ${plan.densityInput} samples per step (1 VM: the oneVm samples).`,
+        idleCpuPercent: null,
       };
-      log(`density: ${maxDesktopVms} desktop VMs (${stoppedBy}), ${rssSlope.toFixed(0)} MiB RSS per VM`);
+      log(
+        `density: ${maxDesktopVms} desktop VMs (${stoppedBy}), ${rssSlope.toFixed(0)} MiB RSS per VM`,
+      );
     }
 
     // ---- encode time (every frame the gateway encoded so far) ------------------------------
@@ -389,9 +473,14 @@ export async function runBench(plan: Plan, memoryBudgetMiB: number, log: (line: 
     log(`mips: bare ${bare.toFixed(0)}; now a Raydesk worker`);
     const worker = await measureWorkerMips(plan.mipsSeconds);
     log(`mips: hypervisor worker ${worker.toFixed(0)}`);
-    results.mips = { bare: round(bare), hypervisor: round(worker), method: METHODS.mips + ` ${plan.mipsSeconds} s each.` };
+    results.mips = {
+      bare: round(bare),
+      hypervisor: round(worker),
+      method: METHODS.mips + ` ${plan.mipsSeconds} s each.`,
+    };
   }
   void mean;
+  attachCpuFigures(results, cpuFigures);
   return {
     results,
     series,
@@ -402,6 +491,26 @@ export async function runBench(plan: Plan, memoryBudgetMiB: number, log: (line: 
 }
 
 const i_odd = (n: number) => n % 2 === 1;
+
+/**
+ * The CPU figures live under the issue's top-level keys: busy neighbours are input-to-paint
+ * latencies, idle CPU per VM is a density cost. Without a density run they get a density entry
+ * of their own that says so.
+ */
+export function attachCpuFigures(results: BenchResults, cpu: CpuFigures | null): void {
+  if (!cpu) return;
+  results.inputToPaintMs.busyNeighbours = cpu.busyNeighbours;
+  results.density ??= {
+    maxDesktopVms: 0,
+    rssPerVmMiB: 0,
+    samples: [],
+    cap: 0,
+    stoppedBy: 'not measured in this run',
+    method: 'Density was not measured in this run; only idle CPU per VM was.',
+    idleCpuPercent: null,
+  };
+  results.density.idleCpuPercent = cpu.idleCpuPercent;
+}
 
 /**
  * Types `while :; do :; done` and Enter into the VM's focused xterm as key events through the

@@ -110,7 +110,11 @@ export async function startStack(options: {
   const missing = chromiumMissing();
   if (missing) throw new Error(missing);
   const hv = await startEphemeralHypervisor({ memoryBudgetMiB: options.memoryBudgetMiB });
-  const client = new HypervisorClient({ url: hv.url, secret: hv.config.secret, timeoutMs: 600_000 });
+  const client = new HypervisorClient({
+    url: hv.url,
+    secret: hv.config.secret,
+    timeoutMs: 600_000,
+  });
   await client.connected();
   const attachSecret = randomBytes(32).toString('hex');
   const gatewaySecret = randomBytes(16).toString('hex');
@@ -155,7 +159,10 @@ export async function startStack(options: {
     let bytes = 0;
     page.on('websocket', (ws) => {
       ws.on('framereceived', (frame) => {
-        bytes += typeof frame.payload === 'string' ? Buffer.byteLength(frame.payload) : frame.payload.length;
+        bytes +=
+          typeof frame.payload === 'string'
+            ? Buffer.byteLength(frame.payload)
+            : frame.payload.length;
       });
     });
     // Clock offset between the page and this process, from a blank page first.
@@ -245,7 +252,12 @@ export interface Region {
  * real input pipeline (CDP), and returns ms from the page's keydown event to the paint that
  * changed the region's pixels; -1 on timeout.
  */
-export async function inputSample(viewer: Viewer, key: string, region: Region, timeoutMs = 5_000): Promise<number> {
+export async function inputSample(
+  viewer: Viewer,
+  key: string,
+  region: Region,
+  timeoutMs = 5_000,
+): Promise<number> {
   const { page } = viewer;
   await page.evaluate(
     ([r, t]) => {
@@ -254,10 +266,16 @@ export async function inputSample(viewer: Viewer, key: string, region: Region, t
     },
     [region, timeoutMs] as const,
   );
-  const keysBefore = await page.evaluate(() => (window as unknown as { __keys: number[] }).__keys.length);
+  const keysBefore = await page.evaluate(
+    () => (window as unknown as { __keys: number[] }).__keys.length,
+  );
   await page.keyboard.press(key);
   return page.evaluate(async (n) => {
-    const w = window as unknown as { __bench: { result: Promise<number> }; __keys: number[]; __paints: unknown[] };
+    const w = window as unknown as {
+      __bench: { result: Promise<number> };
+      __keys: number[];
+      __paints: unknown[];
+    };
     const paintedAt = await w.__bench.result;
     const keyAt = w.__keys[n];
     // Let the echo finish (it can span several frames) so the next sample starts from a still
@@ -282,12 +300,19 @@ export async function focusCanvas(viewer: Viewer): Promise<void> {
 }
 
 /** Guest pixel (x, y) to page coordinates, whatever the viewer's scaling. */
-export async function guestToPage(viewer: Viewer, x: number, y: number): Promise<{ x: number; y: number }> {
+export async function guestToPage(
+  viewer: Viewer,
+  x: number,
+  y: number,
+): Promise<{ x: number; y: number }> {
   return viewer.page.evaluate(
     ([sel, gx, gy]) => {
       const c = document.querySelector(sel as string) as HTMLCanvasElement;
       const r = c.getBoundingClientRect();
-      return { x: r.left + ((gx as number) * r.width) / c.width, y: r.top + ((gy as number) * r.height) / c.height };
+      return {
+        x: r.left + ((gx as number) * r.width) / c.width,
+        y: r.top + ((gy as number) * r.height) / c.height,
+      };
     },
     [CANVAS, x, y] as const,
   );

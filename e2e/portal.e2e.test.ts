@@ -19,7 +19,12 @@ import { createGateway, type Gateway } from '@raydesk/gateway/server';
 import { startEphemeralHypervisor, type RunningHypervisor } from '@raydesk/hypervisor/host';
 import type { Db } from '../prisma/client.ts';
 import { dataDir, loadRootEnv, REPO_ROOT } from '../prisma/db-url.ts';
-import { freePort, PORTAL_BUILD_ID, startPortalServer, type PortalServer } from '../scripts/lib/portal-server.ts';
+import {
+  freePort,
+  PORTAL_BUILD_ID,
+  startPortalServer,
+  type PortalServer,
+} from '../scripts/lib/portal-server.ts';
 import { hashPassword } from '../web/src/server/auth/password.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -29,8 +34,10 @@ const ALICE = { email: 'alice@e2e.test', password: 'alice-password-e2e', name: '
 const BOB = { email: 'bob@e2e.test', password: 'bob-password-e2e', name: 'Bob Example' };
 const CAROL = { email: 'carol@e2e.test', password: 'carol-password-e2e', name: 'Carol Lockout' };
 
-if (!existsSync(CHROMIUM)) throw new Error(`Chromium is not installed at ${CHROMIUM} (apt-get install chromium)`);
-if (!existsSync(PORTAL_BUILD_ID)) throw new Error('the portal is not built: run `npm run build -w web` first');
+if (!existsSync(CHROMIUM))
+  throw new Error(`Chromium is not installed at ${CHROMIUM} (apt-get install chromium)`);
+if (!existsSync(PORTAL_BUILD_ID))
+  throw new Error('the portal is not built: run `npm run build -w web` first');
 
 let hypervisor: RunningHypervisor | null = null;
 let gateway: Gateway | null = null;
@@ -535,7 +542,10 @@ describe('portal end to end', () => {
           '/api/health reports the hypervisor and the gateway up',
         );
         const { HypervisorClient } = await import('@raydesk/hypervisor/api');
-        const hv = new HypervisorClient({ url: hypervisor!.url, secret: hypervisor!.config.secret });
+        const hv = new HypervisorClient({
+          url: hypervisor!.url,
+          secret: hypervisor!.config.secret,
+        });
         await hv.connected();
         const ctx1 = await newContext();
         const page1 = await ctx1.newPage();

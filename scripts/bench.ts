@@ -56,5 +56,7 @@ else {
   console.log(JSON.stringify(out.results, null, 2));
   console.error(table(out));
 }
-log(`done in ${((Date.now() - t0) / 1000).toFixed(0)} s: ${[jsonFile, htmlFile, pngFile].filter(Boolean).join(', ')}`);
+log(
+  `done in ${((Date.now() - t0) / 1000).toFixed(0)} s: ${[jsonFile, htmlFile, pngFile].filter(Boolean).join(', ')}`,
+);
 process.exit(0);

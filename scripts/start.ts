@@ -10,7 +10,10 @@ import { preparePortal } from './lib/portal.ts';
 const config = loadConfig();
 const tsx = join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
 
-await prepareGuests({ appliances: ['console', 'desktop', 'browser'], golden: ['console', 'desktop', 'browser'] });
+await prepareGuests({
+  appliances: ['console', 'desktop', 'browser'],
+  golden: ['console', 'desktop', 'browser'],
+});
 const portal = await preparePortal();
 
 const group = new ProcessGroup();

@@ -21,7 +21,10 @@ function findTests(dir: string, out: string[] = []): string[] {
   return out;
 }
 
-await prepareGuests({ appliances: ['console', 'desktop', 'browser'], golden: ['console', 'desktop', 'browser'] });
+await prepareGuests({
+  appliances: ['console', 'desktop', 'browser'],
+  golden: ['console', 'desktop', 'browser'],
+});
 // The portal end-to-end tests run the production build.
 await preparePortal();
 

@@ -24,7 +24,7 @@ import {
 const ARTIFACTS = resolve(import.meta.dirname, '../../artifacts');
 
 test(
-  'real hypervisor: Chromium views a VM, typing changes the canvas, a window drag, takeover',
+  'real hypervisor: Chromium views a VM, typing changes the canvas, a window drag, AltGr, takeover',
   { timeout: 400_000 },
   async () => {
     const noChromium = chromiumMissing();
@@ -225,6 +225,86 @@ test(
       assert.ok(followed(bar), 'the window followed the drag');
       assert.ok(reused > 0 && reused >= encoded / 2, 'the shadow viewer reused most encodings');
       await shadow.context().close();
+
+      // AltGr through Chromium, the viewer and the gateway: with the guest's X layout set to
+      // German, AltRight+Q must print the same glyphs as Shift+2 under the US layout (@).
+      const terminalLines = () =>
+        a.evaluate(() => {
+          const c = document.querySelector(
+            'canvas[aria-label="Remote desktop"]',
+          ) as HTMLCanvasElement;
+          const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+          // (No helper functions in here: tsx would wrap them in a __name the page lacks.)
+          let top = -1;
+          let left = 0;
+          for (let y = 0; y < Math.min(c.height, 730) && top < 0; y++) {
+            let run = 0;
+            for (let x = 0; x < c.width; x++) {
+              const i = (y * c.width + x) * 4;
+              run = d[i] === 0x2a && d[i + 1] === 0x6f && d[i + 2] === 0xdb ? run + 1 : 0;
+              const j = i + 18 * c.width * 4;
+              if (run === 200 && d[j] === 0x2a && d[j + 1] === 0x6f && d[j + 2] === 0xdb) {
+                [top, left] = [y, x - 199];
+                break;
+              }
+            }
+          }
+          if (top < 0) return [];
+          // Lines of dark text below the 26 px title bar, as dark/light bitmaps of 300 columns.
+          const lines: string[] = [];
+          let current = '';
+          for (let y = top + 28; y < Math.min(c.height, 730, top + 500); y++) {
+            let row = '';
+            for (let x = left + 4; x < Math.min(c.width, left + 304); x++) {
+              const i = (y * c.width + x) * 4;
+              row += d[i]! < 100 && d[i + 1]! < 100 && d[i + 2]! < 100 ? '1' : '0';
+            }
+            if (row.includes('1')) current += row;
+            else if (current) {
+              lines.push(current);
+              current = '';
+            }
+          }
+          if (current) lines.push(current);
+          return lines;
+        });
+      const waitLines = async (what: string, done: (lines: string[]) => boolean) => {
+        const deadline = Date.now() + 120_000;
+        for (;;) {
+          await new Promise((r) => setTimeout(r, 300));
+          if (done(await terminalLines())) {
+            await new Promise((r) => setTimeout(r, 500));
+            return terminalLines();
+          }
+          assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
+        }
+      };
+      // Playwright does not hold Shift for shifted characters: chords are spelled out.
+      const chord = async (modifier: string, key: string) => {
+        await a.keyboard.down(modifier);
+        await a.keyboard.press(key);
+        await a.keyboard.up(modifier);
+      };
+      await a.focus('canvas[aria-label="Remote desktop"]');
+      await a.keyboard.type('clear\n', { delay: 50 });
+      await waitLines('a cleared terminal', (lines) => lines.length === 1);
+      await a.keyboard.type('echo ', { delay: 50 });
+      for (let i = 0; i < 8; i++) await chord('ShiftLeft', 'Digit2');
+      await a.keyboard.press('Enter');
+      const reference = (await waitLines('the US @ line', (lines) => lines.length >= 3))[1];
+      // setxkbmap compiles a keymap, many seconds in the emulated guest; the terminal clears
+      // when it is done, and nothing is typed meanwhile.
+      await a.keyboard.type('setxkbmap de ', { delay: 50 });
+      await chord('ShiftLeft', 'Digit7');
+      await chord('ShiftLeft', 'Digit7');
+      await a.keyboard.type(' clear\n', { delay: 50 });
+      await waitLines('the German layout', (lines) => lines.length === 1);
+      await a.keyboard.type('echo ', { delay: 50 });
+      for (let i = 0; i < 8; i++) await chord('AltRight', 'KeyQ');
+      await a.keyboard.press('Enter');
+      const altGr = (await waitLines('the AltGr line', (lines) => lines.length >= 3))[1];
+      await a.keyboard.type('setxkbmap us\n', { delay: 50 });
+      assert.equal(altGr, reference, 'AltRight+Q under the German layout printed @');
 
       // Takeover by a second browser context.
       const b = await open('?name=Second%20browser');

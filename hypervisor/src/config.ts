@@ -48,7 +48,12 @@ const configSchema = z.object({
   STANDBY_APPLIANCES: z
     .string()
     .default('desktop,browser')
-    .transform((value) => value.split(',').map((v) => v.trim()).filter(Boolean))
+    .transform((value) =>
+      value
+        .split(',')
+        .map((v) => v.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(applianceNameSchema)),
   /** Suspend a personal VM to disk after this long without a viewer; 0 never does. */
   IDLE_SUSPEND_SECONDS: z.coerce.number().int().min(0).default(900),

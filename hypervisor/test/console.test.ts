@@ -87,6 +87,23 @@ describe('console appliance on a real hypervisor', () => {
     await hv.client.destroy(b.info.id);
   });
 
+  test('destroying a VM while it is still starting ends its boot cleanly', async () => {
+    // Settled into a value at once: the rejection comes while destroy runs, before any await.
+    const creating = hv.host.create({ appliance: 'console', name: 'short-lived' }).then(
+      () => null,
+      (error: unknown) => error,
+    );
+    let starting = hv.host.list().find((d) => d.name === 'short-lived');
+    for (let i = 0; !starting && i < 200; i++) {
+      await sleep(10);
+      starting = hv.host.list().find((d) => d.name === 'short-lived');
+    }
+    assert.equal(starting?.state, 'starting');
+    await hv.client.destroy(starting.id);
+    assert.match(String(await creating), /destroyed while starting/);
+    assert.ok((await hv.client.hostInfo()).hostId, 'the host is still serving');
+  });
+
   test('save frees the RAM and restore brings the same guest back', async () => {
     const { info, domain } = await bootConsole('saver');
     domain.serialInput(0, encoder.encode('echo before-save > /tmp/marker\n'));
@@ -96,7 +113,10 @@ describe('console appliance on a real hypervisor', () => {
     const saved = await hv.client.save(info.id, file);
     assert.equal(saved.info.state, 'saved');
     assert.ok(existsSync(file) && statSync(file).size === saved.bytes);
-    assert.equal((await hv.client.hostInfo()).memoryUsedMiB, used - info.memoryMiB - info.vgaMemoryMiB);
+    assert.equal(
+      (await hv.client.hostInfo()).memoryUsedMiB,
+      used - info.memoryMiB - info.vgaMemoryMiB,
+    );
     const restored = await hv.client.restore(file);
     assert.equal(restored.id, info.id);
     assert.equal(restored.state, 'running');

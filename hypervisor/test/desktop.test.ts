@@ -48,9 +48,15 @@ describe('desktop appliance from its golden snapshot', () => {
     assert.ok(panel.share > 0.9 && luminance(panel.color) < 70, `panel is dark: ${panel.color}`);
     const background = screen.dominant(BACKGROUND);
     assert.ok(background.share > 0.95, 'desktop background is one colour');
-    assert.ok(background.color[2] > background.color[0] + 40, `background is blue: ${background.color}`);
+    assert.ok(
+      background.color[2] > background.color[0] + 40,
+      `background is blue: ${background.color}`,
+    );
     const terminal = screen.dominant(TERMINAL_BODY);
-    assert.ok(terminal.share > 0.95 && luminance(terminal.color) > 220, `terminal is light: ${terminal.color}`);
+    assert.ok(
+      terminal.share > 0.95 && luminance(terminal.color) > 220,
+      `terminal is light: ${terminal.color}`,
+    );
   });
 
   test('keys typed through the scancode path change the terminal pixels', async () => {
@@ -60,7 +66,8 @@ describe('desktop appliance from its golden snapshot', () => {
     // "echo hi" and Enter: the shell echoes the line and prints "hi" under it.
     typeKeys(hv, desktop.id, ['KeyE', 'KeyC', 'KeyH', 'KeyO', 'Space', 'KeyH', 'KeyI', 'Enter']);
     await recorder.waitFor(
-      (f) => recorder.frames.indexOf(f) >= seen && f.rects.some((r) => intersects(r, TERMINAL_TEXT)),
+      (f) =>
+        recorder.frames.indexOf(f) >= seen && f.rects.some((r) => intersects(r, TERMINAL_TEXT)),
       15_000,
     );
     await sleep(1000);
@@ -105,7 +112,9 @@ describe('desktop appliance from its golden snapshot', () => {
       domains.map(async (domain) => {
         await domain.guestRefreshed;
         const payload = await domain.agentRequest('info', []);
-        return Object.fromEntries(payload.split(' ').map((pair) => pair.split('=') as [string, string]));
+        return Object.fromEntries(
+          payload.split(' ').map((pair) => pair.split('=') as [string, string]),
+        );
       }),
     );
     assert.match(infos[0]!.machine_id!, /^[0-9a-f]{32}$/);
@@ -126,11 +135,17 @@ describe('desktop appliance from its golden snapshot', () => {
       await sleep(250);
     }
     const started = performance.now();
-    const claimed = await hv.client.create({ appliance: 'desktop', name: 'from-standby', owner: 'alice' });
+    const claimed = await hv.client.create({
+      appliance: 'desktop',
+      name: 'from-standby',
+      owner: 'alice',
+    });
     const claimedRecorder = new FrameRecorder(hv.client, claimed.id);
     await hv.client.watch(claimed.id);
     await claimedRecorder.waitFor((f) => f.keyframe && f.width === 1024, 10_000);
-    t.diagnostic(`create to first full frame from standby: ${Math.round(performance.now() - started)} ms`);
+    t.diagnostic(
+      `create to first full frame from standby: ${Math.round(performance.now() - started)} ms`,
+    );
     claimedRecorder.stop();
     assert.equal(claimed.name, 'from-standby');
     assert.equal(claimed.owner, 'alice');

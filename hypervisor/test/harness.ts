@@ -48,7 +48,10 @@ export class FrameRecorder {
   stop(): void {
     this.client.socket.off('display:frame', this.listener);
   }
-  async waitFor(predicate: (frame: DisplayFrame) => boolean, timeoutMs: number): Promise<DisplayFrame> {
+  async waitFor(
+    predicate: (frame: DisplayFrame) => boolean,
+    timeoutMs: number,
+  ): Promise<DisplayFrame> {
     const deadline = Date.now() + timeoutMs;
     let seen = 0;
     while (Date.now() < deadline) {

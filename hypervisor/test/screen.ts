@@ -16,7 +16,10 @@ export class ScreenMirror {
     let offset = 0;
     for (const rect of frame.rects) {
       for (let row = 0; row < rect.h; row++) {
-        const source = frame.pixels.subarray(offset + row * rect.w * 4, offset + (row + 1) * rect.w * 4);
+        const source = frame.pixels.subarray(
+          offset + row * rect.w * 4,
+          offset + (row + 1) * rect.w * 4,
+        );
         this.rgba.set(source, ((rect.y + row) * this.width + rect.x) * 4);
       }
       offset += rect.w * rect.h * 4;

@@ -109,7 +109,11 @@ export async function startPortalServer(options: PortalServerOptions): Promise<P
   let output = '';
   let child: ChildProcess | null = null;
   let db: Db | null = null;
+  // Never leave the portal running behind a parent that exits without closing it.
+  const killOnExit = () => child?.kill('SIGKILL');
+  process.once('exit', killOnExit);
   const close = async () => {
+    process.removeListener('exit', killOnExit);
     if (child && child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((r) => child!.once('exit', r));
       child.kill('SIGTERM');

@@ -40,7 +40,9 @@ export class ProcessGroup {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     for (const stream of [child.stdout, child.stderr]) {
-      createInterface({ input: stream }).on('line', (line) => process.stdout.write(prefix + line + '\n'));
+      createInterface({ input: stream }).on('line', (line) =>
+        process.stdout.write(prefix + line + '\n'),
+      );
     }
     child.on('exit', (code, signal) => {
       if (this.stopping) return;
@@ -80,7 +82,8 @@ export async function waitForHttp(url: string, timeoutMs: number): Promise<void>
       await fetch(url, { signal: AbortSignal.timeout(2_000) });
       return;
     } catch (error) {
-      if (Date.now() > deadline) throw new Error(`${url} did not answer within ${timeoutMs} ms`, { cause: error });
+      if (Date.now() > deadline)
+        throw new Error(`${url} did not answer within ${timeoutMs} ms`, { cause: error });
       await new Promise((resolve) => setTimeout(resolve, 300));
     }
   }

@@ -7,7 +7,7 @@
 //    core for an idle console VM, nearly half for an idle desktop.
 //  - A running guest gets at most its budget of CPU per accounting period (set by the host's
 //    credit scheduler); over budget, its next slice waits for the next period.
-import { openSync, readSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
 /** What the host's scheduler grants: `budgetMs` of CPU per `periodMs`; null = unlimited. */
@@ -42,31 +42,26 @@ export const CPU_REPORT_MS = 50;
 const BOOST_MS = 15;
 
 /**
- * CPU time of the calling thread in ms, from the kernel's per-thread scheduler stats. The file
- * is opened once and re-read into one small buffer: readFileSync on a procfs file allocates
- * 64 KiB each time, and at 20 reads a second that garbage forced a full GC every second or two.
+ * CPU time of the calling thread in ms, from the kernel's per-thread scheduler stats. Read into
+ * one small buffer: readFileSync on a procfs file allocates 64 KiB each time, and at 20 reads a
+ * second that garbage forced a full GC every second or two. The file is not kept open because a
+ * terminated worker never gets to close it.
  */
 class ThreadCpuClock {
-  private fd: number | null = null;
   private readonly buffer = Buffer.alloc(128);
 
-  constructor() {
-    try {
-      this.fd = openSync('/proc/thread-self/schedstat', 'r');
-    } catch {
-      this.fd = null;
-    }
-  }
-
   nowMs(): number | null {
-    if (this.fd === null) return null;
+    let fd: number | null = null;
     try {
-      const length = readSync(this.fd, this.buffer, 0, this.buffer.length, 0);
+      fd = openSync('/proc/thread-self/schedstat', 'r');
+      const length = readSync(fd, this.buffer, 0, this.buffer.length, 0);
       const end = this.buffer.indexOf(32);
-      const ns = Number(this.buffer.toString('latin1', 0, end > 0 ? end : length));
+      const ns = Number(this.buffer.toString('latin1', 0, end > 0 && end < length ? end : length));
       return Number.isFinite(ns) ? ns / 1e6 : null;
     } catch {
       return null;
+    } finally {
+      if (fd !== null) closeSync(fd);
     }
   }
 }
@@ -166,7 +161,14 @@ export class CpuGovernor {
     // Periods stay aligned to the first one, so a late wake-up does not shift the grid.
     const periods = Math.floor((now - this.periodStart) / this.budget.periodMs);
     this.periodStart += periods * this.budget.periodMs;
-    this.usedMs = 0;
+    // A slice can overrun the budget (the thread was preempted mid-slice, or one main loop ran
+    // long): the overrun is paid from the next periods, so the average stays within the budget.
+    // The debt is bounded (as Xen bounds credit) so one long stall costs at most two periods.
+    const budgetMs = this.budget.budgetMs;
+    this.usedMs =
+      budgetMs === null
+        ? 0
+        : Math.min(2 * budgetMs, Math.max(0, this.usedMs - this.boostMs - budgetMs * periods));
     this.boostMs = 0;
   }
 
@@ -203,9 +205,16 @@ export class CpuGovernor {
   private runDeferred(): void {
     const deferred = this.deferred;
     if (!deferred) return;
-    this.deferred = null;
     this.pending = null;
-    this.window.throttledMs += performance.now() - deferred.since;
+    const now = performance.now();
+    this.rollPeriod(now);
+    if (this.overBudget()) {
+      // Still paying off an overrun: wait for the next period.
+      this.setPending(this.periodStart + this.budget.periodMs - now, () => this.runDeferred());
+      return;
+    }
+    this.deferred = null;
+    this.window.throttledMs += now - deferred.since;
     this.loop!.yield_callback(deferred.tick);
   }
 

@@ -29,7 +29,10 @@ function post(message: WorkerToParent, transfer: ArrayBuffer[] = []): void {
 }
 
 function toArrayBuffer(buffer: Buffer): ArrayBuffer {
-  return buffer.buffer.slice(buffer.byteOffset, buffer.byteOffset + buffer.byteLength) as ArrayBuffer;
+  return buffer.buffer.slice(
+    buffer.byteOffset,
+    buffer.byteOffset + buffer.byteLength,
+  ) as ArrayBuffer;
 }
 
 function fatal(error: unknown): never {
@@ -101,7 +104,7 @@ class DomainRuntime {
     this.emulator.add_listener('emulator-loaded', () => {
       void (async () => {
         const loadedMs = performance.now() - started;
-        if (!process.env.TMP_NO_GOVERNOR) this.governor.install((this.emulator as unknown as { v86: V86Loop }).v86);
+        this.governor.install((this.emulator as unknown as { v86: V86Loop }).v86);
         if (config.initialState) await this.emulator.restore_state(config.initialState);
         // Snapshot blocks loaded into a fresh personal overlay must be durable before it runs.
         await this.disk.settle();
@@ -211,7 +214,11 @@ class DomainRuntime {
         return;
       case 'make-disk-durable':
         return this.reply(message.requestId, async () => {
-          const overlay = DurableOverlay.open(message.overlayPath, message.base, this.config.domainId);
+          const overlay = DurableOverlay.open(
+            message.overlayPath,
+            message.base,
+            this.config.domainId,
+          );
           await this.disk.moveOverlay(overlay);
           return this.disk.report();
         });

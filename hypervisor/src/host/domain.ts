@@ -83,6 +83,8 @@ export class Domain extends EventEmitter<DomainEvents> {
   /** Credit scheduler weight and cap (percent of a core, 0 = none); kept across save/restore. */
   sched: SchedParams = { weight: DEFAULT_WEIGHT, cap: 0 };
   private cpuBudget: CpuBudget | null = null;
+  /** Rejects the boot in progress, for a destroy that comes before the worker is up. */
+  private abandonBoot: ((error: Error) => void) | null = null;
   /** Since when nobody has watched the running domain; null while watched or not running. */
   private idleSinceValue: number | null = null;
 
@@ -151,10 +153,17 @@ export class Domain extends EventEmitter<DomainEvents> {
 
   /** Starts the worker: a cold boot, or a resume when the config carries a state. */
   boot(config: DomainBootConfig): Promise<BootTimes> {
+    if (this.stateValue === 'stopped') {
+      return Promise.reject(new Error(`domain ${this.id} was destroyed while starting`));
+    }
     if (this.stateValue !== 'starting') this.transition('starting');
     this.error = null;
     this.lastInstructions = null;
     return new Promise((resolve, reject) => {
+      this.abandonBoot = (error) => {
+        clearTimeout(timer);
+        reject(error);
+      };
       const timer = setTimeout(() => {
         reject(new Error(`domain ${this.id} did not boot within ${BOOT_TIMEOUT_MS / 1000} s`));
         void this.worker?.terminate();
@@ -164,6 +173,12 @@ export class Domain extends EventEmitter<DomainEvents> {
           switch (message.type) {
             case 'booted': {
               clearTimeout(timer);
+              this.abandonBoot = null;
+              // Destroyed while it was starting: this worker is already being ended.
+              if (this.worker !== worker) {
+                reject(new Error(`domain ${this.id} was destroyed while starting`));
+                return;
+              }
               this.startedAt = new Date();
               this.idleSinceValue = this.watchers.size === 0 ? Date.now() : null;
               this.transition('running');
@@ -278,6 +293,8 @@ export class Domain extends EventEmitter<DomainEvents> {
     this.worker = null;
     this.transition('stopped');
     this.watchers.clear();
+    this.abandonBoot?.(new Error(`domain ${this.id} was destroyed while starting`));
+    this.abandonBoot = null;
     if (worker) await this.endWorker(worker);
     await this.console.close();
   }

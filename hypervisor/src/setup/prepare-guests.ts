@@ -44,9 +44,16 @@ export class ProgressReporter {
       : null;
   }
 
-  task(name: string, total: number): { update(done: number, status: string): void; log(line: string): void } {
+  task(
+    name: string,
+    total: number,
+  ): { update(done: number, status: string): void; log(line: string): void } {
     const t0 = Date.now();
-    const bar = this.multibar?.create(total, 0, { task: name.padEnd(16), status: 'checking cache', elapsed: '0' });
+    const bar = this.multibar?.create(total, 0, {
+      task: name.padEnd(16),
+      status: 'checking cache',
+      elapsed: '0',
+    });
     return {
       update: (done, status) => {
         const elapsed = ((Date.now() - t0) / 1000).toFixed(0);
@@ -90,7 +97,10 @@ export async function prepareGuests(options: PrepareGuestsOptions): Promise<void
           task.update(done, status);
         },
       });
-      task.update(BUILD_STEPS.length, built ? `built in ${image.manifest.buildSeconds}s` : 'cached');
+      task.update(
+        BUILD_STEPS.length,
+        built ? `built in ${image.manifest.buildSeconds}s` : 'cached',
+      );
     }
     const removed = pruneStaleAppliances();
     if (removed.length > 0) process.stderr.write(`removed stale images: ${removed.join(', ')}\n`);

@@ -68,10 +68,14 @@ export async function writeStateFile(
   return headerBytes.length + compressed.length;
 }
 
-export async function readStateHeader(path: string): Promise<{ header: StateHeader; offset: number }> {
+export async function readStateHeader(
+  path: string,
+): Promise<{ header: StateHeader; offset: number }> {
   const file = await open(path, 'r').catch((error: NodeJS.ErrnoException) => {
     throw new Error(
-      error.code === 'ENOENT' ? `no saved state at ${path}` : `cannot open ${path}: ${error.message}`,
+      error.code === 'ENOENT'
+        ? `no saved state at ${path}`
+        : `cannot open ${path}: ${error.message}`,
     );
   });
   try {
@@ -92,7 +96,9 @@ export async function readStateHeader(path: string): Promise<{ header: StateHead
 }
 
 /** Reads and decompresses a state file into a fresh ArrayBuffer v86 can restore. */
-export async function readStateFile(path: string): Promise<{ header: StateHeader; state: ArrayBuffer }> {
+export async function readStateFile(
+  path: string,
+): Promise<{ header: StateHeader; state: ArrayBuffer }> {
   const { header, offset } = await readStateHeader(path);
   const file = await open(path, 'r');
   let compressed: Buffer;

@@ -86,7 +86,10 @@ export class GoldenSnapshots {
     return build;
   }
 
-  private async build(appliance: ApplianceName, onProgress?: GoldenProgress): Promise<GoldenManifest> {
+  private async build(
+    appliance: ApplianceName,
+    onProgress?: GoldenProgress,
+  ): Promise<GoldenManifest> {
     mkdirSync(this.dir, { recursive: true });
     const image = await this.host.appliance(appliance);
     const paths = await this.paths(appliance);
@@ -149,7 +152,10 @@ export class GoldenSnapshots {
   }
 
   /** Deletes this appliance's snapshots made for older images or emulator versions. */
-  private removeStale(appliance: ApplianceName, current: { state: string; manifest: string }): void {
+  private removeStale(
+    appliance: ApplianceName,
+    current: { state: string; manifest: string },
+  ): void {
     for (const file of readdirSync(this.dir)) {
       const path = join(this.dir, file);
       if (file.startsWith(`${appliance}-`) && path !== current.state && path !== current.manifest) {
