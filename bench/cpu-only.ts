@@ -3,13 +3,7 @@
 import { loadavg } from 'node:os';
 import { runCpuFigures } from './cpu.ts';
 import type { Plan } from './options.ts';
-import {
-  METHODS,
-  attachCpuFigures,
-  readColdBoots,
-  type BenchResults,
-  type RunOutput,
-} from './run.ts';
+import { attachCpuFigures, emptyResults, type RunOutput } from './run.ts';
 import { startStack } from './stack.ts';
 import { round } from './stats.ts';
 
@@ -21,32 +15,7 @@ export async function runCpuBench(
   const started = performance.now();
   const loadStart = loadavg()[0]!;
   const series: Record<string, number[]> = {};
-  const results: BenchResults = {
-    timeToDesktopMs: null,
-    resumeToDesktopMs: null,
-    reconnectMs: null,
-    inputToPaintMs: {
-      oneVm: null,
-      eightVms: null,
-      busyNeighbour: null,
-      busyNeighbours: null,
-      method: METHODS.inputToPaint,
-    },
-    bandwidthBytesPerSec: null,
-    baselineFullBandPngBytesPerSec: null,
-    encodeMsPerFrame: null,
-    snapshot: null,
-    coldBootMs: {
-      ...(readColdBoots() as {
-        console: number | null;
-        desktop: number | null;
-        browser: number | null;
-      }),
-      method: METHODS.coldBootMs,
-    },
-    density: null,
-    mips: null,
-  };
+  const results = emptyResults();
   log('starting hypervisor, gateway and Chromium (CPU figures only)');
   const stack = await startStack({ memoryBudgetMiB });
   try {

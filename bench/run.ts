@@ -140,15 +140,9 @@ export function readColdBoots(
   return out;
 }
 
-export async function runBench(
-  plan: Plan,
-  memoryBudgetMiB: number,
-  log: (line: string) => void,
-): Promise<RunOutput> {
-  const started = performance.now();
-  const loadStart = loadavg()[0]!;
-  const series: Record<string, number[]> = {};
-  const results: BenchResults = {
+/** Every figure unmeasured; each scenario fills in its own. */
+export function emptyResults(): BenchResults {
+  return {
     timeToDesktopMs: null,
     resumeToDesktopMs: null,
     reconnectMs: null,
@@ -174,6 +168,17 @@ export async function runBench(
     density: null,
     mips: null,
   };
+}
+
+export async function runBench(
+  plan: Plan,
+  memoryBudgetMiB: number,
+  log: (line: string) => void,
+): Promise<RunOutput> {
+  const started = performance.now();
+  const loadStart = loadavg()[0]!;
+  const series: Record<string, number[]> = {};
+  const results = emptyResults();
   let cpuFigures: CpuFigures | null = null;
 
   log('starting hypervisor, gateway and Chromium');

@@ -25,7 +25,8 @@ export class SingleHostDirectory implements HostDirectory {
       client: new HypervisorClient({
         url: options.url,
         secret: options.secret,
-        timeoutMs: options.timeoutMs ?? 15_000,
+        // Attaching to a suspended desktop resumes it inside the watch call: allow for that.
+        timeoutMs: options.timeoutMs ?? 60_000,
       }),
     };
   }

@@ -457,31 +457,20 @@ export class Host extends EventEmitter<HostEvents> {
     const image = await this.appliance(domain.spec.appliance);
     const disk = this.diskConfig(domain.id, domain.spec.kind, image);
     const live = await domain.diskReport().catch(() => null);
-    if (disk.kind === 'memory') {
-      const report = live ?? { kind: 'memory', overlayBytes: 0, fileBytes: 0, generation: 0 };
-      return { ...report, base: this.baseOf(image), path: null };
-    }
-    if (!existsSync(disk.overlayPath)) {
-      const report = live ?? { kind: 'durable', overlayBytes: 0, fileBytes: 0, generation: 0 };
-      return { ...report, base: disk.base, path: disk.overlayPath };
-    }
-    const header = readOverlayHeader(disk.overlayPath);
-    const base = {
-      appliance: header.appliance,
-      recipeHash: header.recipeHash,
-      baseBytes: header.baseBytes,
-    };
-    if (live) return { ...live, base, path: disk.overlayPath };
-    // No worker: the file's records bound the data; superseded records are compacted on open.
-    const fileBytes = statSync(disk.overlayPath).size;
-    return {
-      kind: 'durable',
+    const unwritten = { kind: disk.kind, overlayBytes: 0, fileBytes: 0, generation: 0 };
+    if (disk.kind === 'memory')
+      return { ...(live ?? unwritten), base: this.baseOf(image), path: null };
+    const path = disk.overlayPath;
+    if (!existsSync(path)) return { ...(live ?? unwritten), base: disk.base, path };
+    const { appliance, recipeHash, baseBytes } = readOverlayHeader(path);
+    // Without a worker only the file size is known: its records bound the data (-1: unknown).
+    const stored = {
+      kind: disk.kind,
       overlayBytes: -1,
-      fileBytes,
+      fileBytes: statSync(path).size,
       generation: -1,
-      base,
-      path: disk.overlayPath,
     };
+    return { ...(live ?? stored), base: { appliance, recipeHash, baseBytes }, path };
   }
 
   bootConfig(domain: Domain, image: ApplianceImage, initialState?: ArrayBuffer): DomainBootConfig {

@@ -136,8 +136,8 @@ describe('CreditScheduler', () => {
     const idle = new FakeDomain('idle');
     const scheduler = new CreditScheduler({ enabled: true, capacityCores: 1 }, () => [spin, idle]);
     scheduler.tick();
-    close(spin.last ?? undefined, 25);
-    close(idle.last ?? undefined, 25);
+    assert.equal(spin.last, null, 'uncontended: nobody is held back');
+    assert.equal(idle.last, null);
     scheduler.report('spin', usage(25, 20));
     scheduler.report('idle', usage(1));
     scheduler.tick();
@@ -154,7 +154,7 @@ describe('CreditScheduler', () => {
     ]);
     scheduler.report('spin', usage(50));
     scheduler.tick();
-    close(spin.last ?? undefined, 50);
+    assert.equal(spin.last, null, 'one core wanted, 1.5 available: not held back');
     assert.equal(paused.budgets.length, 0);
     const view = scheduler.configure(spin, { cap: 20 });
     assert.equal(view.cap, 20);
@@ -165,8 +165,9 @@ describe('CreditScheduler', () => {
   test('turned off, every domain is unlimited', () => {
     const spin = new FakeDomain('spin');
     const scheduler = new CreditScheduler({ enabled: true, capacityCores: 0.5 }, () => [spin]);
+    scheduler.report('spin', usage(25, 5));
     scheduler.tick();
-    close(spin.last ?? undefined, 25);
+    close(spin.last ?? undefined, 25, 'contended: held to the capacity');
     scheduler.setEnabled(false);
     assert.equal(spin.last, null);
     assert.equal(scheduler.configure(spin, {}).enabled, false);

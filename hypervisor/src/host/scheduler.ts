@@ -249,7 +249,21 @@ export class CreditScheduler {
       const hungry = last.usage.throttledMs > 0 || usedMs >= HUNGRY_SHARE * ceiling;
       return { id: domain.id, weight, cap, usedMs, hungry };
     });
-    const budgets = allocateBudgets(this.capacityCores * this.periodMs, this.periodMs, demands);
+    const capacityMs = this.capacityCores * this.periodMs;
+    // Uncontended (what the domains want fits the capacity): nobody is held back but by its cap.
+    // Budgets then only cost speed: a lone busy VM ran at half its MIPS under its own share.
+    const wanted = demands.reduce(
+      (sum, d) => sum + (d.hungry ? domainLimitMs(d.cap, this.periodMs) : d.usedMs),
+      0,
+    );
+    if (wanted <= capacityMs) {
+      for (const domain of runnable) {
+        const { cap } = domain.sched;
+        this.send(domain, cap > 0 ? domainLimitMs(cap, this.periodMs) : null);
+      }
+      return;
+    }
+    const budgets = allocateBudgets(capacityMs, this.periodMs, demands);
     for (const domain of runnable) this.send(domain, budgets.get(domain.id) ?? null);
   }
 
