@@ -112,7 +112,7 @@ export function html(out: RunOutput): string {
       .filter((k) => k.startsWith('busyNeighbours.'))
       .map((k) => {
         const [, n, mode] = k.split('.');
-        return [k, `Input to paint, ${n} busy neighbours, scheduler ${mode}`];
+        return [k, `Input, ${n} busy, scheduler ${mode}`];
       }),
   ].filter(([k]) => out.series[k!]?.length) as [string, string][];
   const left = 250;
