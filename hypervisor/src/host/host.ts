@@ -550,7 +550,7 @@ export class Host extends EventEmitter<HostEvents> {
     if (kind !== 'personal') return { kind: 'memory' };
     return {
       kind: 'durable',
-      overlayPath: join(this.config.dataDir, 'disks', `${id}.overlay`),
+      overlayPath: this.overlayPath(id),
       base: this.baseOf(image),
     };
   }
@@ -565,8 +565,12 @@ export class Host extends EventEmitter<HostEvents> {
 
   private hasWrittenDisk(domain: Domain): boolean {
     if (domain.spec.kind !== 'personal') return false;
-    const path = join(this.config.dataDir, 'disks', `${domain.id}.overlay`);
+    const path = this.overlayPath(domain.id);
     return existsSync(path) && statSync(path).size > OVERLAY_HEADER_BYTES;
+  }
+
+  private overlayPath(id: string): string {
+    return join(this.config.dataDir, 'disks', `${id}.overlay`);
   }
 
   private defaultStateFile(id: string): string {
@@ -584,7 +588,7 @@ export class Host extends EventEmitter<HostEvents> {
     const id = domain.id;
     this.registry.remove(id);
     rmSync(this.defaultStateFile(id), { force: true });
-    rmSync(join(this.config.dataDir, 'disks', `${id}.overlay`), { force: true });
+    rmSync(this.overlayPath(id), { force: true });
     // A disposable VM's console may show what its user did; nothing of it may outlive it.
     if (domain.spec.kind !== 'system') {
       rmSync(join(this.config.dataDir, 'logs', `${id}.console.log`), { force: true });

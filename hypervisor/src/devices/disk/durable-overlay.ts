@@ -19,7 +19,7 @@ import {
   renameSync,
   writeSync,
 } from 'node:fs';
-import { basename, dirname } from 'node:path';
+import { dirname } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { COW_BLOCK_SIZE, type OverlayBase, type OverlayStore } from './overlay-store.ts';
 
@@ -359,9 +359,5 @@ export class DurableOverlay implements OverlayStore {
     this.end = at;
     this.writes = maxGeneration;
     return { records, tornBytes };
-  }
-
-  toString(): string {
-    return `DurableOverlay(${basename(this.path)})`;
   }
 }
