@@ -21,6 +21,13 @@ export const APT_PACKAGES = {
     'kmod',
     'seabios',
   ],
+  'guest kernel build (compiled from Debian source)': [
+    'build-essential',
+    'flex',
+    'bison',
+    'bc',
+    'xz-utils',
+  ],
   'node-canvas native build': [
     'build-essential',
     'python3',
@@ -40,7 +47,7 @@ function log(message) {
 }
 
 function missingAptPackages() {
-  const wanted = Object.values(APT_PACKAGES).flat();
+  const wanted = [...new Set(Object.values(APT_PACKAGES).flat())];
   return wanted.filter((name) => {
     const result = spawnSync('dpkg-query', ['-W', '-f=${Status}', name], { encoding: 'utf8' });
     return result.status !== 0 || !result.stdout.includes('install ok installed');

@@ -19,7 +19,8 @@ export const BUILDER_SOURCES = [
   'build.ts',
   'busybox.ts',
   'cache.ts',
-  'modules.ts',
+  'host-tools.ts',
+  'kernel.ts',
   'rootfs.ts',
 ];
 
@@ -57,7 +58,9 @@ export interface HashInputs {
 export function recipeHash({ recipe, readGuest, readBuilder }: HashInputs): string {
   const guest = readGuest ?? ((p: string) => readFileSync(join(GUEST_DIR, p)));
   const builder = readBuilder ?? ((f: string) => readFileSync(join(HERE, f)));
-  const guestPaths = [...new Set([INITRAMFS_INIT, ...recipe.files.map((f) => f.src)])].sort();
+  const guestPaths = [
+    ...new Set([INITRAMFS_INIT, recipe.kernel.config, ...recipe.files.map((f) => f.src)]),
+  ].sort();
   const doc = {
     recipe,
     guest: Object.fromEntries(guestPaths.map((p) => [p, sha256(guest(p))])),

@@ -12,21 +12,26 @@ export interface GuestFile {
   user?: boolean;
 }
 
+/** The guest kernel: compiled from a Debian source package (see kernel.ts). */
+export interface KernelRecipe {
+  /** Debian package that ships the source as /usr/src/<package>.tar.xz. */
+  sourcePackage: string;
+  /** Kconfig fragment under hypervisor/guest/, applied on top of allnoconfig. */
+  config: string;
+}
+
 export interface ApplianceRecipe {
   name: ApplianceName;
   description: string;
   suite: string;
   architecture: 'i386';
-  /** Kernel package; its dependencies are not installed into the root file system. */
-  kernelPackage: string;
+  kernel: KernelRecipe;
   /** Debian packages unpacked into the root file system (with their dependencies). */
   packages: string[];
   /** Extra dpkg path-exclude patterns (never unpacked). */
   dpkgExcludes: string[];
   /** Paths removed from the unpacked tree (`*` matches within one path segment). */
   prune: string[];
-  /** Kernel modules the initramfs loads (dependencies are added from modules.dep). */
-  modules: string[];
   cmdline: string;
   memoryMiB: number;
   vgaMemoryMiB: number;
@@ -51,36 +56,11 @@ export const DPKG_PATH_EXCLUDES = [
   '/usr/share/help/*',
 ];
 
-/** Module directories (under lib/modules/<v>/kernel) unpacked from the kernel package. */
-export const KERNEL_MODULE_DIRS = [
-  'drivers/ata',
-  'drivers/scsi',
-  'drivers/gpu/drm',
-  'drivers/video',
-  'drivers/input',
-  'drivers/virtio',
-  'drivers/net/virtio_net.ko',
-  'drivers/net/net_failover.ko',
-  'net/core/failover.ko',
-  'fs/ext4',
-  'fs/jbd2',
-  'fs/mbcache.ko',
-  'lib',
-  'crypto',
-  'block',
-];
-
-const DISK_MODULES = ['ata_piix', 'sd_mod', 'crc32c_generic', 'ext4'];
-// bochs brings drm, drm_kms_helper, ttm, drm_ttm_helper, drm_vram_helper, fb_sys_fops,
-// syscopyarea, sysfillrect and sysimgblt through modules.dep.
-const GRAPHICS_MODULES = ['bochs'];
-// psmouse drives the VMware VMMouse (absolute pointer); evdev gives X its /dev/input/event*.
-const INPUT_MODULES = ['psmouse', 'evdev'];
-// The NIC is v86's virtio-net (see network/guest-nic.ts); virtio_pci brings virtio and
-// virtio_ring, virtio_net brings net_failover and failover.
-const NETWORK_MODULES = ['virtio_pci', 'virtio_net'];
-
-const KERNEL = 'linux-image-686';
+// One tickless kernel for every appliance, all drivers built in.
+const KERNEL: KernelRecipe = {
+  sourcePackage: 'linux-source-6.1',
+  config: 'kernel/raydesk-i386.config',
+};
 // quiet: the serial console is slow under emulation; init and agent still log to ttyS0.
 const CMDLINE_BASE =
   'console=ttyS0,115200 root=/dev/sda rw quiet loglevel=3 tsc=reliable mitigations=off';
@@ -131,13 +111,13 @@ export const RECIPES: Record<ApplianceName, ApplianceRecipe> = {
     description: 'busybox only, root shell on the serial console (ttyS0); boots in seconds',
     suite: 'bookworm',
     architecture: 'i386',
-    kernelPackage: KERNEL,
+    kernel: KERNEL,
     // e2fsprogs: the disk durability test checks the file system from inside the guest.
     packages: ['busybox-static', 'e2fsprogs'],
     dpkgExcludes: [],
     prune: [],
-    modules: [...DISK_MODULES, ...NETWORK_MODULES],
-    cmdline: CMDLINE_BASE,
+    // nomodeset keeps the bochs DRM driver off: this appliance stays in VGA text mode.
+    cmdline: `${CMDLINE_BASE} nomodeset`,
     // v86 loads the initrd at 64 MiB physical, so a guest needs more than that.
     memoryMiB: 96,
     vgaMemoryMiB: 2,
@@ -157,11 +137,10 @@ export const RECIPES: Record<ApplianceName, ApplianceRecipe> = {
     description: 'Xorg + JWM desktop with panel, xterm, Xfe file manager and Xfwrite editor',
     suite: 'bookworm',
     architecture: 'i386',
-    kernelPackage: KERNEL,
+    kernel: KERNEL,
     packages: [...X_PACKAGES, 'jwm', 'xterm', 'xfe'],
     dpkgExcludes: X_DPKG_EXCLUDES,
     prune: X_PRUNE,
-    modules: [...DISK_MODULES, ...GRAPHICS_MODULES, ...INPUT_MODULES, ...NETWORK_MODULES],
     cmdline: CMDLINE_BASE,
     memoryMiB: 256,
     vgaMemoryMiB: 8,
@@ -184,11 +163,10 @@ export const RECIPES: Record<ApplianceName, ApplianceRecipe> = {
     description: 'disposable kiosk browser (NetSurf on X, no shell reachable)',
     suite: 'bookworm',
     architecture: 'i386',
-    kernelPackage: KERNEL,
+    kernel: KERNEL,
     packages: [...X_PACKAGES, 'netsurf-fb'],
     dpkgExcludes: X_DPKG_EXCLUDES,
     prune: X_PRUNE,
-    modules: [...DISK_MODULES, ...GRAPHICS_MODULES, ...INPUT_MODULES, ...NETWORK_MODULES],
     cmdline: `${CMDLINE_BASE} sysrq_always_enabled=0`,
     memoryMiB: 192,
     vgaMemoryMiB: 8,

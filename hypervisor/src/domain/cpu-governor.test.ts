@@ -42,11 +42,16 @@ test('a halted guest waits on a timer instead of spinning through sub-millisecon
     l.cpu.in_hlt[0] = 1;
     return 0.4;
   });
-  new CpuGovernor().install(loop);
+  const governor = new CpuGovernor();
+  governor.install(loop);
+  governor.takeUsage();
   loop.nextTick(0);
   await sleep(200);
+  const usage = governor.takeUsage();
   loop.running = false;
   assert.ok(loop.calls <= 220, `${loop.calls} main loops in 200 ms (at most one per ms)`);
+  // What tells the host's scheduler this guest waits for interrupts rather than spinning.
+  assert.ok(usage.haltedMs >= 100, `halted ${usage.haltedMs.toFixed(0)} ms of 200`);
 });
 
 test('a busy guest is held to its budget per period, and input boosts it at once', async () => {
@@ -80,5 +85,6 @@ test('a busy guest is held to its budget per period, and input boosts it at once
   loop.running = false;
   // Rates are not asserted here: on a loaded machine this thread may get little CPU at all.
   assert.equal(free.throttledMs, 0, 'nothing held back once unlimited');
+  assert.equal(free.haltedMs, 0, 'a spinning guest never halts');
   assert.ok(loop.calls > callsBefore, 'the held-back slice ran once the limit was lifted');
 });

@@ -24,6 +24,8 @@ export interface CpuUsage {
   cpuMs: number;
   /** Time the guest was ready to run but held back by its budget. */
   throttledMs: number;
+  /** Time the guest was halted, waiting for an interrupt (a spinning guest has none). */
+  haltedMs: number;
   /** The worker thread's own CPU time (guest plus devices, display capture); null if unknown. */
   threadCpuMs: number | null;
 }
@@ -76,6 +78,8 @@ export class CpuGovernor {
   private pending: { timer: NodeJS.Timeout | NodeJS.Immediate; immediate: boolean } | null = null;
   /** A tick held back by the budget, and since when. */
   private deferred: { tick: number; since: number } | null = null;
+  /** When the halted guest went to sleep on its timer. */
+  private haltedSince: number | null = null;
   /** Main-loop wall time is scaled by this to get CPU: thread CPU / main-loop wall time. */
   private preemptionFactor = 1;
   private readonly threadClock = new ThreadCpuClock();
@@ -83,6 +87,7 @@ export class CpuGovernor {
     start: performance.now(),
     chargedMs: 0,
     throttledMs: 0,
+    haltedMs: 0,
     loopWallMs: 0,
     threadCpuMs: null as number | null,
   };
@@ -122,6 +127,10 @@ export class CpuGovernor {
       this.window.throttledMs += now - this.deferred.since;
       this.deferred.since = now;
     }
+    if (this.haltedSince !== null) {
+      this.window.haltedMs += now - this.haltedSince;
+      this.haltedSince = now;
+    }
     const threadNow = this.threadClock.nowMs();
     const threadUsed =
       threadNow !== null && this.window.threadCpuMs !== null
@@ -131,6 +140,7 @@ export class CpuGovernor {
       intervalMs: now - this.window.start,
       cpuMs: this.window.chargedMs,
       throttledMs: this.window.throttledMs,
+      haltedMs: this.window.haltedMs,
       threadCpuMs: threadUsed,
     };
     // Charge what the thread really used: when other threads take its core, main-loop wall time
@@ -143,6 +153,7 @@ export class CpuGovernor {
       start: now,
       chargedMs: 0,
       throttledMs: 0,
+      haltedMs: 0,
       loopWallMs: 0,
       threadCpuMs: threadNow,
     };
@@ -180,6 +191,7 @@ export class CpuGovernor {
     const loop = this.loop!;
     this.cancelPending();
     const now = performance.now();
+    this.endHalt(now);
     if (this.deferred) {
       // A wake-up (an interrupt) replaces the held-back tick; its wait so far still counts.
       this.window.throttledMs += now - this.deferred.since;
@@ -194,12 +206,22 @@ export class CpuGovernor {
     }
     if (halted && delayMs > 0) {
       // Round up: waking early would only find the guest timer not yet due.
-      this.setPending(Math.max(1, Math.ceil(delayMs)), () => loop.yield_callback(tick));
+      this.haltedSince = now;
+      this.setPending(Math.max(1, Math.ceil(delayMs)), () => {
+        this.endHalt(performance.now());
+        loop.yield_callback(tick);
+      });
     } else if (delayMs < 1) {
       this.setImmediate(() => loop.yield_callback(tick));
     } else {
       this.setPending(delayMs, () => loop.yield_callback(tick));
     }
+  }
+
+  private endHalt(now: number): void {
+    if (this.haltedSince === null) return;
+    this.window.haltedMs += now - this.haltedSince;
+    this.haltedSince = null;
   }
 
   private runDeferred(): void {

@@ -124,10 +124,12 @@ class FakeDomain {
 }
 
 describe('CreditScheduler', () => {
-  const usage = (cpuMs: number, throttledMs = 0) => ({
+  /** One 50 ms report; by default the guest was halted for the rest of the window. */
+  const usage = (cpuMs: number, throttledMs = 0, haltedMs = 50 - cpuMs - throttledMs) => ({
     intervalMs: 50,
     cpuMs,
     throttledMs,
+    haltedMs,
     threadCpuMs: cpuMs,
   });
 
@@ -143,6 +145,31 @@ describe('CreditScheduler', () => {
     scheduler.tick();
     close(spin.last ?? undefined, 49, 'spinner gets what the idle one did not use');
     close(idle.last ?? undefined, 25, 'idle domain keeps its share');
+  });
+
+  test('spinning guests slowed by a loaded host still compete for whole cores', () => {
+    const a = new FakeDomain('a');
+    const b = new FakeDomain('b');
+    const idle = new FakeDomain('idle');
+    const scheduler = new CreditScheduler({ enabled: true, capacityCores: 1.5 }, () => [
+      a,
+      b,
+      idle,
+    ]);
+    // Other processes took most of the host: each spinner got 0.4 core and never halted.
+    scheduler.report('a', usage(20, 0, 0));
+    scheduler.report('b', usage(20, 0, 0));
+    scheduler.report('idle', usage(1));
+    scheduler.tick();
+    assert.notEqual(a.last, null, 'two cores wanted, 1.5 available: contended');
+    assert.notEqual(b.last, null);
+    close(a.last ?? undefined, b.last ?? NaN, 'equal weights, equal shares');
+    // The same use with the guests halting between bursts fits: nobody is held back.
+    scheduler.report('a', usage(20));
+    scheduler.report('b', usage(20));
+    scheduler.tick();
+    assert.equal(a.last, null);
+    assert.equal(b.last, null);
   });
 
   test('paused domains are not scheduled and a cap set at run time applies', () => {

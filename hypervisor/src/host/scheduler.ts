@@ -17,6 +17,9 @@ export const DEFAULT_WEIGHT = 256;
 export const SCHED_PERIOD_MS = 50;
 /** A domain that used this share of its budget counts as wanting more CPU. */
 const HUNGRY_SHARE = 0.9;
+/** A guest halted for less than this share of a report window never waited for an interrupt:
+ * it would use a whole core if it got one, even when a loaded host gives it less. */
+const SPINNING_HALT_SHARE = 0.02;
 /** A budget change smaller than this is not worth a message. */
 const MIN_BUDGET_CHANGE_MS = 0.5;
 /** Usage reports older than this many periods are ignored (a stalled or restarted worker). */
@@ -246,7 +249,9 @@ export class CreditScheduler {
       const usedMs = (last.usage.cpuMs / Math.max(1, last.usage.intervalMs)) * this.periodMs;
       const budget = this.sent.get(domain.id);
       const ceiling = Math.min(budget ?? Infinity, domainLimitMs(cap, this.periodMs));
-      const hungry = last.usage.throttledMs > 0 || usedMs >= HUNGRY_SHARE * ceiling;
+      const spinning =
+        last.usage.cpuMs > 0 && last.usage.haltedMs < SPINNING_HALT_SHARE * last.usage.intervalMs;
+      const hungry = last.usage.throttledMs > 0 || spinning || usedMs >= HUNGRY_SHARE * ceiling;
       return { id: domain.id, weight, cap, usedMs, hungry };
     });
     const capacityMs = this.capacityCores * this.periodMs;

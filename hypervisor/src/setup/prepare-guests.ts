@@ -15,6 +15,7 @@ import { Host } from '../host/host.ts';
 import type { GoldenProgress } from '../snapshots/golden.ts';
 
 const GOLDEN_PHASES = ['boot', 'settle', 'save', 'done'] as const;
+const LOG_EVERY_MS = 15_000;
 
 export interface PrepareGuestsOptions {
   appliances: ApplianceName[];
@@ -54,11 +55,18 @@ export class ProgressReporter {
       status: 'checking cache',
       elapsed: '0',
     });
+    // A log gets a line per step, and at most one per LOG_EVERY_MS while a long step reports.
+    let logged = { step: '', done: -1, at: 0 };
     return {
       update: (done, status) => {
-        const elapsed = ((Date.now() - t0) / 1000).toFixed(0);
+        const now = Date.now();
+        const elapsed = ((now - t0) / 1000).toFixed(0);
+        const step = status.split(' ')[0] ?? '';
         if (bar) bar.update(done, { status, elapsed });
-        else process.stderr.write(`[${name}] ${status} (${elapsed}s)\n`);
+        else if (step !== logged.step || done !== logged.done || now - logged.at >= LOG_EVERY_MS) {
+          logged = { step, done, at: now };
+          process.stderr.write(`[${name}] ${status} (${elapsed}s)\n`);
+        }
       },
       log: (line) => {
         if (this.multibar) this.multibar.log(`${line}\n`);
