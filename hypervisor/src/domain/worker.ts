@@ -13,12 +13,14 @@ import { InputDevice } from '../devices/input/index.ts';
 import { guestNetworkOptions } from '../network/guest-nic.ts';
 import { CpuGovernor, CPU_REPORT_MS, type V86Loop } from './cpu-governor.ts';
 import type { DomainBootConfig, ParentToWorker, WorkerToParent } from './messages.ts';
+import { WasmHeapReserve, type V86WasmCpu } from './wasm-heap.ts';
 
 if (!parentPort) throw new Error('domain worker must run in a worker thread');
 const port = parentPort;
 
 const CONSOLE_FLUSH_MS = 50;
 const STATS_INTERVAL_MS = 1000;
+const HEAP_RESERVE_CHECK_MS = 1000;
 const AGENT_PORT = 1;
 // The guest drops scancodes that arrive in a burst (a pasted line, a fast script), so key
 // events are fed to the PS/2 controller no faster than a very fast typist.
@@ -60,6 +62,7 @@ class DomainRuntime {
   private keyTimer: NodeJS.Timeout | null = null;
   private lastElu = performance.eventLoopUtilization();
   private readonly governor = new CpuGovernor();
+  private heapReserve: WasmHeapReserve | null = null;
 
   constructor(private readonly config: DomainBootConfig) {
     installImageDataShim();
@@ -104,12 +107,16 @@ class DomainRuntime {
     this.emulator.add_listener('emulator-loaded', () => {
       void (async () => {
         const loadedMs = performance.now() - started;
-        this.governor.install((this.emulator as unknown as { v86: V86Loop }).v86);
+        const v86 = (this.emulator as unknown as { v86: V86Loop & { cpu: V86WasmCpu } }).v86;
+        this.governor.install(v86);
         if (config.initialState) await this.emulator.restore_state(config.initialState);
         // Snapshot blocks loaded into a fresh personal overlay must be durable before it runs.
         await this.disk.settle();
         // The state is now in guest memory; keeping the copy would double this VM's footprint.
         config.initialState = undefined;
+        // Else v86's JIT grows wasm memory in small steps, each costing a full GC (wasm-heap.ts).
+        this.heapReserve = new WasmHeapReserve(v86.cpu);
+        this.heapReserve.refill();
         const restoreMs = performance.now() - started - loadedMs;
         await this.emulator.run();
         post({
@@ -124,6 +131,7 @@ class DomainRuntime {
 
     setInterval(() => this.flushConsole(), CONSOLE_FLUSH_MS).unref();
     setInterval(() => this.postStats(), STATS_INTERVAL_MS).unref();
+    setInterval(() => this.heapReserve?.refill(), HEAP_RESERVE_CHECK_MS).unref();
     setInterval(
       () => post({ type: 'cpu-usage', usage: this.governor.takeUsage() }),
       CPU_REPORT_MS,
