@@ -55,7 +55,8 @@ export class ProgressReporter {
       status: 'checking cache',
       elapsed: '0',
     });
-    // A log gets a line per step, and at most one per LOG_EVERY_MS while a long step reports.
+    // A log gets every result and step start, and at most one line per LOG_EVERY_MS while a
+    // long step reports progress ("…" lines).
     let logged = { step: '', done: -1, at: 0 };
     return {
       update: (done, status) => {
@@ -63,7 +64,12 @@ export class ProgressReporter {
         const elapsed = ((now - t0) / 1000).toFixed(0);
         const step = status.split(' ')[0] ?? '';
         if (bar) bar.update(done, { status, elapsed });
-        else if (step !== logged.step || done !== logged.done || now - logged.at >= LOG_EVERY_MS) {
+        else if (
+          !status.endsWith('…') ||
+          step !== logged.step ||
+          done !== logged.done ||
+          now - logged.at >= LOG_EVERY_MS
+        ) {
           logged = { step, done, at: now };
           process.stderr.write(`[${name}] ${status} (${elapsed}s)\n`);
         }
