@@ -33,7 +33,7 @@ if (existsSync(join(REPO_ROOT, 'gateway/src/main.ts'))) {
 group.start({ name: 'web', ...portal.command });
 await waitForHttp(portal.url, 120_000).then(
   () => {
-    console.log(`\nRaydesk is running: open ${portal.url}`);
+    console.log(`\nRaydesk is running: ${portal.openHint}`);
     if (portal.adminHint) console.log(portal.adminHint);
     console.log('Stop with Ctrl-C.\n');
   },

@@ -19,7 +19,8 @@ export interface ViewerHostProps {
   domainId: string;
   kind: 'personal' | 'disposable' | 'shadow';
   title: string;
-  gatewayUrl: string;
+  /** Where the viewer opens the gateway's socket.io (server/gateway.ts gatewayEndpoint). */
+  gateway: { url: string; path: string };
   expiresAt?: string | null;
   graceSeconds?: number;
   ownerEmail?: string;
@@ -41,17 +42,19 @@ const STATE_TEXT: Record<string, string> = {
 export function ViewerHost(props: ViewerHostProps) {
   const { vmId, kind } = props;
   const [state, setState] = useState('connecting');
-  const [gatewayUrl, setGatewayUrl] = useState(props.gatewayUrl);
+  const [gateway, setGateway] = useState(props.gateway);
   const [watchers, setWatchers] = useState<string[]>([]);
-  const gatewayRef = useRef(gatewayUrl);
+  const gatewayRef = useRef(gateway);
 
   const getToken = useCallback(async () => {
-    const r = await api<{ token: string; gatewayUrl: string }>(`/api/vms/${vmId}/attach-token`, {
-      body: { mode: kind === 'shadow' ? 'view' : 'control' },
-    });
-    if (r.gatewayUrl !== gatewayRef.current) {
-      gatewayRef.current = r.gatewayUrl;
-      setGatewayUrl(r.gatewayUrl);
+    const r = await api<{ token: string; gatewayUrl: string; gatewayPath: string }>(
+      `/api/vms/${vmId}/attach-token`,
+      { body: { mode: kind === 'shadow' ? 'view' : 'control' } },
+    );
+    const current = gatewayRef.current;
+    if (r.gatewayUrl !== current.url || r.gatewayPath !== current.path) {
+      gatewayRef.current = { url: r.gatewayUrl, path: r.gatewayPath };
+      setGateway(gatewayRef.current);
     }
     return r.token;
   }, [vmId, kind]);
@@ -142,7 +145,8 @@ export function ViewerHost(props: ViewerHostProps) {
         <RemoteDesktop
           vmId={props.domainId}
           getToken={getToken}
-          gatewayUrl={gatewayUrl}
+          gatewayUrl={gateway.url}
+          gatewayPath={gateway.path}
           onStateChange={onStateChange}
         />
       </div>

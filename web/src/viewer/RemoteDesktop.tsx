@@ -9,6 +9,8 @@ export interface RemoteDesktopProps {
   vmId: string;
   getToken: () => Promise<string>;
   gatewayUrl: string;
+  /** socket.io path (default /socket.io; the portal proxies the gateway on its own path). */
+  gatewayPath?: string;
   onStateChange?: (state: ViewerState, detail?: ViewerStateDetail) => void;
   onWatchers?: (viewers: Viewer[]) => void;
   /** Hide the built-in toolbar (default shown). */
@@ -22,7 +24,7 @@ export function RemoteDesktop(props: RemoteDesktopProps) {
   // Callbacks change identity across renders; read them through a ref.
   const latest = useRef(props);
   latest.current = props;
-  const { vmId, gatewayUrl, toolbar } = props;
+  const { vmId, gatewayUrl, gatewayPath, toolbar } = props;
 
   useEffect(() => {
     const container = box.current;
@@ -30,6 +32,7 @@ export function RemoteDesktop(props: RemoteDesktopProps) {
     const viewer = new RemoteViewer(container, {
       vmId,
       gatewayUrl,
+      path: gatewayPath,
       toolbar,
       getToken: () => latest.current.getToken(),
       onStateChange: (state, detail) => latest.current.onStateChange?.(state, detail),
@@ -38,7 +41,7 @@ export function RemoteDesktop(props: RemoteDesktopProps) {
     viewer.connect();
     viewer.focus();
     return () => viewer.destroy();
-  }, [vmId, gatewayUrl, toolbar]);
+  }, [vmId, gatewayUrl, gatewayPath, toolbar]);
 
   return (
     <div

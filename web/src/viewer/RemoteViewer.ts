@@ -2,6 +2,8 @@
 //   idle -> connecting -> connected <-> reconnecting -> moved-elsewhere | disconnected | error
 // plus the DOM it owns inside a container: toolbar (status pill, Ctrl-Alt-Del, clipboard send,
 // fullscreen, disconnect), the canvas ("Remote desktop") and overlays.
+// First: the gateway protocol below builds zod schemas (see zod-jitless.ts).
+import '../lib/zod-jitless.ts';
 import { io, type Socket } from 'socket.io-client';
 import {
   PROTOCOL_VERSION,
