@@ -588,7 +588,8 @@ describe('portal end to end', () => {
     await doraPage.getByLabel('Email').fill('dora@e2e.test');
     await doraPage.getByLabel('Password').fill('dora-password-e2e');
     await doraPage.getByRole('button', { name: 'Sign in' }).click();
-    await doraPage.getByText('This account is disabled').waitFor();
+    // A disabled account answers exactly as a wrong password does (no password oracle).
+    await doraPage.getByText('That email and password do not match an account.').waitFor();
     await dora.close();
     await page.goto('/admin/audit');
     await page.getByText('login.lockout').first().waitFor();

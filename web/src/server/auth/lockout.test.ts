@@ -12,7 +12,12 @@ const s = testSettings(); // 5 per account, 8 per address, 15 min window
 before(async () => {
   t = await freshSqlite();
   db = t.db;
-  for (const email of ['bob@example.com', 'cat@example.com', 'dan@example.com']) {
+  for (const email of [
+    'bob@example.com',
+    'cat@example.com',
+    'dan@example.com',
+    'eve@example.com',
+  ]) {
     await db.user.create({
       data: { email, name: email, passwordHash: await hashPassword('right-password') },
     });
@@ -33,6 +38,27 @@ test('a wrong password is a clear, generic error', async () => {
     !unknown.ok && unknown.message,
     !r.ok && r.message,
     'unknown accounts look the same',
+  );
+});
+
+test('a disabled account answers exactly as for a wrong password, right password or not', async () => {
+  await db.user.update({ where: { email: 'eve@example.com' }, data: { disabled: true } });
+  const now = new Date();
+  const wrong = await attempt('eve@example.com', 'not-it', '10.9.0.1', now);
+  const right = await attempt('eve@example.com', 'right-password', '10.9.0.2', now);
+  assert.equal(right.ok, false);
+  assert.deepEqual(right, wrong, 'same status, code and message');
+  assert.equal(!right.ok && right.status, 401);
+  // Both are recorded as failures, so both count towards the lockout the same way.
+  assert.equal(await db.loginFailure.count({ where: { email: 'eve@example.com' } }), 2);
+  const audited = await db.auditEvent.findMany({
+    where: { action: 'login.failure', actorEmail: 'eve@example.com' },
+    orderBy: { at: 'asc' },
+  });
+  assert.deepEqual(
+    audited.map((a) => JSON.parse(a.details).reason),
+    ['wrong-password', 'disabled'],
+    'the admins-only audit log keeps the real reason',
   );
 });
 

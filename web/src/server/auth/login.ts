@@ -1,4 +1,6 @@
-// Email + password sign-in with lockout and auditing.
+// Email + password sign-in with lockout and auditing. Every refusal that depends on the password
+// (wrong password, unknown account, disabled account) takes the same path and gives the same
+// answer, so the response never tells whether a password was right.
 import type { Db } from '../../../../prisma/client.ts';
 import { audit } from '../audit.ts';
 import { dummyHash, verifyPassword } from './password.ts';
@@ -15,7 +17,7 @@ export type LoginResult =
   | {
       ok: false;
       status: number;
-      code: 'invalid_credentials' | 'locked' | 'disabled';
+      code: 'invalid_credentials' | 'locked';
       message: string;
       retryAfterSeconds?: number;
     };
@@ -48,14 +50,16 @@ export async function signIn(
   const good = user
     ? await verifyPassword(user.passwordHash, password)
     : (await verifyPassword(await dummyHash(), password), false);
-  if (!user || !good) {
+  if (!user || !good || user.disabled) {
     await recordFailure(db, email, meta.address, now);
+    // The audit log (admins only) may say why; the answer to the client may not.
+    const reason = !user ? 'unknown-account' : !good ? 'wrong-password' : 'disabled';
     await audit(db, {
       action: 'login.failure',
       actorId: user?.id ?? null,
       actorEmail: email,
       address: meta.address,
-      details: { userAgent: meta.userAgent.slice(0, 200) },
+      details: { userAgent: meta.userAgent.slice(0, 200), reason },
     });
     const after = await lockoutState(db, settings.lockout, email, meta.address, now);
     if (after.locked) {
@@ -79,20 +83,6 @@ export async function signIn(
       status: 401,
       code: 'invalid_credentials',
       message: 'That email and password do not match an account.',
-    };
-  }
-  if (user.disabled) {
-    await audit(db, {
-      action: 'login.disabled',
-      actorId: user.id,
-      actorEmail: email,
-      address: meta.address,
-    });
-    return {
-      ok: false,
-      status: 403,
-      code: 'disabled',
-      message: 'This account is disabled. Ask an administrator to enable it.',
     };
   }
   await clearAccountFailures(db, email);
