@@ -339,7 +339,7 @@ describe('portal end to end', () => {
     );
     assert.match(
       (await error.textContent()) ?? '',
-      /Too many failed sign-ins for this account\. It is locked for \d+ minutes?/,
+      /Too many failed sign-ins for this account from your network address\. It is locked here for \d+ minutes?/,
     );
     // Even the right password is refused while locked.
     await submit(CAROL.password);

@@ -4,13 +4,10 @@
 import type { Db } from '../../../../prisma/client.ts';
 import { audit } from '../audit.ts';
 import { dummyHash, verifyPassword } from './password.ts';
-import {
-  clearAccountFailures,
-  lockoutState,
-  recordFailure,
-  type LockoutSettings,
-} from './lockout.ts';
+import { lockoutState, recordFailure, recordSuccess, type LockoutSettings } from './lockout.ts';
 import { startSession, type IssuedTokens, type SessionSettings } from './sessions.ts';
+
+const WRONG_CREDENTIALS = 'That email and password do not match an account.';
 
 export type LoginResult =
   | ({ ok: true; user: { id: string; email: string; name: string; role: string } } & IssuedTokens)
@@ -62,7 +59,7 @@ export async function signIn(
       details: { userAgent: meta.userAgent.slice(0, 200), reason },
     });
     const after = await lockoutState(db, settings.lockout, email, meta.address, now);
-    if (after.locked) {
+    if (after.locked && after.scope !== 'slowdown') {
       await audit(db, {
         action: 'login.lockout',
         actorId: user?.id ?? null,
@@ -82,10 +79,11 @@ export async function signIn(
       ok: false,
       status: 401,
       code: 'invalid_credentials',
-      message: 'That email and password do not match an account.',
+      message: after.locked ? `${WRONG_CREDENTIALS} ${after.message}` : WRONG_CREDENTIALS,
+      ...(after.locked ? { retryAfterSeconds: after.retryAfterSeconds } : {}),
     };
   }
-  await clearAccountFailures(db, email);
+  await recordSuccess(db, user, meta.address, now);
   const tokens = await startSession(db, settings.session, user, meta, now);
   await db.user.update({ where: { id: user.id }, data: { lastLoginAt: now } });
   await audit(db, {

@@ -32,9 +32,10 @@ export function sessionSettings(): SessionSettings {
 export function lockoutSettings(): LockoutSettings {
   const c = config();
   return {
-    maxPerAccount: c.LOGIN_MAX_FAILURES_ACCOUNT,
+    maxPerAccountAddress: c.LOGIN_MAX_FAILURES_ACCOUNT,
     maxPerAddress: c.LOGIN_MAX_FAILURES_ADDRESS,
     windowMinutes: c.LOGIN_LOCKOUT_MINUTES,
+    slowdownMaxSeconds: c.LOGIN_SLOWDOWN_MAX_SECONDS,
   };
 }
 
