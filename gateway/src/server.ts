@@ -1,5 +1,6 @@
 // The display gateway: socket.io for browsers (attach tokens verified at the handshake), the
-// internal HTTP API for the portal, /healthz and /metrics, all on one HTTP server.
+// internal HTTP API for the portal, /healthz and /metrics (bearer GATEWAY_SECRET, like the
+// internal API), all on one HTTP server.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import {
   createServer,
@@ -119,6 +120,12 @@ export function createGateway(options: GatewayOptions): Gateway {
       return;
     }
     if (req.method === 'GET' && path === '/metrics') {
+      // Session counts, traffic and errors are for the operator: the same bearer as /internal.
+      if (!authorized(req)) {
+        res.setHeader('www-authenticate', 'Bearer');
+        send(res, 401, { error: 'unauthorized' });
+        return;
+      }
       res.writeHead(200, { 'content-type': metrics.registry.contentType });
       res.end(await metrics.registry.metrics());
       return;
