@@ -600,7 +600,9 @@ describe('portal end to end', () => {
   });
 
   test('GET /api/health reports web, database, gateway and hypervisor', async () => {
-    const res = await portal!.request('/api/health');
+    const res = await portal!.request('/api/health', {
+      headers: { authorization: `Bearer ${portal!.env.GATEWAY_SECRET}` },
+    });
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     const body = JSON.parse(res.text) as any;
     assert.equal(res.status, 200);
@@ -609,6 +611,16 @@ describe('portal end to end', () => {
     assert.equal(body.database.provider, 'sqlite');
     assert.equal(typeof body.gateway.ok, 'boolean');
     assert.equal(typeof body.hypervisor.ok, 'boolean');
+    // Anonymous callers learn up or down, nothing more.
+    const anonymous = JSON.parse((await portal!.request('/api/health')).text) as object;
+    assert.deepEqual(Object.keys(anonymous).sort(), [
+      'database',
+      'gateway',
+      'hypervisor',
+      'status',
+      'web',
+    ]);
+    assert.deepEqual((anonymous as { database: object }).database, { ok: true });
   });
 
   test('one origin: redirects keep the host name, only the portal port is reachable, CSP on pages', async () => {

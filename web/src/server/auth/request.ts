@@ -78,6 +78,11 @@ async function viewerFrom(token: string | undefined): Promise<Viewer | null> {
   };
 }
 
+/** Route handlers that also serve anonymous callers: the signed-in user, or null. */
+export async function optionalUser(req: NextRequest): Promise<Viewer | null> {
+  return viewerFrom(req.cookies.get(ACCESS_COOKIE)?.value);
+}
+
 /** Route handlers: the signed-in user, checked against the database (revocation, disabled). */
 export async function requireUser(req: NextRequest): Promise<Viewer> {
   const viewer = await viewerFrom(req.cookies.get(ACCESS_COOKIE)?.value);
