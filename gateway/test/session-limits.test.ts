@@ -26,7 +26,8 @@ test('a burst of 25 viewers of one VM: the cap holds, the rest get too_many_sess
   );
   const results = await Promise.all(clients.map(outcome));
   const ready = results.filter((r) => r === 'ready').length;
-  assert.equal(ready, DEFAULT_SESSION_LIMITS.maxPerVm);
+  // View sessions get all places but the controller's.
+  assert.equal(ready, DEFAULT_SESSION_LIMITS.maxPerVm - 1);
   assert.deepEqual([...new Set(results.filter((r) => r !== 'ready'))], ['too_many_sessions_vm']);
   assert.ok(h.gateway.sessions.forVm('vm-1').length <= DEFAULT_SESSION_LIMITS.maxPerVm);
   for (const c of clients) c.disconnect();
@@ -54,6 +55,19 @@ test('one user: the ninth viewer over two VMs gets too_many_sessions_user; closi
   const again = h.client({ sub: 'greedy', vm: 'vm-1', mode: 'view' });
   assert.equal(await outcome(again), 'ready');
   for (const c of [...mine, again]) c.disconnect();
+  await until(() => h.gateway.sessions.list().length === 0, 5000, 'sessions closed');
+});
+
+test("shadows cannot fill the controller's place: the owner attaches with the VM full of shadows", async () => {
+  const shadows: ViewerClient[] = [];
+  for (let i = 1; i < DEFAULT_SESSION_LIMITS.maxPerVm; i++) {
+    const c = h.client({ sub: `admin-${i}`, vm: 'vm-1', mode: 'view', role: 'admin' });
+    assert.equal(await outcome(c), 'ready');
+    shadows.push(c);
+  }
+  const owner = h.client({ sub: 'owner', vm: 'vm-1', mode: 'control' });
+  assert.equal(await outcome(owner), 'ready');
+  for (const c of [...shadows, owner]) c.disconnect();
   await until(() => h.gateway.sessions.list().length === 0, 5000, 'sessions closed');
 });
 

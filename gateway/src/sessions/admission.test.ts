@@ -45,8 +45,19 @@ test('a control attach at the cap is admitted: the control session it replaces d
   );
 });
 
+test('a control attach is never refused for the VM: its place is kept free of shadows', () => {
+  const live: LiveSession[] = [{ userId: 'adm', vm: 'vm-a', mode: 'view' }];
+  const admission = new SessionAdmission(limits, () => live);
+  assert.equal(
+    admission.admit('t1', { sub: 'adm2', vm: 'vm-a', mode: 'view' }),
+    'too_many_sessions_vm',
+    'views get maxPerVm - 1',
+  );
+  assert.equal(admission.admit('t2', { sub: 'ann', vm: 'vm-a', mode: 'control' }), null);
+});
+
 test('handshakes in flight hold their place until they settle', () => {
-  const admission = new SessionAdmission(limits, () => []);
+  const admission = new SessionAdmission({ maxPerUser: 3, maxPerVm: 3 }, () => []);
   assert.equal(admission.admit('t1', { sub: 'ann', vm: 'vm-a', mode: 'view' }), null);
   assert.equal(admission.admit('t2', { sub: 'bob', vm: 'vm-a', mode: 'view' }), null);
   assert.equal(
