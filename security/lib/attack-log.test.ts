@@ -1,0 +1,26 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { recordOutcome, summarizeAttacks, totalsLine } from './attack-log.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'raydesk-attack-log-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+test('outcomes from several processes are summed into one line', () => {
+  recordOutcome({ area: 'auth', name: 'alg none', succeeded: false }, dir);
+  recordOutcome({ area: 'auth', name: 'replay', succeeded: true }, dir);
+  writeFileSync(
+    join(dir, 'attacks-999999.jsonl'),
+    JSON.stringify({ area: 'egress', name: 'metadata', succeeded: false }) + '\n',
+  );
+  const totals = summarizeAttacks(dir);
+  assert.equal(totalsLine(totals), 'attacks: 3 tried, 1 succeeded');
+  assert.deepEqual(totals.successes, ['auth: replay']);
+  assert.deepEqual(totals.byArea.egress, { tried: 1, succeeded: 0 });
+});
+
+test('no directory, no attacks', () => {
+  assert.equal(totalsLine(summarizeAttacks(join(dir, 'missing'))), 'attacks: 0 tried, 0 succeeded');
+});
