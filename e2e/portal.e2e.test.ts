@@ -577,6 +577,16 @@ describe('portal end to end', () => {
     await page.getByRole('button', { name: 'Create user' }).click();
     await page.getByText('An account with that email already exists.').first().waitFor();
     await shot(page, 'admin-users', true);
+    // The first test locked Carol out from this address: the Users page says so, and Unlock
+    // (audited) lets her in again.
+    const carolRow = page.locator(`tr[data-user="${CAROL.email}"]`);
+    await carolRow.getByText('Locked out').waitFor();
+    await shot(page, 'admin-users-locked', true);
+    await carolRow.getByRole('button', { name: 'Unlock' }).click();
+    await page.getByText(`${CAROL.email} unlocked`).waitFor();
+    await carolRow.getByRole('button', { name: 'Unlock' }).waitFor({ state: 'detached' });
+    assert.equal(await db.loginFailure.count({ where: { email: CAROL.email } }), 0);
+    assert.equal(await db.auditEvent.count({ where: { action: 'user.unlock' } }), 1);
     await page
       .locator('tr[data-user="dora@e2e.test"]')
       .getByRole('button', { name: 'Disable' })

@@ -21,22 +21,24 @@ interface User {
   signInFailures: { failures: number; lockedAddresses: number };
 }
 
+/** Short badges (the table is wide); the title says the rest. */
 function SignInStatus({ user }: { user: User }) {
   const { failures, lockedAddresses } = user.signInFailures;
+  const recent = `${failures} failed sign-in${failures === 1 ? '' : 's'} in the lockout window`;
   if (lockedAddresses > 0) {
     return (
       <span
         className="badge badge-danger"
-        title={`${failures} failed sign-ins recently; ${lockedAddresses} address${lockedAddresses === 1 ? ' is' : 'es are'} locked out of this account. The owner's own addresses are never locked by failures elsewhere.`}
+        title={`${recent}; ${lockedAddresses} address${lockedAddresses === 1 ? ' is' : 'es are'} locked out of this account. Its owner's own addresses are never locked by failures elsewhere.`}
       >
-        Locked out from {lockedAddresses} address{lockedAddresses === 1 ? '' : 'es'}
+        Locked out
       </span>
     );
   }
   if (failures > 0) {
     return (
-      <span className="badge badge-warn" title="Failed sign-ins within the lockout window">
-        {failures} failed sign-in{failures === 1 ? '' : 's'}
+      <span className="badge badge-warn" title={recent}>
+        {failures} failed
       </span>
     );
   }
