@@ -21,6 +21,17 @@ test('outcomes from several processes are summed into one line', () => {
   assert.deepEqual(totals.byArea.egress, { tried: 1, succeeded: 0 });
 });
 
+test('attacks that never ran are reported, not counted as tried', () => {
+  const other = mkdtempSync(join(tmpdir(), 'raydesk-attack-log-'));
+  try {
+    recordOutcome({ area: 'auth', name: 'ran', succeeded: false }, other);
+    recordOutcome({ area: 'auth', name: 'setup failed', succeeded: false, ran: false }, other);
+    assert.equal(totalsLine(summarizeAttacks(other)), 'attacks: 1 tried, 0 succeeded, 1 not run');
+  } finally {
+    rmSync(other, { recursive: true, force: true });
+  }
+});
+
 test('no directory, no attacks', () => {
   assert.equal(totalsLine(summarizeAttacks(join(dir, 'missing'))), 'attacks: 0 tried, 0 succeeded');
 });

@@ -12,8 +12,10 @@ const outcomeSchema = z.object({
   name: z.string(),
   /** The attack got through: its assertions failed (so did its test). */
   succeeded: z.boolean(),
+  /** False when the attack never ran (its file's setup failed); not counted as tried. */
+  ran: z.boolean().default(true),
 });
-export type AttackOutcome = z.infer<typeof outcomeSchema>;
+export type AttackOutcome = z.input<typeof outcomeSchema>;
 
 /** Appends one outcome to this process's file, when a directory is given. */
 export function recordOutcome(outcome: AttackOutcome, dir = process.env[ATTACK_DIR_ENV]): void {
@@ -24,6 +26,8 @@ export function recordOutcome(outcome: AttackOutcome, dir = process.env[ATTACK_D
 export interface AttackTotals {
   tried: number;
   succeeded: number;
+  /** Declared attacks that never ran (a part did not start): the run is not a clean bill. */
+  notRun: number;
   /** Names of the attacks that succeeded, "area: name". */
   successes: string[];
   byArea: Record<string, { tried: number; succeeded: number }>;
@@ -31,7 +35,7 @@ export interface AttackTotals {
 
 /** Sums every outcome recorded under `dir`. */
 export function summarizeAttacks(dir: string): AttackTotals {
-  const totals: AttackTotals = { tried: 0, succeeded: 0, successes: [], byArea: {} };
+  const totals: AttackTotals = { tried: 0, succeeded: 0, notRun: 0, successes: [], byArea: {} };
   if (!existsSync(dir)) return totals;
   for (const file of readdirSync(dir)
     .filter((f) => f.endsWith('.jsonl'))
@@ -39,6 +43,10 @@ export function summarizeAttacks(dir: string): AttackTotals {
     for (const line of readFileSync(join(dir, file), 'utf8').split('\n')) {
       if (!line.trim()) continue;
       const outcome = outcomeSchema.parse(JSON.parse(line));
+      if (!outcome.ran) {
+        totals.notRun++;
+        continue;
+      }
       const area = (totals.byArea[outcome.area] ??= { tried: 0, succeeded: 0 });
       totals.tried++;
       area.tried++;
@@ -52,6 +60,7 @@ export function summarizeAttacks(dir: string): AttackTotals {
   return totals;
 }
 
-export function totalsLine(t: Pick<AttackTotals, 'tried' | 'succeeded'>): string {
-  return `attacks: ${t.tried} tried, ${t.succeeded} succeeded`;
+export function totalsLine(t: Pick<AttackTotals, 'tried' | 'succeeded' | 'notRun'>): string {
+  const notRun = t.notRun ? `, ${t.notRun} not run` : '';
+  return `attacks: ${t.tried} tried, ${t.succeeded} succeeded${notRun}`;
 }
