@@ -339,7 +339,7 @@ describe('portal end to end', () => {
     );
     assert.match(
       (await error.textContent()) ?? '',
-      /Too many failed sign-ins for this account\. It is locked for \d+ minutes?/,
+      /Too many failed sign-ins for this account from your network address\. It is locked here for \d+ minutes?/,
     );
     // Even the right password is refused while locked.
     await submit(CAROL.password);
@@ -577,6 +577,16 @@ describe('portal end to end', () => {
     await page.getByRole('button', { name: 'Create user' }).click();
     await page.getByText('An account with that email already exists.').first().waitFor();
     await shot(page, 'admin-users', true);
+    // The first test locked Carol out from this address: the Users page says so, and Unlock
+    // (audited) lets her in again.
+    const carolRow = page.locator(`tr[data-user="${CAROL.email}"]`);
+    await carolRow.getByText('Locked out').waitFor();
+    await shot(page, 'admin-users-locked', true);
+    await carolRow.getByRole('button', { name: 'Unlock' }).click();
+    await page.getByText(`${CAROL.email} unlocked`).waitFor();
+    await carolRow.getByRole('button', { name: 'Unlock' }).waitFor({ state: 'detached' });
+    assert.equal(await db.loginFailure.count({ where: { email: CAROL.email } }), 0);
+    assert.equal(await db.auditEvent.count({ where: { action: 'user.unlock' } }), 1);
     await page
       .locator('tr[data-user="dora@e2e.test"]')
       .getByRole('button', { name: 'Disable' })
@@ -588,7 +598,8 @@ describe('portal end to end', () => {
     await doraPage.getByLabel('Email').fill('dora@e2e.test');
     await doraPage.getByLabel('Password').fill('dora-password-e2e');
     await doraPage.getByRole('button', { name: 'Sign in' }).click();
-    await doraPage.getByText('This account is disabled').waitFor();
+    // A disabled account answers exactly as a wrong password does (no password oracle).
+    await doraPage.getByText('That email and password do not match an account.').waitFor();
     await dora.close();
     await page.goto('/admin/audit');
     await page.getByText('login.lockout').first().waitFor();
@@ -599,7 +610,9 @@ describe('portal end to end', () => {
   });
 
   test('GET /api/health reports web, database, gateway and hypervisor', async () => {
-    const res = await portal!.request('/api/health');
+    const res = await portal!.request('/api/health', {
+      headers: { authorization: `Bearer ${portal!.env.GATEWAY_SECRET}` },
+    });
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     const body = JSON.parse(res.text) as any;
     assert.equal(res.status, 200);
@@ -608,6 +621,16 @@ describe('portal end to end', () => {
     assert.equal(body.database.provider, 'sqlite');
     assert.equal(typeof body.gateway.ok, 'boolean');
     assert.equal(typeof body.hypervisor.ok, 'boolean');
+    // Anonymous callers learn up or down, nothing more.
+    const anonymous = JSON.parse((await portal!.request('/api/health')).text) as object;
+    assert.deepEqual(Object.keys(anonymous).sort(), [
+      'database',
+      'gateway',
+      'hypervisor',
+      'status',
+      'web',
+    ]);
+    assert.deepEqual((anonymous as { database: object }).database, { ok: true });
   });
 
   test('one origin: redirects keep the host name, only the portal port is reachable, CSP on pages', async () => {

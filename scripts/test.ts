@@ -1,12 +1,15 @@
 // `npm test`: prepares what the tests need (guest images and golden snapshots, the database),
 // then runs every *.test.ts in the repository through node's test runner, one file at a time,
-// because the integration tests boot real VMs on a 2-core machine.
+// because the integration tests boot real VMs on a 2-core machine. The attack suite (security/)
+// records each attack it tries; the total is printed at the end.
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { REPO_ROOT } from '@raydesk/hypervisor/config';
 import { prepareGuests } from '@raydesk/hypervisor/setup';
 import { preparePortal } from './lib/portal.ts';
+import { ATTACK_DIR_ENV, summarizeAttacks, totalsLine } from '../security/lib/attack-log.ts';
 
 const SKIP_DIRS = new Set(['node_modules', '.next', 'data', '.git', 'generated', 'artifacts']);
 
@@ -28,7 +31,7 @@ await prepareGuests({
 // The portal end-to-end tests run the production build.
 await preparePortal();
 
-const files = ['hypervisor', 'gateway', 'web', 'e2e', 'scripts', 'prisma', 'bench']
+const files = ['hypervisor', 'gateway', 'web', 'e2e', 'scripts', 'prisma', 'bench', 'security']
   .flatMap((dir) => {
     try {
       return findTests(join(REPO_ROOT, dir));
@@ -38,9 +41,18 @@ const files = ['hypervisor', 'gateway', 'web', 'e2e', 'scripts', 'prisma', 'benc
   })
   .sort();
 
+const attackDir = mkdtempSync(join(tmpdir(), 'raydesk-attacks-'));
 const result = spawnSync(
   process.execPath,
   ['--import', 'tsx', '--test', '--test-concurrency=1', ...process.argv.slice(2), ...files],
-  { cwd: REPO_ROOT, stdio: 'inherit', env: { ...process.env, RAYDESK_TEST: '1' } },
+  {
+    cwd: REPO_ROOT,
+    stdio: 'inherit',
+    env: { ...process.env, RAYDESK_TEST: '1', [ATTACK_DIR_ENV]: attackDir },
+  },
 );
+const attacks = summarizeAttacks(attackDir);
+rmSync(attackDir, { recursive: true, force: true });
+console.log(`\n${totalsLine(attacks)}`);
+for (const success of attacks.successes) console.log(`  succeeded: ${success}`);
 process.exit(result.status ?? 1);

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { DEFAULT_SESSION_LIMITS, type SessionLimits } from './sessions/admission.ts';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -24,6 +25,18 @@ const schema = z.object({
   /** Comma-separated browser origins allowed to open viewer sockets; empty allows any. */
   GATEWAY_ALLOWED_ORIGINS: z.string().default(''),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Viewer sessions one user may have open at once, over all VMs. */
+  GATEWAY_MAX_SESSIONS_PER_USER: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(DEFAULT_SESSION_LIMITS.maxPerUser),
+  /** Viewer sessions of one VM at once (its controller and view-only shadows). */
+  GATEWAY_MAX_SESSIONS_PER_VM: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(DEFAULT_SESSION_LIMITS.maxPerVm),
 });
 
 export interface GatewayConfig {
@@ -36,6 +49,8 @@ export interface GatewayConfig {
   portalInternalUrl: string | null;
   allowedOrigins: string[];
   logLevel: string;
+  /** Viewer session caps; default DEFAULT_SESSION_LIMITS. */
+  sessionLimits?: SessionLimits;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
@@ -57,5 +72,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
       .map((s) => s.trim())
       .filter(Boolean),
     logLevel: c.LOG_LEVEL,
+    sessionLimits: {
+      maxPerUser: c.GATEWAY_MAX_SESSIONS_PER_USER,
+      maxPerVm: c.GATEWAY_MAX_SESSIONS_PER_VM,
+    },
   };
 }

@@ -1,5 +1,6 @@
 // The display gateway: socket.io for browsers (attach tokens verified at the handshake), the
-// internal HTTP API for the portal, /healthz and /metrics, all on one HTTP server.
+// internal HTTP API for the portal, /healthz and /metrics (bearer GATEWAY_SECRET, like the
+// internal API), all on one HTTP server.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import {
   createServer,
@@ -25,6 +26,7 @@ import { EventPublisher } from './events.ts';
 import { SingleHostDirectory, type HostDirectory } from './hosts/directory.ts';
 import { createMetrics, type GatewayMetrics } from './metrics.ts';
 import { FeedRegistry } from './sessions/feed.ts';
+import { DEFAULT_SESSION_LIMITS, SessionAdmission } from './sessions/admission.ts';
 import { SessionManager } from './sessions/manager.ts';
 
 interface SocketData {
@@ -91,6 +93,9 @@ export function createGateway(options: GatewayOptions): Gateway {
   const feeds = new FeedRegistry(directory, log, options.feedLingerMs);
   const events = new EventPublisher(config.portalInternalUrl, config.secret, log, metrics);
   const sessions = new SessionManager(feeds, events, metrics, log);
+  const admission = new SessionAdmission(config.sessionLimits ?? DEFAULT_SESSION_LIMITS, () =>
+    sessions.list().map((s) => ({ userId: s.userId, vm: s.vm, mode: s.mode })),
+  );
   const replayCache = new ReplayCache();
   const pruneTimer = setInterval(() => replayCache.prune(), 60_000);
   pruneTimer.unref();
@@ -119,6 +124,12 @@ export function createGateway(options: GatewayOptions): Gateway {
       return;
     }
     if (req.method === 'GET' && path === '/metrics') {
+      // Session counts, traffic and errors are for the operator: the same bearer as /internal.
+      if (!authorized(req)) {
+        res.setHeader('www-authenticate', 'Bearer');
+        send(res, 401, { error: 'unauthorized' });
+        return;
+      }
       res.writeHead(200, { 'content-type': metrics.registry.contentType });
       res.end(await metrics.registry.metrics());
       return;
@@ -216,6 +227,18 @@ export function createGateway(options: GatewayOptions): Gateway {
     }
     verifyAttachToken(config.attachTokenSecret, auth.data.token, { replayCache }).then(
       (claims) => {
+        const refused = admission.admit(socket.id, claims);
+        if (refused) {
+          metrics.authFailures.inc({ reason: refused });
+          log.info(
+            { reason: refused, user: claims.sub, vm: claims.vm, address: socket.handshake.address },
+            'attach refused: session limit',
+          );
+          next(new Error(refused));
+          return;
+        }
+        // The reservation ends when the socket attaches (connection) or goes away before that.
+        socket.conn.once('close', () => admission.settle(socket.id));
         socket.data.claims = claims;
         socket.data.clientId = auth.data.clientId ?? null;
         next();
@@ -230,6 +253,8 @@ export function createGateway(options: GatewayOptions): Gateway {
   });
 
   io.on('connection', (socket) => {
+    // attach() registers the session before its first await, so it counts from here on.
+    admission.settle(socket.id);
     sessions.attach(socket, socket.data.claims, socket.data.clientId).catch((error: unknown) => {
       log.error({ err: String(error) }, 'attach failed');
       socket.disconnect(true);

@@ -338,7 +338,13 @@ test('internal API: session list, disconnect, thumbnail, healthz, metrics', asyn
   );
   const health = (await (await fetch(`${h.url}/healthz`)).json()) as { ok: boolean };
   assert.equal(health.ok, true);
-  const metrics = await (await fetch(`${h.url}/metrics`)).text();
+  const anonymous = await fetch(`${h.url}/metrics`);
+  assert.equal(anonymous.status, 401, '/metrics needs the service bearer');
+  assert.equal(anonymous.headers.get('www-authenticate'), 'Bearer');
+  assert.doesNotMatch(await anonymous.text(), /gateway_/);
+  const wrong = await fetch(`${h.url}/metrics`, { headers: { authorization: 'Bearer nope' } });
+  assert.equal(wrong.status, 401);
+  const metrics = await (await fetch(`${h.url}/metrics`, { headers: auth })).text();
   assert.match(metrics, /gateway_frames_sent_total/);
 });
 

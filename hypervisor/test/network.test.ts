@@ -256,7 +256,12 @@ describe('virtual network on a real hypervisor', () => {
     assert.match(cli.stdout, /connections\s+0 opened, \d+ denied/);
     assert.match(cli.stdout, new RegExp(`127\\.0\\.0\\.1:${webPort}\\s+loopback address`));
 
-    const metrics = await (await fetch(`${hv.url}/metrics`)).text();
+    assert.equal((await fetch(`${hv.url}/metrics`)).status, 401, '/metrics needs the bearer');
+    const metrics = await (
+      await fetch(`${hv.url}/metrics`, {
+        headers: { authorization: `Bearer ${hv.config.secret}` },
+      })
+    ).text();
     assert.match(
       metrics,
       /raydesk_net_connections_total\{kind="disposable",result="denied"\} [1-9]/,

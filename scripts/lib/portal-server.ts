@@ -130,17 +130,21 @@ function requestPortal(
 }
 
 async function pollHealth(
-  request: (path: string) => Promise<PortalAnswer>,
+  request: (path: string, init?: PortalRequest) => Promise<PortalAnswer>,
   child: ChildProcess,
   timeoutMs: number,
   log: () => string,
+  serviceSecret: string,
 ): Promise<PortalHealth> {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
     if (child.exitCode !== null)
       throw new Error(`the portal exited (${child.exitCode}):\n${log()}`);
     try {
-      const res = await request('/api/health');
+      // The service bearer gets the details (anonymous callers only learn up or down).
+      const res = await request('/api/health', {
+        headers: { authorization: `Bearer ${serviceSecret}` },
+      });
       if (res.status === 200) return JSON.parse(res.text) as PortalHealth;
     } catch {
       /* not listening yet */
@@ -207,7 +211,13 @@ export async function startPortalServer(options: PortalServerOptions): Promise<P
     });
     child.stdout!.on('data', (d) => (output += d));
     child.stderr!.on('data', (d) => (output += d));
-    const health = await pollHealth(request, child, options.startTimeoutMs ?? 60_000, () => output);
+    const health = await pollHealth(
+      request,
+      child,
+      options.startTimeoutMs ?? 60_000,
+      () => output,
+      env.GATEWAY_SECRET!,
+    );
     return {
       url,
       port: options.port,

@@ -4,8 +4,11 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { z } from 'zod';
 import { loadDotEnv, REPO_ROOT } from '@raydesk/hypervisor/config';
 import { describePortal, portalAddresses } from '../../web/portal-server/addresses.mjs';
+
+const setupResultSchema = z.object({ adminCreated: z.string().nullable() });
 
 const WEB = join(REPO_ROOT, 'web');
 const BUILD_STAMP = join(WEB, '.next', 'raydesk-source-hash');
@@ -69,11 +72,44 @@ export interface PortalCommand {
   adminHint: string | null;
 }
 
+/**
+ * What `npm start` says about the administrator once Raydesk is up. The password appears once:
+ * on the start that created the account, and only when the output is a terminal (never in a
+ * log file or a pipe). Every later start says where to find it and how to set it again.
+ */
+export function adminHint(
+  email: string | undefined,
+  password: string | undefined,
+  created: boolean,
+  terminal: boolean,
+): string | null {
+  if (!email) return null;
+  const reset =
+    'to set it again, change ADMIN_PASSWORD in .env and run `npx tsx web/scripts/db-setup.ts --reset-admin-password`';
+  if (created && terminal && password) {
+    return (
+      `Administrator created: ${email}, password: ${password}\n` +
+      `  (shown this once; it is also ADMIN_PASSWORD in .env, which only you can read)`
+    );
+  }
+  if (created) {
+    return `Administrator created: ${email}; its password is ADMIN_PASSWORD in .env (not printed: this output is not a terminal)`;
+  }
+  return `Administrator: ${email}; its first password is ADMIN_PASSWORD in .env; ${reset}`;
+}
+
 export async function preparePortal(options: { build?: boolean } = {}): Promise<PortalCommand> {
   loadDotEnv();
   const tsx = join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
   process.stderr.write('[portal] database: migrations and seed\n');
-  run(tsx, ['web/scripts/db-setup.ts'], REPO_ROOT);
+  // Its logs go to stderr; stdout carries one JSON line: did this run create the admin?
+  const result = execFileSync(tsx, ['web/scripts/db-setup.ts', '--json'], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: process.env,
+    encoding: 'utf8',
+  });
+  const setup = setupResultSchema.parse(JSON.parse(result.trim().split('\n').pop() ?? '{}'));
 
   if (options.build !== false) buildPortal();
   const port = Number(process.env.PORT || 3000);
@@ -85,13 +121,15 @@ export async function preparePortal(options: { build?: boolean } = {}): Promise<
     bind,
     publicUrl: process.env.PORTAL_PUBLIC_URL || undefined,
   });
-  const email = process.env.ADMIN_EMAIL;
   return {
     command: { command: process.execPath, args: ['web/server.mjs'], cwd: REPO_ROOT },
     url: `http://${localHost.includes(':') ? `[${localHost}]` : localHost}:${port}`,
     openHint: describePortal(addresses),
-    adminHint: email
-      ? `Administrator: ${email}, password in .env (ADMIN_PASSWORD=${process.env.ADMIN_PASSWORD ?? ''})`
-      : null,
+    adminHint: adminHint(
+      process.env.ADMIN_EMAIL,
+      process.env.ADMIN_PASSWORD,
+      setup.adminCreated !== null,
+      Boolean(process.stdout.isTTY),
+    ),
   };
 }

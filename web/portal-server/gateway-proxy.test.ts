@@ -191,7 +191,7 @@ describe('the proxy in front of the real gateway', () => {
   test("the gateway's own endpoints answer directly but never through the portal", async () => {
     const bearer = { authorization: `Bearer ${SECRET}` };
     assert.equal((await raw(gatewayPort, '/internal/sessions', bearer)).status, 200);
-    assert.equal((await raw(gatewayPort, '/metrics')).status, 200);
+    assert.equal((await raw(gatewayPort, '/metrics', bearer)).status, 200);
     assert.equal((await raw(gatewayPort, '/healthz')).status, 200);
     for (const path of [
       '/gateway/internal/sessions',

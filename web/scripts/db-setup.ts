@@ -1,6 +1,9 @@
 // Database setup, run by `npm start` / `npm test` before the portal starts (idempotent, ~2-4 s):
 //   npx tsx web/scripts/db-setup.ts          (from the repository root; or `npm run db:setup -w web`)
-// 1. creates the data directory (SQLite),
+//   ... --json                               also print {"adminCreated": ...} on stdout at the end
+//   ... --reset-admin-password               set the administrator's password to ADMIN_PASSWORD
+// 1. creates the data directory and the SQLite file owner-only (0700 / 0600; existing ones are
+//    fixed too: the file holds the password hashes),
 // 2. generates the Prisma clients when missing or stale (both SQLite and PostgreSQL: the portal
 //    imports both and picks one from DATABASE_URL at run time),
 // 3. deploys migrations with the Prisma CLI through prisma.config.ts (JS engine + adapter),
@@ -9,9 +12,16 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  ensurePrivateFile,
+  PRIVATE_DIR_MODE,
+  restrictFile,
+  restrictTree,
+} from '@raydesk/hypervisor/private-files';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
+  dataDir,
   loadRootEnv,
   providerOf,
   REPO_ROOT,
@@ -102,9 +112,14 @@ export function deployMigrations(url: string): number {
   return Date.now() - started;
 }
 
-export async function seed(url: string, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+/** Seeds appliances, the host row and the admin; returns the admin's email if it was created now. */
+export async function seed(
+  url: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string | null> {
   const { createDb } = await import('../../prisma/client.ts');
   const db = createDb(url);
+  let adminCreated: string | null = null;
   try {
     // WAL lets readers and one writer work at once (persistent in the file).
     if (providerOf(url) === 'sqlite') await db.$queryRawUnsafe('PRAGMA journal_mode = WAL');
@@ -142,33 +157,99 @@ export async function seed(url: string, env: NodeJS.ProcessEnv = process.env): P
         data: { action: 'user.seed-admin', targetType: 'user', details: JSON.stringify({ email }) },
       });
       log(`seeded admin ${email}`);
+      adminCreated = email;
     }
+  } finally {
+    await db.$disconnect();
+  }
+  return adminCreated;
+}
+
+/**
+ * Sets the administrator's password to ADMIN_PASSWORD (edit .env first), clears its failed
+ * sign-ins, enables the account and signs it out everywhere: the operator's way back in.
+ */
+export async function resetAdminPassword(
+  url: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string> {
+  const email = env.ADMIN_EMAIL?.trim().toLowerCase();
+  const password = env.ADMIN_PASSWORD;
+  if (!email || !password) throw new Error('ADMIN_EMAIL and ADMIN_PASSWORD must be set in .env');
+  if (password.length < 8) throw new Error('ADMIN_PASSWORD must be at least 8 characters');
+  const { createDb } = await import('../../prisma/client.ts');
+  const db = createDb(url);
+  try {
+    const user = await db.user.findUnique({ where: { email } });
+    if (!user) throw new Error(`there is no account ${email}`);
+    await db.user.update({
+      where: { id: user.id },
+      data: { passwordHash: await hashPassword(password), disabled: false },
+    });
+    await db.loginFailure.deleteMany({ where: { email } });
+    await db.loginSession.updateMany({
+      where: { userId: user.id, revokedAt: null },
+      data: { revokedAt: new Date(), revokeReason: 'password-reset' },
+    });
+    await db.auditEvent.create({
+      data: {
+        action: 'user.password-reset',
+        targetType: 'user',
+        targetId: user.id,
+        details: JSON.stringify({ email, by: 'db-setup --reset-admin-password' }),
+      },
+    });
+    return email;
   } finally {
     await db.$disconnect();
   }
 }
 
-export async function setupDatabase(
-  env: NodeJS.ProcessEnv = process.env,
-): Promise<{ url: string; migrateMs: number }> {
+/** The SQLite file and its journals hold the password hashes: owner-only, whatever made them. */
+function restrictSqliteFiles(path: string): void {
+  for (const suffix of ['', '-wal', '-shm', '-journal']) restrictFile(path + suffix);
+}
+
+export async function setupDatabase(env: NodeJS.ProcessEnv = process.env): Promise<{
+  url: string;
+  migrateMs: number;
+  /** The administrator's email if this run created the account (the first start). */
+  adminCreated: string | null;
+}> {
   loadRootEnv();
   const url = resolveDatabaseUrl(env);
-  if (providerOf(url) === 'sqlite') mkdirSync(dirname(sqlitePath(url)), { recursive: true });
+  const sqlite = providerOf(url) === 'sqlite' ? sqlitePath(url) : null;
+  if (sqlite) {
+    // New directories 0700. An existing one is only tightened when it is the data directory
+    // (ours); a DATABASE_URL elsewhere may sit in a shared directory.
+    mkdirSync(dirname(sqlite), { recursive: true, mode: PRIVATE_DIR_MODE });
+    if (dirname(sqlite) === dataDir(env)) restrictTree(dataDir(env));
+    // SQLite creates the file 0644 and gives its -wal/-shm the file's mode: create it 0600 first.
+    ensurePrivateFile(sqlite);
+  }
   ensureClients();
   const migrateMs = deployMigrations(url);
-  await seed(url, env);
-  return { url, migrateMs };
+  const adminCreated = await seed(url, env);
+  if (sqlite) restrictSqliteFiles(sqlite);
+  return { url, migrateMs, adminCreated };
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const started = Date.now();
   setupDatabase()
-    .then(({ url, migrateMs }) => {
+    .then(async ({ url, migrateMs, adminCreated }) => {
       const where =
         providerOf(url) === 'sqlite' ? sqlitePath(url) : url.replace(/\/\/[^@]*@/, '//***@');
       log(
         `database ready (${where}): migrate deploy ${migrateMs} ms, total ${Date.now() - started} ms`,
       );
+      if (process.argv.includes('--reset-admin-password')) {
+        const email = await resetAdminPassword(url);
+        log(`the password of ${email} is now ADMIN_PASSWORD from .env; its sessions were ended`);
+      }
+      // For scripts/lib/portal.ts: the one line on stdout (logs go to stderr).
+      if (process.argv.includes('--json'))
+        process.stdout.write(JSON.stringify({ adminCreated }) + '\n');
     })
     .catch((error: unknown) => {
       log(error instanceof Error ? error.message : String(error));

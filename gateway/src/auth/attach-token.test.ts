@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SignJWT, UnsecuredJWT, base64url } from 'jose';
+import { ATTACH_TOKEN_CLOCK_TOLERANCE_SECONDS } from '../protocol/internal.ts';
 import {
   AttachTokenError,
   ReplayCache,
@@ -94,4 +95,39 @@ test('a token attaches once when a replay cache is used', async () => {
   const token = await mintAttachToken(SECRET, grant);
   await verifyAttachToken(SECRET, token, { replayCache: cache });
   await rejects(token, 'replayed', cache);
+});
+
+test('a used token stays refused until its exp plus the clock tolerance, the whole time it verifies', async () => {
+  const cache = new ReplayCache();
+  const now = Math.floor(Date.now() / 1000);
+  // Expired 3 s ago: still inside the tolerance, so it verifies, and it must attach only once.
+  const late = await new SignJWT({ ...base, jti: 'jti-late-0001' })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setIssuedAt(now - 60)
+    .setExpirationTime(now - 3)
+    .sign(key);
+  await verifyAttachToken(SECRET, late, { replayCache: cache });
+  await rejects(late, 'replayed', cache);
+  assert.ok(ATTACH_TOKEN_CLOCK_TOLERANCE_SECONDS > 3);
+});
+
+test('ReplayCache keeps a jti until exp + tolerance and prunes it after', () => {
+  const cache = new ReplayCache();
+  const exp = 1_000_000;
+  assert.equal(cache.claim('jti-a', exp, exp - 100), true);
+  assert.equal(cache.claim('jti-a', exp, exp), false);
+  assert.equal(cache.claim('jti-a', exp, exp + ATTACH_TOKEN_CLOCK_TOLERANCE_SECONDS), false);
+  cache.prune(exp + ATTACH_TOKEN_CLOCK_TOLERANCE_SECONDS);
+  assert.equal(cache.size, 1, 'kept through the last second a token can verify');
+  cache.prune(exp + ATTACH_TOKEN_CLOCK_TOLERANCE_SECONDS + 1);
+  assert.equal(cache.size, 0, 'gone once no token with that jti can verify');
+});
+
+test('a full ReplayCache refuses new jtis instead of growing', () => {
+  const cache = new ReplayCache(2);
+  const exp = 2_000_000;
+  assert.equal(cache.claim('jti-1', exp, exp - 10), true);
+  assert.equal(cache.claim('jti-2', exp, exp - 10), true);
+  assert.equal(cache.claim('jti-3', exp, exp - 10), false);
+  assert.equal(cache.size, 2);
 });

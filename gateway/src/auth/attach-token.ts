@@ -5,6 +5,7 @@ import { SignJWT, jwtVerify, errors } from 'jose';
 import {
   ATTACH_TOKEN_ALGORITHM,
   ATTACH_TOKEN_AUDIENCE,
+  ATTACH_TOKEN_CLOCK_TOLERANCE_SECONDS,
   ATTACH_TOKEN_ISSUER,
   ATTACH_TOKEN_MAX_TTL_SECONDS,
   ATTACH_TOKEN_TTL_SECONDS,
@@ -47,10 +48,8 @@ export class AttachTokenError extends Error {
 }
 
 export interface VerifyOptions {
-  /** Remembers jtis until their exp so a token attaches once; omit to allow reuse. */
+  /** Remembers jtis while their tokens can verify, so a token attaches once; omit to allow reuse. */
   replayCache?: ReplayCache;
-  /** Allowed clock skew, seconds; default 5. */
-  clockToleranceSec?: number;
 }
 
 /** Gateway side: verify signature (HS256 only), iss, aud, exp and the claim shapes. */
@@ -66,7 +65,7 @@ export async function verifyAttachToken(
       issuer: ATTACH_TOKEN_ISSUER,
       audience: ATTACH_TOKEN_AUDIENCE,
       requiredClaims: ['exp', 'sub', 'jti'],
-      clockTolerance: options.clockToleranceSec ?? 5,
+      clockTolerance: ATTACH_TOKEN_CLOCK_TOLERANCE_SECONDS,
     }));
   } catch (error) {
     if (error instanceof errors.JWTExpired) throw new AttachTokenError('expired', 'token expired');
@@ -92,27 +91,30 @@ export async function verifyAttachToken(
   return claims;
 }
 
-/** jti -> exp, pruned as tokens expire. Bounded so a flood cannot grow it without limit. */
+/**
+ * jti -> the second after which its token can no longer verify (exp plus the clock tolerance).
+ * Forgetting a jti any earlier would let a used token attach again in that gap. Bounded so a
+ * flood cannot grow it without limit.
+ */
 export class ReplayCache {
-  private readonly seen = new Map<string, number>();
+  private readonly forgetAfter = new Map<string, number>();
   constructor(private readonly maxEntries = 100_000) {}
 
-  /** True the first time a jti is seen (before its exp). */
-  claim(jti: string, exp: number): boolean {
-    const now = Math.floor(Date.now() / 1000);
-    if (this.seen.size >= this.maxEntries) this.prune(now);
-    const known = this.seen.get(jti);
+  /** True the first time a jti is seen while its token can still verify. */
+  claim(jti: string, exp: number, now = Math.floor(Date.now() / 1000)): boolean {
+    if (this.forgetAfter.size >= this.maxEntries) this.prune(now);
+    const known = this.forgetAfter.get(jti);
     if (known !== undefined && known >= now) return false;
-    if (this.seen.size >= this.maxEntries) return false; // full of live tokens: refuse, don't grow
-    this.seen.set(jti, exp);
+    if (this.forgetAfter.size >= this.maxEntries) return false; // full of live tokens: refuse, don't grow
+    this.forgetAfter.set(jti, exp + ATTACH_TOKEN_CLOCK_TOLERANCE_SECONDS);
     return true;
   }
 
   prune(now = Math.floor(Date.now() / 1000)): void {
-    for (const [jti, exp] of this.seen) if (exp < now - 10) this.seen.delete(jti);
+    for (const [jti, until] of this.forgetAfter) if (until < now) this.forgetAfter.delete(jti);
   }
 
   get size(): number {
-    return this.seen.size;
+    return this.forgetAfter.size;
   }
 }

@@ -47,6 +47,8 @@ export const HANDSHAKE_ERRORS = [
   'unauthorized', // bad, expired or reused token
   'bad_handshake',
   'protocol_mismatch',
+  'too_many_sessions_vm', // this VM has as many viewers as the gateway allows
+  'too_many_sessions_user', // this user has as many viewers open as the gateway allows
 ] as const;
 export type HandshakeError = (typeof HANDSHAKE_ERRORS)[number];
 

@@ -10,6 +10,11 @@ export const ATTACH_TOKEN_ALGORITHM = 'HS256';
 /** Suggested lifetime; the gateway refuses tokens that live longer than the max. */
 export const ATTACH_TOKEN_TTL_SECONDS = 120;
 export const ATTACH_TOKEN_MAX_TTL_SECONDS = 600;
+/**
+ * Clock skew the gateway allows on `exp`. A token verifies until exp plus this, so the replay
+ * cache keeps each jti exactly that long too: both read this one constant.
+ */
+export const ATTACH_TOKEN_CLOCK_TOLERANCE_SECONDS = 5;
 
 /** Claims of an attach token, after the JWT's signature, iss, aud and exp are verified. */
 export const attachClaimsSchema = z.object({

@@ -1,7 +1,13 @@
 // The control and display channel: socket.io with a service credential. Every request is
-// validated with the schemas in api/protocol.ts before it reaches the host.
+// validated with the schemas in api/protocol.ts before it reaches the host. /metrics takes the
+// same credential as a bearer token.
 import { timingSafeEqual } from 'node:crypto';
-import { createServer, type Server as HttpServer } from 'node:http';
+import {
+  createServer,
+  type IncomingMessage,
+  type Server as HttpServer,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type pino from 'pino';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
@@ -49,7 +55,7 @@ export class ControlServer {
     private readonly host: Host,
     private readonly log: pino.Logger,
   ) {
-    this.http = createServer((req, res) => void this.serveHttp(req.url ?? '/', res));
+    this.http = createServer((req, res) => void this.serveHttp(req, res));
     this.io = new Server(this.http, { maxHttpBufferSize: 1e6, serveClient: false });
     this.io.use((socket, next) => {
       if (secretsMatch(socket.handshake.auth?.secret, host.config.secret)) next();
@@ -71,11 +77,19 @@ export class ControlServer {
     await new Promise<void>((resolve) => this.io.close(() => resolve()));
   }
 
-  private async serveHttp(url: string, res: import('node:http').ServerResponse): Promise<void> {
+  private async serveHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = req.url ?? '/';
     if (url === '/healthz') {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ ok: true, ...this.host.info() }));
     } else if (url === '/metrics') {
+      // Domains, guest traffic and egress denials are for the operator: the service credential.
+      const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+      if (!secretsMatch(bearer, this.host.config.secret)) {
+        res.writeHead(401, { 'www-authenticate': 'Bearer', 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: 'unauthorized' }));
+        return;
+      }
       res.writeHead(200, { 'content-type': this.metrics.contentType });
       res.end(await this.metrics.metrics());
     } else {

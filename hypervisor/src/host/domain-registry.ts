@@ -4,7 +4,6 @@
 import {
   closeSync,
   fsyncSync,
-  mkdirSync,
   openSync,
   readdirSync,
   readFileSync,
@@ -16,6 +15,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { applianceNameSchema, domainIdSchema, domainKindSchema } from '../api/protocol.ts';
 import type { DomainSpec } from './domain.ts';
+import { ensurePrivateDir, PRIVATE_FILE_MODE } from '../private-files.ts';
 
 const recordSchema = z.object({
   spec: z.object({
@@ -35,14 +35,14 @@ export type DomainRecord = z.infer<typeof recordSchema>;
 
 export class DomainRegistry {
   constructor(readonly dir: string) {
-    mkdirSync(dir, { recursive: true });
+    ensurePrivateDir(dir);
   }
 
   save(spec: DomainSpec, createdAt: Date, savedStateFile: string | null): void {
     const record: DomainRecord = { spec, createdAt: createdAt.toISOString(), savedStateFile };
     const path = this.pathOf(spec.id);
     const tmp = `${path}.new`;
-    const fd = openSync(tmp, 'w', 0o600);
+    const fd = openSync(tmp, 'w', PRIVATE_FILE_MODE);
     try {
       writeSync(fd, JSON.stringify(record, null, 2));
       fsyncSync(fd);

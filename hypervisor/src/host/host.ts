@@ -2,7 +2,7 @@
 // channel and the CLI expose. It is the only owner of domains and their workers.
 import { randomBytes } from 'node:crypto';
 import { EventEmitter, once } from 'node:events';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -36,6 +36,7 @@ import { DomainRegistry } from './domain-registry.ts';
 import { HostError } from './errors.ts';
 import { CreditScheduler } from './scheduler.ts';
 import { holdsMemory } from './lifecycle.ts';
+import { ensurePrivateDir, restrictTree } from '../private-files.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -74,9 +75,9 @@ export class Host extends EventEmitter<HostEvents> {
     readonly log: pino.Logger,
   ) {
     super();
-    for (const dir of ['logs', 'states', 'disks']) {
-      mkdirSync(join(config.dataDir, dir), { recursive: true });
-    }
+    // Owner-only data: 0700 directories, 0600 files, including what an older version left.
+    for (const dir of ['logs', 'states', 'disks']) ensurePrivateDir(join(config.dataDir, dir));
+    restrictTree(config.dataDir);
     this.registry = new DomainRegistry(join(config.dataDir, 'domains'));
     this.golden = new GoldenSnapshots(this, join(config.cacheDir, 'golden'));
     this.network = new NetworkSwitch(

@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { open, rename, rm } from 'node:fs/promises';
 import { z } from 'zod';
 import { applianceNameSchema, domainKindSchema } from '../api/protocol.ts';
+import { PRIVATE_FILE_MODE } from '../private-files.ts';
 
 const MAGIC = 'RAYDESK-STATE 1\n';
 
@@ -53,7 +54,8 @@ export async function writeStateFile(
     MAGIC + JSON.stringify({ ...header, rawBytes: raw.byteLength }) + '\n',
   );
   const temp = `${path}.tmp-${process.pid}`;
-  const file = await open(temp, 'w');
+  // Guest memory: readable by the owner only.
+  const file = await open(temp, 'w', PRIVATE_FILE_MODE);
   try {
     await file.write(headerBytes);
     await file.write(compressed);

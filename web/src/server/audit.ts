@@ -1,5 +1,6 @@
 // The audit log: who did what to what, from where.
 import type { Db } from '../../../prisma/client.ts';
+import { log } from './log.ts';
 
 export interface AuditInput {
   action: string;
@@ -26,6 +27,6 @@ export async function audit(db: Db, e: AuditInput): Promise<void> {
     });
   } catch (error) {
     // Auditing must not take a request down with it, but it must be visible.
-    console.error('[portal] audit write failed:', error);
+    log.error({ err: error, action: e.action }, 'audit write failed');
   }
 }

@@ -31,6 +31,7 @@ const schema = z.object({
   LOGIN_MAX_FAILURES_ACCOUNT: z.coerce.number().int().min(1).default(5),
   LOGIN_MAX_FAILURES_ADDRESS: z.coerce.number().int().min(1).default(20),
   LOGIN_LOCKOUT_MINUTES: z.coerce.number().min(0.05).default(15),
+  LOGIN_SLOWDOWN_MAX_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
   DISPOSABLE_GRACE_SECONDS: z.coerce.number().int().min(5).default(60),
   DISPOSABLE_MAX_LIFETIME_MINUTES: z.coerce.number().min(1).default(60),
   /** Which hypervisor appliance backs "desktop" and "browser" VMs (e.g. `console` for tests). */

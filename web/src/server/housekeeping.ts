@@ -1,5 +1,6 @@
 import { pruneFailures } from './auth/lockout.ts';
 import { db } from './db.ts';
+import { log } from './log.ts';
 import { reconcile } from './vms.ts';
 
 const holder = globalThis as unknown as { __raydeskHousekeeping?: NodeJS.Timeout };
@@ -15,7 +16,7 @@ export function startHousekeeping(intervalMs = 10_000): void {
       await reconcile(db());
       if (ticks++ % 360 === 0) await pruneFailures(db());
     } catch (error) {
-      console.error('[portal] housekeeping:', error instanceof Error ? error.message : error);
+      log.error({ err: error }, 'housekeeping failed');
     } finally {
       running = false;
     }

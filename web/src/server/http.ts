@@ -2,6 +2,7 @@
 // leaks stack traces.
 import { NextResponse, type NextRequest } from 'next/server';
 import { z, type ZodType } from 'zod';
+import { log } from './log.ts';
 
 export class HttpError extends Error {
   constructor(
@@ -95,7 +96,7 @@ export function errorResponse(error: unknown): NextResponse {
             : 502;
     return json({ error: `hypervisor_${code}`, message: (error as Error).message }, { status });
   }
-  console.error('[portal] unhandled error:', error);
+  log.error({ err: error }, 'unhandled error in a route');
   return json(
     { error: 'internal', message: 'Something went wrong on our side. Please try again.' },
     { status: 500 },

@@ -34,6 +34,11 @@ export function testSettings() {
       sessionTtlSeconds: 86_400,
       raceGraceSeconds: 10,
     },
-    lockout: { maxPerAccount: 5, maxPerAddress: 8, windowMinutes: 15 },
+    lockout: {
+      maxPerAccountAddress: 5,
+      maxPerAddress: 8,
+      windowMinutes: 15,
+      slowdownMaxSeconds: 60,
+    },
   };
 }

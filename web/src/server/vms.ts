@@ -9,6 +9,7 @@ import { audit } from './audit.ts';
 import { config } from './config.ts';
 import { HttpError, notFound } from './http.ts';
 import { hypervisor, isHypervisorError } from './hypervisor.ts';
+import { log } from './log.ts';
 import type { Viewer } from './auth/request.ts';
 
 export const ACTIVE_STATES = [
@@ -285,10 +286,7 @@ export async function destroyDisposables(
     try {
       await destroyVm(db, vm, reason, actor);
     } catch (error) {
-      console.error(
-        `[portal] could not destroy disposable VM ${vm.id}:`,
-        error instanceof Error ? error.message : error,
-      );
+      log.error({ vm: vm.id, err: error }, 'could not destroy a disposable VM');
     }
   }
   return vms.length;
@@ -366,10 +364,7 @@ export async function reconcile(db: Db, now = new Date()): Promise<void> {
       try {
         await destroyVm(db, vm, expired ? 'max-lifetime' : 'tab-closed');
       } catch (error) {
-        console.error(
-          `[portal] reaper could not destroy ${vm.id}:`,
-          error instanceof Error ? error.message : error,
-        );
+        log.error({ vm: vm.id, err: error }, 'reaper could not destroy a disposable VM');
       }
     }
   }

@@ -16,6 +16,7 @@ import {
   type Viewer,
 } from '@raydesk/gateway/protocol';
 import { Display } from './Display.ts';
+import { handshakeErrorText } from './handshake-errors.ts';
 import { KeyboardCapture } from './keyboard.ts';
 import { textToStrokes } from './keymap.ts';
 import { injectStyles } from './styles.ts';
@@ -298,10 +299,7 @@ export class RemoteViewer {
         this.setState(this.state === 'connecting' ? 'connecting' : 'reconnecting');
         return;
       }
-      const message =
-        error.message === 'unauthorized'
-          ? 'The gateway refused access to this desktop.'
-          : `Cannot connect: ${error.message}`;
+      const message = handshakeErrorText(error.message);
       this.setState('error', { message, reason: error.message });
     });
     socket.on('disconnect', (reason) => {

@@ -22,6 +22,7 @@ import {
 import { dirname } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { COW_BLOCK_SIZE, type OverlayBase, type OverlayStore } from './overlay-store.ts';
+import { PRIVATE_FILE_MODE } from '../../private-files.ts';
 
 const FILE_MAGIC = 'RDOVLOG1';
 const FORMAT = 1;
@@ -178,7 +179,7 @@ export class DurableOverlay implements OverlayStore {
         createdAt: new Date().toISOString(),
       };
       const tmp = `${path}.new`;
-      const fd = openSync(tmp, 'w', 0o600);
+      const fd = openSync(tmp, 'w', PRIVATE_FILE_MODE);
       try {
         writeAll(fd, encodeHeader(header), 0);
         fsyncSync(fd);
@@ -291,7 +292,7 @@ export class DurableOverlay implements OverlayStore {
   /** Rewrites the log with only the newest record of each block (crash-safe: write, sync, rename). */
   compact(): void {
     const tmp = `${this.path}.compact`;
-    const out = openSync(tmp, 'w', 0o600);
+    const out = openSync(tmp, 'w', PRIVATE_FILE_MODE);
     const offsets = new Map<number, number>();
     let end = OVERLAY_HEADER_BYTES;
     try {

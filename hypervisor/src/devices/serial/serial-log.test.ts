@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SerialLog, type V86SerialLike } from './serial-log.ts';
@@ -61,6 +61,8 @@ test('appends to the log file with buffered writes', async () => {
     for (const b of enc.encode('second\n')) log.pushByte(b);
     await log.flush();
     assert.equal(readFileSync(file, 'utf8'), 'first line\nsecond\n');
+    assert.equal(statSync(file).mode & 0o777, 0o600, 'a console log is readable by its owner only');
+    assert.equal(statSync(join(dir, 'sub')).mode & 0o777, 0o700);
     log.write(enc.encode('third\n'));
     await new Promise((r) => setTimeout(r, 60)); // timer flush
     assert.equal(readFileSync(file, 'utf8'), 'first line\nsecond\nthird\n');

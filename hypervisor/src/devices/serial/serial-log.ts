@@ -2,6 +2,7 @@
 // (for `console <id>`) and appended to a per-VM log file with buffered, non-blocking writes.
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { dirname } from 'node:path';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../../private-files.ts';
 
 /** The slice of v86 SerialLog.attach uses. */
 export interface V86SerialLike {
@@ -235,8 +236,9 @@ export class SerialLog {
     if (this.stream) return this.stream;
     if (!this.filePath || this.fileFailed) return null;
     try {
-      mkdirSync(dirname(this.filePath), { recursive: true });
-      this.stream = createWriteStream(this.filePath, { flags: 'a' });
+      mkdirSync(dirname(this.filePath), { recursive: true, mode: PRIVATE_DIR_MODE });
+      // What the guest printed (logins, commands): readable by the owner only.
+      this.stream = createWriteStream(this.filePath, { flags: 'a', mode: PRIVATE_FILE_MODE });
       this.stream.on('error', (error) => this.fail(error));
     } catch (error) {
       this.fail(error as Error);

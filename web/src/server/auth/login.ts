@@ -1,21 +1,20 @@
-// Email + password sign-in with lockout and auditing.
+// Email + password sign-in with lockout and auditing. Every refusal that depends on the password
+// (wrong password, unknown account, disabled account) takes the same path and gives the same
+// answer, so the response never tells whether a password was right.
 import type { Db } from '../../../../prisma/client.ts';
 import { audit } from '../audit.ts';
 import { dummyHash, verifyPassword } from './password.ts';
-import {
-  clearAccountFailures,
-  lockoutState,
-  recordFailure,
-  type LockoutSettings,
-} from './lockout.ts';
+import { lockoutState, recordFailure, recordSuccess, type LockoutSettings } from './lockout.ts';
 import { startSession, type IssuedTokens, type SessionSettings } from './sessions.ts';
+
+const WRONG_CREDENTIALS = 'That email and password do not match an account.';
 
 export type LoginResult =
   | ({ ok: true; user: { id: string; email: string; name: string; role: string } } & IssuedTokens)
   | {
       ok: false;
       status: number;
-      code: 'invalid_credentials' | 'locked' | 'disabled';
+      code: 'invalid_credentials' | 'locked';
       message: string;
       retryAfterSeconds?: number;
     };
@@ -48,17 +47,19 @@ export async function signIn(
   const good = user
     ? await verifyPassword(user.passwordHash, password)
     : (await verifyPassword(await dummyHash(), password), false);
-  if (!user || !good) {
+  if (!user || !good || user.disabled) {
     await recordFailure(db, email, meta.address, now);
+    // The audit log (admins only) may say why; the answer to the client may not.
+    const reason = !user ? 'unknown-account' : !good ? 'wrong-password' : 'disabled';
     await audit(db, {
       action: 'login.failure',
       actorId: user?.id ?? null,
       actorEmail: email,
       address: meta.address,
-      details: { userAgent: meta.userAgent.slice(0, 200) },
+      details: { userAgent: meta.userAgent.slice(0, 200), reason },
     });
     const after = await lockoutState(db, settings.lockout, email, meta.address, now);
-    if (after.locked) {
+    if (after.locked && after.scope !== 'slowdown') {
       await audit(db, {
         action: 'login.lockout',
         actorId: user?.id ?? null,
@@ -78,24 +79,11 @@ export async function signIn(
       ok: false,
       status: 401,
       code: 'invalid_credentials',
-      message: 'That email and password do not match an account.',
+      message: after.locked ? `${WRONG_CREDENTIALS} ${after.message}` : WRONG_CREDENTIALS,
+      ...(after.locked ? { retryAfterSeconds: after.retryAfterSeconds } : {}),
     };
   }
-  if (user.disabled) {
-    await audit(db, {
-      action: 'login.disabled',
-      actorId: user.id,
-      actorEmail: email,
-      address: meta.address,
-    });
-    return {
-      ok: false,
-      status: 403,
-      code: 'disabled',
-      message: 'This account is disabled. Ask an administrator to enable it.',
-    };
-  }
-  await clearAccountFailures(db, email);
+  await recordSuccess(db, user, meta.address, now);
   const tokens = await startSession(db, settings.session, user, meta, now);
   await db.user.update({ where: { id: user.id }, data: { lastLoginAt: now } });
   await audit(db, {

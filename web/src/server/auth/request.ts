@@ -32,9 +32,10 @@ export function sessionSettings(): SessionSettings {
 export function lockoutSettings(): LockoutSettings {
   const c = config();
   return {
-    maxPerAccount: c.LOGIN_MAX_FAILURES_ACCOUNT,
+    maxPerAccountAddress: c.LOGIN_MAX_FAILURES_ACCOUNT,
     maxPerAddress: c.LOGIN_MAX_FAILURES_ADDRESS,
     windowMinutes: c.LOGIN_LOCKOUT_MINUTES,
+    slowdownMaxSeconds: c.LOGIN_SLOWDOWN_MAX_SECONDS,
   };
 }
 
@@ -75,6 +76,11 @@ async function viewerFrom(token: string | undefined): Promise<Viewer | null> {
     maxVms: user.maxVms,
     maxMemoryMiB: user.maxMemoryMiB,
   };
+}
+
+/** Route handlers that also serve anonymous callers: the signed-in user, or null. */
+export async function optionalUser(req: NextRequest): Promise<Viewer | null> {
+  return viewerFrom(req.cookies.get(ACCESS_COOKIE)?.value);
 }
 
 /** Route handlers: the signed-in user, checked against the database (revocation, disabled). */

@@ -134,6 +134,7 @@ test('disabling a user ends refreshes', async () => {
     meta,
   );
   assert.equal(denied.ok, false);
-  assert.equal(!denied.ok && denied.code, 'disabled');
+  // Answered as a wrong password would be: no oracle on disabled accounts.
+  assert.equal(!denied.ok && denied.code, 'invalid_credentials');
   await db.user.update({ where: { id: r.user.id }, data: { disabled: false } });
 });

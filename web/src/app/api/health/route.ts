@@ -1,3 +1,6 @@
+import type { NextRequest } from 'next/server';
+import { optionalUser } from '@/server/auth/request';
+import { hasServiceBearer } from '@/server/auth/service';
 import { config } from '@/server/config';
 import { db } from '@/server/db';
 import { gatewayHealth } from '@/server/gateway';
@@ -9,8 +12,13 @@ export const dynamic = 'force-dynamic';
 
 const started = Date.now();
 
-/** Liveness of the portal and everything it depends on. 200 when web + database are up. */
-export async function GET(): Promise<Response> {
+/**
+ * Liveness of the portal and everything it depends on. 200 when web + database are up.
+ * Anonymous callers (load balancers, uptime probes) learn up or down per part and nothing else;
+ * the details (VM counts, memory, latencies) go to signed-in admins and to callers with the
+ * service bearer (GATEWAY_SECRET).
+ */
+export async function GET(req: NextRequest): Promise<Response> {
   const web = { ok: true, uptimeSeconds: Math.round((Date.now() - started) / 1000) };
   const database = await (async () => {
     const t = Date.now();
@@ -39,14 +47,17 @@ export async function GET(): Promise<Response> {
     })(),
   ]);
   const ok = web.ok && database.ok;
-  return json(
-    {
-      status: ok && gateway.ok && hv.ok ? 'ok' : ok ? 'degraded' : 'down',
-      web,
-      database,
-      gateway,
-      hypervisor: hv,
-    },
-    { status: ok ? 200 : 503 },
-  );
+  const status = ok && gateway.ok && hv.ok ? 'ok' : ok ? 'degraded' : 'down';
+  const detailed =
+    hasServiceBearer(req.headers) || (await optionalUser(req).catch(() => null))?.role === 'admin';
+  const body = detailed
+    ? { status, web, database, gateway, hypervisor: hv }
+    : {
+        status,
+        web: { ok: web.ok },
+        database: { ok: database.ok },
+        gateway: { ok: gateway.ok },
+        hypervisor: { ok: hv.ok },
+      };
+  return json(body, { status: ok ? 200 : 503 });
 }

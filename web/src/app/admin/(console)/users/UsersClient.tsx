@@ -18,6 +18,31 @@ interface User {
   vms: number;
   memoryMiB: number;
   lastLoginAt: string | null;
+  signInFailures: { failures: number; lockedAddresses: number };
+}
+
+/** Short badges (the table is wide); the title says the rest. */
+function SignInStatus({ user }: { user: User }) {
+  const { failures, lockedAddresses } = user.signInFailures;
+  const recent = `${failures} failed sign-in${failures === 1 ? '' : 's'} in the lockout window`;
+  if (lockedAddresses > 0) {
+    return (
+      <span
+        className="badge badge-danger"
+        title={`${recent}; ${lockedAddresses} address${lockedAddresses === 1 ? ' is' : 'es are'} locked out of this account. Its owner's own addresses are never locked by failures elsewhere.`}
+      >
+        Locked out
+      </span>
+    );
+  }
+  if (failures > 0) {
+    return (
+      <span className="badge badge-warn" title={recent}>
+        {failures} failed
+      </span>
+    );
+  }
+  return null;
 }
 
 const EMPTY = {
@@ -80,6 +105,21 @@ export function UsersClient() {
       show(errorText(e), true);
       await reload();
     }
+  }
+
+  async function unlock(user: User) {
+    try {
+      const { failuresCleared } = await api<{ failuresCleared: number }>(
+        `/api/admin/users/${user.id}/unlock`,
+        { method: 'POST' },
+      );
+      show(
+        `${user.email} unlocked: ${failuresCleared} failed sign-in${failuresCleared === 1 ? '' : 's'} cleared.`,
+      );
+    } catch (e) {
+      show(errorText(e), true);
+    }
+    await reload();
   }
 
   async function resetPassword(event: FormEvent) {
@@ -204,11 +244,14 @@ export function UsersClient() {
                 </select>
               </td>
               <td>
-                {u.disabled ? (
-                  <span className="badge badge-danger">Disabled</span>
-                ) : (
-                  <span className="badge badge-running">Active</span>
-                )}
+                <div className="stack" style={{ gap: 4, alignItems: 'flex-start' }}>
+                  {u.disabled ? (
+                    <span className="badge badge-danger">Disabled</span>
+                  ) : (
+                    <span className="badge badge-running">Active</span>
+                  )}
+                  <SignInStatus user={u} />
+                </div>
               </td>
               <td>
                 <input
@@ -245,6 +288,15 @@ export function UsersClient() {
               <td className="small">{u.lastLoginAt ? since(u.lastLoginAt) : 'never'}</td>
               <td style={{ textAlign: 'right' }}>
                 <div className="row actions">
+                  {u.signInFailures.failures > 0 && (
+                    <button
+                      className="btn btn-sm"
+                      title="Clear this account's failed sign-ins so every address may try again"
+                      onClick={() => unlock(u)}
+                    >
+                      Unlock
+                    </button>
+                  )}
                   <button
                     className="btn btn-sm"
                     onClick={() => {

@@ -2,7 +2,8 @@ import type { NextRequest } from 'next/server';
 import { createUserSchema } from '@/lib/validation';
 import { audit } from '@/server/audit';
 import { hashPassword } from '@/server/auth/password';
-import { clientAddress, requireAdmin } from '@/server/auth/request';
+import { lockSummaries } from '@/server/auth/lockout';
+import { clientAddress, lockoutSettings, requireAdmin } from '@/server/auth/request';
 import { db } from '@/server/db';
 import { HttpError, json, parseBody, route } from '@/server/http';
 import { ACTIVE_STATES } from '@/server/vms';
@@ -13,6 +14,7 @@ export const GET = route(async (req: NextRequest) => {
     orderBy: { createdAt: 'asc' },
     include: { vms: { where: { state: { in: ACTIVE_STATES } }, select: { memoryMiB: true } } },
   });
+  const locks = await lockSummaries(db(), lockoutSettings());
   return json({
     users: users.map((u) => ({
       id: u.id,
@@ -26,6 +28,8 @@ export const GET = route(async (req: NextRequest) => {
       memoryMiB: u.vms.reduce((s, v) => s + v.memoryMiB, 0),
       createdAt: u.createdAt.toISOString(),
       lastLoginAt: u.lastLoginAt?.toISOString() ?? null,
+      /** Failed sign-ins within the lockout window and the addresses locked out by them. */
+      signInFailures: locks.get(u.email) ?? { failures: 0, lockedAddresses: 0 },
     })),
   });
 });

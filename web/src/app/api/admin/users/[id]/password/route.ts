@@ -1,6 +1,7 @@
 import type { NextRequest } from 'next/server';
 import { idSchema, resetPasswordSchema } from '@/lib/validation';
 import { audit } from '@/server/audit';
+import { clearAccountFailures } from '@/server/auth/lockout';
 import { hashPassword } from '@/server/auth/password';
 import { clientAddress, requireAdmin } from '@/server/auth/request';
 import { revokeAllSessions } from '@/server/auth/sessions';
@@ -16,7 +17,7 @@ export const POST = route(async (req: NextRequest, ctx: { params: Promise<{ id: 
   const user = await db().user.findUnique({ where: { id } });
   if (!user) throw notFound('No such user.');
   await db().user.update({ where: { id }, data: { passwordHash: await hashPassword(password) } });
-  await db().loginFailure.deleteMany({ where: { email: user.email } });
+  await clearAccountFailures(db(), user.email);
   const revoked = await revokeAllSessions(db(), id, 'password-reset');
   await audit(db(), {
     action: 'user.password-reset',
