@@ -8,6 +8,7 @@ declare module '@raydesk/viewer' {
     getToken: () => Promise<string>;
     gatewayUrl: string;
     onStateChange?: (state: string, detail?: unknown) => void;
+    onSignIn?: () => void;
   }
   export const RemoteDesktop: ComponentType<RemoteDesktopProps>;
   const Default: ComponentType<RemoteDesktopProps>;

@@ -7,8 +7,11 @@ import type { Viewer } from '@raydesk/gateway/protocol';
 export interface RemoteDesktopProps {
   /** Hypervisor domain id (the token's `vm` claim). */
   vmId: string;
+  /** Reject with AttachRefusedError when the portal refuses; other failures are retried. */
   getToken: () => Promise<string>;
   gatewayUrl: string;
+  /** Offered as "Sign in" when the portal says the person is signed out. */
+  onSignIn?: () => void;
   onStateChange?: (state: ViewerState, detail?: ViewerStateDetail) => void;
   onWatchers?: (viewers: Viewer[]) => void;
   /** Hide the built-in toolbar (default shown). */
@@ -32,6 +35,7 @@ export function RemoteDesktop(props: RemoteDesktopProps) {
       gatewayUrl,
       toolbar,
       getToken: () => latest.current.getToken(),
+      onSignIn: () => latest.current.onSignIn?.(),
       onStateChange: (state, detail) => latest.current.onStateChange?.(state, detail),
       onWatchers: (viewers) => latest.current.onWatchers?.(viewers),
     });
