@@ -197,16 +197,16 @@ test('a stop during the backoff wait does not start the part again', async () =>
 test('stop: SIGTERM to every part, a slow part gets its grace, one that ignores it is killed', async () => {
   const { g, exits, spawns } = group();
   g.start(part('saver', { TERM_DELAY_MS: '400' }, { stopGraceMs: 5_000 }));
-  g.start(part('stubborn', { IGNORE_TERM: '1' }, { stopGraceMs: 300 }));
+  g.start(part('deaf', { IGNORE_TERM: '1' }, { stopGraceMs: 300 }));
   await until('both parts to run', () => spawns.length === 2);
   await sleep(200); // let them install their SIGTERM handlers
   const started = Date.now();
   await g.stop(0);
   const took = Date.now() - started;
   const saver = exits.find((e) => e.name === 'saver')!;
-  const stubborn = exits.find((e) => e.name === 'stubborn')!;
+  const deaf = exits.find((e) => e.name === 'deaf')!;
   assert.deepEqual([saver.code, saver.signal, saver.restartInMs], [0, null, null]);
-  assert.deepEqual([stubborn.signal, stubborn.restartInMs], ['SIGKILL', null]);
+  assert.deepEqual([deaf.signal, deaf.restartInMs], ['SIGKILL', null]);
   assert.ok(took >= 400, `waited for the slow part (${took} ms)`);
   await sleep(300);
   assert.equal(spawns.length, 2, 'nothing restarted after a stop');
