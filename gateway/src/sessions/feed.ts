@@ -67,7 +67,10 @@ export class VmFeed extends EventEmitter<FeedEvents> {
   private watching: Promise<void> | null = null;
   /** A keyframe arrived since the current watch began. */
   private freshKeyframe = false;
-  /** The host connection was lost since the VM was last usable (so it may have restarted). */
+  /**
+   * Since the VM was last usable, the host connection was lost or the VM was seen waiting for
+   * the host's recovery: a VM that starts now is starting again after a host restart.
+   */
   private hostWasLost = false;
   private syncing: Promise<void> | null = null;
   private syncAgain = false;
@@ -117,7 +120,10 @@ export class VmFeed extends EventEmitter<FeedEvents> {
         () => false,
       );
       // Still down: the 'connect' handler syncs again when the host is back.
-      if (!connected) return this.setOutage('host-unreachable');
+      if (!connected) {
+        this.hostWasLost = true;
+        return this.setOutage('host-unreachable');
+      }
     }
     let info: DomainInfo;
     try {
@@ -234,6 +240,7 @@ export class VmFeed extends EventEmitter<FeedEvents> {
 
   private applyInfo(info: DomainInfo): void {
     this.info = info;
+    if (info.restartPending) this.hostWasLost = true;
     if (info.state !== this.state) {
       this.state = info.state;
       for (const s of this.subscribers) s.onFeedState(info.state);
