@@ -170,11 +170,9 @@ export async function startPortalStack(options: {
       ['/desktop/warmup', 'GET'],
       ['/api/vms/warmup/attach-token', 'POST'],
     ] as const) {
-      await fetch(`${server.url}${path}`, {
-        method,
-        redirect: 'manual',
-        headers: { origin: server.url },
-      }).catch(() => undefined);
+      await server
+        .request(path, { method, headers: { origin: server.url } })
+        .catch(() => undefined);
     }
     // As the daemon does (hypervisor/src/host/main.ts); the embedded host starts without it.
     stack.hv.host.enableStandby(stack.hv.config.standbyAppliances);

@@ -10,6 +10,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { HypervisorClient } from '../hypervisor/src/api/index.ts';
 import { startEphemeralHypervisor, type RunningHypervisor } from '../hypervisor/src/host/index.ts';
 import { createGateway, type Gateway } from '../gateway/src/server.ts';
+import { PORTAL_HOST_RESOLVER_RULE } from '../scripts/lib/portal-server.ts';
 import {
   CHROMIUM,
   CHROMIUM_ARGS,
@@ -143,7 +144,11 @@ export async function startStack(options: {
   };
   const { url: gatewayUrl } = await gateway.listen(0, '127.0.0.1');
   const bundle = await bundleViewer();
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  // The portal's pages (bench/portal.ts) are opened as another computer would: by a name.
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [...CHROMIUM_ARGS, PORTAL_HOST_RESOLVER_RULE],
+  });
   const pages = new Map<string, TestPageServer>();
   const viewers = new Set<Viewer>();
 

@@ -7,13 +7,20 @@
 // child with a throwaway SQLite database (scripts/lib/portal-server.ts, shared with the
 // benchmark), so it never touches ./data or a running Raydesk.
 //
+// Chromium sees it as another computer would: the portal listens on every address and is
+// opened as http://vdi.example.test:<port>, a name Chromium maps to 127.0.0.2; the gateway and
+// the hypervisor listen on 127.0.0.1 only, out of the browser's reach, so the viewer gets the
+// gateway through the portal's own origin. Every page of every test is watched: a navigation
+// or a redirect that leaves that name, or a Content-Security-Policy violation, fails the test.
+//
 //   npx tsx --test e2e/portal.e2e.test.ts        (after `npm run build -w web`; npm test does both)
 //
 // Screenshots of every page go to artifacts/screenshots/.
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { createGateway, type Gateway } from '@raydesk/gateway/server';
 import { startEphemeralHypervisor, type RunningHypervisor } from '@raydesk/hypervisor/host';
@@ -22,9 +29,13 @@ import { dataDir, loadRootEnv, REPO_ROOT } from '../prisma/db-url.ts';
 import {
   freePort,
   PORTAL_BUILD_ID,
+  PORTAL_HOST_ADDRESS,
+  PORTAL_HOST_NAME,
+  PORTAL_HOST_RESOLVER_RULE,
   startPortalServer,
   type PortalServer,
 } from '../scripts/lib/portal-server.ts';
+import { GATEWAY_SOCKET_PATH } from '../web/portal-server/gateway-path.mjs';
 import { hashPassword } from '../web/src/server/auth/password.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -71,8 +82,53 @@ async function waitFor<T>(
   throw new Error(`timed out waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
 }
 
+/** What the page watchers saw go wrong in the current test (checked after each test). */
+const problems: string[] = [];
+
+/** Fails the test if anything on `page` leaves the portal's host name. */
+function watchPage(page: Page): void {
+  const origin = new URL(base).origin;
+  page.on('framenavigated', (frame) => {
+    const url = frame.url();
+    if (url !== 'about:blank' && new URL(url).origin !== origin)
+      problems.push(`navigated to ${url} (not ${origin})`);
+  });
+  page.on('response', (response) => {
+    const location = response.headers()['location'];
+    if (location === undefined) return;
+    if (!location.startsWith('/') || location.startsWith('//'))
+      problems.push(`${response.url()} redirected to ${location} (not a relative path)`);
+    else if (new URL(location, response.url()).origin !== origin)
+      problems.push(`${response.url()} redirected off ${origin}: ${location}`);
+  });
+  page.on('websocket', (socket) => {
+    const url = new URL(socket.url());
+    if (url.host !== new URL(base).host || url.pathname !== `${GATEWAY_SOCKET_PATH}/`)
+      problems.push(`WebSocket to ${socket.url()} (not the portal's gateway path)`);
+  });
+  page.on('console', (message) => {
+    if (/Content.Security.Policy/i.test(message.text()))
+      problems.push(`console: ${message.text()}`);
+  });
+}
+
 async function newContext(): Promise<BrowserContext> {
-  return browser.newContext({ viewport: { width: 1360, height: 860 }, baseURL: base });
+  const ctx = await browser.newContext({ viewport: { width: 1360, height: 860 }, baseURL: base });
+  await ctx.exposeBinding('__reportCspViolation', ({ page }, text: string) =>
+    problems.push(`CSP violation on ${page.url()}: ${text}`),
+  );
+  await ctx.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (event) => {
+      const report = (window as unknown as { __reportCspViolation(text: string): void })
+        .__reportCspViolation;
+      report(
+        `${event.effectiveDirective} blocked ${event.blockedURI || 'inline'} (${event.sample}) ` +
+          `at ${event.sourceFile}:${event.lineNumber}:${event.columnNumber}`,
+      );
+    });
+  });
+  ctx.on('page', watchPage);
+  return ctx;
 }
 
 async function shot(page: Page, name: string, fullPage = false): Promise<void> {
@@ -129,6 +185,21 @@ async function canvasColours(page: Page): Promise<number> {
     for (let i = 0; i < data.length / 4; i += step)
       seen.add((data[i * 4]! << 16) | (data[i * 4 + 1]! << 8) | data[i * 4 + 2]!);
     return seen.size;
+  });
+}
+
+/** A hash of every canvas pixel: changes when anything on the remote screen changes. */
+async function canvasFingerprint(page: Page): Promise<string> {
+  return page.evaluate(() => {
+    const canvas = document.querySelector(
+      'canvas[aria-label="Remote desktop"]',
+    ) as HTMLCanvasElement | null;
+    const ctx = canvas?.getContext('2d');
+    if (!canvas || !ctx) return '';
+    const { data } = ctx.getImageData(0, 0, canvas.width, canvas.height);
+    let hash = 2166136261;
+    for (let i = 0; i < data.length; i++) hash = Math.imul(hash ^ data[i]!, 16777619);
+    return `${canvas.width}x${canvas.height}:${hash >>> 0}`;
   });
 }
 
@@ -205,8 +276,19 @@ describe('portal end to end', () => {
     );
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        PORTAL_HOST_RESOLVER_RULE,
+      ],
     });
+  });
+
+  afterEach(() => {
+    const seen = problems.splice(0);
+    assert.deepEqual(seen, [], 'no navigation off the portal, no CSP violation');
   });
 
   after(async () => {
@@ -271,13 +353,10 @@ describe('portal end to end', () => {
       await page.locator('.field-error').first().textContent(),
       'Enter a valid email address.',
     );
-    const bad = await page.request.post('/api/auth/login', {
-      data: { email: 'x' },
-      headers: { origin: base },
-    });
-    assert.equal(bad.status(), 400);
-    assert.match((await bad.json()).message, /valid email/);
-    assert.ok(!(await bad.text()).includes('at '), 'no stack trace');
+    const bad = await pageApi(page, '/api/auth/login', 'POST', { email: 'x' });
+    assert.equal(bad.status, 400);
+    assert.match(String(bad.body.message), /valid email/);
+    assert.ok(!JSON.stringify(bad.body).includes('at '), 'no stack trace');
     assert.ok(
       (await db.auditEvent.count({
         where: { action: 'login.lockout', actorEmail: CAROL.email },
@@ -314,7 +393,7 @@ describe('portal end to end', () => {
     const stolenAccess = (await ctx.cookies()).find((c) => c.name === 'rd_access')!.value;
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.waitForURL((u) => u.pathname === '/login');
-    const replay = await fetch(`${base}/api/me`, {
+    const replay = await portal!.request('/api/me', {
       headers: { cookie: `rd_access=${stolenAccess}` },
     });
     assert.equal(replay.status, 401, 'a copied access token stops working at logout');
@@ -450,13 +529,13 @@ describe('portal end to end', () => {
     const page = await ctx.newPage();
     await signIn(page, ALICE);
     const cookie = (await ctx.cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
-    const evil = await fetch(`${base}/api/vms/disposable`, {
+    const evil = await portal!.request('/api/vms/disposable', {
       method: 'POST',
       headers: { cookie, origin: 'https://evil.example' },
     });
     assert.equal(evil.status, 403);
-    assert.equal(((await evil.json()) as { error: string }).error, 'bad_origin');
-    const noOrigin = await fetch(`${base}/api/auth/logout`, {
+    assert.equal((JSON.parse(evil.text) as { error: string }).error, 'bad_origin');
+    const noOrigin = await portal!.request('/api/auth/logout', {
       method: 'POST',
       headers: { cookie },
     });
@@ -520,15 +599,96 @@ describe('portal end to end', () => {
   });
 
   test('GET /api/health reports web, database, gateway and hypervisor', async () => {
-    const res = await fetch(`${base}/api/health`);
+    const res = await portal!.request('/api/health');
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
-    const body = (await res.json()) as any;
+    const body = JSON.parse(res.text) as any;
     assert.equal(res.status, 200);
     assert.equal(body.web.ok, true);
     assert.equal(body.database.ok, true);
     assert.equal(body.database.provider, 'sqlite');
     assert.equal(typeof body.gateway.ok, 'boolean');
     assert.equal(typeof body.hypervisor.ok, 'boolean');
+  });
+
+  test('one origin: redirects keep the host name, only the portal port is reachable, CSP on pages', async () => {
+    const host = new URL(base).host;
+    // As `curl -H "Host: …"` would see it: every redirect is a relative path.
+    for (const [path, asHost, expected] of [
+      ['/', host, '/api/auth/refresh?next=%2F'],
+      ['/admin/users?x=1', host, '/api/auth/refresh?next=%2Fadmin%2Fusers%3Fx%3D1'],
+      ['/', 'other-name.example.test:8080', '/api/auth/refresh?next=%2F'],
+      ['/api/auth/refresh?next=%2Fdesktop%2Fabc', host, '/login?next=%2Fdesktop%2Fabc'],
+      ['/api/auth/refresh?next=/%5Cevil.example', host, '/login?next=%2F'],
+      ['/api/auth/refresh?next=/\\evil.example', host, '/login?next=%2F'],
+      ['/api/auth/refresh?next=//evil.example', host, '/login?next=%2F'],
+      ['/api/auth/refresh?next=https://evil.example', host, '/login?next=%2F'],
+    ] as const) {
+      const res = await portal!.request(path, { host: asHost });
+      assert.equal(res.status, 307, path);
+      assert.equal(res.headers.location, expected, `${path} as ${asHost}`);
+    }
+    // Pages carry a nonce-based CSP, and Next put that nonce on its scripts.
+    const login = await portal!.request('/login');
+    const csp = String(login.headers['content-security-policy']);
+    const nonce = /'nonce-([^']+)'/.exec(csp)?.[1];
+    assert.ok(nonce, csp);
+    assert.match(csp, /script-src 'self' 'nonce-[^']+' 'strict-dynamic'/);
+    assert.match(csp, /connect-src 'self';/);
+    assert.match(csp, /frame-ancestors 'none'/);
+    const scripts = [...login.text.matchAll(/<script\b[^>]*>/g)].map((m) => m[0]);
+    assert.ok(scripts.length > 0);
+    for (const tag of scripts) assert.ok(tag.includes(`nonce="${nonce}"`), tag);
+    assert.equal(login.headers['strict-transport-security'], undefined, 'no HSTS over HTTP');
+    // The gateway is reached through the portal's socket.io path only.
+    const bearer = { authorization: `Bearer ${portal!.env.GATEWAY_SECRET}` };
+    for (const path of ['/gateway/internal/sessions', '/gateway/metrics', '/gateway/healthz']) {
+      assert.equal((await portal!.request(path, { headers: bearer })).status, 404, path);
+    }
+    const poll = await portal!.request(`${GATEWAY_SOCKET_PATH}/?EIO=4&transport=polling`);
+    assert.equal(poll.status, 200);
+    assert.match(poll.text, /^0\{"sid"/);
+    // From "another computer", nothing but the portal's port answers.
+    const gatewayPort = (gateway!.http.address() as { port: number }).port;
+    for (const port of [gatewayPort, hypervisor!.config.port]) {
+      const refused = await new Promise<string>((resolve) => {
+        const socket = connect(port, PORTAL_HOST_ADDRESS);
+        socket.on('connect', () => {
+          socket.destroy();
+          resolve('connected');
+        });
+        socket.on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? 'error'));
+      });
+      assert.equal(refused, 'ECONNREFUSED', `port ${port} at ${PORTAL_HOST_ADDRESS}`);
+    }
+  });
+
+  test('after sign-in, `next` may only lead to a page of the portal', async () => {
+    const ctx = await newContext();
+    const page = await ctx.newPage();
+    for (const next of [
+      '/\\evil.example',
+      '/%5Cevil.example',
+      '//evil.example',
+      'javascript:alert(1)',
+    ]) {
+      await page.goto(`/login?next=${encodeURIComponent(next)}`);
+      await page.getByLabel('Email').fill(ALICE.email);
+      await page.getByLabel('Password').fill(ALICE.password);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.waitForURL((url) => url.pathname === '/', { timeout: 20_000 });
+      assert.equal(new URL(page.url()).host, PORTAL_HOST_NAME + ':' + new URL(base).port);
+      // Signed in, the refresh endpoint sends the same values home too.
+      await page.goto(`/api/auth/refresh?next=${encodeURIComponent(next)}`);
+      assert.equal(new URL(page.url()).pathname, '/');
+      await ctx.clearCookies();
+    }
+    await page.goto('/login?next=%2Fadmin%2Faudit%3Fq%3Dx');
+    await page.getByLabel('Email').fill(ADMIN.email);
+    await page.getByLabel('Password').fill(ADMIN.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL((url) => url.pathname === '/admin/audit', { timeout: 20_000 });
+    assert.equal(new URL(page.url()).search, '?q=x');
+    await ctx.close();
   });
 
   describe('with the hypervisor and the gateway', () => {
@@ -559,6 +719,17 @@ describe('portal end to end', () => {
         const newMs = Date.now() - t0;
         console.log(`# open desktop -> first full frame, new VM: ${newMs} ms`);
         await shot(page1, 'desktop');
+        // Typing reaches the guest: its echo changes the pixels.
+        const beforeTyping = await canvasFingerprint(page1);
+        await page1.focus('canvas[aria-label="Remote desktop"]');
+        for (const key of ['r', 'a', 'y', 'd', 'e', 's', 'k']) await page1.keyboard.press(key);
+        await waitFor(
+          'the typed keys to change the picture',
+          async () => (await canvasFingerprint(page1)) !== beforeTyping,
+          30_000,
+          250,
+        );
+        await shot(page1, 'desktop-typed');
         const vmId = page1.url().split('/desktop/')[1]!;
         const vm = await db.vm.findUniqueOrThrow({ where: { id: vmId } });
         assert.ok(vm.domainId);

@@ -21,7 +21,7 @@ void (async () => {
   await group.whenUp(hypervisor!.name);
   for (const part of others) group.start(part);
   await Promise.all(others.map((part) => group.whenUp(part.name)));
-  console.log(`\nRaydesk is running: open ${portal.url}`);
+  console.log(`\nRaydesk is running: ${portal.openHint}`);
   if (portal.adminHint) console.log(portal.adminHint);
   console.log('Stop with Ctrl-C.\n');
 })().catch(() => undefined); // stopped before every part was up

@@ -60,6 +60,23 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
+const LOOPBACK = /^(::1|(::ffff:)?127\.\d+\.\d+\.\d+)$/;
+
+/**
+ * The viewer's address. Browsers reach the gateway through the portal's proxy on this machine
+ * (web/portal-server/gateway-proxy.mjs), so a loopback peer's last x-forwarded-for hop is the
+ * user's; any other peer's own address is taken as it is.
+ */
+export function viewerAddress(peer: string | undefined, forwardedFor: string | undefined): string {
+  const address = peer ?? '';
+  if (!forwardedFor || !LOOPBACK.test(address)) return address;
+  const hops = forwardedFor
+    .split(',')
+    .map((hop) => hop.trim())
+    .filter(Boolean);
+  return hops[hops.length - 1] ?? address;
+}
+
 function digest(value: string): Buffer {
   return createHash('sha256').update(value).digest();
 }
@@ -180,6 +197,12 @@ export function createGateway(options: GatewayOptions): Gateway {
   });
 
   io.use((socket, next) => {
+    // Sessions and logs read the address from the handshake.
+    const forwardedFor = socket.request.headers['x-forwarded-for'];
+    socket.handshake.address = viewerAddress(
+      socket.request.socket.remoteAddress,
+      Array.isArray(forwardedFor) ? forwardedFor.join(',') : forwardedFor,
+    );
     const auth = handshakeAuthSchema.safeParse(socket.handshake.auth);
     if (!auth.success) {
       metrics.authFailures.inc({ reason: 'bad_handshake' });

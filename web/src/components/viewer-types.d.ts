@@ -7,6 +7,7 @@ declare module '@raydesk/viewer' {
     vmId: string;
     getToken: () => Promise<string>;
     gatewayUrl: string;
+    gatewayPath?: string;
     onStateChange?: (state: string, detail?: unknown) => void;
     onSignIn?: () => void;
   }

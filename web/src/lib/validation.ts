@@ -1,5 +1,6 @@
 // Input schemas shared by the forms (client) and the API routes (server): one source of the
 // rules and of the messages people see.
+import './zod-jitless.ts';
 import { z } from 'zod';
 
 export const ROLES = ['user', 'admin'] as const;

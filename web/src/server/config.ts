@@ -16,8 +16,14 @@ const schema = z.object({
   ATTACH_TOKEN_SECRET: secret('ATTACH_TOKEN_SECRET', 16),
   GATEWAY_SECRET: secret('GATEWAY_SECRET', 8),
   GATEWAY_URL: z.string().default('http://127.0.0.1:7421'),
-  GATEWAY_PORT: z.coerce.number().int().min(1).max(65535).default(7421),
-  GATEWAY_PUBLIC_URL: z.string().optional(),
+  /** Browsers reach the gateway here instead of through the portal's own origin. */
+  GATEWAY_PUBLIC_URL: z
+    .url({
+      protocol: /^(https?|wss?)$/,
+      error: 'GATEWAY_PUBLIC_URL must be an http(s) or ws(s) URL',
+    })
+    .optional()
+    .or(z.literal('').transform(() => undefined)),
   HYPERVISOR_HOST: z.string().default('127.0.0.1'),
   HYPERVISOR_PORT: z.coerce.number().int().default(7420),
   HYPERVISOR_SECRET: z.string().default(''),

@@ -1,5 +1,6 @@
 // The gateway's internal API (bearer GATEWAY_SECRET): live sessions, disconnect, thumbnails.
 import type { SessionInfo, SessionListResponse } from '@raydesk/gateway/internal';
+import { GATEWAY_SOCKET_PATH } from '../../portal-server/gateway-path.mjs';
 import { config } from './config.ts';
 import { HttpError } from './http.ts';
 
@@ -64,10 +65,24 @@ export async function gatewayHealth(): Promise<{ ok: boolean; detail: string }> 
   }
 }
 
-/** What browsers connect to: GATEWAY_PUBLIC_URL, or this portal's host name on GATEWAY_PORT. */
-export function gatewayPublicUrl(host: string, https: boolean): string {
-  const c = config();
-  if (c.GATEWAY_PUBLIC_URL) return c.GATEWAY_PUBLIC_URL;
-  const hostname = host.replace(/:\d+$/, '');
-  return `${https ? 'https' : 'http'}://${hostname}:${c.GATEWAY_PORT}`;
+/** Where a browser opens the gateway's socket.io: `io(url, { path })`. */
+export interface GatewayEndpoint {
+  /** `/` is the page's own origin; otherwise an absolute http(s) or ws(s) URL. */
+  url: string;
+  path: string;
+}
+
+/**
+ * By default the portal's own origin, on the path the portal server proxies to the gateway, so
+ * browsers need no other port. GATEWAY_PUBLIC_URL (e.g. `https://gw.example.org` or
+ * `https://desk.example.org/gw`) sends them to a gateway directly; a path in it is a prefix in
+ * front of `/socket.io` (socket.io would read it as a namespace).
+ */
+export function gatewayEndpoint(
+  publicUrl: string | undefined = config().GATEWAY_PUBLIC_URL,
+): GatewayEndpoint {
+  if (!publicUrl) return { url: '/', path: GATEWAY_SOCKET_PATH };
+  const url = new URL(publicUrl);
+  const prefix = url.pathname.replace(/\/+$/, '');
+  return { url: url.origin, path: `${prefix}/socket.io` };
 }

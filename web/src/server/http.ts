@@ -27,6 +27,20 @@ export function json(data: unknown, init?: ResponseInit): NextResponse {
   return response;
 }
 
+/**
+ * A redirect to a path of this portal with a relative Location, so the browser stays on the
+ * host and scheme it used. (NextResponse.redirect wants an absolute URL, and the request URLs
+ * Next hands to the app carry its own placeholder origin, not the browser's.)
+ */
+export function redirectToPath(path: string, status: 303 | 307 = 307): NextResponse {
+  if (!path.startsWith('/') || path.startsWith('//') || path.includes('\\'))
+    throw new Error(`not a portal path: ${path}`);
+  return new NextResponse(null, {
+    status,
+    headers: { Location: path, 'Cache-Control': 'no-store' },
+  });
+}
+
 export function zodMessage(error: z.ZodError): string {
   return error.issues
     .map((issue) =>

@@ -12,6 +12,8 @@ export interface RemoteDesktopProps {
   gatewayUrl: string;
   /** Offered as "Sign in" when the portal says the person is signed out. */
   onSignIn?: () => void;
+  /** socket.io path (default /socket.io; the portal proxies the gateway on its own path). */
+  gatewayPath?: string;
   onStateChange?: (state: ViewerState, detail?: ViewerStateDetail) => void;
   onWatchers?: (viewers: Viewer[]) => void;
   /** Hide the built-in toolbar (default shown). */
@@ -25,7 +27,7 @@ export function RemoteDesktop(props: RemoteDesktopProps) {
   // Callbacks change identity across renders; read them through a ref.
   const latest = useRef(props);
   latest.current = props;
-  const { vmId, gatewayUrl, toolbar } = props;
+  const { vmId, gatewayUrl, gatewayPath, toolbar } = props;
 
   useEffect(() => {
     const container = box.current;
@@ -33,6 +35,7 @@ export function RemoteDesktop(props: RemoteDesktopProps) {
     const viewer = new RemoteViewer(container, {
       vmId,
       gatewayUrl,
+      path: gatewayPath,
       toolbar,
       getToken: () => latest.current.getToken(),
       onSignIn: () => latest.current.onSignIn?.(),
@@ -42,7 +45,7 @@ export function RemoteDesktop(props: RemoteDesktopProps) {
     viewer.connect();
     viewer.focus();
     return () => viewer.destroy();
-  }, [vmId, gatewayUrl, toolbar]);
+  }, [vmId, gatewayUrl, gatewayPath, toolbar]);
 
   return (
     <div

@@ -4,6 +4,8 @@
 // (reconnect.ts), each time with a fresh attach token from the portal. Plus the DOM it owns
 // inside a container: toolbar (status pill, Ctrl-Alt-Del, clipboard send, fullscreen,
 // disconnect), the canvas ("Remote desktop") and overlays.
+// First: the gateway protocol below builds zod schemas (see zod-jitless.ts).
+import '../lib/zod-jitless.ts';
 import { io, type Socket } from 'socket.io-client';
 import {
   PROTOCOL_VERSION,

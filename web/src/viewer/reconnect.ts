@@ -2,6 +2,8 @@
 // `reconnects()` says which ones the viewer retries (anything but a takeover, a sign-out, an
 // administrator's disconnect or a refusal), and `ReconnectPolicy` spaces the retries:
 // exponential backoff with jitter, capped, reset once a session has lasted a while.
+// First: the gateway protocol builds zod schemas (see zod-jitless.ts).
+import '../lib/zod-jitless.ts';
 import { HANDSHAKE_ERRORS, type CloseReason } from '@raydesk/gateway/protocol';
 
 /** getToken rejects with this when the portal refuses for good (not when it is unreachable). */

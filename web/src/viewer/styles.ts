@@ -31,7 +31,24 @@ export const VIEWER_CSS = `
 .rd-hint{color:#8a93a6;font-size:12px;margin-right:auto}
 `;
 
+const adopted = new WeakSet<Document>();
+
+/**
+ * Adds the viewer's stylesheet to `doc` once. It is adopted through the CSSOM rather than put in
+ * a <style> element: a page whose Content-Security-Policy allows only its own stylesheets and
+ * nonces (the portal's) accepts an adopted sheet, and the viewer needs no nonce from its host.
+ */
 export function injectStyles(doc: Document = document): void {
+  const Sheet = doc.defaultView?.CSSStyleSheet;
+  if (Sheet && 'adoptedStyleSheets' in doc) {
+    if (adopted.has(doc)) return;
+    const sheet = new Sheet();
+    sheet.replaceSync(VIEWER_CSS);
+    doc.adoptedStyleSheets = [...doc.adoptedStyleSheets, sheet];
+    adopted.add(doc);
+    return;
+  }
+  // Browsers without constructable stylesheets (before 2023).
   if (doc.getElementById('raydesk-viewer-css')) return;
   const style = doc.createElement('style');
   style.id = 'raydesk-viewer-css';

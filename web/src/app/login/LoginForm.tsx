@@ -2,6 +2,7 @@
 import { useState, type FormEvent } from 'react';
 import { loginSchema } from '@/lib/validation';
 import { api, ApiError, errorText } from '@/lib/api';
+import { safeNextPath } from '@/lib/safe-next';
 
 export function LoginForm({ next }: { next: string }) {
   const [email, setEmail] = useState('');
@@ -24,7 +25,8 @@ export function LoginForm({ next }: { next: string }) {
     setBusy(true);
     try {
       await api('/api/auth/login', { body: parsed.data });
-      window.location.assign(next);
+      // Checked again here: `next` came from the address bar.
+      window.location.assign(safeNextPath(next));
     } catch (e) {
       setError(errorText(e));
       if (e instanceof ApiError && e.code === 'invalid_credentials') setPassword('');

@@ -1,6 +1,7 @@
 import type { Metadata } from 'next';
 import { redirect } from 'next/navigation';
 import { Check, Logo } from '@/components/icons';
+import { safeNextPath } from '@/lib/safe-next';
 import { currentViewer } from '@/server/auth/request';
 import { LoginForm } from './LoginForm';
 
@@ -12,19 +13,13 @@ const REASONS: Record<string, string> = {
   expired: 'Your session expired. Please sign in again.',
 };
 
-function safeNext(next: string | undefined): string {
-  return next && next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/api/')
-    ? next
-    : '/';
-}
-
 export default async function LoginPage({
   searchParams,
 }: {
   searchParams: Promise<Record<string, string | undefined>>;
 }) {
   const params = await searchParams;
-  const next = safeNext(params.next);
+  const next = safeNextPath(params.next);
   if (await currentViewer()) redirect(next);
   const notice = params.reason ? REASONS[params.reason] : undefined;
   return (

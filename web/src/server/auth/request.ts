@@ -1,5 +1,5 @@
 // Per-request auth for route handlers and server components.
-import { cookies, headers } from 'next/headers';
+import { cookies } from 'next/headers';
 import type { NextRequest, NextResponse } from 'next/server';
 import type { Role } from '../../lib/validation.ts';
 import { config } from '../config.ts';
@@ -51,6 +51,11 @@ export function clientAddress(h: Headers): string {
   return h.get('x-real-ip') ?? 'unknown';
 }
 
+/**
+ * Whether the browser reached the portal over HTTPS: web/server.mjs sets x-forwarded-proto from
+ * the socket (TLS_CERT_FILE) and drops any a client sent, unless TRUST_PROXY lets a reverse proxy
+ * in front say so. PORTAL_PUBLIC_URL with https covers proxies that do not send it.
+ */
 export function isHttps(h: Headers): boolean {
   const proto = h.get('x-forwarded-proto')?.split(',')[0]?.trim();
   return proto === 'https' || Boolean(config().PORTAL_PUBLIC_URL?.startsWith('https:'));
@@ -89,15 +94,6 @@ export async function requireAdmin(req: NextRequest): Promise<Viewer> {
 export async function currentViewer(): Promise<Viewer | null> {
   const jar = await cookies();
   return viewerFrom(jar.get(ACCESS_COOKIE)?.value);
-}
-
-export async function requestMeta(): Promise<{ address: string; https: boolean; host: string }> {
-  const h = await headers();
-  return {
-    address: clientAddress(h),
-    https: isHttps(h),
-    host: h.get('x-forwarded-host') ?? h.get('host') ?? 'localhost',
-  };
 }
 
 export function setAuthCookies(

@@ -2,10 +2,10 @@ import type { Metadata } from 'next';
 import { notFound, redirect } from 'next/navigation';
 import { ViewerHost } from '@/components/ViewerHost';
 import { idSchema } from '@/lib/validation';
-import { currentViewer, requestMeta } from '@/server/auth/request';
+import { currentViewer } from '@/server/auth/request';
 import { config } from '@/server/config';
 import { db } from '@/server/db';
-import { gatewayPublicUrl } from '@/server/gateway';
+import { gatewayEndpoint } from '@/server/gateway';
 
 export const metadata: Metadata = { title: 'Disposable browser' };
 export const dynamic = 'force-dynamic';
@@ -19,14 +19,13 @@ export default async function BrowserPage({ params }: { params: Promise<{ id: st
     where: { id, ownerId: viewer.id, kind: 'disposable', state: { not: 'destroyed' } },
   });
   if (!vm || !vm.domainId) notFound();
-  const meta = await requestMeta();
   return (
     <ViewerHost
       vmId={vm.id}
       domainId={vm.domainId}
       kind="disposable"
       title="Disposable browser"
-      gatewayUrl={gatewayPublicUrl(meta.host, meta.https)}
+      gateway={gatewayEndpoint()}
       expiresAt={vm.expiresAt?.toISOString() ?? null}
       graceSeconds={config().DISPOSABLE_GRACE_SECONDS}
     />

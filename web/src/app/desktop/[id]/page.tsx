@@ -2,9 +2,9 @@ import type { Metadata } from 'next';
 import { notFound, redirect } from 'next/navigation';
 import { ViewerHost } from '@/components/ViewerHost';
 import { idSchema } from '@/lib/validation';
-import { currentViewer, requestMeta } from '@/server/auth/request';
+import { currentViewer } from '@/server/auth/request';
 import { db } from '@/server/db';
-import { gatewayPublicUrl } from '@/server/gateway';
+import { gatewayEndpoint } from '@/server/gateway';
 
 export const metadata: Metadata = { title: 'Desktop' };
 export const dynamic = 'force-dynamic';
@@ -19,14 +19,13 @@ export default async function DesktopPage({ params }: { params: Promise<{ id: st
   });
   if (!vm || !vm.domainId) notFound();
   if (vm.kind === 'disposable') redirect(`/browser/${vm.id}`);
-  const meta = await requestMeta();
   return (
     <ViewerHost
       vmId={vm.id}
       domainId={vm.domainId}
       kind="personal"
       title="My desktop"
-      gatewayUrl={gatewayPublicUrl(meta.host, meta.https)}
+      gateway={gatewayEndpoint()}
     />
   );
 }

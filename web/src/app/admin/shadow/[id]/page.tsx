@@ -2,9 +2,8 @@ import type { Metadata } from 'next';
 import { notFound } from 'next/navigation';
 import { ViewerHost } from '@/components/ViewerHost';
 import { idSchema } from '@/lib/validation';
-import { requestMeta } from '@/server/auth/request';
 import { db } from '@/server/db';
-import { gatewayPublicUrl } from '@/server/gateway';
+import { gatewayEndpoint } from '@/server/gateway';
 import { requireAdminPage } from '../../guard';
 
 export const metadata: Metadata = { title: 'Shadow (view only)' };
@@ -19,7 +18,6 @@ export default async function ShadowPage({ params }: { params: Promise<{ id: str
     include: { owner: true },
   });
   if (!vm || !vm.domainId) notFound();
-  const meta = await requestMeta();
   return (
     <ViewerHost
       vmId={vm.id}
@@ -27,7 +25,7 @@ export default async function ShadowPage({ params }: { params: Promise<{ id: str
       kind="shadow"
       title={`Viewing ${vm.owner.name || vm.owner.email}`}
       ownerEmail={vm.owner.email}
-      gatewayUrl={gatewayPublicUrl(meta.host, meta.https)}
+      gateway={gatewayEndpoint()}
     />
   );
 }

@@ -1,4 +1,5 @@
-import { NextResponse, type NextRequest } from 'next/server';
+import type { NextRequest } from 'next/server';
+import { safeNextPath } from '@/lib/safe-next';
 import {
   clearAuthCookies,
   clientAddress,
@@ -8,7 +9,7 @@ import {
 import { rotateRefreshToken } from '@/server/auth/sessions';
 import { REFRESH_COOKIE } from '@/server/auth/tokens';
 import { db } from '@/server/db';
-import { json, route } from '@/server/http';
+import { json, redirectToPath, route } from '@/server/http';
 
 const MESSAGES: Record<string, string> = {
   unknown: 'Please sign in.',
@@ -44,18 +45,12 @@ export const POST = route(async (req: NextRequest) => {
   return res;
 });
 
-function safeNext(value: string | null): string {
-  return value && value.startsWith('/') && !value.startsWith('//') && !value.startsWith('/api/')
-    ? value
-    : '/';
-}
-
 /** Page navigations with an expired access token land here (from the proxy) and go back. */
 export const GET = route(async (req: NextRequest) => {
-  const next = safeNext(req.nextUrl.searchParams.get('next'));
+  const next = safeNextPath(req.nextUrl.searchParams.get('next'));
   // A top-level navigation from another site may not drive rotations.
   if (req.headers.get('sec-fetch-site') === 'cross-site') {
-    return NextResponse.redirect(new URL(`/login?next=${encodeURIComponent(next)}`, req.url));
+    return redirectToPath(`/login?next=${encodeURIComponent(next)}`);
   }
   const result = await rotateRefreshToken(
     db(),
@@ -70,13 +65,11 @@ export const GET = route(async (req: NextRequest) => {
         : result.reason === 'expired'
           ? '&reason=expired'
           : '';
-    const res = NextResponse.redirect(
-      new URL(`/login?next=${encodeURIComponent(next)}${reason}`, req.url),
-    );
+    const res = redirectToPath(`/login?next=${encodeURIComponent(next)}${reason}`);
     clearAuthCookies(res, req);
     return res;
   }
-  const res = NextResponse.redirect(new URL(next, req.url));
+  const res = redirectToPath(next);
   setAuthCookies(res, req, result);
   return res;
 });

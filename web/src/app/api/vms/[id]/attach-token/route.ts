@@ -2,9 +2,9 @@ import type { NextRequest } from 'next/server';
 import { attachRequestSchema, idSchema } from '@/lib/validation';
 import { issueAttachToken } from '@/server/attach';
 import { audit } from '@/server/audit';
-import { clientAddress, isHttps, requireUser } from '@/server/auth/request';
+import { clientAddress, requireUser } from '@/server/auth/request';
 import { db } from '@/server/db';
-import { gatewayPublicUrl } from '@/server/gateway';
+import { gatewayEndpoint } from '@/server/gateway';
 import { HttpError, json, notFound, parseBody, route } from '@/server/http';
 
 type Ctx = { params: Promise<{ id: string }> };
@@ -50,12 +50,13 @@ export const POST = route(async (req: NextRequest, ctx: Ctx) => {
   }
   if (vm.kind === 'disposable')
     await db().vm.update({ where: { id: vm.id }, data: { lastSeenAt: new Date() } });
-  const host = req.headers.get('x-forwarded-host') ?? req.headers.get('host') ?? 'localhost';
+  const gateway = gatewayEndpoint();
   return json({
     token: issued.token,
     expiresIn: issued.expiresIn,
     vm: vm.domainId,
     mode,
-    gatewayUrl: gatewayPublicUrl(host, isHttps(req.headers)),
+    gatewayUrl: gateway.url,
+    gatewayPath: gateway.path,
   });
 });

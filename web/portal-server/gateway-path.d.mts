@@ -1,0 +1,1 @@
+export declare const GATEWAY_SOCKET_PATH: '/gateway/socket.io';

@@ -1,0 +1,169 @@
+// Carries the gateway's socket.io (long-poll requests and the WebSocket upgrade) on the portal's
+// own origin, so a browser needs one URL, a reverse proxy one route and a firewall one port.
+// Only GATEWAY_SOCKET_PATH is forwarded, always to the gateway's /socket.io/: the gateway's
+// /internal/*, /metrics and /healthz are never reachable through the portal.
+//
+// http-proxy-3 rather than http-proxy: the same API, maintained, and it fixes http-proxy's
+// socket leaks when a WebSocket upstream goes away (http-proxy has had no release since 2020).
+//
+// Expects the caller (web/server.mjs) to have dropped x-forwarded-* headers it does not trust.
+import { URL } from 'node:url';
+import { createProxyServer } from 'http-proxy-3';
+import { GATEWAY_SOCKET_PATH } from './gateway-path.mjs';
+
+const PLACEHOLDER_ORIGIN = 'http://portal.invalid';
+const GATEWAY_PREFIX = '/gateway';
+/** The gateway must answer a WebSocket upgrade within this. */
+export const UPGRADE_TIMEOUT_MS = 10_000;
+/** A long-poll request is held at most socket.io's ping interval; this is far above it. */
+export const POLL_TIMEOUT_MS = 60_000;
+/** socket.io pings every few seconds: an open WebSocket silent this long is dead. */
+export const IDLE_TIMEOUT_MS = 60_000;
+/** Headers meant for the portal that the gateway must not see. */
+const PORTAL_ONLY_HEADERS = ['cookie', 'authorization'];
+
+/**
+ * The gateway path for a request path of the portal: `/socket.io/?…` for the socket.io path
+ * (with any query), null for anything else. The path is judged after a browser-style parse, so
+ * dot segments, backslashes or a second host cannot reach another gateway path.
+ * @param {string | undefined} requestUrl
+ * @returns {string | null}
+ */
+export function gatewayTargetPath(requestUrl) {
+  if (typeof requestUrl !== 'string' || !requestUrl.startsWith('/')) return null;
+  let url;
+  try {
+    url = new URL(requestUrl, PLACEHOLDER_ORIGIN);
+  } catch {
+    return null;
+  }
+  if (url.origin !== PLACEHOLDER_ORIGIN || url.pathname !== `${GATEWAY_SOCKET_PATH}/`) return null;
+  return `/socket.io/${url.search}`;
+}
+
+/**
+ * Whether a request path belongs to the gateway's part of the portal (`/gateway`, `/gateway/…`),
+ * which the portal answers itself: the socket.io path is proxied, the rest is 404.
+ * @param {string | undefined} requestUrl
+ */
+export function isGatewayArea(requestUrl) {
+  if (typeof requestUrl !== 'string') return false;
+  let pathname;
+  try {
+    pathname = new URL(requestUrl, PLACEHOLDER_ORIGIN).pathname;
+  } catch {
+    return false;
+  }
+  return pathname === GATEWAY_PREFIX || pathname.startsWith(`${GATEWAY_PREFIX}/`);
+}
+
+/**
+ * @param {{
+ *   target: string,
+ *   log: import('pino').Logger,
+ *   upgradeTimeoutMs?: number,
+ * }} options  target: the gateway's internal base URL (GATEWAY_URL).
+ */
+export function createGatewayProxy({ target, log, upgradeTimeoutMs = UPGRADE_TIMEOUT_MS }) {
+  const proxy = createProxyServer({ target, ws: true, proxyTimeout: POLL_TIMEOUT_MS });
+  /** Client sockets of upgraded WebSockets, closed on stop. */
+  const open = new Set();
+  /** Client sockets whose upgrade went through: errors there are no longer HTTP answers. */
+  const upgraded = new WeakSet();
+
+  // Without an 'error' listener an emitter error would crash the portal.
+  proxy.on('error', (error) => log.warn({ err: error }, 'gateway proxy error'));
+  proxy.on('proxyReqWs', (proxyReq, _req, socket) => {
+    proxyReq.setTimeout(upgradeTimeoutMs, () =>
+      proxyReq.destroy(new Error(`the gateway did not answer within ${upgradeTimeoutMs} ms`)),
+    );
+    proxyReq.once('upgrade', () => {
+      upgraded.add(socket);
+      open.add(socket);
+      socket.once('close', () => open.delete(socket));
+      socket.setTimeout(IDLE_TIMEOUT_MS, () => socket.destroy());
+    });
+  });
+
+  /** Prepares a request for the gateway: its path there, the user's address, no portal cookies. */
+  function forGateway(req, targetPath) {
+    req.url = targetPath;
+    for (const name of PORTAL_ONLY_HEADERS) delete req.headers[name];
+    // The gateway records the user's address (socket.io sees only the portal's).
+    req.headers['x-forwarded-for'] ??= req.socket.remoteAddress ?? '';
+  }
+
+  return {
+    /**
+     * Answers requests in the gateway's area: proxies socket.io long-polling, 404 otherwise.
+     * Returns false for every other request (Next handles those).
+     * @param {import('node:http').IncomingMessage} req
+     * @param {import('node:http').ServerResponse} res
+     */
+    handleRequest(req, res) {
+      if (!isGatewayArea(req.url)) return false;
+      const targetPath = gatewayTargetPath(req.url);
+      if (!targetPath) {
+        res.writeHead(404, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+        res.end(JSON.stringify({ error: 'not_found' }));
+        return true;
+      }
+      forGateway(req, targetPath);
+      proxy.web(req, res, {}, (error) => {
+        log.warn({ err: error, path: targetPath }, 'gateway unreachable (long-poll)');
+        if (res.headersSent) {
+          res.destroy();
+          return;
+        }
+        res.writeHead(502, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+        res.end(JSON.stringify({ error: 'gateway_unavailable' }));
+      });
+      return true;
+    },
+
+    /**
+     * Every WebSocket upgrade to the portal comes here: the socket.io path goes to the gateway;
+     * anything else is refused (the portal itself serves no WebSockets).
+     * @param {import('node:http').IncomingMessage} req
+     * @param {import('node:stream').Duplex} socket
+     * @param {Buffer} head
+     */
+    handleUpgrade(req, socket, head) {
+      socket.on('error', (error) => log.debug({ err: error }, 'viewer socket error'));
+      const targetPath = gatewayTargetPath(req.url);
+      if (!targetPath) {
+        refuse(socket, 404, 'Not Found');
+        return;
+      }
+      forGateway(req, targetPath);
+      proxy.ws(req, socket, head, {}, (error) => {
+        log.warn({ err: error }, 'gateway unreachable (WebSocket)');
+        // Before the upgrade the browser still reads HTTP: a clean 502, and socket.io retries.
+        if (!upgraded.has(socket)) refuse(socket, 502, 'Bad Gateway');
+      });
+    },
+
+    /** Closes every proxied WebSocket (on stop; viewers reconnect to the next portal). */
+    close() {
+      for (const socket of open) socket.destroy();
+      open.clear();
+      proxy.close();
+    },
+  };
+}
+
+/**
+ * @param {import('node:stream').Duplex} socket
+ * @param {number} status
+ * @param {string} text
+ */
+function refuse(socket, status, text) {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  socket.end(
+    `HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\n` +
+      `Content-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`,
+  );
+}
