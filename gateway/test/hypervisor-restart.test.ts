@@ -205,7 +205,6 @@ describe('gateway viewers through a hypervisor crash', () => {
     clients.push(b.socket);
 
     await daemon.start();
-    const updatesBefore = a.updates.length;
     await until(
       'the desktop back',
       () => a.notices.some((n) => n.code === 'desktop-ready'),
@@ -219,9 +218,13 @@ describe('gateway viewers through a hypervisor crash', () => {
       "Your desktop's host restarted; starting your desktop again.",
     );
     assert.equal(a.notices[2]!.waiting, false);
+    // The display streams from the new boot (a console's screen may look as before the crash,
+    // so ask for a full frame rather than wait for a change).
+    const updatesBefore = a.updates.length;
+    a.socket.emit('display:refresh', {});
     await until(
-      'frames after the restart',
-      () => a.updates.slice(updatesBefore).some((u) => u.last),
+      'a full frame after the restart',
+      () => a.updates.slice(updatesBefore).some((u) => u.full && u.last),
       30_000,
     );
     const info = await probe.get(used.id);
