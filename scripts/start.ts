@@ -1,43 +1,29 @@
 // `npm start`: after bootstrap.mjs installed dependencies, this prepares the guests and the
-// database, then runs the hypervisor, the gateway and the portal until Ctrl-C.
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { loadConfig, REPO_ROOT } from '@raydesk/hypervisor/config';
+// database, then runs the hypervisor, the gateway and the portal under a supervisor that
+// restarts any of them that dies, until Ctrl-C.
 import { prepareGuests } from '@raydesk/hypervisor/setup';
-import { ProcessGroup, waitForHttp } from './lib/processes.ts';
+import { ProcessGroup } from './lib/processes.ts';
 import { preparePortal } from './lib/portal.ts';
-
-const config = loadConfig();
-const tsx = join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
+import { stackParts } from './lib/stack.ts';
 
 await prepareGuests({
   appliances: ['console', 'desktop', 'browser'],
   golden: ['console', 'desktop', 'browser'],
 });
+// Also loads the root .env into this process, so every part below gets it.
 const portal = await preparePortal();
 
 const group = new ProcessGroup();
-group.start({
-  name: 'hypervisor',
-  command: tsx,
-  args: ['hypervisor/src/host/main.ts'],
-  cwd: REPO_ROOT,
-  // On stop it saves every running personal desktop to disk first; give it time to.
-  stopGraceMs: 5 * 60_000,
-});
-await waitForHttp(`http://${config.host}:${config.port}/healthz`, 60_000);
-
-if (existsSync(join(REPO_ROOT, 'gateway/src/main.ts'))) {
-  group.start({ name: 'gateway', command: tsx, args: ['gateway/src/main.ts'], cwd: REPO_ROOT });
-}
-group.start({ name: 'web', ...portal.command });
-await waitForHttp(portal.url, 120_000).then(
-  () => {
-    console.log(`\nRaydesk is running: ${portal.openHint}`);
-    if (portal.adminHint) console.log(portal.adminHint);
-    console.log('Stop with Ctrl-C.\n');
-  },
-  (error: unknown) => console.error((error as Error).message),
-);
+const [hypervisor, ...others] = stackParts(process.env);
+group.start(hypervisor!);
+void (async () => {
+  // The gateway reconnects to the hypervisor by itself, but starting it first keeps the log tidy.
+  await group.whenUp(hypervisor!.name);
+  for (const part of others) group.start(part);
+  await Promise.all(others.map((part) => group.whenUp(part.name)));
+  console.log(`\nRaydesk is running: ${portal.openHint}`);
+  if (portal.adminHint) console.log(portal.adminHint);
+  console.log('Stop with Ctrl-C.\n');
+})().catch(() => undefined); // stopped before every part was up
 
 process.exit(await group.wait());

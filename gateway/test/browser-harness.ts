@@ -48,7 +48,14 @@ const PAGE = (gatewayUrl: string, vm: string) => `<!doctype html>
   const viewer = new RaydeskViewer.RemoteViewer(document.getElementById('app'), {
     gatewayUrl: ${JSON.stringify(gatewayUrl)},
     vmId: ${JSON.stringify(vm)},
-    getToken: () => fetch('/token' + location.search).then((r) => r.text()),
+    // As the portal's ViewerHost does: 401 is a refusal (signed out), other failures are retried.
+    getToken: async () => {
+      const r = await fetch('/token' + location.search);
+      if (r.status === 401)
+        throw new RaydeskViewer.AttachRefusedError('signed-out', 'You were signed out. Sign in again to reconnect.');
+      if (!r.ok) throw new Error('the portal answered ' + r.status);
+      return r.text();
+    },
     onStateChange: (state, detail) => window.__states.push({ state, detail, at: performance.now() }),
     onPaint: (info) => window.__paints.push(info),
   });
@@ -59,6 +66,10 @@ const PAGE = (gatewayUrl: string, vm: string) => `<!doctype html>
 export interface TestPageServer {
   url: string;
   server: Server;
+  /** What /token answers: 200 with a token (default), or this status (401: signed out). */
+  tokenStatus: number;
+  /** How many tokens were asked for. */
+  tokenRequests: number;
   close(): Promise<void>;
 }
 
@@ -69,12 +80,18 @@ export async function servePage(options: {
   attachSecret: string;
   bundle: string;
 }): Promise<TestPageServer> {
+  const page = { tokenStatus: 200, tokenRequests: 0 };
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://page');
     if (url.pathname === '/viewer.js') {
       res.writeHead(200, { 'content-type': 'text/javascript' });
       res.end(options.bundle);
     } else if (url.pathname === '/token') {
+      page.tokenRequests++;
+      if (page.tokenStatus !== 200) {
+        res.writeHead(page.tokenStatus, { 'content-type': 'text/plain' }).end('no');
+        return;
+      }
       const q = url.searchParams;
       const grant: AttachGrant = {
         sub: q.get('sub') ?? 'user-1',
@@ -95,11 +112,11 @@ export async function servePage(options: {
     }
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
+  return Object.assign(page, {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     server,
     close: () => new Promise<void>((r) => server.close(() => r())),
-  };
+  });
 }
 
 export const CHROMIUM_ARGS = [

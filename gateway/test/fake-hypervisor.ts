@@ -8,6 +8,7 @@ import type {
   ControlClientToServer,
   ControlServerToClient,
   DisplayMode,
+  DomainInfo,
   TileRect,
 } from '@raydesk/hypervisor/api';
 
@@ -201,12 +202,40 @@ export class FakeHypervisor {
     }
   }
 
+  /** A fake VM always runs, booted and ready. */
+  info(vm: FakeVm): DomainInfo {
+    return {
+      id: vm.id,
+      name: vm.id,
+      appliance: 'desktop',
+      kind: 'personal',
+      owner: 'user-1',
+      state: 'running',
+      memoryMiB: 256,
+      vgaMemoryMiB: 8,
+      cpuPercent: 0,
+      mips: 0,
+      createdAt: new Date(0).toISOString(),
+      startedAt: new Date(0).toISOString(),
+      uptimeMs: 0,
+      watchers: vm.watchers.size,
+      guestReady: true,
+      restartPending: false,
+      error: null,
+    };
+  }
+
   private onConnection(socket: Sock): void {
     const get = (req: unknown) => this.vms.get((req as { id?: string })?.id ?? '');
     const notFound = {
       ok: false as const,
       error: { code: 'not_found' as const, message: 'no such domain' },
     };
+    socket.on('domain:get', (req, ack) => {
+      const vm = get(req);
+      if (!vm) return ack(notFound);
+      ack({ ok: true, value: this.info(vm) });
+    });
     socket.on('display:watch', (req, ack) => {
       const vm = get(req);
       if (!vm) return ack(notFound);

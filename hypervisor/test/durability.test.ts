@@ -4,126 +4,14 @@
 // clean stop (SIGTERM) saves the running VM, and the next start resumes it where it was.
 // RAYDESK_DURABILITY_ROUNDS sets how many kill -9 rounds run (default 2).
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { HypervisorClient } from '../src/api/index.ts';
-import { REPO_ROOT } from '../src/config.ts';
+import { Daemon, freePort, run, waitForShell } from './daemon.ts';
 import { sleep } from './harness.ts';
 
 const ROUNDS = Number(process.env.RAYDESK_DURABILITY_ROUNDS ?? 2);
-const SECRET = `durability-${process.pid}-secret`;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-/** The hypervisor daemon as `npm start` runs it, in its own process. */
-class Daemon {
-  private child: ChildProcess | null = null;
-  client: HypervisorClient | null = null;
-
-  constructor(
-    readonly dataDir: string,
-    readonly port: number,
-  ) {}
-
-  async start(): Promise<HypervisorClient> {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', join(REPO_ROOT, 'hypervisor/src/host/main.ts')],
-      {
-        cwd: REPO_ROOT,
-        env: {
-          ...process.env,
-          RAYDESK_DATA_DIR: this.dataDir,
-          HYPERVISOR_HOST: '127.0.0.1',
-          HYPERVISOR_PORT: String(this.port),
-          HYPERVISOR_SECRET: SECRET,
-          STANDBY_APPLIANCES: '',
-          IDLE_SUSPEND_SECONDS: '0',
-          HOST_MEMORY_BUDGET_MIB: '1024',
-          LOG_LEVEL: 'info',
-        },
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    );
-    this.child = child;
-    await new Promise<void>((resolve, reject) => {
-      let out = '';
-      const onData = (chunk: Buffer) => {
-        out += chunk.toString();
-        if (out.includes('hypervisor listening')) {
-          child.stdout!.off('data', onData);
-          child.stdout!.resume();
-          resolve();
-        }
-      };
-      child.stdout!.on('data', onData);
-      child.once('exit', (code) => reject(new Error(`daemon exited early (${code}): ${out}`)));
-    });
-    this.client = new HypervisorClient({
-      url: `http://127.0.0.1:${this.port}`,
-      secret: SECRET,
-      timeoutMs: 10 * 60_000,
-    });
-    await this.client.connected();
-    return this.client;
-  }
-
-  /** Ends the daemon with `signal` and resolves with its exit code. */
-  async stop(signal: NodeJS.Signals): Promise<number | null> {
-    const child = this.child;
-    this.client?.close();
-    this.client = null;
-    if (!child || child.exitCode !== null) return child?.exitCode ?? null;
-    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-    child.kill(signal);
-    const code = await exited;
-    this.child = null;
-    return code;
-  }
-}
-
-/** Types a line on the guest console and waits for `until` in the output that follows. */
-async function run(
-  client: HypervisorClient,
-  id: string,
-  line: string,
-  until: RegExp,
-  timeoutMs = 60_000,
-): Promise<RegExpExecArray> {
-  const before = (await client.console(id)).length;
-  await client.consoleInput(id, `${line}\n`);
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const match = until.exec((await client.console(id)).slice(before));
-    if (match) return match;
-    await sleep(200);
-  }
-  throw new Error(`no ${until} on the console within ${timeoutMs} ms after "${line}"`);
-}
-
-/** Waits until the guest's shell answers (after a cold boot). */
-async function waitForShell(client: HypervisorClient, id: string): Promise<void> {
-  const deadline = Date.now() + 240_000;
-  for (let n = 0; Date.now() < deadline; n++) {
-    try {
-      await run(client, id, `echo SHELL-$((${n}+1000))`, new RegExp(`SHELL-${n + 1000}`), 3_000);
-      return;
-    } catch {
-      // not up yet
-    }
-  }
-  throw new Error(`guest ${id} never answered on its console`);
-}
 
 describe('personal disks survive the daemon', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'raydesk-durability-'));

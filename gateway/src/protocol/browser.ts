@@ -230,6 +230,43 @@ export interface VmStateMessage {
   state: string;
 }
 
+/**
+ * Why the desktop cannot be used right now, while the session stays attached: the gateway lost
+ * its hypervisor, the hypervisor restarted and boots the VM again, or the VM is starting.
+ * `desktop-ready` ends it; sessions that attach meanwhile get `session:ready` once it is over.
+ */
+export const NOTICE_CODES = [
+  'host-unreachable',
+  'host-restarted',
+  'desktop-starting',
+  'desktop-stopped',
+  'desktop-ready',
+] as const;
+export type NoticeCode = (typeof NOTICE_CODES)[number];
+
+export const NOTICE_MESSAGES: Record<NoticeCode, string> = {
+  'host-unreachable': "Lost contact with your desktop's host; waiting for it to come back.",
+  'host-restarted': "Your desktop's host restarted; starting your desktop again.",
+  'desktop-starting': 'Starting your desktop…',
+  'desktop-stopped': 'Your desktop stopped. Open it again from the portal to start it.',
+  'desktop-ready': 'Your desktop is back.',
+};
+
+export interface SessionNotice {
+  code: NoticeCode;
+  /** Plain words for the person at the screen. */
+  message: string;
+  /** True until the desktop can be used again (every code but `desktop-ready`). */
+  waiting: boolean;
+}
+
+/** For the viewer: a notice it cannot parse is ignored. */
+export const sessionNoticeSchema = z.object({
+  code: z.enum(NOTICE_CODES),
+  message: z.string().max(500),
+  waiting: z.boolean(),
+});
+
 export interface ServerToClientEvents {
   'session:ready': (msg: SessionReady) => void;
   'session:watchers': (msg: WatchersMessage) => void;
@@ -238,5 +275,6 @@ export interface ServerToClientEvents {
   'display:resize': (msg: DisplayResizeMessage) => void;
   'display:update': (msg: DisplayUpdate) => void;
   'vm:state': (msg: VmStateMessage) => void;
+  'session:notice': (msg: SessionNotice) => void;
   'protocol:error': (msg: ProtocolErrorMessage) => void;
 }

@@ -1,8 +1,19 @@
 // One VM's display as the gateway sees it: a shared framebuffer fed by a single hypervisor watch,
 // whatever the number of viewers. Viewers subscribe; the last one leaving unwatches after a short
 // linger (so a reconnect after a blip resumes without a new hypervisor keyframe).
-import type { DisplayFrame, DisplayResize, DomainInfo } from '@raydesk/hypervisor/api';
+//
+// A feed also rides out its hypervisor going away: while the host is unreachable, restarting,
+// or booting the VM again, it tells its viewers why in plain words (a notice), keeps them
+// attached, and watches again once the VM runs; viewers go live when a fresh keyframe is in.
+import { EventEmitter } from 'node:events';
+import {
+  HypervisorError,
+  type DisplayFrame,
+  type DisplayResize,
+  type DomainInfo,
+} from '@raydesk/hypervisor/api';
 import type { Logger } from 'pino';
+import type { CloseReason, NoticeCode } from '../protocol/browser.ts';
 import { Framebuffer } from '../encoder/framebuffer.ts';
 import { RegionCache } from '../encoder/region-cache.ts';
 import type { HostDirectory, HypervisorHost } from '../hosts/directory.ts';
@@ -13,9 +24,30 @@ export interface FeedSubscriber {
   /** The screen size or mode changed (the framebuffer was reallocated). */
   onFeedResize(): void;
   onFeedState(state: string): void;
+  /** Why the VM cannot be used right now, or `desktop-ready` once it can again. */
+  onFeedNotice(code: NoticeCode): void;
+  /** The VM is gone for good (destroyed, unknown): end the session. */
+  onFeedGone(reason: CloseReason, message: string): void;
 }
 
-export class VmFeed {
+/** Why a feed has no usable picture right now. */
+export type FeedOutage = Exclude<NoticeCode, 'desktop-ready'>;
+
+/** States from which the hypervisor accepts a watch (hypervisor/src/host/lifecycle.ts). */
+const WATCHABLE = new Set(['starting', 'running', 'paused', 'saving']);
+// A failed look-up or watch while the host is connected is tried again after this long.
+const RETRY_MS = 2_000;
+// On a fresh gateway the first connection to the host is still being made: give it this long
+// before telling viewers the host is unreachable.
+const FIRST_CONNECT_GRACE_MS = 3_000;
+const GONE_MESSAGE = 'This desktop no longer exists.';
+const STOPPED_MESSAGE = 'The VM was shut down.';
+
+interface FeedEvents {
+  change: [];
+}
+
+export class VmFeed extends EventEmitter<FeedEvents> {
   readonly fb = new Framebuffer();
   /** Encodings of `fb` shared by every viewer's encoder: in-sync viewers encode once. */
   readonly regions = new RegionCache();
@@ -25,53 +57,137 @@ export class VmFeed {
   state: string | null = null;
   framesIn = 0;
   bytesIn = 0;
-  private readyWaiters: Array<() => void> = [];
-  private lingerTimer: NodeJS.Timeout | null = null;
+  /** Set while the VM cannot be used; viewers are told and wait. */
+  outage: FeedOutage | null = null;
+  /** Set once the VM is gone for good. */
+  gone: { reason: CloseReason; message: string } | null = null;
+  private info: DomainInfo | null = null;
+  /** Our watch is registered with the hypervisor on its current connection. */
+  private watchActive = false;
   private watching: Promise<void> | null = null;
+  /** A keyframe arrived since the current watch began. */
+  private freshKeyframe = false;
+  /**
+   * Since the VM was last usable, the host connection was lost or the VM was seen waiting for
+   * the host's recovery: a VM that starts now is starting again after a host restart.
+   */
+  private hostWasLost = false;
+  private syncing: Promise<void> | null = null;
+  private syncAgain = false;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private lingerTimer: NodeJS.Timeout | null = null;
+  private stopped = false;
 
   constructor(
     readonly vmId: string,
     readonly host: HypervisorHost,
     private readonly log: Logger,
-  ) {}
+  ) {
+    super();
+  }
 
-  /** Starts (or re-starts after a hypervisor reconnect) the hypervisor watch. */
-  watch(): Promise<void> {
-    this.watching ??= this.host.client.watch(this.vmId).then(
-      (size) => {
+  /** Viewers see the picture: a keyframe is in and nothing keeps the VM from being used. */
+  get live(): boolean {
+    return this.ready && this.outage === null && this.gone === null;
+  }
+
+  // ---- Keeping the watch --------------------------------------------------------------------
+
+  /**
+   * Looks the VM up and watches it if it can be watched (a suspended one is resumed by the
+   * watch). Called when the feed starts and whenever the host connection comes back.
+   */
+  sync(): Promise<void> {
+    if (this.syncing) {
+      this.syncAgain = true;
+      return this.syncing;
+    }
+    this.syncing = (async () => {
+      do {
+        this.syncAgain = false;
+        await this.syncOnce();
+      } while (this.syncAgain && !this.stopped);
+    })().finally(() => (this.syncing = null));
+    return this.syncing;
+  }
+
+  private async syncOnce(): Promise<void> {
+    if (this.stopped || this.gone) return;
+    const client = this.host.client;
+    if (!client.socket.connected) {
+      const connected = await client.connected(FIRST_CONNECT_GRACE_MS).then(
+        () => true,
+        () => false,
+      );
+      // Still down: the 'connect' handler syncs again when the host is back.
+      if (!connected) {
+        this.hostWasLost = true;
+        return this.setOutage('host-unreachable');
+      }
+    }
+    let info: DomainInfo;
+    try {
+      info = await client.get(this.vmId);
+    } catch (error) {
+      return this.onHostError(error, 'look-up');
+    }
+    this.applyInfo(info);
+    if (info.state === 'stopped' || this.gone) return;
+    if (info.state === 'saved') {
+      // Watching a suspended VM resumes it (the hypervisor's ensureAwake).
+      this.setOutage(this.hostWasLost ? 'host-restarted' : 'desktop-starting');
+      await this.ensureWatch();
+    } else if (WATCHABLE.has(info.state)) {
+      await this.ensureWatch();
+    }
+    this.updateOutage();
+  }
+
+  private ensureWatch(): Promise<void> {
+    if (this.watchActive || this.stopped || this.gone) return Promise.resolve();
+    this.watching ??= (async () => {
+      this.freshKeyframe = false;
+      try {
+        const size = await this.host.client.watch(this.vmId);
+        if (this.stopped) return;
+        this.watchActive = true;
         this.onResize(size);
-      },
-      (error: unknown) => {
-        this.watching = null;
-        throw error;
-      },
-    );
+      } catch (error) {
+        this.onHostError(error, 'watch');
+      }
+    })().finally(() => (this.watching = null));
     return this.watching;
   }
 
-  /** Called when the hypervisor connection came back: watch again, expect a keyframe. */
-  rewatch(): void {
-    if (!this.watching) return;
-    this.watching = null;
-    this.watch().catch((error: unknown) =>
-      this.log.warn({ vm: this.vmId, err: String(error) }, 'rewatch failed'),
-    );
+  private onHostError(error: unknown, what: string): void {
+    if (error instanceof HypervisorError && error.code === 'not_found') {
+      this.end('vm-unavailable', GONE_MESSAGE);
+      return;
+    }
+    // illegal_transition: the VM changed state under us (its state event follows); anything
+    // else (a timeout, the host going away): look again shortly.
+    this.log.debug({ vm: this.vmId, what, err: String(error) }, 'feed: host request failed');
+    if (!this.host.client.socket.connected) this.setOutage('host-unreachable');
+    this.scheduleSync(RETRY_MS);
   }
 
-  whenReady(timeoutMs: number): Promise<boolean> {
-    if (this.ready) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.readyWaiters = this.readyWaiters.filter((w) => w !== done);
-        resolve(false);
-      }, timeoutMs);
-      const done = () => {
-        clearTimeout(timer);
-        resolve(true);
-      };
-      this.readyWaiters.push(done);
-    });
+  private scheduleSync(ms: number): void {
+    if (this.retryTimer || this.stopped) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      void this.sync();
+    }, ms);
+    this.retryTimer.unref();
   }
+
+  /** The host connection dropped: the watch is gone with it (the host may be restarting). */
+  onHostLost(): void {
+    this.watchActive = false;
+    this.hostWasLost = true;
+    this.setOutage('host-unreachable');
+  }
+
+  // ---- Host events ------------------------------------------------------------------------
 
   onFrame(frame: DisplayFrame): void {
     this.framesIn++;
@@ -92,11 +208,14 @@ export class VmFeed {
     if (!this.ready && !frame.keyframe) return;
     const pixels = frame.pixels instanceof Uint8Array ? frame.pixels : new Uint8Array(frame.pixels);
     this.fb.applyRects(frame.rects, pixels);
-    if (!this.ready) {
-      this.ready = true;
-      for (const w of this.readyWaiters.splice(0)) w();
-    }
+    const changed = !this.ready || (frame.keyframe && !this.freshKeyframe);
+    this.ready = true;
+    if (frame.keyframe) this.freshKeyframe = true;
     for (const s of this.subscribers) s.onFeedUpdate();
+    if (changed) {
+      this.updateOutage();
+      this.emit('change');
+    }
   }
 
   onResize(size: DisplayResize): void {
@@ -108,8 +227,103 @@ export class VmFeed {
   }
 
   onState(info: DomainInfo): void {
-    this.state = info.state;
-    for (const s of this.subscribers) s.onFeedState(info.state);
+    this.applyInfo(info);
+    if (this.gone || this.stopped) return;
+    // The VM runs again (booted after a crash, or resumed): watch it if our watch was lost.
+    // A look-up in flight may have seen the state before this one: it looks again after.
+    if (!this.watchActive && WATCHABLE.has(info.state)) {
+      if (this.syncing) this.syncAgain = true;
+      else void this.ensureWatch().then(() => this.updateOutage());
+    }
+    this.updateOutage();
+  }
+
+  private applyInfo(info: DomainInfo): void {
+    this.info = info;
+    if (info.restartPending) this.hostWasLost = true;
+    if (info.state !== this.state) {
+      this.state = info.state;
+      for (const s of this.subscribers) s.onFeedState(info.state);
+    }
+    if (info.state === 'stopped') this.end('vm-stopped', STOPPED_MESSAGE);
+  }
+
+  // ---- Outages ----------------------------------------------------------------------------
+
+  /** Works out from what is known whether, and why, the VM cannot be used right now. */
+  private updateOutage(): void {
+    if (this.gone || this.stopped) return;
+    if (!this.host.client.socket.connected) return this.setOutage('host-unreachable');
+    const info = this.info;
+    if (!info) return;
+    const starting = this.hostWasLost ? 'host-restarted' : 'desktop-starting';
+    switch (info.state) {
+      case 'crashed':
+        return this.setOutage(info.restartPending ? starting : 'desktop-stopped');
+      case 'starting':
+        return this.setOutage(starting);
+      case 'running':
+        if (!info.guestReady) return this.setOutage(starting);
+        if (this.watchActive && this.freshKeyframe) this.setOutage(null);
+        return;
+      case 'paused':
+        if (this.watchActive && this.freshKeyframe) this.setOutage(null);
+        return;
+      default:
+        // saving / saved: a suspend that someone asked for; nothing to tell beyond vm:state.
+        return;
+    }
+  }
+
+  private setOutage(outage: FeedOutage | null): void {
+    if (outage === this.outage || this.gone) return;
+    const previous = this.outage;
+    this.outage = outage;
+    if (outage === null) this.hostWasLost = false;
+    this.log.info({ vm: this.vmId, outage: outage ?? 'none', previous }, 'feed outage');
+    // Viewers that saw an outage learn it is over; the others simply go live.
+    if (outage !== null || previous !== null) {
+      for (const s of this.subscribers) s.onFeedNotice(outage ?? 'desktop-ready');
+    }
+    this.emit('change');
+  }
+
+  /** Ends every viewer of a VM that is gone for good. */
+  private end(reason: CloseReason, message: string): void {
+    if (this.gone) return;
+    this.gone = { reason, message };
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    for (const s of [...this.subscribers]) s.onFeedGone(reason, message);
+    this.emit('change');
+  }
+
+  /**
+   * Resolves true once viewers can be shown the VM, false when it is gone or when it spent
+   * `timeoutMs` with no outage and still no keyframe (the display does not answer). While an
+   * outage lasts (host away, VM booting) it waits as long as it takes.
+   */
+  whenLive(timeoutMs: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      let timer: NodeJS.Timeout | null = null;
+      const finish = (live: boolean) => {
+        if (timer) clearTimeout(timer);
+        this.off('change', check);
+        resolve(live);
+      };
+      const check = () => {
+        if (this.gone || this.stopped) return finish(false);
+        if (this.live) return finish(true);
+        if (this.outage) {
+          if (timer) clearTimeout(timer);
+          timer = null;
+        } else {
+          timer ??= setTimeout(() => finish(false), timeoutMs);
+        }
+      };
+      this.on('change', check);
+      check();
+    });
   }
 
   cancelLinger(): void {
@@ -124,9 +338,13 @@ export class VmFeed {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     this.cancelLinger();
-    if (!this.watching) return;
-    this.watching = null;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.emit('change');
+    if (!this.watchActive) return;
+    this.watchActive = false;
     try {
       await this.host.client.unwatch(this.vmId);
     } catch (error) {
@@ -150,6 +368,7 @@ export class FeedRegistry {
     if (this.wired.has(host)) return;
     this.wired.add(host);
     const socket = host.client.socket;
+    const feedsOf = () => [...this.feeds.values()].filter((feed) => feed.host === host);
     socket.on('display:frame', (frame) => {
       const feed = this.feeds.get(frame?.domainId);
       if (feed && feed.host === host) feed.onFrame(frame);
@@ -162,46 +381,51 @@ export class FeedRegistry {
       const feed = this.feeds.get(info?.id);
       if (feed && feed.host === host) feed.onState(info);
     });
-    socket.io.on('reconnect', () => {
-      this.log.info({ host: host.id }, 'hypervisor reconnected; re-watching displays');
-      for (const feed of this.feeds.values()) if (feed.host === host) feed.rewatch();
+    socket.on('disconnect', (reason) => {
+      const feeds = feedsOf();
+      this.log.warn({ host: host.id, reason, feeds: feeds.length }, 'hypervisor connection lost');
+      for (const feed of feeds) feed.onHostLost();
+    });
+    // Every (re)connection: the host may have restarted and forgotten our watches.
+    socket.on('connect', () => {
+      const feeds = feedsOf();
+      if (feeds.length === 0) return;
+      this.log.info({ host: host.id, feeds: feeds.length }, 'hypervisor connected; re-watching');
+      for (const feed of feeds) void feed.sync();
     });
   }
 
-  /** Subscribes to a VM's feed, creating and watching it if needed. */
+  /**
+   * Subscribes to a VM's feed, creating it (and starting its watch) if needed. It does not wait
+   * for the VM: `whenLive` does, and the feed's notices say why it may take a while.
+   */
   async acquire(vmId: string, subscriber: FeedSubscriber): Promise<VmFeed> {
     let feed = this.feeds.get(vmId);
-    if (!feed) {
+    if (!feed || feed.gone) {
       const host = await this.directory.hostFor(vmId);
       this.wire(host);
       feed = this.feeds.get(vmId); // another attach may have created it meanwhile
-      if (!feed) {
+      if (!feed || feed.gone) {
         feed = new VmFeed(vmId, host, this.log);
         this.feeds.set(vmId, feed);
+        void feed.sync();
       }
     }
     feed.cancelLinger();
     feed.subscribers.add(subscriber);
-    try {
-      await feed.watch();
-    } catch (error) {
-      this.release(vmId, subscriber, 0);
-      throw error;
-    }
     return feed;
   }
 
   release(vmId: string, subscriber: FeedSubscriber, lingerMs = this.lingerMs): void {
     const feed = this.feeds.get(vmId);
-    if (!feed) return;
-    feed.subscribers.delete(subscriber);
+    if (!feed || !feed.subscribers.delete(subscriber)) return;
     if (feed.subscribers.size > 0) return;
     const drop = () => {
       if (feed.subscribers.size > 0 || this.feeds.get(vmId) !== feed) return;
       this.feeds.delete(vmId);
       void feed.stop();
     };
-    if (lingerMs <= 0) drop();
+    if (lingerMs <= 0 || feed.gone) drop();
     else feed.linger(lingerMs, drop);
   }
 

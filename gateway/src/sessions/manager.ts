@@ -13,7 +13,7 @@ import type { FeedRegistry } from './feed.ts';
 import { ViewerSession, type ViewerSocket } from './session.ts';
 
 export interface SessionManagerOptions {
-  /** How long to wait for a VM's first keyframe before giving up, ms. */
+  /** How long to wait for a VM's first keyframe (when nothing else holds it up) before giving up, ms. */
   readyTimeoutMs?: number;
 }
 
@@ -79,7 +79,10 @@ export class SessionManager {
       this.metrics.feeds.set(this.feeds.size);
     }
     if (session.closed) return; // the socket went away meanwhile (onEnded released the feed)
-    if (!(await feed.whenReady(this.readyTimeoutMs))) {
+    // The VM may be away (host restarting, VM booting): say why at once; the wait has no limit.
+    if (feed.outage) session.onFeedNotice(feed.outage);
+    if (!(await feed.whenLive(this.readyTimeoutMs))) {
+      // A VM that is gone ended the session already (onFeedGone).
       session.end('vm-unavailable', {
         closed: { reason: 'vm-unavailable', message: 'The VM display did not answer.' },
       });

@@ -6,12 +6,15 @@ import type { Logger } from 'pino';
 import {
   CLIENT_EVENTS,
   LIMITS,
+  NOTICE_MESSAGES,
   PROTOCOL_VERSION,
   clientMessageSchemas,
   type ClientEventName,
   type ClientToServerEvents,
+  type CloseReason,
   type ClosedMessage,
   type MovedMessage,
+  type NoticeCode,
   type ProtocolErrorCode,
   type ServerToClientEvents,
   type Viewer,
@@ -136,11 +139,16 @@ export class ViewerSession implements FeedSubscriber {
   onFeedState(state: string): void {
     if (this.closed) return;
     this.socket.emit('vm:state', { state });
-    if (state === 'stopped') {
-      this.end('vm-stopped', {
-        closed: { reason: 'vm-stopped', message: 'The VM was shut down.' },
-      });
-    }
+  }
+  onFeedNotice(code: NoticeCode): void {
+    if (this.closed) return;
+    const waiting = code !== 'desktop-ready';
+    // The VM may come back as a new boot: keys held before must not stay down in it.
+    if (waiting) this.releaseInput();
+    this.socket.emit('session:notice', { code, message: NOTICE_MESSAGES[code], waiting });
+  }
+  onFeedGone(reason: CloseReason, message: string): void {
+    this.end(reason, { closed: { reason, message } });
   }
 
   private schedule(delayMs = 0): void {
@@ -277,7 +285,8 @@ export class ViewerSession implements FeedSubscriber {
       this.protocolError('view_only', event, 'this session is view-only');
       return;
     }
-    if (!this.takeInputToken() || !this.feed) return;
+    // While the VM is away (host restarting, booting) input would reach nothing or a stale boot.
+    if (!this.takeInputToken() || !this.feed || this.feed.outage) return;
     const client = this.feed.host.client;
     const fb = this.feed.fb;
     switch (event) {

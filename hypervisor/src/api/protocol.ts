@@ -43,6 +43,16 @@ export interface DomainInfo {
   /** Milliseconds the domain has been running since it last started or resumed. */
   uptimeMs: number;
   watchers: number;
+  /**
+   * The guest finished booting: restored or cloned from a saved state, or after a cold boot
+   * once its agent reported `* ready`. False while a cold-booting guest is still coming up.
+   */
+  guestReady: boolean;
+  /**
+   * The host restarted while this personal domain had viewers, and starts it again on its disk
+   * by itself (it is `crashed` until its turn comes, then `starting`).
+   */
+  restartPending: boolean;
   /** Why the domain crashed, when state is `crashed`. */
   error: string | null;
   /** Credit scheduler weight and cap (percent of one core, 0 = no cap). */

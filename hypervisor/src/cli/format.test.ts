@@ -24,6 +24,8 @@ test('the domain table has one aligned row per domain', () => {
     startedAt: new Date().toISOString(),
     uptimeMs: 61_000,
     watchers: 1,
+    guestReady: true,
+    restartPending: false,
     error: null,
   };
   const lines = formatDomainTable([info]).split('\n');

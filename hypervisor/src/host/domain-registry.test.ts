@@ -27,10 +27,27 @@ test('records round-trip, are replaced on save, and go on remove', () => {
   const { records, problems } = registry.load();
   assert.deepEqual(problems, []);
   assert.deepEqual(records, [
-    { spec, createdAt: createdAt.toISOString(), savedStateFile: '/data/states/vm-0011aabb.state' },
+    {
+      spec,
+      createdAt: createdAt.toISOString(),
+      savedStateFile: '/data/states/vm-0011aabb.state',
+      inUse: false,
+    },
   ]);
   registry.remove(spec.id);
   assert.deepEqual(registry.load().records, []);
+});
+
+test('whether a domain is in use is recorded; records written before that field read as not', () => {
+  const registry = new DomainRegistry(join(dir, 'd'));
+  registry.save(spec, new Date(), null, true);
+  assert.equal(registry.load().records[0]!.inUse, true);
+  registry.save(spec, new Date(), null, false);
+  assert.equal(registry.load().records[0]!.inUse, false);
+  const older: Record<string, unknown> = { ...registry.load().records[0]! };
+  delete older.inUse;
+  writeFileSync(join(registry.dir, `${spec.id}.json`), JSON.stringify(older));
+  assert.equal(registry.load().records[0]!.inUse, false);
 });
 
 test('a damaged or foreign record is reported and skipped, not fatal', () => {

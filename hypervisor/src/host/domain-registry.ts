@@ -30,6 +30,8 @@ const recordSchema = z.object({
   createdAt: z.string().datetime(),
   /** The state file a suspended domain resumes from; null when it has to boot. */
   savedStateFile: z.string().nullable(),
+  /** It had viewers when last recorded: after a crash of the host it is started again. */
+  inUse: z.boolean().default(false),
 });
 export type DomainRecord = z.infer<typeof recordSchema>;
 
@@ -38,8 +40,13 @@ export class DomainRegistry {
     ensurePrivateDir(dir);
   }
 
-  save(spec: DomainSpec, createdAt: Date, savedStateFile: string | null): void {
-    const record: DomainRecord = { spec, createdAt: createdAt.toISOString(), savedStateFile };
+  save(spec: DomainSpec, createdAt: Date, savedStateFile: string | null, inUse = false): void {
+    const record: DomainRecord = {
+      spec,
+      createdAt: createdAt.toISOString(),
+      savedStateFile,
+      inUse,
+    };
     const path = this.pathOf(spec.id);
     const tmp = `${path}.new`;
     const fd = openSync(tmp, 'w', PRIVATE_FILE_MODE);

@@ -49,6 +49,8 @@ export interface DomainEvents {
   agent: [string];
   booted: [BootTimes];
   cpu: [CpuUsage];
+  /** The domain gained its first viewer (true) or lost its last one (false). */
+  'in-use': [boolean];
 }
 
 const BOOT_TIMEOUT_MS = 120_000;
@@ -87,6 +89,9 @@ export class Domain extends EventEmitter<DomainEvents> {
   private abandonBoot: ((error: Error) => void) | null = null;
   /** Since when nobody has watched the running domain; null while watched or not running. */
   private idleSinceValue: number | null = null;
+  private guestReadyValue = false;
+  /** The host starts this crashed domain by itself (it had viewers when the host went down). */
+  private restartPendingValue = false;
 
   constructor(
     readonly spec: DomainSpec,
@@ -128,6 +133,17 @@ export class Domain extends EventEmitter<DomainEvents> {
   get screenSize(): { width: number; height: number; mode: DisplayMode } {
     return this.screen;
   }
+  get guestReady(): boolean {
+    return this.guestReadyValue;
+  }
+  get restartPending(): boolean {
+    return this.restartPendingValue;
+  }
+  set restartPending(pending: boolean) {
+    if (pending === this.restartPendingValue) return;
+    this.restartPendingValue = pending;
+    this.emitState();
+  }
 
   info(): DomainInfo {
     const running = this.stateValue === 'running' && this.startedAt;
@@ -146,6 +162,8 @@ export class Domain extends EventEmitter<DomainEvents> {
       startedAt: this.startedAt?.toISOString() ?? null,
       uptimeMs: running && this.startedAt ? Date.now() - this.startedAt.getTime() : 0,
       watchers: this.watchers.size,
+      guestReady: this.guestReadyValue,
+      restartPending: this.restartPendingValue,
       error: this.error,
       sched: { ...this.sched },
     };
@@ -156,6 +174,8 @@ export class Domain extends EventEmitter<DomainEvents> {
     if (this.stateValue === 'stopped') {
       return Promise.reject(new Error(`domain ${this.id} was destroyed while starting`));
     }
+    this.guestReadyValue = false;
+    this.restartPendingValue = false;
     if (this.stateValue !== 'starting') this.transition('starting');
     this.error = null;
     this.lastInstructions = null;
@@ -181,6 +201,8 @@ export class Domain extends EventEmitter<DomainEvents> {
               }
               this.startedAt = new Date();
               this.idleSinceValue = this.watchers.size === 0 ? Date.now() : null;
+              // A restored guest is as ready as it was when saved; a cold boot says so itself.
+              if (message.restored) this.guestReadyValue = true;
               this.transition('running');
               const times: BootTimes = {
                 restored: message.restored,
@@ -203,6 +225,10 @@ export class Domain extends EventEmitter<DomainEvents> {
               this.console.write(message.bytes);
               return;
             case 'agent-event':
+              if (/^\* ready\b/.test(message.line) && !this.guestReadyValue) {
+                this.guestReadyValue = true;
+                this.emitState();
+              }
               this.emit('agent', message.line);
               return;
             case 'stats':
@@ -327,6 +353,7 @@ export class Domain extends EventEmitter<DomainEvents> {
 
   watch(watcherId: string): void {
     assertOperation(this.id, 'watch', this.stateValue);
+    const first = this.watchers.size === 0 && !this.watchers.has(watcherId);
     this.watchers.add(watcherId);
     this.idleSinceValue = null;
     // Every new watcher needs a keyframe; the worker sends one when watching starts or on ask.
@@ -334,6 +361,7 @@ export class Domain extends EventEmitter<DomainEvents> {
       this.watchers.size === 1 ? { type: 'watch', watching: true } : { type: 'keyframe' },
     );
     this.emitState();
+    if (first) this.emit('in-use', true);
   }
 
   unwatch(watcherId: string): void {
@@ -343,6 +371,7 @@ export class Domain extends EventEmitter<DomainEvents> {
       this.idleSinceValue = Date.now();
     }
     this.emitState();
+    if (this.watchers.size === 0) this.emit('in-use', false);
   }
 
   requestKeyframe(): void {

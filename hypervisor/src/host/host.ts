@@ -49,6 +49,9 @@ type GuestRefresh = 'clone' | 'resume';
 
 // How often idle personal domains are looked at for suspension.
 const IDLE_CHECK_INTERVAL_MS = 5_000;
+// After a crash of the host, in-use desktops boot again one after another: the next one starts
+// when the previous guest is ready, or after this long at the latest.
+const RECOVERY_READY_WAIT_MS = 120_000;
 
 export class Host extends EventEmitter<HostEvents> {
   readonly domains = new Map<string, Domain>();
@@ -69,6 +72,8 @@ export class Host extends EventEmitter<HostEvents> {
   private readonly registry: DomainRegistry;
   private idleTimer: NodeJS.Timeout | null = null;
   private readonly suspending = new Set<string>();
+  /** Starts in progress, so two callers (a viewer, the recovery, the CLI) share one. */
+  private readonly starting = new Map<string, Promise<Domain>>();
 
   constructor(
     readonly config: HypervisorConfig,
@@ -99,30 +104,84 @@ export class Host extends EventEmitter<HostEvents> {
   /**
    * Brings back the personal domains this host had before it stopped: suspended ones as
    * `saved` (they resume on start or attach), the rest as `crashed` with their disks intact
-   * (they boot again on start). Returns how many of each.
+   * (they boot again on start). Crashed ones that had viewers are marked `restartPending`:
+   * `restartRecovered()` boots them again. Returns how many of each.
    */
-  recover(): { saved: number; crashed: number } {
+  recover(): { saved: number; crashed: number; restartPending: number } {
     const { records, problems } = this.registry.load();
     for (const problem of problems) this.log.warn({ problem }, 'unreadable domain record skipped');
     let saved = 0;
     let crashed = 0;
+    let restartPending = 0;
     for (const record of records) {
       if (this.domains.has(record.spec.id)) continue;
       const stateFile =
         record.savedStateFile && existsSync(record.savedStateFile) ? record.savedStateFile : null;
-      this.register(record.spec, {
+      const restart = !stateFile && record.inUse;
+      const domain = this.register(record.spec, {
         state: stateFile ? 'saved' : 'crashed',
         createdAt: new Date(record.createdAt),
         savedStateFile: stateFile,
         error: stateFile
           ? null
-          : 'the host stopped without saving this domain; its disk is intact and it boots on start',
+          : restart
+            ? 'the host stopped without saving this domain while it was in use; it boots again on its disk'
+            : 'the host stopped without saving this domain; its disk is intact and it boots on start',
       });
+      domain.restartPending = restart;
       if (stateFile) saved++;
       else crashed++;
+      if (restart) restartPending++;
     }
-    if (records.length > 0) this.log.info({ saved, crashed }, 'personal domains recovered');
-    return { saved, crashed };
+    if (records.length > 0)
+      this.log.info({ saved, crashed, restartPending }, 'personal domains recovered');
+    return { saved, crashed, restartPending };
+  }
+
+  /**
+   * Boots the recovered domains that were in use when the host went down, one at a time in
+   * the order they were created, each on its own disk; the next one starts when the previous
+   * guest is ready. Runs in the background: the host answers requests meanwhile.
+   */
+  async restartRecovered(): Promise<void> {
+    const pending = [...this.domains.values()]
+      .filter((d) => d.restartPending)
+      .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
+    for (const domain of pending) {
+      if (!domain.restartPending || domain.state !== 'crashed') {
+        domain.restartPending = false;
+        continue;
+      }
+      const started = performance.now();
+      try {
+        await this.start(domain.id);
+        await this.guestReady(domain, RECOVERY_READY_WAIT_MS);
+        this.log.info(
+          { domain: domain.id, ms: Math.round(performance.now() - started) },
+          'domain in use before the host restarted is running again',
+        );
+      } catch (error) {
+        domain.restartPending = false;
+        this.log.warn({ domain: domain.id, err: error }, 'could not start a recovered domain');
+      }
+    }
+  }
+
+  /** Resolves once the domain's guest is ready, it stops running, or `timeoutMs` passed. */
+  private guestReady(domain: Domain, timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const check = () => {
+        if (domain.guestReady || domain.state !== 'running') done();
+      };
+      const done = () => {
+        clearTimeout(timer);
+        domain.off('state', check);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      domain.on('state', check);
+      check();
+    });
   }
 
   /**
@@ -364,7 +423,15 @@ export class Host extends EventEmitter<HostEvents> {
   }
 
   /** Restarts a crashed domain from its appliance, or resumes a saved one. */
-  async start(id: string): Promise<Domain> {
+  start(id: string): Promise<Domain> {
+    const inProgress = this.starting.get(id);
+    if (inProgress) return inProgress;
+    const started = this.startDomain(id).finally(() => this.starting.delete(id));
+    this.starting.set(id, started);
+    return started;
+  }
+
+  private async startDomain(id: string): Promise<Domain> {
     const domain = this.get(id);
     if (domain.state === 'saved' && domain.savedStateFile)
       return this.restore(domain.savedStateFile);
@@ -581,7 +648,12 @@ export class Host extends EventEmitter<HostEvents> {
   /** Records a personal domain so a restarted host brings it back. */
   private remember(domain: Domain): void {
     if (domain.spec.kind !== 'personal') return;
-    this.registry.save(domain.spec, domain.createdAt, domain.savedStateFile);
+    this.registry.save(
+      domain.spec,
+      domain.createdAt,
+      domain.savedStateFile,
+      domain.watcherCount > 0,
+    );
   }
 
   /** Removes what a destroyed domain left on the host disk. */
@@ -603,6 +675,12 @@ export class Host extends EventEmitter<HostEvents> {
     const domain = new Domain(spec, log, recovered);
     domain.on('state', (info) => this.emit('state', info));
     domain.on('cpu', (usage) => this.scheduler.report(domain.id, usage));
+    // Kept current as viewers come and go, so a crash of the host knows what was in use.
+    domain.on('in-use', () => {
+      if (this.domains.get(domain.id) === domain && domain.state !== 'stopped') {
+        this.remember(domain);
+      }
+    });
     this.domains.set(spec.id, domain);
     return domain;
   }

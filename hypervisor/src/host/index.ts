@@ -30,6 +30,8 @@ export async function startHypervisor(
   host.enableIdleSuspend(config.idleSuspendSeconds);
   const server = new ControlServer(host, log);
   const port = await server.listen(config.port, config.host);
+  // Desktops that were in use when the host went down boot again, in the background.
+  void host.restartRecovered();
   return {
     host,
     server,

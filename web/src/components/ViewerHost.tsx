@@ -5,8 +5,10 @@
 import * as Viewer from '@raydesk/viewer';
 import Link from 'next/link';
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { api } from '@/lib/api';
+import { api, ApiError, signInUrl } from '@/lib/api';
 import { dateTime } from '@/lib/format';
+import { AttachRefusedError } from '@/viewer/reconnect';
+import { statusText, type ViewerState, type ViewerStateDetail } from '@/viewer/status';
 import { Eye, Globe, Logo, Monitor } from './icons';
 
 const RemoteDesktop =
@@ -26,31 +28,38 @@ export interface ViewerHostProps {
   ownerEmail?: string;
 }
 
-const STATE_TEXT: Record<string, string> = {
-  idle: 'Starting…',
-  connecting: 'Connecting…',
-  connected: 'Connected',
-  reconnecting: 'Reconnecting…',
-  moved: 'Opened elsewhere',
-  'moved-elsewhere': 'Opened elsewhere',
-  disconnected: 'Disconnected',
-  closed: 'Disconnected',
-  error: 'Error',
-  unavailable: 'Viewer unavailable',
-};
+/** The viewer's own status words (status.ts), so the bar and the viewer's pill agree. */
+function barText(state: string, detail?: unknown): string {
+  if (state === 'unavailable') return 'Viewer unavailable';
+  return statusText(state as ViewerState, (detail ?? {}) as ViewerStateDetail);
+}
 
 export function ViewerHost(props: ViewerHostProps) {
   const { vmId, kind } = props;
-  const [state, setState] = useState('connecting');
+  const [status, setStatus] = useState(barText('connecting'));
   const [gateway, setGateway] = useState(props.gateway);
   const [watchers, setWatchers] = useState<string[]>([]);
   const gatewayRef = useRef(gateway);
 
+  // Every (re)connect asks for a fresh token. A refusal stops the viewer and says why; the
+  // portal being down or unreachable is retried by the viewer.
   const getToken = useCallback(async () => {
-    const r = await api<{ token: string; gatewayUrl: string; gatewayPath: string }>(
-      `/api/vms/${vmId}/attach-token`,
-      { body: { mode: kind === 'shadow' ? 'view' : 'control' } },
-    );
+    let r: { token: string; gatewayUrl: string; gatewayPath: string };
+    try {
+      r = await api<{ token: string; gatewayUrl: string; gatewayPath: string }>(
+        `/api/vms/${vmId}/attach-token`,
+        { body: { mode: kind === 'shadow' ? 'view' : 'control' }, redirectOnSignOut: false },
+      );
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 401)
+        throw new AttachRefusedError(
+          'signed-out',
+          'You were signed out. Sign in again to reconnect.',
+        );
+      if (error instanceof ApiError && (error.status === 403 || error.status === 404))
+        throw new AttachRefusedError('no-access', error.message);
+      throw error;
+    }
     const current = gatewayRef.current;
     if (r.gatewayUrl !== current.url || r.gatewayPath !== current.path) {
       gatewayRef.current = { url: r.gatewayUrl, path: r.gatewayPath };
@@ -59,7 +68,11 @@ export function ViewerHost(props: ViewerHostProps) {
     return r.token;
   }, [vmId, kind]);
 
-  const onStateChange = useCallback((s: string) => setState(s), []);
+  const onStateChange = useCallback(
+    (state: string, detail?: unknown) => setStatus(barText(state, detail)),
+    [],
+  );
+  const onSignIn = useCallback(() => window.location.assign(signInUrl()), []);
 
   // Disposable VMs: heartbeat while open; tell the portal when the tab goes away.
   useEffect(() => {
@@ -109,7 +122,7 @@ export function ViewerHost(props: ViewerHostProps) {
         )}
         <strong style={{ color: '#fff' }}>{props.title}</strong>
         <span className="faint" data-testid="viewer-state">
-          {STATE_TEXT[state] ?? state}
+          {status}
         </span>
         <span className="spacer" />
         {kind === 'disposable' && props.expiresAt && (
@@ -148,6 +161,7 @@ export function ViewerHost(props: ViewerHostProps) {
           gatewayUrl={gateway.url}
           gatewayPath={gateway.path}
           onStateChange={onStateChange}
+          onSignIn={onSignIn}
         />
       </div>
     </div>

@@ -9,6 +9,7 @@ declare module '@raydesk/viewer' {
     gatewayUrl: string;
     gatewayPath?: string;
     onStateChange?: (state: string, detail?: unknown) => void;
+    onSignIn?: () => void;
   }
   export const RemoteDesktop: ComponentType<RemoteDesktopProps>;
   const Default: ComponentType<RemoteDesktopProps>;

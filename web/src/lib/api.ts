@@ -32,7 +32,13 @@ async function refreshOnce(): Promise<boolean> {
 
 export async function api<T = unknown>(
   path: string,
-  init: { method?: string; body?: unknown; signal?: AbortSignal } = {},
+  init: {
+    method?: string;
+    body?: unknown;
+    signal?: AbortSignal;
+    /** Go to the sign-in page on 401 (default); false throws the 401 to the caller instead. */
+    redirectOnSignOut?: boolean;
+  } = {},
 ): Promise<T> {
   const doFetch = () =>
     fetch(path, {
@@ -47,7 +53,7 @@ export async function api<T = unknown>(
   if (res.status === 401 && !path.startsWith('/api/auth/')) {
     if (await refreshOnce()) res = await doFetch();
     if (res.status === 401) {
-      window.location.href = `/login?next=${encodeURIComponent(window.location.pathname)}`;
+      if (init.redirectOnSignOut !== false) window.location.href = signInUrl();
       throw new ApiError(401, 'unauthenticated', 'Your session has expired. Please sign in again.');
     }
   }
@@ -67,6 +73,11 @@ export async function api<T = unknown>(
     );
   }
   return body as T;
+}
+
+/** The sign-in page, coming back to this page afterwards. */
+export function signInUrl(): string {
+  return `/login?next=${encodeURIComponent(window.location.pathname)}`;
 }
 
 export function errorText(error: unknown): string {

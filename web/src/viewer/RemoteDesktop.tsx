@@ -7,8 +7,11 @@ import type { Viewer } from '@raydesk/gateway/protocol';
 export interface RemoteDesktopProps {
   /** Hypervisor domain id (the token's `vm` claim). */
   vmId: string;
+  /** Reject with AttachRefusedError when the portal refuses; other failures are retried. */
   getToken: () => Promise<string>;
   gatewayUrl: string;
+  /** Offered as "Sign in" when the portal says the person is signed out. */
+  onSignIn?: () => void;
   /** socket.io path (default /socket.io; the portal proxies the gateway on its own path). */
   gatewayPath?: string;
   onStateChange?: (state: ViewerState, detail?: ViewerStateDetail) => void;
@@ -35,6 +38,7 @@ export function RemoteDesktop(props: RemoteDesktopProps) {
       path: gatewayPath,
       toolbar,
       getToken: () => latest.current.getToken(),
+      onSignIn: () => latest.current.onSignIn?.(),
       onStateChange: (state, detail) => latest.current.onStateChange?.(state, detail),
       onWatchers: (viewers) => latest.current.onWatchers?.(viewers),
     });

@@ -1,12 +1,15 @@
-// RemoteViewer: the framework-agnostic viewer. A state machine over socket.io-client
-//   idle -> connecting -> connected <-> reconnecting -> moved-elsewhere | disconnected | error
-// plus the DOM it owns inside a container: toolbar (status pill, Ctrl-Alt-Del, clipboard send,
-// fullscreen, disconnect), the canvas ("Remote desktop") and overlays.
+// RemoteViewer: the framework-agnostic viewer. One state machine (status.ts has the diagram)
+// over socket.io-client, which owns its reconnection: every connection lost for any cause but
+// a takeover, a sign-out, an administrator's disconnect or a refusal is retried with backoff
+// (reconnect.ts), each time with a fresh attach token from the portal. Plus the DOM it owns
+// inside a container: toolbar (status pill, Ctrl-Alt-Del, clipboard send, fullscreen,
+// disconnect), the canvas ("Remote desktop") and overlays.
 // First: the gateway protocol below builds zod schemas (see zod-jitless.ts).
 import '../lib/zod-jitless.ts';
 import { io, type Socket } from 'socket.io-client';
 import {
   PROTOCOL_VERSION,
+  sessionNoticeSchema,
   type ClientToServerEvents,
   type ClosedMessage,
   type DisplayUpdate,
@@ -19,24 +22,17 @@ import { Display } from './Display.ts';
 import { handshakeErrorText } from './handshake-errors.ts';
 import { KeyboardCapture } from './keyboard.ts';
 import { textToStrokes } from './keymap.ts';
+import {
+  AttachRefusedError,
+  ReconnectPolicy,
+  reconnects,
+  type Disconnect,
+  type ReconnectPolicyOptions,
+} from './reconnect.ts';
+import { statusText, type ViewerState, type ViewerStateDetail } from './status.ts';
 import { injectStyles } from './styles.ts';
 
-export type ViewerState =
-  | 'idle'
-  | 'connecting'
-  | 'connected'
-  | 'reconnecting'
-  | 'moved-elsewhere'
-  | 'disconnected'
-  | 'error';
-
-export interface ViewerStateDetail {
-  message?: string;
-  /** moved-elsewhere: who took over; disconnected: the gateway's reason. */
-  by?: string;
-  reason?: string;
-  mode?: 'control' | 'view';
-}
+export type { ViewerState, ViewerStateDetail } from './status.ts';
 
 export interface PaintInfo {
   seq: number;
@@ -52,8 +48,16 @@ export interface PaintInfo {
 export interface RemoteViewerOptions {
   gatewayUrl: string;
   vmId: string;
-  /** A fresh attach token for every (re)connect, from the portal. */
+  /**
+   * A fresh attach token for every (re)connect, from the portal. Reject with
+   * AttachRefusedError when the portal refuses (signed out, no access): the viewer stops and
+   * says so. Any other rejection (portal down, network) is retried.
+   */
   getToken: () => Promise<string>;
+  /** Offered as "Sign in" when the portal says the person is signed out. */
+  onSignIn?: () => void;
+  /** Backoff between reconnect attempts (reconnect.ts defaults). */
+  reconnect?: Partial<ReconnectPolicyOptions>;
   onStateChange?: (state: ViewerState, detail: ViewerStateDetail) => void;
   /** Everyone else attached to the VM (an admin shadowing, for instance). */
   onWatchers?: (viewers: Viewer[]) => void;
@@ -66,15 +70,13 @@ export interface RemoteViewerOptions {
 
 type ViewerSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
-const STATE_TEXT: Record<ViewerState, string> = {
-  idle: 'Not connected',
-  connecting: 'Connecting…',
-  connected: 'Connected',
-  reconnecting: 'Reconnecting…',
-  'moved-elsewhere': 'Opened elsewhere',
-  disconnected: 'Disconnected',
-  error: 'Cannot connect',
-};
+/** Why the viewer is reconnecting, in plain words, by the cause of the lost connection. */
+function lostMessage(cause: Disconnect, closed: ClosedMessage | null): string {
+  if (cause.kind === 'closed' && closed) return closed.message;
+  if (cause.kind === 'token') return 'Cannot reach the portal.';
+  if (cause.kind === 'handshake') return "Cannot reach your desktop's gateway.";
+  return 'The connection dropped; your desktop keeps running.';
+}
 
 const KEY_INTERVAL_MS = 6; // clipboard typing pace: ~160 events/s, under the gateway's limit
 
@@ -106,6 +108,14 @@ export class RemoteViewer {
 
   private socket: ViewerSocket | null = null;
   private readonly clientId = randomId();
+  private readonly policy: ReconnectPolicy;
+  /** Bumped by every attempt; a slower earlier attempt must not act after a newer one. */
+  private attempt = 0;
+  private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  private countdown: ReturnType<typeof setInterval> | null = null;
+  /** When the current session became ready (for the backoff reset). */
+  private readyAt: number | null = null;
+  private detail: ViewerStateDetail = {};
   private readonly keyboard: KeyboardCapture;
   private readonly ui: {
     pill: HTMLSpanElement;
@@ -188,7 +198,7 @@ export class RemoteViewer {
 
     const overlayTitle = el('h2');
     const overlayText = el('p');
-    const overlayButton = button('Reconnect', 'Connect again', () => this.connect());
+    const overlayButton = button('Reconnect', 'Connect again', () => this.onOverlayButton());
     const overlay = el(
       'div',
       { className: 'rd-overlay', hidden: true },
@@ -234,6 +244,7 @@ export class RemoteViewer {
       inputButtons: [cad, clip],
     };
 
+    this.policy = new ReconnectPolicy(options.reconnect);
     this.keyboard = new KeyboardCapture(this.canvas, (code, down) =>
       this.emitInput('input:key', { code, down }),
     );
@@ -247,26 +258,73 @@ export class RemoteViewer {
 
   // ---- Connection ------------------------------------------------------------------------
 
+  /** Connects now: the first time, or again after the viewer stopped (a button, a host page). */
   connect(): void {
     if (this.destroyed) return;
+    this.policy.reset();
+    void this.open('connecting');
+  }
+
+  /** Skips the wait of a pending reconnect ("Reconnect now"). */
+  reconnectNow(): void {
+    if (this.destroyed || this.state !== 'reconnecting') return;
+    void this.open('reconnecting');
+  }
+
+  disconnect(): void {
+    this.keyboard.releaseAll();
+    this.cancelRetry();
+    // A connected socket reports its own disconnect; otherwise (waiting to retry, handshake in
+    // flight) stop here.
+    if (this.socket?.connected) {
+      this.socket.disconnect();
+      return;
+    }
+    this.teardownSocket();
+    this.lost({ kind: 'user' });
+  }
+
+  destroy(): void {
+    this.destroyed = true;
+    this.attempt++;
+    this.cancelRetry();
+    this.teardownSocket();
+    this.keyboard.destroy();
+    this.resizeObserver?.disconnect();
+    cancelAnimationFrame(this.pointerFrame);
+    this.root.remove();
+  }
+
+  /** One attempt: a fresh token from the portal, then a socket to the gateway. */
+  private async open(state: 'connecting' | 'reconnecting'): Promise<void> {
+    const attempt = ++this.attempt;
+    this.cancelRetry();
     this.teardownSocket();
     this.moved = null;
     this.closed = null;
-    this.setState('connecting');
+    this.setState(state, state === 'reconnecting' ? { ...this.detail, retryInMs: 0 } : {});
+    let token: string;
+    try {
+      token = await this.options.getToken();
+    } catch (error) {
+      if (attempt !== this.attempt || this.destroyed) return;
+      const refused =
+        error instanceof AttachRefusedError ||
+        (error instanceof Error && error.name === 'AttachRefusedError')
+          ? (error as AttachRefusedError)
+          : null;
+      this.lost({ kind: 'token', refused: refused?.reason ?? null }, refused?.message);
+      return;
+    }
+    if (attempt !== this.attempt || this.destroyed) return;
     const socket: ViewerSocket = io(this.options.gatewayUrl, {
       path: this.options.path,
       transports: ['websocket'],
       forceNew: true,
-      reconnectionDelay: 500,
-      reconnectionDelayMax: 5000,
-      randomizationFactor: 0.3,
+      // The viewer reconnects itself (any cause, a fresh token each time): see lost().
+      reconnection: false,
       timeout: 10_000,
-      auth: (cb) => {
-        this.options.getToken().then(
-          (token) => cb({ token, clientId: this.clientId, protocol: PROTOCOL_VERSION }),
-          () => cb({ token: '', clientId: this.clientId, protocol: PROTOCOL_VERSION }),
-        );
-      },
+      auth: { token, clientId: this.clientId, protocol: PROTOCOL_VERSION },
     });
     this.socket = socket;
     socket.on('session:ready', (ready) => this.onReady(ready));
@@ -286,57 +344,134 @@ export class RemoteViewer {
     socket.on('session:closed', (closed) => {
       this.closed = closed;
     });
+    socket.on('session:notice', (raw) => {
+      const notice = sessionNoticeSchema.safeParse(raw);
+      if (!notice.success) return;
+      const { code, message, waiting } = notice.data;
+      if (waiting) this.keyboard.releaseAll();
+      if (waiting)
+        this.setState('waiting', { notice: code, message, mode: this.mode ?? undefined });
+      else if (this.readyAt !== null) this.setState('connected', { mode: this.mode ?? undefined });
+    });
     socket.on('vm:state', ({ state }) => {
       if (state !== 'running' && this.state === 'connected')
         this.ui.pill.textContent = `VM ${state}`;
-      else if (this.state === 'connected') this.ui.pill.textContent = STATE_TEXT.connected;
+      else if (this.state === 'connected') this.ui.pill.textContent = statusText('connected');
     });
     socket.on('protocol:error', (error) => {
       if (error.code !== 'rate_limited') console.warn('raydesk gateway refused a message:', error);
     });
-    socket.on('connect_error', (error) => {
-      if (socket.active) {
-        this.setState(this.state === 'connecting' ? 'connecting' : 'reconnecting');
-        return;
-      }
-      const message = handshakeErrorText(error.message);
-      this.setState('error', { message, reason: error.message });
-    });
+    socket.on('connect_error', (error) => this.lost({ kind: 'handshake', message: error.message }));
     socket.on('disconnect', (reason) => {
-      this.keyboard.releaseAll();
-      this.watchers = [];
-      this.renderBadge();
-      this.display.reset();
-      this.firstPartAt.clear();
-      if (this.moved) {
-        this.setState('moved-elsewhere', {
-          by: this.moved.by,
-          message: `This desktop was opened elsewhere${this.moved.by ? ` (${this.moved.by})` : ''}.`,
-        });
-      } else if (this.closed) {
-        this.setState('disconnected', { reason: this.closed.reason, message: this.closed.message });
-      } else if (reason === 'io client disconnect') {
-        this.setState('disconnected', { reason, message: 'You disconnected.' });
-      } else if (socket.active) {
-        this.setState('reconnecting', { reason });
-      } else {
-        this.setState('disconnected', { reason, message: 'The connection was closed.' });
-      }
+      if (this.moved) this.lost({ kind: 'moved' });
+      else if (this.closed) this.lost({ kind: 'closed', reason: this.closed.reason });
+      else if (reason === 'io client disconnect') this.lost({ kind: 'user' });
+      else this.lost({ kind: 'transport', reason });
     });
   }
 
-  disconnect(): void {
+  /** The connection ended (or never came up): stop and say why, or retry after a backoff. */
+  private lost(cause: Disconnect, refusal?: string): void {
+    const sessionMs = this.readyAt === null ? 0 : Date.now() - this.readyAt;
+    this.readyAt = null;
+    const closed = this.closed;
+    this.teardownSocket();
     this.keyboard.releaseAll();
-    this.socket?.disconnect();
+    this.watchers = [];
+    this.renderBadge();
+    this.display.reset();
+    this.firstPartAt.clear();
+    if (this.destroyed) return;
+    if (!reconnects(cause)) {
+      this.stopWith(cause, closed, refusal);
+      return;
+    }
+    const delay = this.policy.nextDelay(sessionMs);
+    const reason =
+      cause.kind === 'transport'
+        ? cause.reason
+        : cause.kind === 'closed'
+          ? cause.reason
+          : cause.kind === 'handshake'
+            ? cause.message
+            : 'portal-unreachable';
+    const retryAt = Date.now() + delay;
+    const message = lostMessage(cause, closed);
+    this.setState('reconnecting', { reason, message, retryInMs: delay });
+    this.retryTimer = setTimeout(() => void this.open('reconnecting'), delay);
+    this.countdown = setInterval(() => {
+      if (this.state !== 'reconnecting') return;
+      this.detail.retryInMs = Math.max(0, retryAt - Date.now());
+      this.renderOverlay();
+    }, 1000);
   }
 
-  destroy(): void {
-    this.destroyed = true;
-    this.teardownSocket();
-    this.keyboard.destroy();
-    this.resizeObserver?.disconnect();
-    cancelAnimationFrame(this.pointerFrame);
-    this.root.remove();
+  private stopWith(cause: Disconnect, closed: ClosedMessage | null, refusal?: string): void {
+    this.attempt++;
+    switch (cause.kind) {
+      case 'moved':
+        this.setState('moved-elsewhere', {
+          by: this.moved?.by,
+          message: `This desktop was opened elsewhere${this.moved?.by ? ` (${this.moved.by})` : ''}.`,
+        });
+        return;
+      case 'closed':
+        this.setState('disconnected', {
+          reason: cause.reason,
+          message: closed?.message ?? 'The connection was closed.',
+        });
+        return;
+      case 'user':
+        this.setState('disconnected', {
+          reason: 'io client disconnect',
+          message: 'You disconnected.',
+        });
+        return;
+      case 'token':
+        if (cause.refused === 'signed-out') {
+          this.setState('disconnected', {
+            reason: 'signed-out',
+            message: refusal ?? 'You were signed out. Sign in again to reconnect.',
+          });
+        } else {
+          this.setState('error', {
+            reason: cause.refused ?? 'no-access',
+            message: refusal ?? 'This desktop is not available to you.',
+          });
+        }
+        return;
+      case 'handshake':
+        this.setState('error', {
+          reason: cause.message,
+          message: handshakeErrorText(cause.message),
+        });
+        return;
+      case 'transport':
+        // reconnects() retries every transport loss; kept for completeness of the switch.
+        this.setState('disconnected', {
+          reason: cause.reason,
+          message: 'The connection was closed.',
+        });
+        return;
+    }
+  }
+
+  private cancelRetry(): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.countdown) clearInterval(this.countdown);
+    this.retryTimer = null;
+    this.countdown = null;
+  }
+
+  private onOverlayButton(): void {
+    if (this.state === 'reconnecting') this.reconnectNow();
+    else if (
+      this.state === 'disconnected' &&
+      this.detail.reason === 'signed-out' &&
+      this.options.onSignIn
+    )
+      this.options.onSignIn();
+    else this.connect();
   }
 
   private teardownSocket(): void {
@@ -354,6 +489,7 @@ export class RemoteViewer {
     this.keyboard.enabled = ready.mode === 'control';
     if (ready.mode === 'view') this.root.setAttribute('data-view-only', '');
     else this.root.removeAttribute('data-view-only');
+    this.readyAt = Date.now();
     this.setState('connected', { mode: ready.mode });
     this.renderBadge();
   }
@@ -391,11 +527,18 @@ export class RemoteViewer {
 
   private setState(state: ViewerState, detail: ViewerStateDetail = {}): void {
     this.state = state;
+    this.detail = { ...detail };
     for (const b of this.ui.inputButtons)
       b.disabled = state !== 'connected' || this.mode !== 'control';
     this.root.dataset.state = state;
     this.ui.pill.dataset.state = state;
-    this.ui.pill.textContent = STATE_TEXT[state];
+    this.ui.pill.textContent = statusText(state, detail);
+    this.renderOverlay();
+    this.options.onStateChange?.(state, { ...detail });
+  }
+
+  private renderOverlay(): void {
+    const { state, detail } = this;
     const overlay = this.ui.overlay;
     const show = (title: string, text: string, buttonLabel: string | null) => {
       this.ui.overlayTitle.textContent = title;
@@ -411,9 +554,23 @@ export class RemoteViewer {
       case 'connecting':
         show('Connecting…', 'Attaching to your desktop.', null);
         break;
-      case 'reconnecting':
-        show('Reconnecting…', 'The connection dropped; your desktop keeps running.', null);
+      case 'waiting':
+        show(
+          statusText(state, detail),
+          detail.message ?? 'Your desktop is not available yet.',
+          null,
+        );
         break;
+      case 'reconnecting': {
+        const wait = detail.retryInMs ?? 0;
+        const next = wait > 0 ? `Trying again in ${Math.ceil(wait / 1000)} s.` : 'Trying now…';
+        show(
+          'Reconnecting…',
+          `${detail.message ?? 'The connection dropped; your desktop keeps running.'} ${next}`,
+          'Reconnect now',
+        );
+        break;
+      }
       case 'moved-elsewhere':
         show(
           'Opened elsewhere',
@@ -422,7 +579,11 @@ export class RemoteViewer {
         );
         break;
       case 'disconnected':
-        show('Disconnected', detail.message ?? 'The connection was closed.', 'Reconnect');
+        show(
+          statusText(state, detail),
+          detail.message ?? 'The connection was closed.',
+          detail.reason === 'signed-out' && this.options.onSignIn ? 'Sign in' : 'Reconnect',
+        );
         break;
       case 'error':
         show('Cannot connect', detail.message ?? 'The desktop is unavailable.', 'Try again');
@@ -431,7 +592,6 @@ export class RemoteViewer {
         show('Not connected', '', 'Connect');
         break;
     }
-    this.options.onStateChange?.(state, detail);
   }
 
   private renderBadge(): void {

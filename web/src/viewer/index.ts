@@ -6,6 +6,15 @@ export {
   type ViewerStateDetail,
   type PaintInfo,
 } from './RemoteViewer.ts';
+export {
+  AttachRefusedError,
+  ReconnectPolicy,
+  reconnects,
+  DEFAULT_RECONNECT_POLICY,
+  type Disconnect,
+  type ReconnectPolicyOptions,
+} from './reconnect.ts';
+export { statusText } from './status.ts';
 export { Display } from './Display.ts';
 export { DECODERS, FillDecoder, ImageDecoder, type RectDecoder, type Paint } from './decoders.ts';
 export { KeyboardCapture } from './keyboard.ts';

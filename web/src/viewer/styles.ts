@@ -6,7 +6,7 @@ export const VIEWER_CSS = `
 .rd-pill{display:inline-flex;align-items:center;gap:6px;padding:2px 10px 2px 8px;border-radius:999px;background:#222836;color:#cfd5e2;font-weight:600;font-size:12px;white-space:nowrap}
 .rd-pill::before{content:"";width:8px;height:8px;border-radius:50%;background:#8a93a6}
 .rd-pill[data-state=connected]::before{background:#3ecf72;box-shadow:0 0 6px #3ecf72}
-.rd-pill[data-state=connecting]::before,.rd-pill[data-state=reconnecting]::before{background:#f2b84b;animation:rd-blink 1s infinite}
+.rd-pill[data-state=connecting]::before,.rd-pill[data-state=reconnecting]::before,.rd-pill[data-state=waiting]::before{background:#f2b84b;animation:rd-blink 1s infinite}
 .rd-pill[data-state=moved-elsewhere]::before{background:#5aa2ff}
 .rd-pill[data-state=error]::before,.rd-pill[data-state=disconnected]::before{background:#ef5b5b}
 @keyframes rd-blink{50%{opacity:.3}}

@@ -1,0 +1,271 @@
+// The gateway keeps its viewers through a crash of the hypervisor: the real daemon runs in its
+// own process and is killed with SIGKILL. Viewers stay attached and are told, in order, that
+// the host is unreachable, that it restarted and starts their desktop again, and that it is
+// back; the display then streams again. A viewer that attaches meanwhile waits with the same
+// notices. A crashed VM nobody restarts says so, and goes live once someone starts it. A clean
+// stop of the gateway tells viewers it is restarting.
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import pino from 'pino';
+import { io as connect } from 'socket.io-client';
+import { HypervisorClient } from '@raydesk/hypervisor/api';
+import { mintAttachToken } from '../src/auth/attach-token.ts';
+import type {
+  ClosedMessage,
+  DisplayUpdate,
+  SessionNotice,
+  SessionReady,
+} from '../src/protocol/browser.ts';
+import type { AttachGrant } from '../src/protocol/internal.ts';
+import { createGateway, type Gateway } from '../src/server.ts';
+import { Recorder, type ViewerClient } from './helpers.ts';
+
+const REPO_ROOT = resolve(import.meta.dirname, '../..');
+const HV_SECRET = `restart-test-${process.pid}-hypervisor`;
+const ATTACH_SECRET = `restart-test-attach-secret-0123456789abcdef-${process.pid}`;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+/** The daemon as `npm start` runs it, on a data directory that outlives each process. */
+class DaemonProcess {
+  private child: ChildProcess | null = null;
+  constructor(
+    readonly dataDir: string,
+    readonly port: number,
+  ) {}
+
+  async start(): Promise<void> {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(REPO_ROOT, 'hypervisor/src/host/main.ts')],
+      {
+        cwd: REPO_ROOT,
+        env: {
+          ...process.env,
+          RAYDESK_DATA_DIR: this.dataDir,
+          HYPERVISOR_HOST: '127.0.0.1',
+          HYPERVISOR_PORT: String(this.port),
+          HYPERVISOR_SECRET: HV_SECRET,
+          STANDBY_APPLIANCES: '',
+          IDLE_SUSPEND_SECONDS: '0',
+          HOST_MEMORY_BUDGET_MIB: '1024',
+          LOG_LEVEL: 'info',
+        },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    this.child = child;
+    await new Promise<void>((resolve, reject) => {
+      let out = '';
+      const onData = (chunk: Buffer) => {
+        out += chunk.toString();
+        if (!out.includes('hypervisor listening')) return;
+        child.stdout!.off('data', onData);
+        child.stdout!.resume();
+        resolve();
+      };
+      child.stdout!.on('data', onData);
+      child.once('exit', (code) => reject(new Error(`daemon exited early (${code}): ${out}`)));
+    });
+  }
+
+  async kill(signal: NodeJS.Signals): Promise<void> {
+    const child = this.child;
+    this.child = null;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill(signal);
+    await exited;
+  }
+}
+
+async function until(what: string, predicate: () => boolean, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** A browser-protocol client recording every event, with the notices it got in order. */
+function viewer(url: string, grant: AttachGrant) {
+  const socket = connect(url, {
+    transports: ['websocket'],
+    reconnection: false,
+    forceNew: true,
+    auth: async (cb) =>
+      cb({
+        token: await mintAttachToken(ATTACH_SECRET, grant),
+        clientId: randomUUID(),
+        protocol: 1,
+      }),
+  }) as ViewerClient;
+  socket.rec = new Recorder();
+  const notices: SessionNotice[] = [];
+  const updates: DisplayUpdate[] = [];
+  let ready: SessionReady | null = null;
+  socket.onAny((event: string, value: unknown) => socket.rec.push(event, value));
+  socket.on('session:notice', (n) => notices.push(n));
+  socket.on('session:ready', (r) => (ready = r));
+  socket.on('display:update', (u) => {
+    updates.push(u);
+    if (u.last) socket.emit('frame:ack', { seq: u.seq });
+  });
+  socket.on('disconnect', (r) => socket.rec.push('disconnect', r));
+  return { socket, notices, updates, ready: () => ready };
+}
+
+describe('gateway viewers through a hypervisor crash', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'raydesk-gw-restart-'));
+  let daemon: DaemonProcess;
+  let probe: HypervisorClient;
+  let gateway: Gateway;
+  let url = '';
+  const clients: ViewerClient[] = [];
+
+  before(async () => {
+    daemon = new DaemonProcess(dataDir, await freePort());
+    await daemon.start();
+    const hypervisorUrl = `http://127.0.0.1:${daemon.port}`;
+    probe = new HypervisorClient({ url: hypervisorUrl, secret: HV_SECRET, timeoutMs: 600_000 });
+    await probe.connected();
+    gateway = createGateway({
+      config: {
+        host: '127.0.0.1',
+        port: 0,
+        secret: 'restart-test-gateway-secret',
+        attachTokenSecret: ATTACH_SECRET,
+        hypervisorUrl,
+        hypervisorSecret: HV_SECRET,
+        portalInternalUrl: null,
+        allowedOrigins: [],
+        logLevel: 'silent',
+      },
+      logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    });
+    url = (await gateway.listen(0, '127.0.0.1')).url;
+  });
+
+  after(async () => {
+    for (const c of clients) c.disconnect();
+    await gateway?.close();
+    probe?.close();
+    await daemon?.kill('SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  test('kill -9 of the hypervisor: notices in plain words, the desktop boots again, viewers go live', async () => {
+    const used = await probe.create({ appliance: 'console', kind: 'personal', owner: 'u1' });
+    const unused = await probe.create({ appliance: 'console', kind: 'personal', owner: 'u2' });
+    const grant = (vm: string, extra: Partial<AttachGrant> = {}): AttachGrant => ({
+      sub: 'u1',
+      vm,
+      mode: 'control',
+      name: 'Ada',
+      role: 'user',
+      ...extra,
+    });
+    const a = viewer(url, grant(used.id));
+    clients.push(a.socket);
+    await a.socket.rec.next('session:ready', 30_000);
+    await until('a first frame', () => a.updates.some((u) => u.full && u.last), 30_000);
+
+    const killedAt = Date.now();
+    await daemon.kill('SIGKILL');
+    await until('the host-unreachable notice', () => a.notices.length >= 1, 20_000);
+    assert.deepEqual(a.notices[0], {
+      code: 'host-unreachable',
+      message: "Lost contact with your desktop's host; waiting for it to come back.",
+      waiting: true,
+    });
+
+    // A shadow attaching while the host is down is told why it waits; no session:ready yet.
+    const shadow = viewer(url, grant(used.id, { sub: 'admin-1', mode: 'view', role: 'admin' }));
+    clients.push(shadow.socket);
+    await until('the shadow to get the notice', () => shadow.notices.length >= 1, 20_000);
+    assert.equal(shadow.notices[0]!.code, 'host-unreachable');
+    assert.equal(shadow.ready(), null);
+    // And a viewer of the VM nobody used.
+    const b = viewer(url, grant(unused.id, { sub: 'u2', name: 'Bo' }));
+    clients.push(b.socket);
+
+    await daemon.start();
+    await until(
+      'the desktop back',
+      () => a.notices.some((n) => n.code === 'desktop-ready'),
+      240_000,
+    );
+    const backMs = Date.now() - killedAt;
+    const codes = a.notices.map((n) => n.code);
+    assert.deepEqual(codes, ['host-unreachable', 'host-restarted', 'desktop-ready'], `${codes}`);
+    assert.equal(
+      a.notices[1]!.message,
+      "Your desktop's host restarted; starting your desktop again.",
+    );
+    assert.equal(a.notices[2]!.waiting, false);
+    // The display streams from the new boot (a console's screen may look as before the crash,
+    // so ask for a full frame rather than wait for a change).
+    const updatesBefore = a.updates.length;
+    a.socket.emit('display:refresh', {});
+    await until(
+      'a full frame after the restart',
+      () => a.updates.slice(updatesBefore).some((u) => u.full && u.last),
+      30_000,
+    );
+    const info = await probe.get(used.id);
+    assert.deepEqual([info.state, info.guestReady, info.watchers], ['running', true, 1]);
+    // The shadow that attached during the outage is now attached for real.
+    await until('the shadow to be ready', () => shadow.ready() !== null, 30_000);
+    assert.deepEqual(
+      shadow.notices.map((n) => n.code),
+      ['host-unreachable', 'host-restarted', 'desktop-ready'],
+      'it saw the restart, then session:ready',
+    );
+
+    // The VM nobody used stays crashed; its viewer is told, and goes live once it is started.
+    await until(
+      'the stopped notice',
+      () => b.notices.some((n) => n.code === 'desktop-stopped'),
+      30_000,
+    );
+    assert.equal((await probe.get(unused.id)).state, 'crashed');
+    assert.equal(b.ready(), null);
+    await probe.start(unused.id);
+    await until('the started VM live', () => b.ready() !== null, 240_000);
+    // It saw the host unreachable only if it attached before the daemon was back; then its VM
+    // is starting again after a host restart, else simply starting.
+    const sawHostDown = b.notices[0]?.code === 'host-unreachable';
+    assert.deepEqual(
+      b.notices.map((n) => n.code).filter((code) => code !== 'host-unreachable'),
+      ['desktop-stopped', sawHostDown ? 'host-restarted' : 'desktop-starting', 'desktop-ready'],
+    );
+    assert.equal(
+      b.notices.find((n) => n.code === 'desktop-stopped')!.message,
+      'Your desktop stopped. Open it again from the portal to start it.',
+    );
+    console.log(`# kill -9 of the hypervisor -> viewer told the desktop is back: ${backMs} ms`);
+
+    // A clean stop of the gateway tells every viewer it is restarting.
+    const closed = a.socket.rec.next<ClosedMessage>('session:closed', 10_000);
+    await gateway.close();
+    assert.deepEqual(await closed, {
+      reason: 'gateway-shutdown',
+      message: 'The gateway is restarting.',
+    });
+  });
+});
