@@ -352,3 +352,42 @@ attack('oversized and malformed sign-in bodies are refused cleanly', async () =>
   }
   assert.equal((await c.signIn(BOB.email, BOB.password)).status, 200, 'the portal still works');
 });
+
+// ---- Open redirect through `next` (finding 1) ------------------------------------------------
+
+const FOREIGN_NEXT = [
+  '/\\evil.example',
+  '/%5Cevil.example',
+  '\\/evil.example',
+  '//evil.example',
+  '/%2F%2Fevil.example',
+  '/\t/evil.example',
+  'https://evil.example/',
+  'javascript:alert(1)',
+];
+
+/** Where a browser goes after this response: its Location resolved against the portal. */
+function landing(r: { status: number; headers: Record<string, unknown> }): URL {
+  assert.ok([302, 303, 307, 308].includes(r.status), `a redirect, not ${r.status}`);
+  return new URL(String(r.headers.location), base);
+}
+
+for (const next of FOREIGN_NEXT) {
+  attack(`next=${JSON.stringify(next)} never leads off the portal`, async () => {
+    const query = `next=${encodeURIComponent(next)}`;
+    const anonymous = landing(
+      await client('127.0.0.80').request('GET', `/api/auth/refresh?${query}`),
+    );
+    assert.equal(anonymous.origin, new URL(base).origin);
+    assert.equal(anonymous.pathname, '/login');
+
+    const signedIn = client('127.0.0.81');
+    assert.equal((await signedIn.signIn(ERIN.email, ERIN.password)).status, 200);
+    const refreshed = landing(await signedIn.request('GET', `/api/auth/refresh?${query}`));
+    assert.equal(refreshed.origin, new URL(base).origin);
+    assert.equal(refreshed.pathname, '/');
+    const loginPage = landing(await signedIn.request('GET', `/login?${query}`));
+    assert.equal(loginPage.origin, new URL(base).origin);
+    assert.equal(loginPage.pathname, '/');
+  });
+}
