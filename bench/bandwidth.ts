@@ -17,6 +17,11 @@ export interface BandwidthRun {
   dragEncodeMs: number[];
   /** Farthest the xterm's title bar got from where the drag started, px (0: it never moved). */
   dragMovedPx: number;
+  /**
+   * Window-drag frame rate: hypervisor frames in which the xterm's title bar stood somewhere new,
+   * and the viewer's paints, per second of the drag.
+   */
+  dragFps: { hypervisor: number; viewer: number };
 }
 
 /** Middle of the xterm's title bar on the golden desktop (xterm +40+30, JWM title 26 px). */
@@ -78,15 +83,20 @@ export async function measureBandwidth(
     { frames: ReturnType<FrameTap['stop']>; seconds: number }
   >;
   let dragEncodeMs: number[] = [];
+  let dragViewerPaints = 0;
+  const paintCount = () =>
+    viewer.page.evaluate(() => (window as unknown as { __paints: unknown[] }).__paints.length);
   const scenario = async (name: BandwidthScenario, body: () => Promise<void>) => {
     await sleep(1000);
     const b0 = viewer.wsBytes();
     const e0 = stack.encodeMs.length;
+    const p0 = await paintCount();
     tap.start();
     const t0 = performance.now();
     await body();
     const elapsed = (performance.now() - t0) / 1000;
     const frames = tap.stop();
+    if (name === 'windowDrag') dragViewerPaints = (await paintCount()) - p0;
     bytesPerSec[name] = Math.round((viewer.wsBytes() - b0) / elapsed);
     recorded[name] = { frames, seconds: elapsed };
     if (name === 'windowDrag') dragEncodeMs = stack.encodeMs.slice(e0);
@@ -138,7 +148,9 @@ export async function measureBandwidth(
   }
 
   let dragMovedPx = 0;
+  let dragPositions = 0;
   let origin: { left: number; top: number } | null = null;
+  let last: { left: number; top: number } | null = null;
   for (const name of ['idle', 'typing', 'windowDrag'] as const) {
     const { frames, seconds: elapsed } = recorded[name];
     const track =
@@ -146,6 +158,8 @@ export async function measureBandwidth(
         ? (rgba: Uint8ClampedArray, width: number, height: number) => {
             const bar = findTitleBar(rgba, width, height);
             if (!bar) return;
+            if (last && (bar.left !== last.left || bar.top !== last.top)) dragPositions++;
+            last = bar;
             origin ??= bar;
             dragMovedPx = Math.max(
               dragMovedPx,
@@ -156,9 +170,16 @@ export async function measureBandwidth(
     baselinePerSec[name] = Math.round(tap.encodeBands(frames, track).bytes / elapsed);
   }
   dragMovedPx = Math.round(dragMovedPx);
+  const dragSeconds = recorded.windowDrag.seconds;
+  const dragFps = {
+    hypervisor: Math.round((dragPositions / dragSeconds) * 10) / 10,
+    viewer: Math.round((dragViewerPaints / dragSeconds) * 10) / 10,
+  };
   log(
     `baseline full-band PNG: idle ${baselinePerSec.idle}, typing ${baselinePerSec.typing}, windowDrag ${baselinePerSec.windowDrag} B/s`,
   );
-  log(`windowDrag: the xterm moved up to ${dragMovedPx} px from where the drag started`);
-  return { bytesPerSec, baselinePerSec, dragEncodeMs, dragMovedPx };
+  log(
+    `windowDrag: the xterm moved up to ${dragMovedPx} px from where the drag started; ${dragFps.hypervisor} new window positions/s in the hypervisor's frames, ${dragFps.viewer} viewer paints/s`,
+  );
+  return { bytesPerSec, baselinePerSec, dragEncodeMs, dragMovedPx, dragFps };
 }

@@ -15,6 +15,7 @@ const KEYS = [
   'reconnectMs',
   'inputToPaintMs',
   'bandwidthBytesPerSec',
+  'windowDragFps',
   'baselineFullBandPngBytesPerSec',
   'encodeMsPerFrame',
   'snapshot',

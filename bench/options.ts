@@ -12,8 +12,13 @@ export const optionsSchema = z.object({
   png: z.boolean().default(true),
   densityCap: z.coerce.number().int().min(1).max(64).optional(),
   memoryBudgetMiB: z.coerce.number().int().min(512).max(65536).default(6144),
-  /** Run only these figures (cpu: busy neighbours with and without the scheduler, idle CPU). */
-  only: z.enum(['cpu']).optional(),
+  /**
+   * Run only these figures. cpu: busy neighbours with and without the scheduler, idle CPU.
+   * display: input-to-paint, bandwidth, window-drag frame rate and reconnect on one desktop VM.
+   */
+  only: z.enum(['cpu', 'display']).optional(),
+  /** The hypervisor's display frame clock for the run (DISPLAY_FPS). */
+  displayFps: z.coerce.number().int().min(1).max(60).optional(),
 });
 export type BenchOptions = z.infer<typeof optionsSchema>;
 
@@ -109,7 +114,12 @@ export function parseOptions(argv: string[]): BenchOptions {
       'most desktop VMs for the density ramp (default 12, 3 with --quick)',
     )
     .option('--memory-budget-mib <n>', 'hypervisor memory budget for the run', '6144')
-    .option('--only <figures>', 'run only these figures: cpu (busy neighbours, idle CPU)')
+    .option(
+      '--only <figures>',
+      'run only these figures: cpu (busy neighbours, idle CPU) or display (input-to-paint, ' +
+        'bandwidth, window-drag frame rate and reconnect on one desktop VM)',
+    )
+    .option('--display-fps <n>', "the hypervisor's display frame clock (default: DISPLAY_FPS)")
     .exitOverride((error) => {
       if (error.exitCode === 0) process.exit(0);
       process.exit(2);

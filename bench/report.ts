@@ -44,6 +44,13 @@ export function table(out: RunOutput): string {
       bw && base ? `${bps(bw[k])}   (naive full-band PNG: ${bps(base[k])})` : 'not measured',
     ]);
   }
+  const fps = r.windowDragFps;
+  rows.push([
+    'windowDragFps',
+    fps
+      ? `hypervisor ${fps.hypervisor}/s, viewer ${fps.viewer}/s (frame clock ${fps.displayFps}/s)`
+      : 'not measured',
+  ]);
   d('encodeMsPerFrame', r.encodeMsPerFrame);
   rows.push([
     'snapshot (desktop)',

@@ -35,6 +35,8 @@ export const METHODS = {
     'A second desktop VM runs `while :; do :; done`, typed into its xterm as key events through the hypervisor API.',
   bandwidth:
     'Bytes of WebSocket frames received by the page (Chromium DevTools protocol), divided by the scenario time. idle: nothing happens; typing: a line typed at 10 keys/s; windowDrag: the xterm title bar pressed and the mouse swept back and forth (one sweep a second, 30 moves a second) through the viewer.',
+  windowDragFps:
+    "During the windowDrag bandwidth scenario (30 pointer moves a second): hypervisor is the number of the hypervisor's display frames in which the xterm's title bar stood somewhere new, viewer the number of frames the viewer painted, each per second of the drag. The hypervisor's frame clock (displayFps) caps both.",
   baseline:
     "The same scenarios' frames, taken from the hypervisor's display channel, each encoded as one PNG (node-canvas defaults) of its whole dirty row band at full screen width; bytes divided by the same scenario time.",
   encodeMsPerFrame:
@@ -61,6 +63,8 @@ export interface BenchResults {
     method: string;
   };
   bandwidthBytesPerSec: { idle: number; typing: number; windowDrag: number; method: string } | null;
+  /** Frames a second while a window is dragged (bench/bandwidth.ts). */
+  windowDragFps: { hypervisor: number; viewer: number; displayFps: number; method: string } | null;
   baselineFullBandPngBytesPerSec: {
     idle: number;
     typing: number;
@@ -154,6 +158,7 @@ export function emptyResults(): BenchResults {
       method: METHODS.inputToPaint,
     },
     bandwidthBytesPerSec: null,
+    windowDragFps: null,
     baselineFullBandPngBytesPerSec: null,
     encodeMsPerFrame: null,
     snapshot: null,
@@ -272,6 +277,11 @@ export async function runBench(
           ` ${plan.bandwidthSeconds} s per scenario. The drag moved the xterm up to ${bandwidth.dragMovedPx} px (its title bar tracked in the hypervisor's frames).`,
       };
       results.baselineFullBandPngBytesPerSec = { ...base, method: METHODS.baseline };
+      results.windowDragFps = {
+        ...bandwidth.dragFps,
+        displayFps: stack.hv.config.displayFps,
+        method: METHODS.windowDragFps,
+      };
 
       // ---- reconnect (takeover by a second browser context) -------------------------------
       const reconnect: number[] = [];

@@ -105,12 +105,17 @@ export interface Stack {
 
 export async function startStack(options: {
   memoryBudgetMiB: number;
+  /** The hypervisor's display frame clock for this run (default: DISPLAY_FPS from the config). */
+  displayFps?: number;
   /** Where the gateway posts its session events (the portal's internal API), if a portal runs. */
   portalInternalUrl?: string;
 }): Promise<Stack> {
   const missing = chromiumMissing();
   if (missing) throw new Error(missing);
-  const hv = await startEphemeralHypervisor({ memoryBudgetMiB: options.memoryBudgetMiB });
+  const hv = await startEphemeralHypervisor({
+    memoryBudgetMiB: options.memoryBudgetMiB,
+    ...(options.displayFps ? { displayFps: options.displayFps } : {}),
+  });
   const client = new HypervisorClient({
     url: hv.url,
     secret: hv.config.secret,
