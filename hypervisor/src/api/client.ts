@@ -13,6 +13,8 @@ import type {
   DomainSched,
   ErrorCode,
   HostInfo,
+  PortForwardInfo,
+  PortForwardRequest,
   Result,
 } from './protocol.ts';
 
@@ -132,6 +134,13 @@ export class HypervisorClient {
   }
   net(id: string): Promise<DomainNetworkInfo> {
     return this.call('domain:net', { id });
+  }
+  /** Listens on a host port (loopback and any free port by default) forwarded to `guestPort`. */
+  forward(request: PortForwardRequest): Promise<PortForwardInfo> {
+    return this.call('domain:forward', request);
+  }
+  unforward(id: string, listen: { host?: string; port: number }): Promise<PortForwardInfo> {
+    return this.call('domain:unforward', { id, listen });
   }
   /** Types `text` into the domain's serial console. */
   consoleInput(id: string, text: string): Promise<null> {

@@ -110,6 +110,30 @@ export const consoleInputSchema = z.object({
   id: domainIdSchema,
   text: z.string().min(1).max(4096),
 });
+/** A host address to listen on: an IP address and a port (0: any free port). */
+export const listenAddressSchema = z.object({
+  host: z.union([z.ipv4(), z.ipv6()]),
+  port: z.number().int().min(0).max(65535),
+});
+export type ListenAddress = z.infer<typeof listenAddressSchema>;
+/** Host-to-guest port forwards listen on loopback unless asked otherwise. */
+export const DEFAULT_FORWARD_LISTEN: ListenAddress = { host: '127.0.0.1', port: 0 };
+/** `domain:forward`: listen on the host and forward each connection to a guest port. */
+export const portForwardSchema = z.object({
+  id: domainIdSchema,
+  guestPort: z.number().int().min(1).max(65535),
+  listen: listenAddressSchema.default(DEFAULT_FORWARD_LISTEN),
+});
+/** `domain:unforward`: the forward listening on this port (and address, when given). */
+export const portUnforwardSchema = z.object({
+  id: domainIdSchema,
+  listen: z.object({
+    host: z.union([z.ipv4(), z.ipv6()]).optional(),
+    port: z.number().int().min(1).max(65535),
+  }),
+});
+export type PortForwardRequest = z.input<typeof portForwardSchema>;
+
 export const thumbnailSchema = z.object({
   id: domainIdSchema,
   width: z.number().int().min(16).max(4096).optional(),
@@ -248,6 +272,20 @@ export interface DomainNetworkInfo {
   };
   /** Most recent first. */
   recentDenials: Array<{ at: string; destination: string; reason: string }>;
+  /** Host-to-guest port forwards open now (`vm forward`). */
+  forwards: PortForwardInfo[];
+}
+
+/** A host port forwarded to a guest port; it closes when the VM stops running. */
+export interface PortForwardInfo {
+  domainId: string;
+  guestPort: number;
+  /** Where the host listens. */
+  listen: ListenAddress;
+  openedAt: string;
+  connections: { open: number; total: number };
+  bytesToGuest: number;
+  bytesFromGuest: number;
 }
 
 export interface HostInfo {
@@ -283,6 +321,9 @@ export interface ControlClientToServer {
   'domain:sched': (req: unknown, ack: Ack<DomainSched>) => void;
   /** The domain's NIC, egress policy and traffic counters. */
   'domain:net': (req: unknown, ack: Ack<DomainNetworkInfo>) => void;
+  /** Listen on a host port and forward its connections to a guest port (loopback by default). */
+  'domain:forward': (req: unknown, ack: Ack<PortForwardInfo>) => void;
+  'domain:unforward': (req: unknown, ack: Ack<PortForwardInfo>) => void;
   /** The domain's disk: memory or durable overlay, its size and the base image it needs. */
   'domain:disk': (req: unknown, ack: Ack<DiskInfo>) => void;
   /** Full-resolution PNG of the current screen. */

@@ -6,6 +6,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { z } from 'zod';
 import {
   APPLIANCE_NAMES,
+  DEFAULT_FORWARD_LISTEN,
   HypervisorClient,
   HypervisorError,
   SCHED_WEIGHT_MAX,
@@ -15,7 +16,8 @@ import {
 } from '../api/index.ts';
 import { loadConfig } from '../config.ts';
 import { formatDomainTable } from './format.ts';
-import { formatNetworkInfo } from '../network/format.ts';
+import { formatNetworkInfo, formatPortForward } from '../network/format.ts';
+import { parseListenArgument } from './listen.ts';
 
 class UsageError extends Error {}
 
@@ -54,6 +56,12 @@ async function connect(): Promise<HypervisorClient> {
 }
 
 const id = (value: string) => parseArg(domainIdSchema, value, 'domain id');
+const portSchema = z.coerce.number().int().min(1).max(65535);
+function listen(value: string): { host?: string; port: number } {
+  const parsed = parseListenArgument(value);
+  if (!parsed.ok) throw new UsageError(`invalid listen address "${value}": ${parsed.error}`);
+  return parsed.value;
+}
 
 function printInfo(info: DomainInfo): void {
   console.log(formatDomainTable([info]));
@@ -195,6 +203,37 @@ program
   .action(async (domainId: string, opts: { json?: boolean }) => {
     const info = await (await connect()).net(id(domainId));
     console.log(opts.json ? JSON.stringify(info, null, 2) : formatNetworkInfo(info));
+  });
+
+program
+  .command('forward <id> <guestPort>')
+  .description(
+    'forward a host port to a guest TCP port until the VM stops (host: loopback, any free port)',
+  )
+  .option(
+    '--listen <[host:]port>',
+    'where the host listens, e.g. 127.0.0.1:5901 (default 127.0.0.1:0)',
+  )
+  .action(async (domainId: string, guestPort: string, opts: { listen?: string }) => {
+    const request = {
+      id: id(domainId),
+      guestPort: parseArg(portSchema, guestPort, 'guest port'),
+      // A bare port listens on loopback, like no --listen at all.
+      listen:
+        opts.listen === undefined
+          ? undefined
+          : { ...DEFAULT_FORWARD_LISTEN, ...listen(opts.listen) },
+    };
+    console.log(formatPortForward(await (await connect()).forward(request)));
+  });
+
+program
+  .command('unforward <id> <listen>')
+  .description('close a port forward: the host port, or host:port, it listens on')
+  .action(async (domainId: string, where: string) => {
+    const ref = id(domainId);
+    const closed = await (await connect()).unforward(ref, listen(where));
+    console.log(`closed ${formatPortForward(closed)}`);
   });
 
 program

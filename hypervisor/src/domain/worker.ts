@@ -10,7 +10,7 @@ import { DurableOverlay } from '../devices/disk/durable-overlay.ts';
 import { MemoryOverlay, type OverlayStore } from '../devices/disk/overlay-store.ts';
 import { DisplayDevice, installImageDataShim } from '../devices/display/index.ts';
 import { InputDevice } from '../devices/input/index.ts';
-import { guestNetworkOptions } from '../network/guest-nic.ts';
+import { guestNetworkOptions, startGuestForwards } from '../network/guest-nic.ts';
 import { CpuGovernor, CPU_REPORT_MS, type V86Loop } from './cpu-governor.ts';
 import type { DomainBootConfig, ParentToWorker, WorkerToParent } from './messages.ts';
 import { WasmHeapReserve, type V86WasmCpu } from './wasm-heap.ts';
@@ -109,6 +109,7 @@ class DomainRuntime {
         const loadedMs = performance.now() - started;
         const v86 = (this.emulator as unknown as { v86: V86Loop & { cpu: V86WasmCpu } }).v86;
         this.governor.install(v86);
+        startGuestForwards(this.emulator as never, config.network);
         if (config.initialState) await this.emulator.restore_state(config.initialState);
         // Snapshot blocks loaded into a fresh personal overlay must be durable before it runs.
         await this.disk.settle();

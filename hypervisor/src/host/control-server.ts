@@ -20,6 +20,8 @@ import {
   domainSchedSchema,
   keyEventSchema,
   pointerEventSchema,
+  portForwardSchema,
+  portUnforwardSchema,
   restoreDomainSchema,
   saveDomainSchema,
   thumbnailSchema,
@@ -31,6 +33,7 @@ import {
   type DisplayResize,
 } from '../api/protocol.ts';
 import { encodePng, scaleToWidth } from '../devices/display/png.ts';
+import { ForwardError } from '../network/port-forwards.ts';
 import type { Domain } from './domain.ts';
 import { HostError, toApiError } from './errors.ts';
 import type { Host } from './host.ts';
@@ -267,6 +270,30 @@ export class ControlServer {
     socket.on(
       'domain:net',
       handle(domainRefSchema, ({ id }) => host.network.info(id, host.get(id).spec.kind)),
+    );
+    const forwardErrors = async <T>(work: () => Promise<T> | T): Promise<T> => {
+      try {
+        return await work();
+      } catch (error) {
+        if (error instanceof ForwardError) throw new HostError(error.code, error.message);
+        throw error;
+      }
+    };
+    socket.on(
+      'domain:forward',
+      handle(portForwardSchema, ({ id, guestPort, listen }) => {
+        const domain = host.get(id);
+        if (domain.state !== 'running' && domain.state !== 'paused') {
+          throw new HostError('illegal_transition', `domain ${id} is ${domain.state}, not running`);
+        }
+        return forwardErrors(() => host.network.openForward(id, guestPort, listen));
+      }),
+    );
+    socket.on(
+      'domain:unforward',
+      handle(portUnforwardSchema, ({ id, listen }) =>
+        forwardErrors(() => host.network.closeForward(host.get(id).id, listen)),
+      ),
     );
     socket.on(
       'domain:console-input',

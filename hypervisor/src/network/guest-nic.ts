@@ -5,6 +5,8 @@
 // Each VM therefore sits alone on its own virtual Ethernet segment with only the fake router.
 import { WebSocket } from 'ws';
 import { buildServfail } from './dns-message.ts';
+import { GuestForwardEndpoint } from './guest-forward.ts';
+import type { V86NetworkAdapter } from './guest-tcp.ts';
 
 /** The fake network's addresses (v86 defaults, set explicitly so the host can rely on them). */
 export const GUEST_NETWORK = {
@@ -25,6 +27,8 @@ export interface GuestNetworkConfig {
   relayUrl: string;
   /** http://127.0.0.1:<port>/dns/<domain>/<token> (DNS messages, POST) */
   dnsUrl: string;
+  /** ws://127.0.0.1:<port>/forward/<domain>/<token>/ (host-to-guest port forwards) */
+  forwardUrl: string;
 }
 
 // v86 resolves the guest's DNS queries over DoH at https://<doh_server>/dns-query with the
@@ -129,4 +133,18 @@ export function guestNetworkOptions(config: GuestNetworkConfig): Record<string, 
     // its own segment, so identical MACs on different VMs never meet.
     preserve_mac_from_state_image: true,
   };
+}
+
+/**
+ * Connects the VM's fake network to the switch's port-forward channel, so the host can open
+ * connections into the guest. Call once the emulator has loaded (v86 makes its network adapter
+ * then).
+ */
+export function startGuestForwards(
+  emulator: { network_adapter?: unknown },
+  config: GuestNetworkConfig,
+): GuestForwardEndpoint {
+  const adapter = emulator.network_adapter as V86NetworkAdapter | undefined;
+  if (!adapter?.tcp_conn) throw new Error("v86 has no fake network adapter for this VM's NIC");
+  return new GuestForwardEndpoint(adapter, config.forwardUrl);
 }

@@ -31,7 +31,13 @@ import type pino from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { z } from 'zod';
-import { domainIdSchema, type DomainKind, type DomainNetworkInfo } from '../api/protocol.ts';
+import {
+  domainIdSchema,
+  type DomainKind,
+  type DomainNetworkInfo,
+  type ListenAddress,
+  type PortForwardInfo,
+} from '../api/protocol.ts';
 import {
   buildDnsResponse,
   DNS_TYPE_A,
@@ -42,6 +48,7 @@ import {
   type DnsAnswerRecord,
 } from './dns-message.ts';
 import { GUEST_NETWORK, type GuestNetworkConfig } from './guest-nic.ts';
+import { PortForwards } from './port-forwards.ts';
 import {
   decideEgress,
   describePolicy,
@@ -71,13 +78,16 @@ wisp.options.parse_real_ip = false;
 wispLogging.set_level(wispLogging.NONE);
 
 const relayPathSchema = z.object({
-  channel: z.enum(['wisp', 'dns']),
+  channel: z.enum(['wisp', 'dns', 'forward']),
   domainId: domainIdSchema,
   token: z.string().regex(/^[A-Za-z0-9_-]{32}$/),
 });
 type RelayPath = z.infer<typeof relayPathSchema>;
 
-/** `/wisp/<domain>/<token>/` or `/dns/<domain>/<token>`, validated; null when malformed. */
+/**
+ * `/wisp/<domain>/<token>/`, `/forward/<domain>/<token>/` or `/dns/<domain>/<token>`, validated;
+ * null when malformed.
+ */
 export function parseRelayPath(url: string | undefined): RelayPath | null {
   const match = /^\/([a-z]+)\/([^/?#]+)\/([^/?#]+)\/?$/.exec(url ?? '');
   if (!match) return null;
@@ -117,6 +127,13 @@ export class NetworkSwitch {
     perMessageDeflate: false,
     maxPayload: 1 << 20,
   });
+  private readonly forwardServer = new WebSocketServer({
+    noServer: true,
+    perMessageDeflate: false,
+    maxPayload: 1 << 20,
+  });
+  /** Host-to-guest port forwards (`vm forward`), carried by each worker's forward channel. */
+  private readonly forwards: PortForwards;
   private started: Promise<void> | null = null;
   private port = 0;
   private readonly metrics = {
@@ -149,6 +166,7 @@ export class NetworkSwitch {
     private readonly options: NetworkSwitchOptions,
     private readonly log: pino.Logger,
   ) {
+    this.forwards = new PortForwards(log);
     this.http = createServer((req, res) => {
       this.serveHttp(req, res).catch((error: unknown) => {
         this.log.warn({ err: error }, 'DNS request failed');
@@ -176,6 +194,7 @@ export class NetworkSwitch {
 
   async close(): Promise<void> {
     for (const id of [...this.domains.keys()]) this.forget(id);
+    this.forwards.closeAll();
     if (this.http.listening) {
       this.http.closeAllConnections();
       await new Promise<void>((resolve) => this.http.close(() => resolve()));
@@ -196,7 +215,7 @@ export class NetworkSwitch {
   attach(domainId: string, kindOf: () => DomainKind): GuestNetworkConfig {
     if (!this.port) throw new Error('the virtual switch is not started');
     const domain = this.domains.get(domainId) ?? this.newDomain(domainId, kindOf);
-    this.disconnect(domain);
+    this.disconnect(domain, 'the VM booted again');
     domain.kindOf = kindOf;
     const token = randomBytes(TOKEN_BYTES).toString('base64url');
     domain.token = Buffer.from(token);
@@ -204,25 +223,44 @@ export class NetworkSwitch {
     return {
       relayUrl: `wisp://${base}/wisp/${domainId}/${token}/`,
       dnsUrl: `http://${base}/dns/${domainId}/${token}`,
+      forwardUrl: `ws://${base}/forward/${domainId}/${token}/`,
     };
   }
 
-  /** Revokes the domain's token and closes its connections; counters are kept. */
-  detach(domainId: string): void {
+  /** Revokes the domain's token and closes its connections and forwards; counters are kept. */
+  detach(domainId: string, why = 'the VM stopped running'): void {
     const domain = this.domains.get(domainId);
-    if (domain) this.disconnect(domain);
+    if (domain) this.disconnect(domain, why);
   }
 
   /** Detaches and drops the domain's counters (it was destroyed). */
   forget(domainId: string): void {
-    this.detach(domainId);
+    this.detach(domainId, 'the VM stopped');
     this.domains.delete(domainId);
   }
 
   /** Follows the lifecycle: a domain without a running worker has no network. */
   onDomainState(domainId: string, state: string): void {
     if (state === 'stopped') this.forget(domainId);
-    else if (state === 'saved' || state === 'crashed') this.detach(domainId);
+    else if (state === 'saved' || state === 'crashed') this.detach(domainId, `the VM is ${state}`);
+  }
+
+  /**
+   * Listens on `listen` (port 0: any free port) and forwards each connection to `guestPort` of
+   * the domain's guest, until the VM stops or `closeForward`.
+   */
+  openForward(
+    domainId: string,
+    guestPort: number,
+    listen: ListenAddress,
+  ): Promise<PortForwardInfo> {
+    return this.forwards.open(domainId, guestPort, listen, () =>
+      Boolean(this.domains.get(domainId)?.token),
+    );
+  }
+
+  closeForward(domainId: string, listen: { host?: string; port: number }): PortForwardInfo {
+    return this.forwards.close(domainId, listen);
   }
 
   info(domainId: string, kind: DomainKind): DomainNetworkInfo {
@@ -237,6 +275,7 @@ export class NetworkSwitch {
       policy: describePolicy(this.policyFor(kind)),
       counters: { ...(domain?.counters ?? emptyCounters()) },
       recentDenials: [...(domain?.recentDenials ?? [])],
+      forwards: this.forwards.list(domainId),
     };
   }
 
@@ -259,10 +298,11 @@ export class NetworkSwitch {
     return domain;
   }
 
-  private disconnect(domain: DomainNetwork): void {
+  private disconnect(domain: DomainNetwork, why: string): void {
     domain.token = null;
     for (const relay of domain.relays) relay.terminate();
     for (const socket of domain.sockets) socket.destroy();
+    this.forwards.closeDomain(domain.domainId, why);
   }
 
   /** The domain a relay path names, if its token is the current one. */
@@ -279,6 +319,21 @@ export class NetworkSwitch {
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => socket.destroy());
     const path = parseRelayPath(req.url);
+    if (path?.channel === 'forward') {
+      const domain = this.authorize(path, 'forward');
+      if (!domain) {
+        this.log.warn(
+          { domain: path.domainId, remote: req.socket.remoteAddress },
+          'forward channel refused: unknown domain or token',
+        );
+        socket.end('HTTP/1.1 403 Refused\r\nConnection: close\r\n\r\n');
+        return;
+      }
+      this.forwardServer.handleUpgrade(req, socket, head, (ws) =>
+        this.forwards.attachChannel(domain.domainId, ws),
+      );
+      return;
+    }
     const domain = this.authorize(path, 'wisp');
     if (!domain || domain.relays.size >= MAX_RELAY_SESSIONS_PER_DOMAIN) {
       this.log.warn(
