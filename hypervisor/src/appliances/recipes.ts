@@ -97,8 +97,7 @@ const X_FILES: GuestFile[] = [
 const X_PACKAGES = [
   'busybox-static',
   'libc-bin', // C.UTF-8 locale
-  'xserver-xorg-core',
-  'xserver-xorg-video-fbdev',
+  'xserver-xorg-core', // its modesetting driver draws on the bochs DRM device
   'xserver-xorg-input-evdev',
   'x11-utils', // xwininfo, for the readiness check
   'xkb-data',
