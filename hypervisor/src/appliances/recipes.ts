@@ -137,7 +137,8 @@ export const RECIPES: Record<ApplianceName, ApplianceRecipe> = {
     suite: 'bookworm',
     architecture: 'i386',
     kernel: KERNEL,
-    packages: [...X_PACKAGES, 'jwm', 'xterm', 'xfe'],
+    // x11vnc runs only when the host asks the guest agent (`vnc start`), for port forwards.
+    packages: [...X_PACKAGES, 'jwm', 'xterm', 'xfe', 'x11vnc'],
     dpkgExcludes: X_DPKG_EXCLUDES,
     prune: X_PRUNE,
     cmdline: CMDLINE_BASE,

@@ -5,7 +5,8 @@
 //   host -> guest, request:      "<n> <command> [args...]"  n = a positive integer, unique per request
 //   guest -> host, reply:        "<n> ok [payload]"  |  "<n> err <message>"
 // Commands used by the host: ping, time <unix-seconds>, identity <hostname> <machine-id>,
-// entropy <hex>, info. Arguments never contain whitespace.
+// entropy <hex>, info, and on the desktop vnc start <password> | vnc stop. Arguments never
+// contain whitespace.
 import { LineChannel } from '../serial/line-channel.ts';
 
 export interface AgentEvent {
