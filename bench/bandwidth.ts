@@ -26,10 +26,6 @@ export interface BandwidthRun {
 
 /** Middle of the xterm's title bar on the golden desktop (xterm +40+30, JWM title 26 px). */
 export const TITLE_BAR = { x: 330, y: 43 };
-/** JWM's active title bar colour (hypervisor/guest/desktop/jwmrc) and where its panel starts. */
-const ACTIVE_TITLE = [0x2a, 0x6f, 0xdb] as const;
-const PANEL_TOP = 730;
-
 /**
  * Left and top of the active title bar: the topmost long run of its colour that continues 18 rows
  * down (the bar is 26 px tall; the frame's 4 px bottom border, same colour, does not).
@@ -39,7 +35,10 @@ export function findTitleBar(
   width: number,
   height: number,
 ): { left: number; top: number } | null {
-  const [tr, tg, tb] = ACTIVE_TITLE;
+  // Self-contained (the noVNC bench runs it in the page): JWM's active title bar colour
+  // (hypervisor/guest/desktop/jwmrc) and where its panel starts.
+  const [tr, tg, tb] = [0x2a, 0x6f, 0xdb];
+  const PANEL_TOP = 730;
   for (let y = 0; y < Math.min(height, PANEL_TOP); y++) {
     let run = 0;
     for (let x = 0; x < width; x++) {
@@ -61,6 +60,44 @@ export function findTitleBar(
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The typing scenario: a line typed at 10 keys a second for `seconds`, then Enter. */
+export async function typeLine(viewer: Viewer, seconds: number): Promise<void> {
+  const end = performance.now() + seconds * 1000;
+  const text = 'echo the quick brown fox jumps over the lazy dog';
+  let i = 0;
+  while (performance.now() < end) {
+    const ch = text[i % text.length]!;
+    await viewer.page.keyboard.press(ch === ' ' ? 'Space' : ch);
+    i++;
+    await sleep(100);
+  }
+  await viewer.page.keyboard.press('Enter');
+  await sleep(300);
+}
+
+/**
+ * The window-drag scenario: the xterm's title bar pressed and the mouse swept out and back once
+ * a second, 30 moves a second, for `seconds`.
+ */
+export async function sweepWindow(viewer: Viewer, seconds: number): Promise<void> {
+  const start = await guestToPage(viewer, TITLE_BAR.x, TITLE_BAR.y);
+  const far = await guestToPage(viewer, TITLE_BAR.x + 240, TITLE_BAR.y + 120);
+  const page = viewer.page;
+  await page.mouse.move(start.x, start.y);
+  await page.mouse.down();
+  const end = performance.now() + seconds * 1000;
+  let phase = 0;
+  while (performance.now() < end) {
+    const f = (Math.sin((phase / 30) * Math.PI * 2 - Math.PI / 2) + 1) / 2;
+    await page.mouse.move(start.x + (far.x - start.x) * f, start.y + (far.y - start.y) * f);
+    phase++;
+    await sleep(33);
+  }
+  await page.mouse.move(start.x, start.y, { steps: 5 });
+  await page.mouse.up();
+  await sleep(500);
+}
 
 export async function measureBandwidth(
   stack: Stack,
@@ -110,38 +147,8 @@ export async function measureBandwidth(
       await sleep(seconds * 1000);
     });
     await focusCanvas(viewer);
-    await scenario('typing', async () => {
-      const end = performance.now() + seconds * 1000;
-      const text = 'echo the quick brown fox jumps over the lazy dog';
-      let i = 0;
-      while (performance.now() < end) {
-        const ch = text[i % text.length]!;
-        await viewer.page.keyboard.press(ch === ' ' ? 'Space' : ch);
-        i++;
-        await sleep(100);
-      }
-      await viewer.page.keyboard.press('Enter');
-      await sleep(300);
-    });
-    await scenario('windowDrag', async () => {
-      const start = await guestToPage(viewer, TITLE_BAR.x, TITLE_BAR.y);
-      const far = await guestToPage(viewer, TITLE_BAR.x + 240, TITLE_BAR.y + 120);
-      const page = viewer.page;
-      await page.mouse.move(start.x, start.y);
-      await page.mouse.down();
-      const end = performance.now() + seconds * 1000;
-      let phase = 0;
-      while (performance.now() < end) {
-        // One sweep out and back per second, 30 moves a second.
-        const f = (Math.sin((phase / 30) * Math.PI * 2 - Math.PI / 2) + 1) / 2;
-        await page.mouse.move(start.x + (far.x - start.x) * f, start.y + (far.y - start.y) * f);
-        phase++;
-        await sleep(33);
-      }
-      await page.mouse.move(start.x, start.y, { steps: 5 });
-      await page.mouse.up();
-      await sleep(500);
-    });
+    await scenario('typing', () => typeLine(viewer, seconds));
+    await scenario('windowDrag', () => sweepWindow(viewer, seconds));
   } finally {
     await tap.detach();
     tapClient.close();

@@ -22,6 +22,8 @@ const KEYS = [
   'coldBootMs',
   'density',
   'mips',
+  'peers',
+  'vsNoVnc',
 ];
 
 test(

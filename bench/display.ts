@@ -5,6 +5,7 @@
 // x11vnc. Quick to run before and after a change to the guest.
 import { loadavg } from 'node:os';
 import { measureBandwidth } from './bandwidth.ts';
+import { attachPeerFigures, measureNoVnc } from './novnc.ts';
 import type { Plan } from './options.ts';
 import { emptyResults, METHODS, type RunOutput } from './run.ts';
 import {
@@ -49,7 +50,7 @@ export async function sampleInputToPaint(
 
 export async function runDisplayBench(
   plan: Plan,
-  options: { memoryBudgetMiB: number; displayFps?: number },
+  options: { memoryBudgetMiB: number; displayFps?: number; peers: boolean },
   log: (line: string) => void,
 ): Promise<RunOutput> {
   const started = performance.now();
@@ -111,6 +112,16 @@ export async function runDisplayBench(
     }
     await viewer.close();
 
+    if (options.peers) {
+      const novnc = await measureNoVnc(
+        stack,
+        vm.id,
+        { input: plan.input, bandwidthSeconds: plan.bandwidthSeconds, reconnect: plan.reconnect },
+        log,
+        series,
+      );
+      attachPeerFigures(results, novnc);
+    }
     const enc = stack.encodeMs;
     series.encodeMsPerFrame = enc;
     results.encodeMsPerFrame = {

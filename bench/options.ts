@@ -17,6 +17,8 @@ export const optionsSchema = z.object({
    * display: input-to-paint, bandwidth, window-drag frame rate and reconnect on one desktop VM.
    */
   only: z.enum(['cpu', 'display']).optional(),
+  /** Measure the noVNC peer on the same VM (needs x11vnc in the desktop image). */
+  peers: z.boolean().default(true),
   /** The hypervisor's display frame clock for the run (DISPLAY_FPS). */
   displayFps: z.coerce.number().int().min(1).max(60).optional(),
 });
@@ -119,6 +121,7 @@ export function parseOptions(argv: string[]): BenchOptions {
       'run only these figures: cpu (busy neighbours, idle CPU) or display (input-to-paint, ' +
         'bandwidth, window-drag frame rate and reconnect on one desktop VM)',
     )
+    .option('--no-peers', 'do not measure the noVNC peer (x11vnc in the same desktop VM)')
     .option('--display-fps <n>', "the hypervisor's display frame clock (default: DISPLAY_FPS)")
     .exitOverride((error) => {
       if (error.exitCode === 0) process.exit(0);

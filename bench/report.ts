@@ -91,6 +91,24 @@ export function table(out: RunOutput): string {
           .join(', ') + ' of one core'
       : 'not measured',
   ]);
+  const novnc = r.peers?.novnc;
+  d('peers.novnc.inputToPaintMs', novnc?.inputToPaintMs ?? null);
+  d('peers.novnc.reconnectMs', novnc?.reconnectMs ?? null);
+  const nbw = novnc?.bandwidthBytesPerSec;
+  rows.push([
+    'peers.novnc.bandwidth',
+    nbw
+      ? `idle ${bps(nbw.idle)}, typing ${bps(nbw.typing)}, windowDrag ${bps(nbw.windowDrag)}`
+      : 'not measured',
+  ]);
+  const vs = r.vsNoVnc;
+  rows.push([
+    'vsNoVnc (Raydesk / noVNC)',
+    vs
+      ? `input p50 ${vs.inputToPaintP50} p95 ${vs.inputToPaintP95}, typing bytes ${vs.typingBytes}, ` +
+        `drag bytes ${vs.windowDragBytes}, reconnect p50 ${vs.reconnectP50} p95 ${vs.reconnectP95}`
+      : 'not measured',
+  ]);
   rows.push([
     'mips',
     r.mips ? `bare v86 ${r.mips.bare}, Raydesk worker ${r.mips.hypervisor}` : 'not measured',
@@ -110,9 +128,11 @@ export function html(out: RunOutput): string {
   const names = [
     ['encodeMsPerFrame', 'Gateway encode per frame'],
     ['inputToPaintMs.oneVm', 'Input to paint, 1 VM'],
+    ['peers.novnc.inputToPaintMs', 'Input to paint, noVNC + x11vnc'],
     ['inputToPaintMs.busyNeighbour', 'Input to paint, busy neighbour'],
     ['inputToPaintMs.eightVms', 'Input to paint, 8 VMs'],
     ['reconnectMs', 'Reconnect (takeover)'],
+    ['peers.novnc.reconnectMs', 'Reconnect, noVNC + x11vnc'],
     ['timeToDesktopMs', 'Time to desktop (new VM)'],
     ['resumeToDesktopMs', 'Resume to desktop (saved VM)'],
     ...Object.keys(out.series)

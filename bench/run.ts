@@ -8,6 +8,7 @@ import { measureBandwidth } from './bandwidth.ts';
 import { FrameTap } from './baseline.ts';
 import { runCpuFigures, type CpuFigures } from './cpu.ts';
 import { measureBareMips, measureWorkerMips } from './mips.ts';
+import { attachPeerFigures, measureNoVnc, type NoVncFigures } from './novnc.ts';
 import { portalTimeToDesktop, releaseStandby, startPortalStack } from './portal.ts';
 import type { Plan } from './options.ts';
 import {
@@ -99,6 +100,18 @@ export interface BenchResults {
     idleCpuPercent: CpuFigures['idleCpuPercent'];
   } | null;
   mips: { bare: number; hypervisor: number; method: string } | null;
+  /** The same figures through other remote-desktop stacks, same run, same VM (bench/novnc.ts). */
+  peers: { novnc: NoVncFigures | null };
+  /** Raydesk's figure over noVNC's, for each figure both measured. */
+  vsNoVnc: {
+    inputToPaintP50: number | null;
+    inputToPaintP95: number | null;
+    typingBytes: number | null;
+    windowDragBytes: number | null;
+    reconnectP50: number | null;
+    reconnectP95: number | null;
+    method: string;
+  } | null;
 }
 
 export interface RunOutput {
@@ -172,6 +185,8 @@ export function emptyResults(): BenchResults {
     },
     density: null,
     mips: null,
+    peers: { novnc: null },
+    vsNoVnc: null,
   };
 }
 
@@ -179,6 +194,7 @@ export async function runBench(
   plan: Plan,
   memoryBudgetMiB: number,
   log: (line: string) => void,
+  options: { peers: boolean } = { peers: true },
 ): Promise<RunOutput> {
   const started = performance.now();
   const loadStart = loadavg()[0]!;
@@ -297,6 +313,25 @@ export async function runBench(
       );
       series.reconnectMs = reconnect;
       results.reconnectMs = dist(reconnect, METHODS.reconnectMs + ` n=${reconnect.length}.`, 0);
+
+      // ---- the noVNC peer on the same VM, Raydesk's viewer closed meanwhile ----------------
+      if (options.peers) {
+        await viewer.close();
+        const novnc = await measureNoVnc(
+          stack,
+          vm.id,
+          {
+            input: plan.input,
+            bandwidthSeconds: plan.bandwidthSeconds,
+            reconnect: plan.reconnect,
+          },
+          log,
+          series,
+        );
+        attachPeerFigures(results, novnc);
+        viewer = await stack.open(vm.id);
+        await waitConnected(viewer);
+      }
 
       // ---- suspend / resume -----------------------------------------------------------------
       const resume: number[] = [];

@@ -28,10 +28,14 @@ const out =
     : options.only === 'display'
       ? await runDisplayBench(
           plan,
-          { memoryBudgetMiB: options.memoryBudgetMiB, displayFps: options.displayFps },
+          {
+            memoryBudgetMiB: options.memoryBudgetMiB,
+            displayFps: options.displayFps,
+            peers: options.peers,
+          },
           log,
         )
-      : await runBench(plan, options.memoryBudgetMiB, log);
+      : await runBench(plan, options.memoryBudgetMiB, log, { peers: options.peers });
 
 const jsonFile = options.json ? resolve(options.json) : null;
 const htmlFile = options.html
