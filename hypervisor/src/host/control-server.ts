@@ -30,7 +30,7 @@ import {
   type DisplayFrame,
   type DisplayResize,
 } from '../api/protocol.ts';
-import { encodePng, scaleToWidth } from '../devices/display/png.ts';
+import { encodePng, scaleToWidth } from './devices/png.ts';
 import type { Domain } from './domain.ts';
 import { HostError, toApiError } from './errors.ts';
 import type { Host } from './host.ts';

@@ -19,18 +19,13 @@ import {
 } from '../api/protocol.ts';
 import { ensureAppliance, type ApplianceImage } from '../appliances/index.ts';
 import type { HypervisorConfig } from '../config.ts';
-import type { DomainBootConfig, DomainDiskConfig } from '../domain/messages.ts';
-import {
-  OVERLAY_HEADER_BYTES,
-  OverlayBaseMismatchError,
-  assertOverlayBase,
-  readOverlayHeader,
-} from '../devices/disk/durable-overlay.ts';
-import type { OverlayBase } from '../devices/disk/overlay-store.ts';
+import type { DomainBootConfig, DomainDiskConfig } from '../worker/messages.ts';
+import { checkOverlayBase, inspectOverlay, overlayHasBlocks } from './devices/overlay-file.ts';
+import type { OverlayBase } from '../worker/devices/disk/overlay-store.ts';
 import { NetworkSwitch } from '../network/switch.ts';
 import { GoldenSnapshots } from '../snapshots/golden.ts';
 import { readStateFile, writeStateFile, type StateHeader } from '../snapshots/codec.ts';
-import { SerialLog } from '../devices/serial/index.ts';
+import { SerialLog } from './devices/serial-log.ts';
 import { Domain, type DomainSpec } from './domain.ts';
 import { DomainRegistry } from './domain-registry.ts';
 import { HostError } from './errors.ts';
@@ -529,16 +524,11 @@ export class Host extends EventEmitter<HostEvents> {
     if (disk.kind === 'memory')
       return { ...(live ?? unwritten), base: this.baseOf(image), path: null };
     const path = disk.overlayPath;
-    if (!existsSync(path)) return { ...(live ?? unwritten), base: disk.base, path };
-    const { appliance, recipeHash, baseBytes } = readOverlayHeader(path);
+    const file = inspectOverlay(path);
+    if (!file) return { ...(live ?? unwritten), base: disk.base, path };
     // Without a worker only the file size is known: its records bound the data (-1: unknown).
-    const stored = {
-      kind: disk.kind,
-      overlayBytes: -1,
-      fileBytes: statSync(path).size,
-      generation: -1,
-    };
-    return { ...(live ?? stored), base: { appliance, recipeHash, baseBytes }, path };
+    const stored = { kind: disk.kind, overlayBytes: -1, fileBytes: file.fileBytes, generation: -1 };
+    return { ...(live ?? stored), base: file.base, path };
   }
 
   bootConfig(domain: Domain, image: ApplianceImage, initialState?: ArrayBuffer): DomainBootConfig {
@@ -633,8 +623,7 @@ export class Host extends EventEmitter<HostEvents> {
 
   private hasWrittenDisk(domain: Domain): boolean {
     if (domain.spec.kind !== 'personal') return false;
-    const path = this.overlayPath(domain.id);
-    return existsSync(path) && statSync(path).size > OVERLAY_HEADER_BYTES;
+    return overlayHasBlocks(this.overlayPath(domain.id));
   }
 
   private overlayPath(id: string): string {
@@ -692,19 +681,9 @@ export class Host extends EventEmitter<HostEvents> {
     refresh: GuestRefresh,
   ): Promise<void> {
     const disk = this.diskConfig(domain.id, domain.spec.kind, image);
-    if (disk.kind === 'durable' && existsSync(disk.overlayPath)) {
-      try {
-        assertOverlayBase(disk.overlayPath, disk.base);
-      } catch (error) {
-        // The domain keeps its state (saved or crashed): nothing was touched, and it can start
-        // once the matching image is back.
-        const message = error instanceof Error ? error.message : String(error);
-        throw new HostError(
-          error instanceof OverlayBaseMismatchError ? 'disk_mismatch' : 'internal',
-          message,
-        );
-      }
-    }
+    // On a mismatch the domain keeps its state (saved or crashed): nothing was touched, and it
+    // can start once the matching image is back.
+    if (disk.kind === 'durable') checkOverlayBase(disk.overlayPath, disk.base);
     try {
       await this.network.start();
       const booted = await domain.boot(this.bootConfig(domain, image, initialState));

@@ -1,9 +1,9 @@
 // Messages between the host daemon (parent) and a domain worker. Both sides are our own code
 // in one process, so these are plain types; untrusted input is validated before it gets here.
 import type { DisplayMode } from '../api/protocol.ts';
-import type { CapturedFrame, DisplaySnapshot } from '../devices/display/index.ts';
+import type { CapturedFrame, DisplaySnapshot } from './devices/display/index.ts';
 import type { CpuBudget, CpuUsage } from './cpu-governor.ts';
-import type { DiskReport, OverlayBase } from '../devices/disk/overlay-store.ts';
+import type { DiskReport, OverlayBase } from './devices/disk/overlay-store.ts';
 import type { GuestNetworkConfig } from '../network/guest-nic.ts';
 
 export type { DiskReport };

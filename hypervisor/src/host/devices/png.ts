@@ -1,5 +1,6 @@
 // PNG encoding and scaling of RGBA screens with node-canvas, for screenshots and thumbnails on
-// the daemon side (main thread). Kept out of display/index.ts so VM workers never load canvas.
+// the daemon side (main thread). Kept apart from the worker's display device so VM workers never
+// load canvas.
 import { Canvas, createCanvas, createImageData } from 'canvas';
 
 export interface PngOptions {

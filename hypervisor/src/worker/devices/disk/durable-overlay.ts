@@ -22,11 +22,15 @@ import {
 import { dirname } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { COW_BLOCK_SIZE, type OverlayBase, type OverlayStore } from './overlay-store.ts';
-import { PRIVATE_FILE_MODE } from '../../private-files.ts';
+import {
+  OVERLAY_HEADER_BYTES,
+  assertOverlayBase,
+  encodeOverlayHeader,
+  newOverlayHeader,
+  type OverlayHeader,
+} from './overlay-format.ts';
+import { PRIVATE_FILE_MODE } from '../../../private-files.ts';
 
-const FILE_MAGIC = 'RDOVLOG1';
-const FORMAT = 1;
-export const OVERLAY_HEADER_BYTES = 4096;
 const RECORD_MAGIC = 0x52444231; // "RDB1"
 // magic u32 | block u32 | generation u64 | crc32 u32 | reserved u32 | data
 const RECORD_HEAD_BYTES = 24;
@@ -34,86 +38,6 @@ export const OVERLAY_RECORD_BYTES = RECORD_HEAD_BYTES + COW_BLOCK_SIZE;
 const REPLAY_CHUNK_RECORDS = 256;
 // Compact on open when superseded records outnumber live ones and waste at least this much.
 const COMPACT_MIN_WASTE_BYTES = 16 * 1024 * 1024;
-
-export interface OverlayHeader extends OverlayBase {
-  format: number;
-  blockSize: number;
-  domainId: string;
-  createdAt: string;
-}
-
-export class OverlayFormatError extends Error {
-  constructor(path: string, problem: string) {
-    super(`${path} is not a Raydesk disk overlay: ${problem}`);
-    this.name = 'OverlayFormatError';
-  }
-}
-
-export class OverlayBaseMismatchError extends Error {
-  constructor(
-    readonly path: string,
-    readonly found: OverlayBase,
-    readonly expected: OverlayBase,
-  ) {
-    super(
-      `disk overlay ${path} was made on the ${found.appliance} image ${found.recipeHash} ` +
-        `(${found.baseBytes} bytes), but this host has ${expected.appliance} image ` +
-        `${expected.recipeHash} (${expected.baseBytes} bytes); refusing to use it, since its ` +
-        `blocks would land on a different base and corrupt the file system. Keep the old image ` +
-        `to boot it, or export the files first.`,
-    );
-    this.name = 'OverlayBaseMismatchError';
-  }
-}
-
-/** Reads and checks an overlay file's header without opening the log. */
-export function readOverlayHeader(path: string): OverlayHeader {
-  const fd = openSync(path, 'r');
-  try {
-    const head = Buffer.alloc(OVERLAY_HEADER_BYTES);
-    const n = readSync(fd, head, 0, OVERLAY_HEADER_BYTES, 0);
-    if (n < 16 || head.toString('latin1', 0, 8) !== FILE_MAGIC) {
-      throw new OverlayFormatError(path, 'bad magic');
-    }
-    const length = head.readUInt32LE(8);
-    if (length === 0 || length > OVERLAY_HEADER_BYTES - 16) {
-      throw new OverlayFormatError(path, 'bad header length');
-    }
-    const json = head.subarray(16, 16 + length);
-    if (crc32(json) !== head.readUInt32LE(12))
-      throw new OverlayFormatError(path, 'header checksum');
-    const header = JSON.parse(json.toString('utf8')) as OverlayHeader;
-    if (header.format !== FORMAT || header.blockSize !== COW_BLOCK_SIZE) {
-      throw new OverlayFormatError(path, `unsupported format ${header.format}/${header.blockSize}`);
-    }
-    return header;
-  } finally {
-    closeSync(fd);
-  }
-}
-
-export function sameBase(a: OverlayBase, b: OverlayBase): boolean {
-  return (
-    a.appliance === b.appliance && a.recipeHash === b.recipeHash && a.baseBytes === b.baseBytes
-  );
-}
-
-/** Throws OverlayBaseMismatchError unless the overlay at `path` was made on `base`. */
-export function assertOverlayBase(path: string, base: OverlayBase): OverlayHeader {
-  const header = readOverlayHeader(path);
-  if (!sameBase(header, base)) throw new OverlayBaseMismatchError(path, header, base);
-  return header;
-}
-
-function encodeHeader(header: OverlayHeader): Buffer {
-  const json = Buffer.from(JSON.stringify(header), 'utf8');
-  const out = Buffer.alloc(OVERLAY_HEADER_BYTES);
-  out.write(FILE_MAGIC, 0, 'latin1');
-  out.writeUInt32LE(json.length, 8);
-  out.writeUInt32LE(crc32(json), 12);
-  json.copy(out, 16);
-  return out;
-}
 
 function writeAll(fd: number, data: Uint8Array, position: number): void {
   let done = 0;
@@ -171,17 +95,11 @@ export class DurableOverlay implements OverlayStore {
   /** Opens the overlay at `path`, creating it for `base` if it does not exist. */
   static open(path: string, base: OverlayBase, domainId: string): DurableOverlay {
     if (!existsSync(path)) {
-      const header: OverlayHeader = {
-        format: FORMAT,
-        blockSize: COW_BLOCK_SIZE,
-        ...base,
-        domainId,
-        createdAt: new Date().toISOString(),
-      };
+      const header = newOverlayHeader(base, domainId);
       const tmp = `${path}.new`;
       const fd = openSync(tmp, 'w', PRIVATE_FILE_MODE);
       try {
-        writeAll(fd, encodeHeader(header), 0);
+        writeAll(fd, encodeOverlayHeader(header), 0);
         fsyncSync(fd);
       } finally {
         closeSync(fd);
@@ -296,7 +214,7 @@ export class DurableOverlay implements OverlayStore {
     const offsets = new Map<number, number>();
     let end = OVERLAY_HEADER_BYTES;
     try {
-      writeAll(out, encodeHeader(this.header), 0);
+      writeAll(out, encodeOverlayHeader(this.header), 0);
       const record = Buffer.alloc(OVERLAY_RECORD_BYTES);
       for (const block of [...this.index.keys()].sort((a, b) => a - b)) {
         readAll(this.fd, record, this.index.get(block)!);

@@ -5,7 +5,7 @@
 // captureFrame() pulls pixels from v86, diffs them per 64x64 tile against the last captured
 // frame and returns only the changed tiles. Text mode is rendered with an 8x16 VGA font into
 // cols*8 x rows*16 pixels and goes through the same tile diff.
-import type { DisplayMode, TileRect } from '../../api/protocol.ts';
+import type { DisplayMode, TileRect } from '../../../api/protocol.ts';
 import { loadVgaFont, type BitmapFont } from './font.ts';
 import { CELL_HEIGHT, CELL_WIDTH, TextGrid } from './text-renderer.ts';
 

@@ -14,12 +14,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { CowDisk } from './cow-disk.ts';
-import {
-  DurableOverlay,
-  OVERLAY_HEADER_BYTES,
-  OVERLAY_RECORD_BYTES,
-  OverlayBaseMismatchError,
-} from './durable-overlay.ts';
+import { DurableOverlay, OVERLAY_RECORD_BYTES } from './durable-overlay.ts';
+import { OVERLAY_HEADER_BYTES, OverlayBaseMismatchError } from './overlay-format.ts';
 import { COW_BLOCK_SIZE, type OverlayBase } from './overlay-store.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'overlay-'));

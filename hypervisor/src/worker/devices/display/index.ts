@@ -1,5 +1,5 @@
-// Display device of a domain (VM worker side). The PNG helpers for the daemon side live in
-// ./png.ts and are not re-exported here, so workers never load node-canvas.
+// Display device of a domain (worker side). PNG encoding for screenshots and thumbnails is
+// daemon-side (host/devices/png.ts), so workers never load node-canvas.
 export {
   DisplayDevice,
   installImageDataShim,
