@@ -28,10 +28,10 @@ import { readStateFile, writeStateFile, type StateHeader } from '../snapshots/co
 import { SerialLog } from './devices/serial-log.ts';
 import { Domain, type DomainSpec } from './domain.ts';
 import { DomainRegistry } from './domain-registry.ts';
+import { HostFiles } from './host-files.ts';
 import { HostError } from './errors.ts';
 import { CreditScheduler } from './scheduler.ts';
 import { holdsMemory } from './lifecycle.ts';
-import { ensurePrivateDir, restrictTree } from '../private-files.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -64,6 +64,7 @@ export class Host extends EventEmitter<HostEvents> {
   private standbyAppliances: readonly ApplianceName[] = [];
   private readonly wasmPath = require.resolve('v86/build/v86.wasm');
   private readonly wasmModule = new WebAssembly.Module(readFileSync(this.wasmPath));
+  private readonly files: HostFiles;
   private readonly registry: DomainRegistry;
   private idleTimer: NodeJS.Timeout | null = null;
   private readonly suspending = new Set<string>();
@@ -75,10 +76,9 @@ export class Host extends EventEmitter<HostEvents> {
     readonly log: pino.Logger,
   ) {
     super();
-    // Owner-only data: 0700 directories, 0600 files, including what an older version left.
-    for (const dir of ['logs', 'states', 'disks']) ensurePrivateDir(join(config.dataDir, dir));
-    restrictTree(config.dataDir);
-    this.registry = new DomainRegistry(join(config.dataDir, 'domains'));
+    this.files = new HostFiles(config.dataDir);
+    this.files.prepare();
+    this.registry = new DomainRegistry(this.files);
     this.golden = new GoldenSnapshots(this, join(config.cacheDir, 'golden'));
     this.network = new NetworkSwitch(
       { policy: config.network },
@@ -412,7 +412,7 @@ export class Host extends EventEmitter<HostEvents> {
     // The state is consumed: once the guest runs, its disk moves on and that memory image
     // would no longer match it (the disk marker in the state refuses it anyway).
     domain.savedStateFile = null;
-    if (file === this.defaultStateFile(domain.id)) rmSync(file, { force: true });
+    if (file === this.files.stateFile(domain.id)) rmSync(file, { force: true });
     this.remember(domain);
     return domain;
   }
@@ -452,7 +452,7 @@ export class Host extends EventEmitter<HostEvents> {
   async save(id: string, file?: string): Promise<{ domain: Domain; file: string; bytes: number }> {
     const domain = this.get(id);
     const image = await this.appliance(domain.spec.appliance);
-    const path = file ?? this.defaultStateFile(id);
+    const path = file ?? this.files.stateFile(id);
     await this.admitToDisk(domain, dirname(path));
     const started = performance.now();
     const header: Omit<StateHeader, 'rawBytes'> = {
@@ -608,7 +608,7 @@ export class Host extends EventEmitter<HostEvents> {
     if (kind !== 'personal') return { kind: 'memory' };
     return {
       kind: 'durable',
-      overlayPath: this.overlayPath(id),
+      overlayPath: this.files.overlayFile(id),
       base: this.baseOf(image),
     };
   }
@@ -623,15 +623,7 @@ export class Host extends EventEmitter<HostEvents> {
 
   private hasWrittenDisk(domain: Domain): boolean {
     if (domain.spec.kind !== 'personal') return false;
-    return overlayHasBlocks(this.overlayPath(domain.id));
-  }
-
-  private overlayPath(id: string): string {
-    return join(this.config.dataDir, 'disks', `${id}.overlay`);
-  }
-
-  private defaultStateFile(id: string): string {
-    return join(this.config.dataDir, 'states', `${id}.state`);
+    return overlayHasBlocks(this.files.overlayFile(domain.id));
   }
 
   /** Records a personal domain so a restarted host brings it back. */
@@ -647,20 +639,12 @@ export class Host extends EventEmitter<HostEvents> {
 
   /** Removes what a destroyed domain left on the host disk. */
   private removeDomainFiles(domain: Domain): void {
-    const id = domain.id;
-    this.registry.remove(id);
-    rmSync(this.defaultStateFile(id), { force: true });
-    rmSync(this.overlayPath(id), { force: true });
     // A disposable VM's console may show what its user did; nothing of it may outlive it.
-    if (domain.spec.kind !== 'system') {
-      rmSync(join(this.config.dataDir, 'logs', `${id}.console.log`), { force: true });
-    }
+    this.files.removeDomain(domain.id, { keepConsoleLog: domain.spec.kind === 'system' });
   }
 
   private register(spec: DomainSpec, recovered?: ConstructorParameters<typeof Domain>[2]): Domain {
-    const log = new SerialLog({
-      filePath: join(this.config.dataDir, 'logs', `${spec.id}.console.log`),
-    });
+    const log = new SerialLog({ filePath: this.files.consoleLog(spec.id) });
     const domain = new Domain(spec, log, recovered);
     domain.on('state', (info) => this.emit('state', info));
     domain.on('cpu', (usage) => this.scheduler.report(domain.id, usage));
