@@ -108,7 +108,7 @@ export class ControlServer {
       registers: [this.metrics],
       collect() {
         this.reset();
-        for (const d of host.domains.values()) this.inc({ state: d.state });
+        for (const d of host.list()) this.inc({ state: d.state });
       },
     });
     const scheduler = host.scheduler;
@@ -337,15 +337,15 @@ export class ControlServer {
     };
     socket.on(
       'input:key',
-      input(keyEventSchema, (e) => host.domains.get(e.id)?.key(e.code, e.down)),
+      input(keyEventSchema, (e) => host.key(e.id, e.code, e.down)),
     );
     socket.on(
       'input:pointer',
-      input(pointerEventSchema, (e) => host.domains.get(e.id)?.pointer(e.x, e.y, e.buttons)),
+      input(pointerEventSchema, (e) => host.pointer(e.id, e.x, e.y, e.buttons)),
     );
     socket.on(
       'input:wheel',
-      input(wheelEventSchema, (e) => host.domains.get(e.id)?.wheel(e.dx, e.dy)),
+      input(wheelEventSchema, (e) => host.wheel(e.id, e.dx, e.dy)),
     );
 
     socket.on('disconnect', () => {

@@ -31,7 +31,7 @@ import { DomainRegistry } from './domain-registry.ts';
 import { HostFiles } from './host-files.ts';
 import { HostError } from './errors.ts';
 import { CreditScheduler } from './scheduler.ts';
-import { holdsMemory } from './lifecycle.ts';
+import { DomainTable } from './domain-table.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -49,7 +49,7 @@ const IDLE_CHECK_INTERVAL_MS = 5_000;
 const RECOVERY_READY_WAIT_MS = 120_000;
 
 export class Host extends EventEmitter<HostEvents> {
-  readonly domains = new Map<string, Domain>();
+  private readonly table = new DomainTable<Domain>();
   readonly golden: GoldenSnapshots;
   /** The virtual switch every domain's NIC is connected to (egress policy, NAT, DNS). */
   readonly network: NetworkSwitch;
@@ -89,7 +89,7 @@ export class Host extends EventEmitter<HostEvents> {
         enabled: config.scheduler,
         capacityCores: availableParallelism() - config.schedReserveCores,
       },
-      () => this.domains.values(),
+      () => this.table.all(),
     );
     this.scheduler.start();
     // A domain without a running worker loses its switch token (and, once destroyed, its counters).
@@ -109,7 +109,7 @@ export class Host extends EventEmitter<HostEvents> {
     let crashed = 0;
     let restartPending = 0;
     for (const record of records) {
-      if (this.domains.has(record.spec.id)) continue;
+      if (this.table.has(record.spec.id)) continue;
       const stateFile =
         record.savedStateFile && existsSync(record.savedStateFile) ? record.savedStateFile : null;
       const restart = !stateFile && record.inUse;
@@ -139,7 +139,8 @@ export class Host extends EventEmitter<HostEvents> {
    * guest is ready. Runs in the background: the host answers requests meanwhile.
    */
   async restartRecovered(): Promise<void> {
-    const pending = [...this.domains.values()]
+    const pending = this.table
+      .all()
       .filter((d) => d.restartPending)
       .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
     for (const domain of pending) {
@@ -189,7 +190,7 @@ export class Host extends EventEmitter<HostEvents> {
     if (seconds <= 0) return;
     const limitMs = seconds * 1000;
     const check = () => {
-      for (const domain of this.domains.values()) {
+      for (const domain of this.table.all()) {
         if (domain.spec.kind !== 'personal' || domain.idleMs() < limitMs) continue;
         if (this.suspending.has(domain.id)) continue;
         this.suspending.add(domain.id);
@@ -215,25 +216,34 @@ export class Host extends EventEmitter<HostEvents> {
   }
 
   info(): HostInfo {
-    const running = [...this.domains.values()].filter((d) => holdsMemory(d.state));
     return {
       hostId: this.config.hostId,
       memoryBudgetMiB: this.config.memoryBudgetMiB,
       memoryUsedMiB: this.memoryInUse(),
-      domains: [...this.domains.values()].filter((d) => d.state !== 'stopped').length,
-      running: running.length,
+      ...this.table.counts(),
       cores: availableParallelism(),
     };
   }
 
   list(): DomainInfo[] {
-    return [...this.domains.values()].map((d) => d.info());
+    return this.table.all().map((d) => d.info());
   }
 
   get(id: string): Domain {
-    const domain = this.domains.get(id);
-    if (!domain || domain.state === 'stopped') throw new HostError('not_found', `no domain ${id}`);
-    return domain;
+    return this.table.get(id);
+  }
+
+  /** Input for a domain; dropped when it does not exist or does not run (as a keyboard would). */
+  key(id: string, code: string, down: boolean): void {
+    this.table.find(id)?.key(code, down);
+  }
+
+  pointer(id: string, x: number, y: number, buttons: number): void {
+    this.table.find(id)?.pointer(x, y, buttons);
+  }
+
+  wheel(id: string, dx: number, dy: number): void {
+    this.table.find(id)?.wheel(dx, dy);
   }
 
   appliance(name: ApplianceName): Promise<ApplianceImage> {
@@ -308,8 +318,7 @@ export class Host extends EventEmitter<HostEvents> {
     const pending = [...this.standby.values()];
     this.standby.clear();
     for (const domain of await Promise.all(pending)) {
-      if (domain && this.domains.has(domain.id))
-        await this.destroy(domain.id).catch(() => undefined);
+      if (domain && this.table.has(domain.id)) await this.destroy(domain.id).catch(() => undefined);
     }
   }
 
@@ -335,7 +344,7 @@ export class Host extends EventEmitter<HostEvents> {
     const image = await this.appliance(parsed.appliance);
     const memoryMiB = parsed.memoryMiB ?? image.memoryMiB;
     const useGolden = !parsed.coldBoot && memoryMiB === image.memoryMiB;
-    const id = this.newDomainId();
+    const id = this.table.newId();
     const spec: DomainSpec = {
       id,
       name: parsed.name ?? id,
@@ -393,7 +402,7 @@ export class Host extends EventEmitter<HostEvents> {
           `${image.recipeHash}; restoring it would corrupt the guest disk`,
       );
     }
-    const existing = this.domains.get(header.domainId);
+    const existing = this.table.find(header.domainId);
     if (existing && existing.state !== 'stopped' && existing.state !== 'saved') {
       throw new HostError('bad_request', `domain ${header.domainId} is already ${existing.state}`);
     }
@@ -478,7 +487,7 @@ export class Host extends EventEmitter<HostEvents> {
   async destroy(id: string): Promise<Domain> {
     const domain = this.get(id);
     await domain.destroy();
-    this.domains.delete(id);
+    this.table.remove(domain);
     this.removeDomainFiles(domain);
     return domain;
   }
@@ -495,7 +504,7 @@ export class Host extends EventEmitter<HostEvents> {
     await Promise.all([...this.standby.values()]);
     this.standby.clear();
     if (suspendPersonal) {
-      for (const domain of this.domains.values()) {
+      for (const domain of this.table.all()) {
         if (domain.spec.kind !== 'personal') continue;
         if (domain.state !== 'running' && domain.state !== 'paused') continue;
         await this.save(domain.id).catch((error: unknown) =>
@@ -504,7 +513,8 @@ export class Host extends EventEmitter<HostEvents> {
       }
     }
     await Promise.all(
-      [...this.domains.values()]
+      this.table
+        .all()
         .filter((d) => d.state !== 'stopped')
         .map(async (d) => {
           await d.destroy().catch(() => undefined);
@@ -552,14 +562,9 @@ export class Host extends EventEmitter<HostEvents> {
     };
   }
 
-  memoryInUse(exceptId?: string): number {
-    let total = 0;
-    for (const domain of this.domains.values()) {
-      if (domain.id !== exceptId && holdsMemory(domain.state)) {
-        total += domain.spec.memoryMiB + domain.spec.vgaMemoryMiB;
-      }
-    }
-    return total;
+  /** Guest memory held by running domains, in MiB. */
+  memoryInUse(): number {
+    return this.table.memoryInUse();
   }
 
   /**
@@ -587,9 +592,9 @@ export class Host extends EventEmitter<HostEvents> {
     }: { exceptId?: string; mayEvictStandby?: boolean } = {},
   ): Promise<void> {
     const needed = spec.memoryMiB + spec.vgaMemoryMiB;
-    const fits = () => this.memoryInUse(exceptId) + needed <= this.config.memoryBudgetMiB;
+    const fits = () => this.table.memoryInUse(exceptId) + needed <= this.config.memoryBudgetMiB;
     if (!fits() && mayEvictStandby) await this.releaseStandby();
-    const used = this.memoryInUse(exceptId);
+    const used = this.table.memoryInUse(exceptId);
     if (!fits()) {
       throw new HostError(
         'insufficient_memory',
@@ -650,11 +655,11 @@ export class Host extends EventEmitter<HostEvents> {
     domain.on('cpu', (usage) => this.scheduler.report(domain.id, usage));
     // Kept current as viewers come and go, so a crash of the host knows what was in use.
     domain.on('in-use', () => {
-      if (this.domains.get(domain.id) === domain && domain.state !== 'stopped') {
+      if (this.table.holds(domain) && domain.state !== 'stopped') {
         this.remember(domain);
       }
     });
-    this.domains.set(spec.id, domain);
+    this.table.add(domain);
     return domain;
   }
 
@@ -684,7 +689,7 @@ export class Host extends EventEmitter<HostEvents> {
   }
 
   private forget(domain: Domain): void {
-    this.domains.delete(domain.id);
+    this.table.remove(domain);
     void domain.console.close();
   }
 
@@ -701,13 +706,6 @@ export class Host extends EventEmitter<HostEvents> {
     } catch (error) {
       this.log.warn({ domain: domain.id, err: error }, 'guest agent did not answer');
       return false;
-    }
-  }
-
-  private newDomainId(): string {
-    for (;;) {
-      const id = `vm-${randomBytes(4).toString('hex')}`;
-      if (!this.domains.has(id)) return id;
     }
   }
 }
