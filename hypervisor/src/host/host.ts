@@ -7,7 +7,6 @@ import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { dirname, join } from 'node:path';
-import { statfs } from 'node:fs/promises';
 import type pino from 'pino';
 import {
   createDomainSchema,
@@ -31,6 +30,7 @@ import { DomainRegistry } from './domain-registry.ts';
 import { HostFiles } from './host-files.ts';
 import { HostError } from './errors.ts';
 import { CreditScheduler } from './scheduler.ts';
+import { Admission } from './admission.ts';
 import { DomainTable } from './domain-table.ts';
 
 const require = createRequire(import.meta.url);
@@ -50,6 +50,7 @@ const RECOVERY_READY_WAIT_MS = 120_000;
 
 export class Host extends EventEmitter<HostEvents> {
   private readonly table = new DomainTable<Domain>();
+  private readonly admission: Admission;
   readonly golden: GoldenSnapshots;
   /** The virtual switch every domain's NIC is connected to (egress policy, NAT, DNS). */
   readonly network: NetworkSwitch;
@@ -79,6 +80,11 @@ export class Host extends EventEmitter<HostEvents> {
     this.files = new HostFiles(config.dataDir);
     this.files.prepare();
     this.registry = new DomainRegistry(this.files);
+    this.admission = new Admission({
+      budgetMiB: config.memoryBudgetMiB,
+      memoryInUse: (exceptId) => this.table.memoryInUse(exceptId),
+      releaseReserve: () => this.releaseStandby(),
+    });
     this.golden = new GoldenSnapshots(this, join(config.cacheDir, 'golden'));
     this.network = new NetworkSwitch(
       { policy: config.network },
@@ -354,7 +360,7 @@ export class Host extends EventEmitter<HostEvents> {
       memoryMiB,
       vgaMemoryMiB: image.vgaMemoryMiB,
     };
-    await this.admit(spec, { mayEvictStandby: !forStandby });
+    await this.admission.admitMemory(spec, { mayReleaseReserve: !forStandby });
     // Registered before the (possibly slow) golden load, so its memory is already counted.
     const domain = this.register(spec);
     this.remember(domain);
@@ -415,7 +421,7 @@ export class Host extends EventEmitter<HostEvents> {
       memoryMiB: header.memoryMiB,
       vgaMemoryMiB: header.vgaMemoryMiB,
     };
-    await this.admit(spec);
+    await this.admission.admitMemory(spec);
     const domain = existing?.state === 'saved' ? existing : this.register(spec);
     await this.bootDomain(domain, image, state, 'resume');
     // The state is consumed: once the guest runs, its disk moves on and that memory image
@@ -445,7 +451,7 @@ export class Host extends EventEmitter<HostEvents> {
         `cannot start domain ${id} while it is ${domain.state}`,
       );
     }
-    await this.admit(domain.spec, { exceptId: id });
+    await this.admission.admitMemory(domain.spec, { exceptId: id });
     const image = await this.appliance(domain.spec.appliance);
     // A personal disk that has been written keeps its files: boot the guest on it. The golden
     // snapshot's memory belongs to a different disk and would corrupt it.
@@ -462,7 +468,7 @@ export class Host extends EventEmitter<HostEvents> {
     const domain = this.get(id);
     const image = await this.appliance(domain.spec.appliance);
     const path = file ?? this.files.stateFile(id);
-    await this.admitToDisk(domain, dirname(path));
+    await this.admission.admitToDisk(domain.spec, dirname(path));
     const started = performance.now();
     const header: Omit<StateHeader, 'rawBytes'> = {
       domainId: id,
@@ -565,43 +571,6 @@ export class Host extends EventEmitter<HostEvents> {
   /** Guest memory held by running domains, in MiB. */
   memoryInUse(): number {
     return this.table.memoryInUse();
-  }
-
-  /**
-   * Suspended domains are limited by disk, not RAM: a save needs room for the state file. Its
-   * size is at most the guest's RAM and VGA memory (zstd only makes it smaller).
-   */
-  private async admitToDisk(domain: Domain, dir: string): Promise<void> {
-    const needed = (domain.spec.memoryMiB + domain.spec.vgaMemoryMiB) * 2 ** 20;
-    const stats = await statfs(dir);
-    const free = stats.bavail * stats.bsize;
-    if (free < needed) {
-      throw new HostError(
-        'insufficient_disk',
-        `not enough disk space in ${dir} to save ${domain.spec.name}: it may need ` +
-          `${Math.ceil(needed / 2 ** 20)} MiB, ${Math.floor(free / 2 ** 20)} MiB is free`,
-      );
-    }
-  }
-
-  private async admit(
-    spec: DomainSpec,
-    {
-      exceptId = spec.id,
-      mayEvictStandby = true,
-    }: { exceptId?: string; mayEvictStandby?: boolean } = {},
-  ): Promise<void> {
-    const needed = spec.memoryMiB + spec.vgaMemoryMiB;
-    const fits = () => this.table.memoryInUse(exceptId) + needed <= this.config.memoryBudgetMiB;
-    if (!fits() && mayEvictStandby) await this.releaseStandby();
-    const used = this.table.memoryInUse(exceptId);
-    if (!fits()) {
-      throw new HostError(
-        'insufficient_memory',
-        `not enough host memory for ${spec.name}: it needs ${needed} MiB, ` +
-          `${this.config.memoryBudgetMiB - used} MiB of the ${this.config.memoryBudgetMiB} MiB budget is free`,
-      );
-    }
   }
 
   /** Personal domains write to a durable overlay file; the others keep their writes in RAM. */
