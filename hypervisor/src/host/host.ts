@@ -31,6 +31,7 @@ import { HostFiles } from './host-files.ts';
 import { HostError } from './errors.ts';
 import { CreditScheduler } from './scheduler.ts';
 import { Admission } from './admission.ts';
+import { StandbyPool } from './standby-pool.ts';
 import { DomainTable } from './domain-table.ts';
 
 const require = createRequire(import.meta.url);
@@ -57,12 +58,7 @@ export class Host extends EventEmitter<HostEvents> {
   /** Divides host CPU among running domains by weight and cap (scheduler.ts). */
   readonly scheduler: CreditScheduler;
   private readonly appliances = new Map<ApplianceName, Promise<ApplianceImage>>();
-  /**
-   * Standby domains: already resumed from the golden snapshot and paused, so a new VM of that
-   * appliance only needs an unpause and a fresh identity (the "instantly runnable" appliance).
-   */
-  private readonly standby = new Map<ApplianceName, Promise<Domain | null>>();
-  private standbyAppliances: readonly ApplianceName[] = [];
+  private readonly standby: StandbyPool<Domain>;
   private readonly wasmPath = require.resolve('v86/build/v86.wasm');
   private readonly wasmModule = new WebAssembly.Module(readFileSync(this.wasmPath));
   private readonly files: HostFiles;
@@ -83,8 +79,25 @@ export class Host extends EventEmitter<HostEvents> {
     this.admission = new Admission({
       budgetMiB: config.memoryBudgetMiB,
       memoryInUse: (exceptId) => this.table.memoryInUse(exceptId),
-      releaseReserve: () => this.releaseStandby(),
+      releaseReserve: () => this.standby.release(),
     });
+    this.standby = new StandbyPool<Domain>(
+      {
+        prepare: async (appliance) => {
+          const domain = await this.createDomain(
+            { appliance, kind: 'system', name: `standby-${appliance}` },
+            { forStandby: true },
+          );
+          await domain.guestRefreshed;
+          await domain.pause();
+          return domain;
+        },
+        discard: async (domain) => {
+          if (this.table.has(domain.id)) await this.destroy(domain.id);
+        },
+      },
+      log,
+    );
     this.golden = new GoldenSnapshots(this, join(config.cacheDir, 'golden'));
     this.network = new NetworkSwitch(
       { policy: config.network },
@@ -268,39 +281,16 @@ export class Host extends EventEmitter<HostEvents> {
 
   /** Keeps one paused standby domain ready per listed appliance (refilled after each claim). */
   enableStandby(appliances: readonly ApplianceName[]): void {
-    this.standbyAppliances = appliances;
-    if (appliances.length === 0) void this.releaseStandby();
-    for (const appliance of appliances) this.refillStandby(appliance);
+    this.standby.enable(appliances);
   }
 
-  private refillStandby(appliance: ApplianceName): void {
-    if (!this.standbyAppliances.includes(appliance) || this.standby.has(appliance)) return;
-    const ready = (async () => {
-      const domain = await this.createDomain(
-        { appliance, kind: 'system', name: `standby-${appliance}` },
-        { forStandby: true },
-      );
-      await domain.guestRefreshed;
-      await domain.pause();
-      return domain;
-    })().catch((error: unknown) => {
-      this.log.warn({ appliance, err: error }, 'no standby domain');
-      this.standby.delete(appliance);
-      return null;
-    });
-    this.standby.set(appliance, ready);
-  }
-
-  /** Takes the appliance's standby domain if one is ready now; never waits for one. */
+  /** Makes the appliance's standby domain, if one is ready now, the requested domain. */
   private async claimStandby(
     appliance: ApplianceName,
     spec: { name?: string; kind: DomainSpec['kind']; owner: string | null },
   ): Promise<Domain | null> {
-    const pending = this.standby.get(appliance);
-    if (!pending) return null;
-    const ready = await Promise.race([pending, Promise.resolve(null)]);
-    if (!ready || ready.state !== 'paused') return null;
-    this.standby.delete(appliance);
+    const ready = await this.standby.take(appliance);
+    if (!ready) return null;
     try {
       if (spec.kind === 'personal') {
         const image = await this.appliance(appliance);
@@ -315,17 +305,8 @@ export class Host extends EventEmitter<HostEvents> {
     this.remember(ready);
     await ready.unpause();
     ready.guestRefreshed = this.refreshGuest(ready, 'clone');
-    setImmediate(() => this.refillStandby(appliance));
+    setImmediate(() => this.standby.refill(appliance));
     return ready;
-  }
-
-  /** Frees standby domains when a real VM needs their memory. */
-  private async releaseStandby(): Promise<void> {
-    const pending = [...this.standby.values()];
-    this.standby.clear();
-    for (const domain of await Promise.all(pending)) {
-      if (domain && this.table.has(domain.id)) await this.destroy(domain.id).catch(() => undefined);
-    }
   }
 
   /** Creates and starts a domain, from the appliance's golden snapshot unless `coldBoot`. */
@@ -506,9 +487,7 @@ export class Host extends EventEmitter<HostEvents> {
   async shutdown({ suspendPersonal = false }: { suspendPersonal?: boolean } = {}): Promise<void> {
     this.enableIdleSuspend(0);
     this.scheduler.stop();
-    this.standbyAppliances = [];
-    await Promise.all([...this.standby.values()]);
-    this.standby.clear();
+    await this.standby.stop();
     if (suspendPersonal) {
       for (const domain of this.table.all()) {
         if (domain.spec.kind !== 'personal') continue;
