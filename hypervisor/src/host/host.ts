@@ -32,6 +32,7 @@ import { HostError } from './errors.ts';
 import { CreditScheduler } from './scheduler.ts';
 import { Admission } from './admission.ts';
 import { StandbyPool } from './standby-pool.ts';
+import { IdleSuspender } from './idle-suspender.ts';
 import { DomainTable } from './domain-table.ts';
 
 const require = createRequire(import.meta.url);
@@ -43,8 +44,6 @@ export interface HostEvents {
 /** How a guest is brought up to date after its memory was restored. */
 type GuestRefresh = 'clone' | 'resume';
 
-// How often idle personal domains are looked at for suspension.
-const IDLE_CHECK_INTERVAL_MS = 5_000;
 // After a crash of the host, in-use desktops boot again one after another: the next one starts
 // when the previous guest is ready, or after this long at the latest.
 const RECOVERY_READY_WAIT_MS = 120_000;
@@ -63,8 +62,7 @@ export class Host extends EventEmitter<HostEvents> {
   private readonly wasmModule = new WebAssembly.Module(readFileSync(this.wasmPath));
   private readonly files: HostFiles;
   private readonly registry: DomainRegistry;
-  private idleTimer: NodeJS.Timeout | null = null;
-  private readonly suspending = new Set<string>();
+  private readonly idle: IdleSuspender;
   /** Starts in progress, so two callers (a viewer, the recovery, the CLI) share one. */
   private readonly starting = new Map<string, Promise<Domain>>();
 
@@ -98,6 +96,11 @@ export class Host extends EventEmitter<HostEvents> {
       },
       log,
     );
+    this.idle = new IdleSuspender({
+      domains: () => this.table.all(),
+      suspend: (id) => this.save(id),
+      log,
+    });
     this.golden = new GoldenSnapshots(this, join(config.cacheDir, 'golden'));
     this.network = new NetworkSwitch(
       { policy: config.network },
@@ -204,25 +207,7 @@ export class Host extends EventEmitter<HostEvents> {
    * goes to disk and their RAM is freed. The next attach or start resumes them.
    */
   enableIdleSuspend(seconds: number): void {
-    if (this.idleTimer) clearInterval(this.idleTimer);
-    this.idleTimer = null;
-    if (seconds <= 0) return;
-    const limitMs = seconds * 1000;
-    const check = () => {
-      for (const domain of this.table.all()) {
-        if (domain.spec.kind !== 'personal' || domain.idleMs() < limitMs) continue;
-        if (this.suspending.has(domain.id)) continue;
-        this.suspending.add(domain.id);
-        this.log.info({ domain: domain.id, idleMs: domain.idleMs() }, 'suspending idle domain');
-        this.save(domain.id)
-          .catch((error: unknown) =>
-            this.log.warn({ domain: domain.id, err: error }, 'idle suspend failed'),
-          )
-          .finally(() => this.suspending.delete(domain.id));
-      }
-    };
-    this.idleTimer = setInterval(check, Math.min(IDLE_CHECK_INTERVAL_MS, limitMs / 2));
-    this.idleTimer.unref();
+    this.idle.enable(seconds);
   }
 
   /** Resumes a suspended domain so it can be watched; other states are left as they are. */
@@ -485,7 +470,7 @@ export class Host extends EventEmitter<HostEvents> {
    * Personal disks always stay; disposable domains leave nothing behind.
    */
   async shutdown({ suspendPersonal = false }: { suspendPersonal?: boolean } = {}): Promise<void> {
-    this.enableIdleSuspend(0);
+    this.idle.disable();
     this.scheduler.stop();
     await this.standby.stop();
     if (suspendPersonal) {
