@@ -2,7 +2,7 @@
 // channel and the CLI expose. It is the only owner of domains and their workers.
 import { randomBytes } from 'node:crypto';
 import { EventEmitter, once } from 'node:events';
-import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { readFileSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -25,7 +25,7 @@ import { NetworkSwitch } from '../network/switch.ts';
 import { GoldenSnapshots } from '../snapshots/golden.ts';
 import { readStateFile, writeStateFile, type StateHeader } from '../snapshots/codec.ts';
 import { SerialLog } from './devices/serial-log.ts';
-import { Domain, type DomainSpec } from './domain.ts';
+import { Domain, type DomainSpec, type RecoveredDomain } from './domain.ts';
 import { DomainRegistry } from './domain-registry.ts';
 import { HostFiles } from './host-files.ts';
 import { HostError } from './errors.ts';
@@ -33,6 +33,7 @@ import { CreditScheduler } from './scheduler.ts';
 import { Admission } from './admission.ts';
 import { StandbyPool } from './standby-pool.ts';
 import { IdleSuspender } from './idle-suspender.ts';
+import { Recovery } from './recovery.ts';
 import { DomainTable } from './domain-table.ts';
 
 const require = createRequire(import.meta.url);
@@ -43,10 +44,6 @@ export interface HostEvents {
 
 /** How a guest is brought up to date after its memory was restored. */
 type GuestRefresh = 'clone' | 'resume';
-
-// After a crash of the host, in-use desktops boot again one after another: the next one starts
-// when the previous guest is ready, or after this long at the latest.
-const RECOVERY_READY_WAIT_MS = 120_000;
 
 export class Host extends EventEmitter<HostEvents> {
   private readonly table = new DomainTable<Domain>();
@@ -63,6 +60,7 @@ export class Host extends EventEmitter<HostEvents> {
   private readonly files: HostFiles;
   private readonly registry: DomainRegistry;
   private readonly idle: IdleSuspender;
+  private readonly recovery: Recovery<Domain>;
   /** Starts in progress, so two callers (a viewer, the recovery, the CLI) share one. */
   private readonly starting = new Map<string, Promise<Domain>>();
 
@@ -101,6 +99,14 @@ export class Host extends EventEmitter<HostEvents> {
       suspend: (id) => this.save(id),
       log,
     });
+    this.recovery = new Recovery<Domain>({
+      records: () => this.registry.load(),
+      has: (id) => this.table.has(id),
+      register: (spec, recovered) => this.register(spec, recovered),
+      domains: () => this.table.all(),
+      start: (id) => this.start(id),
+      log,
+    });
     this.golden = new GoldenSnapshots(this, join(config.cacheDir, 'golden'));
     this.network = new NetworkSwitch(
       { policy: config.network },
@@ -120,86 +126,16 @@ export class Host extends EventEmitter<HostEvents> {
 
   /**
    * Brings back the personal domains this host had before it stopped: suspended ones as
-   * `saved` (they resume on start or attach), the rest as `crashed` with their disks intact
-   * (they boot again on start). Crashed ones that had viewers are marked `restartPending`:
-   * `restartRecovered()` boots them again. Returns how many of each.
+   * `saved`, the rest as `crashed` with their disks intact; those that had viewers are
+   * `restartPending` and `restartRecovered()` boots them again (recovery.ts).
    */
   recover(): { saved: number; crashed: number; restartPending: number } {
-    const { records, problems } = this.registry.load();
-    for (const problem of problems) this.log.warn({ problem }, 'unreadable domain record skipped');
-    let saved = 0;
-    let crashed = 0;
-    let restartPending = 0;
-    for (const record of records) {
-      if (this.table.has(record.spec.id)) continue;
-      const stateFile =
-        record.savedStateFile && existsSync(record.savedStateFile) ? record.savedStateFile : null;
-      const restart = !stateFile && record.inUse;
-      const domain = this.register(record.spec, {
-        state: stateFile ? 'saved' : 'crashed',
-        createdAt: new Date(record.createdAt),
-        savedStateFile: stateFile,
-        error: stateFile
-          ? null
-          : restart
-            ? 'the host stopped without saving this domain while it was in use; it boots again on its disk'
-            : 'the host stopped without saving this domain; its disk is intact and it boots on start',
-      });
-      domain.restartPending = restart;
-      if (stateFile) saved++;
-      else crashed++;
-      if (restart) restartPending++;
-    }
-    if (records.length > 0)
-      this.log.info({ saved, crashed, restartPending }, 'personal domains recovered');
-    return { saved, crashed, restartPending };
+    return this.recovery.recover();
   }
 
-  /**
-   * Boots the recovered domains that were in use when the host went down, one at a time in
-   * the order they were created, each on its own disk; the next one starts when the previous
-   * guest is ready. Runs in the background: the host answers requests meanwhile.
-   */
-  async restartRecovered(): Promise<void> {
-    const pending = this.table
-      .all()
-      .filter((d) => d.restartPending)
-      .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
-    for (const domain of pending) {
-      if (!domain.restartPending || domain.state !== 'crashed') {
-        domain.restartPending = false;
-        continue;
-      }
-      const started = performance.now();
-      try {
-        await this.start(domain.id);
-        await this.guestReady(domain, RECOVERY_READY_WAIT_MS);
-        this.log.info(
-          { domain: domain.id, ms: Math.round(performance.now() - started) },
-          'domain in use before the host restarted is running again',
-        );
-      } catch (error) {
-        domain.restartPending = false;
-        this.log.warn({ domain: domain.id, err: error }, 'could not start a recovered domain');
-      }
-    }
-  }
-
-  /** Resolves once the domain's guest is ready, it stops running, or `timeoutMs` passed. */
-  private guestReady(domain: Domain, timeoutMs: number): Promise<void> {
-    return new Promise((resolve) => {
-      const check = () => {
-        if (domain.guestReady || domain.state !== 'running') done();
-      };
-      const done = () => {
-        clearTimeout(timer);
-        domain.off('state', check);
-        resolve();
-      };
-      const timer = setTimeout(done, timeoutMs);
-      domain.on('state', check);
-      check();
-    });
+  /** Boots the recovered domains that were in use, one at a time, in the background. */
+  restartRecovered(): Promise<void> {
+    return this.recovery.restartRecovered();
   }
 
   /**
@@ -581,7 +517,7 @@ export class Host extends EventEmitter<HostEvents> {
     this.files.removeDomain(domain.id, { keepConsoleLog: domain.spec.kind === 'system' });
   }
 
-  private register(spec: DomainSpec, recovered?: ConstructorParameters<typeof Domain>[2]): Domain {
+  private register(spec: DomainSpec, recovered?: RecoveredDomain): Domain {
     const log = new SerialLog({ filePath: this.files.consoleLog(spec.id) });
     const domain = new Domain(spec, log, recovered);
     domain.on('state', (info) => this.emit('state', info));
