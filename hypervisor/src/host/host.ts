@@ -1,9 +1,7 @@
 // The host: the domain table, memory admission, and the lifecycle operations the control
 // channel and the CLI expose. It is the only owner of domains and their workers.
-import { randomBytes } from 'node:crypto';
 import { EventEmitter, once } from 'node:events';
-import { readFileSync, rmSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { dirname, join } from 'node:path';
@@ -16,34 +14,29 @@ import {
   type DomainInfo,
   type HostInfo,
 } from '../api/protocol.ts';
-import { ensureAppliance, type ApplianceImage } from '../appliances/index.ts';
+import type { ApplianceImage } from '../appliances/index.ts';
 import type { HypervisorConfig } from '../config.ts';
-import type { DomainBootConfig, DomainDiskConfig } from '../worker/messages.ts';
-import { checkOverlayBase, inspectOverlay, overlayHasBlocks } from './devices/overlay-file.ts';
-import type { OverlayBase } from '../worker/devices/disk/overlay-store.ts';
 import { NetworkSwitch } from '../network/switch.ts';
 import { GoldenSnapshots } from '../snapshots/golden.ts';
 import { readStateFile, writeStateFile, type StateHeader } from '../snapshots/codec.ts';
+import { Admission } from './admission.ts';
+import { ApplianceImages } from './appliance-images.ts';
+import { inspectOverlay, overlayHasBlocks } from './devices/overlay-file.ts';
 import { SerialLog } from './devices/serial-log.ts';
 import { Domain, type DomainSpec, type RecoveredDomain } from './domain.ts';
+import { DomainLauncher, baseOf } from './domain-launcher.ts';
 import { DomainRegistry } from './domain-registry.ts';
-import { HostFiles } from './host-files.ts';
+import { DomainTable } from './domain-table.ts';
 import { HostError } from './errors.ts';
-import { CreditScheduler } from './scheduler.ts';
-import { Admission } from './admission.ts';
-import { StandbyPool } from './standby-pool.ts';
+import { HostFiles } from './host-files.ts';
 import { IdleSuspender } from './idle-suspender.ts';
 import { Recovery } from './recovery.ts';
-import { DomainTable } from './domain-table.ts';
-
-const require = createRequire(import.meta.url);
+import { CreditScheduler } from './scheduler.ts';
+import { StandbyPool } from './standby-pool.ts';
 
 export interface HostEvents {
   state: [DomainInfo];
 }
-
-/** How a guest is brought up to date after its memory was restored. */
-type GuestRefresh = 'clone' | 'resume';
 
 export class Host extends EventEmitter<HostEvents> {
   private readonly table = new DomainTable<Domain>();
@@ -53,10 +46,9 @@ export class Host extends EventEmitter<HostEvents> {
   readonly network: NetworkSwitch;
   /** Divides host CPU among running domains by weight and cap (scheduler.ts). */
   readonly scheduler: CreditScheduler;
-  private readonly appliances = new Map<ApplianceName, Promise<ApplianceImage>>();
+  private readonly images = new ApplianceImages();
+  private readonly launcher: DomainLauncher;
   private readonly standby: StandbyPool<Domain>;
-  private readonly wasmPath = require.resolve('v86/build/v86.wasm');
-  private readonly wasmModule = new WebAssembly.Module(readFileSync(this.wasmPath));
   private readonly files: HostFiles;
   private readonly registry: DomainRegistry;
   private readonly idle: IdleSuspender;
@@ -120,6 +112,13 @@ export class Host extends EventEmitter<HostEvents> {
       () => this.table.all(),
     );
     this.scheduler.start();
+    this.launcher = new DomainLauncher({
+      seabiosDir: config.seabiosDir,
+      displayFps: config.displayFps,
+      files: this.files,
+      network: this.network,
+      log,
+    });
     // A domain without a running worker loses its switch token (and, once destroyed, its counters).
     this.on('state', (info) => this.network.onDomainState(info.id, info.state));
   }
@@ -187,17 +186,7 @@ export class Host extends EventEmitter<HostEvents> {
   }
 
   appliance(name: ApplianceName): Promise<ApplianceImage> {
-    const cached = this.appliances.get(name);
-    if (cached) return cached;
-    const image = ensureAppliance(name).catch((error: unknown) => {
-      this.appliances.delete(name);
-      throw new HostError(
-        'appliance_unavailable',
-        `appliance ${name} is not available: ${error instanceof Error ? error.message : error}`,
-      );
-    });
-    this.appliances.set(name, image);
-    return image;
+    return this.images.get(name);
   }
 
   /** Keeps one paused standby domain ready per listed appliance (refilled after each claim). */
@@ -215,7 +204,7 @@ export class Host extends EventEmitter<HostEvents> {
     try {
       if (spec.kind === 'personal') {
         const image = await this.appliance(appliance);
-        const disk = this.diskConfig(ready.id, 'personal', image);
+        const disk = this.launcher.diskConfig(ready.id, 'personal', image);
         if (disk.kind === 'durable') await ready.makeDiskDurable(disk.overlayPath, disk.base);
       }
     } catch (error) {
@@ -225,7 +214,7 @@ export class Host extends EventEmitter<HostEvents> {
     ready.claim({ ...spec, name: spec.name ?? ready.id });
     this.remember(ready);
     await ready.unpause();
-    ready.guestRefreshed = this.refreshGuest(ready, 'clone');
+    ready.guestRefreshed = this.launcher.refreshGuest(ready, 'clone');
     setImmediate(() => this.standby.refill(appliance));
     return ready;
   }
@@ -268,7 +257,7 @@ export class Host extends EventEmitter<HostEvents> {
     this.remember(domain);
     try {
       const initialState = useGolden ? await this.golden.state(parsed.appliance) : undefined;
-      await this.bootDomain(domain, image, initialState, 'clone');
+      await this.launcher.boot(domain, image, initialState, 'clone');
     } catch (error) {
       if (domain.state === 'starting') {
         this.forget(domain);
@@ -289,7 +278,7 @@ export class Host extends EventEmitter<HostEvents> {
   async unpause(id: string): Promise<Domain> {
     const domain = this.get(id);
     await domain.unpause();
-    domain.guestRefreshed = this.refreshGuest(domain, 'resume');
+    domain.guestRefreshed = this.launcher.refreshGuest(domain, 'resume');
     return domain;
   }
 
@@ -325,7 +314,7 @@ export class Host extends EventEmitter<HostEvents> {
     };
     await this.admission.admitMemory(spec);
     const domain = existing?.state === 'saved' ? existing : this.register(spec);
-    await this.bootDomain(domain, image, state, 'resume');
+    await this.launcher.boot(domain, image, state, 'resume');
     // The state is consumed: once the guest runs, its disk moves on and that memory image
     // would no longer match it (the disk marker in the state refuses it anyway).
     domain.savedStateFile = null;
@@ -362,7 +351,7 @@ export class Host extends EventEmitter<HostEvents> {
       !keepsDisk && domain.spec.memoryMiB === image.memoryMiB
         ? await this.golden.state(domain.spec.appliance)
         : undefined;
-    await this.bootDomain(domain, image, initialState, 'clone');
+    await this.launcher.boot(domain, image, initialState, 'clone');
     return domain;
   }
 
@@ -434,11 +423,10 @@ export class Host extends EventEmitter<HostEvents> {
   async diskInfo(id: string): Promise<DiskInfo> {
     const domain = this.get(id);
     const image = await this.appliance(domain.spec.appliance);
-    const disk = this.diskConfig(domain.id, domain.spec.kind, image);
+    const disk = this.launcher.diskConfig(domain.id, domain.spec.kind, image);
     const live = await domain.diskReport().catch(() => null);
     const unwritten = { kind: disk.kind, overlayBytes: 0, fileBytes: 0, generation: 0 };
-    if (disk.kind === 'memory')
-      return { ...(live ?? unwritten), base: this.baseOf(image), path: null };
+    if (disk.kind === 'memory') return { ...(live ?? unwritten), base: baseOf(image), path: null };
     const path = disk.overlayPath;
     const file = inspectOverlay(path);
     if (!file) return { ...(live ?? unwritten), base: disk.base, path };
@@ -447,52 +435,9 @@ export class Host extends EventEmitter<HostEvents> {
     return { ...(live ?? stored), base: file.base, path };
   }
 
-  bootConfig(domain: Domain, image: ApplianceImage, initialState?: ArrayBuffer): DomainBootConfig {
-    return {
-      domainId: domain.id,
-      appliance: image.name,
-      wasmPath: this.wasmPath,
-      wasmModule: this.wasmModule,
-      biosPath: join(this.config.seabiosDir, 'bios.bin'),
-      vgaBiosPath: join(this.config.seabiosDir, 'vgabios-stdvga.bin'),
-      kernelPath: image.kernel,
-      initrdPath: image.initrd,
-      rootfsPath: image.rootfs,
-      disk: this.diskConfig(domain.id, domain.spec.kind, image),
-      cmdline: image.cmdline,
-      memoryMiB: domain.spec.memoryMiB,
-      vgaMemoryMiB: domain.spec.vgaMemoryMiB,
-      initialState,
-      displayFps: this.config.displayFps,
-      network: this.network.attach(domain.id, () => domain.spec.kind),
-    };
-  }
-
   /** Guest memory held by running domains, in MiB. */
   memoryInUse(): number {
     return this.table.memoryInUse();
-  }
-
-  /** Personal domains write to a durable overlay file; the others keep their writes in RAM. */
-  private diskConfig(
-    id: string,
-    kind: DomainSpec['kind'],
-    image: ApplianceImage,
-  ): DomainDiskConfig {
-    if (kind !== 'personal') return { kind: 'memory' };
-    return {
-      kind: 'durable',
-      overlayPath: this.files.overlayFile(id),
-      base: this.baseOf(image),
-    };
-  }
-
-  private baseOf(image: ApplianceImage): OverlayBase {
-    return {
-      appliance: image.name,
-      recipeHash: image.recipeHash,
-      baseBytes: statSync(image.rootfs).size,
-    };
   }
 
   private hasWrittenDisk(domain: Domain): boolean {
@@ -532,49 +477,8 @@ export class Host extends EventEmitter<HostEvents> {
     return domain;
   }
 
-  private async bootDomain(
-    domain: Domain,
-    image: ApplianceImage,
-    initialState: ArrayBuffer | undefined,
-    refresh: GuestRefresh,
-  ): Promise<void> {
-    const disk = this.diskConfig(domain.id, domain.spec.kind, image);
-    // On a mismatch the domain keeps its state (saved or crashed): nothing was touched, and it
-    // can start once the matching image is back.
-    if (disk.kind === 'durable') checkOverlayBase(disk.overlayPath, disk.base);
-    try {
-      await this.network.start();
-      const booted = await domain.boot(this.bootConfig(domain, image, initialState));
-      this.log.info({ domain: domain.id, ...booted }, 'domain started');
-    } catch (error) {
-      domain.markCrashed(error instanceof Error ? error.message : String(error));
-      throw error;
-    }
-    if (initialState) {
-      // A restored guest believes no time has passed; a clone of a shared snapshot also
-      // shares its RNG and identity with every other clone: the agent makes it current/unique.
-      domain.guestRefreshed = this.refreshGuest(domain, refresh);
-    }
-  }
-
   private forget(domain: Domain): void {
     this.table.remove(domain);
     void domain.console.close();
-  }
-
-  /** Tells the guest agent the real time and, for clones, a fresh identity and entropy. */
-  async refreshGuest(domain: Domain, refresh: GuestRefresh): Promise<boolean> {
-    try {
-      if (refresh === 'clone') {
-        const machineId = randomBytes(16).toString('hex');
-        await domain.agentRequest('identity', [`rd-${domain.id}`, machineId]);
-        await domain.agentRequest('entropy', [randomBytes(64).toString('hex')]);
-      }
-      await domain.agentRequest('time', [(Date.now() / 1000).toFixed(3)]);
-      return true;
-    } catch (error) {
-      this.log.warn({ domain: domain.id, err: error }, 'guest agent did not answer');
-      return false;
-    }
   }
 }
