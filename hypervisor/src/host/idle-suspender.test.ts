@@ -72,6 +72,15 @@ test('its timer looks at the domains by itself', async () => {
     suspend(id),
   );
   suspender.enable(0.02);
-  assert.equal(await suspended, 'vm-idle');
-  suspender.disable();
+  // The suspender's timer does not keep the process alive; this one does, and bounds the wait.
+  let timer: NodeJS.Timeout | undefined;
+  const gaveUp = new Promise<string>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('the timer never suspended it')), 10_000);
+  });
+  try {
+    assert.equal(await Promise.race([suspended, gaveUp]), 'vm-idle');
+  } finally {
+    clearTimeout(timer);
+    suspender.disable();
+  }
 });
