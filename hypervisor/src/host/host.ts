@@ -4,7 +4,7 @@ import { EventEmitter, once } from 'node:events';
 import { rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import type pino from 'pino';
 import {
   createDomainSchema,
@@ -18,6 +18,7 @@ import type { ApplianceImage } from '../appliances/index.ts';
 import type { HypervisorConfig } from '../config.ts';
 import { NetworkSwitch } from '../network/switch.ts';
 import { GoldenSnapshots } from '../snapshots/golden.ts';
+import { GoldenStore } from '../snapshots/golden-store.ts';
 import { readStateFile, writeStateFile, type StateHeader } from '../snapshots/codec.ts';
 import { Admission } from './admission.ts';
 import { ApplianceImages } from './appliance-images.ts';
@@ -99,7 +100,20 @@ export class Host extends EventEmitter<HostEvents> {
       start: (id) => this.start(id),
       log,
     });
-    this.golden = new GoldenSnapshots(this, join(config.cacheDir, 'golden'));
+    this.golden = new GoldenSnapshots(
+      GoldenStore.inCache(
+        config.cacheDir,
+        async (appliance) => (await this.appliance(appliance)).recipeHash,
+      ),
+      {
+        coldBoot: (appliance) =>
+          this.create({ appliance, coldBoot: true, kind: 'system', name: `golden-${appliance}` }),
+        destroy: async (domain) => {
+          await this.destroy(domain.id);
+        },
+      },
+      log,
+    );
     this.network = new NetworkSwitch(
       { policy: config.network },
       log.child({ component: 'network' }),
