@@ -72,7 +72,7 @@ export async function measureBareMips(seconds: number): Promise<number> {
 
 export async function measureWorkerMips(seconds: number): Promise<number> {
   const config = loadConfig();
-  const host = new Host(config, pino({ level: 'warn' }));
+  const host = Host.open(config, pino({ level: 'warn' }));
   try {
     const domain = await host.create({ appliance: 'console', coldBoot: true, name: 'mips' });
     await domain.waitForAgentEvent(/^\* ready console/, 180_000);

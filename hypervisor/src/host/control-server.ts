@@ -10,7 +10,7 @@ import {
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type pino from 'pino';
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Registry } from 'prom-client';
 import { Server, type Socket } from 'socket.io';
 import { z, type ZodType } from 'zod';
 import {
@@ -53,12 +53,14 @@ export class ControlServer {
 
   constructor(
     private readonly host: Host,
+    /** The service credential every client presents. */
+    private readonly secret: string,
     private readonly log: pino.Logger,
   ) {
     this.http = createServer((req, res) => void this.serveHttp(req, res));
     this.io = new Server(this.http, { maxHttpBufferSize: 1e6, serveClient: false });
     this.io.use((socket, next) => {
-      if (secretsMatch(socket.handshake.auth?.secret, host.config.secret)) next();
+      if (secretsMatch(socket.handshake.auth?.secret, secret)) next();
       else next(new Error('invalid hypervisor credential'));
     });
     this.io.on('connection', (socket) => this.onConnection(socket));
@@ -85,7 +87,7 @@ export class ControlServer {
     } else if (url === '/metrics') {
       // Domains, guest traffic and egress denials are for the operator: the service credential.
       const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
-      if (!secretsMatch(bearer, this.host.config.secret)) {
+      if (!secretsMatch(bearer, this.secret)) {
         res.writeHead(401, { 'www-authenticate': 'Bearer', 'content-type': 'application/json' });
         res.end(JSON.stringify({ error: 'unauthorized' }));
         return;
@@ -99,49 +101,7 @@ export class ControlServer {
 
   private setupMetrics(): void {
     collectDefaultMetrics({ register: this.metrics, prefix: 'raydesk_hypervisor_' });
-    this.host.network.registerMetrics(this.metrics);
-    const host = this.host;
-    new Gauge({
-      name: 'raydesk_domains',
-      help: 'Domains by state',
-      labelNames: ['state'],
-      registers: [this.metrics],
-      collect() {
-        this.reset();
-        for (const d of host.list()) this.inc({ state: d.state });
-      },
-    });
-    const scheduler = host.scheduler;
-    new Counter({
-      name: 'raydesk_domain_cpu_throttled_seconds_total',
-      help: 'Time a domain was ready to run but held back by the credit scheduler',
-      labelNames: ['domain'],
-      registers: [this.metrics],
-      collect() {
-        this.reset();
-        for (const [domain, stats] of scheduler.allStats())
-          this.inc({ domain }, stats.throttledMs / 1000);
-      },
-    });
-    new Counter({
-      name: 'raydesk_domain_cpu_seconds_total',
-      help: "CPU time used by a domain's emulated guest",
-      labelNames: ['domain'],
-      registers: [this.metrics],
-      collect() {
-        this.reset();
-        for (const [domain, stats] of scheduler.allStats())
-          this.inc({ domain }, stats.cpuMs / 1000);
-      },
-    });
-    new Gauge({
-      name: 'raydesk_memory_used_mib',
-      help: 'Guest memory held by running domains',
-      registers: [this.metrics],
-      collect() {
-        this.set(host.memoryInUse());
-      },
-    });
+    this.host.registerMetrics(this.metrics);
   }
 
   private onConnection(socket: ControlSocket): void {
@@ -260,13 +220,11 @@ export class ControlServer {
     );
     socket.on(
       'domain:sched',
-      handle(domainSchedSchema, ({ id, weight, cap }) =>
-        host.scheduler.configure(host.get(id), { weight, cap }),
-      ),
+      handle(domainSchedSchema, ({ id, weight, cap }) => host.sched(id, { weight, cap })),
     );
     socket.on(
       'domain:net',
-      handle(domainRefSchema, ({ id }) => host.network.info(id, host.get(id).spec.kind)),
+      handle(domainRefSchema, ({ id }) => host.net(id)),
     );
     socket.on(
       'domain:console-input',

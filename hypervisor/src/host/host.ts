@@ -1,28 +1,40 @@
-// The host: the domain table, memory admission, and the lifecycle operations the control
-// channel and the CLI expose. It is the only owner of domains and their workers.
+// The host: a façade over its parts, and the lifecycle operations the control channel and the
+// CLI expose. It is the only owner of domains and their workers. The parts, each with its tests:
+//   domain-table.ts    the domains by id, memory in use
+//   host-files.ts      where records, states, overlays and console logs live under data/
+//   admission.ts       memory budget and disk space
+//   standby-pool.ts    paused domains ready to be claimed
+//   idle-suspender.ts  saving personal domains nobody watches
+//   recovery.ts        domains the host had before it stopped
+//   domain-launcher.ts boot configuration and guest refresh
+//   ../snapshots/      golden snapshots (store, and their build over this host's domains)
 import { EventEmitter, once } from 'node:events';
 import { rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { dirname } from 'node:path';
 import type pino from 'pino';
+import type { Registry } from 'prom-client';
 import {
   createDomainSchema,
   type ApplianceName,
   type CreateDomainRequest,
   type DiskInfo,
   type DomainInfo,
+  type DomainNetworkInfo,
+  type DomainSched,
   type HostInfo,
+  type SchedParams,
 } from '../api/protocol.ts';
 import type { ApplianceImage } from '../appliances/index.ts';
 import type { HypervisorConfig } from '../config.ts';
 import { NetworkSwitch } from '../network/switch.ts';
-import { GoldenSnapshots } from '../snapshots/golden.ts';
-import { GoldenStore } from '../snapshots/golden-store.ts';
 import { readStateFile, writeStateFile, type StateHeader } from '../snapshots/codec.ts';
+import { GoldenSnapshots, type GoldenManifest } from '../snapshots/golden.ts';
+import { GoldenStore } from '../snapshots/golden-store.ts';
 import { Admission } from './admission.ts';
 import { ApplianceImages } from './appliance-images.ts';
-import { inspectOverlay, overlayHasBlocks } from './devices/overlay-file.ts';
+import { describeDisk, overlayHasBlocks } from './devices/overlay-file.ts';
 import { SerialLog } from './devices/serial-log.ts';
 import { Domain, type DomainSpec, type RecoveredDomain } from './domain.ts';
 import { DomainLauncher, baseOf } from './domain-launcher.ts';
@@ -31,6 +43,8 @@ import { DomainTable } from './domain-table.ts';
 import { HostError } from './errors.ts';
 import { HostFiles } from './host-files.ts';
 import { IdleSuspender } from './idle-suspender.ts';
+import { exposeInternals } from './internals.ts';
+import { registerHostMetrics } from './metrics.ts';
 import { Recovery } from './recovery.ts';
 import { CreditScheduler } from './scheduler.ts';
 import { StandbyPool } from './standby-pool.ts';
@@ -41,30 +55,58 @@ export interface HostEvents {
 
 export class Host extends EventEmitter<HostEvents> {
   private readonly table = new DomainTable<Domain>();
-  private readonly admission: Admission;
-  readonly golden: GoldenSnapshots;
-  /** The virtual switch every domain's NIC is connected to (egress policy, NAT, DNS). */
-  readonly network: NetworkSwitch;
-  /** Divides host CPU among running domains by weight and cap (scheduler.ts). */
-  readonly scheduler: CreditScheduler;
-  private readonly images = new ApplianceImages();
-  private readonly launcher: DomainLauncher;
-  private readonly standby: StandbyPool<Domain>;
   private readonly files: HostFiles;
   private readonly registry: DomainRegistry;
+  private readonly images = new ApplianceImages();
+  /** The virtual switch every domain's NIC is connected to (egress policy, NAT, DNS). */
+  private readonly network: NetworkSwitch;
+  /** Divides host CPU among running domains by weight and cap (scheduler.ts). */
+  private readonly scheduler: CreditScheduler;
+  private readonly launcher: DomainLauncher;
+  private readonly admission: Admission;
+  private readonly standby: StandbyPool<Domain>;
   private readonly idle: IdleSuspender;
   private readonly recovery: Recovery<Domain>;
+  private readonly golden: GoldenSnapshots;
   /** Starts in progress, so two callers (a viewer, the recovery, the CLI) share one. */
   private readonly starting = new Map<string, Promise<Domain>>();
 
-  constructor(
-    readonly config: HypervisorConfig,
-    readonly log: pino.Logger,
+  /** A host on `config.dataDir`, made owner-only, with its CPU scheduler running. */
+  static open(config: HypervisorConfig, log: pino.Logger): Host {
+    const host = new Host(config, log);
+    host.files.prepare();
+    host.scheduler.start();
+    return host;
+  }
+
+  /** Wires the parts; starts nothing and touches no file (see `open`). */
+  private constructor(
+    private readonly config: HypervisorConfig,
+    private readonly log: pino.Logger,
   ) {
     super();
     this.files = new HostFiles(config.dataDir);
-    this.files.prepare();
     this.registry = new DomainRegistry(this.files);
+    this.network = new NetworkSwitch(
+      { policy: config.network },
+      log.child({ component: 'network' }),
+    );
+    // A domain without a running worker loses its switch token (and, once destroyed, its counters).
+    this.on('state', (info) => this.network.onDomainState(info.id, info.state));
+    this.scheduler = new CreditScheduler(
+      {
+        enabled: config.scheduler,
+        capacityCores: availableParallelism() - config.schedReserveCores,
+      },
+      () => this.table.all(),
+    );
+    this.launcher = new DomainLauncher({
+      seabiosDir: config.seabiosDir,
+      displayFps: config.displayFps,
+      files: this.files,
+      network: this.network,
+      log,
+    });
     this.admission = new Admission({
       budgetMiB: config.memoryBudgetMiB,
       memoryInUse: (exceptId) => this.table.memoryInUse(exceptId),
@@ -114,28 +156,14 @@ export class Host extends EventEmitter<HostEvents> {
       },
       log,
     );
-    this.network = new NetworkSwitch(
-      { policy: config.network },
-      log.child({ component: 'network' }),
-    );
-    this.scheduler = new CreditScheduler(
-      {
-        enabled: config.scheduler,
-        capacityCores: availableParallelism() - config.schedReserveCores,
-      },
-      () => this.table.all(),
-    );
-    this.scheduler.start();
-    this.launcher = new DomainLauncher({
-      seabiosDir: config.seabiosDir,
-      displayFps: config.displayFps,
-      files: this.files,
+    exposeInternals(this, {
+      scheduler: this.scheduler,
       network: this.network,
-      log,
+      golden: this.golden,
     });
-    // A domain without a running worker loses its switch token (and, once destroyed, its counters).
-    this.on('state', (info) => this.network.onDomainState(info.id, info.state));
   }
+
+  // ---- Host-wide ------------------------------------------------------------------------------
 
   /**
    * Brings back the personal domains this host had before it stopped: suspended ones as
@@ -159,13 +187,19 @@ export class Host extends EventEmitter<HostEvents> {
     this.idle.enable(seconds);
   }
 
-  /** Resumes a suspended domain so it can be watched; other states are left as they are. */
-  async ensureAwake(id: string): Promise<Domain> {
-    const domain = this.get(id);
-    // Being suspended right now (idle timer): let that finish, then resume it.
-    if (domain.state === 'saving') await once(domain, 'state');
-    if (domain.state === 'saved') return this.start(id);
-    return domain;
+  /** Keeps one paused standby domain ready per listed appliance (refilled after each claim). */
+  enableStandby(appliances: readonly ApplianceName[]): void {
+    this.standby.enable(appliances);
+  }
+
+  /** The appliance's golden snapshot, or null while it is not built. */
+  goldenManifest(appliance: ApplianceName): Promise<GoldenManifest | null> {
+    return this.golden.manifest(appliance);
+  }
+
+  /** Loads a built golden snapshot, so the first VM of its appliance need not wait for it. */
+  preloadGolden(appliance: ApplianceName): Promise<GoldenManifest | null> {
+    return this.golden.preload(appliance);
   }
 
   info(): HostInfo {
@@ -178,59 +212,63 @@ export class Host extends EventEmitter<HostEvents> {
     };
   }
 
-  list(): DomainInfo[] {
-    return this.table.all().map((d) => d.info());
-  }
-
-  get(id: string): Domain {
-    return this.table.get(id);
-  }
-
-  /** Input for a domain; dropped when it does not exist or does not run (as a keyboard would). */
-  key(id: string, code: string, down: boolean): void {
-    this.table.find(id)?.key(code, down);
-  }
-
-  pointer(id: string, x: number, y: number, buttons: number): void {
-    this.table.find(id)?.pointer(x, y, buttons);
-  }
-
-  wheel(id: string, dx: number, dy: number): void {
-    this.table.find(id)?.wheel(dx, dy);
+  /** Guest memory held by running domains, in MiB. */
+  memoryInUse(): number {
+    return this.table.memoryInUse();
   }
 
   appliance(name: ApplianceName): Promise<ApplianceImage> {
     return this.images.get(name);
   }
 
-  /** Keeps one paused standby domain ready per listed appliance (refilled after each claim). */
-  enableStandby(appliances: readonly ApplianceName[]): void {
-    this.standby.enable(appliances);
+  /** Adds the host's metrics (domains, memory, CPU, guest network) to `registry`. */
+  registerMetrics(registry: Registry): void {
+    this.network.registerMetrics(registry);
+    registerHostMetrics(registry, {
+      domainStates: () => this.table.all().map((d) => d.state),
+      memoryInUse: () => this.memoryInUse(),
+      cpuStats: () => this.scheduler.allStats(),
+    });
   }
 
-  /** Makes the appliance's standby domain, if one is ready now, the requested domain. */
-  private async claimStandby(
-    appliance: ApplianceName,
-    spec: { name?: string; kind: DomainSpec['kind']; owner: string | null },
-  ): Promise<Domain | null> {
-    const ready = await this.standby.take(appliance);
-    if (!ready) return null;
-    try {
-      if (spec.kind === 'personal') {
-        const image = await this.appliance(appliance);
-        const disk = this.launcher.diskConfig(ready.id, 'personal', image);
-        if (disk.kind === 'durable') await ready.makeDiskDurable(disk.overlayPath, disk.base);
+  /**
+   * Stops every domain's worker; used on daemon shutdown and in tests. With `suspendPersonal`,
+   * running personal domains are saved first so they resume where they were on the next start.
+   * Personal disks always stay; disposable domains leave nothing behind.
+   */
+  async shutdown({ suspendPersonal = false }: { suspendPersonal?: boolean } = {}): Promise<void> {
+    this.idle.disable();
+    this.scheduler.stop();
+    await this.standby.stop();
+    if (suspendPersonal) {
+      for (const domain of this.table.all()) {
+        if (domain.spec.kind !== 'personal') continue;
+        if (domain.state !== 'running' && domain.state !== 'paused') continue;
+        await this.save(domain.id).catch((error: unknown) =>
+          this.log.error({ domain: domain.id, err: error }, 'could not save domain on stop'),
+        );
       }
-    } catch (error) {
-      await this.destroy(ready.id).catch(() => undefined);
-      throw error;
     }
-    ready.claim({ ...spec, name: spec.name ?? ready.id });
-    this.remember(ready);
-    await ready.unpause();
-    ready.guestRefreshed = this.launcher.refreshGuest(ready, 'clone');
-    setImmediate(() => this.standby.refill(appliance));
-    return ready;
+    await Promise.all(
+      this.table
+        .all()
+        .filter((d) => d.state !== 'stopped')
+        .map(async (d) => {
+          await d.destroy().catch(() => undefined);
+          if (d.spec.kind !== 'personal') this.removeDomainFiles(d);
+        }),
+    );
+    await this.network.close();
+  }
+
+  // ---- Domains --------------------------------------------------------------------------------
+
+  list(): DomainInfo[] {
+    return this.table.all().map((d) => d.info());
+  }
+
+  get(id: string): Domain {
+    return this.table.get(id);
   }
 
   /** Creates and starts a domain, from the appliance's golden snapshot unless `coldBoot`. */
@@ -247,38 +285,21 @@ export class Host extends EventEmitter<HostEvents> {
     return this.createDomain(parsed);
   }
 
-  private async createDomain(
-    request: CreateDomainRequest,
-    { forStandby = false } = {},
-  ): Promise<Domain> {
-    const parsed = createDomainSchema.parse(request);
-    const image = await this.appliance(parsed.appliance);
-    const memoryMiB = parsed.memoryMiB ?? image.memoryMiB;
-    const useGolden = !parsed.coldBoot && memoryMiB === image.memoryMiB;
-    const id = this.table.newId();
-    const spec: DomainSpec = {
-      id,
-      name: parsed.name ?? id,
-      appliance: parsed.appliance,
-      kind: parsed.kind,
-      owner: parsed.owner,
-      memoryMiB,
-      vgaMemoryMiB: image.vgaMemoryMiB,
-    };
-    await this.admission.admitMemory(spec, { mayReleaseReserve: !forStandby });
-    // Registered before the (possibly slow) golden load, so its memory is already counted.
-    const domain = this.register(spec);
-    this.remember(domain);
-    try {
-      const initialState = useGolden ? await this.golden.state(parsed.appliance) : undefined;
-      await this.launcher.boot(domain, image, initialState, 'clone');
-    } catch (error) {
-      if (domain.state === 'starting') {
-        this.forget(domain);
-        this.removeDomainFiles(domain);
-      }
-      throw error;
-    }
+  /** Restarts a crashed domain from its appliance, or resumes a saved one. */
+  start(id: string): Promise<Domain> {
+    const inProgress = this.starting.get(id);
+    if (inProgress) return inProgress;
+    const started = this.startDomain(id).finally(() => this.starting.delete(id));
+    this.starting.set(id, started);
+    return started;
+  }
+
+  /** Resumes a suspended domain so it can be watched; other states are left as they are. */
+  async ensureAwake(id: string): Promise<Domain> {
+    const domain = this.get(id);
+    // Being suspended right now (idle timer): let that finish, then resume it.
+    if (domain.state === 'saving') await once(domain, 'state');
+    if (domain.state === 'saved') return this.start(id);
     return domain;
   }
 
@@ -300,6 +321,32 @@ export class Host extends EventEmitter<HostEvents> {
     const domain = this.get(id);
     await domain.reboot();
     return domain;
+  }
+
+  /** Saves the domain's state to `file` (default: its place under data/) and ends its worker. */
+  async save(id: string, file?: string): Promise<{ domain: Domain; file: string; bytes: number }> {
+    const domain = this.get(id);
+    const image = await this.appliance(domain.spec.appliance);
+    const path = file ?? this.files.stateFile(id);
+    await this.admission.admitToDisk(domain.spec, dirname(path));
+    const started = performance.now();
+    const header: Omit<StateHeader, 'rawBytes'> = {
+      domainId: id,
+      name: domain.spec.name,
+      appliance: domain.spec.appliance,
+      recipeHash: image.recipeHash,
+      kind: domain.spec.kind,
+      owner: domain.spec.owner,
+      memoryMiB: domain.spec.memoryMiB,
+      vgaMemoryMiB: domain.spec.vgaMemoryMiB,
+      savedAt: new Date().toISOString(),
+    };
+    const bytes = await domain.captureState(true, (state) => writeStateFile(path, header, state));
+    domain.savedStateFile = path;
+    this.remember(domain);
+    const ms = Math.round(performance.now() - started);
+    this.log.info({ domain: id, file: path, bytes, ms }, 'domain saved');
+    return { domain, file: path, bytes };
   }
 
   /** Restores a domain from a state file written by `save`. */
@@ -337,13 +384,107 @@ export class Host extends EventEmitter<HostEvents> {
     return domain;
   }
 
-  /** Restarts a crashed domain from its appliance, or resumes a saved one. */
-  start(id: string): Promise<Domain> {
-    const inProgress = this.starting.get(id);
-    if (inProgress) return inProgress;
-    const started = this.startDomain(id).finally(() => this.starting.delete(id));
-    this.starting.set(id, started);
-    return started;
+  /** Ends a domain for good: its worker, and its disk, state and records on this host. */
+  async destroy(id: string): Promise<Domain> {
+    const domain = this.get(id);
+    await domain.destroy();
+    this.table.remove(domain);
+    this.removeDomainFiles(domain);
+    return domain;
+  }
+
+  /** The domain's disk: kind, overlay size and the base image it was made on. */
+  async diskInfo(id: string): Promise<DiskInfo> {
+    const domain = this.get(id);
+    const image = await this.appliance(domain.spec.appliance);
+    const disk = this.launcher.diskConfig(domain.id, domain.spec.kind, image);
+    const live = await domain.diskReport().catch(() => null);
+    return describeDisk(disk, baseOf(image), live);
+  }
+
+  /** Reads a domain's scheduler weight and cap; with values in `update`, sets them first. */
+  sched(id: string, update: Partial<SchedParams>): DomainSched {
+    return this.scheduler.configure(this.get(id), update);
+  }
+
+  /** The domain's NIC, egress policy and traffic counters. */
+  net(id: string): DomainNetworkInfo {
+    return this.network.info(id, this.get(id).spec.kind);
+  }
+
+  /** Input for a domain; dropped when it does not exist or does not run (as a keyboard would). */
+  key(id: string, code: string, down: boolean): void {
+    this.table.find(id)?.key(code, down);
+  }
+
+  pointer(id: string, x: number, y: number, buttons: number): void {
+    this.table.find(id)?.pointer(x, y, buttons);
+  }
+
+  wheel(id: string, dx: number, dy: number): void {
+    this.table.find(id)?.wheel(dx, dy);
+  }
+
+  // ---- Inside ---------------------------------------------------------------------------------
+
+  private async createDomain(
+    request: CreateDomainRequest,
+    { forStandby = false } = {},
+  ): Promise<Domain> {
+    const parsed = createDomainSchema.parse(request);
+    const image = await this.appliance(parsed.appliance);
+    const memoryMiB = parsed.memoryMiB ?? image.memoryMiB;
+    const useGolden = !parsed.coldBoot && memoryMiB === image.memoryMiB;
+    const id = this.table.newId();
+    const spec: DomainSpec = {
+      id,
+      name: parsed.name ?? id,
+      appliance: parsed.appliance,
+      kind: parsed.kind,
+      owner: parsed.owner,
+      memoryMiB,
+      vgaMemoryMiB: image.vgaMemoryMiB,
+    };
+    await this.admission.admitMemory(spec, { mayReleaseReserve: !forStandby });
+    // Registered before the (possibly slow) golden load, so its memory is already counted.
+    const domain = this.register(spec);
+    this.remember(domain);
+    try {
+      const initialState = useGolden ? await this.golden.state(parsed.appliance) : undefined;
+      await this.launcher.boot(domain, image, initialState, 'clone');
+    } catch (error) {
+      if (domain.state === 'starting') {
+        this.forget(domain);
+        this.removeDomainFiles(domain);
+      }
+      throw error;
+    }
+    return domain;
+  }
+
+  /** Makes the appliance's standby domain, if one is ready now, the requested domain. */
+  private async claimStandby(
+    appliance: ApplianceName,
+    spec: { name?: string; kind: DomainSpec['kind']; owner: string | null },
+  ): Promise<Domain | null> {
+    const ready = await this.standby.take(appliance);
+    if (!ready) return null;
+    try {
+      if (spec.kind === 'personal') {
+        const image = await this.appliance(appliance);
+        const disk = this.launcher.diskConfig(ready.id, 'personal', image);
+        if (disk.kind === 'durable') await ready.makeDiskDurable(disk.overlayPath, disk.base);
+      }
+    } catch (error) {
+      await this.destroy(ready.id).catch(() => undefined);
+      throw error;
+    }
+    ready.claim({ ...spec, name: spec.name ?? ready.id });
+    this.remember(ready);
+    await ready.unpause();
+    ready.guestRefreshed = this.launcher.refreshGuest(ready, 'clone');
+    setImmediate(() => this.standby.refill(appliance));
+    return ready;
   }
 
   private async startDomain(id: string): Promise<Domain> {
@@ -360,7 +501,8 @@ export class Host extends EventEmitter<HostEvents> {
     const image = await this.appliance(domain.spec.appliance);
     // A personal disk that has been written keeps its files: boot the guest on it. The golden
     // snapshot's memory belongs to a different disk and would corrupt it.
-    const keepsDisk = this.hasWrittenDisk(domain);
+    const keepsDisk =
+      domain.spec.kind === 'personal' && overlayHasBlocks(this.files.overlayFile(domain.id));
     const initialState =
       !keepsDisk && domain.spec.memoryMiB === image.memoryMiB
         ? await this.golden.state(domain.spec.appliance)
@@ -369,94 +511,17 @@ export class Host extends EventEmitter<HostEvents> {
     return domain;
   }
 
-  async save(id: string, file?: string): Promise<{ domain: Domain; file: string; bytes: number }> {
-    const domain = this.get(id);
-    const image = await this.appliance(domain.spec.appliance);
-    const path = file ?? this.files.stateFile(id);
-    await this.admission.admitToDisk(domain.spec, dirname(path));
-    const started = performance.now();
-    const header: Omit<StateHeader, 'rawBytes'> = {
-      domainId: id,
-      name: domain.spec.name,
-      appliance: domain.spec.appliance,
-      recipeHash: image.recipeHash,
-      kind: domain.spec.kind,
-      owner: domain.spec.owner,
-      memoryMiB: domain.spec.memoryMiB,
-      vgaMemoryMiB: domain.spec.vgaMemoryMiB,
-      savedAt: new Date().toISOString(),
-    };
-    const bytes = await domain.captureState(true, (state) => writeStateFile(path, header, state));
-    domain.savedStateFile = path;
-    this.remember(domain);
-    const ms = Math.round(performance.now() - started);
-    this.log.info({ domain: id, file: path, bytes, ms }, 'domain saved');
-    return { domain, file: path, bytes };
-  }
-
-  /** Ends a domain for good: its worker, and its disk, state and records on this host. */
-  async destroy(id: string): Promise<Domain> {
-    const domain = this.get(id);
-    await domain.destroy();
-    this.table.remove(domain);
-    this.removeDomainFiles(domain);
+  private register(spec: DomainSpec, recovered?: RecoveredDomain): Domain {
+    const log = new SerialLog({ filePath: this.files.consoleLog(spec.id) });
+    const domain = new Domain(spec, log, recovered);
+    domain.on('state', (info) => this.emit('state', info));
+    domain.on('cpu', (usage) => this.scheduler.report(domain.id, usage));
+    // Kept current as viewers come and go, so a crash of the host knows what was in use.
+    domain.on('in-use', () => {
+      if (this.table.holds(domain) && domain.state !== 'stopped') this.remember(domain);
+    });
+    this.table.add(domain);
     return domain;
-  }
-
-  /**
-   * Stops every domain's worker; used on daemon shutdown and in tests. With `suspendPersonal`,
-   * running personal domains are saved first so they resume where they were on the next start.
-   * Personal disks always stay; disposable domains leave nothing behind.
-   */
-  async shutdown({ suspendPersonal = false }: { suspendPersonal?: boolean } = {}): Promise<void> {
-    this.idle.disable();
-    this.scheduler.stop();
-    await this.standby.stop();
-    if (suspendPersonal) {
-      for (const domain of this.table.all()) {
-        if (domain.spec.kind !== 'personal') continue;
-        if (domain.state !== 'running' && domain.state !== 'paused') continue;
-        await this.save(domain.id).catch((error: unknown) =>
-          this.log.error({ domain: domain.id, err: error }, 'could not save domain on stop'),
-        );
-      }
-    }
-    await Promise.all(
-      this.table
-        .all()
-        .filter((d) => d.state !== 'stopped')
-        .map(async (d) => {
-          await d.destroy().catch(() => undefined);
-          if (d.spec.kind !== 'personal') this.removeDomainFiles(d);
-        }),
-    );
-    await this.network.close();
-  }
-
-  /** The domain's disk: kind, overlay size and the base image it was made on. */
-  async diskInfo(id: string): Promise<DiskInfo> {
-    const domain = this.get(id);
-    const image = await this.appliance(domain.spec.appliance);
-    const disk = this.launcher.diskConfig(domain.id, domain.spec.kind, image);
-    const live = await domain.diskReport().catch(() => null);
-    const unwritten = { kind: disk.kind, overlayBytes: 0, fileBytes: 0, generation: 0 };
-    if (disk.kind === 'memory') return { ...(live ?? unwritten), base: baseOf(image), path: null };
-    const path = disk.overlayPath;
-    const file = inspectOverlay(path);
-    if (!file) return { ...(live ?? unwritten), base: disk.base, path };
-    // Without a worker only the file size is known: its records bound the data (-1: unknown).
-    const stored = { kind: disk.kind, overlayBytes: -1, fileBytes: file.fileBytes, generation: -1 };
-    return { ...(live ?? stored), base: file.base, path };
-  }
-
-  /** Guest memory held by running domains, in MiB. */
-  memoryInUse(): number {
-    return this.table.memoryInUse();
-  }
-
-  private hasWrittenDisk(domain: Domain): boolean {
-    if (domain.spec.kind !== 'personal') return false;
-    return overlayHasBlocks(this.files.overlayFile(domain.id));
   }
 
   /** Records a personal domain so a restarted host brings it back. */
@@ -470,29 +535,14 @@ export class Host extends EventEmitter<HostEvents> {
     );
   }
 
+  private forget(domain: Domain): void {
+    this.table.remove(domain);
+    void domain.console.close();
+  }
+
   /** Removes what a destroyed domain left on the host disk. */
   private removeDomainFiles(domain: Domain): void {
     // A disposable VM's console may show what its user did; nothing of it may outlive it.
     this.files.removeDomain(domain.id, { keepConsoleLog: domain.spec.kind === 'system' });
-  }
-
-  private register(spec: DomainSpec, recovered?: RecoveredDomain): Domain {
-    const log = new SerialLog({ filePath: this.files.consoleLog(spec.id) });
-    const domain = new Domain(spec, log, recovered);
-    domain.on('state', (info) => this.emit('state', info));
-    domain.on('cpu', (usage) => this.scheduler.report(domain.id, usage));
-    // Kept current as viewers come and go, so a crash of the host knows what was in use.
-    domain.on('in-use', () => {
-      if (this.table.holds(domain) && domain.state !== 'stopped') {
-        this.remember(domain);
-      }
-    });
-    this.table.add(domain);
-    return domain;
-  }
-
-  private forget(domain: Domain): void {
-    this.table.remove(domain);
-    void domain.console.close();
   }
 }

@@ -7,7 +7,9 @@ import {
   assertOverlayBase,
   readOverlayHeader,
 } from '../../worker/devices/disk/overlay-format.ts';
-import type { OverlayBase } from '../../worker/devices/disk/overlay-store.ts';
+import type { DiskInfo } from '../../api/protocol.ts';
+import type { DiskReport, OverlayBase } from '../../worker/devices/disk/overlay-store.ts';
+import type { DomainDiskConfig } from '../../worker/messages.ts';
 import { HostError } from '../errors.ts';
 
 export interface OverlayFileInfo {
@@ -43,4 +45,23 @@ export function checkOverlayBase(path: string, base: OverlayBase): void {
       message,
     );
   }
+}
+
+/**
+ * A domain's disk as `domain:disk` reports it: from its worker (`live`) while it runs, else
+ * from the overlay file, whose size is known but not how much of it is current data (-1).
+ * `base` is the base image the host would give the disk now.
+ */
+export function describeDisk(
+  disk: DomainDiskConfig,
+  base: OverlayBase,
+  live: DiskReport | null,
+): DiskInfo {
+  const unwritten = { kind: disk.kind, overlayBytes: 0, fileBytes: 0, generation: 0 };
+  if (disk.kind === 'memory') return { ...(live ?? unwritten), base, path: null };
+  const path = disk.overlayPath;
+  const file = inspectOverlay(path);
+  if (!file) return { ...(live ?? unwritten), base, path };
+  const stored = { kind: disk.kind, overlayBytes: -1, fileBytes: file.fileBytes, generation: -1 };
+  return { ...(live ?? stored), base: file.base, path };
 }
