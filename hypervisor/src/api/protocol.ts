@@ -1,6 +1,7 @@
 // The hypervisor's control and display channel: the one definition of what crosses the
-// boundary between the daemon and its clients (gateway, portal server, CLI). Every request
-// is validated with these schemas on the daemon side before it reaches a domain.
+// boundary between the daemon and its clients (gateway, portal server, CLI): schemas and types
+// here, the table of calls and events that uses them in contract.ts. Every request is validated
+// with these schemas on the daemon side before it reaches a domain.
 import { z } from 'zod';
 
 export const APPLIANCE_NAMES = ['console', 'desktop', 'browser'] as const;
@@ -98,12 +99,20 @@ export const createDomainSchema = z.object({
 });
 export type CreateDomainRequest = z.input<typeof createDomainSchema>;
 
+/** The request of a call that needs nothing (host:info, domain:list). */
+export const noRequestSchema = z.object({});
 export const domainRefSchema = z.object({ id: domainIdSchema });
 export const saveDomainSchema = z.object({
   id: domainIdSchema,
   /** Absolute path on the hypervisor host; defaults to the data directory. */
   file: z.string().min(1).max(4096).optional(),
 });
+/** What `domain:save` answers: the domain (now `saved`), its state file and that file's size. */
+export interface SavedDomain {
+  info: DomainInfo;
+  file: string;
+  bytes: number;
+}
 export const restoreDomainSchema = z.object({ file: z.string().min(1).max(4096) });
 /** Text typed into the domain's serial console (ttyS0), as `xl console` lets an operator do. */
 export const consoleInputSchema = z.object({
@@ -257,50 +266,4 @@ export interface HostInfo {
   domains: number;
   running: number;
   cores: number;
-}
-
-// ---- socket.io event maps ------------------------------------------------------------------
-
-export interface ControlClientToServer {
-  'host:info': (ack: Ack<HostInfo>) => void;
-  'domain:list': (ack: Ack<DomainInfo[]>) => void;
-  'domain:get': (req: unknown, ack: Ack<DomainInfo>) => void;
-  'domain:create': (req: unknown, ack: Ack<DomainInfo>) => void;
-  'domain:pause': (req: unknown, ack: Ack<DomainInfo>) => void;
-  'domain:unpause': (req: unknown, ack: Ack<DomainInfo>) => void;
-  'domain:reboot': (req: unknown, ack: Ack<DomainInfo>) => void;
-  /** Restart a crashed or stopped domain from its appliance. */
-  'domain:start': (req: unknown, ack: Ack<DomainInfo>) => void;
-  'domain:destroy': (req: unknown, ack: Ack<DomainInfo>) => void;
-  'domain:save': (
-    req: unknown,
-    ack: Ack<{ info: DomainInfo; file: string; bytes: number }>,
-  ) => void;
-  'domain:restore': (req: unknown, ack: Ack<DomainInfo>) => void;
-  'domain:console': (req: unknown, ack: Ack<string>) => void;
-  'domain:console-input': (req: unknown, ack: Ack<null>) => void;
-  /** Read, or set, a domain's credit scheduler weight and cap. */
-  'domain:sched': (req: unknown, ack: Ack<DomainSched>) => void;
-  /** The domain's NIC, egress policy and traffic counters. */
-  'domain:net': (req: unknown, ack: Ack<DomainNetworkInfo>) => void;
-  /** The domain's disk: memory or durable overlay, its size and the base image it needs. */
-  'domain:disk': (req: unknown, ack: Ack<DiskInfo>) => void;
-  /** Full-resolution PNG of the current screen. */
-  'domain:screenshot': (req: unknown, ack: Ack<Uint8Array>) => void;
-  /** Scaled PNG of the current screen; works whether or not anyone watches. */
-  'domain:thumbnail': (req: unknown, ack: Ack<Uint8Array>) => void;
-  /** Start receiving `display:frame` for a domain; the first frame is a keyframe. */
-  'display:watch': (req: unknown, ack: Ack<DisplayResize>) => void;
-  'display:unwatch': (req: unknown, ack: Ack<null>) => void;
-  /** Ask for a keyframe, e.g. after a viewer reconnects. */
-  'display:refresh': (req: unknown, ack: Ack<null>) => void;
-  'input:key': (req: unknown) => void;
-  'input:pointer': (req: unknown) => void;
-  'input:wheel': (req: unknown) => void;
-}
-
-export interface ControlServerToClient {
-  'display:frame': (frame: DisplayFrame) => void;
-  'display:resize': (resize: DisplayResize) => void;
-  'domain:state': (info: DomainInfo) => void;
 }
