@@ -111,6 +111,10 @@ export class HypervisorClient {
   start(id: string) {
     return this.call('domain:start', { id });
   }
+  /** Unpauses, resumes or restarts the domain, whatever it is now; not_found once it is gone. */
+  resume(id: string) {
+    return this.call('domain:resume', { id });
+  }
   pause(id: string) {
     return this.call('domain:pause', { id });
   }

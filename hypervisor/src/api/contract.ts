@@ -50,6 +50,8 @@ const calls = {
   'domain:reboot': { request: domainRefSchema, response: returns<DomainInfo>() },
   /** Restart a crashed domain on its disk, or resume a saved one. */
   'domain:start': { request: domainRefSchema, response: returns<DomainInfo>() },
+  /** Bring a domain to running from any state, from its saved state if the host lost its record. */
+  'domain:resume': { request: domainRefSchema, response: returns<DomainInfo>() },
   'domain:destroy': { request: domainRefSchema, response: returns<DomainInfo>() },
   'domain:save': { request: saveDomainSchema, response: returns<SavedDomain>() },
   'domain:restore': { request: restoreDomainSchema, response: returns<DomainInfo>() },

@@ -1,10 +1,12 @@
 // The control server on a real (VM-less) host: /metrics needs the service credential, and every
 // request is checked against the contract before the host sees it.
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { io, type Socket } from 'socket.io-client';
 import { HypervisorClient, HypervisorError } from '../api/client.ts';
 import type { Result } from '../api/protocol.ts';
+import { HostFiles } from './host-files.ts';
 import { startEphemeralHypervisor, type RunningHypervisor } from './index.ts';
 
 let hv: RunningHypervisor;
@@ -94,5 +96,19 @@ test('invalid input events and calls without a callback are dropped; the connect
     assert.equal(raw.connected, true);
   } finally {
     raw.disconnect();
+  }
+});
+
+test('resume of a domain the host does not know: not_found, also when its state file is bad', async () => {
+  const client = new HypervisorClient({ url: hv.url, secret: hv.config.secret });
+  const isNotFound = (pattern: RegExp) => (error: unknown) =>
+    error instanceof HypervisorError && error.code === 'not_found' && pattern.test(error.message);
+  try {
+    await assert.rejects(client.resume('vm-00000001'), isNotFound(/^no domain vm-00000001$/));
+    // A state file without a record, which is not a saved state at all.
+    writeFileSync(new HostFiles(hv.config.dataDir).stateFile('vm-00000002'), 'not a state');
+    await assert.rejects(client.resume('vm-00000002'), isNotFound(/did not restore/));
+  } finally {
+    client.close();
   }
 });

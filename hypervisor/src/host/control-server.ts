@@ -160,6 +160,7 @@ function controlHandlers(host: Host): ControlHandlers {
       'domain:unpause': async ({ id }) => (await host.unpause(id)).info(),
       'domain:reboot': async ({ id }) => (await host.reboot(id)).info(),
       'domain:start': async ({ id }) => (await host.start(id)).info(),
+      'domain:resume': async ({ id }) => (await host.resume(id)).info(),
       'domain:destroy': async ({ id }, watches) => {
         watches.unwatch(id);
         return (await host.destroy(id)).info();

@@ -294,6 +294,19 @@ export class Host extends EventEmitter<HostEvents> {
     return started;
   }
 
+  /**
+   * Brings a domain to running: unpauses a paused one, resumes a saved one, boots a crashed one
+   * on its disk. One the host has no record of (its record was lost) resumes from its state
+   * file if the host's files hold one. Starting, running and saving domains stay as they are.
+   */
+  async resume(id: string): Promise<Domain> {
+    const domain = this.table.find(id);
+    if (!domain || domain.state === 'stopped') return this.resumeUnknown(id);
+    if (domain.state === 'paused') return this.unpause(id);
+    if (domain.state === 'saved' || domain.state === 'crashed') return this.start(id);
+    return domain;
+  }
+
   /** Resumes a suspended domain so it can be watched; other states are left as they are. */
   async ensureAwake(id: string): Promise<Domain> {
     const domain = this.get(id);
@@ -509,6 +522,21 @@ export class Host extends EventEmitter<HostEvents> {
         : undefined;
     await this.launcher.boot(domain, image, initialState, 'clone');
     return domain;
+  }
+
+  private async resumeUnknown(id: string): Promise<Domain> {
+    const file = this.files.savedState(id);
+    if (!file) throw new HostError('not_found', `no domain ${id}`);
+    try {
+      return await this.restore(file);
+    } catch (error) {
+      this.log.warn({ domain: id, file, err: error }, 'unrecorded saved state not restored');
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new HostError(
+        'not_found',
+        `no domain ${id} (its saved state did not restore: ${reason})`,
+      );
+    }
   }
 
   private register(spec: DomainSpec, recovered?: RecoveredDomain): Domain {
