@@ -3,7 +3,8 @@
 // own migrations folder beside it) from DATABASE_URL; see prisma/db-url.ts.
 import { defineConfig } from 'prisma/config';
 import { migrationAdapterFactory } from './prisma/adapters.ts';
-import { loadRootEnv, providerOf, resolveDatabaseUrl, schemaPathFor } from './prisma/db-url.ts';
+import { loadRootEnv } from '@raydesk/common/node';
+import { providerOf, resolveDatabaseUrl, schemaPathFor } from './prisma/db-url.ts';
 
 loadRootEnv();
 const url = resolveDatabaseUrl();

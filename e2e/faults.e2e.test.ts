@@ -31,7 +31,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { HypervisorClient } from '@raydesk/hypervisor/api';
-import { REPO_ROOT } from '../prisma/db-url.ts';
+import { REPO_ROOT } from '@raydesk/common/node';
 import {
   freePort,
   PORTAL_BUILD_ID,

@@ -25,7 +25,8 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { createGateway, type Gateway } from '@raydesk/gateway/server';
 import { startEphemeralHypervisor, type RunningHypervisor } from '@raydesk/hypervisor/host';
 import type { Db } from '../prisma/client.ts';
-import { dataDir, loadRootEnv, REPO_ROOT } from '../prisma/db-url.ts';
+import { loadRootEnv, REPO_ROOT } from '@raydesk/common/node';
+import { dataDir } from '../prisma/db-url.ts';
 import {
   freePort,
   PORTAL_BUILD_ID,

@@ -14,7 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { createGateway, type Gateway } from '@raydesk/gateway/server';
 import { startEphemeralHypervisor, type RunningHypervisor } from '@raydesk/hypervisor/host';
-import { loadRootEnv, REPO_ROOT } from '../prisma/db-url.ts';
+import { loadRootEnv, REPO_ROOT } from '@raydesk/common/node';
 import {
   freePort,
   PORTAL_BUILD_ID,

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { REPO_ROOT } from '@raydesk/hypervisor/config';
+import { REPO_ROOT } from '@raydesk/common/node';
 import { prepareGuests } from '@raydesk/hypervisor/setup';
 import { preparePortal } from './lib/portal.ts';
 import { ATTACK_DIR_ENV, summarizeAttacks, totalsLine } from '../security/lib/attack-log.ts';

@@ -1,15 +1,13 @@
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { loadRootEnv, REPO_ROOT } from '@raydesk/common/node';
 import type { NextConfig } from 'next';
 
 // web/ is the Next root, so Next only sees web/.env*. Raydesk keeps one .env at the repository
 // root: load it here (variables already in the environment win). Server code reads its settings
 // at run time from process.env (web/src/server/config.ts), so `next start` picks up changes
 // without a rebuild.
-const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const rootEnv = join(REPO_ROOT, '.env');
-if (existsSync(rootEnv)) process.loadEnvFile(rootEnv);
+loadRootEnv();
 
 // The remote-desktop viewer lives in src/viewer/ (written with the gateway). Until that file
 // exists, '@raydesk/viewer' resolves to a placeholder so the portal still builds.
@@ -20,7 +18,7 @@ const VIEWER = existsSync(join(REPO_ROOT, 'web/src/viewer/RemoteDesktop.tsx'))
 const nextConfig: NextConfig = {
   reactStrictMode: true,
   poweredByHeader: false,
-  transpilePackages: ['@raydesk/hypervisor', '@raydesk/gateway'],
+  transpilePackages: ['@raydesk/common', '@raydesk/hypervisor', '@raydesk/gateway'],
   // Native or Node-only packages: load them from node_modules at run time, never bundle.
   serverExternalPackages: [
     '@node-rs/argon2',

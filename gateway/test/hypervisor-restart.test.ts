@@ -10,10 +10,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
 import { io as connect } from 'socket.io-client';
+import { REPO_ROOT } from '@raydesk/common/node';
 import { HypervisorClient } from '@raydesk/hypervisor/api';
 import { mintAttachToken } from '../src/auth/attach-token.ts';
 import type {
@@ -26,7 +27,6 @@ import type { AttachGrant } from '../src/protocol/internal.ts';
 import { createGateway, type Gateway } from '../src/server.ts';
 import { Recorder, type ViewerClient } from './helpers.ts';
 
-const REPO_ROOT = resolve(import.meta.dirname, '../..');
 const HV_SECRET = `restart-test-${process.pid}-hypervisor`;
 const ATTACH_SECRET = `restart-test-attach-secret-0123456789abcdef-${process.pid}`;
 

@@ -16,7 +16,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createDb, type Db } from '../../prisma/client.ts';
-import { REPO_ROOT } from '../../prisma/db-url.ts';
+import { REPO_ROOT } from '@raydesk/common/node';
 import { setupDatabase } from '../../web/scripts/db-setup.ts';
 
 export const PORTAL_BUILD_ID = join(REPO_ROOT, 'web', '.next', 'BUILD_ID');

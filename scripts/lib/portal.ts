@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { z } from 'zod';
-import { loadDotEnv, REPO_ROOT } from '@raydesk/hypervisor/config';
+import { loadRootEnv, REPO_ROOT } from '@raydesk/common/node';
 import { describePortal, portalAddresses } from '../../web/portal-server/addresses.mjs';
 
 const setupResultSchema = z.object({ adminCreated: z.string().nullable() });
@@ -19,6 +19,8 @@ const BUILD_INPUTS = [
   'web/public',
   'web/next.config.ts',
   'web/package.json',
+  'common/src',
+  'common/package.json',
   'package-lock.json',
   'gateway/src/protocol',
   'gateway/src/auth',
@@ -99,7 +101,7 @@ export function adminHint(
 }
 
 export async function preparePortal(options: { build?: boolean } = {}): Promise<PortalCommand> {
-  loadDotEnv();
+  loadRootEnv();
   const tsx = join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
   process.stderr.write('[portal] database: migrations and seed\n');
   // Its logs go to stderr; stdout carries one JSON line: did this run create the admin?

@@ -9,7 +9,7 @@ import pino from 'pino';
 import { createGateway, type Gateway } from '@raydesk/gateway/server';
 import { HypervisorClient } from '@raydesk/hypervisor/api';
 import { startEphemeralHypervisor, type RunningHypervisor } from '@raydesk/hypervisor/host';
-import { loadRootEnv } from '../../prisma/db-url.ts';
+import { loadRootEnv } from '@raydesk/common/node';
 import {
   freePort,
   PORTAL_BUILD_ID,

@@ -20,11 +20,10 @@ import {
 } from '@raydesk/hypervisor/private-files';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadRootEnv, REPO_ROOT } from '@raydesk/common/node';
 import {
   dataDir,
-  loadRootEnv,
   providerOf,
-  REPO_ROOT,
   resolveDatabaseUrl,
   schemaPathFor,
   sqlitePath,

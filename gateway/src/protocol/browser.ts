@@ -2,15 +2,24 @@
 // display gateway and the web viewer. Types and zod schemas only: no DOM and no Node-only APIs,
 // because the browser imports this file too. The gateway validates every client message with
 // these schemas; the viewer may validate the small server messages with them.
+import {
+  domainIdSchema,
+  keyCodeSchema,
+  pointerButtonsSchema,
+  pointerCoordSchema,
+  wheelNotchesSchema,
+  type DisplayMode,
+  type DomainState,
+} from '@raydesk/common';
 import { z } from 'zod';
+
+export { keyCodeSchema, type DisplayMode, type DomainState };
 
 /** Bumped on any incompatible change; sent by the viewer in the handshake. */
 export const PROTOCOL_VERSION = 1;
 
-/** Same rule as the hypervisor's domain ids (duplicated so the browser need not import it). */
-export const vmIdSchema = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'vm ids are lowercase letters, digits and dashes');
+/** A VM is a hypervisor domain: the same id rule (@raydesk/common). */
+export const vmIdSchema = domainIdSchema;
 
 export const LIMITS = {
   /** socket.io's `maxHttpBufferSize` on the gateway: larger client packets close the transport. */
@@ -54,8 +63,6 @@ export type HandshakeError = (typeof HANDSHAKE_ERRORS)[number];
 
 // ---- Client -> server ------------------------------------------------------------------------
 
-export const keyCodeSchema = z.string().regex(/^[A-Za-z0-9]{1,32}$/);
-
 export const keyMessageSchema = z.strictObject({
   /** `KeyboardEvent.code` (physical key), e.g. "KeyA", "ShiftLeft", "AltRight". */
   code: keyCodeSchema,
@@ -65,17 +72,17 @@ export type KeyMessage = z.infer<typeof keyMessageSchema>;
 
 export const pointerMessageSchema = z.strictObject({
   /** Guest screen pixels. */
-  x: z.number().int().min(0).max(8191),
-  y: z.number().int().min(0).max(8191),
+  x: pointerCoordSchema,
+  y: pointerCoordSchema,
   /** Bit 0 left, bit 1 right, bit 2 middle (`MouseEvent.buttons` order). */
-  buttons: z.number().int().min(0).max(7),
+  buttons: pointerButtonsSchema,
 });
 export type PointerMessage = z.infer<typeof pointerMessageSchema>;
 
 export const wheelMessageSchema = z.strictObject({
   /** Notches; positive is down / right. */
-  dx: z.number().int().min(-32).max(32),
-  dy: z.number().int().min(-32).max(32),
+  dx: wheelNotchesSchema,
+  dy: wheelNotchesSchema,
 });
 export type WheelMessage = z.infer<typeof wheelMessageSchema>;
 
@@ -118,7 +125,6 @@ export const clientMessageSchemas = {
 // ---- Server -> client ------------------------------------------------------------------------
 
 export type SessionMode = 'control' | 'view';
-export type DisplayMode = 'graphical' | 'text';
 
 export interface Viewer {
   sessionId: string;
@@ -227,7 +233,7 @@ export interface ProtocolErrorMessage {
 }
 
 export interface VmStateMessage {
-  state: string;
+  state: DomainState;
 }
 
 /**

@@ -13,6 +13,7 @@ import {
   type ClientToServerEvents,
   type CloseReason,
   type ClosedMessage,
+  type DomainState,
   type MovedMessage,
   type NoticeCode,
   type ProtocolErrorCode,
@@ -136,7 +137,7 @@ export class ViewerSession implements FeedSubscriber {
   onFeedResize(): void {
     this.schedule();
   }
-  onFeedState(state: string): void {
+  onFeedState(state: DomainState): void {
     if (this.closed) return;
     this.socket.emit('vm:state', { state });
   }
