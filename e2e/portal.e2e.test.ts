@@ -24,9 +24,9 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { createGateway, type Gateway } from '@raydesk/gateway/server';
 import { startEphemeralHypervisor, type RunningHypervisor } from '@raydesk/hypervisor/host';
-import type { Db } from '../prisma/client.ts';
+import type { Db } from '@raydesk/db';
 import { loadRootEnv, REPO_ROOT } from '@raydesk/common/node';
-import { dataDir } from '../prisma/db-url.ts';
+import { dataDir } from '@raydesk/db/url';
 import {
   freePort,
   PORTAL_BUILD_ID,

@@ -18,7 +18,7 @@ const VIEWER = existsSync(join(REPO_ROOT, 'web/src/viewer/RemoteDesktop.tsx'))
 const nextConfig: NextConfig = {
   reactStrictMode: true,
   poweredByHeader: false,
-  transpilePackages: ['@raydesk/common', '@raydesk/hypervisor', '@raydesk/gateway'],
+  transpilePackages: ['@raydesk/common', '@raydesk/db', '@raydesk/hypervisor', '@raydesk/gateway'],
   // Native or Node-only packages: load them from node_modules at run time, never bundle.
   serverExternalPackages: [
     '@node-rs/argon2',
@@ -29,7 +29,7 @@ const nextConfig: NextConfig = {
     'pg',
     'socket.io-client',
   ],
-  // The portal imports ../prisma (schema helpers and generated clients) and the workspaces.
+  // The workspaces it imports (@raydesk/db with its generated clients, ...) live above web/.
   turbopack: { root: REPO_ROOT, resolveAlias: { '@raydesk/viewer': VIEWER } },
   webpack(config) {
     config.resolve.alias['@raydesk/viewer'] = join(REPO_ROOT, 'web', VIEWER);

@@ -15,7 +15,7 @@ import { request as httpsRequest } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createDb, type Db } from '../../prisma/client.ts';
+import { createDb, type Db } from '@raydesk/db';
 import { REPO_ROOT } from '@raydesk/common/node';
 import { setupDatabase } from '../../web/scripts/db-setup.ts';
 

@@ -27,7 +27,7 @@ import {
   resolveDatabaseUrl,
   schemaPathFor,
   sqlitePath,
-} from '../../prisma/db-url.ts';
+} from '@raydesk/db/url';
 import { hashPassword } from '../src/server/auth/password.ts';
 
 const PRISMA_CLI = join(REPO_ROOT, 'node_modules', 'prisma', 'build', 'index.js');
@@ -116,7 +116,7 @@ export async function seed(
   url: string,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<string | null> {
-  const { createDb } = await import('../../prisma/client.ts');
+  const { createDb } = await import('@raydesk/db');
   const db = createDb(url);
   let adminCreated: string | null = null;
   try {
@@ -176,7 +176,7 @@ export async function resetAdminPassword(
   const password = env.ADMIN_PASSWORD;
   if (!email || !password) throw new Error('ADMIN_EMAIL and ADMIN_PASSWORD must be set in .env');
   if (password.length < 8) throw new Error('ADMIN_PASSWORD must be at least 8 characters');
-  const { createDb } = await import('../../prisma/client.ts');
+  const { createDb } = await import('@raydesk/db');
   const db = createDb(url);
   try {
     const user = await db.user.findUnique({ where: { email } });

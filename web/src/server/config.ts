@@ -3,7 +3,7 @@
 import { secretSchema } from '@raydesk/common';
 import { loadRootEnv } from '@raydesk/common/node';
 import { z } from 'zod';
-import { resolveDatabaseUrl } from '../../../prisma/db-url.ts';
+import { resolveDatabaseUrl } from '@raydesk/db/url';
 
 const schema = z.object({
   PORT: z.coerce.number().int().min(1).max(65535).default(3000),

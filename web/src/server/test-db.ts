@@ -3,7 +3,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createDb, type Db } from '../../../prisma/client.ts';
+import { createDb, type Db } from '@raydesk/db';
 import { deployMigrations, ensureClients } from '../../scripts/db-setup.ts';
 
 export async function freshSqlite(): Promise<{

@@ -3,7 +3,7 @@
 // logout, after their last tab closed (grace period) or at their maximum lifetime.
 import type { DomainInfo, HypervisorClient } from '@raydesk/hypervisor/api';
 import { join } from 'node:path';
-import { dataDir } from '../../../prisma/db-url.ts';
+import { dataDir } from '@raydesk/db/url';
 import type { Db } from './db.ts';
 import { audit } from './audit.ts';
 import { config } from './config.ts';
