@@ -10,7 +10,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { HypervisorClient } from '../hypervisor/src/api/index.ts';
 import { startEphemeralHypervisor, type RunningHypervisor } from '../hypervisor/src/host/index.ts';
 import { createGateway, type Gateway } from '../gateway/src/server.ts';
-import { PORTAL_HOST_RESOLVER_RULE } from '../scripts/lib/portal-server.ts';
+import { PORTAL_HOST_RESOLVER_RULE } from '@raydesk/web/testing';
 import {
   CHROMIUM,
   CHROMIUM_ARGS,

@@ -37,10 +37,10 @@ import {
   PORTAL_BUILD_ID,
   PORTAL_HOST_NAME,
   PORTAL_HOST_RESOLVER_RULE,
-} from '../scripts/lib/portal-server.ts';
+  setupDatabase,
+} from '@raydesk/web/testing';
 import { ProcessGroup, type PartExit, type PartUp } from '../scripts/lib/processes.ts';
 import { stackParts } from '../scripts/lib/stack.ts';
-import { setupDatabase } from '../web/scripts/db-setup.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = join(REPO_ROOT, 'artifacts', 'screenshots');

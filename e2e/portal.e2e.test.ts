@@ -35,9 +35,9 @@ import {
   PORTAL_HOST_RESOLVER_RULE,
   startPortalServer,
   type PortalServer,
-} from '../scripts/lib/portal-server.ts';
-import { GATEWAY_SOCKET_PATH } from '../web/portal-server/gateway-path.mjs';
-import { hashPassword } from '../web/src/server/auth/password.ts';
+  GATEWAY_SOCKET_PATH,
+  hashPassword,
+} from '@raydesk/web/testing';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = join(REPO_ROOT, 'artifacts', 'screenshots');

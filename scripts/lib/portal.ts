@@ -6,7 +6,7 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from '
 import { join, relative } from 'node:path';
 import { z } from 'zod';
 import { loadRootEnv, REPO_ROOT } from '@raydesk/common/node';
-import { describePortal, portalAddresses } from '../../web/portal-server/addresses.mjs';
+import { describePortal, portalAddresses } from '@raydesk/web/addresses';
 
 const setupResultSchema = z.object({ adminCreated: z.string().nullable() });
 

@@ -15,8 +15,8 @@ import {
   PORTAL_BUILD_ID,
   startPortalServer,
   type PortalServer,
-} from '../../scripts/lib/portal-server.ts';
-import { hashPassword } from '../../web/src/server/auth/password.ts';
+  hashPassword,
+} from '@raydesk/web/testing';
 
 export interface StackUser {
   email: string;
