@@ -9,6 +9,7 @@ export default tseslint.config(
       'data/**',
       'web/next-env.d.ts',
       'prisma/generated/**',
+      'web/viewer/dist/**',
     ],
   },
   js.configs.recommended,

@@ -18,7 +18,7 @@ import {
   chromiumMissing,
   servePage,
   type TestPageServer,
-} from '../gateway/test/browser-harness.ts';
+} from '@raydesk/viewer/testing';
 
 export const CANVAS = 'canvas[aria-label="Remote desktop"]';
 

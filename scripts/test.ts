@@ -31,7 +31,17 @@ await prepareGuests({
 // The portal end-to-end tests run the production build.
 await preparePortal();
 
-const files = ['hypervisor', 'gateway', 'web', 'e2e', 'scripts', 'prisma', 'bench', 'security']
+const files = [
+  'common',
+  'hypervisor',
+  'gateway',
+  'web',
+  'e2e',
+  'scripts',
+  'prisma',
+  'bench',
+  'security',
+]
   .flatMap((dir) => {
     try {
       return findTests(join(REPO_ROOT, dir));

@@ -1,5 +1,3 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { loadRootEnv, REPO_ROOT } from '@raydesk/common/node';
 import type { NextConfig } from 'next';
 
@@ -9,16 +7,16 @@ import type { NextConfig } from 'next';
 // without a rebuild.
 loadRootEnv();
 
-// The remote-desktop viewer lives in src/viewer/ (written with the gateway). Until that file
-// exists, '@raydesk/viewer' resolves to a placeholder so the portal still builds.
-const VIEWER = existsSync(join(REPO_ROOT, 'web/src/viewer/RemoteDesktop.tsx'))
-  ? './src/viewer/RemoteDesktop.tsx'
-  : './src/components/ViewerPlaceholder.tsx';
-
 const nextConfig: NextConfig = {
   reactStrictMode: true,
   poweredByHeader: false,
-  transpilePackages: ['@raydesk/common', '@raydesk/db', '@raydesk/hypervisor', '@raydesk/gateway'],
+  transpilePackages: [
+    '@raydesk/common',
+    '@raydesk/db',
+    '@raydesk/hypervisor',
+    '@raydesk/gateway',
+    '@raydesk/viewer',
+  ],
   // Native or Node-only packages: load them from node_modules at run time, never bundle.
   serverExternalPackages: [
     '@node-rs/argon2',
@@ -29,12 +27,8 @@ const nextConfig: NextConfig = {
     'pg',
     'socket.io-client',
   ],
-  // The workspaces it imports (@raydesk/db with its generated clients, ...) live above web/.
-  turbopack: { root: REPO_ROOT, resolveAlias: { '@raydesk/viewer': VIEWER } },
-  webpack(config) {
-    config.resolve.alias['@raydesk/viewer'] = join(REPO_ROOT, 'web', VIEWER);
-    return config;
-  },
+  // Turbopack resolves the workspaces (and @raydesk/db's generated clients) from the repository root.
+  turbopack: { root: REPO_ROOT },
   outputFileTracingRoot: REPO_ROOT,
   typescript: { tsconfigPath: './tsconfig.json' },
   async headers() {

@@ -25,7 +25,7 @@ import type {
 } from '../src/protocol/browser.ts';
 import type { AttachGrant } from '../src/protocol/internal.ts';
 import { createGateway, type Gateway } from '../src/server.ts';
-import { Recorder, type ViewerClient } from './helpers.ts';
+import { Recorder, type ViewerClient } from '../testing/helpers.ts';
 
 const HV_SECRET = `restart-test-${process.pid}-hypervisor`;
 const ATTACH_SECRET = `restart-test-attach-secret-0123456789abcdef-${process.pid}`;

@@ -20,6 +20,8 @@ const BUILD_INPUTS = [
   'web/next.config.ts',
   'web/package.json',
   'common/src',
+  'web/viewer/src',
+  'web/viewer/package.json',
   'common/package.json',
   'package-lock.json',
   'gateway/src/protocol',

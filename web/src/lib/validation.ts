@@ -1,6 +1,6 @@
 // Input schemas shared by the forms (client) and the API routes (server): one source of the
 // rules and of the messages people see.
-import './zod-jitless.ts';
+import '@raydesk/common/zod-jitless';
 import { DOMAIN_STATES } from '@raydesk/common';
 import { z } from 'zod';
 

@@ -8,11 +8,11 @@ import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { build } from 'esbuild';
-import { mintAttachToken } from '../src/auth/attach-token.ts';
-import type { AttachGrant } from '../src/protocol/internal.ts';
+import { mintAttachToken } from '@raydesk/gateway/attach-token';
+import type { AttachGrant } from '@raydesk/gateway/internal';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-export const VIEWER_ENTRY = resolve(HERE, '../../web/src/viewer/index.ts');
+export const VIEWER_ENTRY = resolve(HERE, '../src/index.ts');
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 export function chromiumMissing(): string | null {

@@ -5,7 +5,7 @@
 // inside a container: toolbar (status pill, Ctrl-Alt-Del, clipboard send, fullscreen,
 // disconnect), the canvas ("Remote desktop") and overlays.
 // First: the gateway protocol below builds zod schemas (see zod-jitless.ts).
-import '../lib/zod-jitless.ts';
+import '@raydesk/common/zod-jitless';
 import { io, type Socket } from 'socket.io-client';
 import {
   PROTOCOL_VERSION,
