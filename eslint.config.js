@@ -10,6 +10,7 @@ export default tseslint.config(
       'web/next-env.d.ts',
       'prisma/generated/**',
       'web/viewer/dist/**',
+      '**/.tsbuild/**',
     ],
   },
   js.configs.recommended,

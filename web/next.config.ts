@@ -30,7 +30,9 @@ const nextConfig: NextConfig = {
   // Turbopack resolves the workspaces (and @raydesk/db's generated clients) from the repository root.
   turbopack: { root: REPO_ROOT },
   outputFileTracingRoot: REPO_ROOT,
-  typescript: { tsconfigPath: './tsconfig.json' },
+  // Next checks the portal with its own settings; tsconfig.json adds the project references
+  // that `npm run typecheck` (tsc -b) builds.
+  typescript: { tsconfigPath: './tsconfig.next.json' },
   async headers() {
     return [
       {
