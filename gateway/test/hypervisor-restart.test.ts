@@ -108,12 +108,10 @@ function viewer(url: string, grant: AttachGrant) {
     transports: ['websocket'],
     reconnection: false,
     forceNew: true,
-    auth: async (cb) =>
-      cb({
-        token: await mintAttachToken(ATTACH_SECRET, grant),
-        clientId: randomUUID(),
-        protocol: 1,
-      }),
+    auth: (cb) =>
+      void mintAttachToken(ATTACH_SECRET, grant).then((token) =>
+        cb({ token, clientId: randomUUID(), protocol: 1 }),
+      ),
   }) as ViewerClient;
   socket.rec = new Recorder();
   const notices: SessionNotice[] = [];

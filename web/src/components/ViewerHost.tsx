@@ -97,7 +97,7 @@ export function ViewerHost(props: ViewerHostProps) {
       }
     };
     void check();
-    const timer = setInterval(check, 10_000);
+    const timer = setInterval(() => void check(), 10_000);
     return () => clearInterval(timer);
   }, [kind, vmId]);
 

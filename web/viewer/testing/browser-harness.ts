@@ -100,10 +100,13 @@ export async function servePage(options: {
         name: q.get('name') ?? 'Ada',
         role: (q.get('role') as 'user' | 'admin') ?? 'user',
       };
-      mintAttachToken(options.attachSecret, grant).then((t) => {
-        res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'no-store' });
-        res.end(t);
-      });
+      mintAttachToken(options.attachSecret, grant).then(
+        (t) => {
+          res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'no-store' });
+          res.end(t);
+        },
+        (error: unknown) => res.writeHead(500).end(String(error)),
+      );
     } else if (url.pathname === '/') {
       res.writeHead(200, { 'content-type': 'text/html' });
       res.end(PAGE(options.gatewayUrl, options.vm));
