@@ -96,31 +96,50 @@ export type FrameAck = z.infer<typeof frameAckSchema>;
 
 export const refreshMessageSchema = z.strictObject({}).optional();
 
-export interface ClientToServerEvents {
-  'frame:ack': (msg: FrameAck) => void;
-  'input:key': (msg: KeyMessage) => void;
-  'input:pointer': (msg: PointerMessage) => void;
-  'input:wheel': (msg: WheelMessage) => void;
+/**
+ * Every event a viewer may send, with the schema its payload must pass. The one list of client
+ * events: their names, socket.io's event map and the gateway's validation all come from here,
+ * and the gateway's handler table (sessions/session.ts) needs one handler per entry, taking the
+ * schema's output.
+ */
+const clientEvents = {
+  /** A frame was painted (see DisplayUpdate). */
+  'frame:ack': { schema: frameAckSchema },
+  'input:key': { schema: keyMessageSchema },
+  'input:pointer': { schema: pointerMessageSchema },
+  'input:wheel': { schema: wheelMessageSchema },
   /** Ask for a full frame (e.g. after the page lost its canvas). */
-  'display:refresh': (msg?: Record<string, never>) => void;
+  'display:refresh': { schema: refreshMessageSchema },
+} as const satisfies Record<string, { schema: z.ZodType }>;
+
+export type ClientEventName = keyof typeof clientEvents;
+type ClientInput<E extends ClientEventName> = z.input<(typeof clientEvents)[E]['schema']>;
+/** The payload of each client event once its schema accepted it. */
+export type ClientMessages = {
+  [E in ClientEventName]: z.output<(typeof clientEvents)[E]['schema']>;
+};
+
+/**
+ * The table, typed per event: indexed with a generic event name it gives that event's schema,
+ * so a parse result and the handler of the same event line up without casts.
+ */
+export const CLIENT_EVENT_CONTRACT: {
+  readonly [E in ClientEventName]: { readonly schema: z.ZodType<ClientMessages[E]> };
+} = clientEvents;
+
+export function isClientEvent(name: string): name is ClientEventName {
+  return Object.hasOwn(clientEvents, name);
 }
 
-export const CLIENT_EVENTS = [
-  'frame:ack',
-  'input:key',
-  'input:pointer',
-  'input:wheel',
-  'display:refresh',
-] as const satisfies readonly (keyof ClientToServerEvents)[];
-export type ClientEventName = (typeof CLIENT_EVENTS)[number];
+export const CLIENT_EVENTS: readonly ClientEventName[] =
+  Object.keys(clientEvents).filter(isClientEvent);
 
-export const clientMessageSchemas = {
-  'frame:ack': frameAckSchema,
-  'input:key': keyMessageSchema,
-  'input:pointer': pointerMessageSchema,
-  'input:wheel': wheelMessageSchema,
-  'display:refresh': refreshMessageSchema,
-} as const satisfies Record<ClientEventName, z.ZodType>;
+/** socket.io's map of what the viewer emits; an event whose schema allows no payload may omit it. */
+export type ClientToServerEvents = {
+  [E in ClientEventName]: undefined extends ClientInput<E>
+    ? (msg?: ClientInput<E>) => void
+    : (msg: ClientInput<E>) => void;
+};
 
 // ---- Server -> client ------------------------------------------------------------------------
 
