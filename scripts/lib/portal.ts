@@ -67,10 +67,8 @@ export function buildPortal(): void {
   process.stderr.write(`[portal] built in ${((Date.now() - started) / 1000).toFixed(0)}s\n`);
 }
 
-export interface PortalCommand {
-  command: { command: string; args: string[]; cwd: string };
-  /** Where this machine checks that the portal answers (plain HTTP on loopback, TLS or not). */
-  url: string;
+/** What `npm start` tells people once the portal it prepared is up. */
+export interface PreparedPortal {
   /** Where people open it, from this machine and from others (web/portal-server/addresses.mjs). */
   openHint: string;
   adminHint: string | null;
@@ -102,7 +100,7 @@ export function adminHint(
   return `Administrator: ${email}; its first password is ADMIN_PASSWORD in .env; ${reset}`;
 }
 
-export async function preparePortal(options: { build?: boolean } = {}): Promise<PortalCommand> {
+export async function preparePortal(options: { build?: boolean } = {}): Promise<PreparedPortal> {
   loadRootEnv();
   const tsx = join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
   process.stderr.write('[portal] database: migrations and seed\n');
@@ -116,18 +114,13 @@ export async function preparePortal(options: { build?: boolean } = {}): Promise<
   const setup = setupResultSchema.parse(JSON.parse(result.trim().split('\n').pop() ?? '{}'));
 
   if (options.build !== false) buildPortal();
-  const port = Number(process.env.PORT || 3000);
-  const bind = process.env.PORTAL_BIND || undefined;
-  const localHost = bind && bind !== '0.0.0.0' && bind !== '::' ? bind : '127.0.0.1';
   const addresses = portalAddresses({
-    port,
+    port: Number(process.env.PORT || 3000),
     tls: Boolean(process.env.TLS_CERT_FILE),
-    bind,
+    bind: process.env.PORTAL_BIND || undefined,
     publicUrl: process.env.PORTAL_PUBLIC_URL || undefined,
   });
   return {
-    command: { command: process.execPath, args: ['web/server.mjs'], cwd: REPO_ROOT },
-    url: `http://${localHost.includes(':') ? `[${localHost}]` : localHost}:${port}`,
     openHint: describePortal(addresses),
     adminHint: adminHint(
       process.env.ADMIN_EMAIL,
