@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createDb, type Db } from '@raydesk/db';
-import { deployMigrations, ensureClients } from '../../scripts/db-setup.ts';
+import { deployMigrations, ensureClients } from '@raydesk/db/setup';
 
 export async function freshSqlite(): Promise<{
   db: Db;
