@@ -1,5 +1,6 @@
-// `npm test`: prepares what the tests need (guest images and golden snapshots, the database),
-// then runs every *.test.ts in the repository through node's test runner, one file at a time,
+// `npm test`: first the static checks the README promises (lint, typecheck, format), failing
+// fast; then prepares what the tests need (guest images and golden snapshots, the database),
+// and runs every *.test.ts in the repository through node's test runner, one file at a time,
 // because the integration tests boot real VMs on a 2-core machine. The attack suite (security/)
 // records each attack it tries; the total is printed at the end.
 import { spawnSync } from 'node:child_process';
@@ -22,6 +23,21 @@ function findTests(dir: string, out: string[] = []): string[] {
     }
   }
   return out;
+}
+
+// Cheap checks first: a lint or type error should not wait for guest images and VM tests.
+const STATIC_CHECKS = [
+  ['lint', 'eslint, type-aware and import rules'],
+  ['typecheck', 'tsc -b over the project references'],
+  ['format:check', 'prettier --check'],
+] as const;
+for (const [script, what] of STATIC_CHECKS) {
+  process.stderr.write(`[test] npm run ${script} (${what})\n`);
+  const check = spawnSync('npm', ['run', '--silent', script], { cwd: REPO_ROOT, stdio: 'inherit' });
+  if (check.status !== 0) {
+    process.stderr.write(`[test] npm run ${script} failed; no tests were run\n`);
+    process.exit(check.status ?? 1);
+  }
 }
 
 await prepareGuests({
