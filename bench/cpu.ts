@@ -1,6 +1,6 @@
 // CPU figures: input-to-paint of a desktop VM with N spinning neighbours, with the credit
 // scheduler on and off in the same run (the scheduler's setEnabled), and idle CPU per VM.
-import type { ApplianceName } from '../hypervisor/src/api/index.ts';
+import type { ApplianceName } from '@raydesk/hypervisor/api';
 import { internalsOf } from '@raydesk/hypervisor/testing';
 import { measureIdleCpu, type IdleCpu } from './idle-cpu.ts';
 import {

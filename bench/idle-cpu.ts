@@ -3,8 +3,8 @@
 // two ways over the same window: the hypervisor process's CPU time (all threads) minus the same
 // process's CPU over an equal window before the VM existed, and the VM worker thread's own CPU
 // time as its scheduler reports carry it (/proc/thread-self/schedstat).
-import type { ApplianceName } from '../hypervisor/src/api/index.ts';
-import type { Host } from '../hypervisor/src/host/index.ts';
+import type { ApplianceName } from '@raydesk/hypervisor/api';
+import type { Host } from '@raydesk/hypervisor/host';
 import { internalsOf } from '@raydesk/hypervisor/testing';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

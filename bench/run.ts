@@ -3,7 +3,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { homedir, loadavg } from 'node:os';
 import { join } from 'node:path';
-import type { DomainInfo } from '../hypervisor/src/api/index.ts';
+import type { DomainInfo } from '@raydesk/hypervisor/api';
 import { internalsOf } from '@raydesk/hypervisor/testing';
 import { measureBandwidth } from './bandwidth.ts';
 import { FrameTap } from './baseline.ts';

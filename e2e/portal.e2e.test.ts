@@ -24,8 +24,9 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { createGateway, type Gateway } from '@raydesk/gateway/server';
 import { startEphemeralHypervisor, type RunningHypervisor } from '@raydesk/hypervisor/host';
-import type { Db } from '../prisma/client.ts';
-import { dataDir, loadRootEnv, REPO_ROOT } from '../prisma/db-url.ts';
+import type { Db } from '@raydesk/db';
+import { loadRootEnv, REPO_ROOT } from '@raydesk/common/node';
+import { dataDir } from '@raydesk/db/url';
 import {
   freePort,
   PORTAL_BUILD_ID,
@@ -34,9 +35,9 @@ import {
   PORTAL_HOST_RESOLVER_RULE,
   startPortalServer,
   type PortalServer,
-} from '../scripts/lib/portal-server.ts';
-import { GATEWAY_SOCKET_PATH } from '../web/portal-server/gateway-path.mjs';
-import { hashPassword } from '../web/src/server/auth/password.ts';
+  GATEWAY_SOCKET_PATH,
+  hashPassword,
+} from '@raydesk/web/testing';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = join(REPO_ROOT, 'artifacts', 'screenshots');

@@ -66,7 +66,9 @@ export class ControlServer {
   }
 
   async close(): Promise<void> {
-    await new Promise<void>((resolve) => this.io.close(() => resolve()));
+    await new Promise<void>((resolve, reject) => {
+      this.io.close(() => resolve()).catch(reject);
+    });
   }
 
   private async serveHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -9,16 +9,12 @@ import { HttpError, notFound } from './http.ts';
 import { hypervisor, isHypervisorError } from './hypervisor.ts';
 import { log } from './log.ts';
 import type { Viewer } from './auth/request.ts';
+import { VM_STATES, type VmState } from '../lib/validation.ts';
 
-export const ACTIVE_STATES = [
-  'creating',
-  'starting',
-  'running',
-  'paused',
-  'saving',
-  'saved',
-  'crashed',
-];
+/** VMs that count against quotas and show as the user's: every state but the two ends. */
+export const ACTIVE_STATES: VmState[] = VM_STATES.filter(
+  (state) => state !== 'stopped' && state !== 'destroyed',
+);
 
 type VmRow = NonNullable<Awaited<ReturnType<Db['vm']['findFirst']>>>;
 

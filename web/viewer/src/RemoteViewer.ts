@@ -5,7 +5,7 @@
 // inside a container: toolbar (status pill, Ctrl-Alt-Del, clipboard send, fullscreen,
 // disconnect), the canvas ("Remote desktop") and overlays.
 // First: the gateway protocol below builds zod schemas (see zod-jitless.ts).
-import '../lib/zod-jitless.ts';
+import '@raydesk/common/zod-jitless';
 import { io, type Socket } from 'socket.io-client';
 import {
   PROTOCOL_VERSION,
@@ -625,10 +625,10 @@ export class RemoteViewer {
 
   private emitInput<E extends 'input:key' | 'input:pointer' | 'input:wheel'>(
     event: E,
-    msg: Parameters<ClientToServerEvents[E]>[0],
+    ...msg: Parameters<ClientToServerEvents[E]>
   ): void {
     if (this.state !== 'connected' || this.mode !== 'control' || !this.socket) return;
-    (this.socket.emit as (e: string, m: unknown) => void)(event, msg);
+    this.socket.emit(event, ...msg);
   }
 
   /** Exact guest pixel under a client (CSS) coordinate, whatever the scaling. */

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { SECRETS, sleep, startHarness, type Harness } from './helpers.ts';
+import { REPO_ROOT } from '@raydesk/common/node';
+import { SECRETS, sleep, startHarness, type Harness } from '@raydesk/gateway/testing';
 import {
   CANVAS_HASH_SCRIPT,
   CHROMIUM,
@@ -19,10 +20,10 @@ import {
   percentile,
   servePage,
   type TestPageServer,
-} from './browser-harness.ts';
+} from '../testing/browser-harness.ts';
 
 const skip = chromiumMissing();
-const ARTIFACTS = resolve(import.meta.dirname, '../../artifacts');
+const ARTIFACTS = resolve(REPO_ROOT, 'artifacts');
 
 let h: Harness;
 let page: TestPageServer;

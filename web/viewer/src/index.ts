@@ -1,4 +1,5 @@
-// The Raydesk remote-desktop viewer: framework-agnostic; RemoteDesktop.tsx wraps it for React.
+// The Raydesk remote-desktop viewer: framework-agnostic, no dependency on the portal. The portal
+// wraps it for React (web/src/components/RemoteDesktop.tsx).
 export {
   RemoteViewer,
   type RemoteViewerOptions,

@@ -3,7 +3,7 @@
 // administrator's disconnect or a refusal), and `ReconnectPolicy` spaces the retries:
 // exponential backoff with jitter, capped, reset once a session has lasted a while.
 // First: the gateway protocol builds zod schemas (see zod-jitless.ts).
-import '../lib/zod-jitless.ts';
+import '@raydesk/common/zod-jitless';
 import { HANDSHAKE_ERRORS, type CloseReason } from '@raydesk/gateway/protocol';
 
 /** getToken rejects with this when the portal refuses for good (not when it is unreachable). */

@@ -101,12 +101,12 @@ export async function startHarness(
         transports: ['websocket'],
         reconnection: false,
         forceNew: true,
-        auth: async (cb) =>
-          cb({
-            token: extra.token ?? (await token(grant)),
-            clientId: extra.clientId ?? randomUUID(),
-            protocol: 1,
-          }),
+        // socket.io ignores what this returns: hand the token to cb once it is minted.
+        auth: (cb) =>
+          void (extra.token !== undefined ? Promise.resolve(extra.token) : token(grant)).then(
+            (signed) =>
+              cb({ token: signed, clientId: extra.clientId ?? randomUUID(), protocol: 1 }),
+          ),
       }) as ViewerClient;
       socket.rec = new Recorder();
       socket.onAny((event: string, value: unknown) => socket.rec.push(event, value));

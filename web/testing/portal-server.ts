@@ -1,7 +1,7 @@
 // Starts the real portal (web/server.mjs over the production build in web/.next) as a child
 // process against a running hypervisor and gateway, with a throwaway SQLite database and its own
 // secrets, so it never touches ./data or a running Raydesk. Shared by the portal's end-to-end
-// tests (e2e/) and the benchmark (bench/portal.ts).
+// tests (e2e/), the attack suite (security/) and the benchmark (bench/portal.ts).
 //
 // The portal is used as another computer would use it: it listens on every address, and browsers
 // reach it as http://vdi.example.test:<port>, a made-up name Chromium maps to 127.0.0.2
@@ -15,9 +15,9 @@ import { request as httpsRequest } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createDb, type Db } from '../../prisma/client.ts';
-import { REPO_ROOT } from '../../prisma/db-url.ts';
-import { setupDatabase } from '../../web/scripts/db-setup.ts';
+import { createDb, type Db } from '@raydesk/db';
+import { REPO_ROOT } from '@raydesk/common/node';
+import { setupDatabase } from '../scripts/db-setup.ts';
 
 export const PORTAL_BUILD_ID = join(REPO_ROOT, 'web', '.next', 'BUILD_ID');
 

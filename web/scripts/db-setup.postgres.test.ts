@@ -2,7 +2,7 @@
 // through prisma.config.ts (adapter-pg with its catalog-type fix), the seed, and a create/find.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { findPgBin, startTestPostgres, type TestPostgres } from './test-postgres.ts';
+import { findPgBin, startTestPostgres, type TestPostgres } from '@raydesk/db/testing';
 
 const skip = findPgBin() ? false : 'PostgreSQL is not installed (apt-get install postgresql)';
 let pg: TestPostgres | null = null;
@@ -18,7 +18,7 @@ test(
   'migrate deploy, seed and a create/find on PostgreSQL',
   { skip, timeout: 120_000 },
   async () => {
-    const { setupDatabase } = await import('../web/scripts/db-setup.ts');
+    const { setupDatabase } = await import('./db-setup.ts');
     const env = {
       ...process.env,
       DATABASE_URL: pg!.url,
@@ -31,7 +31,7 @@ test(
     console.log(
       `# postgres migrate deploy: first ${first.migrateMs} ms, second ${second.migrateMs} ms`,
     );
-    const { createDb } = await import('./client.ts');
+    const { createDb } = await import('@raydesk/db');
     const db = createDb(pg!.url);
     try {
       assert.equal(await db.user.count({ where: { role: 'admin' } }), 1);

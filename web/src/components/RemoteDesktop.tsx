@@ -1,7 +1,7 @@
 'use client';
 // React wrapper around RemoteViewer. Mount it in a sized box; it fills it.
 import { useEffect, useRef } from 'react';
-import { RemoteViewer, type ViewerState, type ViewerStateDetail } from './RemoteViewer.ts';
+import { RemoteViewer, type ViewerState, type ViewerStateDetail } from '@raydesk/viewer';
 import type { Viewer } from '@raydesk/gateway/protocol';
 
 export interface RemoteDesktopProps {

@@ -8,9 +8,10 @@ import { resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { chromium, type Page } from 'playwright-core';
+import { REPO_ROOT } from '@raydesk/common/node';
 import { HypervisorClient } from '@raydesk/hypervisor/api';
 import { startEphemeralHypervisor } from '@raydesk/hypervisor/host';
-import { createGateway } from '../src/server.ts';
+import { createGateway } from '@raydesk/gateway/server';
 import {
   CANVAS_HASH_SCRIPT,
   CHROMIUM,
@@ -19,9 +20,9 @@ import {
   chromiumMissing,
   percentile,
   servePage,
-} from './browser-harness.ts';
+} from '../testing/browser-harness.ts';
 
-const ARTIFACTS = resolve(import.meta.dirname, '../../artifacts');
+const ARTIFACTS = resolve(REPO_ROOT, 'artifacts');
 
 test(
   'real hypervisor: Chromium views a VM, typing changes the canvas, a window drag, AltGr, takeover',

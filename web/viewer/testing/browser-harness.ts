@@ -8,11 +8,11 @@ import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { build } from 'esbuild';
-import { mintAttachToken } from '../src/auth/attach-token.ts';
-import type { AttachGrant } from '../src/protocol/internal.ts';
+import { mintAttachToken } from '@raydesk/gateway/attach-token';
+import type { AttachGrant } from '@raydesk/gateway/internal';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-export const VIEWER_ENTRY = resolve(HERE, '../../web/src/viewer/index.ts');
+export const VIEWER_ENTRY = resolve(HERE, '../src/index.ts');
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 export function chromiumMissing(): string | null {
@@ -100,10 +100,13 @@ export async function servePage(options: {
         name: q.get('name') ?? 'Ada',
         role: (q.get('role') as 'user' | 'admin') ?? 'user',
       };
-      mintAttachToken(options.attachSecret, grant).then((t) => {
-        res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'no-store' });
-        res.end(t);
-      });
+      mintAttachToken(options.attachSecret, grant).then(
+        (t) => {
+          res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'no-store' });
+          res.end(t);
+        },
+        (error: unknown) => res.writeHead(500).end(String(error)),
+      );
     } else if (url.pathname === '/') {
       res.writeHead(200, { 'content-type': 'text/html' });
       res.end(PAGE(options.gatewayUrl, options.vm));

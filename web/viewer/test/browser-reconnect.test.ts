@@ -11,9 +11,10 @@ import { resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { REPO_ROOT } from '@raydesk/common/node';
 import { HypervisorClient } from '@raydesk/hypervisor/api';
 import { startEphemeralHypervisor, type RunningHypervisor } from '@raydesk/hypervisor/host';
-import { createGateway, type Gateway } from '../src/server.ts';
+import { createGateway, type Gateway } from '@raydesk/gateway/server';
 import {
   CHROMIUM,
   CHROMIUM_ARGS,
@@ -21,9 +22,9 @@ import {
   chromiumMissing,
   servePage,
   type TestPageServer,
-} from './browser-harness.ts';
+} from '../testing/browser-harness.ts';
 
-const ARTIFACTS = resolve(import.meta.dirname, '../../artifacts');
+const ARTIFACTS = resolve(REPO_ROOT, 'artifacts');
 
 interface StateRecord {
   state: string;

@@ -60,7 +60,9 @@ export class FakeHypervisor {
 
   async close(): Promise<void> {
     clearInterval(this.clock);
-    await new Promise<void>((resolve) => this.io.close(() => resolve()));
+    await new Promise<void>((resolve, reject) => {
+      this.io.close(() => resolve()).catch(reject);
+    });
   }
 
   addVm(id: string, width = 640, height = 480, mode: DisplayMode = 'graphical'): FakeVm {
