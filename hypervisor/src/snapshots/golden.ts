@@ -1,11 +1,21 @@
 // Golden snapshots ("virtual appliances saved suspended"): each appliance is cold-booted once
 // to the point where its guest agent says it is ready and its screen has settled, then saved
 // compressed. Every new VM of that appliance resumes from it instead of booting.
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { ApplianceName } from '../api/protocol.ts';
 import type { Host } from '../host/host.ts';
+import { STALE_IMAGE_DAYS, applianceCacheDir } from '../appliances/index.ts';
 import { readStateFile, writeStateFile } from './codec.ts';
 
 const require = createRequire(import.meta.url);
@@ -32,6 +42,33 @@ export type GoldenProgress = (phase: 'boot' | 'settle' | 'save' | 'done', detail
 
 function v86Version(): string {
   return (require('v86/package.json') as { version: string }).version;
+}
+
+/**
+ * Deletes an appliance's golden snapshots (other than `keep`) whose image is no longer cached
+ * (images are pruned after STALE_IMAGE_DAYS unused), and any unused that long. Not at once:
+ * another checkout on this machine may run another recipe and would have to rebuild its own.
+ * Returns the deleted file names.
+ */
+export function pruneStaleSnapshots(
+  dir: string,
+  appliance: ApplianceName,
+  keep: readonly string[],
+  now = Date.now(),
+): string[] {
+  const removed: string[] = [];
+  for (const file of readdirSync(dir)) {
+    const path = join(dir, file);
+    if (!file.startsWith(`${appliance}-`) || keep.includes(path)) continue;
+    // `<appliance>-<recipe hash>-v86_...`: the image it was made from is `<appliance>-<hash>`.
+    const imageDir = join(applianceCacheDir(), file.split('-').slice(0, 2).join('-'));
+    const unused = now - statSync(path).mtimeMs > STALE_IMAGE_DAYS * 86_400_000;
+    if (!existsSync(imageDir) || unused) {
+      rmSync(path, { force: true });
+      removed.push(file);
+    }
+  }
+  return removed;
 }
 
 export class GoldenSnapshots {
@@ -61,7 +98,10 @@ export class GoldenSnapshots {
     if (!state) {
       state = (async () => {
         await this.ensure(appliance);
-        const { state: file } = await this.paths(appliance);
+        const { state: file, manifest } = await this.paths(appliance);
+        const now = new Date();
+        // Used now: stale-snapshot pruning goes by these times.
+        for (const path of [file, manifest]) utimesSync(path, now, now);
         return (await readStateFile(file)).state;
       })();
       state.catch(() => this.loaded.delete(appliance));
@@ -142,25 +182,12 @@ export class GoldenSnapshots {
         createdAt: new Date().toISOString(),
       };
       writeFileSync(paths.manifest, JSON.stringify(manifest, null, 2));
-      this.removeStale(appliance, paths);
+      pruneStaleSnapshots(this.dir, appliance, [paths.state, paths.manifest]);
       log.info(manifest, 'golden snapshot saved');
       onProgress?.('done', `${(fileBytes / 2 ** 20).toFixed(1)} MiB`);
       return manifest;
     } finally {
       await this.host.destroy(domain.id).catch(() => undefined);
-    }
-  }
-
-  /** Deletes this appliance's snapshots made for older images or emulator versions. */
-  private removeStale(
-    appliance: ApplianceName,
-    current: { state: string; manifest: string },
-  ): void {
-    for (const file of readdirSync(this.dir)) {
-      const path = join(this.dir, file);
-      if (file.startsWith(`${appliance}-`) && path !== current.state && path !== current.manifest) {
-        rmSync(path, { force: true });
-      }
     }
   }
 
