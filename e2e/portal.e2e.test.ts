@@ -110,6 +110,20 @@ function watchPage(page: Page): void {
     if (/Content.Security.Policy/i.test(message.text()))
       problems.push(`console: ${message.text()}`);
   });
+  page.on('pageerror', (error) =>
+    problems.push(`uncaught error on ${page.url()}: ${error.message}`),
+  );
+  // A page's own assets must all load (an API answering 4xx/5xx is handled by the page).
+  page.on('response', (response) => {
+    const kind = response.request().resourceType();
+    const api = new URL(response.url()).pathname.startsWith('/api/');
+    if (
+      response.status() >= 400 &&
+      !api &&
+      ['script', 'stylesheet', 'image', 'font'].includes(kind)
+    )
+      problems.push(`${kind} ${response.url()} answered ${response.status()}`);
+  });
 }
 
 async function newContext(): Promise<BrowserContext> {
