@@ -75,7 +75,7 @@ test('a part that keeps dying is restarted with growing delays; the other part k
   const { g, exits, spawns, lines } = group();
   const steadyPort = await freePort();
   g.start(
-    part('steady', { PORT: String(steadyPort) }, { healthUrl: `http://127.0.0.1:${steadyPort}/` }),
+    part('steady', { PART_PORT: String(steadyPort) }, { healthUrl: `http://127.0.0.1:${steadyPort}/` }),
   );
   g.start(
     part(
@@ -131,7 +131,7 @@ test('kill -9: the part is restarted, its health URL is awaited, "back up after"
   g.start(
     part(
       'gateway',
-      { PORT: String(port) },
+      { PART_PORT: String(port) },
       { healthUrl: `http://127.0.0.1:${port}/`, restart: { initialDelayMs: 200 } },
     ),
   );
