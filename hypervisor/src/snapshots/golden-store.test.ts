@@ -1,9 +1,18 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import type { ApplianceName } from '../api/protocol.ts';
+import { STALE_IMAGE_DAYS } from '../appliances/index.ts';
 import { GoldenStore, v86Version } from './golden-store.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'golden-store-'));
@@ -34,7 +43,7 @@ test('a saved snapshot is found, verified and loaded back byte for byte', async 
   assert.match(state, /console-aaaa-v86_.*-g1\.state$/);
 });
 
-test('a new image makes the old snapshot stale: not found, and evicted by the next save', async () => {
+test('a new image makes the old snapshot stale: not found, and pruned by the next save once its image is gone', async () => {
   const hashes: Partial<Record<ApplianceName, string>> = { console: 'old1', desktop: 'desk' };
   const store = storeIn('stale', hashes);
   await store.save('console', memory(1), machine, timings);
@@ -62,4 +71,30 @@ test('a manifest without its state, or one that does not read, is not a snapshot
   writeFileSync(manifest, JSON.stringify({ appliance: 'browser', recipeHash: 'cccc' }));
   assert.equal(await store.find('browser'), null, 'fields missing');
   assert.ok(existsSync((await store.paths('browser')).state));
+});
+
+test("another recipe's snapshot stays while its image is cached and used; then it goes", () => {
+  const dir = join(root, 'shared', 'golden');
+  const images = join(root, 'shared', 'appliances');
+  mkdirSync(dir, { recursive: true });
+  mkdirSync(join(images, 'desktop-aaaa'), { recursive: true });
+  const store = new GoldenStore(dir, async () => 'cccc', images);
+  const file = (hash: string) => `desktop-${hash}-v86_0.5.462+g5f9a90f-g1.state`;
+  for (const hash of ['aaaa', 'bbbb', 'cccc']) writeFileSync(join(dir, file(hash)), 'state');
+  writeFileSync(join(dir, 'console-dddd-v86_0.5.462+g5f9a90f-g1.state'), 'state');
+  const current = { state: join(dir, file('cccc')), manifest: join(dir, 'none.json') };
+
+  // bbbb's image is gone: its snapshot can never be used again. aaaa's image is still cached
+  // (another checkout runs that recipe), the console's belongs to another appliance.
+  assert.deepEqual(store.pruneStale('desktop', current), [file('bbbb')]);
+  assert.deepEqual(readdirSync(dir).sort(), [
+    'console-dddd-v86_0.5.462+g5f9a90f-g1.state',
+    file('aaaa'),
+    file('cccc'),
+  ]);
+
+  const longAgo = new Date(Date.now() - (STALE_IMAGE_DAYS + 1) * 86_400_000);
+  utimesSync(join(dir, file('aaaa')), longAgo, longAgo);
+  utimesSync(join(dir, file('cccc')), longAgo, longAgo);
+  assert.deepEqual(store.pruneStale('desktop', current), [file('aaaa')]);
 });

@@ -1,11 +1,21 @@
 // Golden snapshots on disk, in the shared cache (~/.cache/raydesk/golden): one saved state and
 // its manifest per appliance image and emulator version. The store finds, verifies, loads, saves
-// and evicts them; building one is golden.ts's job.
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// and prunes them; building one is golden.ts's job.
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { applianceNameSchema, type ApplianceName } from '../api/protocol.ts';
+import { STALE_IMAGE_DAYS } from '../appliances/index.ts';
 import { readStateFile, writeStateFile } from './codec.ts';
 
 const require = createRequire(import.meta.url);
@@ -46,6 +56,8 @@ export class GoldenStore {
     readonly dir: string,
     /** The recipe hash of the appliance image this host boots. */
     private readonly recipeHashOf: (appliance: ApplianceName) => Promise<string>,
+    /** Where the cached images are (`<appliance>-<recipe hash>` each), for pruning. */
+    private readonly imagesDir = join(dir, '..', 'appliances'),
   ) {}
 
   /** The store in a cache directory (RAYDESK_CACHE_DIR). */
@@ -91,13 +103,16 @@ export class GoldenStore {
 
   /** The current snapshot's state, decompressed. */
   async load(appliance: ApplianceName): Promise<ArrayBuffer> {
-    const { state } = await this.paths(appliance);
+    const { state, manifest } = await this.paths(appliance);
+    const now = new Date();
+    // Used now: pruning goes by these times.
+    for (const path of [state, manifest]) utimesSync(path, now, now);
     return (await readStateFile(state)).state;
   }
 
   /**
-   * Saves `state` as the appliance's snapshot with its manifest, then evicts the appliance's
-   * snapshots made for other images or emulator versions. `saveStartedAt` is when capturing
+   * Saves `state` as the appliance's snapshot with its manifest, then prunes the appliance's
+   * stale snapshots made for other images or emulator versions. `saveStartedAt` is when capturing
    * the state began (the manifest's saveMs runs from there to the written file).
    */
   async save(
@@ -136,18 +151,31 @@ export class GoldenStore {
       createdAt: new Date().toISOString(),
     };
     writeFileSync(paths.manifest, JSON.stringify(manifest, null, 2));
-    this.evictStale(appliance, paths);
+    this.pruneStale(appliance, paths);
     return manifest;
   }
 
-  /** Deletes this appliance's snapshots other than `current`. */
-  evictStale(appliance: ApplianceName, current: GoldenPaths): void {
-    if (!existsSync(this.dir)) return;
+  /**
+   * Deletes the appliance's snapshots other than `current` whose image is no longer cached
+   * (images are pruned after STALE_IMAGE_DAYS unused), and any unused that long. Not at once:
+   * another checkout on this machine may run another recipe and would have to rebuild its own.
+   * Returns the deleted file names.
+   */
+  pruneStale(appliance: ApplianceName, current: GoldenPaths, now = Date.now()): string[] {
+    if (!existsSync(this.dir)) return [];
+    const removed: string[] = [];
     for (const file of readdirSync(this.dir)) {
       const path = join(this.dir, file);
-      if (file.startsWith(`${appliance}-`) && path !== current.state && path !== current.manifest) {
+      if (!file.startsWith(`${appliance}-`) || path === current.state || path === current.manifest)
+        continue;
+      // `<appliance>-<recipe hash>-v86_...`: the image it was made from is `<appliance>-<hash>`.
+      const imageDir = join(this.imagesDir, file.split('-').slice(0, 2).join('-'));
+      const unused = now - statSync(path).mtimeMs > STALE_IMAGE_DAYS * 86_400_000;
+      if (!existsSync(imageDir) || unused) {
         rmSync(path, { force: true });
+        removed.push(file);
       }
     }
+    return removed;
   }
 }
