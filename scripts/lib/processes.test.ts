@@ -75,7 +75,11 @@ test('a part that keeps dying is restarted with growing delays; the other part k
   const { g, exits, spawns, lines } = group();
   const steadyPort = await freePort();
   g.start(
-    part('steady', { PART_PORT: String(steadyPort) }, { healthUrl: `http://127.0.0.1:${steadyPort}/` }),
+    part(
+      'steady',
+      { PART_PORT: String(steadyPort) },
+      { healthUrl: `http://127.0.0.1:${steadyPort}/` },
+    ),
   );
   g.start(
     part(
