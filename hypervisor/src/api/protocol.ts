@@ -2,29 +2,26 @@
 // boundary between the daemon and its clients (gateway, portal server, CLI): schemas and types
 // here, the table of calls and events that uses them in contract.ts. Every request is validated
 // with these schemas on the daemon side before it reaches a domain.
+import {
+  DOMAIN_STATES,
+  domainIdSchema,
+  keyCodeSchema,
+  pointerButtonsSchema,
+  pointerCoordSchema,
+  wheelNotchesSchema,
+  type DisplayMode,
+  type DomainState,
+} from '@raydesk/common';
 import { z } from 'zod';
+
+export { DOMAIN_STATES, domainIdSchema, type DisplayMode, type DomainState };
 
 export const APPLIANCE_NAMES = ['console', 'desktop', 'browser'] as const;
 export const applianceNameSchema = z.enum(APPLIANCE_NAMES);
 export type ApplianceName = z.infer<typeof applianceNameSchema>;
 
-export const DOMAIN_STATES = [
-  'starting', // worker booting or restoring state
-  'running',
-  'paused',
-  'saving', // state being written to disk
-  'saved', // suspended to disk, holds no RAM
-  'crashed', // worker died; restartable
-  'stopped', // destroyed; kept briefly for `list`
-] as const;
-export type DomainState = (typeof DOMAIN_STATES)[number];
-
 export const domainKindSchema = z.enum(['personal', 'disposable', 'system']);
 export type DomainKind = z.infer<typeof domainKindSchema>;
-
-export const domainIdSchema = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'domain ids are lowercase letters, digits and dashes');
 
 export interface DomainInfo {
   id: string;
@@ -134,8 +131,6 @@ export interface TileRect {
   h: number;
 }
 
-export type DisplayMode = 'graphical' | 'text';
-
 /**
  * One frame's worth of changes. `pixels` holds the RGBA bytes of each rect in `rects`, one after
  * another, each rect row-major with stride `w * 4`. A keyframe covers the whole screen.
@@ -162,8 +157,7 @@ export interface DisplayResize {
 
 export const keyEventSchema = z.object({
   id: domainIdSchema,
-  /** Browser `KeyboardEvent.code`, e.g. "KeyA", "ShiftLeft", "AltRight". */
-  code: z.string().min(1).max(32),
+  code: keyCodeSchema,
   down: z.boolean(),
 });
 export type KeyEvent = z.infer<typeof keyEventSchema>;
@@ -171,18 +165,16 @@ export type KeyEvent = z.infer<typeof keyEventSchema>;
 export const pointerEventSchema = z.object({
   id: domainIdSchema,
   /** Guest screen coordinates in pixels. */
-  x: z.number().int().min(0).max(8192),
-  y: z.number().int().min(0).max(8192),
-  /** Bit 0 left, bit 1 right, bit 2 middle, as in `MouseEvent.buttons` order left/right/middle. */
-  buttons: z.number().int().min(0).max(7),
+  x: pointerCoordSchema,
+  y: pointerCoordSchema,
+  buttons: pointerButtonsSchema,
 });
 export type PointerEvent = z.infer<typeof pointerEventSchema>;
 
 export const wheelEventSchema = z.object({
   id: domainIdSchema,
-  /** Wheel notches; positive is down / right. */
-  dx: z.number().int().min(-32).max(32),
-  dy: z.number().int().min(-32).max(32),
+  dx: wheelNotchesSchema,
+  dy: wheelNotchesSchema,
 });
 export type WheelEvent = z.infer<typeof wheelEventSchema>;
 
