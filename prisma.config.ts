@@ -2,8 +2,9 @@
 // so no engine binary is ever downloaded. Picks the SQLite or PostgreSQL schema (each with its
 // own migrations folder beside it) from DATABASE_URL; see prisma/db-url.ts.
 import { defineConfig } from 'prisma/config';
-import { migrationAdapterFactory } from './prisma/adapters.ts';
-import { loadRootEnv, providerOf, resolveDatabaseUrl, schemaPathFor } from './prisma/db-url.ts';
+import { migrationAdapterFactory } from '@raydesk/db/adapters';
+import { loadRootEnv } from '@raydesk/common/node';
+import { providerOf, resolveDatabaseUrl, schemaPathFor } from '@raydesk/db/url';
 
 loadRootEnv();
 const url = resolveDatabaseUrl();

@@ -1,7 +1,7 @@
 // Bandwidth to the browser on one desktop VM, through the real viewer: idle, typing and a real
 // window drag, with the naive full-band PNG baseline from the same hypervisor frames. The drag
 // is checked, not assumed: the xterm's title bar is tracked in the hypervisor's frames.
-import { HypervisorClient } from '../hypervisor/src/api/index.ts';
+import { HypervisorClient } from '@raydesk/hypervisor/api';
 import { FrameTap } from './baseline.ts';
 import { focusCanvas, guestToPage, type Stack, type Viewer } from './stack.ts';
 

@@ -4,7 +4,7 @@
 // hypervisor's display channel during the scenario and encoded afterwards, so the encoding does
 // not load the machine while the real stack is being measured.
 import { createCanvas } from 'canvas';
-import type { DisplayFrame, HypervisorClient } from '../hypervisor/src/api/index.ts';
+import type { DisplayFrame, HypervisorClient } from '@raydesk/hypervisor/api';
 
 export class FrameTap {
   private frames: DisplayFrame[] = [];

@@ -1,6 +1,7 @@
 // CPU figures: input-to-paint of a desktop VM with N spinning neighbours, with the credit
-// scheduler on and off in the same run (host.scheduler.setEnabled), and idle CPU per VM.
-import type { ApplianceName } from '../hypervisor/src/api/index.ts';
+// scheduler on and off in the same run (the scheduler's setEnabled), and idle CPU per VM.
+import type { ApplianceName } from '@raydesk/hypervisor/api';
+import { internalsOf } from '@raydesk/hypervisor/testing';
 import { measureIdleCpu, type IdleCpu } from './idle-cpu.ts';
 import {
   desktopPaintedAt,
@@ -53,7 +54,8 @@ export async function runCpuFigures(
 ): Promise<CpuFigures> {
   const figures: CpuFigures = { busyNeighbours: null, idleCpuPercent: null };
   const host = stack.hv.host;
-  const schedulerWasOn = host.scheduler.enabled;
+  const { scheduler } = internalsOf(host);
+  const schedulerWasOn = scheduler.enabled;
 
   if (plan.neighbourCounts.length > 0) {
     const desktop = await stack.client.create({ appliance: 'desktop', name: 'cpu-typist' });
@@ -98,7 +100,7 @@ export async function runCpuFigures(
         await sleep(10_000);
         const byMode: Record<'on' | 'off', number[]> = { on: [], off: [] };
         for (const mode of ['off', 'on', 'on', 'off'] as const) {
-          host.scheduler.setEnabled(mode === 'on');
+          scheduler.setEnabled(mode === 'on');
           await sleep(2000);
           const mips = (await Promise.all(neighbours.map((id) => stack.client.get(id)))).map(
             (d) => d.mips,
@@ -118,10 +120,10 @@ export async function runCpuFigures(
       }
       figures.busyNeighbours = {
         runs,
-        method: `${CPU_METHODS.busyNeighbours} Host capacity for guests: ${host.scheduler.capacity} cores.`,
+        method: `${CPU_METHODS.busyNeighbours} Host capacity for guests: ${scheduler.capacity} cores.`,
       };
     } finally {
-      host.scheduler.setEnabled(schedulerWasOn);
+      scheduler.setEnabled(schedulerWasOn);
       await viewer.close();
       for (const id of [desktop.id, ...neighbours])
         await stack.client.destroy(id).catch(() => undefined);
@@ -132,7 +134,7 @@ export async function runCpuFigures(
     const perAppliance: Partial<Record<ApplianceName, IdleCpu | null>> = {};
     for (const appliance of plan.idleAppliances) {
       try {
-        if (!(await host.golden.manifest(appliance))) {
+        if (!(await host.goldenManifest(appliance))) {
           // Building a golden snapshot takes minutes; this figure is not worth that wait.
           perAppliance[appliance] = null;
           log(`idle ${appliance} VM not measured: no golden snapshot for its current image`);

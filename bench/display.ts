@@ -8,45 +8,11 @@ import { measureBandwidth } from './bandwidth.ts';
 import { attachPeerFigures, measureNoVnc } from './novnc.ts';
 import type { Plan } from './options.ts';
 import { emptyResults, METHODS, type RunOutput } from './run.ts';
-import {
-  desktopPaintedAt,
-  focusCanvas,
-  inputSample,
-  startStack,
-  waitConnected,
-  type Region,
-  type Viewer,
-} from './stack.ts';
+import { sampleInputToPaint } from './input-samples.ts';
+import { desktopPaintedAt, startStack, waitConnected } from './stack.ts';
 import { dist, percentile, round } from './stats.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const ABOVE_PANEL: Region = { x: 0, y: 0, w: 1024, h: 730 };
-
-/** Input-to-paint samples, alternately 'x' and Backspace; the prompt is left empty. */
-export async function sampleInputToPaint(
-  viewer: Viewer,
-  n: number,
-  label: string,
-  log: (line: string) => void,
-): Promise<number[]> {
-  await focusCanvas(viewer);
-  const out: number[] = [];
-  let lost = 0;
-  for (let i = 0; i < n; i++) {
-    const ms = await inputSample(viewer, i % 2 ? 'Backspace' : 'x', ABOVE_PANEL);
-    if (ms >= 0) out.push(ms);
-    else lost++;
-    await sleep(Math.random() * 100);
-  }
-  if (n % 2 === 1) {
-    await viewer.page.keyboard.press('Backspace');
-    await sleep(150);
-  }
-  log(
-    `inputToPaint ${label}: p50 ${percentile(out, 50).toFixed(1)} ms, p95 ${percentile(out, 95).toFixed(1)} ms, n=${out.length}${lost ? `, ${lost} discarded (no change within 5 s)` : ''}`,
-  );
-  return out;
-}
 
 export async function runDisplayBench(
   plan: Plan,

@@ -3,8 +3,9 @@
 // two ways over the same window: the hypervisor process's CPU time (all threads) minus the same
 // process's CPU over an equal window before the VM existed, and the VM worker thread's own CPU
 // time as its scheduler reports carry it (/proc/thread-self/schedstat).
-import type { ApplianceName } from '../hypervisor/src/api/index.ts';
-import type { Host } from '../hypervisor/src/host/index.ts';
+import type { ApplianceName } from '@raydesk/hypervisor/api';
+import type { Host } from '@raydesk/hypervisor/host';
+import { internalsOf } from '@raydesk/hypervisor/testing';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const SETTLE_MS = 8_000;
@@ -34,17 +35,18 @@ export async function measureIdleCpu(
   appliance: ApplianceName,
   seconds: number,
 ): Promise<IdleCpu> {
-  await host.golden.state(appliance);
+  const { golden, scheduler } = internalsOf(host);
+  await golden.state(appliance);
   const baseline = await cpuPercentOver(seconds * 1000);
   const domain = await host.create({ appliance, name: `idle-${appliance}` });
   try {
     await domain.guestRefreshed;
     await sleep(SETTLE_MS);
-    const thread0 = host.scheduler.statsOf(domain.id).threadCpuMs;
+    const thread0 = scheduler.statsOf(domain.id).threadCpuMs;
     const t0 = performance.now();
     const withVm = await cpuPercentOver(seconds * 1000);
     const workerPercent =
-      ((host.scheduler.statsOf(domain.id).threadCpuMs - thread0) / (performance.now() - t0)) * 100;
+      ((scheduler.statsOf(domain.id).threadCpuMs - thread0) / (performance.now() - t0)) * 100;
     return {
       processPercent: Math.round(Math.max(0, withVm - baseline) * 10) / 10,
       workerPercent: Math.round(workerPercent * 10) / 10,

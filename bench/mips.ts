@@ -6,9 +6,9 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import pino from 'pino';
 import { V86 } from 'v86';
-import { ensureAppliance } from '../hypervisor/src/appliances/index.ts';
-import { loadConfig } from '../hypervisor/src/config.ts';
-import { Host } from '../hypervisor/src/host/host.ts';
+import { ensureAppliance } from '@raydesk/hypervisor/appliances';
+import { loadConfig } from '@raydesk/hypervisor/config';
+import { Host } from '@raydesk/hypervisor/host';
 
 const require = createRequire(import.meta.url);
 const BUSY_LOOP = 'while :; do :; done &\n';
@@ -72,7 +72,7 @@ export async function measureBareMips(seconds: number): Promise<number> {
 
 export async function measureWorkerMips(seconds: number): Promise<number> {
   const config = loadConfig();
-  const host = new Host(config, pino({ level: 'warn' }));
+  const host = Host.open(config, pino({ level: 'warn' }));
   try {
     const domain = await host.create({ appliance: 'console', coldBoot: true, name: 'mips' });
     await domain.waitForAgentEvent(/^\* ready console/, 180_000);

@@ -12,7 +12,7 @@ import { connect, type AddressInfo } from 'node:net';
 import { build } from 'esbuild';
 import { WebSocketServer } from 'ws';
 import { findTitleBar, sweepWindow, typeLine, TITLE_BAR } from './bandwidth.ts';
-import { sampleInputToPaint } from './display.ts';
+import { sampleInputToPaint } from './input-samples.ts';
 import type { BenchResults } from './run.ts';
 import {
   CANVAS,

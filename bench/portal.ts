@@ -10,8 +10,7 @@
 // own onPaint, so the detector sees the same paints as on the bench's bare viewer page.
 import { randomBytes } from 'node:crypto';
 import type { Browser, BrowserContext, Page, Response } from 'playwright-core';
-import { freePort, startPortalServer, type PortalServer } from '../scripts/lib/portal-server.ts';
-import { hashPassword } from '../web/src/server/auth/password.ts';
+import { freePort, startPortalServer, type PortalServer, hashPassword } from '@raydesk/web/testing';
 import { INIT_SCRIPT, desktopPaintedAt, startStack, type Stack } from './stack.ts';
 
 /** Runs after INIT_SCRIPT (which defines the `__paints` hook) in every portal page. */

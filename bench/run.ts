@@ -3,7 +3,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { homedir, loadavg } from 'node:os';
 import { join } from 'node:path';
-import type { DomainInfo } from '../hypervisor/src/api/index.ts';
+import type { DomainInfo } from '@raydesk/hypervisor/api';
+import { internalsOf } from '@raydesk/hypervisor/testing';
 import { measureBandwidth } from './bandwidth.ts';
 import { FrameTap } from './baseline.ts';
 import { runCpuFigures, type CpuFigures } from './cpu.ts';
@@ -219,7 +220,7 @@ export async function runBench(
   try {
     // The golden state is loaded (and kept) once per host process; load it before timing.
     log('loading the desktop golden snapshot');
-    await stack.hv.host.golden.state('desktop');
+    await internalsOf(stack.hv.host).golden.state('desktop');
 
     // ---- time to desktop ------------------------------------------------------------------
     // Through the portal (bench/portal.ts); a PNG of the page at its first paint goes to bench-results/.

@@ -7,10 +7,10 @@
 import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { HypervisorClient } from '../hypervisor/src/api/index.ts';
-import { startEphemeralHypervisor, type RunningHypervisor } from '../hypervisor/src/host/index.ts';
-import { createGateway, type Gateway } from '../gateway/src/server.ts';
-import { PORTAL_HOST_RESOLVER_RULE } from '../scripts/lib/portal-server.ts';
+import { HypervisorClient } from '@raydesk/hypervisor/api';
+import { startEphemeralHypervisor, type RunningHypervisor } from '@raydesk/hypervisor/host';
+import { createGateway, type Gateway } from '@raydesk/gateway/server';
+import { PORTAL_HOST_RESOLVER_RULE } from '@raydesk/web/testing';
 import {
   CHROMIUM,
   CHROMIUM_ARGS,
@@ -18,7 +18,7 @@ import {
   chromiumMissing,
   servePage,
   type TestPageServer,
-} from '../gateway/test/browser-harness.ts';
+} from '@raydesk/viewer/testing';
 
 export const CANVAS = 'canvas[aria-label="Remote desktop"]';
 

@@ -31,16 +31,16 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { HypervisorClient } from '@raydesk/hypervisor/api';
-import { REPO_ROOT } from '../prisma/db-url.ts';
+import { REPO_ROOT } from '@raydesk/common/node';
 import {
   freePort,
   PORTAL_BUILD_ID,
   PORTAL_HOST_NAME,
   PORTAL_HOST_RESOLVER_RULE,
-} from '../scripts/lib/portal-server.ts';
+  setupDatabase,
+} from '@raydesk/web/testing';
 import { ProcessGroup, type PartExit, type PartUp } from '../scripts/lib/processes.ts';
 import { stackParts } from '../scripts/lib/stack.ts';
-import { setupDatabase } from '../web/scripts/db-setup.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = join(REPO_ROOT, 'artifacts', 'screenshots');

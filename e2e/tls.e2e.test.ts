@@ -14,7 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { createGateway, type Gateway } from '@raydesk/gateway/server';
 import { startEphemeralHypervisor, type RunningHypervisor } from '@raydesk/hypervisor/host';
-import { loadRootEnv, REPO_ROOT } from '../prisma/db-url.ts';
+import { loadRootEnv, REPO_ROOT } from '@raydesk/common/node';
 import {
   freePort,
   PORTAL_BUILD_ID,
@@ -22,10 +22,11 @@ import {
   PORTAL_HOST_RESOLVER_RULE,
   startPortalServer,
   type PortalServer,
-} from '../scripts/lib/portal-server.ts';
-import { selfSignedCertificate, type SelfSignedCertificate } from '../scripts/lib/self-signed.ts';
-import { GATEWAY_SOCKET_PATH } from '../web/portal-server/gateway-path.mjs';
-import { hashPassword } from '../web/src/server/auth/password.ts';
+  selfSignedCertificate,
+  type SelfSignedCertificate,
+  GATEWAY_SOCKET_PATH,
+  hashPassword,
+} from '@raydesk/web/testing';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ADMIN = { email: 'admin@tls.test', password: 'admin-password-tls' };

@@ -1,31 +1,13 @@
 // Where the database is: one rule shared by prisma.config.ts, the setup script and the portal.
 // DATABASE_URL wins; `postgres://` / `postgresql://` selects PostgreSQL. Otherwise SQLite at
 // ${RAYDESK_DATA_DIR:-./data}/raydesk.db. Relative paths resolve against the repository root.
-import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+import { join } from 'node:path';
+import { REPO_ROOT, resolveRepoPath } from '@raydesk/common/node';
 
 export type DatabaseProvider = 'sqlite' | 'postgresql';
 
-let envLoaded = false;
-/** Loads the repository's .env once; variables already set in the environment win. */
-export function loadRootEnv(): void {
-  if (envLoaded) return;
-  envLoaded = true;
-  const file = join(REPO_ROOT, '.env');
-  if (existsSync(file)) process.loadEnvFile(file);
-}
-
-function expandPath(value: string): string {
-  const expanded = value.startsWith('~/') ? join(homedir(), value.slice(2)) : value;
-  return isAbsolute(expanded) ? expanded : resolve(REPO_ROOT, expanded);
-}
-
 export function dataDir(env: NodeJS.ProcessEnv = process.env): string {
-  return expandPath(env.RAYDESK_DATA_DIR || './data');
+  return resolveRepoPath(env.RAYDESK_DATA_DIR || './data');
 }
 
 export function providerOf(url: string): DatabaseProvider {
@@ -41,7 +23,7 @@ export function resolveDatabaseUrl(env: NodeJS.ProcessEnv = process.env): string
     throw new Error('DATABASE_URL must start with file: (SQLite) or postgres:// (PostgreSQL)');
   }
   const path = url.slice('file:'.length);
-  return `file:${expandPath(path)}`;
+  return `file:${resolveRepoPath(path)}`;
 }
 
 export function sqlitePath(url: string): string {

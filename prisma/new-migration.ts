@@ -16,7 +16,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REPO_ROOT } from './db-url.ts';
+import { REPO_ROOT } from '@raydesk/common/node';
 import { SOURCE, TARGET, toPostgres } from './sync-schema.ts';
 import { startTestPostgres } from './test-postgres.ts';
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { REPO_ROOT } from './db-url.ts';
+import { REPO_ROOT } from '@raydesk/common/node';
 import { expectedPostgresSchema, SOURCE, TARGET } from './sync-schema.ts';
 
 test('prisma/postgres/schema.prisma is generated from prisma/schema.prisma and in step', () => {

@@ -4,7 +4,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { REPO_ROOT } from './db-url.ts';
+import { REPO_ROOT } from '@raydesk/common/node';
 
 export const SOURCE = join(REPO_ROOT, 'prisma', 'schema.prisma');
 export const TARGET = join(REPO_ROOT, 'prisma', 'postgres', 'schema.prisma');

@@ -5,8 +5,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { chromium } from 'playwright-core';
-import { CHROMIUM, CHROMIUM_ARGS } from '../gateway/test/browser-harness.ts';
-import { REPO_ROOT } from '../hypervisor/src/config.ts';
+import { CHROMIUM, CHROMIUM_ARGS } from '@raydesk/viewer/testing';
+import { REPO_ROOT } from '@raydesk/common/node';
 import { parseOptions, planFor } from '../bench/options.ts';
 import { html, table } from '../bench/report.ts';
 import { runBench } from '../bench/run.ts';

@@ -78,12 +78,11 @@ function ensureAptPackages() {
 
 function dependencyFingerprint() {
   const hash = createHash('sha256');
+  const workspaces = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).workspaces ?? [];
   for (const file of [
     'package-lock.json',
     'package.json',
-    'hypervisor/package.json',
-    'gateway/package.json',
-    'web/package.json',
+    ...workspaces.map((workspace) => `${workspace}/package.json`),
   ]) {
     const path = join(root, file);
     if (existsSync(path)) hash.update(readFileSync(path));

@@ -1,12 +1,13 @@
-// `npm test`: prepares what the tests need (guest images and golden snapshots, the database),
-// then runs every *.test.ts in the repository through node's test runner, one file at a time,
+// `npm test`: first the static checks the README promises (lint, typecheck, format), failing
+// fast; then prepares what the tests need (guest images and golden snapshots, the database),
+// and runs every *.test.ts in the repository through node's test runner, one file at a time,
 // because the integration tests boot real VMs on a 2-core machine. The attack suite (security/)
 // records each attack it tries; the total is printed at the end.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { REPO_ROOT } from '@raydesk/hypervisor/config';
+import { REPO_ROOT } from '@raydesk/common/node';
 import { prepareGuests } from '@raydesk/hypervisor/setup';
 import { preparePortal } from './lib/portal.ts';
 import { ATTACK_DIR_ENV, summarizeAttacks, totalsLine } from '../security/lib/attack-log.ts';
@@ -24,6 +25,21 @@ function findTests(dir: string, out: string[] = []): string[] {
   return out;
 }
 
+// Cheap checks first: a lint or type error should not wait for guest images and VM tests.
+const STATIC_CHECKS = [
+  ['lint', 'eslint, type-aware and import rules'],
+  ['typecheck', 'tsc -b over the project references'],
+  ['format:check', 'prettier --check'],
+] as const;
+for (const [script, what] of STATIC_CHECKS) {
+  process.stderr.write(`[test] npm run ${script} (${what})\n`);
+  const check = spawnSync('npm', ['run', '--silent', script], { cwd: REPO_ROOT, stdio: 'inherit' });
+  if (check.status !== 0) {
+    process.stderr.write(`[test] npm run ${script} failed; no tests were run\n`);
+    process.exit(check.status ?? 1);
+  }
+}
+
 await prepareGuests({
   appliances: ['console', 'desktop', 'browser'],
   golden: ['console', 'desktop', 'browser'],
@@ -31,7 +47,17 @@ await prepareGuests({
 // The portal end-to-end tests run the production build.
 await preparePortal();
 
-const files = ['hypervisor', 'gateway', 'web', 'e2e', 'scripts', 'prisma', 'bench', 'security']
+const files = [
+  'common',
+  'hypervisor',
+  'gateway',
+  'web',
+  'e2e',
+  'scripts',
+  'prisma',
+  'bench',
+  'security',
+]
   .flatMap((dir) => {
     try {
       return findTests(join(REPO_ROOT, dir));

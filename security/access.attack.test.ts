@@ -10,7 +10,7 @@ import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { after, before } from 'node:test';
 import { base64url } from 'jose';
-import { REPO_ROOT } from '../prisma/db-url.ts';
+import { REPO_ROOT } from '@raydesk/common/node';
 import { attackArea } from './lib/attacks.ts';
 import { PortalClient } from './lib/portal-client.ts';
 import { startStack, type Stack } from './lib/stack.ts';

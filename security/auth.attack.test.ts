@@ -8,7 +8,7 @@ import { statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { after, before } from 'node:test';
 import { SignJWT, UnsecuredJWT, base64url, decodeJwt } from 'jose';
-import { sqlitePath } from '../prisma/db-url.ts';
+import { sqlitePath } from '@raydesk/db/url';
 import { attackArea } from './lib/attacks.ts';
 import { PortalClient } from './lib/portal-client.ts';
 import { startStack, type Stack } from './lib/stack.ts';

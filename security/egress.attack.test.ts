@@ -20,6 +20,7 @@ import pino from 'pino';
 import { HypervisorClient, type DomainInfo } from '@raydesk/hypervisor/api';
 import { loadConfig } from '@raydesk/hypervisor/config';
 import { startHypervisor, type RunningHypervisor } from '@raydesk/hypervisor/host';
+import { internalsOf } from '@raydesk/hypervisor/testing';
 import { attackArea } from './lib/attacks.ts';
 import { WispProbe } from './lib/wisp-probe.ts';
 
@@ -75,7 +76,7 @@ before(async () => {
     pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
   );
   // Keep the relay URL and token the host hands the VM's worker, to speak as that worker.
-  const network = hypervisor.host.network;
+  const { network } = internalsOf(hypervisor.host);
   const attach = network.attach.bind(network);
   network.attach = (id, kindOf) => (relay = attach(id, kindOf));
   hv = new HypervisorClient({

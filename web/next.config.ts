@@ -1,26 +1,22 @@
-import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { loadRootEnv, REPO_ROOT } from '@raydesk/common/node';
 import type { NextConfig } from 'next';
 
 // web/ is the Next root, so Next only sees web/.env*. Raydesk keeps one .env at the repository
 // root: load it here (variables already in the environment win). Server code reads its settings
 // at run time from process.env (web/src/server/config.ts), so `next start` picks up changes
 // without a rebuild.
-const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const rootEnv = join(REPO_ROOT, '.env');
-if (existsSync(rootEnv)) process.loadEnvFile(rootEnv);
-
-// The remote-desktop viewer lives in src/viewer/ (written with the gateway). Until that file
-// exists, '@raydesk/viewer' resolves to a placeholder so the portal still builds.
-const VIEWER = existsSync(join(REPO_ROOT, 'web/src/viewer/RemoteDesktop.tsx'))
-  ? './src/viewer/RemoteDesktop.tsx'
-  : './src/components/ViewerPlaceholder.tsx';
+loadRootEnv();
 
 const nextConfig: NextConfig = {
   reactStrictMode: true,
   poweredByHeader: false,
-  transpilePackages: ['@raydesk/hypervisor', '@raydesk/gateway'],
+  transpilePackages: [
+    '@raydesk/common',
+    '@raydesk/db',
+    '@raydesk/hypervisor',
+    '@raydesk/gateway',
+    '@raydesk/viewer',
+  ],
   // Native or Node-only packages: load them from node_modules at run time, never bundle.
   serverExternalPackages: [
     '@node-rs/argon2',
@@ -31,14 +27,12 @@ const nextConfig: NextConfig = {
     'pg',
     'socket.io-client',
   ],
-  // The portal imports ../prisma (schema helpers and generated clients) and the workspaces.
-  turbopack: { root: REPO_ROOT, resolveAlias: { '@raydesk/viewer': VIEWER } },
-  webpack(config) {
-    config.resolve.alias['@raydesk/viewer'] = join(REPO_ROOT, 'web', VIEWER);
-    return config;
-  },
+  // Turbopack resolves the workspaces (and @raydesk/db's generated clients) from the repository root.
+  turbopack: { root: REPO_ROOT },
   outputFileTracingRoot: REPO_ROOT,
-  typescript: { tsconfigPath: './tsconfig.json' },
+  // Next checks the portal with its own settings; tsconfig.json adds the project references
+  // that `npm run typecheck` (tsc -b) builds.
+  typescript: { tsconfigPath: './tsconfig.next.json' },
   async headers() {
     return [
       {

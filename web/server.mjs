@@ -8,12 +8,12 @@
 // reverse proxy that sets them); Next then records the socket's real address, and
 // x-forwarded-proto says whether this socket (or the trusted proxy) spoke TLS.
 //   node web/server.mjs            (PORT from the environment or the root .env, default 3000)
-import { existsSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { dirname, join, resolve } from 'node:path';
+import { dirname } from 'node:path';
 import { setTimeout } from 'node:timers';
 import { fileURLToPath } from 'node:url';
+import { loadRootEnv } from '@raydesk/common/node';
 import next from 'next';
 import pino from 'pino';
 import { describePortal, portalAddresses } from './portal-server/addresses.mjs';
@@ -22,8 +22,7 @@ import { createOnePortServer } from './portal-server/one-port.mjs';
 import { readTlsFiles } from './portal-server/tls.mjs';
 
 const dir = dirname(fileURLToPath(import.meta.url));
-const rootEnv = join(resolve(dir, '..'), '.env');
-if (existsSync(rootEnv)) process.loadEnvFile(rootEnv);
+loadRootEnv();
 
 const log = pino({ name: 'portal', level: process.env.LOG_LEVEL || 'info' });
 

@@ -1,25 +1,18 @@
-// Gateway settings from the environment (and the repository's .env; real variables win).
-import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+// Gateway settings from the environment (main.ts loads the repository's .env first; real
+// variables win).
+import { secretSchema } from '@raydesk/common';
 import { z } from 'zod';
 import { DEFAULT_SESSION_LIMITS, type SessionLimits } from './sessions/admission.ts';
-
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-
-export function loadDotEnv(file = join(REPO_ROOT, '.env')): void {
-  if (existsSync(file)) process.loadEnvFile(file);
-}
 
 const schema = z.object({
   GATEWAY_HOST: z.string().min(1).default('127.0.0.1'),
   GATEWAY_PORT: z.coerce.number().int().min(0).max(65535).default(7421),
-  GATEWAY_SECRET: z.string().min(16, 'GATEWAY_SECRET must be at least 16 characters'),
-  ATTACH_TOKEN_SECRET: z.string().min(32, 'ATTACH_TOKEN_SECRET must be at least 32 characters'),
+  GATEWAY_SECRET: secretSchema('GATEWAY_SECRET'),
+  ATTACH_TOKEN_SECRET: secretSchema('ATTACH_TOKEN_SECRET'),
   HYPERVISOR_URL: z.url().optional(),
   HYPERVISOR_HOST: z.string().min(1).default('127.0.0.1'),
   HYPERVISOR_PORT: z.coerce.number().int().min(1).max(65535).default(7420),
-  HYPERVISOR_SECRET: z.string().min(8, 'HYPERVISOR_SECRET must be at least 8 characters'),
+  HYPERVISOR_SECRET: secretSchema('HYPERVISOR_SECRET'),
   /** Empty disables posting session events. */
   PORTAL_INTERNAL_URL: z.union([z.url(), z.literal('')]).default('http://127.0.0.1:3000'),
   /** Comma-separated browser origins allowed to open viewer sockets; empty allows any. */

@@ -1,9 +1,10 @@
 // Gateway process entry: `npx tsx gateway/src/main.ts` (or `npm start -w gateway`).
+import { loadRootEnv } from '@raydesk/common/node';
 import pino from 'pino';
-import { loadConfig, loadDotEnv } from './config.ts';
+import { loadConfig } from './config.ts';
 import { createGateway } from './server.ts';
 
-loadDotEnv();
+loadRootEnv();
 const config = loadConfig();
 const log = pino({ level: config.logLevel, name: 'gateway' });
 const gateway = createGateway({ config, logger: log, defaultMetrics: true });

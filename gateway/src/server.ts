@@ -284,7 +284,9 @@ export function createGateway(options: GatewayOptions): Gateway {
       clearInterval(pruneTimer);
       sessions.closeAll();
       await feeds.closeAll();
-      await new Promise<void>((resolve) => io.close(() => resolve()));
+      await new Promise<void>((resolve, reject) => {
+        io.close(() => resolve()).catch(reject);
+      });
       directory.close();
     },
   };

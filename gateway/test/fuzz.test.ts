@@ -12,7 +12,7 @@ import {
   until,
   type Harness,
   type ViewerClient,
-} from './helpers.ts';
+} from '../testing/helpers.ts';
 
 let h: Harness;
 const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 100000);

@@ -10,10 +10,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
 import { io as connect } from 'socket.io-client';
+import { REPO_ROOT } from '@raydesk/common/node';
 import { HypervisorClient } from '@raydesk/hypervisor/api';
 import { mintAttachToken } from '../src/auth/attach-token.ts';
 import type {
@@ -24,9 +25,8 @@ import type {
 } from '../src/protocol/browser.ts';
 import type { AttachGrant } from '../src/protocol/internal.ts';
 import { createGateway, type Gateway } from '../src/server.ts';
-import { Recorder, type ViewerClient } from './helpers.ts';
+import { Recorder, type ViewerClient } from '../testing/helpers.ts';
 
-const REPO_ROOT = resolve(import.meta.dirname, '../..');
 const HV_SECRET = `restart-test-${process.pid}-hypervisor`;
 const ATTACH_SECRET = `restart-test-attach-secret-0123456789abcdef-${process.pid}`;
 
@@ -108,12 +108,10 @@ function viewer(url: string, grant: AttachGrant) {
     transports: ['websocket'],
     reconnection: false,
     forceNew: true,
-    auth: async (cb) =>
-      cb({
-        token: await mintAttachToken(ATTACH_SECRET, grant),
-        clientId: randomUUID(),
-        protocol: 1,
-      }),
+    auth: (cb) =>
+      void mintAttachToken(ATTACH_SECRET, grant).then((token) =>
+        cb({ token, clientId: randomUUID(), protocol: 1 }),
+      ),
   }) as ViewerClient;
   socket.rec = new Recorder();
   const notices: SessionNotice[] = [];

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { SessionReady } from '../src/protocol/browser.ts';
 import { DEFAULT_SESSION_LIMITS } from '../src/sessions/admission.ts';
-import { once, startHarness, until, type Harness, type ViewerClient } from './helpers.ts';
+import { once, startHarness, until, type Harness, type ViewerClient } from '../testing/helpers.ts';
 
 let h: Harness;
 before(async () => {

@@ -21,7 +21,7 @@ import {
   until,
   type Harness,
   type ViewerClient,
-} from './helpers.ts';
+} from '../testing/helpers.ts';
 
 let h: Harness;
 before(async () => {

@@ -1,27 +1,9 @@
 // Hypervisor settings, read once from the environment (and the repository's .env file).
-import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { secretSchema } from '@raydesk/common';
+import { loadRootEnv, resolveRepoPath } from '@raydesk/common/node';
 import { z } from 'zod';
 import { applianceNameSchema, type ApplianceName } from './api/protocol.ts';
 import { parseAllowlist, type EgressPolicyConfig } from './network/policy.ts';
-
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-
-let envLoaded = false;
-/** Loads the repository's .env once; variables already set in the environment win. */
-export function loadDotEnv(): void {
-  if (envLoaded) return;
-  envLoaded = true;
-  const file = join(REPO_ROOT, '.env');
-  if (existsSync(file)) process.loadEnvFile(file);
-}
-
-function expandPath(value: string): string {
-  const expanded = value.startsWith('~/') ? join(homedir(), value.slice(2)) : value;
-  return isAbsolute(expanded) ? expanded : resolve(REPO_ROOT, expanded);
-}
 
 const allowlistSchema = z
   .string()
@@ -36,11 +18,11 @@ const allowlistSchema = z
   });
 
 const configSchema = z.object({
-  RAYDESK_CACHE_DIR: z.string().default('~/.cache/raydesk').transform(expandPath),
-  RAYDESK_DATA_DIR: z.string().default('./data').transform(expandPath),
+  RAYDESK_CACHE_DIR: z.string().default('~/.cache/raydesk').transform(resolveRepoPath),
+  RAYDESK_DATA_DIR: z.string().default('./data').transform(resolveRepoPath),
   HYPERVISOR_HOST: z.string().default('127.0.0.1'),
   HYPERVISOR_PORT: z.coerce.number().int().min(0).max(65535).default(7420),
-  HYPERVISOR_SECRET: z.string().min(8, 'HYPERVISOR_SECRET must be at least 8 characters'),
+  HYPERVISOR_SECRET: secretSchema('HYPERVISOR_SECRET'),
   HYPERVISOR_ID: z.string().default('local'),
   HOST_MEMORY_BUDGET_MIB: z.coerce.number().int().min(64).default(4096),
   DISPLAY_FPS: z.coerce.number().min(1).max(60).default(30),
@@ -104,7 +86,7 @@ export interface HypervisorConfig {
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): HypervisorConfig {
-  loadDotEnv();
+  loadRootEnv();
   const parsed = configSchema.safeParse(env);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);

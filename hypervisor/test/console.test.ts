@@ -6,7 +6,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { HypervisorError } from '../src/api/index.ts';
-import { REPO_ROOT } from '../src/config.ts';
+import { REPO_ROOT } from '@raydesk/common/node';
 import { startTestHypervisor, sleep, type TestHypervisor } from './harness.ts';
 
 const encoder = new TextEncoder();

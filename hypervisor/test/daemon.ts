@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { HypervisorClient } from '../src/api/index.ts';
-import { REPO_ROOT } from '../src/config.ts';
+import { REPO_ROOT } from '@raydesk/common/node';
 import { sleep } from './harness.ts';
 
 export const DAEMON_SECRET = `daemon-test-${process.pid}-secret`;

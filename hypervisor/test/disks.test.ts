@@ -16,7 +16,8 @@ import {
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { HypervisorError } from '../src/api/index.ts';
-import { DurableOverlay, OVERLAY_HEADER_BYTES } from '../src/devices/disk/durable-overlay.ts';
+import { DurableOverlay } from '../src/worker/devices/disk/durable-overlay.ts';
+import { OVERLAY_HEADER_BYTES } from '../src/worker/devices/disk/overlay-format.ts';
 import { startTestHypervisor, sleep, type TestHypervisor } from './harness.ts';
 
 const encoder = new TextEncoder();

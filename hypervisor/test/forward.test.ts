@@ -12,7 +12,8 @@ import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
 import { HypervisorClient, HypervisorError } from '../src/api/index.ts';
-import { loadConfig, REPO_ROOT } from '../src/config.ts';
+import { REPO_ROOT } from '@raydesk/common/node';
+import { loadConfig } from '../src/config.ts';
 import { startHypervisor, type RunningHypervisor } from '../src/host/index.ts';
 
 const encoder = new TextEncoder();

@@ -105,7 +105,7 @@ describe('pointer and keyboard layouts on the desktop appliance', () => {
     await hv?.close();
   });
 
-  const typeKeys = async (codes: string[]) => {
+  const typeKeys = (codes: string[]) => {
     for (const code of codes) {
       hv.client.key(desktop.id, code, true);
       hv.client.key(desktop.id, code, false);

@@ -2,11 +2,12 @@
 // disks by themselves, one at a time, while the daemon already answers; those nobody watched
 // stay crashed. Whether a VM is in use is kept in its record as viewers come and go.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import type { HypervisorClient } from '../src/api/index.ts';
+import { HypervisorError, type HypervisorClient } from '../src/api/index.ts';
+import { HostFiles } from '../src/host/host-files.ts';
 import { Daemon, freePort, run, waitForShell } from './daemon.ts';
 import { sleep } from './harness.ts';
 
@@ -18,9 +19,9 @@ describe('recovery of in-use desktops after a crash of the host', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
+  const files = new HostFiles(dataDir);
   const inUse = (id: string): boolean =>
-    (JSON.parse(readFileSync(join(dataDir, 'domains', `${id}.json`), 'utf8')) as { inUse: boolean })
-      .inUse;
+    (JSON.parse(readFileSync(files.recordFile(id), 'utf8')) as { inUse: boolean }).inUse;
 
   async function until(
     what: string,
@@ -95,6 +96,50 @@ describe('recovery of in-use desktops after a crash of the host', () => {
     assert.equal((await client.get(idle.id)).state, 'crashed');
     console.log(
       `# first answer ${answeredMs} ms after spawning the daemon; in-use VM ready after ${readyMs} ms`,
+    );
+  });
+});
+
+describe('a suspended desktop the host has no record of', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'raydesk-unrecorded-'));
+  const files = new HostFiles(dataDir);
+  let daemon: Daemon;
+  after(async () => {
+    await daemon?.stop('SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  test('resumes by its id from its state file (its record was lost)', async () => {
+    daemon = new Daemon(dataDir, await freePort());
+    let client: HypervisorClient = await daemon.start();
+    const vm = await client.create({ appliance: 'console', kind: 'personal', owner: 'u3' });
+    await waitForShell(client, vm.id);
+    await run(
+      client,
+      vm.id,
+      'echo kept-$((6*7)) > /root/kept; sync; echo WROTE-$(cat /root/kept)',
+      /WROTE-kept-42/,
+    );
+    await client.save(vm.id);
+    assert.equal(await daemon.stop('SIGTERM'), 0);
+    rmSync(files.recordFile(vm.id));
+    assert.ok(existsSync(files.stateFile(vm.id)), 'the state file stays');
+
+    client = await daemon.start();
+    await assert.rejects(
+      client.get(vm.id),
+      (error: unknown) => error instanceof HypervisorError && error.code === 'not_found',
+      'without its record the host does not list it',
+    );
+    const resumed = await client.resume(vm.id);
+    assert.equal(resumed.id, vm.id);
+    assert.equal(resumed.state, 'running');
+    assert.equal(existsSync(files.stateFile(vm.id)), false, 'the state is consumed');
+    const [, kept] = await run(client, vm.id, 'echo HAVE-$(cat /root/kept)', /HAVE-([a-z0-9-]+)/);
+    assert.equal(kept, 'kept-42');
+    await assert.rejects(
+      client.resume('vm-0000dead'),
+      (error: unknown) => error instanceof HypervisorError && error.code === 'not_found',
     );
   });
 });

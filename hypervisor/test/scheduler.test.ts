@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { DomainInfo } from '../src/api/index.ts';
+import { internalsOf } from '../src/testing.ts';
 import { FrameRecorder, sleep, startTestHypervisor, type TestHypervisor } from './harness.ts';
 import { intersects } from './screen.ts';
 
@@ -34,11 +35,13 @@ describe('credit scheduler on real guests', () => {
 
   /** CPU of a domain's worker thread over `ms` (kernel thread accounting), percent of a core. */
   async function cpuPercent(id: string, ms: number): Promise<number> {
-    const before = hv.host.scheduler.statsOf(id).threadCpuMs;
+    const before = internalsOf(hv.host).scheduler.statsOf(id).threadCpuMs;
     const started = performance.now();
     await sleep(ms);
     return (
-      ((hv.host.scheduler.statsOf(id).threadCpuMs - before) / (performance.now() - started)) * 100
+      ((internalsOf(hv.host).scheduler.statsOf(id).threadCpuMs - before) /
+        (performance.now() - started)) *
+      100
     );
   }
 
@@ -80,7 +83,7 @@ describe('credit scheduler on real guests', () => {
     const budgeted = new Set<string>();
     const sampler = setInterval(() => {
       for (const n of neighbours)
-        if (hv.host.scheduler.statsOf(n.id).budgetMs !== null) budgeted.add(n.id);
+        if (internalsOf(hv.host).scheduler.statsOf(n.id).budgetMs !== null) budgeted.add(n.id);
     }, 20);
 
     // Each sample types one more 'x' at the shell prompt, so every key changes the screen even
@@ -121,7 +124,7 @@ describe('credit scheduler on real guests', () => {
     // The spinners never halt, so the scheduler sees two cores wanted of 1.5 and limits them.
     // Whether a limit actually bit (throttled time) depends on what else loads the host.
     for (const neighbour of neighbours) {
-      const stats = hv.host.scheduler.statsOf(neighbour.id);
+      const stats = internalsOf(hv.host).scheduler.statsOf(neighbour.id);
       t.diagnostic(
         `${neighbour.name}: budget ${stats.budgetMs?.toFixed(1) ?? 'none'} ms per period, ` +
           `held back ${Math.round(stats.throttledMs)} ms`,

@@ -5,8 +5,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { z } from 'zod';
-import { loadDotEnv, REPO_ROOT } from '@raydesk/hypervisor/config';
-import { describePortal, portalAddresses } from '../../web/portal-server/addresses.mjs';
+import { loadRootEnv, REPO_ROOT } from '@raydesk/common/node';
+import { describePortal, portalAddresses } from '@raydesk/web/addresses';
 
 const setupResultSchema = z.object({ adminCreated: z.string().nullable() });
 
@@ -19,6 +19,10 @@ const BUILD_INPUTS = [
   'web/public',
   'web/next.config.ts',
   'web/package.json',
+  'common/src',
+  'web/viewer/src',
+  'web/viewer/package.json',
+  'common/package.json',
   'package-lock.json',
   'gateway/src/protocol',
   'gateway/src/auth',
@@ -63,10 +67,8 @@ export function buildPortal(): void {
   process.stderr.write(`[portal] built in ${((Date.now() - started) / 1000).toFixed(0)}s\n`);
 }
 
-export interface PortalCommand {
-  command: { command: string; args: string[]; cwd: string };
-  /** Where this machine checks that the portal answers (plain HTTP on loopback, TLS or not). */
-  url: string;
+/** What `npm start` tells people once the portal it prepared is up. */
+export interface PreparedPortal {
   /** Where people open it, from this machine and from others (web/portal-server/addresses.mjs). */
   openHint: string;
   adminHint: string | null;
@@ -98,8 +100,8 @@ export function adminHint(
   return `Administrator: ${email}; its first password is ADMIN_PASSWORD in .env; ${reset}`;
 }
 
-export async function preparePortal(options: { build?: boolean } = {}): Promise<PortalCommand> {
-  loadDotEnv();
+export async function preparePortal(options: { build?: boolean } = {}): Promise<PreparedPortal> {
+  loadRootEnv();
   const tsx = join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
   process.stderr.write('[portal] database: migrations and seed\n');
   // Its logs go to stderr; stdout carries one JSON line: did this run create the admin?
@@ -112,18 +114,13 @@ export async function preparePortal(options: { build?: boolean } = {}): Promise<
   const setup = setupResultSchema.parse(JSON.parse(result.trim().split('\n').pop() ?? '{}'));
 
   if (options.build !== false) buildPortal();
-  const port = Number(process.env.PORT || 3000);
-  const bind = process.env.PORTAL_BIND || undefined;
-  const localHost = bind && bind !== '0.0.0.0' && bind !== '::' ? bind : '127.0.0.1';
   const addresses = portalAddresses({
-    port,
+    port: Number(process.env.PORT || 3000),
     tls: Boolean(process.env.TLS_CERT_FILE),
-    bind,
+    bind: process.env.PORTAL_BIND || undefined,
     publicUrl: process.env.PORTAL_PUBLIC_URL || undefined,
   });
   return {
-    command: { command: process.execPath, args: ['web/server.mjs'], cwd: REPO_ROOT },
-    url: `http://${localHost.includes(':') ? `[${localHost}]` : localHost}:${port}`,
     openHint: describePortal(addresses),
     adminHint: adminHint(
       process.env.ADMIN_EMAIL,

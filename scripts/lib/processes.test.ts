@@ -75,7 +75,11 @@ test('a part that keeps dying is restarted with growing delays; the other part k
   const { g, exits, spawns, lines } = group();
   const steadyPort = await freePort();
   g.start(
-    part('steady', { PORT: String(steadyPort) }, { healthUrl: `http://127.0.0.1:${steadyPort}/` }),
+    part(
+      'steady',
+      { PART_PORT: String(steadyPort) },
+      { healthUrl: `http://127.0.0.1:${steadyPort}/` },
+    ),
   );
   g.start(
     part(
@@ -131,7 +135,7 @@ test('kill -9: the part is restarted, its health URL is awaited, "back up after"
   g.start(
     part(
       'gateway',
-      { PORT: String(port) },
+      { PART_PORT: String(port) },
       { healthUrl: `http://127.0.0.1:${port}/`, restart: { initialDelayMs: 200 } },
     ),
   );
@@ -195,11 +199,13 @@ test('a stop during the backoff wait does not start the part again', async () =>
 });
 
 test('stop: SIGTERM to every part, a slow part gets its grace, one that ignores it is killed', async () => {
-  const { g, exits, spawns } = group();
+  const { g, exits, spawns, lines } = group();
   g.start(part('saver', { TERM_DELAY_MS: '400' }, { stopGraceMs: 5_000 }));
   g.start(part('deaf', { IGNORE_TERM: '1' }, { stopGraceMs: 300 }));
-  await until('both parts to run', () => spawns.length === 2);
-  await sleep(200); // let them install their SIGTERM handlers
+  // Each part prints "up" once its SIGTERM handler is installed.
+  await until('both parts to install their SIGTERM handlers', () =>
+    ['saver', 'deaf'].every((name) => lines.some((l) => l.startsWith(`${name}| part `))),
+  );
   const started = Date.now();
   await g.stop(0);
   const took = Date.now() - started;

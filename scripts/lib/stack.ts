@@ -2,7 +2,7 @@
 // and the portal, each in its own process with a health URL the supervisor waits for after every
 // (re)start. The fault tests run the very same specs on a throwaway environment.
 import { join } from 'node:path';
-import { REPO_ROOT } from '@raydesk/hypervisor/config';
+import { REPO_ROOT } from '@raydesk/common/node';
 import type { ProcessSpec } from './processes.ts';
 
 /** Where a service bound to `host` can be reached from this machine. */

@@ -5,7 +5,7 @@
 // uses the portal by its made-up host name, whose address it connects to itself (Node cannot
 // resolve the name).
 import { request } from 'node:http';
-import { PORTAL_HOST_ADDRESS, PORTAL_HOST_NAME } from '../../scripts/lib/portal-server.ts';
+import { PORTAL_HOST_ADDRESS, PORTAL_HOST_NAME } from '@raydesk/web/testing';
 
 export interface PortalResponse {
   status: number;

@@ -9,14 +9,14 @@ import pino from 'pino';
 import { createGateway, type Gateway } from '@raydesk/gateway/server';
 import { HypervisorClient } from '@raydesk/hypervisor/api';
 import { startEphemeralHypervisor, type RunningHypervisor } from '@raydesk/hypervisor/host';
-import { loadRootEnv } from '../../prisma/db-url.ts';
+import { loadRootEnv } from '@raydesk/common/node';
 import {
   freePort,
   PORTAL_BUILD_ID,
   startPortalServer,
   type PortalServer,
-} from '../../scripts/lib/portal-server.ts';
-import { hashPassword } from '../../web/src/server/auth/password.ts';
+  hashPassword,
+} from '@raydesk/web/testing';
 
 export interface StackUser {
   email: string;

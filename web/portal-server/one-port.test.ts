@@ -5,10 +5,7 @@ import { createServer as createHttpsServer, request as httpsRequest } from 'node
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { after, before, describe, test } from 'node:test';
-import {
-  selfSignedCertificate,
-  type SelfSignedCertificate,
-} from '../../scripts/lib/self-signed.ts';
+import { selfSignedCertificate, type SelfSignedCertificate } from '../testing/self-signed.ts';
 import { createOnePortServer, httpsLocation } from './one-port.mjs';
 
 test('httpsLocation keeps host and path, and refuses what is not a host', () => {

@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { promisify } from 'node:util';
-import { REPO_ROOT } from '../../prisma/db-url.ts';
-import { createDb } from '../../prisma/client.ts';
+import { REPO_ROOT } from '@raydesk/common/node';
+import { createDb } from '@raydesk/db';
 import { verifyPassword } from '../src/server/auth/password.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'raydesk-db-setup-'));

@@ -1,37 +1,26 @@
 // Database setup, run by `npm start` / `npm test` before the portal starts (idempotent, ~2-4 s):
-//   npx tsx web/scripts/db-setup.ts          (from the repository root; or `npm run db:setup -w web`)
+//   npx tsx web/scripts/db-setup.ts          (from the repository root; or `npm run db:setup -w @raydesk/web`)
 //   ... --json                               also print {"adminCreated": ...} on stdout at the end
 //   ... --reset-admin-password               set the administrator's password to ADMIN_PASSWORD
 // 1. creates the data directory and the SQLite file owner-only (0700 / 0600; existing ones are
 //    fixed too: the file holds the password hashes),
-// 2. generates the Prisma clients when missing or stale (both SQLite and PostgreSQL: the portal
-//    imports both and picks one from DATABASE_URL at run time),
-// 3. deploys migrations with the Prisma CLI through prisma.config.ts (JS engine + adapter),
+// 2. generates the Prisma clients when missing or stale (@raydesk/db/setup),
+// 3. deploys migrations with the Prisma CLI through prisma.config.ts (@raydesk/db/setup),
 // 4. seeds the admin (ADMIN_EMAIL / ADMIN_PASSWORD, only when that account does not exist yet),
 //    the appliances and the local hypervisor host row.
-import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import {
   ensurePrivateFile,
   PRIVATE_DIR_MODE,
   restrictFile,
   restrictTree,
 } from '@raydesk/hypervisor/private-files';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  dataDir,
-  loadRootEnv,
-  providerOf,
-  REPO_ROOT,
-  resolveDatabaseUrl,
-  schemaPathFor,
-  sqlitePath,
-} from '../../prisma/db-url.ts';
+import { loadRootEnv } from '@raydesk/common/node';
+import { dataDir, providerOf, resolveDatabaseUrl, sqlitePath } from '@raydesk/db/url';
+import { deployMigrations, ensureClients } from '@raydesk/db/setup';
 import { hashPassword } from '../src/server/auth/password.ts';
-
-const PRISMA_CLI = join(REPO_ROOT, 'node_modules', 'prisma', 'build', 'index.js');
 
 export const APPLIANCES = [
   {
@@ -63,61 +52,12 @@ function log(message: string): void {
   process.stderr.write(`[db-setup] ${message}\n`);
 }
 
-function prisma(args: string[], url: string): void {
-  execFileSync(process.execPath, [PRISMA_CLI, ...args], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, DATABASE_URL: url, PRISMA_HIDE_UPDATE_MESSAGE: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-}
-
-/** Generates a provider's client unless it exists and was made from the current schema. */
-export function ensureClients(): void {
-  for (const provider of ['sqlite', 'postgresql'] as const) {
-    const schema = schemaPathFor(provider);
-    const out = join(
-      REPO_ROOT,
-      'prisma',
-      'generated',
-      provider === 'sqlite' ? 'sqlite' : 'postgres',
-    );
-    const stamp = join(out, '.schema-hash');
-    const hash = createHash('sha256').update(readFileSync(schema)).digest('hex');
-    if (
-      existsSync(join(out, 'client.ts')) &&
-      existsSync(stamp) &&
-      readFileSync(stamp, 'utf8') === hash
-    )
-      continue;
-    const started = Date.now();
-    // `url = env("DATABASE_URL")` must resolve to a URL of the schema's provider; generate never connects.
-    const url =
-      provider === 'sqlite' ? 'file:./unused.db' : 'postgresql://unused@127.0.0.1:5432/unused';
-    prisma(['generate', '--schema', schema], url);
-    writeFileSync(stamp, hash);
-    log(`generated the ${provider} client in ${Date.now() - started} ms`);
-  }
-}
-
-export function deployMigrations(url: string): number {
-  const started = Date.now();
-  try {
-    prisma(['migrate', 'deploy'], url);
-  } catch (error) {
-    const e = error as { stdout?: Buffer; stderr?: Buffer };
-    throw new Error(
-      `prisma migrate deploy failed:\n${e.stdout?.toString() ?? ''}${e.stderr?.toString() ?? ''}`,
-    );
-  }
-  return Date.now() - started;
-}
-
 /** Seeds appliances, the host row and the admin; returns the admin's email if it was created now. */
 export async function seed(
   url: string,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<string | null> {
-  const { createDb } = await import('../../prisma/client.ts');
+  const { createDb } = await import('@raydesk/db');
   const db = createDb(url);
   let adminCreated: string | null = null;
   try {
@@ -177,7 +117,7 @@ export async function resetAdminPassword(
   const password = env.ADMIN_PASSWORD;
   if (!email || !password) throw new Error('ADMIN_EMAIL and ADMIN_PASSWORD must be set in .env');
   if (password.length < 8) throw new Error('ADMIN_PASSWORD must be at least 8 characters');
-  const { createDb } = await import('../../prisma/client.ts');
+  const { createDb } = await import('@raydesk/db');
   const db = createDb(url);
   try {
     const user = await db.user.findUnique({ where: { email } });

@@ -11,6 +11,7 @@ import { checkOrigin } from './server/auth/origin.ts';
 import { ACCESS_COOKIE, verifyAccessToken } from './server/auth/tokens.ts';
 import { config as portalConfig } from './server/config.ts';
 import { contentSecurityPolicy, newNonce } from './server/csp.ts';
+import { redirectToPath } from './server/http.ts';
 
 const PUBLIC_PAGES = ['/login', '/forbidden'];
 const PUBLIC_API = ['/api/auth/login', '/api/auth/refresh', '/api/auth/logout', '/api/health'];
@@ -20,15 +21,6 @@ function jsonError(status: number, error: string, message: string): NextResponse
     { error, message },
     { status, headers: { 'Cache-Control': 'no-store' } },
   );
-}
-
-/**
- * A redirect to a path of the portal. NextResponse.redirect wants an absolute URL; given one on
- * the origin Next itself put on the request (a placeholder, not the browser's host), Next sends
- * the browser a relative Location, so the browser stays on the host and scheme it used.
- */
-function redirectWithinPortal(req: NextRequest, path: string): NextResponse {
-  return NextResponse.redirect(new URL(path, req.nextUrl.origin));
 }
 
 export async function proxy(req: NextRequest): Promise<NextResponse> {
@@ -77,7 +69,7 @@ async function decide(req: NextRequest, csp: string): Promise<NextResponse> {
     if (isApi)
       return jsonError(401, 'unauthenticated', 'Your session has expired. Please sign in again.');
     const next = encodeURIComponent(pathname + search);
-    return redirectWithinPortal(req, `/api/auth/refresh?next=${next}`);
+    return redirectToPath(req, `/api/auth/refresh?next=${next}`);
   }
   const adminArea =
     pathname === '/admin' || pathname.startsWith('/admin/') || pathname.startsWith('/api/admin/');
@@ -92,5 +84,5 @@ async function decide(req: NextRequest, csp: string): Promise<NextResponse> {
 }
 
 export const config = {
-  matcher: ['/((?!_next/static|_next/image|favicon.ico|fonts/|robots.txt).*)'],
+  matcher: ['/((?!_next/static|_next/image|favicon.ico|icon.svg|fonts/|robots.txt).*)'],
 };

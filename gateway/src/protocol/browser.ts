@@ -2,15 +2,24 @@
 // display gateway and the web viewer. Types and zod schemas only: no DOM and no Node-only APIs,
 // because the browser imports this file too. The gateway validates every client message with
 // these schemas; the viewer may validate the small server messages with them.
+import {
+  domainIdSchema,
+  keyCodeSchema,
+  pointerButtonsSchema,
+  pointerCoordSchema,
+  wheelNotchesSchema,
+  type DisplayMode,
+  type DomainState,
+} from '@raydesk/common';
 import { z } from 'zod';
+
+export { keyCodeSchema, type DisplayMode, type DomainState };
 
 /** Bumped on any incompatible change; sent by the viewer in the handshake. */
 export const PROTOCOL_VERSION = 1;
 
-/** Same rule as the hypervisor's domain ids (duplicated so the browser need not import it). */
-export const vmIdSchema = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'vm ids are lowercase letters, digits and dashes');
+/** A VM is a hypervisor domain: the same id rule (@raydesk/common). */
+export const vmIdSchema = domainIdSchema;
 
 export const LIMITS = {
   /** socket.io's `maxHttpBufferSize` on the gateway: larger client packets close the transport. */
@@ -54,8 +63,6 @@ export type HandshakeError = (typeof HANDSHAKE_ERRORS)[number];
 
 // ---- Client -> server ------------------------------------------------------------------------
 
-export const keyCodeSchema = z.string().regex(/^[A-Za-z0-9]{1,32}$/);
-
 export const keyMessageSchema = z.strictObject({
   /** `KeyboardEvent.code` (physical key), e.g. "KeyA", "ShiftLeft", "AltRight". */
   code: keyCodeSchema,
@@ -65,17 +72,17 @@ export type KeyMessage = z.infer<typeof keyMessageSchema>;
 
 export const pointerMessageSchema = z.strictObject({
   /** Guest screen pixels. */
-  x: z.number().int().min(0).max(8191),
-  y: z.number().int().min(0).max(8191),
+  x: pointerCoordSchema,
+  y: pointerCoordSchema,
   /** Bit 0 left, bit 1 right, bit 2 middle (`MouseEvent.buttons` order). */
-  buttons: z.number().int().min(0).max(7),
+  buttons: pointerButtonsSchema,
 });
 export type PointerMessage = z.infer<typeof pointerMessageSchema>;
 
 export const wheelMessageSchema = z.strictObject({
   /** Notches; positive is down / right. */
-  dx: z.number().int().min(-32).max(32),
-  dy: z.number().int().min(-32).max(32),
+  dx: wheelNotchesSchema,
+  dy: wheelNotchesSchema,
 });
 export type WheelMessage = z.infer<typeof wheelMessageSchema>;
 
@@ -89,36 +96,54 @@ export type FrameAck = z.infer<typeof frameAckSchema>;
 
 export const refreshMessageSchema = z.strictObject({}).optional();
 
-export interface ClientToServerEvents {
-  'frame:ack': (msg: FrameAck) => void;
-  'input:key': (msg: KeyMessage) => void;
-  'input:pointer': (msg: PointerMessage) => void;
-  'input:wheel': (msg: WheelMessage) => void;
+/**
+ * Every event a viewer may send, with the schema its payload must pass. The one list of client
+ * events: their names, socket.io's event map and the gateway's validation all come from here,
+ * and the gateway's handler table (sessions/session.ts) needs one handler per entry, taking the
+ * schema's output.
+ */
+const clientEvents = {
+  /** A frame was painted (see DisplayUpdate). */
+  'frame:ack': { schema: frameAckSchema },
+  'input:key': { schema: keyMessageSchema },
+  'input:pointer': { schema: pointerMessageSchema },
+  'input:wheel': { schema: wheelMessageSchema },
   /** Ask for a full frame (e.g. after the page lost its canvas). */
-  'display:refresh': (msg?: Record<string, never>) => void;
+  'display:refresh': { schema: refreshMessageSchema },
+} as const satisfies Record<string, { schema: z.ZodType }>;
+
+export type ClientEventName = keyof typeof clientEvents;
+type ClientInput<E extends ClientEventName> = z.input<(typeof clientEvents)[E]['schema']>;
+/** The payload of each client event once its schema accepted it. */
+export type ClientMessages = {
+  [E in ClientEventName]: z.output<(typeof clientEvents)[E]['schema']>;
+};
+
+/**
+ * The table, typed per event: indexed with a generic event name it gives that event's schema,
+ * so a parse result and the handler of the same event line up without casts.
+ */
+export const CLIENT_EVENT_CONTRACT: {
+  readonly [E in ClientEventName]: { readonly schema: z.ZodType<ClientMessages[E]> };
+} = clientEvents;
+
+export function isClientEvent(name: string): name is ClientEventName {
+  return Object.hasOwn(clientEvents, name);
 }
 
-export const CLIENT_EVENTS = [
-  'frame:ack',
-  'input:key',
-  'input:pointer',
-  'input:wheel',
-  'display:refresh',
-] as const satisfies readonly (keyof ClientToServerEvents)[];
-export type ClientEventName = (typeof CLIENT_EVENTS)[number];
+export const CLIENT_EVENTS: readonly ClientEventName[] =
+  Object.keys(clientEvents).filter(isClientEvent);
 
-export const clientMessageSchemas = {
-  'frame:ack': frameAckSchema,
-  'input:key': keyMessageSchema,
-  'input:pointer': pointerMessageSchema,
-  'input:wheel': wheelMessageSchema,
-  'display:refresh': refreshMessageSchema,
-} as const satisfies Record<ClientEventName, z.ZodType>;
+/** socket.io's map of what the viewer emits; an event whose schema allows no payload may omit it. */
+export type ClientToServerEvents = {
+  [E in ClientEventName]: undefined extends ClientInput<E>
+    ? (msg?: ClientInput<E>) => void
+    : (msg: ClientInput<E>) => void;
+};
 
 // ---- Server -> client ------------------------------------------------------------------------
 
 export type SessionMode = 'control' | 'view';
-export type DisplayMode = 'graphical' | 'text';
 
 export interface Viewer {
   sessionId: string;
@@ -227,7 +252,7 @@ export interface ProtocolErrorMessage {
 }
 
 export interface VmStateMessage {
-  state: string;
+  state: DomainState;
 }
 
 /**

@@ -13,7 +13,7 @@ import {
   type DomainInfo,
 } from '@raydesk/hypervisor/api';
 import type { Logger } from 'pino';
-import type { CloseReason, NoticeCode } from '../protocol/browser.ts';
+import type { CloseReason, DomainState, NoticeCode } from '../protocol/browser.ts';
 import { Framebuffer } from '../encoder/framebuffer.ts';
 import { RegionCache } from '../encoder/region-cache.ts';
 import type { HostDirectory, HypervisorHost } from '../hosts/directory.ts';
@@ -23,7 +23,7 @@ export interface FeedSubscriber {
   onFeedUpdate(): void;
   /** The screen size or mode changed (the framebuffer was reallocated). */
   onFeedResize(): void;
-  onFeedState(state: string): void;
+  onFeedState(state: DomainState): void;
   /** Why the VM cannot be used right now, or `desktop-ready` once it can again. */
   onFeedNotice(code: NoticeCode): void;
   /** The VM is gone for good (destroyed, unknown): end the session. */
@@ -54,7 +54,7 @@ export class VmFeed extends EventEmitter<FeedEvents> {
   readonly subscribers = new Set<FeedSubscriber>();
   /** True once the first full frame (keyframe) arrived. */
   ready = false;
-  state: string | null = null;
+  state: DomainState | null = null;
   framesIn = 0;
   bytesIn = 0;
   /** Set while the VM cannot be used; viewers are told and wait. */

@@ -4,15 +4,17 @@ import { randomBytes } from 'node:crypto';
 import type { Socket } from 'socket.io';
 import type { Logger } from 'pino';
 import {
-  CLIENT_EVENTS,
+  CLIENT_EVENT_CONTRACT,
   LIMITS,
   NOTICE_MESSAGES,
   PROTOCOL_VERSION,
-  clientMessageSchemas,
+  isClientEvent,
   type ClientEventName,
+  type ClientMessages,
   type ClientToServerEvents,
   type CloseReason,
   type ClosedMessage,
+  type DomainState,
   type MovedMessage,
   type NoticeCode,
   type ProtocolErrorCode,
@@ -28,8 +30,12 @@ import { StrikeCounter, TokenBucket, approxSize } from './limits.ts';
 
 export type ViewerSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
 
-const CLIENT_EVENT_SET = new Set<string>(CLIENT_EVENTS);
 const MAX_HELD_KEYS = 32;
+
+/** One handler per client event, each taking what that event's schema accepted. */
+type ClientHandlers = {
+  readonly [E in ClientEventName]: (msg: ClientMessages[E]) => void;
+};
 
 export interface SessionHooks {
   onEnded(session: ViewerSession, reason: string): void;
@@ -59,6 +65,42 @@ export class ViewerSession implements FeedSubscriber {
   private readonly bucket = new TokenBucket(LIMITS.inputEventsPerSecond, LIMITS.inputBurst);
   private readonly strikes = new StrikeCounter(LIMITS.maxStrikes, LIMITS.strikeWindowMs);
   private lastRateNotice = 0;
+
+  private readonly handlers: ClientHandlers = {
+    'frame:ack': (msg) => this.onAck(msg.seq),
+    'display:refresh': () => {
+      if (!this.takeInputToken()) return;
+      this.encoder.reset();
+      this.schedule();
+    },
+    'input:key': (msg) => {
+      if (!this.mayInput('input:key')) return;
+      const { code, down } = msg;
+      if (down) {
+        if (!this.heldKeys.has(code) && this.heldKeys.size >= MAX_HELD_KEYS) return;
+        this.heldKeys.add(code);
+      } else {
+        this.heldKeys.delete(code);
+      }
+      this.feed.host.client.key(this.vm, code, down);
+      this.metrics.inputEvents.inc({ kind: 'key' });
+    },
+    'input:pointer': (msg) => {
+      if (!this.mayInput('input:pointer')) return;
+      const fb = this.feed.fb;
+      const x = Math.min(msg.x, Math.max(0, fb.width - 1));
+      const y = Math.min(msg.y, Math.max(0, fb.height - 1));
+      this.pointer = { x, y };
+      this.buttons = msg.buttons;
+      this.feed.host.client.pointer(this.vm, x, y, this.buttons);
+      this.metrics.inputEvents.inc({ kind: 'pointer' });
+    },
+    'input:wheel': (msg) => {
+      if (!this.mayInput('input:wheel')) return;
+      this.feed.host.client.wheel(this.vm, msg.dx, msg.dy);
+      this.metrics.inputEvents.inc({ kind: 'wheel' });
+    },
+  };
 
   constructor(
     readonly socket: ViewerSocket,
@@ -136,7 +178,7 @@ export class ViewerSession implements FeedSubscriber {
   onFeedResize(): void {
     this.schedule();
   }
-  onFeedState(state: string): void {
+  onFeedState(state: DomainState): void {
     if (this.closed) return;
     this.socket.emit('vm:state', { state });
   }
@@ -222,7 +264,7 @@ export class ViewerSession implements FeedSubscriber {
   dispatch(event: unknown, args: unknown[]): void {
     if (this.closed) return;
     const name = typeof event === 'string' ? event : String(typeof event);
-    if (!CLIENT_EVENT_SET.has(name)) {
+    if (!isClientEvent(name)) {
       this.protocolError('unknown_event', name, 'unknown event');
       return;
     }
@@ -239,31 +281,23 @@ export class ViewerSession implements FeedSubscriber {
       this.protocolError('bad_message', name, 'one argument expected');
       return;
     }
-    const ev = name as ClientEventName;
-    const parsed = clientMessageSchemas[ev].safeParse(payload[0]);
+    this.handle(name, payload[0]);
+  }
+
+  /** Validates a payload with its event's schema and hands what passed to that event's handler. */
+  private handle<E extends ClientEventName>(event: E, payload: unknown): void {
+    const parsed = CLIENT_EVENT_CONTRACT[event].schema.safeParse(payload);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       const where = issue?.path.map(String).join('.').slice(0, 40);
       this.protocolError(
         'bad_message',
-        name,
+        event,
         `${where ? `${where}: ` : ''}${issue?.message ?? 'invalid'}`.slice(0, 160),
       );
       return;
     }
-    const msg = parsed.data as Record<string, unknown> | undefined;
-    switch (ev) {
-      case 'frame:ack':
-        this.onAck((msg as { seq: number }).seq);
-        return;
-      case 'display:refresh':
-        if (!this.takeInputToken()) return;
-        this.encoder.reset();
-        this.schedule();
-        return;
-      default:
-        this.onInput(ev, msg as Record<string, number | boolean | string>);
-    }
+    this.handlers[event](parsed.data);
   }
 
   private takeInputToken(): boolean {
@@ -280,43 +314,14 @@ export class ViewerSession implements FeedSubscriber {
     return false;
   }
 
-  private onInput(event: ClientEventName, msg: Record<string, number | boolean | string>): void {
+  /** Input is for the controlling session, within its rate, while the VM is there. */
+  private mayInput(event: ClientEventName): this is { feed: VmFeed } {
     if (this.mode !== 'control') {
       this.protocolError('view_only', event, 'this session is view-only');
-      return;
+      return false;
     }
     // While the VM is away (host restarting, booting) input would reach nothing or a stale boot.
-    if (!this.takeInputToken() || !this.feed || this.feed.outage) return;
-    const client = this.feed.host.client;
-    const fb = this.feed.fb;
-    switch (event) {
-      case 'input:key': {
-        const code = msg.code as string;
-        const down = msg.down as boolean;
-        if (down) {
-          if (!this.heldKeys.has(code) && this.heldKeys.size >= MAX_HELD_KEYS) return;
-          this.heldKeys.add(code);
-        } else {
-          this.heldKeys.delete(code);
-        }
-        client.key(this.vm, code, down);
-        this.metrics.inputEvents.inc({ kind: 'key' });
-        return;
-      }
-      case 'input:pointer': {
-        const x = Math.min(msg.x as number, Math.max(0, fb.width - 1));
-        const y = Math.min(msg.y as number, Math.max(0, fb.height - 1));
-        this.pointer = { x, y };
-        this.buttons = msg.buttons as number;
-        client.pointer(this.vm, x, y, this.buttons);
-        this.metrics.inputEvents.inc({ kind: 'pointer' });
-        return;
-      }
-      case 'input:wheel':
-        client.wheel(this.vm, msg.dx as number, msg.dy as number);
-        this.metrics.inputEvents.inc({ kind: 'wheel' });
-        return;
-    }
+    return this.takeInputToken() && !!this.feed && !this.feed.outage;
   }
 
   protocolError(code: ProtocolErrorCode, event: string | undefined, message: string): void {

@@ -1,22 +1,18 @@
 // Typed client for the hypervisor's control and display channel. Used by the gateway, the
-// portal's server side and the CLI; it is the only way those talk to a hypervisor host.
+// portal's server side and the CLI; it is the only way those talk to a hypervisor host. Every
+// call is typed by the contract (contract.ts): `call(name, request)` takes that entry's request
+// and resolves with its response; the named methods are one-line conveniences over it.
 import { io, type Socket } from 'socket.io-client';
 import type {
-  DiskInfo,
-  ApiError,
+  CallRequest,
+  CallResponse,
+  ControlCall,
   ControlClientToServer,
+  ControlInput,
   ControlServerToClient,
-  CreateDomainRequest,
-  DisplayResize,
-  DomainNetworkInfo,
-  DomainInfo,
-  DomainSched,
-  ErrorCode,
-  HostInfo,
-  PortForwardInfo,
-  PortForwardRequest,
-  Result,
-} from './protocol.ts';
+  InputEvent,
+} from './contract.ts';
+import type { ApiError, CreateDomainRequest, ErrorCode, Result, SchedParams } from './protocol.ts';
 
 export class HypervisorError extends Error {
   readonly code: ErrorCode;
@@ -35,21 +31,25 @@ export interface HypervisorClientOptions {
   timeoutMs?: number;
 }
 
-type ControlSocket = Socket<ControlServerToClient, ControlClientToServer>;
-
 export class HypervisorClient {
-  readonly socket: ControlSocket;
+  /** Typed by the contract: `display:frame`, `display:resize` and `domain:state` arrive here. */
+  readonly socket: Socket<ControlServerToClient, ControlClientToServer>;
+  /**
+   * The same socket without event types, for `call` and `send`: socket.io cannot type an emit
+   * whose event name is a type parameter, so those two type their boundary by the contract.
+   */
+  private readonly transport: Socket;
   private readonly timeoutMs: number;
 
   constructor(options: HypervisorClientOptions) {
     this.timeoutMs = options.timeoutMs ?? 60_000;
-    this.socket = io(options.url, {
+    this.transport = io(options.url, {
       auth: { secret: options.secret },
       transports: ['websocket'],
       reconnectionDelayMax: 2_000,
     });
+    this.socket = this.transport;
   }
-
   /** Resolves once connected; rejects with the server's reason if the credential is refused. */
   connected(timeoutMs = 10_000): Promise<void> {
     if (this.socket.connected) return Promise.resolve();
@@ -82,95 +82,104 @@ export class HypervisorClient {
     this.socket.disconnect();
   }
 
-  private async call<T>(event: keyof ControlClientToServer, ...args: unknown[]): Promise<T> {
-    // socket.io's typed emitWithAck cannot express our generic dispatch, so go untyped here.
-    const emitter = this.socket.timeout(this.timeoutMs) as unknown as {
-      emitWithAck(event: string, ...args: unknown[]): Promise<Result<T>>;
-    };
-    const result = await emitter.emitWithAck(event, ...args);
+  /** Any call of the contract; rejects with a HypervisorError when the host refuses it. */
+  async call<K extends ControlCall>(name: K, request: CallRequest<K>): Promise<CallResponse<K>> {
+    const result: Result<CallResponse<K>> = await this.transport
+      .timeout(this.timeoutMs)
+      .emitWithAck(name, request);
     if (!result.ok) throw new HypervisorError(result.error);
     return result.value;
   }
 
-  hostInfo(): Promise<HostInfo> {
-    return this.call('host:info');
+  /** Any input event of the contract: no answer, and dropped by the host if invalid. */
+  send<K extends ControlInput>(name: K, event: InputEvent<K>): void {
+    this.transport.emit(name, event);
   }
-  list(): Promise<DomainInfo[]> {
-    return this.call('domain:list');
+
+  hostInfo() {
+    return this.call('host:info', {});
   }
-  get(id: string): Promise<DomainInfo> {
+  list() {
+    return this.call('domain:list', {});
+  }
+  get(id: string) {
     return this.call('domain:get', { id });
   }
-  create(request: CreateDomainRequest): Promise<DomainInfo> {
+  create(request: CreateDomainRequest) {
     return this.call('domain:create', request);
   }
-  start(id: string): Promise<DomainInfo> {
+  start(id: string) {
     return this.call('domain:start', { id });
   }
-  pause(id: string): Promise<DomainInfo> {
+  /** Unpauses, resumes or restarts the domain, whatever it is now; not_found once it is gone. */
+  resume(id: string) {
+    return this.call('domain:resume', { id });
+  }
+  pause(id: string) {
     return this.call('domain:pause', { id });
   }
-  unpause(id: string): Promise<DomainInfo> {
+  unpause(id: string) {
     return this.call('domain:unpause', { id });
   }
-  reboot(id: string): Promise<DomainInfo> {
+  reboot(id: string) {
     return this.call('domain:reboot', { id });
   }
-  destroy(id: string): Promise<DomainInfo> {
+  destroy(id: string) {
     return this.call('domain:destroy', { id });
   }
-  save(id: string, file?: string): Promise<{ info: DomainInfo; file: string; bytes: number }> {
+  save(id: string, file?: string) {
     return this.call('domain:save', { id, file });
   }
-  restore(file: string): Promise<DomainInfo> {
+  restore(file: string) {
     return this.call('domain:restore', { file });
   }
-  console(id: string): Promise<string> {
+  console(id: string) {
     return this.call('domain:console', { id });
   }
   /** Reads a domain's scheduler settings; with weight and/or cap, sets them first. */
-  sched(id: string, update: { weight?: number; cap?: number } = {}): Promise<DomainSched> {
+  sched(id: string, update: Partial<SchedParams> = {}) {
     return this.call('domain:sched', { id, ...update });
   }
-  net(id: string): Promise<DomainNetworkInfo> {
+  net(id: string) {
     return this.call('domain:net', { id });
   }
   /** Listens on a host port (loopback and any free port by default) forwarded to `guestPort`. */
-  forward(request: PortForwardRequest): Promise<PortForwardInfo> {
+  forward(request: CallRequest<'domain:forward'>) {
     return this.call('domain:forward', request);
   }
-  unforward(id: string, listen: { host?: string; port: number }): Promise<PortForwardInfo> {
+  unforward(id: string, listen: CallRequest<'domain:unforward'>['listen']) {
     return this.call('domain:unforward', { id, listen });
   }
   /** Types `text` into the domain's serial console. */
-  consoleInput(id: string, text: string): Promise<null> {
+  consoleInput(id: string, text: string) {
     return this.call('domain:console-input', { id, text });
   }
-  disk(id: string): Promise<DiskInfo> {
+  disk(id: string) {
     return this.call('domain:disk', { id });
   }
+  // socket.io hands binary over as a Buffer; callers get a plain Uint8Array.
   async screenshot(id: string): Promise<Uint8Array> {
-    return new Uint8Array(await this.call<Uint8Array>('domain:screenshot', { id }));
+    return new Uint8Array(await this.call('domain:screenshot', { id }));
   }
   async thumbnail(id: string, width?: number): Promise<Uint8Array> {
-    return new Uint8Array(await this.call<Uint8Array>('domain:thumbnail', { id, width }));
+    return new Uint8Array(await this.call('domain:thumbnail', { id, width }));
   }
-  watch(id: string): Promise<DisplayResize> {
+  watch(id: string) {
     return this.call('display:watch', { id });
   }
-  unwatch(id: string): Promise<null> {
+  unwatch(id: string) {
     return this.call('display:unwatch', { id });
   }
-  refresh(id: string): Promise<null> {
+  refresh(id: string) {
     return this.call('display:refresh', { id });
   }
   key(id: string, code: string, down: boolean): void {
-    this.socket.emit('input:key', { id, code, down });
+    this.send('input:key', { id, code, down });
   }
   pointer(id: string, x: number, y: number, buttons: number): void {
-    this.socket.emit('input:pointer', { id, x, y, buttons });
+    this.send('input:pointer', { id, x, y, buttons });
   }
   wheel(id: string, dx: number, dy: number): void {
-    this.socket.emit('input:wheel', { id, dx, dy });
+    this.send('input:wheel', { id, dx, dy });
   }
 }

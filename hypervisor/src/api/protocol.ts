@@ -1,29 +1,27 @@
 // The hypervisor's control and display channel: the one definition of what crosses the
-// boundary between the daemon and its clients (gateway, portal server, CLI). Every request
-// is validated with these schemas on the daemon side before it reaches a domain.
+// boundary between the daemon and its clients (gateway, portal server, CLI): schemas and types
+// here, the table of calls and events that uses them in contract.ts. Every request is validated
+// with these schemas on the daemon side before it reaches a domain.
+import {
+  DOMAIN_STATES,
+  domainIdSchema,
+  keyCodeSchema,
+  pointerButtonsSchema,
+  pointerCoordSchema,
+  wheelNotchesSchema,
+  type DisplayMode,
+  type DomainState,
+} from '@raydesk/common';
 import { z } from 'zod';
+
+export { DOMAIN_STATES, domainIdSchema, type DisplayMode, type DomainState };
 
 export const APPLIANCE_NAMES = ['console', 'desktop', 'browser'] as const;
 export const applianceNameSchema = z.enum(APPLIANCE_NAMES);
 export type ApplianceName = z.infer<typeof applianceNameSchema>;
 
-export const DOMAIN_STATES = [
-  'starting', // worker booting or restoring state
-  'running',
-  'paused',
-  'saving', // state being written to disk
-  'saved', // suspended to disk, holds no RAM
-  'crashed', // worker died; restartable
-  'stopped', // destroyed; kept briefly for `list`
-] as const;
-export type DomainState = (typeof DOMAIN_STATES)[number];
-
 export const domainKindSchema = z.enum(['personal', 'disposable', 'system']);
 export type DomainKind = z.infer<typeof domainKindSchema>;
-
-export const domainIdSchema = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'domain ids are lowercase letters, digits and dashes');
 
 export interface DomainInfo {
   id: string;
@@ -98,12 +96,20 @@ export const createDomainSchema = z.object({
 });
 export type CreateDomainRequest = z.input<typeof createDomainSchema>;
 
+/** The request of a call that needs nothing (host:info, domain:list). */
+export const noRequestSchema = z.object({});
 export const domainRefSchema = z.object({ id: domainIdSchema });
 export const saveDomainSchema = z.object({
   id: domainIdSchema,
   /** Absolute path on the hypervisor host; defaults to the data directory. */
   file: z.string().min(1).max(4096).optional(),
 });
+/** What `domain:save` answers: the domain (now `saved`), its state file and that file's size. */
+export interface SavedDomain {
+  info: DomainInfo;
+  file: string;
+  bytes: number;
+}
 export const restoreDomainSchema = z.object({ file: z.string().min(1).max(4096) });
 /** Text typed into the domain's serial console (ttyS0), as `xl console` lets an operator do. */
 export const consoleInputSchema = z.object({
@@ -132,7 +138,6 @@ export const portUnforwardSchema = z.object({
     port: z.number().int().min(1).max(65535),
   }),
 });
-export type PortForwardRequest = z.input<typeof portForwardSchema>;
 
 export const thumbnailSchema = z.object({
   id: domainIdSchema,
@@ -148,8 +153,6 @@ export interface TileRect {
   w: number;
   h: number;
 }
-
-export type DisplayMode = 'graphical' | 'text';
 
 /**
  * One frame's worth of changes. `pixels` holds the RGBA bytes of each rect in `rects`, one after
@@ -177,8 +180,7 @@ export interface DisplayResize {
 
 export const keyEventSchema = z.object({
   id: domainIdSchema,
-  /** Browser `KeyboardEvent.code`, e.g. "KeyA", "ShiftLeft", "AltRight". */
-  code: z.string().min(1).max(32),
+  code: keyCodeSchema,
   down: z.boolean(),
 });
 export type KeyEvent = z.infer<typeof keyEventSchema>;
@@ -186,18 +188,16 @@ export type KeyEvent = z.infer<typeof keyEventSchema>;
 export const pointerEventSchema = z.object({
   id: domainIdSchema,
   /** Guest screen coordinates in pixels. */
-  x: z.number().int().min(0).max(8192),
-  y: z.number().int().min(0).max(8192),
-  /** Bit 0 left, bit 1 right, bit 2 middle, as in `MouseEvent.buttons` order left/right/middle. */
-  buttons: z.number().int().min(0).max(7),
+  x: pointerCoordSchema,
+  y: pointerCoordSchema,
+  buttons: pointerButtonsSchema,
 });
 export type PointerEvent = z.infer<typeof pointerEventSchema>;
 
 export const wheelEventSchema = z.object({
   id: domainIdSchema,
-  /** Wheel notches; positive is down / right. */
-  dx: z.number().int().min(-32).max(32),
-  dy: z.number().int().min(-32).max(32),
+  dx: wheelNotchesSchema,
+  dy: wheelNotchesSchema,
 });
 export type WheelEvent = z.infer<typeof wheelEventSchema>;
 
@@ -295,53 +295,4 @@ export interface HostInfo {
   domains: number;
   running: number;
   cores: number;
-}
-
-// ---- socket.io event maps ------------------------------------------------------------------
-
-export interface ControlClientToServer {
-  'host:info': (ack: Ack<HostInfo>) => void;
-  'domain:list': (ack: Ack<DomainInfo[]>) => void;
-  'domain:get': (req: unknown, ack: Ack<DomainInfo>) => void;
-  'domain:create': (req: unknown, ack: Ack<DomainInfo>) => void;
-  'domain:pause': (req: unknown, ack: Ack<DomainInfo>) => void;
-  'domain:unpause': (req: unknown, ack: Ack<DomainInfo>) => void;
-  'domain:reboot': (req: unknown, ack: Ack<DomainInfo>) => void;
-  /** Restart a crashed or stopped domain from its appliance. */
-  'domain:start': (req: unknown, ack: Ack<DomainInfo>) => void;
-  'domain:destroy': (req: unknown, ack: Ack<DomainInfo>) => void;
-  'domain:save': (
-    req: unknown,
-    ack: Ack<{ info: DomainInfo; file: string; bytes: number }>,
-  ) => void;
-  'domain:restore': (req: unknown, ack: Ack<DomainInfo>) => void;
-  'domain:console': (req: unknown, ack: Ack<string>) => void;
-  'domain:console-input': (req: unknown, ack: Ack<null>) => void;
-  /** Read, or set, a domain's credit scheduler weight and cap. */
-  'domain:sched': (req: unknown, ack: Ack<DomainSched>) => void;
-  /** The domain's NIC, egress policy and traffic counters. */
-  'domain:net': (req: unknown, ack: Ack<DomainNetworkInfo>) => void;
-  /** Listen on a host port and forward its connections to a guest port (loopback by default). */
-  'domain:forward': (req: unknown, ack: Ack<PortForwardInfo>) => void;
-  'domain:unforward': (req: unknown, ack: Ack<PortForwardInfo>) => void;
-  /** The domain's disk: memory or durable overlay, its size and the base image it needs. */
-  'domain:disk': (req: unknown, ack: Ack<DiskInfo>) => void;
-  /** Full-resolution PNG of the current screen. */
-  'domain:screenshot': (req: unknown, ack: Ack<Uint8Array>) => void;
-  /** Scaled PNG of the current screen; works whether or not anyone watches. */
-  'domain:thumbnail': (req: unknown, ack: Ack<Uint8Array>) => void;
-  /** Start receiving `display:frame` for a domain; the first frame is a keyframe. */
-  'display:watch': (req: unknown, ack: Ack<DisplayResize>) => void;
-  'display:unwatch': (req: unknown, ack: Ack<null>) => void;
-  /** Ask for a keyframe, e.g. after a viewer reconnects. */
-  'display:refresh': (req: unknown, ack: Ack<null>) => void;
-  'input:key': (req: unknown) => void;
-  'input:pointer': (req: unknown) => void;
-  'input:wheel': (req: unknown) => void;
-}
-
-export interface ControlServerToClient {
-  'display:frame': (frame: DisplayFrame) => void;
-  'display:resize': (resize: DisplayResize) => void;
-  'domain:state': (info: DomainInfo) => void;
 }

@@ -1,6 +1,6 @@
-// The control and display channel: socket.io with a service credential. Every request is
-// validated with the schemas in api/protocol.ts before it reaches the host. /metrics takes the
-// same credential as a bearer token.
+// The control and display channel: socket.io with a service credential. Each call of the
+// contract (api/contract.ts) has its handler here; control-dispatch.ts validates every request
+// with its schema before a handler sees it. /metrics takes the same credential as a bearer token.
 import { timingSafeEqual } from 'node:crypto';
 import {
   createServer,
@@ -10,35 +10,20 @@ import {
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type pino from 'pino';
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
-import { Server, type Socket } from 'socket.io';
-import { z, type ZodType } from 'zod';
-import {
-  createDomainSchema,
-  consoleInputSchema,
-  domainRefSchema,
-  domainSchedSchema,
-  keyEventSchema,
-  pointerEventSchema,
-  portForwardSchema,
-  portUnforwardSchema,
-  restoreDomainSchema,
-  saveDomainSchema,
-  thumbnailSchema,
-  wheelEventSchema,
-  type Ack,
-  type ControlClientToServer,
-  type ControlServerToClient,
-  type DisplayFrame,
-  type DisplayResize,
-} from '../api/protocol.ts';
-import { encodePng, scaleToWidth } from '../devices/display/png.ts';
-import { ForwardError } from '../network/port-forwards.ts';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { Server } from 'socket.io';
+import type {
+  CallHandlers,
+  ControlClientToServerUnchecked,
+  ControlServerToClient,
+  InputHandlers,
+} from '../api/contract.ts';
+import type { DisplayFrame, DisplayResize } from '../api/protocol.ts';
+import { serveContract, type ControlSocket } from './control-dispatch.ts';
+import { encodePng, scaleToWidth } from './devices/png.ts';
 import type { Domain } from './domain.ts';
-import { HostError, toApiError } from './errors.ts';
+import { HostError } from './errors.ts';
 import type { Host } from './host.ts';
-
-type ControlSocket = Socket<ControlClientToServer, ControlServerToClient>;
 
 const DEFAULT_THUMBNAIL_WIDTH = 320;
 
@@ -51,19 +36,23 @@ function secretsMatch(given: unknown, expected: string): boolean {
 
 export class ControlServer {
   readonly http: HttpServer;
-  readonly io: Server<ControlClientToServer, ControlServerToClient>;
+  readonly io: Server<ControlClientToServerUnchecked, ControlServerToClient>;
   private readonly metrics = new Registry();
+  private readonly handlers: ControlHandlers;
 
   constructor(
     private readonly host: Host,
+    /** The service credential every client presents. */
+    private readonly secret: string,
     private readonly log: pino.Logger,
   ) {
     this.http = createServer((req, res) => void this.serveHttp(req, res));
     this.io = new Server(this.http, { maxHttpBufferSize: 1e6, serveClient: false });
     this.io.use((socket, next) => {
-      if (secretsMatch(socket.handshake.auth?.secret, host.config.secret)) next();
+      if (secretsMatch(socket.handshake.auth?.secret, secret)) next();
       else next(new Error('invalid hypervisor credential'));
     });
+    this.handlers = controlHandlers(host);
     this.io.on('connection', (socket) => this.onConnection(socket));
     host.on('state', (info) => this.io.emit('domain:state', info));
     this.setupMetrics();
@@ -77,7 +66,9 @@ export class ControlServer {
   }
 
   async close(): Promise<void> {
-    await new Promise<void>((resolve) => this.io.close(() => resolve()));
+    await new Promise<void>((resolve, reject) => {
+      this.io.close(() => resolve()).catch(reject);
+    });
   }
 
   private async serveHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -88,7 +79,7 @@ export class ControlServer {
     } else if (url === '/metrics') {
       // Domains, guest traffic and egress denials are for the operator: the service credential.
       const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
-      if (!secretsMatch(bearer, this.host.config.secret)) {
+      if (!secretsMatch(bearer, this.secret)) {
         res.writeHead(401, { 'www-authenticate': 'Bearer', 'content-type': 'application/json' });
         res.end(JSON.stringify({ error: 'unauthorized' }));
         return;
@@ -102,282 +93,129 @@ export class ControlServer {
 
   private setupMetrics(): void {
     collectDefaultMetrics({ register: this.metrics, prefix: 'raydesk_hypervisor_' });
-    this.host.network.registerMetrics(this.metrics);
-    const host = this.host;
-    new Gauge({
-      name: 'raydesk_domains',
-      help: 'Domains by state',
-      labelNames: ['state'],
-      registers: [this.metrics],
-      collect() {
-        this.reset();
-        for (const d of host.domains.values()) this.inc({ state: d.state });
-      },
-    });
-    const scheduler = host.scheduler;
-    new Counter({
-      name: 'raydesk_domain_cpu_throttled_seconds_total',
-      help: 'Time a domain was ready to run but held back by the credit scheduler',
-      labelNames: ['domain'],
-      registers: [this.metrics],
-      collect() {
-        this.reset();
-        for (const [domain, stats] of scheduler.allStats())
-          this.inc({ domain }, stats.throttledMs / 1000);
-      },
-    });
-    new Counter({
-      name: 'raydesk_domain_cpu_seconds_total',
-      help: "CPU time used by a domain's emulated guest",
-      labelNames: ['domain'],
-      registers: [this.metrics],
-      collect() {
-        this.reset();
-        for (const [domain, stats] of scheduler.allStats())
-          this.inc({ domain }, stats.cpuMs / 1000);
-      },
-    });
-    new Gauge({
-      name: 'raydesk_memory_used_mib',
-      help: 'Guest memory held by running domains',
-      registers: [this.metrics],
-      collect() {
-        this.set(host.memoryInUse());
-      },
-    });
+    this.host.registerMetrics(this.metrics);
   }
 
   private onConnection(socket: ControlSocket): void {
-    const watched = new Map<string, { domain: Domain; detach: () => void }>();
     const log = this.log.child({ client: socket.id });
     log.debug('control client connected');
+    const watches = new Watches(socket);
+    serveContract(socket, this.handlers, watches, log);
+    socket.on('disconnect', () => {
+      watches.clear();
+      log.debug('control client disconnected');
+    });
+  }
+}
 
-    const handle = <S extends ZodType, T>(
-      schema: S,
-      work: (request: z.infer<S>) => Promise<T> | T,
-    ) => {
-      return async (raw: unknown, ack: unknown) => {
-        if (typeof ack !== 'function') return;
-        const reply = ack as Ack<T>;
-        const parsed = schema.safeParse(raw);
-        if (!parsed.success) {
-          reply({
-            ok: false,
-            error: { code: 'bad_request', message: z.prettifyError(parsed.error) },
-          });
-          return;
-        }
-        try {
-          reply({ ok: true, value: await work(parsed.data) });
-        } catch (error) {
-          const apiError = toApiError(error);
-          if (apiError.code === 'internal') log.error({ err: error }, 'request failed');
-          reply({ ok: false, error: apiError });
-        }
-      };
-    };
-    const noArgs = <T>(work: () => Promise<T> | T) => {
-      const handler = handle(z.undefined(), work);
-      return (ack: unknown) => handler(undefined, ack);
-    };
+/** The displays one control connection watches: their frames go to its socket. */
+class Watches {
+  private readonly watched = new Map<string, () => void>();
 
-    const watch = (domain: Domain): DisplayResize => {
-      if (!watched.has(domain.id)) {
-        const onFrame = (frame: DisplayFrame) => socket.emit('display:frame', frame);
-        const onResize = (resize: DisplayResize) => socket.emit('display:resize', resize);
-        domain.on('frame', onFrame);
-        domain.on('resize', onResize);
-        watched.set(domain.id, {
-          domain,
-          detach: () => {
-            domain.off('frame', onFrame);
-            domain.off('resize', onResize);
-            domain.unwatch(socket.id);
-          },
-        });
-        domain.watch(socket.id);
-      } else {
-        domain.requestKeyframe();
-      }
-      return { domainId: domain.id, ...domain.screenSize };
-    };
-    const unwatch = (id: string) => {
-      watched.get(id)?.detach();
-      watched.delete(id);
-    };
+  constructor(private readonly socket: ControlSocket) {}
 
-    const host = this.host;
-    socket.on(
-      'host:info',
-      noArgs(() => host.info()),
-    );
-    socket.on(
-      'domain:list',
-      noArgs(() => host.list()),
-    );
-    socket.on(
-      'domain:get',
-      handle(domainRefSchema, ({ id }) => host.get(id).info()),
-    );
-    socket.on(
-      'domain:create',
-      handle(createDomainSchema, async (req) => (await host.create(req)).info()),
-    );
-    socket.on(
-      'domain:pause',
-      handle(domainRefSchema, async ({ id }) => (await host.pause(id)).info()),
-    );
-    socket.on(
-      'domain:unpause',
-      handle(domainRefSchema, async ({ id }) => (await host.unpause(id)).info()),
-    );
-    socket.on(
-      'domain:reboot',
-      handle(domainRefSchema, async ({ id }) => (await host.reboot(id)).info()),
-    );
-    socket.on(
-      'domain:start',
-      handle(domainRefSchema, async ({ id }) => (await host.start(id)).info()),
-    );
-    socket.on(
-      'domain:destroy',
-      handle(domainRefSchema, async ({ id }) => {
-        unwatch(id);
+  has(id: string): boolean {
+    return this.watched.has(id);
+  }
+
+  /** Starts sending the domain's frames (the first is a keyframe); again, asks for a keyframe. */
+  watch(domain: Domain): DisplayResize {
+    if (!this.watched.has(domain.id)) {
+      const onFrame = (frame: DisplayFrame) => this.socket.emit('display:frame', frame);
+      const onResize = (resize: DisplayResize) => this.socket.emit('display:resize', resize);
+      domain.on('frame', onFrame);
+      domain.on('resize', onResize);
+      this.watched.set(domain.id, () => {
+        domain.off('frame', onFrame);
+        domain.off('resize', onResize);
+        domain.unwatch(this.socket.id);
+      });
+      domain.watch(this.socket.id);
+    } else {
+      domain.requestKeyframe();
+    }
+    return { domainId: domain.id, ...domain.screenSize };
+  }
+
+  unwatch(id: string): void {
+    this.watched.get(id)?.();
+    this.watched.delete(id);
+  }
+
+  clear(): void {
+    for (const id of [...this.watched.keys()]) this.unwatch(id);
+  }
+}
+
+type ControlHandlers = { calls: CallHandlers<Watches>; inputs: InputHandlers<Watches> };
+
+/** One handler per call and input event of the contract; a missing one does not compile. */
+function controlHandlers(host: Host): ControlHandlers {
+  const screen = async (id: string) => host.get(id).captureScreen();
+  return {
+    calls: {
+      'host:info': () => host.info(),
+      'domain:list': () => host.list(),
+      'domain:get': ({ id }) => host.get(id).info(),
+      'domain:create': async (request) => (await host.create(request)).info(),
+      'domain:pause': async ({ id }) => (await host.pause(id)).info(),
+      'domain:unpause': async ({ id }) => (await host.unpause(id)).info(),
+      'domain:reboot': async ({ id }) => (await host.reboot(id)).info(),
+      'domain:start': async ({ id }) => (await host.start(id)).info(),
+      'domain:resume': async ({ id }) => (await host.resume(id)).info(),
+      'domain:destroy': async ({ id }, watches) => {
+        watches.unwatch(id);
         return (await host.destroy(id)).info();
-      }),
-    );
-    socket.on(
-      'domain:save',
-      handle(saveDomainSchema, async ({ id, file }) => {
+      },
+      'domain:save': async ({ id, file }) => {
         const saved = await host.save(id, file);
         return { info: saved.domain.info(), file: saved.file, bytes: saved.bytes };
-      }),
-    );
-    socket.on(
-      'domain:restore',
-      handle(restoreDomainSchema, async ({ file }) => (await host.restore(file)).info()),
-    );
-    socket.on(
-      'domain:console',
-      handle(domainRefSchema, ({ id }) => host.get(id).console.text()),
-    );
-    socket.on(
-      'domain:sched',
-      handle(domainSchedSchema, ({ id, weight, cap }) =>
-        host.scheduler.configure(host.get(id), { weight, cap }),
-      ),
-    );
-    socket.on(
-      'domain:net',
-      handle(domainRefSchema, ({ id }) => host.network.info(id, host.get(id).spec.kind)),
-    );
-    const forwardErrors = async <T>(work: () => Promise<T> | T): Promise<T> => {
-      try {
-        return await work();
-      } catch (error) {
-        if (error instanceof ForwardError) throw new HostError(error.code, error.message);
-        throw error;
-      }
-    };
-    socket.on(
-      'domain:forward',
-      handle(portForwardSchema, ({ id, guestPort, listen }) => {
-        const domain = host.get(id);
-        if (domain.state !== 'running' && domain.state !== 'paused') {
-          throw new HostError('illegal_transition', `domain ${id} is ${domain.state}, not running`);
-        }
-        return forwardErrors(() => host.network.openForward(id, guestPort, listen));
-      }),
-    );
-    socket.on(
-      'domain:unforward',
-      handle(portUnforwardSchema, ({ id, listen }) =>
-        forwardErrors(() => host.network.closeForward(host.get(id).id, listen)),
-      ),
-    );
-    socket.on(
-      'domain:console-input',
-      handle(consoleInputSchema, ({ id, text }) => {
+      },
+      'domain:restore': async ({ file }) => (await host.restore(file)).info(),
+      'domain:console': ({ id }) => host.get(id).console.text(),
+      'domain:console-input': ({ id, text }) => {
         const domain = host.get(id);
         if (domain.state !== 'running') {
           throw new HostError('illegal_transition', `domain ${id} is ${domain.state}, not running`);
         }
         domain.serialInput(0, new TextEncoder().encode(text));
         return null;
-      }),
-    );
-    socket.on(
-      'domain:screenshot',
-      handle(domainRefSchema, async ({ id }) => {
-        const screen = await host.get(id).captureScreen();
-        return encodePng(screen.rgba, screen.width, screen.height);
-      }),
-    );
-    socket.on(
-      'domain:thumbnail',
-      handle(thumbnailSchema, async ({ id, width }) => {
-        const screen = await host.get(id).captureScreen();
+      },
+      'domain:sched': ({ id, weight, cap }) => host.sched(id, { weight, cap }),
+      'domain:net': ({ id }) => host.net(id),
+      'domain:forward': ({ id, guestPort, listen }) => host.forward(id, guestPort, listen),
+      'domain:unforward': ({ id, listen }) => host.unforward(id, listen),
+      'domain:disk': ({ id }) => host.diskInfo(id),
+      'domain:screenshot': async ({ id }) => {
+        const { rgba, width, height } = await screen(id);
+        return encodePng(rgba, width, height);
+      },
+      'domain:thumbnail': async ({ id, width }) => {
+        const full = await screen(id);
         const scaled = scaleToWidth(
-          screen.rgba,
-          screen.width,
-          screen.height,
+          full.rgba,
+          full.width,
+          full.height,
           width ?? DEFAULT_THUMBNAIL_WIDTH,
         );
         return encodePng(scaled.rgba, scaled.width, scaled.height);
-      }),
-    );
-    // Attaching to a suspended personal VM resumes it: the user never sees the suspension.
-    socket.on(
-      'display:watch',
-      handle(domainRefSchema, async ({ id }) => watch(await host.ensureAwake(id))),
-    );
-    socket.on(
-      'domain:disk',
-      handle(domainRefSchema, ({ id }) => host.diskInfo(id)),
-    );
-    socket.on(
-      'display:unwatch',
-      handle(domainRefSchema, ({ id }) => {
-        unwatch(id);
+      },
+      // Attaching to a suspended personal VM resumes it: the user never sees the suspension.
+      'display:watch': async ({ id }, watches) => watches.watch(await host.ensureAwake(id)),
+      'display:unwatch': ({ id }, watches) => {
+        watches.unwatch(id);
         return null;
-      }),
-    );
-    socket.on(
-      'display:refresh',
-      handle(domainRefSchema, ({ id }) => {
-        if (!watched.has(id)) throw new HostError('bad_request', `not watching ${id}`);
+      },
+      'display:refresh': ({ id }, watches) => {
+        if (!watches.has(id)) throw new HostError('bad_request', `not watching ${id}`);
         host.get(id).requestKeyframe();
         return null;
-      }),
-    );
-
-    // Input is fire-and-forget: no ack, invalid events are dropped and logged.
-    const input = <S extends ZodType>(schema: S, apply: (event: z.infer<S>) => void) => {
-      return (raw: unknown) => {
-        const parsed = schema.safeParse(raw);
-        if (!parsed.success) {
-          log.warn({ issues: parsed.error.issues.length }, 'invalid input event dropped');
-          return;
-        }
-        apply(parsed.data);
-      };
-    };
-    socket.on(
-      'input:key',
-      input(keyEventSchema, (e) => host.domains.get(e.id)?.key(e.code, e.down)),
-    );
-    socket.on(
-      'input:pointer',
-      input(pointerEventSchema, (e) => host.domains.get(e.id)?.pointer(e.x, e.y, e.buttons)),
-    );
-    socket.on(
-      'input:wheel',
-      input(wheelEventSchema, (e) => host.domains.get(e.id)?.wheel(e.dx, e.dy)),
-    );
-
-    socket.on('disconnect', () => {
-      for (const id of [...watched.keys()]) unwatch(id);
-      log.debug('control client disconnected');
-    });
-  }
+      },
+    },
+    inputs: {
+      'input:key': ({ id, code, down }) => host.key(id, code, down),
+      'input:pointer': ({ id, x, y, buttons }) => host.pointer(id, x, y, buttons),
+      'input:wheel': ({ id, dx, dy }) => host.wheel(id, dx, dy),
+    },
+  };
 }

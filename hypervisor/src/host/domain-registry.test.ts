@@ -5,9 +5,16 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import type { DomainSpec } from './domain.ts';
 import { DomainRegistry } from './domain-registry.ts';
+import { HostFiles } from './host-files.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'registry-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
+
+function registryIn(name: string): { registry: DomainRegistry; files: HostFiles } {
+  const files = new HostFiles(join(dir, name));
+  files.prepare();
+  return { registry: new DomainRegistry(files), files };
+}
 
 const spec: DomainSpec = {
   id: 'vm-0011aabb',
@@ -20,7 +27,7 @@ const spec: DomainSpec = {
 };
 
 test('records round-trip, are replaced on save, and go on remove', () => {
-  const registry = new DomainRegistry(join(dir, 'a'));
+  const { registry } = registryIn('a');
   const createdAt = new Date('2026-11-24T00:00:00.000Z');
   registry.save(spec, createdAt, null);
   registry.save(spec, createdAt, '/data/states/vm-0011aabb.state');
@@ -39,28 +46,28 @@ test('records round-trip, are replaced on save, and go on remove', () => {
 });
 
 test('whether a domain is in use is recorded; records written before that field read as not', () => {
-  const registry = new DomainRegistry(join(dir, 'd'));
+  const { registry, files } = registryIn('d');
   registry.save(spec, new Date(), null, true);
   assert.equal(registry.load().records[0]!.inUse, true);
   registry.save(spec, new Date(), null, false);
   assert.equal(registry.load().records[0]!.inUse, false);
   const older: Record<string, unknown> = { ...registry.load().records[0]! };
   delete older.inUse;
-  writeFileSync(join(registry.dir, `${spec.id}.json`), JSON.stringify(older));
+  writeFileSync(files.recordFile(spec.id), JSON.stringify(older));
   assert.equal(registry.load().records[0]!.inUse, false);
 });
 
 test('a damaged or foreign record is reported and skipped, not fatal', () => {
-  const registry = new DomainRegistry(join(dir, 'b'));
+  const { registry, files } = registryIn('b');
   registry.save(spec, new Date(), null);
-  writeFileSync(join(registry.dir, 'vm-broken.json'), '{"spec": ');
-  writeFileSync(join(registry.dir, 'vm-other.json'), JSON.stringify({ spec: { id: '../etc' } }));
+  writeFileSync(files.recordFile('vm-broken'), '{"spec": ');
+  writeFileSync(files.recordFile('vm-other'), JSON.stringify({ spec: { id: '../etc' } }));
   const { records, problems } = registry.load();
   assert.equal(records.length, 1);
   assert.equal(problems.length, 2);
 });
 
 test('ids that could escape the directory are refused', () => {
-  const registry = new DomainRegistry(join(dir, 'c'));
+  const { registry } = registryIn('c');
   assert.throws(() => registry.save({ ...spec, id: '../escape' }, new Date(), null));
 });

@@ -1,21 +1,20 @@
 // The personal domains the host must remember across its own restarts: one small JSON file per
-// domain under <data>/domains, written atomically. Disposable and system domains are never
+// domain (where: host-files.ts), written atomically. Disposable and system domains are never
 // recorded; they end with the daemon.
 import {
   closeSync,
   fsyncSync,
   openSync,
-  readdirSync,
   readFileSync,
   renameSync,
   rmSync,
   writeSync,
 } from 'node:fs';
-import { join } from 'node:path';
 import { z } from 'zod';
 import { applianceNameSchema, domainIdSchema, domainKindSchema } from '../api/protocol.ts';
 import type { DomainSpec } from './domain.ts';
-import { ensurePrivateDir, PRIVATE_FILE_MODE } from '../private-files.ts';
+import type { HostFiles } from './host-files.ts';
+import { PRIVATE_FILE_MODE } from '../private-files.ts';
 
 const recordSchema = z.object({
   spec: z.object({
@@ -36,9 +35,7 @@ const recordSchema = z.object({
 export type DomainRecord = z.infer<typeof recordSchema>;
 
 export class DomainRegistry {
-  constructor(readonly dir: string) {
-    ensurePrivateDir(dir);
-  }
+  constructor(private readonly files: Pick<HostFiles, 'recordFile' | 'recordFiles'>) {}
 
   save(spec: DomainSpec, createdAt: Date, savedStateFile: string | null, inUse = false): void {
     const record: DomainRecord = {
@@ -47,7 +44,7 @@ export class DomainRegistry {
       savedStateFile,
       inUse,
     };
-    const path = this.pathOf(spec.id);
+    const path = this.files.recordFile(spec.id);
     const tmp = `${path}.new`;
     const fd = openSync(tmp, 'w', PRIVATE_FILE_MODE);
     try {
@@ -60,16 +57,14 @@ export class DomainRegistry {
   }
 
   remove(id: string): void {
-    rmSync(this.pathOf(id), { force: true });
+    rmSync(this.files.recordFile(id), { force: true });
   }
 
   /** Every readable record; unreadable files are reported, not fatal. */
   load(): { records: DomainRecord[]; problems: string[] } {
     const records: DomainRecord[] = [];
     const problems: string[] = [];
-    for (const name of readdirSync(this.dir)) {
-      if (!name.endsWith('.json')) continue;
-      const path = join(this.dir, name);
+    for (const path of this.files.recordFiles()) {
       try {
         const parsed = recordSchema.safeParse(JSON.parse(readFileSync(path, 'utf8')));
         if (parsed.success) records.push(parsed.data);
@@ -79,9 +74,5 @@ export class DomainRegistry {
       }
     }
     return { records, problems };
-  }
-
-  private pathOf(id: string): string {
-    return join(this.dir, `${domainIdSchema.parse(id)}.json`);
   }
 }

@@ -1,9 +1,9 @@
 // Parent-side handle of one domain worker thread: request/reply bookkeeping, liveness checks
 // and a single place where every way a worker can die is turned into one `exit` callback.
 import { Worker } from 'node:worker_threads';
-import type { DomainBootConfig, ParentToWorker, WorkerToParent } from '../domain/messages.ts';
+import type { DomainBootConfig, ParentToWorker, WorkerToParent } from '../worker/messages.ts';
 
-const WORKER_URL = new URL('../domain/worker-entry.mjs', import.meta.url);
+const WORKER_URL = new URL('../worker/worker-entry.mjs', import.meta.url);
 const PING_INTERVAL_MS = 5_000;
 const PING_TIMEOUT_MS = 30_000;
 

@@ -16,13 +16,13 @@ import type {
   ScreenCapture,
   WorkerStats,
   WorkerToParent,
-} from '../domain/messages.ts';
+} from '../worker/messages.ts';
 import { DomainWorkerHandle } from './domain-worker-handle.ts';
 import { assertOperation, assertTransition } from './lifecycle.ts';
-import type { SerialLog } from '../devices/serial/index.ts';
-import type { CpuBudget, CpuUsage } from '../domain/cpu-governor.ts';
+import type { SerialLog } from './devices/serial-log.ts';
+import type { CpuBudget, CpuUsage } from '../worker/cpu-governor.ts';
 import { DEFAULT_WEIGHT, type SchedParams } from './scheduler.ts';
-import type { OverlayBase as DiskBase } from '../devices/disk/overlay-store.ts';
+import type { OverlayBase as DiskBase } from '../worker/devices/disk/overlay-store.ts';
 
 export interface DomainSpec {
   id: string;

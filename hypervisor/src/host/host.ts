@@ -1,187 +1,185 @@
-// The host: the domain table, memory admission, and the lifecycle operations the control
-// channel and the CLI expose. It is the only owner of domains and their workers.
-import { randomBytes } from 'node:crypto';
+// The host: a façade over its parts, and the lifecycle operations the control channel and the
+// CLI expose. It is the only owner of domains and their workers. The parts, each with its tests:
+//   domain-table.ts    the domains by id, memory in use
+//   host-files.ts      where records, states, overlays and console logs live under data/
+//   admission.ts       memory budget and disk space
+//   standby-pool.ts    paused domains ready to be claimed
+//   idle-suspender.ts  saving personal domains nobody watches
+//   recovery.ts        domains the host had before it stopped
+//   domain-launcher.ts boot configuration and guest refresh
+//   ../snapshots/      golden snapshots (store, and their build over this host's domains)
 import { EventEmitter, once } from 'node:events';
-import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { dirname, join } from 'node:path';
-import { statfs } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type pino from 'pino';
+import type { Registry } from 'prom-client';
 import {
   createDomainSchema,
   type ApplianceName,
   type CreateDomainRequest,
   type DiskInfo,
   type DomainInfo,
+  type DomainNetworkInfo,
+  type DomainSched,
   type HostInfo,
+  type ListenAddress,
+  type PortForwardInfo,
+  type SchedParams,
 } from '../api/protocol.ts';
-import { ensureAppliance, type ApplianceImage } from '../appliances/index.ts';
+import type { ApplianceImage } from '../appliances/index.ts';
 import type { HypervisorConfig } from '../config.ts';
-import type { DomainBootConfig, DomainDiskConfig } from '../domain/messages.ts';
-import {
-  OVERLAY_HEADER_BYTES,
-  OverlayBaseMismatchError,
-  assertOverlayBase,
-  readOverlayHeader,
-} from '../devices/disk/durable-overlay.ts';
-import type { OverlayBase } from '../devices/disk/overlay-store.ts';
+import { ForwardError } from '../network/port-forwards.ts';
 import { NetworkSwitch } from '../network/switch.ts';
-import { GoldenSnapshots } from '../snapshots/golden.ts';
 import { readStateFile, writeStateFile, type StateHeader } from '../snapshots/codec.ts';
-import { SerialLog } from '../devices/serial/index.ts';
-import { Domain, type DomainSpec } from './domain.ts';
+import { GoldenSnapshots, type GoldenManifest } from '../snapshots/golden.ts';
+import { GoldenStore } from '../snapshots/golden-store.ts';
+import { Admission } from './admission.ts';
+import { ApplianceImages } from './appliance-images.ts';
+import { describeDisk, overlayHasBlocks } from './devices/overlay-file.ts';
+import { SerialLog } from './devices/serial-log.ts';
+import { Domain, type DomainSpec, type RecoveredDomain } from './domain.ts';
+import { DomainLauncher, baseOf } from './domain-launcher.ts';
 import { DomainRegistry } from './domain-registry.ts';
+import { DomainTable } from './domain-table.ts';
 import { HostError } from './errors.ts';
+import { HostFiles } from './host-files.ts';
+import { IdleSuspender } from './idle-suspender.ts';
+import { exposeInternals } from './internals.ts';
+import { registerHostMetrics } from './metrics.ts';
+import { Recovery } from './recovery.ts';
 import { CreditScheduler } from './scheduler.ts';
-import { holdsMemory } from './lifecycle.ts';
-import { ensurePrivateDir, restrictTree } from '../private-files.ts';
-
-const require = createRequire(import.meta.url);
+import { StandbyPool } from './standby-pool.ts';
 
 export interface HostEvents {
   state: [DomainInfo];
 }
 
-/** How a guest is brought up to date after its memory was restored. */
-type GuestRefresh = 'clone' | 'resume';
-
-// How often idle personal domains are looked at for suspension.
-const IDLE_CHECK_INTERVAL_MS = 5_000;
-// After a crash of the host, in-use desktops boot again one after another: the next one starts
-// when the previous guest is ready, or after this long at the latest.
-const RECOVERY_READY_WAIT_MS = 120_000;
-
 export class Host extends EventEmitter<HostEvents> {
-  readonly domains = new Map<string, Domain>();
-  readonly golden: GoldenSnapshots;
-  /** The virtual switch every domain's NIC is connected to (egress policy, NAT, DNS). */
-  readonly network: NetworkSwitch;
-  /** Divides host CPU among running domains by weight and cap (scheduler.ts). */
-  readonly scheduler: CreditScheduler;
-  private readonly appliances = new Map<ApplianceName, Promise<ApplianceImage>>();
-  /**
-   * Standby domains: already resumed from the golden snapshot and paused, so a new VM of that
-   * appliance only needs an unpause and a fresh identity (the "instantly runnable" appliance).
-   */
-  private readonly standby = new Map<ApplianceName, Promise<Domain | null>>();
-  private standbyAppliances: readonly ApplianceName[] = [];
-  private readonly wasmPath = require.resolve('v86/build/v86.wasm');
-  private readonly wasmModule = new WebAssembly.Module(readFileSync(this.wasmPath));
+  private readonly table = new DomainTable<Domain>();
+  private readonly files: HostFiles;
   private readonly registry: DomainRegistry;
-  private idleTimer: NodeJS.Timeout | null = null;
-  private readonly suspending = new Set<string>();
+  private readonly images = new ApplianceImages();
+  /** The virtual switch every domain's NIC is connected to (egress policy, NAT, DNS). */
+  private readonly network: NetworkSwitch;
+  /** Divides host CPU among running domains by weight and cap (scheduler.ts). */
+  private readonly scheduler: CreditScheduler;
+  private readonly launcher: DomainLauncher;
+  private readonly admission: Admission;
+  private readonly standby: StandbyPool<Domain>;
+  private readonly idle: IdleSuspender;
+  private readonly recovery: Recovery<Domain>;
+  private readonly golden: GoldenSnapshots;
   /** Starts in progress, so two callers (a viewer, the recovery, the CLI) share one. */
   private readonly starting = new Map<string, Promise<Domain>>();
 
-  constructor(
-    readonly config: HypervisorConfig,
-    readonly log: pino.Logger,
+  /** A host on `config.dataDir`, made owner-only, with its CPU scheduler running. */
+  static open(config: HypervisorConfig, log: pino.Logger): Host {
+    const host = new Host(config, log);
+    host.files.prepare();
+    host.scheduler.start();
+    return host;
+  }
+
+  /** Wires the parts; starts nothing and touches no file (see `open`). */
+  private constructor(
+    private readonly config: HypervisorConfig,
+    private readonly log: pino.Logger,
   ) {
     super();
-    // Owner-only data: 0700 directories, 0600 files, including what an older version left.
-    for (const dir of ['logs', 'states', 'disks']) ensurePrivateDir(join(config.dataDir, dir));
-    restrictTree(config.dataDir);
-    this.registry = new DomainRegistry(join(config.dataDir, 'domains'));
-    this.golden = new GoldenSnapshots(this, join(config.cacheDir, 'golden'));
+    this.files = new HostFiles(config.dataDir);
+    this.registry = new DomainRegistry(this.files);
     this.network = new NetworkSwitch(
       { policy: config.network },
       log.child({ component: 'network' }),
     );
+    // A domain without a running worker loses its switch token (and, once destroyed, its counters).
+    this.on('state', (info) => this.network.onDomainState(info.id, info.state));
     this.scheduler = new CreditScheduler(
       {
         enabled: config.scheduler,
         capacityCores: availableParallelism() - config.schedReserveCores,
       },
-      () => this.domains.values(),
+      () => this.table.all(),
     );
-    this.scheduler.start();
-    // A domain without a running worker loses its switch token (and, once destroyed, its counters).
-    this.on('state', (info) => this.network.onDomainState(info.id, info.state));
+    this.launcher = new DomainLauncher({
+      seabiosDir: config.seabiosDir,
+      displayFps: config.displayFps,
+      files: this.files,
+      network: this.network,
+      log,
+    });
+    this.admission = new Admission({
+      budgetMiB: config.memoryBudgetMiB,
+      memoryInUse: (exceptId) => this.table.memoryInUse(exceptId),
+      releaseReserve: () => this.standby.release(),
+    });
+    this.standby = new StandbyPool<Domain>(
+      {
+        prepare: async (appliance) => {
+          const domain = await this.createDomain(
+            { appliance, kind: 'system', name: `standby-${appliance}` },
+            { forStandby: true },
+          );
+          await domain.guestRefreshed;
+          await domain.pause();
+          return domain;
+        },
+        discard: async (domain) => {
+          if (this.table.has(domain.id)) await this.destroy(domain.id);
+        },
+      },
+      log,
+    );
+    this.idle = new IdleSuspender({
+      domains: () => this.table.all(),
+      suspend: (id) => this.save(id),
+      log,
+    });
+    this.recovery = new Recovery<Domain>({
+      records: () => this.registry.load(),
+      has: (id) => this.table.has(id),
+      register: (spec, recovered) => this.register(spec, recovered),
+      domains: () => this.table.all(),
+      start: (id) => this.start(id),
+      log,
+    });
+    this.golden = new GoldenSnapshots(
+      GoldenStore.inCache(
+        config.cacheDir,
+        async (appliance) => (await this.appliance(appliance)).recipeHash,
+      ),
+      {
+        coldBoot: (appliance) =>
+          this.create({ appliance, coldBoot: true, kind: 'system', name: `golden-${appliance}` }),
+        destroy: async (domain) => {
+          await this.destroy(domain.id);
+        },
+      },
+      log,
+    );
+    exposeInternals(this, {
+      scheduler: this.scheduler,
+      network: this.network,
+      golden: this.golden,
+    });
   }
+
+  // ---- Host-wide ------------------------------------------------------------------------------
 
   /**
    * Brings back the personal domains this host had before it stopped: suspended ones as
-   * `saved` (they resume on start or attach), the rest as `crashed` with their disks intact
-   * (they boot again on start). Crashed ones that had viewers are marked `restartPending`:
-   * `restartRecovered()` boots them again. Returns how many of each.
+   * `saved`, the rest as `crashed` with their disks intact; those that had viewers are
+   * `restartPending` and `restartRecovered()` boots them again (recovery.ts).
    */
   recover(): { saved: number; crashed: number; restartPending: number } {
-    const { records, problems } = this.registry.load();
-    for (const problem of problems) this.log.warn({ problem }, 'unreadable domain record skipped');
-    let saved = 0;
-    let crashed = 0;
-    let restartPending = 0;
-    for (const record of records) {
-      if (this.domains.has(record.spec.id)) continue;
-      const stateFile =
-        record.savedStateFile && existsSync(record.savedStateFile) ? record.savedStateFile : null;
-      const restart = !stateFile && record.inUse;
-      const domain = this.register(record.spec, {
-        state: stateFile ? 'saved' : 'crashed',
-        createdAt: new Date(record.createdAt),
-        savedStateFile: stateFile,
-        error: stateFile
-          ? null
-          : restart
-            ? 'the host stopped without saving this domain while it was in use; it boots again on its disk'
-            : 'the host stopped without saving this domain; its disk is intact and it boots on start',
-      });
-      domain.restartPending = restart;
-      if (stateFile) saved++;
-      else crashed++;
-      if (restart) restartPending++;
-    }
-    if (records.length > 0)
-      this.log.info({ saved, crashed, restartPending }, 'personal domains recovered');
-    return { saved, crashed, restartPending };
+    return this.recovery.recover();
   }
 
-  /**
-   * Boots the recovered domains that were in use when the host went down, one at a time in
-   * the order they were created, each on its own disk; the next one starts when the previous
-   * guest is ready. Runs in the background: the host answers requests meanwhile.
-   */
-  async restartRecovered(): Promise<void> {
-    const pending = [...this.domains.values()]
-      .filter((d) => d.restartPending)
-      .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
-    for (const domain of pending) {
-      if (!domain.restartPending || domain.state !== 'crashed') {
-        domain.restartPending = false;
-        continue;
-      }
-      const started = performance.now();
-      try {
-        await this.start(domain.id);
-        await this.guestReady(domain, RECOVERY_READY_WAIT_MS);
-        this.log.info(
-          { domain: domain.id, ms: Math.round(performance.now() - started) },
-          'domain in use before the host restarted is running again',
-        );
-      } catch (error) {
-        domain.restartPending = false;
-        this.log.warn({ domain: domain.id, err: error }, 'could not start a recovered domain');
-      }
-    }
-  }
-
-  /** Resolves once the domain's guest is ready, it stops running, or `timeoutMs` passed. */
-  private guestReady(domain: Domain, timeoutMs: number): Promise<void> {
-    return new Promise((resolve) => {
-      const check = () => {
-        if (domain.guestReady || domain.state !== 'running') done();
-      };
-      const done = () => {
-        clearTimeout(timer);
-        domain.off('state', check);
-        resolve();
-      };
-      const timer = setTimeout(done, timeoutMs);
-      domain.on('state', check);
-      check();
-    });
+  /** Boots the recovered domains that were in use, one at a time, in the background. */
+  restartRecovered(): Promise<void> {
+    return this.recovery.restartRecovered();
   }
 
   /**
@@ -189,133 +187,91 @@ export class Host extends EventEmitter<HostEvents> {
    * goes to disk and their RAM is freed. The next attach or start resumes them.
    */
   enableIdleSuspend(seconds: number): void {
-    if (this.idleTimer) clearInterval(this.idleTimer);
-    this.idleTimer = null;
-    if (seconds <= 0) return;
-    const limitMs = seconds * 1000;
-    const check = () => {
-      for (const domain of this.domains.values()) {
-        if (domain.spec.kind !== 'personal' || domain.idleMs() < limitMs) continue;
-        if (this.suspending.has(domain.id)) continue;
-        this.suspending.add(domain.id);
-        this.log.info({ domain: domain.id, idleMs: domain.idleMs() }, 'suspending idle domain');
-        this.save(domain.id)
-          .catch((error: unknown) =>
-            this.log.warn({ domain: domain.id, err: error }, 'idle suspend failed'),
-          )
-          .finally(() => this.suspending.delete(domain.id));
-      }
-    };
-    this.idleTimer = setInterval(check, Math.min(IDLE_CHECK_INTERVAL_MS, limitMs / 2));
-    this.idleTimer.unref();
-  }
-
-  /** Resumes a suspended domain so it can be watched; other states are left as they are. */
-  async ensureAwake(id: string): Promise<Domain> {
-    const domain = this.get(id);
-    // Being suspended right now (idle timer): let that finish, then resume it.
-    if (domain.state === 'saving') await once(domain, 'state');
-    if (domain.state === 'saved') return this.start(id);
-    return domain;
-  }
-
-  info(): HostInfo {
-    const running = [...this.domains.values()].filter((d) => holdsMemory(d.state));
-    return {
-      hostId: this.config.hostId,
-      memoryBudgetMiB: this.config.memoryBudgetMiB,
-      memoryUsedMiB: this.memoryInUse(),
-      domains: [...this.domains.values()].filter((d) => d.state !== 'stopped').length,
-      running: running.length,
-      cores: availableParallelism(),
-    };
-  }
-
-  list(): DomainInfo[] {
-    return [...this.domains.values()].map((d) => d.info());
-  }
-
-  get(id: string): Domain {
-    const domain = this.domains.get(id);
-    if (!domain || domain.state === 'stopped') throw new HostError('not_found', `no domain ${id}`);
-    return domain;
-  }
-
-  appliance(name: ApplianceName): Promise<ApplianceImage> {
-    const cached = this.appliances.get(name);
-    if (cached) return cached;
-    const image = ensureAppliance(name).catch((error: unknown) => {
-      this.appliances.delete(name);
-      throw new HostError(
-        'appliance_unavailable',
-        `appliance ${name} is not available: ${error instanceof Error ? error.message : error}`,
-      );
-    });
-    this.appliances.set(name, image);
-    return image;
+    this.idle.enable(seconds);
   }
 
   /** Keeps one paused standby domain ready per listed appliance (refilled after each claim). */
   enableStandby(appliances: readonly ApplianceName[]): void {
-    this.standbyAppliances = appliances;
-    if (appliances.length === 0) void this.releaseStandby();
-    for (const appliance of appliances) this.refillStandby(appliance);
+    this.standby.enable(appliances);
   }
 
-  private refillStandby(appliance: ApplianceName): void {
-    if (!this.standbyAppliances.includes(appliance) || this.standby.has(appliance)) return;
-    const ready = (async () => {
-      const domain = await this.createDomain(
-        { appliance, kind: 'system', name: `standby-${appliance}` },
-        { forStandby: true },
-      );
-      await domain.guestRefreshed;
-      await domain.pause();
-      return domain;
-    })().catch((error: unknown) => {
-      this.log.warn({ appliance, err: error }, 'no standby domain');
-      this.standby.delete(appliance);
-      return null;
+  /** The appliance's golden snapshot, or null while it is not built. */
+  goldenManifest(appliance: ApplianceName): Promise<GoldenManifest | null> {
+    return this.golden.manifest(appliance);
+  }
+
+  /** Loads a built golden snapshot, so the first VM of its appliance need not wait for it. */
+  preloadGolden(appliance: ApplianceName): Promise<GoldenManifest | null> {
+    return this.golden.preload(appliance);
+  }
+
+  info(): HostInfo {
+    return {
+      hostId: this.config.hostId,
+      memoryBudgetMiB: this.config.memoryBudgetMiB,
+      memoryUsedMiB: this.memoryInUse(),
+      ...this.table.counts(),
+      cores: availableParallelism(),
+    };
+  }
+
+  /** Guest memory held by running domains, in MiB. */
+  memoryInUse(): number {
+    return this.table.memoryInUse();
+  }
+
+  appliance(name: ApplianceName): Promise<ApplianceImage> {
+    return this.images.get(name);
+  }
+
+  /** Adds the host's metrics (domains, memory, CPU, guest network) to `registry`. */
+  registerMetrics(registry: Registry): void {
+    this.network.registerMetrics(registry);
+    registerHostMetrics(registry, {
+      domainStates: () => this.table.all().map((d) => d.state),
+      memoryInUse: () => this.memoryInUse(),
+      cpuStats: () => this.scheduler.allStats(),
     });
-    this.standby.set(appliance, ready);
   }
 
-  /** Takes the appliance's standby domain if one is ready now; never waits for one. */
-  private async claimStandby(
-    appliance: ApplianceName,
-    spec: { name?: string; kind: DomainSpec['kind']; owner: string | null },
-  ): Promise<Domain | null> {
-    const pending = this.standby.get(appliance);
-    if (!pending) return null;
-    const ready = await Promise.race([pending, Promise.resolve(null)]);
-    if (!ready || ready.state !== 'paused') return null;
-    this.standby.delete(appliance);
-    try {
-      if (spec.kind === 'personal') {
-        const image = await this.appliance(appliance);
-        const disk = this.diskConfig(ready.id, 'personal', image);
-        if (disk.kind === 'durable') await ready.makeDiskDurable(disk.overlayPath, disk.base);
+  /**
+   * Stops every domain's worker; used on daemon shutdown and in tests. With `suspendPersonal`,
+   * running personal domains are saved first so they resume where they were on the next start.
+   * Personal disks always stay; disposable domains leave nothing behind.
+   */
+  async shutdown({ suspendPersonal = false }: { suspendPersonal?: boolean } = {}): Promise<void> {
+    this.idle.disable();
+    this.scheduler.stop();
+    await this.standby.stop();
+    if (suspendPersonal) {
+      for (const domain of this.table.all()) {
+        if (domain.spec.kind !== 'personal') continue;
+        if (domain.state !== 'running' && domain.state !== 'paused') continue;
+        await this.save(domain.id).catch((error: unknown) =>
+          this.log.error({ domain: domain.id, err: error }, 'could not save domain on stop'),
+        );
       }
-    } catch (error) {
-      await this.destroy(ready.id).catch(() => undefined);
-      throw error;
     }
-    ready.claim({ ...spec, name: spec.name ?? ready.id });
-    this.remember(ready);
-    await ready.unpause();
-    ready.guestRefreshed = this.refreshGuest(ready, 'clone');
-    setImmediate(() => this.refillStandby(appliance));
-    return ready;
+    await Promise.all(
+      this.table
+        .all()
+        .filter((d) => d.state !== 'stopped')
+        .map(async (d) => {
+          await d.destroy().catch(() => undefined);
+          if (d.spec.kind !== 'personal') this.removeDomainFiles(d);
+        }),
+    );
+    await this.network.close();
   }
 
-  /** Frees standby domains when a real VM needs their memory. */
-  private async releaseStandby(): Promise<void> {
-    const pending = [...this.standby.values()];
-    this.standby.clear();
-    for (const domain of await Promise.all(pending)) {
-      if (domain && this.domains.has(domain.id))
-        await this.destroy(domain.id).catch(() => undefined);
-    }
+  // ---- Domains --------------------------------------------------------------------------------
+
+  list(): DomainInfo[] {
+    return this.table.all().map((d) => d.info());
+  }
+
+  get(id: string): Domain {
+    return this.table.get(id);
   }
 
   /** Creates and starts a domain, from the appliance's golden snapshot unless `coldBoot`. */
@@ -332,38 +288,34 @@ export class Host extends EventEmitter<HostEvents> {
     return this.createDomain(parsed);
   }
 
-  private async createDomain(
-    request: CreateDomainRequest,
-    { forStandby = false } = {},
-  ): Promise<Domain> {
-    const parsed = createDomainSchema.parse(request);
-    const image = await this.appliance(parsed.appliance);
-    const memoryMiB = parsed.memoryMiB ?? image.memoryMiB;
-    const useGolden = !parsed.coldBoot && memoryMiB === image.memoryMiB;
-    const id = this.newDomainId();
-    const spec: DomainSpec = {
-      id,
-      name: parsed.name ?? id,
-      appliance: parsed.appliance,
-      kind: parsed.kind,
-      owner: parsed.owner,
-      memoryMiB,
-      vgaMemoryMiB: image.vgaMemoryMiB,
-    };
-    await this.admit(spec, { mayEvictStandby: !forStandby });
-    // Registered before the (possibly slow) golden load, so its memory is already counted.
-    const domain = this.register(spec);
-    this.remember(domain);
-    try {
-      const initialState = useGolden ? await this.golden.state(parsed.appliance) : undefined;
-      await this.bootDomain(domain, image, initialState, 'clone');
-    } catch (error) {
-      if (domain.state === 'starting') {
-        this.forget(domain);
-        this.removeDomainFiles(domain);
-      }
-      throw error;
-    }
+  /** Restarts a crashed domain from its appliance, or resumes a saved one. */
+  start(id: string): Promise<Domain> {
+    const inProgress = this.starting.get(id);
+    if (inProgress) return inProgress;
+    const started = this.startDomain(id).finally(() => this.starting.delete(id));
+    this.starting.set(id, started);
+    return started;
+  }
+
+  /**
+   * Brings a domain to running: unpauses a paused one, resumes a saved one, boots a crashed one
+   * on its disk. One the host has no record of (its record was lost) resumes from its state
+   * file if the host's files hold one. Starting, running and saving domains stay as they are.
+   */
+  async resume(id: string): Promise<Domain> {
+    const domain = this.table.find(id);
+    if (!domain || domain.state === 'stopped') return this.resumeUnknown(id);
+    if (domain.state === 'paused') return this.unpause(id);
+    if (domain.state === 'saved' || domain.state === 'crashed') return this.start(id);
+    return domain;
+  }
+
+  /** Resumes a suspended domain so it can be watched; other states are left as they are. */
+  async ensureAwake(id: string): Promise<Domain> {
+    const domain = this.get(id);
+    // Being suspended right now (idle timer): let that finish, then resume it.
+    if (domain.state === 'saving') await once(domain, 'state');
+    if (domain.state === 'saved') return this.start(id);
     return domain;
   }
 
@@ -377,7 +329,7 @@ export class Host extends EventEmitter<HostEvents> {
   async unpause(id: string): Promise<Domain> {
     const domain = this.get(id);
     await domain.unpause();
-    domain.guestRefreshed = this.refreshGuest(domain, 'resume');
+    domain.guestRefreshed = this.launcher.refreshGuest(domain, 'resume');
     return domain;
   }
 
@@ -387,78 +339,12 @@ export class Host extends EventEmitter<HostEvents> {
     return domain;
   }
 
-  /** Restores a domain from a state file written by `save`. */
-  async restore(file: string): Promise<Domain> {
-    const { header, state } = await readStateFile(file);
-    const image = await this.appliance(header.appliance);
-    if (image.recipeHash !== header.recipeHash) {
-      throw new HostError(
-        'bad_request',
-        `${file} was saved on ${header.appliance} image ${header.recipeHash}, but this host has ` +
-          `${image.recipeHash}; restoring it would corrupt the guest disk`,
-      );
-    }
-    const existing = this.domains.get(header.domainId);
-    if (existing && existing.state !== 'stopped' && existing.state !== 'saved') {
-      throw new HostError('bad_request', `domain ${header.domainId} is already ${existing.state}`);
-    }
-    const spec: DomainSpec = {
-      id: header.domainId,
-      name: header.name,
-      appliance: header.appliance,
-      kind: header.kind,
-      owner: header.owner,
-      memoryMiB: header.memoryMiB,
-      vgaMemoryMiB: header.vgaMemoryMiB,
-    };
-    await this.admit(spec);
-    const domain = existing?.state === 'saved' ? existing : this.register(spec);
-    await this.bootDomain(domain, image, state, 'resume');
-    // The state is consumed: once the guest runs, its disk moves on and that memory image
-    // would no longer match it (the disk marker in the state refuses it anyway).
-    domain.savedStateFile = null;
-    if (file === this.defaultStateFile(domain.id)) rmSync(file, { force: true });
-    this.remember(domain);
-    return domain;
-  }
-
-  /** Restarts a crashed domain from its appliance, or resumes a saved one. */
-  start(id: string): Promise<Domain> {
-    const inProgress = this.starting.get(id);
-    if (inProgress) return inProgress;
-    const started = this.startDomain(id).finally(() => this.starting.delete(id));
-    this.starting.set(id, started);
-    return started;
-  }
-
-  private async startDomain(id: string): Promise<Domain> {
-    const domain = this.get(id);
-    if (domain.state === 'saved' && domain.savedStateFile)
-      return this.restore(domain.savedStateFile);
-    if (domain.state !== 'crashed') {
-      throw new HostError(
-        'illegal_transition',
-        `cannot start domain ${id} while it is ${domain.state}`,
-      );
-    }
-    await this.admit(domain.spec, { exceptId: id });
-    const image = await this.appliance(domain.spec.appliance);
-    // A personal disk that has been written keeps its files: boot the guest on it. The golden
-    // snapshot's memory belongs to a different disk and would corrupt it.
-    const keepsDisk = this.hasWrittenDisk(domain);
-    const initialState =
-      !keepsDisk && domain.spec.memoryMiB === image.memoryMiB
-        ? await this.golden.state(domain.spec.appliance)
-        : undefined;
-    await this.bootDomain(domain, image, initialState, 'clone');
-    return domain;
-  }
-
+  /** Saves the domain's state to `file` (default: its place under data/) and ends its worker. */
   async save(id: string, file?: string): Promise<{ domain: Domain; file: string; bytes: number }> {
     const domain = this.get(id);
     const image = await this.appliance(domain.spec.appliance);
-    const path = file ?? this.defaultStateFile(id);
-    await this.admitToDisk(domain, dirname(path));
+    const path = file ?? this.files.stateFile(id);
+    await this.admission.admitToDisk(domain.spec, dirname(path));
     const started = performance.now();
     const header: Omit<StateHeader, 'rawBytes'> = {
       domainId: id,
@@ -479,170 +365,208 @@ export class Host extends EventEmitter<HostEvents> {
     return { domain, file: path, bytes };
   }
 
+  /** Restores a domain from a state file written by `save`. */
+  async restore(file: string): Promise<Domain> {
+    const { header, state } = await readStateFile(file);
+    const image = await this.appliance(header.appliance);
+    if (image.recipeHash !== header.recipeHash) {
+      throw new HostError(
+        'bad_request',
+        `${file} was saved on ${header.appliance} image ${header.recipeHash}, but this host has ` +
+          `${image.recipeHash}; restoring it would corrupt the guest disk`,
+      );
+    }
+    const existing = this.table.find(header.domainId);
+    if (existing && existing.state !== 'stopped' && existing.state !== 'saved') {
+      throw new HostError('bad_request', `domain ${header.domainId} is already ${existing.state}`);
+    }
+    const spec: DomainSpec = {
+      id: header.domainId,
+      name: header.name,
+      appliance: header.appliance,
+      kind: header.kind,
+      owner: header.owner,
+      memoryMiB: header.memoryMiB,
+      vgaMemoryMiB: header.vgaMemoryMiB,
+    };
+    await this.admission.admitMemory(spec);
+    const domain = existing?.state === 'saved' ? existing : this.register(spec);
+    await this.launcher.boot(domain, image, state, 'resume');
+    // The state is consumed: once the guest runs, its disk moves on and that memory image
+    // would no longer match it (the disk marker in the state refuses it anyway).
+    domain.savedStateFile = null;
+    if (file === this.files.stateFile(domain.id)) rmSync(file, { force: true });
+    this.remember(domain);
+    return domain;
+  }
+
   /** Ends a domain for good: its worker, and its disk, state and records on this host. */
   async destroy(id: string): Promise<Domain> {
     const domain = this.get(id);
     await domain.destroy();
-    this.domains.delete(id);
+    this.table.remove(domain);
     this.removeDomainFiles(domain);
     return domain;
-  }
-
-  /**
-   * Stops every domain's worker; used on daemon shutdown and in tests. With `suspendPersonal`,
-   * running personal domains are saved first so they resume where they were on the next start.
-   * Personal disks always stay; disposable domains leave nothing behind.
-   */
-  async shutdown({ suspendPersonal = false }: { suspendPersonal?: boolean } = {}): Promise<void> {
-    this.enableIdleSuspend(0);
-    this.scheduler.stop();
-    this.standbyAppliances = [];
-    await Promise.all([...this.standby.values()]);
-    this.standby.clear();
-    if (suspendPersonal) {
-      for (const domain of this.domains.values()) {
-        if (domain.spec.kind !== 'personal') continue;
-        if (domain.state !== 'running' && domain.state !== 'paused') continue;
-        await this.save(domain.id).catch((error: unknown) =>
-          this.log.error({ domain: domain.id, err: error }, 'could not save domain on stop'),
-        );
-      }
-    }
-    await Promise.all(
-      [...this.domains.values()]
-        .filter((d) => d.state !== 'stopped')
-        .map(async (d) => {
-          await d.destroy().catch(() => undefined);
-          if (d.spec.kind !== 'personal') this.removeDomainFiles(d);
-        }),
-    );
-    await this.network.close();
   }
 
   /** The domain's disk: kind, overlay size and the base image it was made on. */
   async diskInfo(id: string): Promise<DiskInfo> {
     const domain = this.get(id);
     const image = await this.appliance(domain.spec.appliance);
-    const disk = this.diskConfig(domain.id, domain.spec.kind, image);
+    const disk = this.launcher.diskConfig(domain.id, domain.spec.kind, image);
     const live = await domain.diskReport().catch(() => null);
-    const unwritten = { kind: disk.kind, overlayBytes: 0, fileBytes: 0, generation: 0 };
-    if (disk.kind === 'memory')
-      return { ...(live ?? unwritten), base: this.baseOf(image), path: null };
-    const path = disk.overlayPath;
-    if (!existsSync(path)) return { ...(live ?? unwritten), base: disk.base, path };
-    const { appliance, recipeHash, baseBytes } = readOverlayHeader(path);
-    // Without a worker only the file size is known: its records bound the data (-1: unknown).
-    const stored = {
-      kind: disk.kind,
-      overlayBytes: -1,
-      fileBytes: statSync(path).size,
-      generation: -1,
-    };
-    return { ...(live ?? stored), base: { appliance, recipeHash, baseBytes }, path };
+    return describeDisk(disk, baseOf(image), live);
   }
 
-  bootConfig(domain: Domain, image: ApplianceImage, initialState?: ArrayBuffer): DomainBootConfig {
-    return {
-      domainId: domain.id,
-      appliance: image.name,
-      wasmPath: this.wasmPath,
-      wasmModule: this.wasmModule,
-      biosPath: join(this.config.seabiosDir, 'bios.bin'),
-      vgaBiosPath: join(this.config.seabiosDir, 'vgabios-stdvga.bin'),
-      kernelPath: image.kernel,
-      initrdPath: image.initrd,
-      rootfsPath: image.rootfs,
-      disk: this.diskConfig(domain.id, domain.spec.kind, image),
-      cmdline: image.cmdline,
-      memoryMiB: domain.spec.memoryMiB,
-      vgaMemoryMiB: domain.spec.vgaMemoryMiB,
-      initialState,
-      displayFps: this.config.displayFps,
-      network: this.network.attach(domain.id, () => domain.spec.kind),
-    };
+  /** Reads a domain's scheduler weight and cap; with values in `update`, sets them first. */
+  sched(id: string, update: Partial<SchedParams>): DomainSched {
+    return this.scheduler.configure(this.get(id), update);
   }
 
-  memoryInUse(exceptId?: string): number {
-    let total = 0;
-    for (const domain of this.domains.values()) {
-      if (domain.id !== exceptId && holdsMemory(domain.state)) {
-        total += domain.spec.memoryMiB + domain.spec.vgaMemoryMiB;
+  /** The domain's NIC, egress policy and traffic counters. */
+  net(id: string): DomainNetworkInfo {
+    return this.network.info(id, this.get(id).spec.kind);
+  }
+
+  /** Listens on `listen` and forwards each connection to `guestPort` of a running domain. */
+  async forward(id: string, guestPort: number, listen: ListenAddress): Promise<PortForwardInfo> {
+    const domain = this.get(id);
+    if (domain.state !== 'running' && domain.state !== 'paused') {
+      throw new HostError('illegal_transition', `domain ${id} is ${domain.state}, not running`);
+    }
+    return forwardErrors(() => this.network.openForward(id, guestPort, listen));
+  }
+
+  /** Closes the domain's forward listening on `listen.port` (and `listen.host`, when given). */
+  async unforward(id: string, listen: { host?: string; port: number }): Promise<PortForwardInfo> {
+    return forwardErrors(() => this.network.closeForward(this.get(id).id, listen));
+  }
+
+  /** Input for a domain; dropped when it does not exist or does not run (as a keyboard would). */
+  key(id: string, code: string, down: boolean): void {
+    this.table.find(id)?.key(code, down);
+  }
+
+  pointer(id: string, x: number, y: number, buttons: number): void {
+    this.table.find(id)?.pointer(x, y, buttons);
+  }
+
+  wheel(id: string, dx: number, dy: number): void {
+    this.table.find(id)?.wheel(dx, dy);
+  }
+
+  // ---- Inside ---------------------------------------------------------------------------------
+
+  private async createDomain(
+    request: CreateDomainRequest,
+    { forStandby = false } = {},
+  ): Promise<Domain> {
+    const parsed = createDomainSchema.parse(request);
+    const image = await this.appliance(parsed.appliance);
+    const memoryMiB = parsed.memoryMiB ?? image.memoryMiB;
+    const useGolden = !parsed.coldBoot && memoryMiB === image.memoryMiB;
+    const id = this.table.newId();
+    const spec: DomainSpec = {
+      id,
+      name: parsed.name ?? id,
+      appliance: parsed.appliance,
+      kind: parsed.kind,
+      owner: parsed.owner,
+      memoryMiB,
+      vgaMemoryMiB: image.vgaMemoryMiB,
+    };
+    await this.admission.admitMemory(spec, { mayReleaseReserve: !forStandby });
+    // Registered before the (possibly slow) golden load, so its memory is already counted.
+    const domain = this.register(spec);
+    this.remember(domain);
+    try {
+      const initialState = useGolden ? await this.golden.state(parsed.appliance) : undefined;
+      await this.launcher.boot(domain, image, initialState, 'clone');
+    } catch (error) {
+      if (domain.state === 'starting') {
+        this.forget(domain);
+        this.removeDomainFiles(domain);
       }
+      throw error;
     }
-    return total;
+    return domain;
   }
 
-  /**
-   * Suspended domains are limited by disk, not RAM: a save needs room for the state file. Its
-   * size is at most the guest's RAM and VGA memory (zstd only makes it smaller).
-   */
-  private async admitToDisk(domain: Domain, dir: string): Promise<void> {
-    const needed = (domain.spec.memoryMiB + domain.spec.vgaMemoryMiB) * 2 ** 20;
-    const stats = await statfs(dir);
-    const free = stats.bavail * stats.bsize;
-    if (free < needed) {
+  /** Makes the appliance's standby domain, if one is ready now, the requested domain. */
+  private async claimStandby(
+    appliance: ApplianceName,
+    spec: { name?: string; kind: DomainSpec['kind']; owner: string | null },
+  ): Promise<Domain | null> {
+    const ready = await this.standby.take(appliance);
+    if (!ready) return null;
+    try {
+      if (spec.kind === 'personal') {
+        const image = await this.appliance(appliance);
+        const disk = this.launcher.diskConfig(ready.id, 'personal', image);
+        if (disk.kind === 'durable') await ready.makeDiskDurable(disk.overlayPath, disk.base);
+      }
+    } catch (error) {
+      await this.destroy(ready.id).catch(() => undefined);
+      throw error;
+    }
+    ready.claim({ ...spec, name: spec.name ?? ready.id });
+    this.remember(ready);
+    await ready.unpause();
+    ready.guestRefreshed = this.launcher.refreshGuest(ready, 'clone');
+    setImmediate(() => this.standby.refill(appliance));
+    return ready;
+  }
+
+  private async startDomain(id: string): Promise<Domain> {
+    const domain = this.get(id);
+    if (domain.state === 'saved' && domain.savedStateFile)
+      return this.restore(domain.savedStateFile);
+    if (domain.state !== 'crashed') {
       throw new HostError(
-        'insufficient_disk',
-        `not enough disk space in ${dir} to save ${domain.spec.name}: it may need ` +
-          `${Math.ceil(needed / 2 ** 20)} MiB, ${Math.floor(free / 2 ** 20)} MiB is free`,
+        'illegal_transition',
+        `cannot start domain ${id} while it is ${domain.state}`,
+      );
+    }
+    await this.admission.admitMemory(domain.spec, { exceptId: id });
+    const image = await this.appliance(domain.spec.appliance);
+    // A personal disk that has been written keeps its files: boot the guest on it. The golden
+    // snapshot's memory belongs to a different disk and would corrupt it.
+    const keepsDisk =
+      domain.spec.kind === 'personal' && overlayHasBlocks(this.files.overlayFile(domain.id));
+    const initialState =
+      !keepsDisk && domain.spec.memoryMiB === image.memoryMiB
+        ? await this.golden.state(domain.spec.appliance)
+        : undefined;
+    await this.launcher.boot(domain, image, initialState, 'clone');
+    return domain;
+  }
+
+  private async resumeUnknown(id: string): Promise<Domain> {
+    const file = this.files.savedState(id);
+    if (!file) throw new HostError('not_found', `no domain ${id}`);
+    try {
+      return await this.restore(file);
+    } catch (error) {
+      this.log.warn({ domain: id, file, err: error }, 'unrecorded saved state not restored');
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new HostError(
+        'not_found',
+        `no domain ${id} (its saved state did not restore: ${reason})`,
       );
     }
   }
 
-  private async admit(
-    spec: DomainSpec,
-    {
-      exceptId = spec.id,
-      mayEvictStandby = true,
-    }: { exceptId?: string; mayEvictStandby?: boolean } = {},
-  ): Promise<void> {
-    const needed = spec.memoryMiB + spec.vgaMemoryMiB;
-    const fits = () => this.memoryInUse(exceptId) + needed <= this.config.memoryBudgetMiB;
-    if (!fits() && mayEvictStandby) await this.releaseStandby();
-    const used = this.memoryInUse(exceptId);
-    if (!fits()) {
-      throw new HostError(
-        'insufficient_memory',
-        `not enough host memory for ${spec.name}: it needs ${needed} MiB, ` +
-          `${this.config.memoryBudgetMiB - used} MiB of the ${this.config.memoryBudgetMiB} MiB budget is free`,
-      );
-    }
-  }
-
-  /** Personal domains write to a durable overlay file; the others keep their writes in RAM. */
-  private diskConfig(
-    id: string,
-    kind: DomainSpec['kind'],
-    image: ApplianceImage,
-  ): DomainDiskConfig {
-    if (kind !== 'personal') return { kind: 'memory' };
-    return {
-      kind: 'durable',
-      overlayPath: this.overlayPath(id),
-      base: this.baseOf(image),
-    };
-  }
-
-  private baseOf(image: ApplianceImage): OverlayBase {
-    return {
-      appliance: image.name,
-      recipeHash: image.recipeHash,
-      baseBytes: statSync(image.rootfs).size,
-    };
-  }
-
-  private hasWrittenDisk(domain: Domain): boolean {
-    if (domain.spec.kind !== 'personal') return false;
-    const path = this.overlayPath(domain.id);
-    return existsSync(path) && statSync(path).size > OVERLAY_HEADER_BYTES;
-  }
-
-  private overlayPath(id: string): string {
-    return join(this.config.dataDir, 'disks', `${id}.overlay`);
-  }
-
-  private defaultStateFile(id: string): string {
-    return join(this.config.dataDir, 'states', `${id}.state`);
+  private register(spec: DomainSpec, recovered?: RecoveredDomain): Domain {
+    const log = new SerialLog({ filePath: this.files.consoleLog(spec.id) });
+    const domain = new Domain(spec, log, recovered);
+    domain.on('state', (info) => this.emit('state', info));
+    domain.on('cpu', (usage) => this.scheduler.report(domain.id, usage));
+    // Kept current as viewers come and go, so a crash of the host knows what was in use.
+    domain.on('in-use', () => {
+      if (this.table.holds(domain) && domain.state !== 'stopped') this.remember(domain);
+    });
+    this.table.add(domain);
+    return domain;
   }
 
   /** Records a personal domain so a restarted host brings it back. */
@@ -656,95 +580,24 @@ export class Host extends EventEmitter<HostEvents> {
     );
   }
 
-  /** Removes what a destroyed domain left on the host disk. */
-  private removeDomainFiles(domain: Domain): void {
-    const id = domain.id;
-    this.registry.remove(id);
-    rmSync(this.defaultStateFile(id), { force: true });
-    rmSync(this.overlayPath(id), { force: true });
-    // A disposable VM's console may show what its user did; nothing of it may outlive it.
-    if (domain.spec.kind !== 'system') {
-      rmSync(join(this.config.dataDir, 'logs', `${id}.console.log`), { force: true });
-    }
-  }
-
-  private register(spec: DomainSpec, recovered?: ConstructorParameters<typeof Domain>[2]): Domain {
-    const log = new SerialLog({
-      filePath: join(this.config.dataDir, 'logs', `${spec.id}.console.log`),
-    });
-    const domain = new Domain(spec, log, recovered);
-    domain.on('state', (info) => this.emit('state', info));
-    domain.on('cpu', (usage) => this.scheduler.report(domain.id, usage));
-    // Kept current as viewers come and go, so a crash of the host knows what was in use.
-    domain.on('in-use', () => {
-      if (this.domains.get(domain.id) === domain && domain.state !== 'stopped') {
-        this.remember(domain);
-      }
-    });
-    this.domains.set(spec.id, domain);
-    return domain;
-  }
-
-  private async bootDomain(
-    domain: Domain,
-    image: ApplianceImage,
-    initialState: ArrayBuffer | undefined,
-    refresh: GuestRefresh,
-  ): Promise<void> {
-    const disk = this.diskConfig(domain.id, domain.spec.kind, image);
-    if (disk.kind === 'durable' && existsSync(disk.overlayPath)) {
-      try {
-        assertOverlayBase(disk.overlayPath, disk.base);
-      } catch (error) {
-        // The domain keeps its state (saved or crashed): nothing was touched, and it can start
-        // once the matching image is back.
-        const message = error instanceof Error ? error.message : String(error);
-        throw new HostError(
-          error instanceof OverlayBaseMismatchError ? 'disk_mismatch' : 'internal',
-          message,
-        );
-      }
-    }
-    try {
-      await this.network.start();
-      const booted = await domain.boot(this.bootConfig(domain, image, initialState));
-      this.log.info({ domain: domain.id, ...booted }, 'domain started');
-    } catch (error) {
-      domain.markCrashed(error instanceof Error ? error.message : String(error));
-      throw error;
-    }
-    if (initialState) {
-      // A restored guest believes no time has passed; a clone of a shared snapshot also
-      // shares its RNG and identity with every other clone: the agent makes it current/unique.
-      domain.guestRefreshed = this.refreshGuest(domain, refresh);
-    }
-  }
-
   private forget(domain: Domain): void {
-    this.domains.delete(domain.id);
+    this.table.remove(domain);
     void domain.console.close();
   }
 
-  /** Tells the guest agent the real time and, for clones, a fresh identity and entropy. */
-  async refreshGuest(domain: Domain, refresh: GuestRefresh): Promise<boolean> {
-    try {
-      if (refresh === 'clone') {
-        const machineId = randomBytes(16).toString('hex');
-        await domain.agentRequest('identity', [`rd-${domain.id}`, machineId]);
-        await domain.agentRequest('entropy', [randomBytes(64).toString('hex')]);
-      }
-      await domain.agentRequest('time', [(Date.now() / 1000).toFixed(3)]);
-      return true;
-    } catch (error) {
-      this.log.warn({ domain: domain.id, err: error }, 'guest agent did not answer');
-      return false;
-    }
+  /** Removes what a destroyed domain left on the host disk. */
+  private removeDomainFiles(domain: Domain): void {
+    // A disposable VM's console may show what its user did; nothing of it may outlive it.
+    this.files.removeDomain(domain.id, { keepConsoleLog: domain.spec.kind === 'system' });
   }
+}
 
-  private newDomainId(): string {
-    for (;;) {
-      const id = `vm-${randomBytes(4).toString('hex')}`;
-      if (!this.domains.has(id)) return id;
-    }
+/** A forward's own errors (port in use, no such forward) reach the caller with their code. */
+async function forwardErrors<T>(work: () => Promise<T> | T): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof ForwardError) throw new HostError(error.code, error.message);
+    throw error;
   }
 }

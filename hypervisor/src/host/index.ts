@@ -25,10 +25,10 @@ export async function startHypervisor(
   config: HypervisorConfig,
   log: pino.Logger = pino({ name: 'hypervisor', level: config.logLevel }),
 ): Promise<RunningHypervisor> {
-  const host = new Host(config, log);
+  const host = Host.open(config, log);
   host.recover();
   host.enableIdleSuspend(config.idleSuspendSeconds);
-  const server = new ControlServer(host, log);
+  const server = new ControlServer(host, config.secret, log);
   const port = await server.listen(config.port, config.host);
   // Desktops that were in use when the host went down boot again, in the background.
   void host.restartRecovered();

@@ -16,10 +16,11 @@ log.info(
 // Load the golden snapshots that are already built, so the first VM of each appliance resumes
 // without waiting for disk and decompression. Missing ones are built on first use.
 for (const appliance of APPLIANCE_NAMES) {
-  void host.golden.manifest(appliance).then(
-    (manifest) => manifest && host.golden.state(appliance),
-    (error: unknown) => log.warn({ appliance, err: error }, 'golden snapshot not preloaded'),
-  );
+  void host
+    .preloadGolden(appliance)
+    .catch((error: unknown) =>
+      log.warn({ appliance, err: error }, 'golden snapshot not preloaded'),
+    );
 }
 
 host.enableStandby(config.standbyAppliances);

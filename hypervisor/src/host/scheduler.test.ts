@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { CpuBudget } from '../domain/cpu-governor.ts';
+import type { CpuBudget } from '../worker/cpu-governor.ts';
 import {
   CreditScheduler,
   DEFAULT_WEIGHT,

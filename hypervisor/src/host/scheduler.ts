@@ -3,7 +3,7 @@
 // capacity (cores minus a reserve for the daemon, gateway and portal) among the running domains
 // in proportion to weight, never past a domain's cap or one core (a domain is one thread). Each
 // worker gets its share as a budget of CPU milliseconds per period and enforces it locally by
-// holding back its emulator's next slice (domain/cpu-governor.ts).
+// holding back its emulator's next slice (worker/cpu-governor.ts).
 //
 // Work-conserving: a domain that did not use its share last period (it halted) keeps its share
 // as its budget, so it can wake up at once (input, a timer), while the CPU it left unused is
@@ -11,7 +11,7 @@
 // than the capacity; the next period corrects it. A throttled domain that receives input gets a
 // small boost in its worker right away (Xen's BOOST).
 import type { DomainSched, SchedParams } from '../api/protocol.ts';
-import type { CpuBudget, CpuUsage } from '../domain/cpu-governor.ts';
+import type { CpuBudget, CpuUsage } from '../worker/cpu-governor.ts';
 
 export const DEFAULT_WEIGHT = 256;
 export const SCHED_PERIOD_MS = 50;

@@ -11,8 +11,9 @@ import {
   type BuildProgress,
 } from '../appliances/index.ts';
 import { loadConfig } from '../config.ts';
-import { Host } from '../host/host.ts';
-import type { GoldenProgress } from '../snapshots/golden.ts';
+import { GoldenBuildDomains } from '../host/golden-domains.ts';
+import { GoldenSnapshots, type GoldenProgress } from '../snapshots/golden.ts';
+import { GoldenStore } from '../snapshots/golden-store.ts';
 
 const GOLDEN_PHASES = ['boot', 'settle', 'save', 'done'] as const;
 const LOG_EVERY_MS = 15_000;
@@ -119,20 +120,26 @@ export async function prepareGuests(options: PrepareGuestsOptions): Promise<void
     const removed = pruneStaleAppliances();
     if (removed.length > 0) process.stderr.write(`removed stale images: ${removed.join(', ')}\n`);
     if (options.golden.length === 0) return;
-    const host = new Host(loadConfig(), pino({ level: 'warn' }));
+    const config = loadConfig();
+    const log = pino({ level: 'warn' });
+    const domains = new GoldenBuildDomains(config, log);
+    const store = GoldenStore.inCache(config.cacheDir, (appliance) =>
+      domains.recipeHash(appliance),
+    );
+    const golden = new GoldenSnapshots(store, domains, log);
     try {
       for (const name of options.golden) {
         const task = reporter.task(`snapshot ${name}`, GOLDEN_PHASES.length);
         const onProgress: GoldenProgress = (phase, detail) =>
           task.update(GOLDEN_PHASES.indexOf(phase) + (phase === 'done' ? 1 : 0), detail);
-        const manifest = await host.golden.ensure(name, onProgress);
+        const manifest = await golden.ensure(name, onProgress);
         task.update(
           GOLDEN_PHASES.length,
           `${(manifest.fileBytes / 2 ** 20).toFixed(1)} MiB, cold boot ${(manifest.coldBootMs / 1000).toFixed(0)}s`,
         );
       }
     } finally {
-      await host.shutdown();
+      await domains.close();
     }
   } finally {
     reporter.stop();

@@ -1,84 +1,89 @@
 // Golden snapshots ("virtual appliances saved suspended"): each appliance is cold-booted once
 // to the point where its guest agent says it is ready and its screen has settled, then saved
-// compressed. Every new VM of that appliance resumes from it instead of booting.
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
+// compressed (golden-store.ts). Every new VM of that appliance resumes from it instead of
+// booting. The domains it boots come from a factory: the running host's, or a bare one for
+// `npm start`'s setup (host/golden-domains.ts).
+import type pino from 'pino';
 import type { ApplianceName } from '../api/protocol.ts';
-import type { Host } from '../host/host.ts';
-import { readStateFile, writeStateFile } from './codec.ts';
+import type { GoldenManifest, GoldenStore } from './golden-store.ts';
 
-const require = createRequire(import.meta.url);
-/** Bump when the way golden snapshots are made changes, so caches are rebuilt. */
-const GOLDEN_FORMAT = 1;
-const READY_TIMEOUT_MS = 15 * 60_000;
-const SETTLE_QUIET_MS = 3_000;
-const SETTLE_MAX_MS = 60_000;
-
-export interface GoldenManifest {
-  appliance: ApplianceName;
-  recipeHash: string;
-  v86Version: string;
-  /** Wall time from power-on to the agent's ready signal. */
-  coldBootMs: number;
-  settleMs: number;
-  saveMs: number;
-  rawBytes: number;
-  fileBytes: number;
-  createdAt: string;
-}
+export type { GoldenManifest } from './golden-store.ts';
 
 export type GoldenProgress = (phase: 'boot' | 'settle' | 'save' | 'done', detail: string) => void;
 
-function v86Version(): string {
-  return (require('v86/package.json') as { version: string }).version;
+/** What building a snapshot needs of a domain. */
+export interface GoldenDomain {
+  readonly id: string;
+  readonly spec: { readonly memoryMiB: number; readonly vgaMemoryMiB: number };
+  waitForAgentEvent(pattern: RegExp, timeoutMs: number): Promise<string>;
+  on(event: 'frame', listener: () => void): unknown;
+  off(event: 'frame', listener: () => void): unknown;
+  watch(watcherId: string): void;
+  unwatch(watcherId: string): void;
+  captureState<T>(stop: boolean, persist: (state: ArrayBuffer) => Promise<T>): Promise<T>;
 }
+
+export interface GoldenDomainFactory {
+  /** A system domain of `appliance`, cold-booted (not from a snapshot). */
+  coldBoot(appliance: ApplianceName): Promise<GoldenDomain>;
+  destroy(domain: GoldenDomain): Promise<void>;
+}
+
+export interface GoldenTimeouts {
+  /** How long the guest may take to report ready. */
+  readyMs: number;
+  /** The screen counts as settled after this long without a changed tile... */
+  settleQuietMs: number;
+  /** ...or after this long at most. */
+  settleMaxMs: number;
+}
+
+const DEFAULT_TIMEOUTS: GoldenTimeouts = {
+  readyMs: 15 * 60_000,
+  settleQuietMs: 3_000,
+  settleMaxMs: 60_000,
+};
 
 export class GoldenSnapshots {
   private readonly loaded = new Map<ApplianceName, Promise<ArrayBuffer>>();
   private readonly building = new Map<ApplianceName, Promise<GoldenManifest>>();
 
   constructor(
-    private readonly host: Host,
-    private readonly dir: string,
+    private readonly store: GoldenStore,
+    private readonly factory: GoldenDomainFactory,
+    private readonly log: pino.Logger,
+    private readonly timeouts: GoldenTimeouts = DEFAULT_TIMEOUTS,
   ) {}
 
-  async paths(appliance: ApplianceName): Promise<{ state: string; manifest: string }> {
-    const image = await this.host.appliance(appliance);
-    const base = `${appliance}-${image.recipeHash}-v86_${v86Version()}-g${GOLDEN_FORMAT}`;
-    return { state: join(this.dir, `${base}.state`), manifest: join(this.dir, `${base}.json`) };
-  }
-
-  async manifest(appliance: ApplianceName): Promise<GoldenManifest | null> {
-    const { manifest } = await this.paths(appliance);
-    if (!existsSync(manifest)) return null;
-    return JSON.parse(readFileSync(manifest, 'utf8')) as GoldenManifest;
+  /** The current snapshot's manifest, or null when it is not built. */
+  manifest(appliance: ApplianceName): Promise<GoldenManifest | null> {
+    return this.store.manifest(appliance);
   }
 
   /** The decompressed golden state, built first if missing; kept in memory once loaded. */
   state(appliance: ApplianceName): Promise<ArrayBuffer> {
     let state = this.loaded.get(appliance);
     if (!state) {
-      state = (async () => {
-        await this.ensure(appliance);
-        const { state: file } = await this.paths(appliance);
-        return (await readStateFile(file)).state;
-      })();
+      state = this.ensure(appliance).then(() => this.store.load(appliance));
       state.catch(() => this.loaded.delete(appliance));
       this.loaded.set(appliance, state);
     }
     return state;
   }
 
-  /** Builds the golden snapshot if it is not in the cache yet. */
+  /** Loads a snapshot that is built already, so the first VM need not wait for disk and zstd. */
+  async preload(appliance: ApplianceName): Promise<GoldenManifest | null> {
+    const manifest = await this.store.find(appliance);
+    if (manifest) await this.state(appliance);
+    return manifest;
+  }
+
+  /** Builds the golden snapshot if it is not in the store yet; one build per appliance at a time. */
   ensure(appliance: ApplianceName, onProgress?: GoldenProgress): Promise<GoldenManifest> {
     let build = this.building.get(appliance);
     if (!build) {
       build = (async () => {
-        const existing = await this.manifest(appliance);
-        const { state } = await this.paths(appliance);
-        if (existing && existsSync(state)) return existing;
-        return this.build(appliance, onProgress);
+        return (await this.store.find(appliance)) ?? this.build(appliance, onProgress);
       })();
       build.finally(() => this.building.delete(appliance)).catch(() => undefined);
       this.building.set(appliance, build);
@@ -90,20 +95,13 @@ export class GoldenSnapshots {
     appliance: ApplianceName,
     onProgress?: GoldenProgress,
   ): Promise<GoldenManifest> {
-    mkdirSync(this.dir, { recursive: true });
-    const image = await this.host.appliance(appliance);
-    const paths = await this.paths(appliance);
-    const log = this.host.log.child({ golden: appliance });
+    const log = this.log.child({ golden: appliance });
     onProgress?.('boot', `cold-booting ${appliance}`);
     const started = Date.now();
-    const domain = await this.host.create({
-      appliance,
-      coldBoot: true,
-      kind: 'system',
-      name: `golden-${appliance}`,
-    });
+    const domain = await this.factory.coldBoot(appliance);
     try {
-      await domain.waitForAgentEvent(new RegExp(`^\\* ready ${appliance}\\b`), READY_TIMEOUT_MS);
+      const ready = new RegExp(`^\\* ready ${appliance}\\b`);
+      await domain.waitForAgentEvent(ready, this.timeouts.readyMs);
       const coldBootMs = Date.now() - started;
       log.info({ coldBootMs }, 'guest reported ready');
 
@@ -115,66 +113,33 @@ export class GoldenSnapshots {
       onProgress?.('save', 'saving state');
       const saveStarted = Date.now();
       const state = await domain.captureState(false, async (captured) => captured);
-      const fileBytes = await writeStateFile(
-        paths.state,
-        {
-          domainId: `golden-${appliance}`,
-          name: `golden-${appliance}`,
-          appliance,
-          recipeHash: image.recipeHash,
-          kind: 'system',
-          owner: null,
-          memoryMiB: domain.spec.memoryMiB,
-          vgaMemoryMiB: domain.spec.vgaMemoryMiB,
-          savedAt: new Date().toISOString(),
-        },
-        state,
-      );
-      const manifest: GoldenManifest = {
+      const manifest = await this.store.save(
         appliance,
-        recipeHash: image.recipeHash,
-        v86Version: v86Version(),
-        coldBootMs,
-        settleMs,
-        saveMs: Date.now() - saveStarted,
-        rawBytes: state.byteLength,
-        fileBytes,
-        createdAt: new Date().toISOString(),
-      };
-      writeFileSync(paths.manifest, JSON.stringify(manifest, null, 2));
-      this.removeStale(appliance, paths);
+        state,
+        domain.spec,
+        { coldBootMs, settleMs },
+        saveStarted,
+      );
       log.info(manifest, 'golden snapshot saved');
-      onProgress?.('done', `${(fileBytes / 2 ** 20).toFixed(1)} MiB`);
+      onProgress?.('done', `${(manifest.fileBytes / 2 ** 20).toFixed(1)} MiB`);
       return manifest;
     } finally {
-      await this.host.destroy(domain.id).catch(() => undefined);
+      await this.factory.destroy(domain).catch(() => undefined);
     }
   }
 
-  /** Deletes this appliance's snapshots made for older images or emulator versions. */
-  private removeStale(
-    appliance: ApplianceName,
-    current: { state: string; manifest: string },
-  ): void {
-    for (const file of readdirSync(this.dir)) {
-      const path = join(this.dir, file);
-      if (file.startsWith(`${appliance}-`) && path !== current.state && path !== current.manifest) {
-        rmSync(path, { force: true });
-      }
-    }
-  }
-
-  /** Resolves once no screen tile has changed for SETTLE_QUIET_MS (or after SETTLE_MAX_MS). */
-  private async waitForQuietScreen(domain: import('../host/domain.ts').Domain): Promise<void> {
+  /** Resolves once no screen tile has changed for a while (or after the settle maximum). */
+  private async waitForQuietScreen(domain: GoldenDomain): Promise<void> {
     const watcher = 'golden-snapshot';
+    const { settleQuietMs, settleMaxMs } = this.timeouts;
     let lastChange = Date.now();
     const onFrame = () => (lastChange = Date.now());
     domain.on('frame', onFrame);
     domain.watch(watcher);
-    const deadline = Date.now() + SETTLE_MAX_MS;
+    const deadline = Date.now() + settleMaxMs;
     try {
-      while (Date.now() - lastChange < SETTLE_QUIET_MS && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 250));
+      while (Date.now() - lastChange < settleQuietMs && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, Math.min(250, settleQuietMs)));
       }
     } finally {
       domain.off('frame', onFrame);

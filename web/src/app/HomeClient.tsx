@@ -22,7 +22,7 @@ function usePolling<T>(
     }
   };
   useEffect(() => {
-    const timer = setInterval(load, everyMs);
+    const timer = setInterval(() => void load(), everyMs);
     return () => clearInterval(timer);
   }, [url, everyMs]);
   return [data, load, stale];
@@ -53,7 +53,7 @@ export function HomeClient({ initial }: { initial: HomeData }) {
     // Opened synchronously from the click so popup blockers allow it; that page creates the VM.
     const tab = window.open('/browser/new', '_blank');
     if (!tab) router.push('/browser/new');
-    setTimeout(reload, 3000);
+    setTimeout(() => void reload(), 3000);
   }
 
   async function closeDisposable(id: string) {
@@ -124,7 +124,11 @@ export function HomeClient({ initial }: { initial: HomeData }) {
             <h2>My desktop</h2>
             <p>{blurb}</p>
             <div className="row">
-              <button className="btn btn-primary btn-lg" onClick={openDesktop} disabled={opening}>
+              <button
+                className="btn btn-primary btn-lg"
+                onClick={() => void openDesktop()}
+                disabled={opening}
+              >
                 <Monitor />{' '}
                 {opening ? (state === 'none' ? 'Creating your desktop…' : 'Opening…') : action}
               </button>
@@ -208,7 +212,7 @@ export function HomeClient({ initial }: { initial: HomeData }) {
                   </a>
                   <button
                     className="btn btn-sm btn-danger"
-                    onClick={() => closeDisposable(d.id)}
+                    onClick={() => void closeDisposable(d.id)}
                     aria-label="Destroy disposable browser"
                   >
                     <Trash size={15} />

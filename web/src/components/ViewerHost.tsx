@@ -2,17 +2,18 @@
 // Full-window frame around the remote-desktop viewer: a slim bar, notices (disposable,
 // shadowing, being watched), attach tokens from the portal, and for disposable VMs the
 // heartbeat / tab-close signals that drive their clean-up.
-import * as Viewer from '@raydesk/viewer';
+import {
+  AttachRefusedError,
+  statusText,
+  type ViewerState,
+  type ViewerStateDetail,
+} from '@raydesk/viewer';
 import Link from 'next/link';
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { api, ApiError, signInUrl } from '@/lib/api';
 import { dateTime } from '@/lib/format';
-import { AttachRefusedError } from '@/viewer/reconnect';
-import { statusText, type ViewerState, type ViewerStateDetail } from '@/viewer/status';
 import { Eye, Globe, Logo, Monitor } from './icons';
-
-const RemoteDesktop =
-  (Viewer as unknown as { RemoteDesktop?: typeof Viewer.default }).RemoteDesktop ?? Viewer.default;
+import { RemoteDesktop } from './RemoteDesktop';
 
 export interface ViewerHostProps {
   /** Portal VM id (for the portal's APIs). */
@@ -28,15 +29,9 @@ export interface ViewerHostProps {
   ownerEmail?: string;
 }
 
-/** The viewer's own status words (status.ts), so the bar and the viewer's pill agree. */
-function barText(state: string, detail?: unknown): string {
-  if (state === 'unavailable') return 'Viewer unavailable';
-  return statusText(state as ViewerState, (detail ?? {}) as ViewerStateDetail);
-}
-
 export function ViewerHost(props: ViewerHostProps) {
   const { vmId, kind } = props;
-  const [status, setStatus] = useState(barText('connecting'));
+  const [status, setStatus] = useState(statusText('connecting'));
   const [gateway, setGateway] = useState(props.gateway);
   const [watchers, setWatchers] = useState<string[]>([]);
   const gatewayRef = useRef(gateway);
@@ -69,7 +64,8 @@ export function ViewerHost(props: ViewerHostProps) {
   }, [vmId, kind]);
 
   const onStateChange = useCallback(
-    (state: string, detail?: unknown) => setStatus(barText(state, detail)),
+    // The viewer's own status words, so the bar and the viewer's pill agree.
+    (state: ViewerState, detail?: ViewerStateDetail) => setStatus(statusText(state, detail)),
     [],
   );
   const onSignIn = useCallback(() => window.location.assign(signInUrl()), []);
@@ -101,7 +97,7 @@ export function ViewerHost(props: ViewerHostProps) {
       }
     };
     void check();
-    const timer = setInterval(check, 10_000);
+    const timer = setInterval(() => void check(), 10_000);
     return () => clearInterval(timer);
   }, [kind, vmId]);
 

@@ -1,23 +1,15 @@
 // Input schemas shared by the forms (client) and the API routes (server): one source of the
 // rules and of the messages people see.
-import './zod-jitless.ts';
+import '@raydesk/common/zod-jitless';
+import { DOMAIN_STATES } from '@raydesk/common';
 import { z } from 'zod';
 
 export const ROLES = ['user', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
 export const VM_KINDS = ['personal', 'disposable'] as const;
 export type VmKind = (typeof VM_KINDS)[number];
-export const VM_STATES = [
-  'creating',
-  'starting',
-  'running',
-  'paused',
-  'saving',
-  'saved',
-  'crashed',
-  'stopped',
-  'destroyed',
-] as const;
+/** A portal VM row follows its hypervisor domain, plus the time before it has one and after. */
+export const VM_STATES = ['creating', ...DOMAIN_STATES, 'destroyed'] as const;
 export type VmState = (typeof VM_STATES)[number];
 
 export const emailSchema = z

@@ -3,7 +3,8 @@ import { test } from 'node:test';
 
 process.env.SESSION_SECRET ??= 'test-session-secret-0123456789';
 process.env.GATEWAY_SECRET ??= 'test-gateway-secret';
-process.env.ATTACH_TOKEN_SECRET = 'test-attach-secret-0123456789';
+const ATTACH_SECRET = 'test-attach-secret-0123456789abcdef';
+process.env.ATTACH_TOKEN_SECRET = ATTACH_SECRET;
 
 test('attach tokens carry the gateway contract and verify with the gateway helper', async () => {
   const { issueAttachToken, attachMeta } = await import('./attach.ts');
@@ -14,7 +15,7 @@ test('attach tokens carry the gateway contract and verify with the gateway helpe
     { userAgent: 'UA', address: '10.0.0.1' },
   );
   assert.equal(decodeProtectedHeader(issued.token).alg, 'HS256');
-  const claims = await verifyAttachToken('test-attach-secret-0123456789', issued.token);
+  const claims = await verifyAttachToken(ATTACH_SECRET, issued.token);
   assert.equal(claims.iss, 'raydesk-portal');
   assert.equal(claims.aud, 'raydesk-gateway');
   assert.equal(claims.sub, 'user-1');

@@ -1,5 +1,5 @@
 // The audit log: who did what to what, from where.
-import type { Db } from '../../../prisma/client.ts';
+import type { Db } from '@raydesk/db';
 import { log } from './log.ts';
 
 export interface AuditInput {

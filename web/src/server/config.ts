@@ -1,10 +1,9 @@
 // Portal settings, read from the environment (the repository's .env is loaded first; real
 // environment variables win). Parsed lazily so `next build` needs none of them.
+import { secretSchema } from '@raydesk/common';
+import { loadRootEnv } from '@raydesk/common/node';
 import { z } from 'zod';
-import { loadRootEnv, resolveDatabaseUrl } from '../../../prisma/db-url.ts';
-
-const secret = (name: string, min: number) =>
-  z.string({ error: `${name} is not set` }).min(min, `${name} must be at least ${min} characters`);
+import { resolveDatabaseUrl } from '@raydesk/db/url';
 
 const schema = z.object({
   PORT: z.coerce.number().int().min(1).max(65535).default(3000),
@@ -12,9 +11,9 @@ const schema = z.object({
     .url()
     .optional()
     .or(z.literal('').transform(() => undefined)),
-  SESSION_SECRET: secret('SESSION_SECRET', 16),
-  ATTACH_TOKEN_SECRET: secret('ATTACH_TOKEN_SECRET', 16),
-  GATEWAY_SECRET: secret('GATEWAY_SECRET', 8),
+  SESSION_SECRET: secretSchema('SESSION_SECRET'),
+  ATTACH_TOKEN_SECRET: secretSchema('ATTACH_TOKEN_SECRET'),
+  GATEWAY_SECRET: secretSchema('GATEWAY_SECRET'),
   GATEWAY_URL: z.string().default('http://127.0.0.1:7421'),
   /** Browsers reach the gateway here instead of through the portal's own origin. */
   GATEWAY_PUBLIC_URL: z
@@ -26,7 +25,7 @@ const schema = z.object({
     .or(z.literal('').transform(() => undefined)),
   HYPERVISOR_HOST: z.string().default('127.0.0.1'),
   HYPERVISOR_PORT: z.coerce.number().int().default(7420),
-  HYPERVISOR_SECRET: z.string().default(''),
+  HYPERVISOR_SECRET: secretSchema('HYPERVISOR_SECRET'),
   HYPERVISOR_ID: z.string().default('local'),
   LOGIN_MAX_FAILURES_ACCOUNT: z.coerce.number().int().min(1).default(5),
   LOGIN_MAX_FAILURES_ADDRESS: z.coerce.number().int().min(1).default(20),

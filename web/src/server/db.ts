@@ -1,5 +1,5 @@
 // The portal's Prisma client: one per process (kept on globalThis across dev hot reloads).
-import { createDb, type Db } from '../../../prisma/client.ts';
+import { createDb, type Db } from '@raydesk/db';
 import { config } from './config.ts';
 
 export type { Db };

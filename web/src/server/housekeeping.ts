@@ -21,7 +21,7 @@ export function startHousekeeping(intervalMs = 10_000): void {
       running = false;
     }
   };
-  holder.__raydeskHousekeeping = setInterval(tick, intervalMs);
+  holder.__raydeskHousekeeping = setInterval(() => void tick(), intervalMs);
   holder.__raydeskHousekeeping.unref();
-  setTimeout(tick, 2_000).unref();
+  setTimeout(() => void tick(), 2_000).unref();
 }

@@ -28,17 +28,38 @@ export function json(data: unknown, init?: ResponseInit): NextResponse {
   return response;
 }
 
+// A host name, an IPv4 address or a bracketed IPv6 address, with an optional port.
+const HOST_HEADER = /^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:\d{1,5})?$/i;
+
 /**
- * A redirect to a path of this portal with a relative Location, so the browser stays on the
- * host and scheme it used. (NextResponse.redirect wants an absolute URL, and the request URLs
- * Next hands to the app carry its own placeholder origin, not the browser's.)
+ * The origin the browser used, from its Host header (X-Forwarded-Host only reaches the app when
+ * TRUST_PROXY is on: web/server.mjs drops it otherwise) and the scheme web/server.mjs found for
+ * the connection. Null when Host is missing or malformed.
  */
-export function redirectToPath(path: string, status: 303 | 307 = 307): NextResponse {
+export function browserOrigin(headers: Headers): string | null {
+  const host = (headers.get('x-forwarded-host') ?? headers.get('host'))?.split(',')[0]?.trim();
+  if (!host || !HOST_HEADER.test(host)) return null;
+  const proto = headers.get('x-forwarded-proto')?.split(',')[0]?.trim();
+  return `${proto === 'https' ? 'https' : 'http'}://${host}`;
+}
+
+/**
+ * A redirect to a path of this portal, on the host and scheme the browser used. The Location is
+ * absolute so that every client (not only browsers, which would resolve a relative one the same
+ * way) lands on the name it asked for; it is relative when Host is unusable. The request URLs
+ * Next hands the app carry a placeholder origin, never the browser's, so they are not used.
+ */
+export function redirectToPath(
+  req: { headers: Headers },
+  path: string,
+  status: 303 | 307 = 307,
+): NextResponse {
   if (!path.startsWith('/') || path.startsWith('//') || path.includes('\\'))
     throw new Error(`not a portal path: ${path}`);
+  const origin = browserOrigin(req.headers);
   return new NextResponse(null, {
     status,
-    headers: { Location: path, 'Cache-Control': 'no-store' },
+    headers: { Location: origin ? origin + path : path, 'Cache-Control': 'no-store' },
   });
 }
 

@@ -3,8 +3,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createDb, type Db } from '../../../prisma/client.ts';
-import { deployMigrations, ensureClients } from '../../scripts/db-setup.ts';
+import { createDb, type Db } from '@raydesk/db';
+import { deployMigrations, ensureClients } from '@raydesk/db/setup';
 
 export async function freshSqlite(): Promise<{
   db: Db;

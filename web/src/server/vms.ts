@@ -2,8 +2,6 @@
 // hypervisor. Personal desktops persist (suspend/resume); disposable browsers are destroyed at
 // logout, after their last tab closed (grace period) or at their maximum lifetime.
 import type { DomainInfo, HypervisorClient } from '@raydesk/hypervisor/api';
-import { join } from 'node:path';
-import { dataDir } from '../../../prisma/db-url.ts';
 import type { Db } from './db.ts';
 import { audit } from './audit.ts';
 import { config } from './config.ts';
@@ -11,16 +9,12 @@ import { HttpError, notFound } from './http.ts';
 import { hypervisor, isHypervisorError } from './hypervisor.ts';
 import { log } from './log.ts';
 import type { Viewer } from './auth/request.ts';
+import { VM_STATES, type VmState } from '../lib/validation.ts';
 
-export const ACTIVE_STATES = [
-  'creating',
-  'starting',
-  'running',
-  'paused',
-  'saving',
-  'saved',
-  'crashed',
-];
+/** VMs that count against quotas and show as the user's: every state but the two ends. */
+export const ACTIVE_STATES: VmState[] = VM_STATES.filter(
+  (state) => state !== 'stopped' && state !== 'destroyed',
+);
 
 type VmRow = NonNullable<Awaited<ReturnType<Db['vm']['findFirst']>>>;
 
@@ -137,30 +131,16 @@ async function createDomain(
   }
 }
 
-/** Brings a domain to running: unpause, resume from disk, restart after a crash. */
+/**
+ * Brings a domain to running: the host unpauses, resumes or restarts it (after its own restart
+ * too: it recorded the domain). Null when the host has no such domain any more.
+ */
 async function resumeDomain(hv: HypervisorClient, domainId: string): Promise<DomainInfo | null> {
-  let info: DomainInfo;
   try {
-    info = await hv.get(domainId);
+    return await hv.resume(domainId);
   } catch (error) {
-    if (!isHypervisorError(error, 'not_found')) throw error;
-    // The host restarted and forgot the domain: its state file may still be on disk.
-    try {
-      return await hv.restore(join(dataDir(), 'states', `${domainId}.state`));
-    } catch {
-      return null;
-    }
-  }
-  switch (info.state) {
-    case 'paused':
-      return hv.unpause(domainId);
-    case 'saved':
-    case 'crashed':
-      return hv.start(domainId);
-    case 'stopped':
-      return null;
-    default:
-      return info;
+    if (isHypervisorError(error, 'not_found')) return null;
+    throw error;
   }
 }
 

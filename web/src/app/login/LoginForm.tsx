@@ -35,7 +35,7 @@ export function LoginForm({ next }: { next: string }) {
   }
 
   return (
-    <form onSubmit={submit} noValidate>
+    <form onSubmit={(e) => void submit(e)} noValidate>
       {error && (
         <div className="alert alert-error" role="alert">
           {error}

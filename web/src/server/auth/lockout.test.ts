@@ -4,7 +4,7 @@ import { freshSqlite, testSettings } from '../test-db.ts';
 import { hashPassword } from './password.ts';
 import { signIn, type LoginResult } from './login.ts';
 import { clearAccountFailures, lockSummaries, slowdownSeconds } from './lockout.ts';
-import type { Db } from '../../../../prisma/client.ts';
+import type { Db } from '@raydesk/db';
 
 let t: Awaited<ReturnType<typeof freshSqlite>>;
 let db: Db;

@@ -10,7 +10,7 @@
 //   costs the owner nothing.
 // An administrator can clear an account's failures (unlock); a successful sign-in clears the
 // failures of that account from that address.
-import type { Db } from '../../../../prisma/client.ts';
+import type { Db } from '@raydesk/db';
 
 export interface LockoutSettings {
   /** Failures for one account from one address within the window before that pair is locked. */

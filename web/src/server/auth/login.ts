@@ -1,7 +1,7 @@
 // Email + password sign-in with lockout and auditing. Every refusal that depends on the password
 // (wrong password, unknown account, disabled account) takes the same path and gives the same
 // answer, so the response never tells whether a password was right.
-import type { Db } from '../../../../prisma/client.ts';
+import type { Db } from '@raydesk/db';
 import { audit } from '../audit.ts';
 import { dummyHash, verifyPassword } from './password.ts';
 import { lockoutState, recordFailure, recordSuccess, type LockoutSettings } from './lockout.ts';

@@ -5,7 +5,7 @@ import { hashPassword } from './password.ts';
 import { signIn } from './login.ts';
 import { activeSessionUser, revokeSession, rotateRefreshToken } from './sessions.ts';
 import { verifyAccessToken } from './tokens.ts';
-import type { Db } from '../../../../prisma/client.ts';
+import type { Db } from '@raydesk/db';
 
 let t: Awaited<ReturnType<typeof freshSqlite>>;
 let db: Db;

@@ -2,7 +2,7 @@
 // every refresh replaces the token; presenting a token that was already replaced (reuse: a
 // stolen copy, or the thief's copy after the owner refreshed) revokes the whole family.
 // Pure over (db, settings, now) so the tests drive it directly.
-import type { Db } from '../../../../prisma/client.ts';
+import type { Db } from '@raydesk/db';
 import type { Role } from '../../lib/validation.ts';
 import { audit } from '../audit.ts';
 import { hashToken, newRefreshToken, signAccessToken } from './tokens.ts';

@@ -171,7 +171,7 @@ export function SessionsClient() {
                       <Eye size={15} /> Shadow
                     </a>
                   )}
-                  <button className="btn btn-sm btn-danger" onClick={() => disconnect(s)}>
+                  <button className="btn btn-sm btn-danger" onClick={() => void disconnect(s)}>
                     <Plug size={15} /> Disconnect
                   </button>
                 </div>

@@ -6,7 +6,7 @@ import { db } from '@/server/db';
 import { gatewayHealth } from '@/server/gateway';
 import { json } from '@/server/http';
 import { hypervisor } from '@/server/hypervisor';
-import { providerOf } from '../../../../../prisma/db-url';
+import { providerOf } from '@raydesk/db/url';
 
 export const dynamic = 'force-dynamic';
 

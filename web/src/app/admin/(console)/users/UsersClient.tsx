@@ -153,7 +153,7 @@ export function UsersClient() {
         <div className="card-head">
           <h2>Add a user</h2>
         </div>
-        <form className="card-body stack" onSubmit={create} noValidate>
+        <form className="card-body stack" onSubmit={(e) => void create(e)} noValidate>
           {formError && (
             <div className="alert alert-error" role="alert">
               {formError}
@@ -232,7 +232,7 @@ export function UsersClient() {
                   aria-label={`Role of ${u.email}`}
                   value={u.role}
                   onChange={(e) =>
-                    update(
+                    void update(
                       u,
                       { role: e.target.value as User['role'] },
                       `Role of ${u.email} set to ${e.target.value}.`,
@@ -261,10 +261,10 @@ export function UsersClient() {
                   min={0}
                   aria-label={`Max VMs of ${u.email}`}
                   defaultValue={u.maxVms}
-                  onBlur={(e) =>
-                    Number(e.target.value) !== u.maxVms &&
-                    update(u, { maxVms: Number(e.target.value) }, 'Quota saved.')
-                  }
+                  onBlur={(e) => {
+                    if (Number(e.target.value) !== u.maxVms)
+                      void update(u, { maxVms: Number(e.target.value) }, 'Quota saved.');
+                  }}
                 />
               </td>
               <td>
@@ -276,10 +276,10 @@ export function UsersClient() {
                   step={64}
                   aria-label={`Memory quota of ${u.email}`}
                   defaultValue={u.maxMemoryMiB}
-                  onBlur={(e) =>
-                    Number(e.target.value) !== u.maxMemoryMiB &&
-                    update(u, { maxMemoryMiB: Number(e.target.value) }, 'Quota saved.')
-                  }
+                  onBlur={(e) => {
+                    if (Number(e.target.value) !== u.maxMemoryMiB)
+                      void update(u, { maxMemoryMiB: Number(e.target.value) }, 'Quota saved.');
+                  }}
                 />
               </td>
               <td className="small">
@@ -292,7 +292,7 @@ export function UsersClient() {
                     <button
                       className="btn btn-sm"
                       title="Clear this account's failed sign-ins so every address may try again"
-                      onClick={() => unlock(u)}
+                      onClick={() => void unlock(u)}
                     >
                       Unlock
                     </button>
@@ -311,7 +311,7 @@ export function UsersClient() {
                   <button
                     className={`btn btn-sm${u.disabled ? '' : ' btn-danger'}`}
                     onClick={() =>
-                      update(
+                      void update(
                         u,
                         { disabled: !u.disabled },
                         u.disabled ? `${u.email} enabled.` : `${u.email} disabled and signed out.`,
@@ -328,7 +328,7 @@ export function UsersClient() {
       </section>
 
       <dialog ref={dialog} className="modal" onClose={() => setResetFor(null)}>
-        <form onSubmit={resetPassword}>
+        <form onSubmit={(e) => void resetPassword(e)}>
           <div className="card-head">
             <h2>Reset password</h2>
           </div>

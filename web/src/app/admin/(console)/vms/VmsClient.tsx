@@ -151,7 +151,7 @@ export function VmsClient() {
                     key={a}
                     className={`btn btn-sm${a === 'destroy' ? ' btn-danger' : ''}`}
                     disabled={busy !== null}
-                    onClick={() => act(vm, a)}
+                    onClick={() => void act(vm, a)}
                   >
                     {busy === `${vm.id}:${a}` ? '…' : a[0]!.toUpperCase() + a.slice(1)}
                   </button>

@@ -50,7 +50,7 @@ export const GET = route(async (req: NextRequest) => {
   const next = safeNextPath(req.nextUrl.searchParams.get('next'));
   // A top-level navigation from another site may not drive rotations.
   if (req.headers.get('sec-fetch-site') === 'cross-site') {
-    return redirectToPath(`/login?next=${encodeURIComponent(next)}`);
+    return redirectToPath(req, `/login?next=${encodeURIComponent(next)}`);
   }
   const result = await rotateRefreshToken(
     db(),
@@ -65,11 +65,11 @@ export const GET = route(async (req: NextRequest) => {
         : result.reason === 'expired'
           ? '&reason=expired'
           : '';
-    const res = redirectToPath(`/login?next=${encodeURIComponent(next)}${reason}`);
+    const res = redirectToPath(req, `/login?next=${encodeURIComponent(next)}${reason}`);
     clearAuthCookies(res, req);
     return res;
   }
-  const res = redirectToPath(next);
+  const res = redirectToPath(req, next);
   setAuthCookies(res, req, result);
   return res;
 });

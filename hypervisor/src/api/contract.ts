@@ -1,0 +1,150 @@
+// The control channel's contract, written once: every acknowledged call (its request schema and
+// its response type), every fire-and-forget input event and every event the daemon sends. The
+// socket.io event maps, the server's handler table (host/control-server.ts) and the client's
+// `call` (client.ts) are all derived from it, so a handler or a client method that does not
+// match its entry does not compile, and neither does a call without a handler.
+//
+// Adding a call: one entry in `controlCalls`, one handler in the control server, and, if it
+// deserves a named method on HypervisorClient, one line there.
+import type { z } from 'zod';
+import {
+  consoleInputSchema,
+  createDomainSchema,
+  domainRefSchema,
+  domainSchedSchema,
+  keyEventSchema,
+  noRequestSchema,
+  pointerEventSchema,
+  portForwardSchema,
+  portUnforwardSchema,
+  restoreDomainSchema,
+  saveDomainSchema,
+  thumbnailSchema,
+  wheelEventSchema,
+  type Ack,
+  type DiskInfo,
+  type DisplayFrame,
+  type DisplayResize,
+  type DomainInfo,
+  type DomainNetworkInfo,
+  type DomainSched,
+  type HostInfo,
+  type PortForwardInfo,
+  type SavedDomain,
+} from './protocol.ts';
+
+declare const responseType: unique symbol;
+/** A response type in the table. The daemon builds responses itself, so they need no schema. */
+export interface Returns<T> {
+  readonly [responseType]?: T;
+}
+export function returns<T>(): Returns<T> {
+  return {};
+}
+
+/** Acknowledged calls: the client waits for `Result<response>`. */
+const calls = {
+  'host:info': { request: noRequestSchema, response: returns<HostInfo>() },
+  'domain:list': { request: noRequestSchema, response: returns<DomainInfo[]>() },
+  'domain:get': { request: domainRefSchema, response: returns<DomainInfo>() },
+  'domain:create': { request: createDomainSchema, response: returns<DomainInfo>() },
+  'domain:pause': { request: domainRefSchema, response: returns<DomainInfo>() },
+  'domain:unpause': { request: domainRefSchema, response: returns<DomainInfo>() },
+  'domain:reboot': { request: domainRefSchema, response: returns<DomainInfo>() },
+  /** Restart a crashed domain on its disk, or resume a saved one. */
+  'domain:start': { request: domainRefSchema, response: returns<DomainInfo>() },
+  /** Bring a domain to running from any state, from its saved state if the host lost its record. */
+  'domain:resume': { request: domainRefSchema, response: returns<DomainInfo>() },
+  'domain:destroy': { request: domainRefSchema, response: returns<DomainInfo>() },
+  'domain:save': { request: saveDomainSchema, response: returns<SavedDomain>() },
+  'domain:restore': { request: restoreDomainSchema, response: returns<DomainInfo>() },
+  /** The serial console's recent output. */
+  'domain:console': { request: domainRefSchema, response: returns<string>() },
+  'domain:console-input': { request: consoleInputSchema, response: returns<null>() },
+  /** Read, or set, a domain's credit scheduler weight and cap. */
+  'domain:sched': { request: domainSchedSchema, response: returns<DomainSched>() },
+  /** The domain's NIC, egress policy and traffic counters. */
+  'domain:net': { request: domainRefSchema, response: returns<DomainNetworkInfo>() },
+  /** Listen on a host port and forward its connections to a guest port (loopback by default). */
+  'domain:forward': { request: portForwardSchema, response: returns<PortForwardInfo>() },
+  'domain:unforward': { request: portUnforwardSchema, response: returns<PortForwardInfo>() },
+  /** The domain's disk: memory or durable overlay, its size and the base image it needs. */
+  'domain:disk': { request: domainRefSchema, response: returns<DiskInfo>() },
+  /** Full-resolution PNG of the current screen. */
+  'domain:screenshot': { request: domainRefSchema, response: returns<Uint8Array>() },
+  /** Scaled PNG of the current screen; works whether or not anyone watches. */
+  'domain:thumbnail': { request: thumbnailSchema, response: returns<Uint8Array>() },
+  /** Start receiving `display:frame` for a domain; the first frame is a keyframe. */
+  'display:watch': { request: domainRefSchema, response: returns<DisplayResize>() },
+  'display:unwatch': { request: domainRefSchema, response: returns<null>() },
+  /** Ask for a keyframe, e.g. after a viewer reconnects. */
+  'display:refresh': { request: domainRefSchema, response: returns<null>() },
+} as const;
+
+/** Input events: no answer; an invalid one is dropped. */
+const inputs = {
+  'input:key': keyEventSchema,
+  'input:pointer': pointerEventSchema,
+  'input:wheel': wheelEventSchema,
+} as const;
+
+/** What the daemon sends on its own. */
+export interface ControlEvents {
+  'display:frame': DisplayFrame;
+  'display:resize': DisplayResize;
+  'domain:state': DomainInfo;
+}
+
+export type ControlCall = keyof typeof calls;
+export type ControlInput = keyof typeof inputs;
+/** What a client sends for a call (defaults not applied yet). */
+export type CallRequest<K extends ControlCall> = z.input<(typeof calls)[K]['request']>;
+/** What the call's handler gets: the request after its schema parsed it. */
+export type ParsedRequest<K extends ControlCall> = z.output<(typeof calls)[K]['request']>;
+export type CallResponse<K extends ControlCall> =
+  (typeof calls)[K]['response'] extends Returns<infer T> ? T : never;
+export type InputEvent<K extends ControlInput> = z.input<(typeof inputs)[K]>;
+export type ParsedInput<K extends ControlInput> = z.output<(typeof inputs)[K]>;
+
+/** The tables, typed per entry, so code that is generic over the name keeps its types. */
+export const controlCalls: {
+  readonly [K in ControlCall]: {
+    readonly request: z.ZodType<ParsedRequest<K>, CallRequest<K>>;
+    readonly response: Returns<CallResponse<K>>;
+  };
+} = calls;
+export const controlInputs: {
+  readonly [K in ControlInput]: z.ZodType<ParsedInput<K>, InputEvent<K>>;
+} = inputs;
+
+// ---- Derived: socket.io event maps and the server's handler tables -------------------------
+
+/** What a client emits, typed by the table. */
+export type ControlClientToServer = {
+  [K in ControlCall]: (request: CallRequest<K>, ack: Ack<CallResponse<K>>) => void;
+} & {
+  [K in ControlInput]: (event: InputEvent<K>) => void;
+};
+
+/** What reaches the daemon: nothing is known about it until its schema has parsed it. */
+export type ControlClientToServerUnchecked = {
+  [K in ControlCall]: (request: unknown, ack: unknown) => void;
+} & {
+  [K in ControlInput]: (event: unknown) => void;
+};
+
+export type ControlServerToClient = {
+  [K in keyof ControlEvents]: (payload: ControlEvents[K]) => void;
+};
+
+/** One handler per call, given the parsed request and the connection it came on. */
+export type CallHandlers<Connection> = {
+  [K in ControlCall]: (
+    request: ParsedRequest<K>,
+    connection: Connection,
+  ) => CallResponse<K> | Promise<CallResponse<K>>;
+};
+
+export type InputHandlers<Connection> = {
+  [K in ControlInput]: (event: ParsedInput<K>, connection: Connection) => void;
+};

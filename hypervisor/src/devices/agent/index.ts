@@ -1,8 +1,0 @@
-export {
-  GuestAgentClient,
-  AgentError,
-  parseInfo,
-  type AgentEvent,
-  type AgentInfo,
-  type GuestAgentClientOptions,
-} from './guest-agent-client.ts';

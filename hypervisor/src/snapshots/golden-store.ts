@@ -1,0 +1,181 @@
+// Golden snapshots on disk, in the shared cache (~/.cache/raydesk/golden): one saved state and
+// its manifest per appliance image and emulator version. The store finds, verifies, loads, saves
+// and prunes them; building one is golden.ts's job.
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { applianceNameSchema, type ApplianceName } from '../api/protocol.ts';
+import { STALE_IMAGE_DAYS } from '../appliances/index.ts';
+import { readStateFile, writeStateFile } from './codec.ts';
+
+const require = createRequire(import.meta.url);
+/** Bump when the way golden snapshots are made changes, so caches are rebuilt. */
+const GOLDEN_FORMAT = 1;
+
+const manifestSchema = z.object({
+  appliance: applianceNameSchema,
+  recipeHash: z.string(),
+  v86Version: z.string(),
+  /** Wall time from power-on to the agent's ready signal. */
+  coldBootMs: z.number(),
+  settleMs: z.number(),
+  saveMs: z.number(),
+  rawBytes: z.number(),
+  fileBytes: z.number(),
+  createdAt: z.string(),
+});
+export type GoldenManifest = z.infer<typeof manifestSchema>;
+
+/** How long the snapshot's guest took to boot and settle, for its manifest. */
+export interface GoldenTimings {
+  coldBootMs: number;
+  settleMs: number;
+}
+
+export interface GoldenPaths {
+  state: string;
+  manifest: string;
+}
+
+export function v86Version(): string {
+  return (require('v86/package.json') as { version: string }).version;
+}
+
+export class GoldenStore {
+  constructor(
+    readonly dir: string,
+    /** The recipe hash of the appliance image this host boots. */
+    private readonly recipeHashOf: (appliance: ApplianceName) => Promise<string>,
+    /** Where the cached images are (`<appliance>-<recipe hash>` each), for pruning. */
+    private readonly imagesDir = join(dir, '..', 'appliances'),
+  ) {}
+
+  /** The store in a cache directory (RAYDESK_CACHE_DIR). */
+  static inCache(
+    cacheDir: string,
+    recipeHashOf: (appliance: ApplianceName) => Promise<string>,
+  ): GoldenStore {
+    return new GoldenStore(join(cacheDir, 'golden'), recipeHashOf);
+  }
+
+  /** Where the snapshot of the appliance's current image and this v86 lives. */
+  async paths(appliance: ApplianceName): Promise<GoldenPaths> {
+    const recipeHash = await this.recipeHashOf(appliance);
+    const base = `${appliance}-${recipeHash}-v86_${v86Version()}-g${GOLDEN_FORMAT}`;
+    return { state: join(this.dir, `${base}.state`), manifest: join(this.dir, `${base}.json`) };
+  }
+
+  /** The current snapshot's manifest, if there is one that reads and names this image and v86. */
+  async manifest(appliance: ApplianceName): Promise<GoldenManifest | null> {
+    const { manifest } = await this.paths(appliance);
+    if (!existsSync(manifest)) return null;
+    let parsed;
+    try {
+      parsed = manifestSchema.safeParse(JSON.parse(readFileSync(manifest, 'utf8')));
+    } catch {
+      return null;
+    }
+    if (!parsed.success) return null;
+    const found = parsed.data;
+    const current =
+      found.appliance === appliance &&
+      found.recipeHash === (await this.recipeHashOf(appliance)) &&
+      found.v86Version === v86Version();
+    return current ? found : null;
+  }
+
+  /** The current snapshot if both its manifest and its state are there. */
+  async find(appliance: ApplianceName): Promise<GoldenManifest | null> {
+    const manifest = await this.manifest(appliance);
+    const { state } = await this.paths(appliance);
+    return manifest && existsSync(state) ? manifest : null;
+  }
+
+  /** The current snapshot's state, decompressed. */
+  async load(appliance: ApplianceName): Promise<ArrayBuffer> {
+    const { state, manifest } = await this.paths(appliance);
+    const now = new Date();
+    // Used now: pruning goes by these times.
+    for (const path of [state, manifest]) utimesSync(path, now, now);
+    return (await readStateFile(state)).state;
+  }
+
+  /**
+   * Saves `state` as the appliance's snapshot with its manifest, then prunes the appliance's
+   * stale snapshots made for other images or emulator versions. `saveStartedAt` is when capturing
+   * the state began (the manifest's saveMs runs from there to the written file).
+   */
+  async save(
+    appliance: ApplianceName,
+    state: ArrayBuffer,
+    machine: { memoryMiB: number; vgaMemoryMiB: number },
+    timings: GoldenTimings,
+    saveStartedAt = Date.now(),
+  ): Promise<GoldenManifest> {
+    mkdirSync(this.dir, { recursive: true });
+    const paths = await this.paths(appliance);
+    const recipeHash = await this.recipeHashOf(appliance);
+    const fileBytes = await writeStateFile(
+      paths.state,
+      {
+        domainId: `golden-${appliance}`,
+        name: `golden-${appliance}`,
+        appliance,
+        recipeHash,
+        kind: 'system',
+        owner: null,
+        memoryMiB: machine.memoryMiB,
+        vgaMemoryMiB: machine.vgaMemoryMiB,
+        savedAt: new Date().toISOString(),
+      },
+      state,
+    );
+    const manifest: GoldenManifest = {
+      appliance,
+      recipeHash,
+      v86Version: v86Version(),
+      ...timings,
+      saveMs: Date.now() - saveStartedAt,
+      rawBytes: state.byteLength,
+      fileBytes,
+      createdAt: new Date().toISOString(),
+    };
+    writeFileSync(paths.manifest, JSON.stringify(manifest, null, 2));
+    this.pruneStale(appliance, paths);
+    return manifest;
+  }
+
+  /**
+   * Deletes the appliance's snapshots other than `current` whose image is no longer cached
+   * (images are pruned after STALE_IMAGE_DAYS unused), and any unused that long. Not at once:
+   * another checkout on this machine may run another recipe and would have to rebuild its own.
+   * Returns the deleted file names.
+   */
+  pruneStale(appliance: ApplianceName, current: GoldenPaths, now = Date.now()): string[] {
+    if (!existsSync(this.dir)) return [];
+    const removed: string[] = [];
+    for (const file of readdirSync(this.dir)) {
+      const path = join(this.dir, file);
+      if (!file.startsWith(`${appliance}-`) || path === current.state || path === current.manifest)
+        continue;
+      // `<appliance>-<recipe hash>-v86_...`: the image it was made from is `<appliance>-<hash>`.
+      const imageDir = join(this.imagesDir, file.split('-').slice(0, 2).join('-'));
+      const unused = now - statSync(path).mtimeMs > STALE_IMAGE_DAYS * 86_400_000;
+      if (!existsSync(imageDir) || unused) {
+        rmSync(path, { force: true });
+        removed.push(file);
+      }
+    }
+    return removed;
+  }
+}

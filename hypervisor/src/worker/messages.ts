@@ -1,0 +1,90 @@
+// Messages between the host daemon (parent) and a domain worker. Both sides are our own code
+// in one process, so these are plain types; untrusted input is validated before it gets here.
+import type { DisplayMode } from '../api/protocol.ts';
+import type { CapturedFrame, DisplaySnapshot } from './devices/display/index.ts';
+import type { CpuBudget, CpuUsage } from './cpu-governor.ts';
+import type { DiskReport, OverlayBase } from './devices/disk/overlay-store.ts';
+import type { GuestNetworkConfig } from '../network/guest-nic.ts';
+
+export type { DiskReport };
+
+/** Where a domain's disk writes go: RAM (disposable, system) or a durable overlay file. */
+export type DomainDiskConfig =
+  { kind: 'memory' } | { kind: 'durable'; overlayPath: string; base: OverlayBase };
+
+export interface DomainBootConfig {
+  domainId: string;
+  appliance: string;
+  wasmPath: string;
+  /** v86's wasm compiled once by the host; instantiating it skips a compile per VM. */
+  wasmModule?: WebAssembly.Module;
+  biosPath: string;
+  vgaBiosPath: string;
+  kernelPath: string;
+  initrdPath: string;
+  rootfsPath: string;
+  disk: DomainDiskConfig;
+  cmdline: string;
+  memoryMiB: number;
+  vgaMemoryMiB: number;
+  /** v86 state to resume from (uncompressed); absent for a cold boot. */
+  initialState?: ArrayBuffer;
+  displayFps: number;
+  /** The VM's NIC backend: its own URLs (with token) on the host's virtual switch. */
+  network: GuestNetworkConfig;
+}
+
+export type ParentToWorker =
+  | { type: 'boot'; config: DomainBootConfig }
+  | { type: 'pause'; requestId: number }
+  | { type: 'unpause'; requestId: number }
+  | { type: 'reboot'; requestId: number }
+  | { type: 'save'; requestId: number }
+  | { type: 'watch'; watching: boolean }
+  | { type: 'keyframe' }
+  | { type: 'screen'; requestId: number }
+  | { type: 'key'; code: string; down: boolean }
+  | { type: 'pointer'; x: number; y: number; buttons: number }
+  | { type: 'wheel'; dx: number; dy: number }
+  | { type: 'release-keys' }
+  | { type: 'serial-input'; port: number; bytes: Uint8Array }
+  | { type: 'agent'; requestId: number; command: string; args: string[]; timeoutMs: number }
+  | { type: 'ping'; requestId: number }
+  /** The credit scheduler's CPU budget for this domain. */
+  | { type: 'cpu-budget'; budget: CpuBudget }
+  /** Moves a memory disk onto a durable overlay (a standby VM claimed as a personal one). */
+  | { type: 'make-disk-durable'; requestId: number; overlayPath: string; base: OverlayBase }
+  | { type: 'disk-report'; requestId: number }
+  /** Settles and closes the disk so the worker can be terminated without losing a write. */
+  | { type: 'close-disk'; requestId: number };
+
+/** A frame as the display device captured it; the host adds domainId and seq. */
+export type WorkerFrame = CapturedFrame;
+
+export interface WorkerStats {
+  instructions: number;
+  /** Share of the worker thread that was busy since the last sample, 0..1. */
+  utilization: number;
+  diskOverlayBytes: number;
+}
+
+export type WorkerToParent =
+  | {
+      type: 'booted';
+      restored: boolean;
+      /** From worker start to running; split into emulator load and state restore. */
+      bootMs: number;
+      loadedMs: number;
+      restoreMs: number;
+    }
+  | { type: 'frame'; frame: WorkerFrame }
+  | { type: 'resize'; width: number; height: number; mode: DisplayMode }
+  | { type: 'console'; bytes: Uint8Array }
+  | { type: 'agent-event'; line: string }
+  | { type: 'stats'; stats: WorkerStats }
+  | { type: 'cpu-usage'; usage: CpuUsage }
+  | { type: 'reply'; requestId: number; ok: true; value: unknown }
+  | { type: 'reply'; requestId: number; ok: false; error: string }
+  | { type: 'fatal'; error: string };
+
+export type ScreenCapture = DisplaySnapshot;

@@ -1,0 +1,328 @@
+// Entry point of a domain worker thread: one v86 instance wired to its virtual devices.
+// Everything here runs in the worker, so a guest or emulator failure stays in this thread.
+import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { parentPort } from 'node:worker_threads';
+import { V86 } from 'v86';
+import { GuestAgentClient } from './devices/agent/guest-agent-client.ts';
+import { CowDisk } from './devices/disk/cow-disk.ts';
+import { DurableOverlay } from './devices/disk/durable-overlay.ts';
+import { MemoryOverlay, type OverlayStore } from './devices/disk/overlay-store.ts';
+import { DisplayDevice, installImageDataShim } from './devices/display/index.ts';
+import { InputDevice } from './devices/input/index.ts';
+import { guestNetworkOptions, startGuestForwards } from '../network/guest-nic.ts';
+import { CpuGovernor, CPU_REPORT_MS, type V86Loop } from './cpu-governor.ts';
+import type { DomainBootConfig, ParentToWorker, WorkerToParent } from './messages.ts';
+import { WasmHeapReserve, type V86WasmCpu } from './wasm-heap.ts';
+
+if (!parentPort) throw new Error('domain worker must run in a worker thread');
+const port = parentPort;
+
+const CONSOLE_FLUSH_MS = 50;
+const STATS_INTERVAL_MS = 1000;
+const HEAP_RESERVE_CHECK_MS = 1000;
+const AGENT_PORT = 1;
+// The guest drops scancodes that arrive in a burst (a pasted line, a fast script), so key
+// events are fed to the PS/2 controller no faster than a very fast typist.
+const KEY_EVENT_GAP_MS = 8;
+
+function post(message: WorkerToParent, transfer: ArrayBuffer[] = []): void {
+  port.postMessage(message, transfer);
+}
+
+function toArrayBuffer(buffer: Buffer): ArrayBuffer {
+  return buffer.buffer.slice(
+    buffer.byteOffset,
+    buffer.byteOffset + buffer.byteLength,
+  ) as ArrayBuffer;
+}
+
+function fatal(error: unknown): never {
+  const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+  post({ type: 'fatal', error: message });
+  // Give the message a moment to leave before the thread dies.
+  setTimeout(() => process.exit(1), 20);
+  throw error;
+}
+
+process.on('uncaughtException', fatal);
+process.on('unhandledRejection', fatal);
+
+class DomainRuntime {
+  private readonly emulator: V86;
+  private readonly display: DisplayDevice;
+  private readonly input: InputDevice;
+  private readonly agent: GuestAgentClient;
+  private readonly disk: CowDisk;
+  private frameTimer: NodeJS.Timeout | null = null;
+  private watching = false;
+  private paused = false;
+  private consoleChunks: number[] = [];
+  private readonly keyQueue: { code: string; down: boolean }[] = [];
+  private keyTimer: NodeJS.Timeout | null = null;
+  private lastElu = performance.eventLoopUtilization();
+  private readonly governor = new CpuGovernor();
+  private heapReserve: WasmHeapReserve | null = null;
+
+  constructor(private readonly config: DomainBootConfig) {
+    installImageDataShim();
+    this.disk = new CowDisk(config.rootfsPath, openOverlay(config));
+    const restoring = config.initialState !== undefined;
+    const wasmModule = config.wasmModule;
+    const options: Record<string, unknown> = {
+      wasm_path: config.wasmPath,
+      wasm_fn: wasmModule
+        ? async (imports: WebAssembly.Imports) =>
+            (await WebAssembly.instantiate(wasmModule, imports)).exports
+        : undefined,
+      bios: { buffer: toArrayBuffer(readFileSync(config.biosPath)) },
+      vga_bios: { buffer: toArrayBuffer(readFileSync(config.vgaBiosPath)) },
+      hda: this.disk,
+      memory_size: config.memoryMiB * 1024 * 1024,
+      vga_memory_size: config.vgaMemoryMiB * 1024 * 1024,
+      uart1: true,
+      autostart: false,
+      disable_speaker: true,
+      // NIC and its backend: v86's fake network here, the host's virtual switch beyond it.
+      ...guestNetworkOptions(config.network),
+    };
+    if (!restoring) {
+      options.bzimage = { buffer: toArrayBuffer(readFileSync(config.kernelPath)) };
+      options.initrd = { buffer: toArrayBuffer(readFileSync(config.initrdPath)) };
+      options.cmdline = config.cmdline;
+    }
+    const started = performance.now();
+    this.emulator = new V86(options as ConstructorParameters<typeof V86>[0]);
+    this.display = new DisplayDevice(this.emulator as never);
+    this.input = new InputDevice(this.emulator as never);
+    this.agent = new GuestAgentClient((bytes) =>
+      this.emulator.serial_send_bytes(AGENT_PORT, bytes),
+    );
+    this.agent.onEvent((line) => post({ type: 'agent-event', line }));
+
+    this.display.onResize((size) => post({ type: 'resize', ...size }));
+    this.emulator.add_listener('serial0-output-byte', (byte) => this.consoleChunks.push(byte));
+    this.emulator.add_listener('serial1-output-byte', (byte) => this.agent.receiveByte(byte));
+
+    this.emulator.add_listener('emulator-loaded', () => {
+      void (async () => {
+        const loadedMs = performance.now() - started;
+        const v86 = (this.emulator as unknown as { v86: V86Loop & { cpu: V86WasmCpu } }).v86;
+        this.governor.install(v86);
+        startGuestForwards(this.emulator as never, config.network);
+        if (config.initialState) await this.emulator.restore_state(config.initialState);
+        // Snapshot blocks loaded into a fresh personal overlay must be durable before it runs.
+        await this.disk.settle();
+        // The state is now in guest memory; keeping the copy would double this VM's footprint.
+        config.initialState = undefined;
+        // Else v86's JIT grows wasm memory in small steps, each costing a full GC (wasm-heap.ts).
+        this.heapReserve = new WasmHeapReserve(v86.cpu);
+        this.heapReserve.refill();
+        const restoreMs = performance.now() - started - loadedMs;
+        await this.emulator.run();
+        post({
+          type: 'booted',
+          restored: restoring,
+          bootMs: performance.now() - started,
+          loadedMs,
+          restoreMs,
+        });
+      })().catch(fatal);
+    });
+
+    setInterval(() => this.flushConsole(), CONSOLE_FLUSH_MS).unref();
+    setInterval(() => this.postStats(), STATS_INTERVAL_MS).unref();
+    setInterval(() => this.heapReserve?.refill(), HEAP_RESERVE_CHECK_MS).unref();
+    setInterval(
+      () => post({ type: 'cpu-usage', usage: this.governor.takeUsage() }),
+      CPU_REPORT_MS,
+    ).unref();
+  }
+
+  handle(message: ParentToWorker): void {
+    switch (message.type) {
+      case 'boot':
+        return;
+      case 'pause':
+        return this.reply(message.requestId, async () => {
+          await this.emulator.stop();
+          await this.disk.settle();
+          this.paused = true;
+          this.updateFrameClock();
+          return null;
+        });
+      case 'unpause':
+        return this.reply(message.requestId, async () => {
+          await this.emulator.run();
+          this.paused = false;
+          this.updateFrameClock();
+          this.sendFrame(true);
+          return null;
+        });
+      case 'reboot':
+        return this.reply(message.requestId, async () => {
+          this.input.releaseAll();
+          this.emulator.restart();
+          return null;
+        });
+      case 'save':
+        return this.replyTransfer(message.requestId, async () => {
+          // Completes in-flight writes (raising their interrupts) so the state has none pending.
+          await this.disk.settle();
+          const state = await this.emulator.save_state();
+          return { value: state, transfer: [state] };
+        });
+      case 'watch':
+        this.watching = message.watching;
+        this.updateFrameClock();
+        if (this.watching) this.sendFrame(true);
+        return;
+      case 'keyframe':
+        this.sendFrame(true);
+        return;
+      case 'screen':
+        return this.replyTransfer(message.requestId, async () => {
+          const screen = this.display.snapshot();
+          const rgba = screen.rgba.slice();
+          return {
+            value: { width: screen.width, height: screen.height, mode: screen.mode, rgba },
+            transfer: [rgba.buffer as ArrayBuffer],
+          };
+        });
+      case 'cpu-budget':
+        this.governor.setBudget(message.budget);
+        return;
+      case 'key':
+        this.governor.boost();
+        this.keyQueue.push({ code: message.code, down: message.down });
+        if (!this.keyTimer) this.feedKeys();
+        return;
+      case 'pointer': {
+        this.governor.boost();
+        const screen = this.display.size();
+        this.input.pointer(message.x, message.y, message.buttons, screen.width, screen.height);
+        return;
+      }
+      case 'wheel':
+        this.governor.boost();
+        this.input.wheel(message.dx, message.dy);
+        return;
+      case 'release-keys':
+        this.keyQueue.length = 0;
+        this.input.releaseAll();
+        return;
+      case 'serial-input':
+        this.emulator.serial_send_bytes(message.port, message.bytes);
+        return;
+      case 'agent':
+        return this.reply(message.requestId, () =>
+          this.agent.request(message.command, message.args, message.timeoutMs),
+        );
+      case 'ping':
+        post({ type: 'reply', requestId: message.requestId, ok: true, value: 'pong' });
+        return;
+      case 'make-disk-durable':
+        return this.reply(message.requestId, async () => {
+          const overlay = DurableOverlay.open(
+            message.overlayPath,
+            message.base,
+            this.config.domainId,
+          );
+          await this.disk.moveOverlay(overlay);
+          return this.disk.report();
+        });
+      case 'disk-report':
+        return this.reply(message.requestId, async () => this.disk.report());
+      case 'close-disk':
+        return this.reply(message.requestId, async () => {
+          await this.emulator.stop();
+          await this.disk.settle();
+          this.disk.close();
+          return null;
+        });
+    }
+  }
+
+  /** Sends the next queued key event now and schedules the one after it. */
+  private feedKeys(): void {
+    const next = this.keyQueue.shift();
+    if (!next) {
+      this.keyTimer = null;
+      return;
+    }
+    this.input.key(next.code, next.down);
+    this.keyTimer = setTimeout(() => this.feedKeys(), KEY_EVENT_GAP_MS);
+  }
+
+  private updateFrameClock(): void {
+    const shouldRun = this.watching && !this.paused;
+    if (shouldRun && !this.frameTimer) {
+      this.frameTimer = setInterval(() => this.sendFrame(false), 1000 / this.config.displayFps);
+    } else if (!shouldRun && this.frameTimer) {
+      clearInterval(this.frameTimer);
+      this.frameTimer = null;
+    }
+  }
+
+  private sendFrame(keyframe: boolean): void {
+    const frame = this.display.captureFrame({ keyframe });
+    if (!frame) return;
+    post({ type: 'frame', frame }, [frame.pixels.buffer as ArrayBuffer]);
+  }
+
+  private flushConsole(): void {
+    if (this.consoleChunks.length === 0) return;
+    const bytes = Uint8Array.from(this.consoleChunks);
+    this.consoleChunks = [];
+    post({ type: 'console', bytes }, [bytes.buffer]);
+  }
+
+  private postStats(): void {
+    const elu = performance.eventLoopUtilization(this.lastElu);
+    this.lastElu = performance.eventLoopUtilization();
+    post({
+      type: 'stats',
+      stats: {
+        instructions: this.emulator.get_instruction_counter(),
+        utilization: elu.utilization,
+        diskOverlayBytes: this.disk.overlayBytes,
+      },
+    });
+  }
+
+  private reply(requestId: number, work: () => Promise<unknown>): void {
+    this.replyTransfer(requestId, async () => ({ value: await work(), transfer: [] }));
+  }
+
+  private replyTransfer(
+    requestId: number,
+    work: () => Promise<{ value: unknown; transfer: ArrayBuffer[] }>,
+  ): void {
+    work().then(
+      ({ value, transfer }) => post({ type: 'reply', requestId, ok: true, value }, transfer),
+      (error: unknown) =>
+        post({
+          type: 'reply',
+          requestId,
+          ok: false,
+          error: error instanceof Error ? error.message : String(error),
+        }),
+    );
+  }
+}
+
+function openOverlay(config: DomainBootConfig): OverlayStore {
+  if (config.disk.kind === 'memory') return new MemoryOverlay();
+  return DurableOverlay.open(config.disk.overlayPath, config.disk.base, config.domainId);
+}
+
+let runtime: DomainRuntime | null = null;
+port.on('message', (message: ParentToWorker) => {
+  if (message.type === 'boot') {
+    if (runtime) throw new Error('domain worker booted twice');
+    runtime = new DomainRuntime(message.config);
+    return;
+  }
+  if (!runtime) throw new Error(`message ${message.type} before boot`);
+  runtime.handle(message);
+});

@@ -1,0 +1,7 @@
+// Harnesses for tests and benchmarks outside the portal (e2e/, security/, bench/): the real
+// portal on a throwaway database, what they need to seed it, and a test certificate.
+export * from './portal-server.ts';
+export * from './self-signed.ts';
+export { hashPassword } from '../src/server/auth/password.ts';
+export { setupDatabase } from '../scripts/db-setup.ts';
+export { GATEWAY_SOCKET_PATH } from '../portal-server/gateway-path.mjs';

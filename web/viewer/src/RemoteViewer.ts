@@ -1,0 +1,769 @@
+// RemoteViewer: the framework-agnostic viewer. One state machine (status.ts has the diagram)
+// over socket.io-client, which owns its reconnection: every connection lost for any cause but
+// a takeover, a sign-out, an administrator's disconnect or a refusal is retried with backoff
+// (reconnect.ts), each time with a fresh attach token from the portal. Plus the DOM it owns
+// inside a container: toolbar (status pill, Ctrl-Alt-Del, clipboard send, fullscreen,
+// disconnect), the canvas ("Remote desktop") and overlays.
+// First: the gateway protocol below builds zod schemas (see zod-jitless.ts).
+import '@raydesk/common/zod-jitless';
+import { io, type Socket } from 'socket.io-client';
+import {
+  PROTOCOL_VERSION,
+  sessionNoticeSchema,
+  type ClientToServerEvents,
+  type ClosedMessage,
+  type DisplayUpdate,
+  type MovedMessage,
+  type ServerToClientEvents,
+  type SessionReady,
+  type Viewer,
+} from '@raydesk/gateway/protocol';
+import { Display } from './Display.ts';
+import { handshakeErrorText } from './handshake-errors.ts';
+import { KeyboardCapture } from './keyboard.ts';
+import { textToStrokes } from './keymap.ts';
+import {
+  AttachRefusedError,
+  ReconnectPolicy,
+  reconnects,
+  type Disconnect,
+  type ReconnectPolicyOptions,
+} from './reconnect.ts';
+import { statusText, type ViewerState, type ViewerStateDetail } from './status.ts';
+import { injectStyles } from './styles.ts';
+
+export type { ViewerState, ViewerStateDetail } from './status.ts';
+
+export interface PaintInfo {
+  seq: number;
+  full: boolean;
+  rects: number;
+  bytes: number;
+  /** ms from the first part's arrival to the last rect painted. */
+  paintMs: number;
+  /** performance.now() when painted. */
+  at: number;
+}
+
+export interface RemoteViewerOptions {
+  gatewayUrl: string;
+  vmId: string;
+  /**
+   * A fresh attach token for every (re)connect, from the portal. Reject with
+   * AttachRefusedError when the portal refuses (signed out, no access): the viewer stops and
+   * says so. Any other rejection (portal down, network) is retried.
+   */
+  getToken: () => Promise<string>;
+  /** Offered as "Sign in" when the portal says the person is signed out. */
+  onSignIn?: () => void;
+  /** Backoff between reconnect attempts (reconnect.ts defaults). */
+  reconnect?: Partial<ReconnectPolicyOptions>;
+  onStateChange?: (state: ViewerState, detail: ViewerStateDetail) => void;
+  /** Everyone else attached to the VM (an admin shadowing, for instance). */
+  onWatchers?: (viewers: Viewer[]) => void;
+  onPaint?: (info: PaintInfo) => void;
+  /** Show the built-in toolbar (default true). */
+  toolbar?: boolean;
+  /** socket.io path on the gateway (default /socket.io). */
+  path?: string;
+}
+
+type ViewerSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+/** Why the viewer is reconnecting, in plain words, by the cause of the lost connection. */
+function lostMessage(cause: Disconnect, closed: ClosedMessage | null): string {
+  if (cause.kind === 'closed' && closed) return closed.message;
+  if (cause.kind === 'token') return 'Cannot reach the portal.';
+  if (cause.kind === 'handshake') return "Cannot reach your desktop's gateway.";
+  return 'The connection dropped; your desktop keeps running.';
+}
+
+const KEY_INTERVAL_MS = 6; // clipboard typing pace: ~160 events/s, under the gateway's limit
+
+function randomId(): string {
+  const bytes = new Uint8Array(12);
+  crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+function el<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  props: Partial<HTMLElementTagNameMap[K]> = {},
+  ...children: (Node | string)[]
+): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  Object.assign(node, props);
+  node.append(...children);
+  return node;
+}
+
+export class RemoteViewer {
+  readonly root: HTMLDivElement;
+  readonly canvas: HTMLCanvasElement;
+  readonly display: Display;
+  state: ViewerState = 'idle';
+  mode: 'control' | 'view' | null = null;
+  sessionId: string | null = null;
+  readonly stats = { frames: 0, bytes: 0, lastPaintMs: 0 };
+
+  private socket: ViewerSocket | null = null;
+  private readonly clientId = randomId();
+  private readonly policy: ReconnectPolicy;
+  /** Bumped by every attempt; a slower earlier attempt must not act after a newer one. */
+  private attempt = 0;
+  private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  private countdown: ReturnType<typeof setInterval> | null = null;
+  /** When the current session became ready (for the backoff reset). */
+  private readyAt: number | null = null;
+  private detail: ViewerStateDetail = {};
+  private readonly keyboard: KeyboardCapture;
+  private readonly ui: {
+    pill: HTMLSpanElement;
+    badge: HTMLSpanElement;
+    overlay: HTMLDivElement;
+    overlayTitle: HTMLHeadingElement;
+    overlayText: HTMLParagraphElement;
+    overlayButton: HTMLButtonElement;
+    panel: HTMLDivElement;
+    clipText: HTMLTextAreaElement;
+    clipHint: HTMLSpanElement;
+    inputButtons: HTMLButtonElement[];
+  };
+  private moved: MovedMessage | null = null;
+  private closed: ClosedMessage | null = null;
+  private firstPartAt = new Map<number, number>();
+  private pendingPointer: { x: number; y: number; buttons: number } | null = null;
+  private pointerFrame = 0;
+  private lastButtons = 0;
+  private wheelAccum = 0;
+  private watchers: Viewer[] = [];
+  private resizeObserver: ResizeObserver | null = null;
+  private destroyed = false;
+  private typing: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly container: HTMLElement,
+    readonly options: RemoteViewerOptions,
+  ) {
+    injectStyles(container.ownerDocument);
+    this.canvas = el('canvas', { className: 'rd-canvas', tabIndex: 0 });
+    this.canvas.setAttribute('aria-label', 'Remote desktop');
+    this.canvas.setAttribute('role', 'application');
+    this.display = new Display(this.canvas);
+    this.display.resize(640, 480);
+
+    const pill = el('span', { className: 'rd-pill' });
+    pill.setAttribute('role', 'status');
+    pill.setAttribute('aria-live', 'polite');
+    const badge = el('span', { className: 'rd-badge', hidden: true });
+    const button = (label: string, title: string, onClick: () => void, extra = '') => {
+      const b = el('button', {
+        className: `rd-btn ${extra}`,
+        type: 'button',
+        title,
+        textContent: label,
+      });
+      b.addEventListener('click', onClick);
+      return b;
+    };
+    const cad = button('Ctrl-Alt-Del', 'Send Ctrl+Alt+Delete', () => this.sendCtrlAltDel());
+    const clip = button('Clipboard', 'Type text into the desktop', () =>
+      this.toggleClipboardPanel(),
+    );
+    const full = button(
+      'Fullscreen',
+      'Fullscreen (keyboard shortcuts go to the desktop)',
+      () => void this.toggleFullscreen(),
+    );
+    const quit = button(
+      'Disconnect',
+      'Disconnect from the desktop',
+      () => this.disconnect(),
+      'rd-danger',
+    );
+    const toolbar = el(
+      'div',
+      { className: 'rd-toolbar' },
+      pill,
+      badge,
+      el('span', { className: 'rd-spacer' }),
+      cad,
+      clip,
+      full,
+      quit,
+    );
+    toolbar.setAttribute('role', 'toolbar');
+    toolbar.setAttribute('aria-label', 'Remote desktop controls');
+    if (options.toolbar === false) toolbar.hidden = true;
+
+    const overlayTitle = el('h2');
+    const overlayText = el('p');
+    const overlayButton = button('Reconnect', 'Connect again', () => this.onOverlayButton());
+    const overlay = el(
+      'div',
+      { className: 'rd-overlay', hidden: true },
+      overlayTitle,
+      overlayText,
+      overlayButton,
+    );
+
+    const clipText = el('textarea', {
+      placeholder: 'Text to type into the desktop (US keyboard layout)',
+    });
+    clipText.setAttribute('aria-label', 'Text to type into the desktop');
+    const clipHint = el('span', { className: 'rd-hint' });
+    const send = button('Type it', 'Type this text into the desktop', () => {
+      const text = clipText.value;
+      void this.sendText(text).then(({ skipped }) => {
+        clipHint.textContent = skipped
+          ? `${skipped} character(s) cannot be typed on a US layout`
+          : 'Sent';
+      });
+    });
+    const close = button('Close', 'Close', () => this.toggleClipboardPanel(false));
+    const panel = el(
+      'div',
+      { className: 'rd-panel', hidden: true },
+      clipText,
+      el('div', { className: 'rd-row' }, clipHint, close, send),
+    );
+
+    const screen = el('div', { className: 'rd-screen' }, this.canvas, overlay);
+    this.root = el('div', { className: 'rd-root' }, toolbar, screen, panel);
+    container.appendChild(this.root);
+    this.ui = {
+      pill,
+      badge,
+      overlay,
+      overlayTitle,
+      overlayText,
+      overlayButton,
+      panel,
+      clipText,
+      clipHint,
+      inputButtons: [cad, clip],
+    };
+
+    this.policy = new ReconnectPolicy(options.reconnect);
+    this.keyboard = new KeyboardCapture(this.canvas, (code, down) =>
+      this.emitInput('input:key', { code, down }),
+    );
+    this.bindPointer();
+    if (typeof ResizeObserver !== 'undefined') {
+      this.resizeObserver = new ResizeObserver(() => this.fit());
+      this.resizeObserver.observe(screen);
+    }
+    this.setState('idle');
+  }
+
+  // ---- Connection ------------------------------------------------------------------------
+
+  /** Connects now: the first time, or again after the viewer stopped (a button, a host page). */
+  connect(): void {
+    if (this.destroyed) return;
+    this.policy.reset();
+    void this.open('connecting');
+  }
+
+  /** Skips the wait of a pending reconnect ("Reconnect now"). */
+  reconnectNow(): void {
+    if (this.destroyed || this.state !== 'reconnecting') return;
+    void this.open('reconnecting');
+  }
+
+  disconnect(): void {
+    this.keyboard.releaseAll();
+    this.cancelRetry();
+    // A connected socket reports its own disconnect; otherwise (waiting to retry, handshake in
+    // flight) stop here.
+    if (this.socket?.connected) {
+      this.socket.disconnect();
+      return;
+    }
+    this.teardownSocket();
+    this.lost({ kind: 'user' });
+  }
+
+  destroy(): void {
+    this.destroyed = true;
+    this.attempt++;
+    this.cancelRetry();
+    this.teardownSocket();
+    this.keyboard.destroy();
+    this.resizeObserver?.disconnect();
+    cancelAnimationFrame(this.pointerFrame);
+    this.root.remove();
+  }
+
+  /** One attempt: a fresh token from the portal, then a socket to the gateway. */
+  private async open(state: 'connecting' | 'reconnecting'): Promise<void> {
+    const attempt = ++this.attempt;
+    this.cancelRetry();
+    this.teardownSocket();
+    this.moved = null;
+    this.closed = null;
+    this.setState(state, state === 'reconnecting' ? { ...this.detail, retryInMs: 0 } : {});
+    let token: string;
+    try {
+      token = await this.options.getToken();
+    } catch (error) {
+      if (attempt !== this.attempt || this.destroyed) return;
+      const refused =
+        error instanceof AttachRefusedError ||
+        (error instanceof Error && error.name === 'AttachRefusedError')
+          ? (error as AttachRefusedError)
+          : null;
+      this.lost({ kind: 'token', refused: refused?.reason ?? null }, refused?.message);
+      return;
+    }
+    if (attempt !== this.attempt || this.destroyed) return;
+    const socket: ViewerSocket = io(this.options.gatewayUrl, {
+      path: this.options.path,
+      transports: ['websocket'],
+      forceNew: true,
+      // The viewer reconnects itself (any cause, a fresh token each time): see lost().
+      reconnection: false,
+      timeout: 10_000,
+      auth: { token, clientId: this.clientId, protocol: PROTOCOL_VERSION },
+    });
+    this.socket = socket;
+    socket.on('session:ready', (ready) => this.onReady(ready));
+    socket.on('display:resize', (size) => {
+      this.display.resize(size.width, size.height);
+      this.fit();
+    });
+    socket.on('display:update', (update) => this.onUpdate(update));
+    socket.on('session:watchers', ({ viewers }) => {
+      this.watchers = viewers;
+      this.renderBadge();
+      this.options.onWatchers?.(viewers);
+    });
+    socket.on('session:moved', (moved) => {
+      this.moved = moved;
+    });
+    socket.on('session:closed', (closed) => {
+      this.closed = closed;
+    });
+    socket.on('session:notice', (raw) => {
+      const notice = sessionNoticeSchema.safeParse(raw);
+      if (!notice.success) return;
+      const { code, message, waiting } = notice.data;
+      if (waiting) this.keyboard.releaseAll();
+      if (waiting)
+        this.setState('waiting', { notice: code, message, mode: this.mode ?? undefined });
+      else if (this.readyAt !== null) this.setState('connected', { mode: this.mode ?? undefined });
+    });
+    socket.on('vm:state', ({ state }) => {
+      if (state !== 'running' && this.state === 'connected')
+        this.ui.pill.textContent = `VM ${state}`;
+      else if (this.state === 'connected') this.ui.pill.textContent = statusText('connected');
+    });
+    socket.on('protocol:error', (error) => {
+      if (error.code !== 'rate_limited') console.warn('raydesk gateway refused a message:', error);
+    });
+    socket.on('connect_error', (error) => this.lost({ kind: 'handshake', message: error.message }));
+    socket.on('disconnect', (reason) => {
+      if (this.moved) this.lost({ kind: 'moved' });
+      else if (this.closed) this.lost({ kind: 'closed', reason: this.closed.reason });
+      else if (reason === 'io client disconnect') this.lost({ kind: 'user' });
+      else this.lost({ kind: 'transport', reason });
+    });
+  }
+
+  /** The connection ended (or never came up): stop and say why, or retry after a backoff. */
+  private lost(cause: Disconnect, refusal?: string): void {
+    const sessionMs = this.readyAt === null ? 0 : Date.now() - this.readyAt;
+    this.readyAt = null;
+    const closed = this.closed;
+    this.teardownSocket();
+    this.keyboard.releaseAll();
+    this.watchers = [];
+    this.renderBadge();
+    this.display.reset();
+    this.firstPartAt.clear();
+    if (this.destroyed) return;
+    if (!reconnects(cause)) {
+      this.stopWith(cause, closed, refusal);
+      return;
+    }
+    const delay = this.policy.nextDelay(sessionMs);
+    const reason =
+      cause.kind === 'transport'
+        ? cause.reason
+        : cause.kind === 'closed'
+          ? cause.reason
+          : cause.kind === 'handshake'
+            ? cause.message
+            : 'portal-unreachable';
+    const retryAt = Date.now() + delay;
+    const message = lostMessage(cause, closed);
+    this.setState('reconnecting', { reason, message, retryInMs: delay });
+    this.retryTimer = setTimeout(() => void this.open('reconnecting'), delay);
+    this.countdown = setInterval(() => {
+      if (this.state !== 'reconnecting') return;
+      this.detail.retryInMs = Math.max(0, retryAt - Date.now());
+      this.renderOverlay();
+    }, 1000);
+  }
+
+  private stopWith(cause: Disconnect, closed: ClosedMessage | null, refusal?: string): void {
+    this.attempt++;
+    switch (cause.kind) {
+      case 'moved':
+        this.setState('moved-elsewhere', {
+          by: this.moved?.by,
+          message: `This desktop was opened elsewhere${this.moved?.by ? ` (${this.moved.by})` : ''}.`,
+        });
+        return;
+      case 'closed':
+        this.setState('disconnected', {
+          reason: cause.reason,
+          message: closed?.message ?? 'The connection was closed.',
+        });
+        return;
+      case 'user':
+        this.setState('disconnected', {
+          reason: 'io client disconnect',
+          message: 'You disconnected.',
+        });
+        return;
+      case 'token':
+        if (cause.refused === 'signed-out') {
+          this.setState('disconnected', {
+            reason: 'signed-out',
+            message: refusal ?? 'You were signed out. Sign in again to reconnect.',
+          });
+        } else {
+          this.setState('error', {
+            reason: cause.refused ?? 'no-access',
+            message: refusal ?? 'This desktop is not available to you.',
+          });
+        }
+        return;
+      case 'handshake':
+        this.setState('error', {
+          reason: cause.message,
+          message: handshakeErrorText(cause.message),
+        });
+        return;
+      case 'transport':
+        // reconnects() retries every transport loss; kept for completeness of the switch.
+        this.setState('disconnected', {
+          reason: cause.reason,
+          message: 'The connection was closed.',
+        });
+        return;
+    }
+  }
+
+  private cancelRetry(): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.countdown) clearInterval(this.countdown);
+    this.retryTimer = null;
+    this.countdown = null;
+  }
+
+  private onOverlayButton(): void {
+    if (this.state === 'reconnecting') this.reconnectNow();
+    else if (
+      this.state === 'disconnected' &&
+      this.detail.reason === 'signed-out' &&
+      this.options.onSignIn
+    )
+      this.options.onSignIn();
+    else this.connect();
+  }
+
+  private teardownSocket(): void {
+    if (!this.socket) return;
+    this.socket.removeAllListeners();
+    this.socket.disconnect();
+    this.socket = null;
+  }
+
+  private onReady(ready: SessionReady): void {
+    this.mode = ready.mode;
+    this.sessionId = ready.sessionId;
+    this.display.resize(ready.width, ready.height);
+    this.fit();
+    this.keyboard.enabled = ready.mode === 'control';
+    if (ready.mode === 'view') this.root.setAttribute('data-view-only', '');
+    else this.root.removeAttribute('data-view-only');
+    this.readyAt = Date.now();
+    this.setState('connected', { mode: ready.mode });
+    this.renderBadge();
+  }
+
+  private onUpdate(update: DisplayUpdate): void {
+    const received = performance.now();
+    if (!this.firstPartAt.has(update.seq)) this.firstPartAt.set(update.seq, received);
+    let bytes = 0;
+    for (const r of update.rects) bytes += r.enc === 'fill' ? 16 : r.data.byteLength;
+    this.stats.bytes += bytes;
+    const socket = this.socket;
+    this.display.apply(update).then(
+      () => {
+        if (!update.last || socket !== this.socket) return;
+        const started = this.firstPartAt.get(update.seq) ?? received;
+        this.firstPartAt.delete(update.seq);
+        const paintMs = performance.now() - started;
+        this.stats.frames++;
+        this.stats.lastPaintMs = paintMs;
+        socket?.emit('frame:ack', { seq: update.seq, paintMs: Math.round(paintMs * 10) / 10 });
+        this.options.onPaint?.({
+          seq: update.seq,
+          full: update.full,
+          rects: update.rects.length,
+          bytes,
+          paintMs,
+          at: performance.now(),
+        });
+      },
+      () => undefined,
+    );
+  }
+
+  // ---- State and UI ----------------------------------------------------------------------
+
+  private setState(state: ViewerState, detail: ViewerStateDetail = {}): void {
+    this.state = state;
+    this.detail = { ...detail };
+    for (const b of this.ui.inputButtons)
+      b.disabled = state !== 'connected' || this.mode !== 'control';
+    this.root.dataset.state = state;
+    this.ui.pill.dataset.state = state;
+    this.ui.pill.textContent = statusText(state, detail);
+    this.renderOverlay();
+    this.options.onStateChange?.(state, { ...detail });
+  }
+
+  private renderOverlay(): void {
+    const { state, detail } = this;
+    const overlay = this.ui.overlay;
+    const show = (title: string, text: string, buttonLabel: string | null) => {
+      this.ui.overlayTitle.textContent = title;
+      this.ui.overlayText.textContent = text;
+      this.ui.overlayButton.hidden = buttonLabel === null;
+      if (buttonLabel) this.ui.overlayButton.textContent = buttonLabel;
+      overlay.hidden = false;
+    };
+    switch (state) {
+      case 'connected':
+        overlay.hidden = true;
+        break;
+      case 'connecting':
+        show('Connecting…', 'Attaching to your desktop.', null);
+        break;
+      case 'waiting':
+        show(
+          statusText(state, detail),
+          detail.message ?? 'Your desktop is not available yet.',
+          null,
+        );
+        break;
+      case 'reconnecting': {
+        const wait = detail.retryInMs ?? 0;
+        const next = wait > 0 ? `Trying again in ${Math.ceil(wait / 1000)} s.` : 'Trying now…';
+        show(
+          'Reconnecting…',
+          `${detail.message ?? 'The connection dropped; your desktop keeps running.'} ${next}`,
+          'Reconnect now',
+        );
+        break;
+      }
+      case 'moved-elsewhere':
+        show(
+          'Opened elsewhere',
+          `${detail.message ?? 'This desktop was opened in another window.'} It keeps running there.`,
+          'Use it here',
+        );
+        break;
+      case 'disconnected':
+        show(
+          statusText(state, detail),
+          detail.message ?? 'The connection was closed.',
+          detail.reason === 'signed-out' && this.options.onSignIn ? 'Sign in' : 'Reconnect',
+        );
+        break;
+      case 'error':
+        show('Cannot connect', detail.message ?? 'The desktop is unavailable.', 'Try again');
+        break;
+      case 'idle':
+        show('Not connected', '', 'Connect');
+        break;
+    }
+  }
+
+  private renderBadge(): void {
+    const others = this.watchers;
+    const badge = this.ui.badge;
+    const parts: string[] = [];
+    if (this.mode === 'view' && this.state === 'connected') parts.push('View only');
+    if (this.mode === 'control' && others.length) {
+      parts.push(
+        `Being watched by ${others.map((v) => v.name + (v.role === 'admin' ? ' (admin)' : '')).join(', ')}`,
+      );
+    }
+    badge.textContent = parts.join(' · ');
+    badge.title = badge.textContent;
+    badge.hidden = parts.length === 0;
+  }
+
+  /** Fits the guest screen into the available space, keeping its aspect ratio. */
+  fit(): void {
+    const screen = this.canvas.parentElement;
+    if (!screen || !this.display.width) return;
+    const availW = screen.clientWidth;
+    const availH = screen.clientHeight;
+    if (!availW || !availH) return;
+    const scale = Math.min(availW / this.display.width, availH / this.display.height);
+    this.canvas.style.width = `${Math.floor(this.display.width * scale)}px`;
+    this.canvas.style.height = `${Math.floor(this.display.height * scale)}px`;
+  }
+
+  // ---- Input -----------------------------------------------------------------------------
+
+  private emitInput<E extends 'input:key' | 'input:pointer' | 'input:wheel'>(
+    event: E,
+    ...msg: Parameters<ClientToServerEvents[E]>
+  ): void {
+    if (this.state !== 'connected' || this.mode !== 'control' || !this.socket) return;
+    this.socket.emit(event, ...msg);
+  }
+
+  /** Exact guest pixel under a client (CSS) coordinate, whatever the scaling. */
+  toGuest(clientX: number, clientY: number): { x: number; y: number } {
+    const rect = this.canvas.getBoundingClientRect();
+    const x = Math.floor(((clientX - rect.left) * this.display.width) / rect.width);
+    const y = Math.floor(((clientY - rect.top) * this.display.height) / rect.height);
+    return {
+      x: Math.max(0, Math.min(this.display.width - 1, x)),
+      y: Math.max(0, Math.min(this.display.height - 1, y)),
+    };
+  }
+
+  private bindPointer(): void {
+    const c = this.canvas;
+    const queue = (e: PointerEvent | MouseEvent, immediate: boolean) => {
+      const { x, y } = this.toGuest(e.clientX, e.clientY);
+      // MouseEvent.buttons is already bit0 left, bit1 right, bit2 middle.
+      const buttons = e.buttons & 7;
+      this.pendingPointer = { x, y, buttons };
+      if (immediate || buttons !== this.lastButtons) {
+        this.flushPointer();
+      } else if (!this.pointerFrame) {
+        this.pointerFrame = requestAnimationFrame(() => this.flushPointer());
+      }
+    };
+    c.addEventListener('pointermove', (e) => queue(e, false));
+    c.addEventListener('pointerdown', (e) => {
+      c.focus({ preventScroll: true });
+      c.setPointerCapture?.(e.pointerId);
+      e.preventDefault();
+      queue(e, true);
+    });
+    c.addEventListener('pointerup', (e) => {
+      e.preventDefault();
+      queue(e, true);
+    });
+    c.addEventListener('contextmenu', (e) => e.preventDefault());
+    c.addEventListener(
+      'wheel',
+      (e) => {
+        e.preventDefault();
+        const unit = e.deltaMode === 1 ? 33 : e.deltaMode === 2 ? 400 : 1;
+        this.wheelAccum += e.deltaY * unit;
+        const notches = Math.trunc(this.wheelAccum / 50);
+        if (notches) {
+          this.wheelAccum -= notches * 50;
+          this.emitInput('input:wheel', { dx: 0, dy: Math.max(-32, Math.min(32, notches)) });
+        }
+      },
+      { passive: false },
+    );
+  }
+
+  private flushPointer(): void {
+    if (this.pointerFrame) cancelAnimationFrame(this.pointerFrame);
+    this.pointerFrame = 0;
+    const p = this.pendingPointer;
+    if (!p) return;
+    this.pendingPointer = null;
+    this.lastButtons = p.buttons;
+    this.emitInput('input:pointer', p);
+  }
+
+  // ---- Toolbar actions -------------------------------------------------------------------
+
+  sendCtrlAltDel(): void {
+    for (const [code, down] of [
+      ['ControlLeft', true],
+      ['AltLeft', true],
+      ['Delete', true],
+      ['Delete', false],
+      ['AltLeft', false],
+      ['ControlLeft', false],
+    ] as const) {
+      this.emitInput('input:key', { code, down });
+    }
+    this.canvas.focus({ preventScroll: true });
+  }
+
+  /** Types text as key presses (US layout), paced under the gateway's input rate limit. */
+  sendText(text: string): Promise<{ typed: number; skipped: number }> {
+    const { strokes, skipped } = textToStrokes(text.slice(0, 10_000));
+    const run = this.typing.then(async () => {
+      let typed = 0;
+      const pause = () => new Promise((r) => setTimeout(r, KEY_INTERVAL_MS));
+      for (const s of strokes) {
+        if (this.state !== 'connected') break;
+        if (s.shift) this.emitInput('input:key', { code: 'ShiftLeft', down: true });
+        this.emitInput('input:key', { code: s.code, down: true });
+        await pause();
+        this.emitInput('input:key', { code: s.code, down: false });
+        if (s.shift) this.emitInput('input:key', { code: 'ShiftLeft', down: false });
+        await pause();
+        typed++;
+      }
+      return { typed, skipped };
+    });
+    this.typing = run.then(() => undefined);
+    return run;
+  }
+
+  toggleClipboardPanel(open = this.ui.panel.hidden): void {
+    this.ui.panel.hidden = !open;
+    if (open) {
+      this.ui.clipHint.textContent = '';
+      navigator.clipboard?.readText?.().then(
+        (text) => {
+          if (text && !this.ui.clipText.value) this.ui.clipText.value = text;
+        },
+        () => undefined,
+      );
+      this.ui.clipText.focus();
+    } else {
+      this.canvas.focus({ preventScroll: true });
+    }
+  }
+
+  async toggleFullscreen(): Promise<void> {
+    const doc = this.root.ownerDocument;
+    const nav = navigator as Navigator & {
+      keyboard?: { lock?: (keys?: string[]) => Promise<void>; unlock?: () => void };
+    };
+    if (doc.fullscreenElement) {
+      nav.keyboard?.unlock?.();
+      await doc.exitFullscreen().catch(() => undefined);
+      return;
+    }
+    await this.root.requestFullscreen?.().catch(() => undefined);
+    // In fullscreen, Chromium lets a page take Escape, Alt-Tab-like and Ctrl+W style keys.
+    await nav.keyboard?.lock?.().catch(() => undefined);
+    this.canvas.focus({ preventScroll: true });
+  }
+
+  focus(): void {
+    this.canvas.focus({ preventScroll: true });
+  }
+}

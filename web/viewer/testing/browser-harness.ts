@@ -1,0 +1,151 @@
+/// <reference lib="dom" />
+// Browser test harness: bundles the web viewer with esbuild, serves a test page that mounts it
+// against a gateway, mints attach tokens for the page, and drives headless Chromium
+// (playwright-core with the system's /usr/bin/chromium; never downloads a browser).
+import { createServer, type Server } from 'node:http';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { dirname, resolve } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { build } from 'esbuild';
+import { mintAttachToken } from '@raydesk/gateway/attach-token';
+import type { AttachGrant } from '@raydesk/gateway/internal';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+export const VIEWER_ENTRY = resolve(HERE, '../src/index.ts');
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+export function chromiumMissing(): string | null {
+  return existsSync(CHROMIUM) ? null : `no Chromium at ${CHROMIUM}`;
+}
+
+export async function bundleViewer(): Promise<string> {
+  const result = await build({
+    entryPoints: [VIEWER_ENTRY],
+    bundle: true,
+    format: 'iife',
+    globalName: 'RaydeskViewer',
+    platform: 'browser',
+    target: 'chrome110',
+    write: false,
+    minify: false,
+    logLevel: 'silent',
+  });
+  return result.outputFiles[0]!.text;
+}
+
+const PAGE = (gatewayUrl: string, vm: string) => `<!doctype html>
+<html><head><meta charset="utf-8"><title>Raydesk viewer test</title>
+<style>html,body{margin:0;height:100%;background:#0b0d12}#app{position:fixed;inset:0}</style></head>
+<body><div id="app"></div>
+<script src="/viewer.js"></script>
+<script>
+  const params = new URLSearchParams(location.search);
+  window.__states = [];
+  window.__paints = [];
+  window.__keys = [];
+  window.addEventListener('keydown', (e) => window.__keys.push(performance.now()), true);
+  const viewer = new RaydeskViewer.RemoteViewer(document.getElementById('app'), {
+    gatewayUrl: ${JSON.stringify(gatewayUrl)},
+    vmId: ${JSON.stringify(vm)},
+    // As the portal's ViewerHost does: 401 is a refusal (signed out), other failures are retried.
+    getToken: async () => {
+      const r = await fetch('/token' + location.search);
+      if (r.status === 401)
+        throw new RaydeskViewer.AttachRefusedError('signed-out', 'You were signed out. Sign in again to reconnect.');
+      if (!r.ok) throw new Error('the portal answered ' + r.status);
+      return r.text();
+    },
+    onStateChange: (state, detail) => window.__states.push({ state, detail, at: performance.now() }),
+    onPaint: (info) => window.__paints.push(info),
+  });
+  window.__viewer = viewer;
+  viewer.connect();
+</script></body></html>`;
+
+export interface TestPageServer {
+  url: string;
+  server: Server;
+  /** What /token answers: 200 with a token (default), or this status (401: signed out). */
+  tokenStatus: number;
+  /** How many tokens were asked for. */
+  tokenRequests: number;
+  close(): Promise<void>;
+}
+
+/** Serves the page at / (query: mode, name, role, sub), /viewer.js and /token. */
+export async function servePage(options: {
+  gatewayUrl: string;
+  vm: string;
+  attachSecret: string;
+  bundle: string;
+}): Promise<TestPageServer> {
+  const page = { tokenStatus: 200, tokenRequests: 0 };
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://page');
+    if (url.pathname === '/viewer.js') {
+      res.writeHead(200, { 'content-type': 'text/javascript' });
+      res.end(options.bundle);
+    } else if (url.pathname === '/token') {
+      page.tokenRequests++;
+      if (page.tokenStatus !== 200) {
+        res.writeHead(page.tokenStatus, { 'content-type': 'text/plain' }).end('no');
+        return;
+      }
+      const q = url.searchParams;
+      const grant: AttachGrant = {
+        sub: q.get('sub') ?? 'user-1',
+        vm: options.vm,
+        mode: (q.get('mode') as 'control' | 'view') ?? 'control',
+        name: q.get('name') ?? 'Ada',
+        role: (q.get('role') as 'user' | 'admin') ?? 'user',
+      };
+      mintAttachToken(options.attachSecret, grant).then(
+        (t) => {
+          res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'no-store' });
+          res.end(t);
+        },
+        (error: unknown) => res.writeHead(500).end(String(error)),
+      );
+    } else if (url.pathname === '/') {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end(PAGE(options.gatewayUrl, options.vm));
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return Object.assign(page, {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    server,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  });
+}
+
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+];
+
+/** Reads one canvas pixel as 0xRRGGBB. */
+export const PIXEL_SCRIPT = ([x, y]: number[]) => {
+  const c = document.querySelector('canvas[aria-label="Remote desktop"]') as HTMLCanvasElement;
+  const d = c.getContext('2d')!.getImageData(x!, y!, 1, 1).data;
+  return (d[0]! << 16) | (d[1]! << 8) | d[2]!;
+};
+
+/** Hash of the whole canvas content (to see that something changed). */
+export const CANVAS_HASH_SCRIPT = () => {
+  const c = document.querySelector('canvas[aria-label="Remote desktop"]') as HTMLCanvasElement;
+  const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+  let h = 2166136261;
+  for (let i = 0; i < d.length; i += 7) h = Math.imul(h ^ d[i]!, 16777619);
+  return h >>> 0;
+};
+
+export function percentile(values: number[], p: number): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
+}
