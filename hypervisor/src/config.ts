@@ -26,6 +26,7 @@ const configSchema = z.object({
   HYPERVISOR_ID: z.string().default('local'),
   HOST_MEMORY_BUDGET_MIB: z.coerce.number().int().min(64).default(4096),
   DISPLAY_FPS: z.coerce.number().min(1).max(60).default(30),
+  DISPLAY_MAX_FPS: z.coerce.number().min(0).max(120).default(60),
   SEABIOS_DIR: z.string().default('/usr/share/seabios'),
   STANDBY_APPLIANCES: z
     .string()
@@ -71,7 +72,10 @@ export interface HypervisorConfig {
   secret: string;
   hostId: string;
   memoryBudgetMiB: number;
+  /** The display's frame clock while watched: a frame at least this often when the screen changed. */
   displayFps: number;
+  /** Frames as soon as the guest drew, at most this many a second; 0 = only the clock. */
+  displayMaxFps: number;
   seabiosDir: string;
   logLevel: string;
   /** Appliances that keep a paused, ready VM so a new one starts in about a second. */
@@ -102,6 +106,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): HypervisorConf
     hostId: c.HYPERVISOR_ID,
     memoryBudgetMiB: c.HOST_MEMORY_BUDGET_MIB,
     displayFps: c.DISPLAY_FPS,
+    displayMaxFps: c.DISPLAY_MAX_FPS,
     seabiosDir: c.SEABIOS_DIR,
     logLevel: c.LOG_LEVEL,
     standbyAppliances: c.STANDBY_APPLIANCES,

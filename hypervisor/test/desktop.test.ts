@@ -1,5 +1,7 @@
 // Integration tests on the `desktop` appliance, resumed from its golden snapshot: the frame
 // really is the desktop, typed keys reach the terminal, pause stops frames, clones are unique.
+// The frame clock is set so slow that it never ticks during the suite: every frame after a
+// keyframe comes because the guest drew.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { DomainInfo } from '../src/api/index.ts';
@@ -12,6 +14,9 @@ const PANEL = { x: 450, y: 740, w: 400, h: 24 };
 const BACKGROUND = { x: 900, y: 100, w: 100, h: 400 };
 const TERMINAL_BODY = { x: 100, y: 300, w: 700, h: 200 };
 const TERMINAL_TEXT = { x: 44, y: 130, w: 800, h: 120 };
+
+/** One clock tick in about 17 minutes: longer than the whole suite. */
+const SLOW_CLOCK_FPS = 0.001;
 
 const typeKeys = (hv: TestHypervisor, id: string, codes: string[]) => {
   for (const code of codes) {
@@ -27,7 +32,7 @@ describe('desktop appliance from its golden snapshot', () => {
   const screen = new ScreenMirror();
 
   before(async () => {
-    hv = await startTestHypervisor({ memoryBudgetMiB: 2048 });
+    hv = await startTestHypervisor({ memoryBudgetMiB: 2048, displayFps: SLOW_CLOCK_FPS });
   });
   after(async () => {
     recorder?.stop();
@@ -73,6 +78,24 @@ describe('desktop appliance from its golden snapshot', () => {
     await sleep(1000);
     for (const frame of recorder.frames.slice(seen)) screen.apply(frame);
     assert.notDeepEqual(screen.region(TERMINAL_TEXT), before, 'terminal text area changed');
+  });
+
+  test('a frame follows a key without waiting for a frame clock tick', async () => {
+    const seen = recorder.frames.length;
+    typeKeys(hv, desktop.id, ['KeyX']);
+    const frame = await recorder.waitFor(
+      (f) =>
+        recorder.frames.indexOf(f) >= seen && f.rects.some((r) => intersects(r, TERMINAL_TEXT)),
+      15_000,
+    );
+    assert.equal(frame.keyframe, false, 'the change came as an update, not a keyframe');
+    typeKeys(hv, desktop.id, ['Backspace']);
+    const erased = recorder.frames.length;
+    await recorder.waitFor(
+      (f) =>
+        recorder.frames.indexOf(f) >= erased && f.rects.some((r) => intersects(r, TERMINAL_TEXT)),
+      15_000,
+    );
   });
 
   test('a burst of key events sent at once all reach the terminal', async () => {

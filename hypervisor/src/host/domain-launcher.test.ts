@@ -29,6 +29,7 @@ const image: BootImage = {
 const launcher = new DomainLauncher({
   seabiosDir: '/usr/share/seabios',
   displayFps: 30,
+  displayMaxFps: 60,
   files,
   network,
   log,

@@ -29,6 +29,7 @@ export type BootImage = Pick<
 export interface DomainLauncherOptions {
   seabiosDir: string;
   displayFps: number;
+  displayMaxFps: number;
   files: Pick<HostFiles, 'overlayFile'>;
   network: Pick<NetworkSwitch, 'start' | 'attach'>;
   log: pino.Logger;
@@ -71,7 +72,7 @@ export class DomainLauncher {
   /** Everything the worker needs to run `domain` (the network must be started). */
   bootConfig(domain: Domain, image: BootImage, initialState?: ArrayBuffer): DomainBootConfig {
     const wasm = this.compiledWasm();
-    const { seabiosDir, displayFps, network } = this.options;
+    const { seabiosDir, displayFps, displayMaxFps, network } = this.options;
     return {
       domainId: domain.id,
       appliance: image.name,
@@ -88,6 +89,7 @@ export class DomainLauncher {
       vgaMemoryMiB: domain.spec.vgaMemoryMiB,
       initialState,
       displayFps,
+      displayMaxFps,
       network: network.attach(domain.id, () => domain.spec.kind),
     };
   }

@@ -25,6 +25,7 @@ export class GoldenBuildDomains implements GoldenDomainFactory {
     this.launcher = new DomainLauncher({
       seabiosDir: config.seabiosDir,
       displayFps: config.displayFps,
+      displayMaxFps: config.displayMaxFps,
       // System domains keep their disk writes in RAM: nothing is written under data/.
       files: new HostFiles(config.dataDir),
       network: this.network,

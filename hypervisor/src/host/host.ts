@@ -106,6 +106,7 @@ export class Host extends EventEmitter<HostEvents> {
     this.launcher = new DomainLauncher({
       seabiosDir: config.seabiosDir,
       displayFps: config.displayFps,
+      displayMaxFps: config.displayMaxFps,
       files: this.files,
       network: this.network,
       log,

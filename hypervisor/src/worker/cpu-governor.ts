@@ -92,8 +92,11 @@ export class CpuGovernor {
     threadCpuMs: null as number | null,
   };
 
-  /** Takes over v86's tick scheduling. Call before the emulator runs. */
-  install(loop: V86Loop): void {
+  /**
+   * Takes over v86's tick scheduling. Call before the emulator runs. `afterSlice` runs after
+   * every emulation slice (main loop), when the guest may have drawn.
+   */
+  install(loop: V86Loop, afterSlice?: () => void): void {
     this.loop = loop;
     const mainLoop = loop.cpu.main_loop;
     loop.cpu.main_loop = () => {
@@ -102,6 +105,7 @@ export class CpuGovernor {
         return mainLoop();
       } finally {
         this.charge(performance.now() - started);
+        afterSlice?.();
       }
     };
     loop.yield = (delayMs, tick) => this.schedule(delayMs, tick);

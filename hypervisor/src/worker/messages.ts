@@ -29,7 +29,10 @@ export interface DomainBootConfig {
   vgaMemoryMiB: number;
   /** v86 state to resume from (uncompressed); absent for a cold boot. */
   initialState?: ArrayBuffer;
+  /** Frame clock while watched (frames per second). */
   displayFps: number;
+  /** Frames right after the emulation slice in which the guest drew, at most this many a second; 0 = off. */
+  displayMaxFps: number;
   /** The VM's NIC backend: its own URLs (with token) on the host's virtual switch. */
   network: GuestNetworkConfig;
 }

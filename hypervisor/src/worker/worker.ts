@@ -55,6 +55,11 @@ class DomainRuntime {
   private readonly agent: GuestAgentClient;
   private readonly disk: CowDisk;
   private frameTimer: NodeJS.Timeout | null = null;
+  /** A frame held back by the rate cap, sent when the cap allows. */
+  private drawTimer: NodeJS.Timeout | null = null;
+  private lastFrameAt = -Infinity;
+  /** Least time between frames sent because the guest drew; null = only the clock sends. */
+  private readonly minDrawGapMs: number | null;
   private watching = false;
   private paused = false;
   private consoleChunks: number[] = [];
@@ -66,6 +71,7 @@ class DomainRuntime {
 
   constructor(private readonly config: DomainBootConfig) {
     installImageDataShim();
+    this.minDrawGapMs = config.displayMaxFps > 0 ? 1000 / config.displayMaxFps : null;
     this.disk = new CowDisk(config.rootfsPath, openOverlay(config));
     const restoring = config.initialState !== undefined;
     const wasmModule = config.wasmModule;
@@ -108,7 +114,7 @@ class DomainRuntime {
       void (async () => {
         const loadedMs = performance.now() - started;
         const v86 = (this.emulator as unknown as { v86: V86Loop & { cpu: V86WasmCpu } }).v86;
-        this.governor.install(v86);
+        this.governor.install(v86, () => this.afterSlice());
         startGuestForwards(this.emulator as never, config.network);
         if (config.initialState) await this.emulator.restore_state(config.initialState);
         // Snapshot blocks loaded into a fresh personal overlay must be durable before it runs.
@@ -261,12 +267,34 @@ class DomainRuntime {
     } else if (!shouldRun && this.frameTimer) {
       clearInterval(this.frameTimer);
       this.frameTimer = null;
+      if (this.drawTimer) clearTimeout(this.drawTimer);
+      this.drawTimer = null;
     }
+  }
+
+  /**
+   * After each emulation slice: whatever the guest drew in it goes out now rather than at the
+   * next clock tick. Capturing finds nothing to send in microseconds (v86's SVGA dirty-page
+   * bitmap is empty), so this runs every slice; a frame soon after the last one waits for the
+   * rate cap, so a busy screen does not flood the daemon and the gateway.
+   */
+  private afterSlice(): void {
+    if (this.minDrawGapMs === null || !this.watching || this.paused || this.drawTimer) return;
+    const wait = this.lastFrameAt + this.minDrawGapMs - performance.now();
+    if (wait <= 0) {
+      this.sendFrame(false);
+      return;
+    }
+    this.drawTimer = setTimeout(() => {
+      this.drawTimer = null;
+      if (this.watching && !this.paused) this.sendFrame(false);
+    }, wait);
   }
 
   private sendFrame(keyframe: boolean): void {
     const frame = this.display.captureFrame({ keyframe });
     if (!frame) return;
+    this.lastFrameAt = performance.now();
     post({ type: 'frame', frame }, [frame.pixels.buffer as ArrayBuffer]);
   }
 
