@@ -3,6 +3,7 @@
 import { secretSchema } from '@raydesk/common';
 import { z } from 'zod';
 import { DEFAULT_SESSION_LIMITS, type SessionLimits } from './sessions/admission.ts';
+import { DEFAULT_SMALL_UPDATE_TILES } from './sessions/pacing.ts';
 
 const schema = z.object({
   GATEWAY_HOST: z.string().min(1).default('127.0.0.1'),
@@ -30,6 +31,8 @@ const schema = z.object({
     .int()
     .min(1)
     .default(DEFAULT_SESSION_LIMITS.maxPerVm),
+  /** Updates of at most this many 64x64 tiles skip the frame interval; 0 = none do. */
+  GATEWAY_SMALL_UPDATE_TILES: z.coerce.number().int().min(0).default(DEFAULT_SMALL_UPDATE_TILES),
 });
 
 export interface GatewayConfig {
@@ -44,6 +47,8 @@ export interface GatewayConfig {
   logLevel: string;
   /** Viewer session caps; default DEFAULT_SESSION_LIMITS. */
   sessionLimits?: SessionLimits;
+  /** Updates this small go to a viewer at once when nothing is in flight; default 16, 0 = off. */
+  smallUpdateTiles?: number;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
@@ -69,5 +74,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
       maxPerUser: c.GATEWAY_MAX_SESSIONS_PER_USER,
       maxPerVm: c.GATEWAY_MAX_SESSIONS_PER_VM,
     },
+    smallUpdateTiles: c.GATEWAY_SMALL_UPDATE_TILES,
   };
 }

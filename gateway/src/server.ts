@@ -92,7 +92,9 @@ export function createGateway(options: GatewayOptions): Gateway {
     new SingleHostDirectory({ url: config.hypervisorUrl, secret: config.hypervisorSecret });
   const feeds = new FeedRegistry(directory, log, options.feedLingerMs);
   const events = new EventPublisher(config.portalInternalUrl, config.secret, log, metrics);
-  const sessions = new SessionManager(feeds, events, metrics, log);
+  const sessions = new SessionManager(feeds, events, metrics, log, {
+    smallUpdateTiles: config.smallUpdateTiles,
+  });
   const admission = new SessionAdmission(config.sessionLimits ?? DEFAULT_SESSION_LIMITS, () =>
     sessions.list().map((s) => ({ userId: s.userId, vm: s.vm, mode: s.mode })),
   );

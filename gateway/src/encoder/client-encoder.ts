@@ -62,6 +62,20 @@ export class ClientEncoder {
   }
   private hasLossy = false;
 
+  /**
+   * Tiles of `fb` changed since this client was sent them, counted up to `limit + 1` (enough to
+   * tell a small update from a big one); a full frame counts as every tile.
+   */
+  changedTiles(fb: Framebuffer, limit: number): number {
+    const all = fb.tilesX * fb.tilesY;
+    if (this.forceFull || fb.epoch !== this.epoch || this.sent.length !== all) return all;
+    let changed = 0;
+    for (let t = 0; t < all && changed <= limit; t++) {
+      if (fb.version[t] !== this.sent[t]) changed++;
+    }
+    return changed;
+  }
+
   /** Some tiles were sent as JPEG and will be re-sent losslessly once they settle. */
   get pendingRefinement(): boolean {
     return this.hasLossy;

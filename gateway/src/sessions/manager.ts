@@ -15,11 +15,14 @@ import { ViewerSession, type ViewerSocket } from './session.ts';
 export interface SessionManagerOptions {
   /** How long to wait for a VM's first keyframe (when nothing else holds it up) before giving up, ms. */
   readyTimeoutMs?: number;
+  /** Updates this small go to a viewer at once when it has no frame in flight (session.ts). */
+  smallUpdateTiles?: number;
 }
 
 export class SessionManager {
   private readonly sessions = new Map<string, ViewerSession>();
   private readonly readyTimeoutMs: number;
+  private readonly smallUpdateTiles: number | undefined;
 
   constructor(
     private readonly feeds: FeedRegistry,
@@ -29,6 +32,7 @@ export class SessionManager {
     options: SessionManagerOptions = {},
   ) {
     this.readyTimeoutMs = options.readyTimeoutMs ?? 20_000;
+    this.smallUpdateTiles = options.smallUpdateTiles;
   }
 
   list(): SessionInfo[] {
@@ -45,9 +49,15 @@ export class SessionManager {
 
   /** Attaches a verified socket to its VM. Never throws: failures end the session. */
   async attach(socket: ViewerSocket, claims: AttachClaims, clientId: string | null): Promise<void> {
-    const session = new ViewerSession(socket, claims, clientId, this.metrics, this.log, {
-      onEnded: (s, reason) => this.onEnded(s, reason),
-    });
+    const session = new ViewerSession(
+      socket,
+      claims,
+      clientId,
+      this.metrics,
+      this.log,
+      { onEnded: (s, reason) => this.onEnded(s, reason) },
+      this.smallUpdateTiles,
+    );
     let resumed = false;
     let replaced: ViewerSession | null = null;
     if (claims.mode === 'control') {

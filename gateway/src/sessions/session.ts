@@ -27,6 +27,7 @@ import { LagController } from '../encoder/quality.ts';
 import type { GatewayMetrics } from '../metrics.ts';
 import type { FeedSubscriber, VmFeed } from './feed.ts';
 import { StrikeCounter, TokenBucket, approxSize } from './limits.ts';
+import { DEFAULT_SMALL_UPDATE_TILES, frameDelayMs } from './pacing.ts';
 
 export type ViewerSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
 
@@ -109,6 +110,8 @@ export class ViewerSession implements FeedSubscriber {
     private readonly metrics: GatewayMetrics,
     private readonly log: Logger,
     private readonly hooks: SessionHooks,
+    /** Updates this small skip the minimum interval (pacing.ts); 0: every update waits. */
+    private readonly smallUpdateTiles = DEFAULT_SMALL_UPDATE_TILES,
   ) {
     socket.onAny((event: unknown, ...args: unknown[]) => this.dispatch(event, args));
     socket.on('disconnect', (reason) => this.end(`client: ${reason}`));
@@ -196,7 +199,13 @@ export class ViewerSession implements FeedSubscriber {
   private schedule(delayMs = 0): void {
     if (this.closed || !this.feed || this.inFlight || this.timer) return;
     if (!this.encoder.mayHaveChanges(this.feed.fb)) return;
-    const wait = Math.max(delayMs, this.nextAllowed - Date.now(), 0);
+    const wait = frameDelayMs({
+      now: Date.now(),
+      nextAllowed: this.nextAllowed,
+      delayMs,
+      changedTiles: this.encoder.changedTiles(this.feed.fb, this.smallUpdateTiles),
+      smallUpdateTiles: this.smallUpdateTiles,
+    });
     this.timer = setTimeout(() => {
       this.timer = null;
       this.flush();
