@@ -16,7 +16,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function runDisplayBench(
   plan: Plan,
-  options: { memoryBudgetMiB: number; displayFps?: number; peers: boolean },
+  options: {
+    memoryBudgetMiB: number;
+    displayFps?: number;
+    displayMaxFps?: number;
+    smallUpdateTiles?: number;
+    peers: boolean;
+  },
   log: (line: string) => void,
 ): Promise<RunOutput> {
   const started = performance.now();
@@ -27,7 +33,12 @@ export async function runDisplayBench(
   const stack = await startStack({
     memoryBudgetMiB: options.memoryBudgetMiB,
     displayFps: options.displayFps,
+    displayMaxFps: options.displayMaxFps,
+    smallUpdateTiles: options.smallUpdateTiles,
   });
+  log(
+    `frame clock ${stack.hv.config.displayFps}/s, draw-driven frames ${stack.hv.config.displayMaxFps ? `up to ${stack.hv.config.displayMaxFps}/s` : 'off'}, gateway small updates ${options.smallUpdateTiles ?? 'default'} tiles`,
+  );
   try {
     stack.hv.host.enableStandby([]);
     const vm = await stack.client.create({

@@ -21,6 +21,10 @@ export const optionsSchema = z.object({
   peers: z.boolean().default(true),
   /** The hypervisor's display frame clock for the run (DISPLAY_FPS). */
   displayFps: z.coerce.number().int().min(1).max(60).optional(),
+  /** Frames as soon as the guest drew, at most this many a second (DISPLAY_MAX_FPS); 0 = off. */
+  displayMaxFps: z.coerce.number().int().min(0).max(120).optional(),
+  /** The gateway sends updates this small at once (GATEWAY_SMALL_UPDATE_TILES); 0 = off. */
+  smallUpdateTiles: z.coerce.number().int().min(0).max(1024).optional(),
 });
 export type BenchOptions = z.infer<typeof optionsSchema>;
 
@@ -123,6 +127,14 @@ export function parseOptions(argv: string[]): BenchOptions {
     )
     .option('--no-peers', 'do not measure the noVNC peer (x11vnc in the same desktop VM)')
     .option('--display-fps <n>', "the hypervisor's display frame clock (default: DISPLAY_FPS)")
+    .option(
+      '--display-max-fps <n>',
+      'frames as soon as the guest drew, at most n a second; 0: only the clock (default: DISPLAY_MAX_FPS)',
+    )
+    .option(
+      '--small-update-tiles <n>',
+      'the gateway sends updates of at most n tiles at once; 0: all wait (default: 16)',
+    )
     .exitOverride((error) => {
       if (error.exitCode === 0) process.exit(0);
       process.exit(2);

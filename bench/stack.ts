@@ -107,6 +107,10 @@ export async function startStack(options: {
   memoryBudgetMiB: number;
   /** The hypervisor's display frame clock for this run (default: DISPLAY_FPS from the config). */
   displayFps?: number;
+  /** Draw-driven frames' rate cap (default: DISPLAY_MAX_FPS); 0 turns them off. */
+  displayMaxFps?: number;
+  /** The gateway's small-update threshold in tiles (default 16); 0 makes every update wait. */
+  smallUpdateTiles?: number;
   /** Where the gateway posts its session events (the portal's internal API), if a portal runs. */
   portalInternalUrl?: string;
 }): Promise<Stack> {
@@ -115,6 +119,7 @@ export async function startStack(options: {
   const hv = await startEphemeralHypervisor({
     memoryBudgetMiB: options.memoryBudgetMiB,
     ...(options.displayFps ? { displayFps: options.displayFps } : {}),
+    ...(options.displayMaxFps !== undefined ? { displayMaxFps: options.displayMaxFps } : {}),
   });
   const client = new HypervisorClient({
     url: hv.url,
@@ -135,6 +140,7 @@ export async function startStack(options: {
       portalInternalUrl: options.portalInternalUrl ?? null,
       allowedOrigins: [],
       logLevel: 'silent',
+      smallUpdateTiles: options.smallUpdateTiles,
     },
     logger: pino({ level: 'silent' }),
   });

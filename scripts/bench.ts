@@ -31,6 +31,8 @@ const out =
           {
             memoryBudgetMiB: options.memoryBudgetMiB,
             displayFps: options.displayFps,
+            displayMaxFps: options.displayMaxFps,
+            smallUpdateTiles: options.smallUpdateTiles,
             peers: options.peers,
           },
           log,
