@@ -38,7 +38,7 @@ export const METHODS = {
   bandwidth:
     'Bytes of WebSocket frames received by the page (Chromium DevTools protocol), divided by the scenario time. idle: nothing happens; typing: a line typed at 10 keys/s; windowDrag: the xterm title bar pressed and the mouse swept back and forth (one sweep a second, 30 moves a second) through the viewer.',
   windowDragFps:
-    "During the windowDrag bandwidth scenario (30 pointer moves a second): hypervisor is the number of the hypervisor's display frames in which the xterm's title bar stood somewhere new, viewer the number of frames the viewer painted, each per second of the drag. The hypervisor's frame clock (displayFps) caps both.",
+    "During the windowDrag bandwidth scenario (30 pointer moves a second): hypervisor is the number of the hypervisor's display frames in which the xterm's title bar stood somewhere new, viewer the number of frames the viewer painted, each per second of the drag. The hypervisor's frame-rate cap caps both: DISPLAY_MAX_FPS for frames sent when the guest drew, the frame clock (displayFps) when those are off.",
   baseline:
     "The same scenarios' frames, taken from the hypervisor's display channel, each encoded as one PNG (node-canvas defaults) of its whole dirty row band at full screen width; bytes divided by the same scenario time.",
   encodeMsPerFrame:
