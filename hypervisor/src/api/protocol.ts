@@ -260,6 +260,10 @@ export interface HostInfo {
   domains: number;
   running: number;
   cores: number;
+  /** Appliances with a standby domain ready now (a new VM of these starts in about a second). */
+  standbyReady: ApplianceName[];
+  /** 1-minute load average per core. */
+  load: number;
 }
 
 // ---- Relocation and cloning ----------------------------------------------------------------

@@ -10,7 +10,7 @@
 //   ../snapshots/      golden snapshots (store, and their build over this host's domains)
 import { EventEmitter, once } from 'node:events';
 import { constants as fsConstants, copyFileSync, rmSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { dirname } from 'node:path';
 import type pino from 'pino';
@@ -261,6 +261,8 @@ export class Host extends EventEmitter<HostEvents> {
       memoryUsedMiB: this.memoryInUse(),
       ...this.table.counts(),
       cores: availableParallelism(),
+      standbyReady: this.standby.readyAppliances(),
+      load: loadavg()[0]! / availableParallelism(),
     };
   }
 
