@@ -314,11 +314,12 @@ export interface DrainReport {
 }
 
 /** Sent by the host a domain left: its viewers now watch it on `hostId` at `url`. */
-export interface DomainMoved {
-  id: string;
-  hostId: string;
-  url: string;
-}
+export const domainMovedSchema = z.object({
+  id: domainIdSchema,
+  hostId: z.string().min(1).max(200),
+  url: hostUrlSchema,
+});
+export type DomainMoved = z.infer<typeof domainMovedSchema>;
 
 const binarySchema = z.custom<Uint8Array>((value) => value instanceof Uint8Array, 'binary data');
 const relocationTokenSchema = z.uuid();
