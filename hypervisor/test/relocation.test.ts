@@ -2,12 +2,14 @@
 // console VM moves while a process runs in it and keeps its disk; a relocation whose target is
 // killed mid-way leaves it running where it was; a clone gets its own machine-id and disk.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { DomainMoved, HypervisorClient } from '../src/api/index.ts';
-import { Daemon, freePort, run, waitForShell } from './daemon.ts';
+import { REPO_ROOT } from '@raydesk/common/node';
+import { DAEMON_SECRET, Daemon, freePort, run, waitForShell } from './daemon.ts';
 import { sleep } from './harness.ts';
 
 /**
@@ -22,6 +24,16 @@ async function ask(client: HypervisorClient, id: string, label: string, expr: st
     new RegExp(`${label}=(\\S*)`),
   );
   return value!;
+}
+
+/** `npm run vm -- <args>` against the test daemons. */
+function vm(...args: string[]): { status: number | null; out: string } {
+  const result = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', join(REPO_ROOT, 'hypervisor/src/cli/main.ts'), ...args],
+    { cwd: REPO_ROOT, env: { ...process.env, HYPERVISOR_SECRET: DAEMON_SECRET }, encoding: 'utf8' },
+  );
+  return { status: result.status, out: result.stdout + result.stderr };
 }
 
 /** A daemon with its own data directory, port and host id. */
@@ -147,5 +159,28 @@ describe('live relocation between two hosts', () => {
     const seen = await ask(host, id, 'SEEN', '$(test -e /root/clone-only && echo yes || echo no)');
     assert.equal(seen, 'no', "the clone's writes stay on its own disk");
     assert.ok(readdirSync(join(b.dataDir, 'disks')).length >= 2);
+  });
+
+  test('the CLI moves it back and refuses bad arguments', () => {
+    const bad = vm('migrate', id, '--to', 'host-without-registry', '--from', b.url);
+    assert.equal(bad.status, 2, bad.out);
+    assert.match(bad.out, /fleet registry/);
+    assert.equal(vm('clone', id, '--count', '0', '--from', b.url).status, 2);
+    const moved = vm('migrate', id, '--to', a.url, '--from', b.url);
+    assert.equal(moved.status, 0, moved.out);
+    assert.match(moved.out, new RegExp(`moved ${id} from host-b to host-a`));
+  });
+
+  test('drain moves every running VM off a host and makes it refuse new ones', async () => {
+    const left = (await b.client!.list()).filter((d) => d.state === 'running');
+    assert.ok(left.length > 0, 'the clone still runs on host-b');
+    const drained = vm('drain', b.url, '--to', a.url);
+    assert.equal(drained.status, 0, drained.out);
+    assert.equal((await b.client!.list()).filter((d) => d.state === 'running').length, 0);
+    for (const domain of left) assert.equal((await a.client!.get(domain.id)).state, 'running');
+    assert.equal((await b.client!.hostInfo()).draining, true);
+    await assert.rejects(b.client!.create({ appliance: 'console' }), /draining/);
+    await b.client!.call('host:undrain', {});
+    assert.equal((await b.client!.hostInfo()).draining, false);
   });
 });
