@@ -12,8 +12,11 @@ export const optionsSchema = z.object({
   png: z.boolean().default(true),
   densityCap: z.coerce.number().int().min(1).max(64).optional(),
   memoryBudgetMiB: z.coerce.number().int().min(512).max(65536).default(6144),
-  /** Run only these figures (cpu: busy neighbours with and without the scheduler, idle CPU). */
-  only: z.enum(['cpu']).optional(),
+  /**
+   * Run only these figures (cpu: busy neighbours with and without the scheduler, idle CPU;
+   * fleet: relocation and cloning between two hosts).
+   */
+  only: z.enum(['cpu', 'fleet']).optional(),
 });
 export type BenchOptions = z.infer<typeof optionsSchema>;
 
@@ -109,7 +112,10 @@ export function parseOptions(argv: string[]): BenchOptions {
       'most desktop VMs for the density ramp (default 12, 3 with --quick)',
     )
     .option('--memory-budget-mib <n>', 'hypervisor memory budget for the run', '6144')
-    .option('--only <figures>', 'run only these figures: cpu (busy neighbours, idle CPU)')
+    .option(
+      '--only <figures>',
+      'run only these figures: cpu (busy neighbours, idle CPU), fleet (relocation, cloning)',
+    )
     .exitOverride((error) => {
       if (error.exitCode === 0) process.exit(0);
       process.exit(2);

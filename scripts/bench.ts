@@ -11,6 +11,7 @@ import { parseOptions, planFor } from '../bench/options.ts';
 import { html, table } from '../bench/report.ts';
 import { runBench } from '../bench/run.ts';
 import { runCpuBench } from '../bench/cpu-only.ts';
+import { runFleetBench } from '../bench/fleet.ts';
 import { buildPortal } from './lib/portal.ts';
 
 const options = parseOptions(process.argv.slice(2));
@@ -20,11 +21,13 @@ const log = (line: string) =>
   process.stderr.write(`[bench +${((Date.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${line}\n`);
 
 // The portal is in the time-to-desktop path: its production build must match the sources.
-buildPortal();
+if (options.only !== 'fleet') buildPortal();
 const out =
   options.only === 'cpu'
     ? await runCpuBench(plan, options.memoryBudgetMiB, log)
-    : await runBench(plan, options.memoryBudgetMiB, log);
+    : options.only === 'fleet'
+      ? await runFleetBench(plan, log)
+      : await runBench(plan, options.memoryBudgetMiB, log);
 
 const jsonFile = options.json ? resolve(options.json) : null;
 const htmlFile = options.html
