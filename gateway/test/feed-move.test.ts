@@ -27,6 +27,10 @@ test('the feed follows a moved VM to its new host without the viewer reconnectin
   const source = h.hv.vms.get('vm-1')!;
   assert.ok(source.watchers.size > 0);
 
+  // The relocation begins: the gateway connects to the target ahead, the VM stays where it is.
+  h.hv.io.emit('domain:moving', { id: 'vm-1', hostId: 'host-b', url: targetUrl });
+  await until(() => h.gateway.directory.hosts().some((host) => host.id === 'host-b'));
+  assert.equal((await h.gateway.directory.hostFor('vm-1')).id, 'local');
   // The VM arrives on the target, then the source says so and forgets it.
   target.addVm('vm-1');
   h.hv.io.emit('domain:moved', { id: 'vm-1', hostId: 'host-b', url: targetUrl });

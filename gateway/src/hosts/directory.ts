@@ -13,6 +13,8 @@ export interface HypervisorHost {
 export interface HostDirectory {
   /** The host holding `vmId`; rejects when no host has it (or none is reachable). */
   hostFor(vmId: string): Promise<HypervisorHost>;
+  /** The connection to the host at `address`, opened on first use. */
+  connect(address: HostAddress): HypervisorHost;
   /** Records that `vmId` lives on `address`, connecting to that host if needed. */
   place(vmId: string, address: HostAddress): HypervisorHost;
   /** Every host, so feeds can subscribe to each host's display events. */

@@ -403,6 +403,12 @@ export class FeedRegistry {
       const feed = this.feeds.get(info?.id);
       if (feed && feed.host === host) feed.onState(info);
     });
+    // A watched VM is about to move: connect to its target now, so the switch does not wait.
+    socket.on('domain:moving', (event) => {
+      const moving = domainMovedSchema.safeParse(event);
+      if (!moving.success || !this.feeds.has(moving.data.id)) return;
+      this.wire(this.directory.connect({ id: moving.data.hostId, url: moving.data.url }));
+    });
     socket.on('domain:moved', (event) => {
       const moved = domainMovedSchema.safeParse(event);
       if (!moved.success) return;

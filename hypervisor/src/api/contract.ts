@@ -115,6 +115,8 @@ export interface ControlEvents {
   'display:frame': DisplayFrame;
   'display:resize': DisplayResize;
   'domain:state': DomainInfo;
+  /** A relocation of the domain to that host began (a gateway may connect there ahead). */
+  'domain:moving': DomainMoved;
   /** The domain now runs on another host; watch it there (the gateway switches its feed). */
   'domain:moved': DomainMoved;
 }

@@ -55,6 +55,7 @@ export class ControlServer {
     this.handlers = controlHandlers(host);
     this.io.on('connection', (socket) => this.onConnection(socket));
     host.on('state', (info) => this.io.emit('domain:state', info));
+    host.on('moving', (moving) => this.io.emit('domain:moving', moving));
     host.on('moved', (moved) => this.io.emit('domain:moved', moved));
     this.setupMetrics();
   }

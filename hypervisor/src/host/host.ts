@@ -57,6 +57,8 @@ import { sendDomain } from './relocation/outgoing.ts';
 
 export interface HostEvents {
   state: [DomainInfo];
+  /** A relocation of a domain to another host began (viewers' gateways may connect there). */
+  moving: [DomainMoved];
   /** A domain left for another host (relocation): its viewers follow it there. */
   moved: [DomainMoved];
 }
@@ -535,6 +537,7 @@ export class Host extends EventEmitter<HostEvents> {
         recipeHash: image.recipeHash,
         fromHostId: this.config.hostId,
         log: this.log,
+        onBegun: (begun) => this.emit('moving', { id, hostId: begun.hostId, url: to }),
       });
       this.emit('moved', { id, hostId: sent.begun.hostId, url: to });
       await domain.handOver();

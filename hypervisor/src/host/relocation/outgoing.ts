@@ -36,6 +36,8 @@ export interface OutgoingOptions {
   recipeHash: string;
   fromHostId: string;
   log: pino.Logger;
+  /** The target accepted: viewers' gateways may connect to it before the guest pauses. */
+  onBegun?: (begun: RelocationBegun) => void;
 }
 
 export interface OutgoingResult {
@@ -86,6 +88,7 @@ class OutgoingRelocation {
         fromHostId: this.options.fromHostId,
       });
       const token = begun.token;
+      this.options.onBegun?.(begun);
       await this.sendDisk(token);
       let rounds = 0;
       let previous = Infinity;
