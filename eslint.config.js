@@ -114,10 +114,11 @@ export default tseslint.config(
   layer(['**/*'], WORKSPACES),
   layer(['common/**'], [], { testing: false }),
   layer(['prisma/**'], ['common']),
-  layer(['hypervisor/**'], ['common']),
-  layer(['hypervisor/src/**'], ['common'], { testing: false }),
-  layer(['gateway/**'], ['common', 'hypervisor']),
-  layer(['gateway/src/**'], ['common', 'hypervisor'], { testing: false }),
+  // A fleet's hosts register and heartbeat in its PostgreSQL (host/fleet-heartbeat.ts).
+  layer(['hypervisor/**'], ['common', 'db']),
+  layer(['hypervisor/src/**'], ['common', 'db'], { testing: false }),
+  layer(['gateway/**'], ['common', 'db', 'hypervisor']),
+  layer(['gateway/src/**'], ['common', 'db', 'hypervisor'], { testing: false }),
   layer(['web/**'], ['common', 'db', 'hypervisor', 'gateway', 'viewer']),
   layer(['web/src/**'], ['common', 'db', 'hypervisor', 'gateway', 'viewer'], { testing: false }),
   // The viewer runs in the browser: the gateway's protocol and the shared rules only. Its tests

@@ -15,8 +15,9 @@ export const optionsSchema = z.object({
   /**
    * Run only these figures. cpu: busy neighbours with and without the scheduler, idle CPU.
    * display: input-to-paint, bandwidth, window-drag frame rate and reconnect on one desktop VM.
+   * fleet: relocation and cloning between two hosts.
    */
-  only: z.enum(['cpu', 'display']).optional(),
+  only: z.enum(['cpu', 'display', 'fleet']).optional(),
   /** Measure the noVNC peer on the same VM (needs x11vnc in the desktop image). */
   peers: z.boolean().default(true),
   /** The hypervisor's display frame clock for the run (DISPLAY_FPS). */
@@ -122,8 +123,9 @@ export function parseOptions(argv: string[]): BenchOptions {
     .option('--memory-budget-mib <n>', 'hypervisor memory budget for the run', '6144')
     .option(
       '--only <figures>',
-      'run only these figures: cpu (busy neighbours, idle CPU) or display (input-to-paint, ' +
-        'bandwidth, window-drag frame rate and reconnect on one desktop VM)',
+      'run only these figures: cpu (busy neighbours, idle CPU), display (input-to-paint, ' +
+        'bandwidth, window-drag frame rate and reconnect on one desktop VM) or fleet ' +
+        '(relocation, cloning)',
     )
     .option('--no-peers', 'do not measure the noVNC peer (x11vnc in the same desktop VM)')
     .option('--display-fps <n>', "the hypervisor's display frame clock (default: DISPLAY_FPS)")

@@ -8,6 +8,7 @@ import { internalsOf } from '@raydesk/hypervisor/testing';
 import { measureBandwidth } from './bandwidth.ts';
 import { FrameTap } from './baseline.ts';
 import { runCpuFigures, type CpuFigures } from './cpu.ts';
+import type { FleetFigures } from './fleet.ts';
 import { measureBareMips, measureWorkerMips } from './mips.ts';
 import { attachPeerFigures, measureNoVnc, type NoVncFigures } from './novnc.ts';
 import { portalTimeToDesktop, releaseStandby, startPortalStack } from './portal.ts';
@@ -53,6 +54,8 @@ export const METHODS = {
 };
 
 export interface BenchResults {
+  /** Live relocation and cloning between two hosts (`--only fleet`, bench/fleet.ts). */
+  fleet: FleetFigures | null;
   timeToDesktopMs: Dist | null;
   resumeToDesktopMs: Dist | null;
   reconnectMs: Dist | null;
@@ -161,6 +164,7 @@ export function readColdBoots(
 /** Every figure unmeasured; each scenario fills in its own. */
 export function emptyResults(): BenchResults {
   return {
+    fleet: null,
     timeToDesktopMs: null,
     resumeToDesktopMs: null,
     reconnectMs: null,

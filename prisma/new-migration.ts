@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '@raydesk/common/node';
 import { SOURCE, TARGET, toPostgres } from './sync-schema.ts';
-import { startTestPostgres } from './test-postgres.ts';
+import { startTestPostgres } from './postgres-cluster.ts';
 
 const SNAPSHOT = join(REPO_ROOT, 'prisma', 'migrations-snapshot.prisma');
 const PRISMA_CLI = join(REPO_ROOT, 'node_modules', 'prisma', 'build', 'index.js');

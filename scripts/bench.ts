@@ -12,6 +12,7 @@ import { html, table } from '../bench/report.ts';
 import { runBench } from '../bench/run.ts';
 import { runCpuBench } from '../bench/cpu-only.ts';
 import { runDisplayBench } from '../bench/display.ts';
+import { runFleetBench } from '../bench/fleet.ts';
 import { buildPortal } from './lib/portal.ts';
 
 const options = parseOptions(process.argv.slice(2));
@@ -22,22 +23,29 @@ const log = (line: string) =>
 
 // The portal is in the time-to-desktop path: its production build must match the sources.
 if (!options.only) buildPortal();
-const out =
-  options.only === 'cpu'
-    ? await runCpuBench(plan, options.memoryBudgetMiB, log)
-    : options.only === 'display'
-      ? await runDisplayBench(
-          plan,
-          {
-            memoryBudgetMiB: options.memoryBudgetMiB,
-            displayFps: options.displayFps,
-            displayMaxFps: options.displayMaxFps,
-            smallUpdateTiles: options.smallUpdateTiles,
-            peers: options.peers,
-          },
-          log,
-        )
-      : await runBench(plan, options.memoryBudgetMiB, log, { peers: options.peers });
+async function runSelected() {
+  switch (options.only) {
+    case 'cpu':
+      return runCpuBench(plan, options.memoryBudgetMiB, log);
+    case 'display':
+      return runDisplayBench(
+        plan,
+        {
+          memoryBudgetMiB: options.memoryBudgetMiB,
+          displayFps: options.displayFps,
+          displayMaxFps: options.displayMaxFps,
+          smallUpdateTiles: options.smallUpdateTiles,
+          peers: options.peers,
+        },
+        log,
+      );
+    case 'fleet':
+      return runFleetBench(plan, log);
+    default:
+      return runBench(plan, options.memoryBudgetMiB, log, { peers: options.peers });
+  }
+}
+const out = await runSelected();
 
 const jsonFile = options.json ? resolve(options.json) : null;
 const htmlFile = options.html

@@ -39,7 +39,10 @@ export const APT_PACKAGES = {
   ],
   'VGA text-mode font': ['console-setup-linux'],
   'end-to-end tests and screenshots': ['chromium', 'fonts-dejavu-core'],
-  'PostgreSQL tests': ['postgresql'],
+  'PostgreSQL tests and a fleet (npm run fleet): PostgreSQL and Redis': [
+    'postgresql',
+    'redis-server',
+  ],
 };
 
 function log(message) {

@@ -14,6 +14,8 @@ const schema = z.object({
   HYPERVISOR_HOST: z.string().min(1).default('127.0.0.1'),
   HYPERVISOR_PORT: z.coerce.number().int().min(1).max(65535).default(7420),
   HYPERVISOR_SECRET: secretSchema('HYPERVISOR_SECRET'),
+  /** Id of the hypervisor at HYPERVISOR_URL (the host of VMs whose tokens name none). */
+  HYPERVISOR_ID: z.string().min(1).default('local'),
   /** Empty disables posting session events. */
   PORTAL_INTERNAL_URL: z.union([z.url(), z.literal('')]).default('http://127.0.0.1:3000'),
   /** Comma-separated browser origins allowed to open viewer sockets; empty allows any. */
@@ -42,6 +44,8 @@ export interface GatewayConfig {
   attachTokenSecret: string;
   hypervisorUrl: string;
   hypervisorSecret: string;
+  /** Id of the hypervisor at hypervisorUrl; default 'local'. */
+  hypervisorId?: string;
   portalInternalUrl: string | null;
   allowedOrigins: string[];
   logLevel: string;
@@ -65,6 +69,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     attachTokenSecret: c.ATTACH_TOKEN_SECRET,
     hypervisorUrl: c.HYPERVISOR_URL ?? `http://${c.HYPERVISOR_HOST}:${c.HYPERVISOR_PORT}`,
     hypervisorSecret: c.HYPERVISOR_SECRET,
+    hypervisorId: c.HYPERVISOR_ID,
     portalInternalUrl: c.PORTAL_INTERNAL_URL ? c.PORTAL_INTERNAL_URL.replace(/\/+$/, '') : null,
     allowedOrigins: c.GATEWAY_ALLOWED_ORIGINS.split(',')
       .map((s) => s.trim())

@@ -23,7 +23,8 @@ import type { AttachClaims, SessionListResponse } from './protocol/internal.ts';
 import { AttachTokenError, ReplayCache, verifyAttachToken } from './auth/attach-token.ts';
 import type { GatewayConfig } from './config.ts';
 import { EventPublisher } from './events.ts';
-import { SingleHostDirectory, type HostDirectory } from './hosts/directory.ts';
+import type { HostDirectory } from './hosts/directory.ts';
+import { HypervisorPool } from './hypervisors/pool.ts';
 import { createMetrics, type GatewayMetrics } from './metrics.ts';
 import { FeedRegistry } from './sessions/feed.ts';
 import { DEFAULT_SESSION_LIMITS, SessionAdmission } from './sessions/admission.ts';
@@ -89,7 +90,10 @@ export function createGateway(options: GatewayOptions): Gateway {
   const metrics = createMetrics({ defaultMetrics: options.defaultMetrics });
   const directory =
     options.directory ??
-    new SingleHostDirectory({ url: config.hypervisorUrl, secret: config.hypervisorSecret });
+    new HypervisorPool({
+      secret: config.hypervisorSecret,
+      defaultHost: { id: config.hypervisorId ?? 'local', url: config.hypervisorUrl },
+    });
   const feeds = new FeedRegistry(directory, log, options.feedLingerMs);
   const events = new EventPublisher(config.portalInternalUrl, config.secret, log, metrics);
   const sessions = new SessionManager(feeds, events, metrics, log, {
@@ -257,6 +261,8 @@ export function createGateway(options: GatewayOptions): Gateway {
   io.on('connection', (socket) => {
     // attach() registers the session before its first await, so it counts from here on.
     admission.settle(socket.id);
+    const host = socket.data.claims.host;
+    if (host) directory.place(socket.data.claims.vm, host);
     sessions.attach(socket, socket.data.claims, socket.data.clientId).catch((error: unknown) => {
       log.error({ err: String(error) }, 'attach failed');
       socket.disconnect(true);

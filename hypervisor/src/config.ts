@@ -62,6 +62,13 @@ const configSchema = z.object({
   /** Host cores kept out of the guests' share for the daemon, gateway and portal. */
   SCHED_RESERVE_CORES: z.coerce.number().min(0).max(64).default(0.5),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** `on`: this host is one of a fleet and registers in the PostgreSQL at DATABASE_URL. */
+  FLEET: z.enum(['on', 'off']).default('off'),
+  DATABASE_URL: z.string().optional(),
+  /** Where the fleet's portals, gateways and peer hosts reach this host's control channel. */
+  HYPERVISOR_PUBLIC_URL: z.url().optional(),
+  /** Seconds between heartbeats in a fleet (a host is offline after 10 s without one). */
+  FLEET_HEARTBEAT_SECONDS: z.coerce.number().min(0.5).max(5).default(3),
 });
 
 export interface HypervisorConfig {
@@ -87,6 +94,15 @@ export interface HypervisorConfig {
   idleSuspendSeconds: number;
   /** Egress policy of the virtual switch (see network/policy.ts). */
   network: EgressPolicyConfig;
+  /** Fleet registration (FLEET=on); null in the embedded default. */
+  fleet?: FleetSettings | null;
+}
+
+export interface FleetSettings {
+  databaseUrl: string;
+  /** Control URL others use; null: http://HYPERVISOR_HOST:<listening port>. */
+  publicUrl: string | null;
+  heartbeatMs: number;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): HypervisorConfig {
@@ -97,6 +113,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): HypervisorConf
     throw new Error(`invalid hypervisor configuration:\n  ${problems.join('\n  ')}`);
   }
   const c = parsed.data;
+  if (c.FLEET === 'on' && !/^postgres(ql)?:\/\//.test(c.DATABASE_URL ?? '')) {
+    throw new Error(
+      'invalid hypervisor configuration:\n  FLEET=on needs DATABASE_URL=postgresql://... (the fleet registry)',
+    );
+  }
   return {
     cacheDir: c.RAYDESK_CACHE_DIR,
     dataDir: c.RAYDESK_DATA_DIR,
@@ -122,5 +143,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): HypervisorConf
         system: c.NETWORK_ALLOWLIST_SYSTEM,
       },
     },
+    fleet:
+      c.FLEET === 'on'
+        ? {
+            databaseUrl: c.DATABASE_URL!,
+            publicUrl: c.HYPERVISOR_PUBLIC_URL ?? null,
+            heartbeatMs: c.FLEET_HEARTBEAT_SECONDS * 1000,
+          }
+        : null,
   };
 }

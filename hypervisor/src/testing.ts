@@ -3,3 +3,4 @@
 // network switch, golden snapshots).
 export { startEphemeralHypervisor, type RunningHypervisor } from './host/index.ts';
 export { internalsOf, type HostInternals } from './host/internals.ts';
+export { DAEMON_SECRET, HypervisorProcess, freePort } from './testing/hypervisor-process.ts';

@@ -26,7 +26,8 @@ export async function mintAttachToken(
   grant: AttachGrant,
   ttlSeconds = ATTACH_TOKEN_TTL_SECONDS,
 ): Promise<string> {
-  return new SignJWT({ vm: grant.vm, mode: grant.mode, name: grant.name, role: grant.role })
+  const claims = { vm: grant.vm, mode: grant.mode, name: grant.name, role: grant.role };
+  return new SignJWT(grant.host ? { ...claims, host: grant.host } : claims)
     .setProtectedHeader({ alg: ATTACH_TOKEN_ALGORITHM, typ: 'JWT' })
     .setIssuer(ATTACH_TOKEN_ISSUER)
     .setAudience(ATTACH_TOKEN_AUDIENCE)

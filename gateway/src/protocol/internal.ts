@@ -16,6 +16,17 @@ export const ATTACH_TOKEN_MAX_TTL_SECONDS = 600;
  */
 export const ATTACH_TOKEN_CLOCK_TOLERANCE_SECONDS = 5;
 
+/** A hypervisor host as the portal names it in attach tokens: its id and control URL. */
+export const hostAddressSchema = z.object({
+  id: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[A-Za-z0-9._-]+$/),
+  url: z.url().refine((u) => /^https?:\/\//.test(u), 'an http(s) URL'),
+});
+export type HostAddress = z.infer<typeof hostAddressSchema>;
+
 /** Claims of an attach token, after the JWT's signature, iss, aud and exp are verified. */
 export const attachClaimsSchema = z.object({
   iss: z.literal(ATTACH_TOKEN_ISSUER),
@@ -29,10 +40,12 @@ export const attachClaimsSchema = z.object({
   mode: z.enum(['control', 'view']),
   name: z.string().min(1).max(200),
   role: z.enum(['user', 'admin']),
+  /** The VM's host in a fleet; absent: the gateway's own hypervisor (HYPERVISOR_URL). */
+  host: hostAddressSchema.optional(),
 });
 export type AttachClaims = z.infer<typeof attachClaimsSchema>;
 /** What the portal puts in a token besides iss/aud/exp/iat. */
-export type AttachGrant = Pick<AttachClaims, 'sub' | 'vm' | 'mode' | 'name' | 'role'> & {
+export type AttachGrant = Pick<AttachClaims, 'sub' | 'vm' | 'mode' | 'name' | 'role' | 'host'> & {
   jti?: string;
 };
 

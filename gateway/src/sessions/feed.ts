@@ -8,6 +8,7 @@
 import { EventEmitter } from 'node:events';
 import {
   HypervisorError,
+  domainMovedSchema,
   type DisplayFrame,
   type DisplayResize,
   type DomainInfo,
@@ -80,10 +81,31 @@ export class VmFeed extends EventEmitter<FeedEvents> {
 
   constructor(
     readonly vmId: string,
-    readonly host: HypervisorHost,
+    private hostValue: HypervisorHost,
     private readonly log: Logger,
   ) {
     super();
+  }
+
+  /** The host that runs the VM now; input goes there. */
+  get host(): HypervisorHost {
+    return this.hostValue;
+  }
+
+  /**
+   * The VM was relocated to `host`: watch it there. Viewers keep the last picture (a short
+   * freeze) until the new host's keyframe, and their sockets stay as they are.
+   */
+  moveTo(host: HypervisorHost): void {
+    if (host === this.hostValue || this.stopped || this.gone) return;
+    const previous = this.hostValue;
+    this.hostValue = host;
+    this.watchActive = false;
+    this.freshKeyframe = false;
+    this.log.info({ vm: this.vmId, from: previous.id, to: host.id }, 'feed follows its VM');
+    // The source forgot the VM already; this only drops our watch entry there.
+    previous.client.unwatch(this.vmId).catch(() => undefined);
+    void this.sync();
   }
 
   /** Viewers see the picture: a keyframe is in and nothing keeps the VM from being used. */
@@ -380,6 +402,23 @@ export class FeedRegistry {
     socket.on('domain:state', (info) => {
       const feed = this.feeds.get(info?.id);
       if (feed && feed.host === host) feed.onState(info);
+    });
+    // A watched VM is about to move: connect to its target now, so the switch does not wait.
+    socket.on('domain:moving', (event) => {
+      const moving = domainMovedSchema.safeParse(event);
+      if (!moving.success || !this.feeds.has(moving.data.id)) return;
+      this.wire(this.directory.connect({ id: moving.data.hostId, url: moving.data.url }));
+    });
+    socket.on('domain:moved', (event) => {
+      const moved = domainMovedSchema.safeParse(event);
+      if (!moved.success) return;
+      const feed = this.feeds.get(moved.data.id);
+      const target = this.directory.place(moved.data.id, {
+        id: moved.data.hostId,
+        url: moved.data.url,
+      });
+      this.wire(target);
+      if (feed && feed.host === host) feed.moveTo(target);
     });
     socket.on('disconnect', (reason) => {
       const feeds = feedsOf();

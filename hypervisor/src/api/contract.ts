@@ -8,8 +8,17 @@
 // deserves a named method on HypervisorClient, one line there.
 import type { z } from 'zod';
 import {
+  cloneDomainSchema,
   consoleInputSchema,
   createDomainSchema,
+  drainHostSchema,
+  migrateDomainSchema,
+  relocationBeginSchema,
+  relocationDiskBlocksSchema,
+  relocationDiskSchema,
+  relocationFinishSchema,
+  relocationPagesSchema,
+  relocationRefSchema,
   domainRefSchema,
   domainSchedSchema,
   keyEventSchema,
@@ -27,9 +36,13 @@ import {
   type DisplayResize,
   type DomainInfo,
   type DomainNetworkInfo,
+  type DomainMoved,
   type DomainSched,
+  type DrainReport,
   type HostInfo,
   type PortForwardInfo,
+  type RelocationBegun,
+  type RelocationReport,
   type SavedDomain,
 } from './protocol.ts';
 
@@ -79,6 +92,21 @@ const calls = {
   'display:unwatch': { request: domainRefSchema, response: returns<null>() },
   /** Ask for a keyframe, e.g. after a viewer reconnects. */
   'display:refresh': { request: domainRefSchema, response: returns<null>() },
+  /** Live relocation (pre-copy) of a running domain to another host; it keeps its id and disk. */
+  'domain:migrate': { request: migrateDomainSchema, response: returns<RelocationReport>() },
+  /** Copies of a running domain, each with a new id, identity and copy-on-write disk. */
+  'domain:clone': { request: cloneDomainSchema, response: returns<DomainInfo[]>() },
+  /** Refuse new domains and move every running or paused domain to another host. */
+  'host:drain': { request: drainHostSchema, response: returns<DrainReport>() },
+  /** Accept new domains again after a drain. */
+  'host:undrain': { request: noRequestSchema, response: returns<HostInfo>() },
+  // Host to host: the receiving end of a relocation (relocation/incoming.ts).
+  'relocation:begin': { request: relocationBeginSchema, response: returns<RelocationBegun>() },
+  'relocation:pages': { request: relocationPagesSchema, response: returns<null>() },
+  'relocation:disk': { request: relocationDiskSchema, response: returns<null>() },
+  'relocation:disk-blocks': { request: relocationDiskBlocksSchema, response: returns<null>() },
+  'relocation:finish': { request: relocationFinishSchema, response: returns<DomainInfo>() },
+  'relocation:abort': { request: relocationRefSchema, response: returns<null>() },
 } as const;
 
 /** Input events: no answer; an invalid one is dropped. */
@@ -93,6 +121,10 @@ export interface ControlEvents {
   'display:frame': DisplayFrame;
   'display:resize': DisplayResize;
   'domain:state': DomainInfo;
+  /** A relocation of the domain to that host began (a gateway may connect there ahead). */
+  'domain:moving': DomainMoved;
+  /** The domain now runs on another host; watch it there (the gateway switches its feed). */
+  'domain:moved': DomainMoved;
 }
 
 export type ControlCall = keyof typeof calls;

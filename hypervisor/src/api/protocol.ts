@@ -290,9 +290,125 @@ export interface PortForwardInfo {
 
 export interface HostInfo {
   hostId: string;
+  /** The host takes no new domains (`host:drain`). */
+  draining: boolean;
   memoryBudgetMiB: number;
   memoryUsedMiB: number;
   domains: number;
   running: number;
   cores: number;
+  /** Appliances with a standby domain ready now (a new VM of these starts in about a second). */
+  standbyReady: ApplianceName[];
+  /** 1-minute load average per core. */
+  load: number;
 }
+
+// ---- Relocation and cloning ----------------------------------------------------------------
+
+/** A peer host's control channel (it takes the same HYPERVISOR_SECRET). */
+export const hostUrlSchema = z
+  .string()
+  .url()
+  .max(2048)
+  .refine((url) => /^https?:\/\//.test(url), 'an http(s) URL of a hypervisor control channel');
+
+/** `domain:migrate`: move a running domain to the host at `to`, keeping its id and disk. */
+export const migrateDomainSchema = z.object({ id: domainIdSchema, to: hostUrlSchema });
+
+/** `domain:clone`: `count` copies of a running domain, here or on the host at `to`. */
+export const cloneDomainSchema = z.object({
+  id: domainIdSchema,
+  count: z.number().int().min(1).max(16).default(1),
+  to: hostUrlSchema.optional(),
+});
+
+/** `host:drain`: refuse new domains and move every running or paused one to `to`. */
+export const drainHostSchema = z.object({ to: hostUrlSchema });
+
+/** What a relocation did, measured on the sending host. */
+export interface RelocationReport {
+  id: string;
+  fromHostId: string;
+  toHostId: string;
+  toUrl: string;
+  /** Pre-copy rounds while the guest ran, not counting the final one. */
+  rounds: number;
+  /** Guest memory pages sent, in all rounds (4 KiB each). */
+  pagesSent: number;
+  /** Everything sent: pages, disk, device state. */
+  bytes: number;
+  diskBytes: number;
+  totalMs: number;
+  /** The guest paused on the sending host until it ran on the receiving one. */
+  pausedMs: number;
+  /** The domain as the receiving host runs it. */
+  info: DomainInfo;
+}
+
+export interface DrainReport {
+  moved: RelocationReport[];
+  failed: Array<{ id: string; error: string }>;
+}
+
+/** Sent by the host a domain left: its viewers now watch it on `hostId` at `url`. */
+export const domainMovedSchema = z.object({
+  id: domainIdSchema,
+  hostId: z.string().min(1).max(200),
+  url: hostUrlSchema,
+});
+export type DomainMoved = z.infer<typeof domainMovedSchema>;
+
+const binarySchema = z.custom<Uint8Array>((value) => value instanceof Uint8Array, 'binary data');
+const relocationTokenSchema = z.uuid();
+/** Chunk limit of one binary frame on the control channel (its socket.io buffer is 1 MB). */
+export const RELOCATION_CHUNK_BYTES = 512 * 1024;
+
+/** `relocation:begin` (host to host): a domain is about to arrive. */
+export const relocationBeginSchema = z.object({
+  mode: z.enum(['move', 'clone']),
+  spec: z.object({
+    id: domainIdSchema,
+    name: z.string().min(1).max(200),
+    appliance: applianceNameSchema,
+    kind: domainKindSchema,
+    owner: z.string().min(1).max(200).nullable(),
+    memoryMiB: z.number().int().min(16).max(2048),
+    vgaMemoryMiB: z.number().int().min(1).max(64),
+  }),
+  createdAt: z.iso.datetime(),
+  recipeHash: z.string().min(1).max(200),
+  sched: schedParamsSchema,
+  /** The sender's host id, for the log. */
+  fromHostId: z.string().min(1).max(200),
+});
+export interface RelocationBegun {
+  token: string;
+  hostId: string;
+  /** The id the domain has there: the same for a move, a new one for a clone. */
+  id: string;
+}
+export const relocationPagesSchema = z.object({
+  token: relocationTokenSchema,
+  /** Page numbers, u32 little-endian. */
+  pages: binarySchema,
+  data: binarySchema,
+});
+export const relocationDiskSchema = z.object({
+  token: relocationTokenSchema,
+  /** Where these bytes go in the overlay file (it is sent as it grows: file, then tail). */
+  offset: z.number().int().min(0),
+  bytes: binarySchema,
+});
+export const relocationDiskBlocksSchema = z.object({
+  token: relocationTokenSchema,
+  blocks: binarySchema,
+  data: binarySchema,
+});
+export const relocationFinishSchema = z.object({
+  token: relocationTokenSchema,
+  /** The device state (no RAM) in chunks. */
+  deviceState: z.array(binarySchema).min(1).max(256),
+  /** The overlay file's final size; the receiver checks it has all of it. */
+  diskFileBytes: z.number().int().min(0).nullable(),
+});
+export const relocationRefSchema = z.object({ token: relocationTokenSchema });

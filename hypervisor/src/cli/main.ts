@@ -13,8 +13,10 @@ import {
   applianceNameSchema,
   domainIdSchema,
   type DomainInfo,
+  type RelocationReport,
 } from '../api/index.ts';
 import { loadConfig } from '../config.ts';
+import { FleetHosts, HostArgumentError, type NamedHost } from './fleet-hosts.ts';
 import { formatDomainTable } from './format.ts';
 import { formatNetworkInfo, formatPortForward } from '../network/format.ts';
 import { parseListenArgument } from './listen.ts';
@@ -34,6 +36,8 @@ function parseArg<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
 const memorySchema = z.coerce.number().int().min(16).max(2048);
 const schedWeightSchema = z.coerce.number().int().min(1).max(SCHED_WEIGHT_MAX);
 const schedCapSchema = z.coerce.number().int().min(0).max(100);
+const cloneCountSchema = z.coerce.number().int().min(1).max(16);
+const hostArgSchema = z.string().min(1).max(2048);
 
 let client: HypervisorClient | null = null;
 async function connect(): Promise<HypervisorClient> {
@@ -61,6 +65,42 @@ function listen(value: string): { host?: string; port: number } {
   const parsed = parseListenArgument(value);
   if (!parsed.ok) throw new UsageError(`invalid listen address "${value}": ${parsed.error}`);
   return parsed.value;
+}
+
+let fleetHosts: FleetHosts | null = null;
+/** A host argument: a control URL, or a host id of the fleet registry. */
+async function host(value: string): Promise<NamedHost> {
+  fleetHosts ??= new FleetHosts(loadConfig().fleet);
+  try {
+    return await fleetHosts.resolve(parseArg(hostArgSchema, value, 'host'));
+  } catch (error) {
+    if (error instanceof HostArgumentError) throw new UsageError(error.message);
+    throw error;
+  }
+}
+
+const peers = new Map<string, HypervisorClient>();
+/** The hypervisor to act on: `--from <host>`, or this machine's (HYPERVISOR_URL). */
+async function connectTo(from: string | undefined): Promise<HypervisorClient> {
+  if (from === undefined) return connect();
+  const { url } = await host(from);
+  let peer = peers.get(url);
+  if (!peer) {
+    peer = new HypervisorClient({ url, secret: loadConfig().secret, timeoutMs: 15 * 60_000 });
+    peers.set(url, peer);
+  }
+  await peer.connected(5_000).catch((error: Error) => {
+    throw new UsageError(`cannot reach the hypervisor at ${url} (${error.message})`);
+  });
+  return peer;
+}
+
+function printRelocation(report: RelocationReport): void {
+  console.log(
+    `moved ${report.id} from ${report.fromHostId} to ${report.toHostId}: ` +
+      `${report.rounds} pre-copy rounds, ${(report.bytes / 2 ** 20).toFixed(1)} MiB sent, ` +
+      `paused ${report.pausedMs} ms, ${report.totalMs} ms in all`,
+  );
 }
 
 function printInfo(info: DomainInfo): void {
@@ -291,8 +331,59 @@ async function firstFullFrame(hv: HypervisorClient, domainId: string): Promise<U
   return png;
 }
 
+program
+  .command('migrate <id>')
+  .description('move a running domain to another host while it runs (its id and disk go along)')
+  .requiredOption('--to <host>', 'target host: control URL, or host id in a fleet')
+  .option('--from <host>', 'host the domain is on (default: this machine)')
+  .action(async (domainId: string, opts: { to: string; from?: string }) => {
+    const ref = id(domainId);
+    const target = await host(opts.to);
+    const source = await connectTo(opts.from);
+    const report = await source.call('domain:migrate', { id: ref, to: target.url });
+    await fleetHosts?.recordMove(ref, report.toHostId);
+    printRelocation(report);
+  });
+
+program
+  .command('drain <host>')
+  .description('mark a host draining (it takes no new VMs) and move every running VM off it')
+  .option('--to <host>', 'where to move them (default in a fleet: the host with most headroom)')
+  .action(async (drained: string, opts: { to?: string }) => {
+    const source = await host(drained);
+    if (opts.to === undefined) fleetHosts ??= new FleetHosts(loadConfig().fleet);
+    const target =
+      opts.to === undefined ? await fleetHosts!.pickTarget(source) : await host(opts.to);
+    await fleetHosts?.setDraining(source, true);
+    const report = await (await connectTo(source.url)).call('host:drain', { to: target.url });
+    for (const moved of report.moved) {
+      await fleetHosts?.recordMove(moved.id, moved.toHostId);
+      printRelocation(moved);
+    }
+    for (const failed of report.failed) console.log(`not moved ${failed.id}: ${failed.error}`);
+    if (report.failed.length > 0) process.exitCode = 1;
+  });
+
+program
+  .command('clone <id>')
+  .description('copies of a running domain, each with a new id, identity and disk')
+  .option('--count <N>', 'how many copies (1-16)', '1')
+  .option('--to <host>', 'make them on another host (default: where the domain runs)')
+  .option('--from <host>', 'host the domain is on (default: this machine)')
+  .action(async (domainId: string, opts: { count: string; to?: string; from?: string }) => {
+    const ref = id(domainId);
+    const count = parseArg(cloneCountSchema, opts.count, 'count');
+    const to = opts.to === undefined ? undefined : (await host(opts.to)).url;
+    const started = performance.now();
+    const clones = await (await connectTo(opts.from)).call('domain:clone', { id: ref, count, to });
+    console.log(formatDomainTable(clones));
+    console.error(`cloned in ${Math.round(performance.now() - started)} ms`);
+  });
+
 function disconnect(): void {
   client?.close();
+  for (const peer of peers.values()) peer.close();
+  void fleetHosts?.close();
 }
 
 try {

@@ -55,6 +55,8 @@ export class ControlServer {
     this.handlers = controlHandlers(host);
     this.io.on('connection', (socket) => this.onConnection(socket));
     host.on('state', (info) => this.io.emit('domain:state', info));
+    host.on('moving', (moving) => this.io.emit('domain:moving', moving));
+    host.on('moved', (moved) => this.io.emit('domain:moved', moved));
     this.setupMetrics();
   }
 
@@ -103,6 +105,7 @@ export class ControlServer {
     serveContract(socket, this.handlers, watches, log);
     socket.on('disconnect', () => {
       watches.clear();
+      this.host.relocationConnectionClosed(socket.id);
       log.debug('control client disconnected');
     });
   }
@@ -113,6 +116,11 @@ class Watches {
   private readonly watched = new Map<string, () => void>();
 
   constructor(private readonly socket: ControlSocket) {}
+
+  /** The connection's id (a relocation arriving on it ends when it closes). */
+  get connectionId(): string {
+    return this.socket.id;
+  }
 
   has(id: string): boolean {
     return this.watched.has(id);
@@ -211,6 +219,24 @@ function controlHandlers(host: Host): ControlHandlers {
         host.get(id).requestKeyframe();
         return null;
       },
+      'domain:migrate': ({ id, to }, watches) => {
+        watches.unwatch(id);
+        return host.migrate(id, to);
+      },
+      'domain:clone': ({ id, count, to }) => host.clone(id, count, to),
+      'host:drain': ({ to }) => host.drain(to),
+      'host:undrain': () => {
+        host.undrain();
+        return host.info();
+      },
+      'relocation:begin': (request, watches) => host.incoming.begin(request, watches.connectionId),
+      'relocation:pages': ({ token, pages, data }) => host.incoming.pages(token, pages, data),
+      'relocation:disk': ({ token, offset, bytes }) => host.incoming.disk(token, offset, bytes),
+      'relocation:disk-blocks': ({ token, blocks, data }) =>
+        host.incoming.diskBlocks(token, blocks, data),
+      'relocation:finish': ({ token, deviceState, diskFileBytes }) =>
+        host.incoming.finish(token, deviceState, diskFileBytes),
+      'relocation:abort': ({ token }) => host.incoming.abort(token),
     },
     inputs: {
       'input:key': ({ id, code, down }) => host.key(id, code, down),

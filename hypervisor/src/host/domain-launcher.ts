@@ -10,7 +10,7 @@ import type { DomainKind } from '../api/protocol.ts';
 import type { ApplianceImage } from '../appliances/index.ts';
 import type { NetworkSwitch } from '../network/switch.ts';
 import type { OverlayBase } from '../worker/devices/disk/overlay-store.ts';
-import type { DomainBootConfig, DomainDiskConfig } from '../worker/messages.ts';
+import type { DiskBlocks, DomainBootConfig, DomainDiskConfig } from '../worker/messages.ts';
 import { checkOverlayBase } from './devices/overlay-file.ts';
 import type { Domain } from './domain.ts';
 import type { HostFiles } from './host-files.ts';
@@ -49,6 +49,8 @@ export class DomainLauncher {
     image: BootImage,
     initialState: ArrayBuffer | undefined,
     refresh: GuestRefresh,
+    /** A memory disk's blocks as of `initialState` (a clone of a disposable or system VM). */
+    initialDiskBlocks?: DiskBlocks,
   ): Promise<void> {
     const disk = this.diskConfig(domain.id, domain.spec.kind, image);
     // On a mismatch the domain keeps its state (saved or crashed): nothing was touched, and it
@@ -56,7 +58,9 @@ export class DomainLauncher {
     if (disk.kind === 'durable') checkOverlayBase(disk.overlayPath, disk.base);
     try {
       await this.options.network.start();
-      const booted = await domain.boot(this.bootConfig(domain, image, initialState));
+      const config = this.bootConfig(domain, image, initialState);
+      if (initialDiskBlocks) config.initialDiskBlocks = initialDiskBlocks;
+      const booted = await domain.boot(config);
       this.options.log.info({ domain: domain.id, ...booted }, 'domain started');
     } catch (error) {
       domain.markCrashed(error instanceof Error ? error.message : String(error));

@@ -11,8 +11,10 @@ import type {
   DomainState,
 } from '../api/protocol.ts';
 import type {
+  DiskBlocks,
   DiskReport,
   DomainBootConfig,
+  RelocationPages,
   ScreenCapture,
   WorkerStats,
   WorkerToParent,
@@ -60,7 +62,8 @@ const CLOSE_DISK_TIMEOUT_MS = 30_000;
 export type BootTimes = Omit<Extract<WorkerToParent, { type: 'booted' }>, 'type'>;
 
 export class Domain extends EventEmitter<DomainEvents> {
-  readonly createdAt: Date;
+  /** When the domain was created (kept across relocation). */
+  createdAt: Date;
   private stateValue: DomainState;
   private worker: DomainWorkerHandle | null = null;
   private startedAt: Date | null = null;
@@ -343,6 +346,70 @@ export class Domain extends EventEmitter<DomainEvents> {
   async diskReport(): Promise<DiskReport | null> {
     if (!this.worker) return null;
     return this.worker.request<DiskReport>({ type: 'disk-report' });
+  }
+
+  // ---- Relocation (host/relocation/) ----------------------------------------------------------
+
+  /** Changed guest memory pages since last sent, a slice at a time while the guest runs. */
+  relocationScan(maxPages: number): Promise<RelocationPages & { roundDone: boolean }> {
+    return this.requireWorker().request({ type: 'relocation-scan', maxPages });
+  }
+
+  /** Stops the guest for the last round without a state change (viewers see a freeze). */
+  async freeze(): Promise<void> {
+    await this.requireWorker().request({ type: 'pause' });
+  }
+
+  /** Runs a frozen guest again (the relocation failed). */
+  async thaw(): Promise<void> {
+    await this.requireWorker().request({ type: 'unpause' });
+  }
+
+  /** The frozen machine's device state without guest RAM and SVGA memory. */
+  relocationDeviceState(): Promise<ArrayBuffer> {
+    return this.requireWorker().request({ type: 'relocation-device-state' });
+  }
+
+  /** A memory overlay's blocks (disposable and system domains). */
+  exportDiskBlocks(): Promise<DiskBlocks> {
+    return this.requireWorker().request({ type: 'relocation-disk-blocks' });
+  }
+
+  endRelocation(): void {
+    this.worker?.send({ type: 'relocation-end' });
+  }
+
+  /** Receiving side: pages into the waiting worker's memory. */
+  async receivePages(pages: RelocationPages): Promise<void> {
+    await this.requireWorker().request({ type: 'relocation-pages', ...pages });
+  }
+
+  async importDiskBlocks(blocks: DiskBlocks): Promise<void> {
+    await this.requireWorker().request({ type: 'relocation-import-disk', ...blocks });
+  }
+
+  /** Receiving side: restores the device state and runs; `boot` then resolves. */
+  async resumeIncoming(
+    deviceState: ArrayBuffer,
+    durable: { overlayPath: string; base: DiskBase } | null,
+  ): Promise<void> {
+    await this.requireWorker().request(
+      { type: 'relocation-resume', deviceState, durable },
+      CLOSE_DISK_TIMEOUT_MS,
+    );
+  }
+
+  /**
+   * The domain now runs on another host: ends the worker without reporting `stopped`, which
+   * viewers would take for the end of the VM (they follow `domain:moved` instead).
+   */
+  async handOver(): Promise<void> {
+    const worker = this.worker;
+    this.worker = null;
+    this.stateValue = 'stopped';
+    this.watchers.clear();
+    if (worker) await worker.terminate();
+    await this.console.close();
   }
 
   /** Marks a domain whose worker failed to start as crashed without a worker. */

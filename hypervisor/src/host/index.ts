@@ -6,11 +6,13 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { loadConfig, type HypervisorConfig } from '../config.ts';
 import { ControlServer } from './control-server.ts';
+import { FleetHeartbeat } from './fleet-heartbeat.ts';
 import { Host } from './host.ts';
 
 export { Host } from './host.ts';
 export { Domain } from './domain.ts';
 export { ControlServer } from './control-server.ts';
+export { HOST_OFFLINE_AFTER_MS } from './fleet-heartbeat.ts';
 
 export interface RunningHypervisor {
   host: Host;
@@ -18,7 +20,8 @@ export interface RunningHypervisor {
   config: HypervisorConfig;
   /** e.g. http://127.0.0.1:7420 */
   url: string;
-  close(): Promise<void>;
+  /** Stops heartbeating (fleet), closes the control channel and shuts the host down. */
+  close(options?: { suspendPersonal?: boolean }): Promise<void>;
 }
 
 export async function startHypervisor(
@@ -32,14 +35,27 @@ export async function startHypervisor(
   const port = await server.listen(config.port, config.host);
   // Desktops that were in use when the host went down boot again, in the background.
   void host.restartRecovered();
+  const url = `http://${config.host}:${port}`;
+  const heartbeat = config.fleet
+    ? new FleetHeartbeat({
+        databaseUrl: config.fleet.databaseUrl,
+        hostId: config.hostId,
+        url: config.fleet.publicUrl ?? url,
+        intervalMs: config.fleet.heartbeatMs,
+        info: () => host.info(),
+        log,
+      })
+    : null;
+  await heartbeat?.start();
   return {
     host,
     server,
     config: { ...config, port },
-    url: `http://${config.host}:${port}`,
-    async close() {
+    url,
+    async close(options = {}) {
+      await heartbeat?.stop();
       await server.close();
-      await host.shutdown();
+      await host.shutdown(options);
     },
   };
 }

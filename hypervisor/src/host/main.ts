@@ -6,10 +6,18 @@ import { startHypervisor } from './index.ts';
 
 const config = loadConfig();
 const log = pino({ name: 'hypervisor', level: config.logLevel });
-const { host, server, config: running } = await startHypervisor(config, log);
-const port = running.port;
+const running = await startHypervisor(config, log);
+const { host } = running;
+const port = running.config.port;
 log.info(
-  { port, host: config.host, memoryBudgetMiB: config.memoryBudgetMiB, dataDir: config.dataDir },
+  {
+    port,
+    host: config.host,
+    id: config.hostId,
+    fleet: !!config.fleet,
+    memoryBudgetMiB: config.memoryBudgetMiB,
+    dataDir: config.dataDir,
+  },
   'hypervisor listening',
 );
 
@@ -36,8 +44,7 @@ async function stop(signal: string): Promise<void> {
     { signal, saving: personal.length },
     'stopping: saving running personal domains, ending the others',
   );
-  await server.close();
-  await host.shutdown({ suspendPersonal: true });
+  await running.close({ suspendPersonal: true });
   process.exit(0);
 }
 process.on('SIGINT', () => void stop('SIGINT'));

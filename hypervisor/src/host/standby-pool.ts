@@ -16,6 +16,8 @@ export class StandbyPool<D extends { readonly state: DomainState }> {
   /** Per appliance, the standby domain being prepared or ready (null: preparing it failed). */
   private readonly ready = new Map<ApplianceName, Promise<D | null>>();
   private appliances: readonly ApplianceName[] = [];
+  /** Standby domains whose preparation finished, for `readyAppliances`. */
+  private readonly prepared = new Map<ApplianceName, D>();
 
   constructor(
     private readonly factory: StandbyFactory<D>,
@@ -39,6 +41,7 @@ export class StandbyPool<D extends { readonly state: DomainState }> {
     const domain = await Promise.race([pending, Promise.resolve(null)]);
     if (!domain || domain.state !== 'paused') return null;
     this.ready.delete(appliance);
+    this.prepared.delete(appliance);
     return domain;
   }
 
@@ -51,15 +54,26 @@ export class StandbyPool<D extends { readonly state: DomainState }> {
       return null;
     });
     this.ready.set(appliance, ready);
+    void ready.then((domain) => {
+      if (domain && this.ready.get(appliance) === ready) this.prepared.set(appliance, domain);
+    });
   }
 
   /** Lets every standby domain go, for a real domain that needs their memory. */
   async release(): Promise<void> {
     const pending = [...this.ready.values()];
     this.ready.clear();
+    this.prepared.clear();
     for (const domain of await Promise.all(pending)) {
       if (domain) await this.factory.discard(domain).catch(() => undefined);
     }
+  }
+
+  /** Appliances whose standby domain is ready (paused) now: placement prefers these hosts. */
+  readyAppliances(): ApplianceName[] {
+    return [...this.prepared]
+      .filter(([, domain]) => domain.state === 'paused')
+      .map(([appliance]) => appliance);
   }
 
   /** Stops refilling and waits for domains being prepared (the host then ends them all). */
@@ -67,5 +81,6 @@ export class StandbyPool<D extends { readonly state: DomainState }> {
     this.appliances = [];
     await Promise.all([...this.ready.values()]);
     this.ready.clear();
+    this.prepared.clear();
   }
 }

@@ -35,6 +35,25 @@ export interface DomainBootConfig {
   displayMaxFps: number;
   /** The VM's NIC backend: its own URLs (with token) on the host's virtual switch. */
   network: GuestNetworkConfig;
+  /**
+   * The guest arrives by relocation: its memory comes in pages (`relocation-pages`) and it
+   * starts on `relocation-resume` with the sender's device state.
+   */
+  incoming?: boolean;
+  /** Blocks a memory disk starts with (a clone of a disposable or system VM). */
+  initialDiskBlocks?: DiskBlocks;
+}
+
+/** Guest memory pages (RAM, then SVGA memory, numbered end to end) with their contents. */
+export interface RelocationPages {
+  pages: Uint32Array;
+  data: Uint8Array;
+}
+
+/** A memory overlay's blocks, for a relocated or cloned disposable/system domain. */
+export interface DiskBlocks {
+  blocks: Uint32Array;
+  data: Uint8Array;
 }
 
 export type ParentToWorker =
@@ -59,7 +78,26 @@ export type ParentToWorker =
   | { type: 'make-disk-durable'; requestId: number; overlayPath: string; base: OverlayBase }
   | { type: 'disk-report'; requestId: number }
   /** Settles and closes the disk so the worker can be terminated without losing a write. */
-  | { type: 'close-disk'; requestId: number };
+  | { type: 'close-disk'; requestId: number }
+  // ---- Relocation, sending side (relocation.ts) ----
+  /** Up to `maxPages` pages changed since sent; replies RelocationPages & { roundDone }. */
+  | { type: 'relocation-scan'; requestId: number; maxPages: number }
+  /** The paused machine's state without guest RAM and SVGA memory (they go as pages). */
+  | { type: 'relocation-device-state'; requestId: number }
+  /** The memory overlay's blocks (DiskBlocks); the durable overlay goes as its file. */
+  | { type: 'relocation-disk-blocks'; requestId: number }
+  /** Forgets what was sent (the relocation ended either way). */
+  | { type: 'relocation-end' }
+  // ---- Relocation, receiving side (config.incoming) ----
+  | { type: 'relocation-pages'; requestId: number; pages: Uint32Array; data: Uint8Array }
+  | { type: 'relocation-import-disk'; requestId: number; blocks: Uint32Array; data: Uint8Array }
+  /** Restores the device state over the received memory and runs; the worker then posts `booted`. */
+  | {
+      type: 'relocation-resume';
+      requestId: number;
+      deviceState: ArrayBuffer;
+      durable: { overlayPath: string; base: OverlayBase } | null;
+    };
 
 /** A frame as the display device captured it; the host adds domainId and seq. */
 export type WorkerFrame = CapturedFrame;

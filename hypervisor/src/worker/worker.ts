@@ -14,6 +14,14 @@ import { guestNetworkOptions, startGuestForwards } from '../network/guest-nic.ts
 import { CpuGovernor, CPU_REPORT_MS, type V86Loop } from './cpu-governor.ts';
 import type { DomainBootConfig, ParentToWorker, WorkerToParent } from './messages.ts';
 import { WasmHeapReserve, type V86WasmCpu } from './wasm-heap.ts';
+import { DirtyPageTracker, writePages, type MemoryRegion } from './relocation/dirty-pages.ts';
+import {
+  deviceStateWithoutMemory,
+  memoryRegions,
+  restoreOverMemory,
+  zeroRegions,
+  type V86WithMemory,
+} from './relocation/v86-memory.ts';
 
 if (!parentPort) throw new Error('domain worker must run in a worker thread');
 const port = parentPort;
@@ -25,6 +33,8 @@ const AGENT_PORT = 1;
 // The guest drops scancodes that arrive in a burst (a pasted line, a fast script), so key
 // events are fed to the PS/2 controller no faster than a very fast typist.
 const KEY_EVENT_GAP_MS = 8;
+// Pages hashed per slice of a relocation scan (16 MiB, a few ms) before the guest runs again.
+const RELOCATION_SCAN_SLICE_PAGES = 4096;
 
 function post(message: WorkerToParent, transfer: ArrayBuffer[] = []): void {
   port.postMessage(message, transfer);
@@ -68,12 +78,20 @@ class DomainRuntime {
   private lastElu = performance.eventLoopUtilization();
   private readonly governor = new CpuGovernor();
   private heapReserve: WasmHeapReserve | null = null;
+  /** What a relocation in progress has sent of guest memory. */
+  private dirtyPages: DirtyPageTracker | null = null;
+  /** Guest memory, once the emulator is loaded (relocation reads and writes it). */
+  private readonly memory: Promise<MemoryRegion[]>;
+  private memoryLoaded: (regions: MemoryRegion[]) => void = () => undefined;
 
   constructor(private readonly config: DomainBootConfig) {
     installImageDataShim();
     this.minDrawGapMs = config.displayMaxFps > 0 ? 1000 / config.displayMaxFps : null;
     this.disk = new CowDisk(config.rootfsPath, openOverlay(config));
-    const restoring = config.initialState !== undefined;
+    if (config.initialDiskBlocks) this.disk.importBlocks(config.initialDiskBlocks);
+    config.initialDiskBlocks = undefined;
+    this.memory = new Promise((resolve) => (this.memoryLoaded = resolve));
+    const restoring = config.initialState !== undefined || config.incoming === true;
     const wasmModule = config.wasmModule;
     const options: Record<string, unknown> = {
       wasm_path: config.wasmPath,
@@ -116,6 +134,16 @@ class DomainRuntime {
         const v86 = (this.emulator as unknown as { v86: V86Loop & { cpu: V86WasmCpu } }).v86;
         this.governor.install(v86, () => this.afterSlice());
         startGuestForwards(this.emulator as never, config.network);
+        const regions = memoryRegions(this.emulator as unknown as V86WithMemory);
+        if (config.incoming) {
+          // Pages arrive into zeroed memory; `relocation-resume` runs the guest.
+          zeroRegions(regions);
+          this.heapReserve = new WasmHeapReserve(v86.cpu);
+          this.heapReserve.refill();
+          this.memoryLoaded(regions);
+          return;
+        }
+        this.memoryLoaded(regions);
         if (config.initialState) await this.emulator.restore_state(config.initialState);
         // Snapshot blocks loaded into a fresh personal overlay must be durable before it runs.
         await this.disk.settle();
@@ -246,6 +274,90 @@ class DomainRuntime {
           this.disk.close();
           return null;
         });
+      case 'relocation-scan':
+        return this.replyTransfer(message.requestId, async () => {
+          const batch = await this.scanDirtyPages(message.maxPages);
+          return {
+            value: batch,
+            transfer: [batch.pages.buffer as ArrayBuffer, batch.data.buffer as ArrayBuffer],
+          };
+        });
+      case 'relocation-device-state':
+        return this.replyTransfer(message.requestId, async () => {
+          if (!this.paused) throw new Error('device state is taken from a paused guest');
+          await this.disk.settle();
+          const state = await deviceStateWithoutMemory(this.emulator as unknown as V86WithMemory);
+          return { value: state, transfer: [state] };
+        });
+      case 'relocation-disk-blocks':
+        return this.replyTransfer(message.requestId, async () => {
+          await this.disk.settle();
+          const blocks = this.disk.exportBlocks();
+          return {
+            value: blocks,
+            transfer: [blocks.blocks.buffer as ArrayBuffer, blocks.data.buffer as ArrayBuffer],
+          };
+        });
+      case 'relocation-end':
+        this.dirtyPages = null;
+        return;
+      case 'relocation-pages':
+        return this.reply(message.requestId, async () => {
+          writePages(await this.memory, { pages: message.pages, data: message.data });
+          return null;
+        });
+      case 'relocation-import-disk':
+        return this.reply(message.requestId, async () => {
+          this.disk.importBlocks({ blocks: message.blocks, data: message.data });
+          return null;
+        });
+      case 'relocation-resume':
+        return this.reply(message.requestId, async () => {
+          await this.memory;
+          if (message.durable) {
+            const { overlayPath, base } = message.durable;
+            await this.disk.moveOverlay(
+              DurableOverlay.open(overlayPath, base, this.config.domainId),
+            );
+          }
+          const started = performance.now();
+          await restoreOverMemory(this.emulator as unknown as V86WithMemory, message.deviceState);
+          await this.emulator.run();
+          const restoreMs = performance.now() - started;
+          post({ type: 'booted', restored: true, bootMs: restoreMs, loadedMs: 0, restoreMs });
+          this.sendFrame(true);
+          return null;
+        });
+    }
+  }
+
+  /**
+   * Collects up to `maxPages` changed pages, a slice at a time; between slices the guest runs
+   * (v86's loop and this worker's messages share the event loop), so a scan of a running guest
+   * never stops it for more than a slice.
+   */
+  private async scanDirtyPages(
+    maxPages: number,
+  ): Promise<{ pages: Uint32Array; data: Uint8Array; roundDone: boolean }> {
+    this.dirtyPages ??= new DirtyPageTracker(await this.memory);
+    const batches: { pages: Uint32Array; data: Uint8Array }[] = [];
+    let found = 0;
+    for (;;) {
+      const batch = this.dirtyPages.scan(RELOCATION_SCAN_SLICE_PAGES, maxPages - found);
+      batches.push(batch);
+      found += batch.pages.length;
+      if (batch.roundDone || found >= maxPages) {
+        const pages = new Uint32Array(found);
+        const data = new Uint8Array(found * 4096);
+        let at = 0;
+        for (const part of batches) {
+          pages.set(part.pages, at);
+          data.set(part.data, at * 4096);
+          at += part.pages.length;
+        }
+        return { pages, data, roundDone: batch.roundDone };
+      }
+      await new Promise((resolve) => setImmediate(resolve));
     }
   }
 

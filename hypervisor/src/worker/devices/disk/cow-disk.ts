@@ -88,6 +88,25 @@ export class CowDisk {
     previous.close();
   }
 
+  /** Every written block with its content (a memory overlay relocated or cloned). */
+  exportBlocks(): { blocks: Uint32Array; data: Uint8Array } {
+    const entries = [...this.overlayStore.entries()];
+    const data = new Uint8Array(entries.length * COW_BLOCK_SIZE);
+    entries.forEach(([, block], i) => data.set(block, i * COW_BLOCK_SIZE));
+    return { blocks: Uint32Array.from(entries, ([index]) => index), data };
+  }
+
+  /** Stores blocks exported by `exportBlocks` on another host. */
+  importBlocks({ blocks, data }: { blocks: Uint32Array; data: Uint8Array }): void {
+    if (data.length !== blocks.length * COW_BLOCK_SIZE) throw new Error('disk blocks truncated');
+    this.overlayStore.writeBlocks(
+      Array.from(blocks, (index, i) => [
+        index,
+        data.slice(i * COW_BLOCK_SIZE, (i + 1) * COW_BLOCK_SIZE),
+      ]),
+    );
+  }
+
   /** Bytes the overlay holds, i.e. what this VM has written. */
   get overlayBytes(): number {
     return this.overlayStore.blockCount * COW_BLOCK_SIZE;

@@ -1,0 +1,105 @@
+// `npm run bench -- --only fleet`: live relocation and cloning between two hypervisor processes
+// on loopback (bench/fleet-stack.ts), a Chromium viewer watching through the real gateway.
+import { loadavg } from 'node:os';
+import type { Plan } from './options.ts';
+import { emptyResults, type RunOutput } from './run.ts';
+import { relocateWatched, startRelocationStack, typeLine, waitPainted } from './fleet-stack.ts';
+import { dist, mean, round, type Dist } from './stats.ts';
+
+export interface FleetFigures {
+  relocation: {
+    /** As the viewer sees it: the longest gap between paints around the move. */
+    downtimeMs: Dist;
+    /** On the hosts: the guest frozen on the source until it ran on the target. */
+    hostPauseMs: Dist;
+    totalMs: Dist;
+    /** Mean bytes sent per relocation (pages, disk, device state). */
+    bytes: number;
+    rounds: number;
+    viewerReconnects: number;
+    method: string;
+  };
+  clone: { ms: Dist; method: string };
+}
+
+const METHOD =
+  'A personal desktop VM (256 MiB) on one of two hypervisor daemons (separate processes on loopback), watched by a headless Chromium viewer through the real gateway, with `while true; do date; sleep 0.05; done` running in its terminal so that the screen changes every frame; relocated back and forth with domain:migrate (pre-copy). downtimeMs: in the page, the longest gap between two painted frames from the call until 1.5 s after it (the last frame painted before the pause to the first painted from the target, through the gateway switching hosts); hostPauseMs: the source host, from freezing the guest to the target confirming it runs; totalMs: the whole call; bytes: mean sent per relocation; viewerReconnects: viewer state changes to reconnecting over all relocations.';
+const CLONE_METHOD =
+  'domain:clone of the running desktop VM on its host, count 1: from the call to the clone running (guest paused for its capture, overlay copied, clone restored); each clone destroyed after.';
+
+export async function runFleetBench(plan: Plan, log: (line: string) => void): Promise<RunOutput> {
+  const started = performance.now();
+  const loadStart = loadavg()[0]!;
+  const samples = plan.mode === 'smoke' ? 1 : plan.mode === 'quick' ? 4 : 10;
+  const results = emptyResults();
+  const series: Record<string, number[]> = {};
+  log('starting two hypervisor processes, the gateway and Chromium');
+  const stack = await startRelocationStack();
+  try {
+    const hosts = stack.hosts;
+    const vm = await hosts[0].client!.create({
+      appliance: 'desktop',
+      kind: 'personal',
+      owner: 'bench',
+    });
+    const viewer = await stack.open(vm.id);
+    await waitPainted(viewer);
+    await typeLine(viewer, 'while true; do date; sleep 0.05; done');
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const gaps: number[] = [];
+    const pauses: number[] = [];
+    const totals: number[] = [];
+    const bytes: number[] = [];
+    const rounds: number[] = [];
+    let reconnects = 0;
+    for (let i = 0; i < samples; i++) {
+      const from = hosts[i % 2]!;
+      const to = hosts[(i + 1) % 2]!;
+      const sample = await relocateWatched(from.client!, to, vm.id, viewer);
+      gaps.push(sample.viewerGapMs);
+      pauses.push(sample.report.pausedMs);
+      totals.push(sample.report.totalMs);
+      bytes.push(sample.report.bytes);
+      rounds.push(sample.report.rounds);
+      reconnects = sample.reconnects;
+      log(
+        `relocation ${i + 1}/${samples} ${from.client === hosts[0].client ? 'a→b' : 'b→a'}: ` +
+          `viewer gap ${Math.round(sample.viewerGapMs)} ms, host pause ${sample.report.pausedMs} ms, ` +
+          `${sample.report.totalMs} ms, ${(sample.report.bytes / 2 ** 20).toFixed(1)} MiB`,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+    const home = hosts[samples % 2]!.client!;
+    const clones: number[] = [];
+    for (let i = 0; i < Math.max(1, Math.ceil(samples / 2)); i++) {
+      const t = performance.now();
+      const [clone] = await home.call('domain:clone', { id: vm.id, count: 1 });
+      clones.push(performance.now() - t);
+      log(`clone ${i + 1}: ${Math.round(clones.at(-1)!)} ms`);
+      await home.destroy(clone!.id);
+    }
+    series['fleet.relocation.downtimeMs'] = gaps;
+    series['fleet.clone.ms'] = clones;
+    results.fleet = {
+      relocation: {
+        downtimeMs: dist(gaps, METHOD, 0),
+        hostPauseMs: dist(pauses, METHOD, 0),
+        totalMs: dist(totals, METHOD, 0),
+        bytes: Math.round(mean(bytes)),
+        rounds: round(mean(rounds), 1),
+        viewerReconnects: reconnects,
+        method: METHOD,
+      },
+      clone: { ms: dist(clones, CLONE_METHOD, 0), method: CLONE_METHOD },
+    };
+  } finally {
+    await stack.close();
+  }
+  return {
+    results,
+    series,
+    elapsedMs: performance.now() - started,
+    mode: `${plan.mode}, fleet only`,
+    loadavg: { start: round(loadStart, 2), end: round(loadavg()[0]!, 2) },
+  };
+}

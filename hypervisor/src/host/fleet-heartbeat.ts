@@ -1,0 +1,85 @@
+// A host of a fleet registers itself in the fleet's PostgreSQL (the HypervisorHost row, id =
+// HYPERVISOR_ID) and heartbeats every few seconds with its memory, load, VM counts and ready
+// standby appliances. Portals read the rows to place VMs and call a host offline when its
+// heartbeat is older than HOST_OFFLINE_AFTER_MS. The `draining` flag belongs to the operator:
+// the heartbeat never writes it. Not used in the embedded default (one host, SQLite).
+import { createDb, type Db } from '@raydesk/db';
+import type pino from 'pino';
+import type { HostInfo } from '../api/protocol.ts';
+
+/** A host whose last heartbeat is older than this is offline (heartbeats come every 3 s). */
+export const HOST_OFFLINE_AFTER_MS = 10_000;
+
+export interface FleetHeartbeatOptions {
+  databaseUrl: string;
+  hostId: string;
+  /** The host's control URL as the rest of the fleet reaches it. */
+  url: string;
+  intervalMs: number;
+  info: () => HostInfo;
+  log: pino.Logger;
+}
+
+export class FleetHeartbeat {
+  private readonly db: Db;
+  private timer: NodeJS.Timeout | null = null;
+  private beating: Promise<void> | null = null;
+  private failing = false;
+
+  constructor(private readonly options: FleetHeartbeatOptions) {
+    this.db = createDb(options.databaseUrl);
+  }
+
+  /** Registers now (resolves after the first heartbeat was written or failed), then repeats. */
+  async start(): Promise<void> {
+    await this.beat();
+    this.timer = setInterval(() => void this.beat(), this.options.intervalMs);
+    this.timer.unref();
+  }
+
+  /** Writes one heartbeat; failures are logged once until one succeeds again. */
+  beat(): Promise<void> {
+    this.beating ??= this.write().finally(() => (this.beating = null));
+    return this.beating;
+  }
+
+  private async write(): Promise<void> {
+    const { hostId, url } = this.options;
+    const info = this.options.info();
+    const fields = {
+      url,
+      memoryBudgetMiB: info.memoryBudgetMiB,
+      memoryUsedMiB: info.memoryUsedMiB,
+      cores: info.cores,
+      domains: info.domains,
+      running: info.running,
+      load: info.load,
+      standby: info.standbyReady.join(','),
+      status: 'online',
+      lastHeartbeatAt: new Date(),
+    };
+    try {
+      await this.db.hypervisorHost.upsert({
+        where: { id: hostId },
+        create: { id: hostId, name: hostId, ...fields },
+        update: fields,
+      });
+      if (this.failing) this.options.log.info({ hostId }, 'fleet heartbeat written again');
+      this.failing = false;
+    } catch (error) {
+      if (!this.failing) this.options.log.warn({ hostId, err: error }, 'fleet heartbeat failed');
+      this.failing = true;
+    }
+  }
+
+  /** Stops heartbeating and marks the host offline at once (a clean stop, not a crash). */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.beating;
+    await this.db.hypervisorHost
+      .updateMany({ where: { id: this.options.hostId }, data: { status: 'offline' } })
+      .catch(() => undefined);
+    await this.db.$disconnect();
+  }
+}

@@ -1,0 +1,217 @@
+// The sending side of a live relocation, pre-copy as in Clark et al. (NSDI 2005): while the
+// guest runs, its memory is sent in rounds, each round resending the pages written since they
+// were sent (the worker finds them by hash, dirty-pages.ts); when a round leaves little, or
+// rounds stop shrinking, the guest is frozen, the rest of its memory, its disk's tail and its
+// device state go over, and it runs on the target. Until the target confirms that, the guest
+// is the source's: any failure aborts the target's copy and thaws the guest here.
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import type pino from 'pino';
+import type { HypervisorClient } from '../../api/client.ts';
+import type { CallRequest, CallResponse, ControlCall } from '../../api/contract.ts';
+import {
+  RELOCATION_CHUNK_BYTES,
+  type DomainInfo,
+  type RelocationBegun,
+} from '../../api/protocol.ts';
+import type { Domain } from '../domain.ts';
+
+const PAGE_BYTES = 4096;
+/** Pages the worker collects per scan request (4 MiB), then sent in chunks. */
+const SCAN_PAGES = 1024;
+const CHUNK_PAGES = RELOCATION_CHUNK_BYTES / PAGE_BYTES;
+/** Chunks in flight at once: enough to keep the link busy, few enough to bound memory. */
+const WINDOW = 4;
+/** Stop and copy once a round found this few pages (4 MiB)... */
+const STOP_PAGES = 1024;
+/** ...or after this many rounds, or when a round did not shrink by a tenth. */
+const MAX_ROUNDS = 8;
+
+export interface OutgoingOptions {
+  domain: Domain;
+  mode: 'move' | 'clone';
+  target: HypervisorClient;
+  /** The durable overlay file, or null for a memory disk. */
+  overlayPath: string | null;
+  recipeHash: string;
+  fromHostId: string;
+  log: pino.Logger;
+  /** The target accepted: viewers' gateways may connect to it before the guest pauses. */
+  onBegun?: (begun: RelocationBegun) => void;
+}
+
+export interface OutgoingResult {
+  begun: RelocationBegun;
+  info: DomainInfo;
+  rounds: number;
+  pagesSent: number;
+  bytes: number;
+  diskBytes: number;
+  totalMs: number;
+  pausedMs: number;
+}
+
+/** Sends `domain` to the target; on failure the target's copy is dropped and the guest runs here. */
+export async function sendDomain(options: OutgoingOptions): Promise<OutgoingResult> {
+  return new OutgoingRelocation(options).run();
+}
+
+class OutgoingRelocation {
+  private bytes = 0;
+  private pagesSent = 0;
+  private diskSent = 0;
+  private frozen = false;
+  private lose: (error: Error) => void = () => undefined;
+  /** Rejects when the connection to the target drops: calls in flight then fail at once. */
+  private readonly lost = new Promise<never>((_, reject) => (this.lose = reject));
+  private readonly onDisconnect = (reason: string) => {
+    this.lose(new Error(`lost the connection to the target host (${reason})`));
+  };
+
+  constructor(private readonly options: OutgoingOptions) {
+    this.lost.catch(() => undefined);
+  }
+
+  async run(): Promise<OutgoingResult> {
+    const { domain, target, log } = this.options;
+    const started = performance.now();
+    await target.connected();
+    target.socket.on('disconnect', this.onDisconnect);
+    let begun: RelocationBegun | null = null;
+    try {
+      begun = await this.call('relocation:begin', {
+        mode: this.options.mode,
+        spec: { ...domain.spec },
+        createdAt: domain.createdAt.toISOString(),
+        recipeHash: this.options.recipeHash,
+        sched: { ...domain.sched },
+        fromHostId: this.options.fromHostId,
+      });
+      const token = begun.token;
+      this.options.onBegun?.(begun);
+      await this.sendDisk(token);
+      let rounds = 0;
+      let previous = Infinity;
+      for (;;) {
+        const found = await this.sendRound(token);
+        rounds++;
+        await this.sendDisk(token);
+        log.debug({ domain: domain.id, round: rounds, pages: found }, 'relocation round');
+        if (rounds > 1 && (found <= STOP_PAGES || rounds >= MAX_ROUNDS || found > previous * 0.9))
+          break;
+        previous = found;
+      }
+      const frozenAt = performance.now();
+      await domain.freeze();
+      this.frozen = true;
+      await this.sendRound(token);
+      const diskFileBytes = await this.sendDisk(token);
+      if (this.options.overlayPath === null) await this.sendDiskBlocks(token);
+      const state = new Uint8Array(await domain.relocationDeviceState());
+      this.bytes += state.length;
+      const deviceState: Uint8Array[] = [];
+      for (let at = 0; at < state.length; at += RELOCATION_CHUNK_BYTES) {
+        deviceState.push(state.subarray(at, at + RELOCATION_CHUNK_BYTES));
+      }
+      const info = await this.call('relocation:finish', { token, deviceState, diskFileBytes });
+      const pausedMs = performance.now() - frozenAt;
+      domain.endRelocation();
+      if (this.options.mode === 'clone') await domain.thaw();
+      return {
+        begun,
+        info,
+        rounds,
+        pagesSent: this.pagesSent,
+        bytes: this.bytes,
+        diskBytes: this.diskSent,
+        totalMs: performance.now() - started,
+        pausedMs,
+      };
+    } catch (error) {
+      log.warn({ domain: domain.id, err: error }, 'relocation failed; the domain stays here');
+      if (begun) {
+        const token = begun.token;
+        await this.options.target.call('relocation:abort', { token }).catch(() => undefined);
+      }
+      domain.endRelocation();
+      if (this.frozen) await domain.thaw();
+      throw error;
+    } finally {
+      target.socket.off('disconnect', this.onDisconnect);
+    }
+  }
+
+  /** One pass over guest memory: every page changed since sent. Returns how many there were. */
+  private async sendRound(token: string): Promise<number> {
+    let found = 0;
+    for (;;) {
+      const batch = await this.options.domain.relocationScan(SCAN_PAGES);
+      found += batch.pages.length;
+      const chunks: Array<() => Promise<null>> = [];
+      for (let first = 0; first < batch.pages.length; first += CHUNK_PAGES) {
+        const pages = batch.pages.subarray(first, first + CHUNK_PAGES);
+        const data = batch.data.subarray(first * PAGE_BYTES, (first + pages.length) * PAGE_BYTES);
+        const bytes = new Uint8Array(pages.buffer, pages.byteOffset, pages.byteLength);
+        chunks.push(() => this.call('relocation:pages', { token, pages: bytes, data }));
+        this.bytes += bytes.length + data.length;
+        this.pagesSent += pages.length;
+      }
+      await this.inWindow(chunks);
+      if (batch.roundDone) return found;
+    }
+  }
+
+  /** Sends what the overlay file gained since last time; returns its size, or null. */
+  private async sendDisk(token: string): Promise<number | null> {
+    const path = this.options.overlayPath;
+    if (path === null) return null;
+    const fd = openSync(path, 'r');
+    try {
+      const size = fstatSync(fd).size;
+      const chunks: Array<() => Promise<null>> = [];
+      while (this.diskSent < size) {
+        const offset = this.diskSent;
+        const bytes = Buffer.alloc(Math.min(RELOCATION_CHUNK_BYTES, size - offset));
+        const read = readSync(fd, bytes, 0, bytes.length, offset);
+        if (read !== bytes.length) throw new Error(`short read of ${path}`);
+        chunks.push(() => this.call('relocation:disk', { token, offset, bytes }));
+        this.diskSent += read;
+        this.bytes += read;
+        if (chunks.length >= WINDOW * 4) await this.inWindow(chunks.splice(0));
+      }
+      await this.inWindow(chunks);
+      return size;
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** A memory overlay goes whole while the guest is frozen. */
+  private async sendDiskBlocks(token: string): Promise<void> {
+    const { blocks, data } = await this.options.domain.exportDiskBlocks();
+    const chunks: Array<() => Promise<null>> = [];
+    for (let first = 0; first < blocks.length; first += CHUNK_PAGES) {
+      const part = blocks.subarray(first, first + CHUNK_PAGES);
+      const bytes = data.subarray(first * PAGE_BYTES, (first + part.length) * PAGE_BYTES);
+      const index = new Uint8Array(part.buffer, part.byteOffset, part.byteLength);
+      chunks.push(() => this.call('relocation:disk-blocks', { token, blocks: index, data: bytes }));
+      this.bytes += bytes.length;
+      this.diskSent += bytes.length;
+    }
+    await this.inWindow(chunks);
+  }
+
+  /** Runs the calls with at most WINDOW in flight. */
+  private async inWindow(calls: Array<() => Promise<unknown>>): Promise<void> {
+    let next = 0;
+    const lane = async () => {
+      while (next < calls.length) await calls[next++]!();
+    };
+    await Promise.all(Array.from({ length: Math.min(WINDOW, calls.length) }, lane));
+  }
+
+  /** A call to the target that fails at once when the connection is gone. */
+  private call<K extends ControlCall>(name: K, request: CallRequest<K>): Promise<CallResponse<K>> {
+    return Promise.race([this.options.target.call(name, request), this.lost]);
+  }
+}

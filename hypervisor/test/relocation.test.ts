@@ -1,0 +1,186 @@
+// Live relocation and cloning between two real hypervisor daemons on loopback: a personal
+// console VM moves while a process runs in it and keeps its disk; a relocation whose target is
+// killed mid-way leaves it running where it was; a clone gets its own machine-id and disk.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { DomainMoved, HypervisorClient } from '../src/api/index.ts';
+import { REPO_ROOT } from '@raydesk/common/node';
+import { DAEMON_SECRET, Daemon, freePort, run, waitForShell } from './daemon.ts';
+import { sleep } from './harness.ts';
+
+/**
+ * The value of a shell expression in the guest. The console echoes the typed line, so the label
+ * is typed split by quotes and only the output matches `LABEL=`.
+ */
+async function ask(client: HypervisorClient, id: string, label: string, expr: string) {
+  const [, value] = await run(
+    client,
+    id,
+    `echo "${label}""=${expr}"`,
+    new RegExp(`${label}=(\\S*)`),
+  );
+  return value!;
+}
+
+/** `npm run vm -- <args>` against the test daemons. */
+function vm(...args: string[]): { status: number | null; out: string } {
+  const result = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', join(REPO_ROOT, 'hypervisor/src/cli/main.ts'), ...args],
+    { cwd: REPO_ROOT, env: { ...process.env, HYPERVISOR_SECRET: DAEMON_SECRET }, encoding: 'utf8' },
+  );
+  return { status: result.status, out: result.stdout + result.stderr };
+}
+
+/** A daemon with its own data directory, port and host id. */
+async function started(name: string): Promise<Daemon> {
+  const dataDir = mkdtempSync(join(tmpdir(), `raydesk-reloc-${name}-`));
+  const d = new Daemon(dataDir, await freePort(), { HYPERVISOR_ID: name });
+  await d.start();
+  return d;
+}
+
+describe('live relocation between two hosts', () => {
+  let a: Daemon;
+  let b: Daemon;
+  let id: string;
+  let pid: string;
+  const token = `token-${process.pid}-${Date.now()}`;
+
+  before(async () => {
+    [a, b] = await Promise.all([started('host-a'), started('host-b')]);
+  });
+  after(async () => {
+    for (const d of [a, b]) {
+      await d?.stop('SIGKILL');
+      if (d) rmSync(d.dataDir, { recursive: true, force: true });
+    }
+  });
+
+  test('a running VM moves with its processes, its disk and its id', async () => {
+    const source = a.client!;
+    id = (await source.create({ appliance: 'console', kind: 'personal', owner: 'alice' })).id;
+    await waitForShell(source, id);
+    await run(source, id, `echo ${token} > /root/before; sync; echo "WRI""TTEN"`, /WRITTEN/);
+    const started = await run(
+      source,
+      id,
+      '(while :; do date +%s > /root/tick; sleep 1; done) & echo "PID""=$!"',
+      /PID=(\d+)/,
+    );
+    pid = started[1]!;
+    const machineId = await ask(source, id, 'MID', '$(cat /etc/machine-id)');
+
+    const moved = new Promise<DomainMoved>((resolve) =>
+      source.socket.once('domain:moved', resolve),
+    );
+    const report = await source.call('domain:migrate', { id, to: b.url });
+    assert.equal(report.id, id);
+    assert.equal(report.toHostId, 'host-b');
+    assert.equal(report.info.state, 'running');
+    assert.ok(report.pagesSent > 0 && report.bytes > report.pagesSent * 4096 - 1);
+    assert.deepEqual(await moved, { id, hostId: 'host-b', url: b.url });
+    console.log(
+      `relocated: ${report.rounds} rounds, ${report.pagesSent} pages, ${report.bytes} bytes, ` +
+        `${report.totalMs} ms total, paused ${report.pausedMs} ms`,
+    );
+
+    // The source forgot it, files included; the target owns it with the same record.
+    assert.equal(
+      (await source.list()).find((d) => d.id === id),
+      undefined,
+    );
+    assert.equal(existsSync(join(a.dataDir, 'disks', `${id}.overlay`)), false);
+    const target = b.client!;
+    const info = await target.get(id);
+    assert.equal(info.state, 'running');
+    assert.equal(info.owner, 'alice');
+    assert.equal((await target.disk(id)).kind, 'durable');
+    assert.ok(existsSync(join(b.dataDir, 'disks', `${id}.overlay`)));
+
+    const alive = `$(kill -0 ${pid} && echo yes || echo no)`;
+    assert.equal(await ask(target, id, 'ALIVE', alive), 'yes', 'the process still runs');
+    assert.equal(await ask(target, id, 'FILE', '$(cat /root/before)'), token, 'the file is intact');
+    assert.equal(await ask(target, id, 'MID', '$(cat /etc/machine-id)'), machineId);
+    // The background loop keeps writing its disk on the new host.
+    const t1 = await ask(target, id, 'TICK', '$(cat /root/tick)');
+    await sleep(2500);
+    const t2 = await ask(target, id, 'TICK', '$(cat /root/tick)');
+    assert.ok(Number(t2) > Number(t1), 'the process keeps running after the move');
+  });
+
+  test('a relocation whose target is killed mid-way leaves the VM running on the source', async () => {
+    const c = await started('host-c');
+    const source = b.client!;
+    const incoming = join(c.dataDir, 'disks', `${id}.overlay.incoming`);
+    const migrating = source.call('domain:migrate', { id, to: c.url });
+    // Kill the target once it has begun receiving.
+    const deadline = Date.now() + 60_000;
+    while (!existsSync(incoming) && Date.now() < deadline) await sleep(5);
+    assert.ok(existsSync(incoming), 'the target never began receiving');
+    await c.stop('SIGKILL');
+    await assert.rejects(migrating);
+    rmSync(c.dataDir, { recursive: true, force: true });
+
+    const info = await source.get(id);
+    assert.equal(info.state, 'running');
+    const alive = `$(kill -0 ${pid} && echo yes || echo no)`;
+    assert.equal(await ask(source, id, 'ALIVE', alive), 'yes');
+    assert.equal(await ask(source, id, 'FILE', '$(cat /root/before)'), token);
+    assert.ok(existsSync(join(b.dataDir, 'disks', `${id}.overlay`)));
+  });
+
+  test('a clone has its own id, machine-id and disk', async () => {
+    const host = b.client!;
+    const originalMid = await ask(host, id, 'MID', '$(cat /etc/machine-id)');
+    const clones = await host.call('domain:clone', { id, count: 1 });
+    assert.equal(clones.length, 1);
+    const clone = clones[0]!;
+    assert.notEqual(clone.id, id);
+    assert.equal(clone.state, 'running');
+    assert.equal((await host.get(id)).state, 'running');
+    assert.ok(existsSync(join(b.dataDir, 'disks', `${clone.id}.overlay`)));
+
+    // The guest agent gives the clone its identity shortly after it runs.
+    let cloneMid = originalMid;
+    for (let n = 0; n < 40 && cloneMid === originalMid; n++) {
+      cloneMid = await ask(host, clone.id, 'MID', '$(cat /etc/machine-id)');
+      if (cloneMid === originalMid) await sleep(500);
+    }
+    assert.notEqual(cloneMid, originalMid, 'the clone has a new machine-id');
+
+    // Same disk contents at the moment of the clone, separate from then on.
+    assert.equal(await ask(host, clone.id, 'FILE', '$(cat /root/before)'), token);
+    await run(host, clone.id, 'echo mine > /root/clone-only; sync; echo "WRO""TE"', /WROTE/);
+    const seen = await ask(host, id, 'SEEN', '$(test -e /root/clone-only && echo yes || echo no)');
+    assert.equal(seen, 'no', "the clone's writes stay on its own disk");
+    assert.ok(readdirSync(join(b.dataDir, 'disks')).length >= 2);
+  });
+
+  test('the CLI moves it back and refuses bad arguments', () => {
+    const bad = vm('migrate', id, '--to', 'host-without-registry', '--from', b.url);
+    assert.equal(bad.status, 2, bad.out);
+    assert.match(bad.out, /fleet registry/);
+    assert.equal(vm('clone', id, '--count', '0', '--from', b.url).status, 2);
+    const moved = vm('migrate', id, '--to', a.url, '--from', b.url);
+    assert.equal(moved.status, 0, moved.out);
+    assert.match(moved.out, new RegExp(`moved ${id} from host-b to host-a`));
+  });
+
+  test('drain moves every running VM off a host and makes it refuse new ones', async () => {
+    const left = (await b.client!.list()).filter((d) => d.state === 'running');
+    assert.ok(left.length > 0, 'the clone still runs on host-b');
+    const drained = vm('drain', b.url, '--to', a.url);
+    assert.equal(drained.status, 0, drained.out);
+    assert.equal((await b.client!.list()).filter((d) => d.state === 'running').length, 0);
+    for (const domain of left) assert.equal((await a.client!.get(domain.id)).state, 'running');
+    assert.equal((await b.client!.hostInfo()).draining, true);
+    await assert.rejects(b.client!.create({ appliance: 'console' }), /draining/);
+    await b.client!.call('host:undrain', {});
+    assert.equal((await b.client!.hostInfo()).draining, false);
+  });
+});

@@ -1,0 +1,16 @@
+-- AlterTable
+ALTER TABLE "HypervisorHost" ADD COLUMN     "draining" BOOLEAN NOT NULL DEFAULT false,
+ADD COLUMN     "load" DOUBLE PRECISION NOT NULL DEFAULT 0,
+ADD COLUMN     "standby" TEXT NOT NULL DEFAULT '';
+
+-- CreateTable
+CREATE TABLE "GatewayNode" (
+    "id" TEXT NOT NULL,
+    "url" TEXT NOT NULL,
+    "sessions" INTEGER NOT NULL DEFAULT 0,
+    "lastHeartbeatAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+
+    CONSTRAINT "GatewayNode_pkey" PRIMARY KEY ("id")
+);
+
