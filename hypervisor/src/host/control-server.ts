@@ -105,7 +105,8 @@ export class ControlServer {
     serveContract(socket, this.handlers, watches, log);
     socket.on('disconnect', () => {
       watches.clear();
-      this.host.relocationConnectionClosed(socket.id);
+      // A relocation arriving from this sender is dropped.
+      this.host.incoming.connectionClosed(socket.id);
       log.debug('control client disconnected');
     });
   }

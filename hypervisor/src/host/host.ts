@@ -7,15 +7,15 @@
 //   idle-suspender.ts  saving personal domains nobody watches
 //   recovery.ts        domains the host had before it stopped
 //   domain-launcher.ts boot configuration and guest refresh
+//   relocation/        live relocation, cloning, drain (relocations.ts; outgoing/incoming ends)
 //   ../snapshots/      golden snapshots (store, and their build over this host's domains)
 import { EventEmitter, once } from 'node:events';
-import { constants as fsConstants, copyFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { dirname } from 'node:path';
 import type pino from 'pino';
 import type { Registry } from 'prom-client';
-import { HypervisorClient } from '../api/client.ts';
 import {
   createDomainSchema,
   type ApplianceName,
@@ -55,8 +55,8 @@ import { registerHostMetrics } from './metrics.ts';
 import { Recovery } from './recovery.ts';
 import { CreditScheduler } from './scheduler.ts';
 import { StandbyPool } from './standby-pool.ts';
-import { IncomingRelocations } from './relocation/incoming.ts';
-import { sendDomain } from './relocation/outgoing.ts';
+import type { IncomingRelocations } from './relocation/incoming.ts';
+import { Relocations } from './relocation/relocations.ts';
 
 export interface HostEvents {
   state: [DomainInfo];
@@ -65,9 +65,6 @@ export interface HostEvents {
   /** A domain left for another host (relocation): its viewers follow it there. */
   moved: [DomainMoved];
 }
-
-/** How long a host-to-host call may take during a relocation before it counts as failed. */
-const PEER_CALL_TIMEOUT_MS = 20_000;
 
 export class Host extends EventEmitter<HostEvents> {
   private readonly table = new DomainTable<Domain>();
@@ -86,12 +83,7 @@ export class Host extends EventEmitter<HostEvents> {
   private readonly golden: GoldenSnapshots;
   /** Starts in progress, so two callers (a viewer, the recovery, the CLI) share one. */
   private readonly starting = new Map<string, Promise<Domain>>();
-  /** Domains being relocated or cloned away: other operations on them wait their turn. */
-  private readonly relocating = new Set<string>();
-  /** Relocations arriving here (relocation/incoming.ts). */
-  readonly incoming: IncomingRelocations;
-  /** A draining host takes no new domains (`host:drain`). */
-  private drainingValue = false;
+  private readonly relocations: Relocations;
 
   /** A host on `config.dataDir`, made owner-only, with its CPU scheduler running. */
   static open(config: HypervisorConfig, log: pino.Logger): Host {
@@ -179,40 +171,22 @@ export class Host extends EventEmitter<HostEvents> {
       },
       log,
     );
-    this.incoming = new IncomingRelocations(
-      {
-        hostId: config.hostId,
-        newId: () => this.table.newId(),
-        assertFree: (id) => {
-          const existing = this.table.find(id);
-          if (existing && existing.state !== 'stopped') {
-            throw new HostError('bad_request', `domain ${id} is already here (${existing.state})`);
-          }
-        },
-        prepare: (spec, recipeHash) => this.prepareIncoming(spec, recipeHash),
-        durableDisk: async (domain) => {
-          const image = await this.appliance(domain.spec.appliance);
-          const disk = this.launcher.diskConfig(domain.id, domain.spec.kind, image);
-          return disk.kind === 'durable'
-            ? { overlayPath: disk.overlayPath, base: disk.base }
-            : null;
-        },
-        adopt: (domain, mode) => {
-          this.remember(domain);
-          domain.guestRefreshed = this.launcher.refreshGuest(
-            domain,
-            mode === 'clone' ? 'clone' : 'resume',
-          );
-        },
-        discard: async (domain) => {
-          if (!this.table.holds(domain)) return;
-          if (domain.state !== 'stopped') await domain.destroy().catch(() => undefined);
-          this.table.remove(domain);
-          this.removeDomainFiles(domain);
-        },
-      },
-      log.child({ component: 'relocation' }),
-    );
+    this.relocations = new Relocations({
+      config,
+      table: this.table,
+      files: this.files,
+      admission: this.admission,
+      launcher: this.launcher,
+      network: this.network,
+      appliance: (name) => this.appliance(name),
+      register: (spec) => this.register(spec),
+      remember: (domain) => this.remember(domain),
+      forget: (domain) => this.forget(domain),
+      removeDomainFiles: (domain) => this.removeDomainFiles(domain),
+      announce: (event, moved) => this.emit(event, moved),
+      stopStandby: () => this.standby.enable([]),
+      log,
+    });
     exposeInternals(this, {
       scheduler: this.scheduler,
       network: this.network,
@@ -262,7 +236,7 @@ export class Host extends EventEmitter<HostEvents> {
   info(): HostInfo {
     return {
       hostId: this.config.hostId,
-      draining: this.drainingValue,
+      draining: this.relocations.draining,
       memoryBudgetMiB: this.config.memoryBudgetMiB,
       memoryUsedMiB: this.memoryInUse(),
       ...this.table.counts(),
@@ -334,7 +308,7 @@ export class Host extends EventEmitter<HostEvents> {
   /** Creates and starts a domain, from the appliance's golden snapshot unless `coldBoot`. */
   async create(request: CreateDomainRequest): Promise<Domain> {
     const parsed = createDomainSchema.parse(request);
-    this.assertNotDraining();
+    this.relocations.assertNotDraining();
     if (!parsed.coldBoot && parsed.memoryMiB === undefined) {
       const claimed = await this.claimStandby(parsed.appliance, {
         name: parsed.name,
@@ -379,7 +353,7 @@ export class Host extends EventEmitter<HostEvents> {
 
   async pause(id: string): Promise<Domain> {
     const domain = this.get(id);
-    this.assertNotRelocating(id);
+    this.relocations.assertNotRelocating(id);
     await domain.pause();
     return domain;
   }
@@ -387,7 +361,7 @@ export class Host extends EventEmitter<HostEvents> {
   /** Resumes a paused domain and tells its guest that real time has passed meanwhile. */
   async unpause(id: string): Promise<Domain> {
     const domain = this.get(id);
-    this.assertNotRelocating(id);
+    this.relocations.assertNotRelocating(id);
     await domain.unpause();
     domain.guestRefreshed = this.launcher.refreshGuest(domain, 'resume');
     return domain;
@@ -395,7 +369,7 @@ export class Host extends EventEmitter<HostEvents> {
 
   async reboot(id: string): Promise<Domain> {
     const domain = this.get(id);
-    this.assertNotRelocating(id);
+    this.relocations.assertNotRelocating(id);
     await domain.reboot();
     return domain;
   }
@@ -403,7 +377,7 @@ export class Host extends EventEmitter<HostEvents> {
   /** Saves the domain's state to `file` (default: its place under data/) and ends its worker. */
   async save(id: string, file?: string): Promise<{ domain: Domain; file: string; bytes: number }> {
     const domain = this.get(id);
-    this.assertNotRelocating(id);
+    this.relocations.assertNotRelocating(id);
     const image = await this.appliance(domain.spec.appliance);
     const path = file ?? this.files.stateFile(id);
     await this.admission.admitToDisk(domain.spec, dirname(path));
@@ -465,7 +439,7 @@ export class Host extends EventEmitter<HostEvents> {
   /** Ends a domain for good: its worker, and its disk, state and records on this host. */
   async destroy(id: string): Promise<Domain> {
     const domain = this.get(id);
-    this.assertNotRelocating(id);
+    this.relocations.assertNotRelocating(id);
     await domain.destroy();
     this.table.remove(domain);
     this.removeDomainFiles(domain);
@@ -518,252 +492,34 @@ export class Host extends EventEmitter<HostEvents> {
     this.table.find(id)?.wheel(dx, dy);
   }
 
-  // ---- Relocation and cloning -----------------------------------------------------------------
+  // ---- Relocation and cloning (relocation/relocations.ts) -------------------------------------
 
-  get draining(): boolean {
-    return this.drainingValue;
+  /** Relocations arriving here (relocation/incoming.ts); the control server serves them. */
+  get incoming(): IncomingRelocations {
+    return this.relocations.incoming;
   }
 
-  /**
-   * Moves a running domain to the host at `to` while it runs (pre-copy, relocation/outgoing.ts).
-   * On success that host owns it (same id, record and disk) and this host forgets it; on any
-   * failure it keeps running here as it was.
-   */
-  async migrate(id: string, to: string): Promise<RelocationReport> {
-    const domain = this.get(id);
-    if (domain.state !== 'running') {
-      throw new HostError(
-        'illegal_transition',
-        `cannot migrate domain ${id} while it is ${domain.state}`,
-      );
-    }
-    this.assertNotRelocating(id);
-    this.relocating.add(id);
-    const target = new HypervisorClient({
-      url: to,
-      secret: this.config.secret,
-      timeoutMs: PEER_CALL_TIMEOUT_MS,
-    });
-    try {
-      const image = await this.appliance(domain.spec.appliance);
-      const disk = this.launcher.diskConfig(id, domain.spec.kind, image);
-      const sent = await sendDomain({
-        domain,
-        mode: 'move',
-        target,
-        overlayPath: disk.kind === 'durable' ? disk.overlayPath : null,
-        recipeHash: image.recipeHash,
-        fromHostId: this.config.hostId,
-        log: this.log,
-        onBegun: (begun) => this.emit('moving', { id, hostId: begun.hostId, url: to }),
-      });
-      this.emit('moved', { id, hostId: sent.begun.hostId, url: to });
-      await domain.handOver();
-      this.table.remove(domain);
-      this.network.onDomainState(id, 'stopped');
-      this.files.removeDomain(id, { keepConsoleLog: false });
-      const report: RelocationReport = {
-        id,
-        fromHostId: this.config.hostId,
-        toHostId: sent.begun.hostId,
-        toUrl: to,
-        rounds: sent.rounds,
-        pagesSent: sent.pagesSent,
-        bytes: sent.bytes,
-        diskBytes: sent.diskBytes,
-        totalMs: Math.round(sent.totalMs),
-        pausedMs: Math.round(sent.pausedMs),
-        info: sent.info,
-      };
-      this.log.info({ ...report, info: undefined }, 'domain relocated');
-      return report;
-    } finally {
-      this.relocating.delete(id);
-      target.close();
-    }
+  /** Moves a running domain to the host at `to` while it runs; on failure it stays here. */
+  migrate(id: string, to: string): Promise<RelocationReport> {
+    return this.relocations.migrate(id, to);
   }
 
-  /**
-   * `count` copies of a running domain, each with a new id, its own copy of the disk overlay and
-   * (through the guest agent) a new machine-id, hostname, entropy and clock. Here, the domain
-   * pauses only while its state is captured; with `to`, the copies are made there by pre-copy.
-   */
-  async clone(id: string, count: number, to?: string): Promise<DomainInfo[]> {
-    const domain = this.get(id);
-    if (domain.state !== 'running') {
-      throw new HostError(
-        'illegal_transition',
-        `cannot clone domain ${id} while it is ${domain.state}`,
-      );
-    }
-    this.assertNotRelocating(id);
-    this.relocating.add(id);
-    try {
-      const image = await this.appliance(domain.spec.appliance);
-      const disk = this.launcher.diskConfig(id, domain.spec.kind, image);
-      if (to)
-        return await this.cloneTo(
-          domain,
-          count,
-          to,
-          image.recipeHash,
-          disk.kind === 'durable' ? disk.overlayPath : null,
-        );
-      this.assertNotDraining();
-      const specs: DomainSpec[] = [];
-      for (let n = 0; n < count; n++) {
-        const cloneId = this.table.newId();
-        specs.push({
-          ...domain.spec,
-          id: cloneId,
-          name: `${domain.spec.name}-${cloneId.slice(-4)}`,
-        });
-      }
-      for (const spec of specs) await this.admission.admitMemory(spec);
-      // While the guest is paused for its capture: its memory, and its disk as of that instant.
-      const captured = await domain.captureState(false, async (state) => {
-        if (disk.kind === 'durable') {
-          for (const spec of specs) {
-            copyFileSync(
-              disk.overlayPath,
-              this.files.overlayFile(spec.id),
-              fsConstants.COPYFILE_FICLONE,
-            );
-          }
-          return { state, blocks: undefined };
-        }
-        return { state, blocks: await domain.exportDiskBlocks() };
-      });
-      const clones: DomainInfo[] = [];
-      for (const spec of specs) {
-        const clone = this.register(spec);
-        clone.sched = { ...domain.sched };
-        this.remember(clone);
-        try {
-          await this.launcher.boot(clone, image, captured.state, 'clone', captured.blocks);
-        } catch (error) {
-          this.forget(clone);
-          this.removeDomainFiles(clone);
-          throw error;
-        }
-        clones.push(clone.info());
-      }
-      return clones;
-    } finally {
-      this.relocating.delete(id);
-    }
+  /** `count` copies of a running domain, here or (with `to`) on another host. */
+  clone(id: string, count: number, to?: string): Promise<DomainInfo[]> {
+    return this.relocations.clone(id, count, to);
   }
 
-  /**
-   * Marks this host draining (it refuses new domains) and moves each running domain to `to`.
-   * Domains that are not running (saved, crashed) stay, reported as not moved.
-   */
-  async drain(to: string): Promise<DrainReport> {
-    this.drainingValue = true;
-    this.standby.enable([]);
-    const report: DrainReport = { moved: [], failed: [] };
-    for (const domain of this.table.all()) {
-      if (domain.state === 'stopped') continue;
-      if (domain.state !== 'running') {
-        report.failed.push({ id: domain.id, error: `it is ${domain.state}, not running` });
-        continue;
-      }
-      try {
-        report.moved.push(await this.migrate(domain.id, to));
-      } catch (error) {
-        report.failed.push({
-          id: domain.id,
-          error: error instanceof Error ? error.message : String(error),
-        });
-      }
-    }
-    return report;
+  /** Refuses new domains and moves each running domain to `to`. */
+  drain(to: string): Promise<DrainReport> {
+    return this.relocations.drain(to);
   }
 
   /** Takes new domains again after a drain. */
   undrain(): void {
-    this.drainingValue = false;
-  }
-
-  /** The sender of a relocation arriving here disconnected. */
-  relocationConnectionClosed(connection: string): void {
-    this.incoming.connectionClosed(connection);
+    this.relocations.undrain();
   }
 
   // ---- Inside ---------------------------------------------------------------------------------
-
-  private assertNotRelocating(id: string): void {
-    if (this.relocating.has(id)) {
-      throw new HostError('illegal_transition', `domain ${id} is being relocated or cloned`);
-    }
-  }
-
-  private assertNotDraining(): void {
-    if (this.drainingValue) {
-      throw new HostError(
-        'illegal_transition',
-        `host ${this.config.hostId} is draining: it takes no new domains`,
-      );
-    }
-  }
-
-  private async cloneTo(
-    domain: Domain,
-    count: number,
-    to: string,
-    recipeHash: string,
-    overlayPath: string | null,
-  ): Promise<DomainInfo[]> {
-    const clones: DomainInfo[] = [];
-    for (let n = 0; n < count; n++) {
-      const target = new HypervisorClient({
-        url: to,
-        secret: this.config.secret,
-        timeoutMs: PEER_CALL_TIMEOUT_MS,
-      });
-      try {
-        const sent = await sendDomain({
-          domain,
-          mode: 'clone',
-          target,
-          overlayPath,
-          recipeHash,
-          fromHostId: this.config.hostId,
-          log: this.log,
-        });
-        clones.push(sent.info);
-      } finally {
-        target.close();
-      }
-    }
-    return clones;
-  }
-
-  /** A domain about to arrive by relocation: admitted, registered, its worker waiting. */
-  private async prepareIncoming(
-    spec: DomainSpec,
-    recipeHash: string,
-  ): Promise<{ domain: Domain; booted: Promise<void> }> {
-    this.assertNotDraining();
-    const image = await this.appliance(spec.appliance);
-    if (image.recipeHash !== recipeHash) {
-      throw new HostError(
-        'appliance_unavailable',
-        `this host has ${spec.appliance} image ${image.recipeHash}, the domain runs on ${recipeHash}`,
-      );
-    }
-    await this.admission.admitMemory(spec);
-    const domain = this.register(spec);
-    await this.network.start();
-    const config = {
-      ...this.launcher.bootConfig(domain, image),
-      disk: { kind: 'memory' as const },
-      incoming: true,
-    };
-    const booted = domain.boot(config).then(() => undefined);
-    booted.catch(() => undefined);
-    return { domain, booted };
-  }
 
   private async createDomain(
     request: CreateDomainRequest,

@@ -1,0 +1,330 @@
+// Relocation and cloning as the host runs them: moving a running domain to another host
+// (outgoing.ts), copies of it here or there, draining the host, and the receiving end of those
+// (incoming.ts). It keeps the two rules the rest of the host asks about: a domain being
+// relocated or cloned takes no other operation, and a draining host takes no new domain.
+import { constants as fsConstants, copyFileSync } from 'node:fs';
+import type pino from 'pino';
+import { HypervisorClient } from '../../api/client.ts';
+import type {
+  ApplianceName,
+  DomainInfo,
+  DomainMoved,
+  DrainReport,
+  RelocationReport,
+} from '../../api/protocol.ts';
+import type { HypervisorConfig } from '../../config.ts';
+import type { NetworkSwitch } from '../../network/switch.ts';
+import type { Admission } from '../admission.ts';
+import type { Domain, DomainSpec } from '../domain.ts';
+import type { BootImage, DomainLauncher } from '../domain-launcher.ts';
+import type { DomainTable } from '../domain-table.ts';
+import { HostError } from '../errors.ts';
+import type { HostFiles } from '../host-files.ts';
+import { IncomingRelocations } from './incoming.ts';
+import { sendDomain } from './outgoing.ts';
+
+/** How long a host-to-host call may take during a relocation before it counts as failed. */
+const PEER_CALL_TIMEOUT_MS = 20_000;
+
+/** What relocation needs of the host: its parts, and the host's own domain bookkeeping. */
+export interface RelocationHost {
+  config: Pick<HypervisorConfig, 'hostId' | 'secret'>;
+  table: Pick<DomainTable<Domain>, 'get' | 'find' | 'all' | 'holds' | 'remove' | 'newId'>;
+  files: Pick<HostFiles, 'overlayFile' | 'removeDomain'>;
+  admission: Pick<Admission, 'admitMemory'>;
+  launcher: Pick<DomainLauncher, 'boot' | 'bootConfig' | 'diskConfig' | 'refreshGuest'>;
+  network: Pick<NetworkSwitch, 'start' | 'onDomainState'>;
+  appliance(name: ApplianceName): Promise<BootImage>;
+  /** A new domain in the table (not yet booted). */
+  register(spec: DomainSpec): Domain;
+  /** Records a personal domain so a restarted host brings it back. */
+  remember(domain: Domain): void;
+  /** Takes a clone that did not boot out of the table. */
+  forget(domain: Domain): void;
+  /** Removes what a domain that ended left on the host disk. */
+  removeDomainFiles(domain: Domain): void;
+  /** A relocation's target accepted (`moving`), or the domain runs there now (`moved`). */
+  announce(event: 'moving' | 'moved', moved: DomainMoved): void;
+  /** Stops keeping standby domains ready (a draining host makes none). */
+  stopStandby(): void;
+  log: pino.Logger;
+}
+
+export class Relocations {
+  /** Relocations arriving here. */
+  readonly incoming: IncomingRelocations;
+  /** Domains being relocated or cloned away: other operations on them wait their turn. */
+  private readonly relocating = new Set<string>();
+  private drainingValue = false;
+
+  constructor(private readonly host: RelocationHost) {
+    const { table, launcher } = host;
+    this.incoming = new IncomingRelocations(
+      {
+        hostId: host.config.hostId,
+        newId: () => table.newId(),
+        assertFree: (id) => {
+          const existing = table.find(id);
+          if (existing && existing.state !== 'stopped') {
+            throw new HostError('bad_request', `domain ${id} is already here (${existing.state})`);
+          }
+        },
+        prepare: (spec, recipeHash) => this.prepareIncoming(spec, recipeHash),
+        durableDisk: async (domain) => {
+          const image = await host.appliance(domain.spec.appliance);
+          const disk = launcher.diskConfig(domain.id, domain.spec.kind, image);
+          return disk.kind === 'durable'
+            ? { overlayPath: disk.overlayPath, base: disk.base }
+            : null;
+        },
+        adopt: (domain, mode) => {
+          host.remember(domain);
+          domain.guestRefreshed = launcher.refreshGuest(
+            domain,
+            mode === 'clone' ? 'clone' : 'resume',
+          );
+        },
+        discard: async (domain) => {
+          if (!table.holds(domain)) return;
+          if (domain.state !== 'stopped') await domain.destroy().catch(() => undefined);
+          table.remove(domain);
+          host.removeDomainFiles(domain);
+        },
+      },
+      host.log.child({ component: 'relocation' }),
+    );
+  }
+
+  /** A draining host takes no new domains (`host:drain`). */
+  get draining(): boolean {
+    return this.drainingValue;
+  }
+
+  /** Throws `illegal_transition` while the domain is being relocated or cloned. */
+  assertNotRelocating(id: string): void {
+    if (this.relocating.has(id)) {
+      throw new HostError('illegal_transition', `domain ${id} is being relocated or cloned`);
+    }
+  }
+
+  /** Throws `illegal_transition` while the host is draining. */
+  assertNotDraining(): void {
+    if (this.drainingValue) {
+      throw new HostError(
+        'illegal_transition',
+        `host ${this.host.config.hostId} is draining: it takes no new domains`,
+      );
+    }
+  }
+
+  /**
+   * Moves a running domain to the host at `to` while it runs (pre-copy, outgoing.ts). On
+   * success that host owns it (same id, record and disk) and this host forgets it; on any
+   * failure it keeps running here as it was.
+   */
+  async migrate(id: string, to: string): Promise<RelocationReport> {
+    const { config, table, launcher, log } = this.host;
+    const domain = table.get(id);
+    if (domain.state !== 'running') {
+      throw new HostError(
+        'illegal_transition',
+        `cannot migrate domain ${id} while it is ${domain.state}`,
+      );
+    }
+    this.assertNotRelocating(id);
+    this.relocating.add(id);
+    const target = this.peer(to);
+    try {
+      const image = await this.host.appliance(domain.spec.appliance);
+      const disk = launcher.diskConfig(id, domain.spec.kind, image);
+      const sent = await sendDomain({
+        domain,
+        mode: 'move',
+        target,
+        overlayPath: disk.kind === 'durable' ? disk.overlayPath : null,
+        recipeHash: image.recipeHash,
+        fromHostId: config.hostId,
+        log,
+        onBegun: (begun) => this.host.announce('moving', { id, hostId: begun.hostId, url: to }),
+      });
+      this.host.announce('moved', { id, hostId: sent.begun.hostId, url: to });
+      await domain.handOver();
+      table.remove(domain);
+      this.host.network.onDomainState(id, 'stopped');
+      this.host.files.removeDomain(id, { keepConsoleLog: false });
+      const report: RelocationReport = {
+        id,
+        fromHostId: config.hostId,
+        toHostId: sent.begun.hostId,
+        toUrl: to,
+        rounds: sent.rounds,
+        pagesSent: sent.pagesSent,
+        bytes: sent.bytes,
+        diskBytes: sent.diskBytes,
+        totalMs: Math.round(sent.totalMs),
+        pausedMs: Math.round(sent.pausedMs),
+        info: sent.info,
+      };
+      log.info({ ...report, info: undefined }, 'domain relocated');
+      return report;
+    } finally {
+      this.relocating.delete(id);
+      target.close();
+    }
+  }
+
+  /**
+   * `count` copies of a running domain, each with a new id, its own copy of the disk overlay and
+   * (through the guest agent) a new machine-id, hostname, entropy and clock. Here, the domain
+   * pauses only while its state is captured; with `to`, the copies are made there by pre-copy.
+   */
+  async clone(id: string, count: number, to?: string): Promise<DomainInfo[]> {
+    const { table, files, launcher } = this.host;
+    const domain = table.get(id);
+    if (domain.state !== 'running') {
+      throw new HostError(
+        'illegal_transition',
+        `cannot clone domain ${id} while it is ${domain.state}`,
+      );
+    }
+    this.assertNotRelocating(id);
+    this.relocating.add(id);
+    try {
+      const image = await this.host.appliance(domain.spec.appliance);
+      const disk = launcher.diskConfig(id, domain.spec.kind, image);
+      const overlayPath = disk.kind === 'durable' ? disk.overlayPath : null;
+      if (to) return await this.cloneTo(domain, count, to, image.recipeHash, overlayPath);
+      this.assertNotDraining();
+      const specs: DomainSpec[] = [];
+      for (let n = 0; n < count; n++) {
+        const cloneId = table.newId();
+        specs.push({
+          ...domain.spec,
+          id: cloneId,
+          name: `${domain.spec.name}-${cloneId.slice(-4)}`,
+        });
+      }
+      for (const spec of specs) await this.host.admission.admitMemory(spec);
+      // While the guest is paused for its capture: its memory, and its disk as of that instant.
+      const captured = await domain.captureState(false, async (state) => {
+        if (overlayPath !== null) {
+          for (const spec of specs) {
+            copyFileSync(overlayPath, files.overlayFile(spec.id), fsConstants.COPYFILE_FICLONE);
+          }
+          return { state, blocks: undefined };
+        }
+        return { state, blocks: await domain.exportDiskBlocks() };
+      });
+      const clones: DomainInfo[] = [];
+      for (const spec of specs) {
+        const clone = this.host.register(spec);
+        clone.sched = { ...domain.sched };
+        this.host.remember(clone);
+        try {
+          await launcher.boot(clone, image, captured.state, 'clone', captured.blocks);
+        } catch (error) {
+          this.host.forget(clone);
+          this.host.removeDomainFiles(clone);
+          throw error;
+        }
+        clones.push(clone.info());
+      }
+      return clones;
+    } finally {
+      this.relocating.delete(id);
+    }
+  }
+
+  /**
+   * Marks this host draining (it refuses new domains) and moves each running domain to `to`.
+   * Domains that are not running (saved, crashed) stay, reported as not moved.
+   */
+  async drain(to: string): Promise<DrainReport> {
+    this.drainingValue = true;
+    this.host.stopStandby();
+    const report: DrainReport = { moved: [], failed: [] };
+    for (const domain of this.host.table.all()) {
+      if (domain.state === 'stopped') continue;
+      if (domain.state !== 'running') {
+        report.failed.push({ id: domain.id, error: `it is ${domain.state}, not running` });
+        continue;
+      }
+      try {
+        report.moved.push(await this.migrate(domain.id, to));
+      } catch (error) {
+        report.failed.push({
+          id: domain.id,
+          error: error instanceof Error ? error.message : String(error),
+        });
+      }
+    }
+    return report;
+  }
+
+  /** Takes new domains again after a drain. */
+  undrain(): void {
+    this.drainingValue = false;
+  }
+
+  private peer(url: string): HypervisorClient {
+    return new HypervisorClient({
+      url,
+      secret: this.host.config.secret,
+      timeoutMs: PEER_CALL_TIMEOUT_MS,
+    });
+  }
+
+  private async cloneTo(
+    domain: Domain,
+    count: number,
+    to: string,
+    recipeHash: string,
+    overlayPath: string | null,
+  ): Promise<DomainInfo[]> {
+    const clones: DomainInfo[] = [];
+    for (let n = 0; n < count; n++) {
+      const target = this.peer(to);
+      try {
+        const sent = await sendDomain({
+          domain,
+          mode: 'clone',
+          target,
+          overlayPath,
+          recipeHash,
+          fromHostId: this.host.config.hostId,
+          log: this.host.log,
+        });
+        clones.push(sent.info);
+      } finally {
+        target.close();
+      }
+    }
+    return clones;
+  }
+
+  /** A domain about to arrive by relocation: admitted, registered, its worker waiting. */
+  private async prepareIncoming(
+    spec: DomainSpec,
+    recipeHash: string,
+  ): Promise<{ domain: Domain; booted: Promise<void> }> {
+    this.assertNotDraining();
+    const image = await this.host.appliance(spec.appliance);
+    if (image.recipeHash !== recipeHash) {
+      throw new HostError(
+        'appliance_unavailable',
+        `this host has ${spec.appliance} image ${image.recipeHash}, the domain runs on ${recipeHash}`,
+      );
+    }
+    await this.host.admission.admitMemory(spec);
+    const domain = this.host.register(spec);
+    await this.host.network.start();
+    const config = {
+      ...this.host.launcher.bootConfig(domain, image),
+      disk: { kind: 'memory' as const },
+      incoming: true,
+    };
+    const booted = domain.boot(config).then(() => undefined);
+    booted.catch(() => undefined);
+    return { domain, booted };
+  }
+}
