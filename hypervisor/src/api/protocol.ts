@@ -251,6 +251,9 @@ export interface DomainNetworkInfo {
   recentDenials: Array<{ at: string; destination: string; reason: string }>;
 }
 
+/** In a fleet, a host whose last heartbeat (every 3 s) is older than this is offline. */
+export const HOST_OFFLINE_AFTER_MS = 10_000;
+
 export interface HostInfo {
   hostId: string;
   memoryBudgetMiB: number;
