@@ -32,7 +32,28 @@ const schema = z.object({
     .int()
     .min(1)
     .default(DEFAULT_SESSION_LIMITS.maxPerVm),
+  /** `on`: register in the fleet registry (DATABASE_URL) and join the other gateways (REDIS_URL). */
+  FLEET: z.enum(['on', 'off']).default('off'),
+  /** This gateway's id in the registry and in the portal's path /gateway/<id>/socket.io. */
+  GATEWAY_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and -, at most 64')
+    .default('gateway'),
+  /** Where the portal's proxy reaches this gateway (default http://GATEWAY_HOST:GATEWAY_PORT). */
+  GATEWAY_INTERNAL_URL: z.union([z.url(), z.literal('')]).default(''),
+  DATABASE_URL: z.string().default(''),
+  REDIS_URL: z.union([z.url(), z.literal('')]).default(''),
+  FLEET_HEARTBEAT_SECONDS: z.coerce.number().min(0.2).max(60).default(3),
 });
+
+export interface GatewayFleetConfig {
+  id: string;
+  /** Empty: http://host:port as listened on. */
+  internalUrl: string | null;
+  databaseUrl: string;
+  redisUrl: string;
+  heartbeatMs: number;
+}
 
 export interface GatewayConfig {
   host: string;
@@ -48,6 +69,8 @@ export interface GatewayConfig {
   logLevel: string;
   /** Viewer session caps; default DEFAULT_SESSION_LIMITS. */
   sessionLimits?: SessionLimits;
+  /** Set with FLEET=on: the registry and the Redis adapter. */
+  fleet?: GatewayFleetConfig;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
@@ -57,6 +80,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     throw new Error(`invalid gateway configuration:\n  ${problems.join('\n  ')}`);
   }
   const c = parsed.data;
+  if (c.FLEET === 'on' && !/^postgres(ql)?:\/\//.test(c.DATABASE_URL))
+    throw new Error('invalid gateway configuration: FLEET=on needs DATABASE_URL=postgresql://…');
+  if (c.FLEET === 'on' && !c.REDIS_URL)
+    throw new Error('invalid gateway configuration: FLEET=on needs REDIS_URL=redis://…');
   return {
     host: c.GATEWAY_HOST,
     port: c.GATEWAY_PORT,
@@ -74,5 +101,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
       maxPerUser: c.GATEWAY_MAX_SESSIONS_PER_USER,
       maxPerVm: c.GATEWAY_MAX_SESSIONS_PER_VM,
     },
+    ...(c.FLEET === 'on'
+      ? {
+          fleet: {
+            id: c.GATEWAY_ID,
+            internalUrl: c.GATEWAY_INTERNAL_URL ? c.GATEWAY_INTERNAL_URL.replace(/\/+$/, '') : null,
+            databaseUrl: c.DATABASE_URL,
+            redisUrl: c.REDIS_URL,
+            heartbeatMs: c.FLEET_HEARTBEAT_SECONDS * 1000,
+          },
+        }
+      : {}),
   };
 }

@@ -1,7 +1,7 @@
 // Placement and liveness rules of the fleet (pure functions over registry rows).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { HOST_OFFLINE_AFTER_MS, chooseHost, isLive, type HostRow } from './fleet.ts';
+import { HOST_OFFLINE_AFTER_MS, chooseHost, isLive, rankGateways, type HostRow } from './fleet.ts';
 
 const now = new Date('2026-11-27T12:00:00Z');
 const host = (id: string, fields: Partial<HostRow> = {}): HostRow => ({
@@ -46,5 +46,27 @@ test('draining and offline hosts get no new VMs', () => {
   assert.equal(
     chooseHost([...hosts, host('c', { memoryUsedMiB: 4000 })], 'desktop', 256, now)?.id,
     'c',
+  );
+});
+
+test('viewers get the least loaded live gateway; a silent one is skipped', () => {
+  const gateway = (id: string, sessions: number, ageMs = 1000) => ({
+    id,
+    url: `http://127.0.0.1:1/${id}`,
+    sessions,
+    lastHeartbeatAt: new Date(now.getTime() - ageMs),
+  });
+  const ranked = rankGateways(
+    [
+      gateway('gw-1', 5),
+      gateway('gw-2', 1),
+      gateway('gw-3', 0, HOST_OFFLINE_AFTER_MS + 1),
+      gateway('gw-4', 1),
+    ],
+    now,
+  );
+  assert.deepEqual(
+    ranked.map((g) => g.id),
+    ['gw-2', 'gw-4', 'gw-1'],
   );
 });

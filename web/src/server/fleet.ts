@@ -120,3 +120,54 @@ export async function placeNewVm(
   }
   return connectedHost(db, host.id);
 }
+
+/** What gateway choice needs of a GatewayNode row. */
+export interface GatewayRow {
+  id: string;
+  url: string;
+  sessions: number;
+  lastHeartbeatAt: Date;
+}
+
+/** Live gateways (heartbeat within HOST_OFFLINE_AFTER_MS), the least loaded first. */
+export function rankGateways<G extends GatewayRow>(gateways: readonly G[], now = new Date()): G[] {
+  return gateways
+    .filter((g) => isLive(g, now))
+    .sort((a, b) => a.sessions - b.sessions || a.id.localeCompare(b.id));
+}
+
+const GATEWAY_PROBE_MS = 800;
+
+/** Whether a gateway answers its /healthz now (a gateway killed a moment ago still looks live). */
+async function answers(gateway: GatewayRow): Promise<boolean> {
+  try {
+    const res = await fetch(new URL('/healthz', gateway.url), {
+      signal: AbortSignal.timeout(GATEWAY_PROBE_MS),
+      cache: 'no-store',
+    });
+    await res.body?.cancel();
+    return res.ok;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The gateway for a viewer: the least loaded live gateway that answers now, or a 503 in plain
+ * words.
+ */
+export async function chooseGateway(db: Db): Promise<GatewayRow> {
+  for (const gateway of rankGateways(await db.gatewayNode.findMany())) {
+    if (await answers(gateway)) return gateway;
+  }
+  throw new HttpError(
+    503,
+    'gateway_unavailable',
+    'No display gateway is reachable right now. Try again in a moment.',
+  );
+}
+
+/** Live gateways for the portal's proxy (web/portal-server/gateway-proxy.mjs). */
+export async function liveGateways(db: Db): Promise<{ id: string; url: string }[]> {
+  return rankGateways(await db.gatewayNode.findMany()).map(({ id, url }) => ({ id, url }));
+}

@@ -4,8 +4,8 @@ import { issueAttachToken } from '@/server/attach';
 import { audit } from '@/server/audit';
 import { clientAddress, requireUser } from '@/server/auth/request';
 import { db } from '@/server/db';
-import { connectedHost, fleetMode } from '@/server/fleet';
-import { gatewayEndpoint } from '@/server/gateway';
+import { chooseGateway, connectedHost, fleetMode } from '@/server/fleet';
+import { fleetGatewayEndpoint, gatewayEndpoint } from '@/server/gateway';
 import { HttpError, json, notFound, parseBody, route } from '@/server/http';
 
 type Ctx = { params: Promise<{ id: string }> };
@@ -54,7 +54,10 @@ export const POST = route(async (req: NextRequest, ctx: Ctx) => {
   }
   if (vm.kind === 'disposable')
     await db().vm.update({ where: { id: vm.id }, data: { lastSeenAt: new Date() } });
-  const gateway = gatewayEndpoint();
+  // In a fleet every (re)attach gets the least loaded live gateway, through the portal's origin.
+  const gateway = fleetMode()
+    ? fleetGatewayEndpoint((await chooseGateway(db())).id)
+    : gatewayEndpoint();
   return json({
     token: issued.token,
     expiresIn: issued.expiresIn,
