@@ -24,6 +24,8 @@ const KEYS = [
   'mips',
   'peers',
   'vsNoVnc',
+  // null here: `--only fleet` measures it on a fleet of its own.
+  'fleet',
 ];
 
 test(
@@ -45,6 +47,7 @@ test(
       assert.equal(run.status, 0, `bench exited ${run.status}:\n${run.stderr}`);
       const json = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
       assert.deepEqual(Object.keys(json).sort(), [...KEYS].sort());
+      assert.equal(json.fleet, null);
       const ttd = json.timeToDesktopMs as { p50: number; p95: number; n: number; method: string };
       assert.equal(ttd.n, 1);
       assert.ok(ttd.p50 > 0 && ttd.p95 > 0, `timeToDesktopMs ${JSON.stringify(ttd)}`);

@@ -17,6 +17,7 @@ import { loadRootEnv } from '@raydesk/common/node';
 import next from 'next';
 import pino from 'pino';
 import { describePortal, portalAddresses } from './portal-server/addresses.mjs';
+import { createGatewayResolver } from './portal-server/fleet-gateways.mjs';
 import { createGatewayProxy } from './portal-server/gateway-proxy.mjs';
 import { createOnePortServer } from './portal-server/one-port.mjs';
 import { readTlsFiles } from './portal-server/tls.mjs';
@@ -54,7 +55,19 @@ const app = next({ dev: false, dir, port });
 const handle = app.getRequestHandler();
 await app.prepare();
 
-const gatewayProxy = createGatewayProxy({ target: gatewayUrl, log });
+// A fleet: /gateway/<id>/socket.io goes to that gateway, as the registry has it.
+const fleet = process.env.FLEET === 'on';
+const loopback = !bind || bind === '0.0.0.0' || bind === '::' ? '127.0.0.1' : bind;
+const gatewayProxy = createGatewayProxy({
+  target: gatewayUrl,
+  log,
+  resolveGateway: fleet
+    ? createGatewayResolver({
+        portalUrl: `http://${loopback.includes(':') ? `[${loopback}]` : loopback}:${port}`,
+        secret: process.env.GATEWAY_SECRET ?? '',
+      })
+    : undefined,
+});
 
 /** Drops what a client may not claim, and says whether the browser's connection is HTTPS. */
 function normalizeHeaders(req) {

@@ -35,7 +35,28 @@ const schema = z.object({
     .default(DEFAULT_SESSION_LIMITS.maxPerVm),
   /** Updates of at most this many 64x64 tiles skip the frame interval; 0 = none do. */
   GATEWAY_SMALL_UPDATE_TILES: z.coerce.number().int().min(0).default(DEFAULT_SMALL_UPDATE_TILES),
+  /** `on`: register in the fleet registry (DATABASE_URL) and join the other gateways (REDIS_URL). */
+  FLEET: z.enum(['on', 'off']).default('off'),
+  /** This gateway's id in the registry and in the portal's path /gateway/<id>/socket.io. */
+  GATEWAY_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and -, at most 64')
+    .default('gateway'),
+  /** Where the portal's proxy reaches this gateway (default http://GATEWAY_HOST:GATEWAY_PORT). */
+  GATEWAY_INTERNAL_URL: z.union([z.url(), z.literal('')]).default(''),
+  DATABASE_URL: z.string().default(''),
+  REDIS_URL: z.union([z.url(), z.literal('')]).default(''),
+  FLEET_HEARTBEAT_SECONDS: z.coerce.number().min(0.2).max(60).default(3),
 });
+
+export interface GatewayFleetConfig {
+  id: string;
+  /** Empty: http://host:port as listened on. */
+  internalUrl: string | null;
+  databaseUrl: string;
+  redisUrl: string;
+  heartbeatMs: number;
+}
 
 export interface GatewayConfig {
   host: string;
@@ -53,6 +74,8 @@ export interface GatewayConfig {
   sessionLimits?: SessionLimits;
   /** Updates this small go to a viewer at once when nothing is in flight; default 16, 0 = off. */
   smallUpdateTiles?: number;
+  /** Set with FLEET=on: the registry and the Redis adapter. */
+  fleet?: GatewayFleetConfig;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
@@ -62,6 +85,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     throw new Error(`invalid gateway configuration:\n  ${problems.join('\n  ')}`);
   }
   const c = parsed.data;
+  if (c.FLEET === 'on' && !/^postgres(ql)?:\/\//.test(c.DATABASE_URL))
+    throw new Error('invalid gateway configuration: FLEET=on needs DATABASE_URL=postgresql://…');
+  if (c.FLEET === 'on' && !c.REDIS_URL)
+    throw new Error('invalid gateway configuration: FLEET=on needs REDIS_URL=redis://…');
   return {
     host: c.GATEWAY_HOST,
     port: c.GATEWAY_PORT,
@@ -80,5 +107,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
       maxPerVm: c.GATEWAY_MAX_SESSIONS_PER_VM,
     },
     smallUpdateTiles: c.GATEWAY_SMALL_UPDATE_TILES,
+    ...(c.FLEET === 'on'
+      ? {
+          fleet: {
+            id: c.GATEWAY_ID,
+            internalUrl: c.GATEWAY_INTERNAL_URL ? c.GATEWAY_INTERNAL_URL.replace(/\/+$/, '') : null,
+            databaseUrl: c.DATABASE_URL,
+            redisUrl: c.REDIS_URL,
+            heartbeatMs: c.FLEET_HEARTBEAT_SECONDS * 1000,
+          },
+        }
+      : {}),
   };
 }

@@ -23,6 +23,8 @@ import type { AttachClaims, SessionListResponse } from './protocol/internal.ts';
 import { AttachTokenError, ReplayCache, verifyAttachToken } from './auth/attach-token.ts';
 import type { GatewayConfig } from './config.ts';
 import { EventPublisher } from './events.ts';
+import { GatewayPeers, type PeerEvents } from './fleet/peers.ts';
+import { GatewayHeartbeat } from './fleet/registry.ts';
 import type { HostDirectory } from './hosts/directory.ts';
 import { HypervisorPool } from './hypervisors/pool.ts';
 import { createMetrics, type GatewayMetrics } from './metrics.ts';
@@ -47,18 +49,15 @@ export interface GatewayOptions {
 
 export interface Gateway {
   readonly http: HttpServer;
-  readonly io: Server<
-    ClientToServerEvents,
-    ServerToClientEvents,
-    Record<string, never>,
-    SocketData
-  >;
+  readonly io: Server<ClientToServerEvents, ServerToClientEvents, PeerEvents, SocketData>;
   readonly sessions: SessionManager;
   readonly feeds: FeedRegistry;
   readonly events: EventPublisher;
   readonly metrics: GatewayMetrics;
   readonly directory: HostDirectory;
   readonly log: Logger;
+  /** In a fleet (config.fleet), once listening: the other gateways through Redis. */
+  readonly peers: GatewayPeers | null;
   listen(port?: number, host?: string): Promise<{ port: number; url: string }>;
   close(): Promise<void>;
 }
@@ -106,6 +105,8 @@ export function createGateway(options: GatewayOptions): Gateway {
   const pruneTimer = setInterval(() => replayCache.prune(), 60_000);
   pruneTimer.unref();
   const secretDigest = digest(config.secret);
+  let peers: GatewayPeers | null = null;
+  let heartbeat: GatewayHeartbeat | null = null;
 
   const authorized = (req: IncomingMessage): boolean => {
     const header = req.headers.authorization ?? '';
@@ -146,14 +147,21 @@ export function createGateway(options: GatewayOptions): Gateway {
         return;
       }
       if (req.method === 'GET' && path === '/internal/sessions') {
-        const body: SessionListResponse = { sessions: sessions.list() };
+        // In a fleet: every gateway's sessions, so the portal may ask any of them.
+        const own = sessions.list().map((s) => (peers ? { ...s, gateway: peers.id } : s));
+        const body: SessionListResponse = {
+          sessions: peers ? [...own, ...(await peers.sessions())] : own,
+        };
         send(res, 200, body);
         return;
       }
       let m = /^\/internal\/sessions\/([A-Za-z0-9_-]{1,64})\/disconnect$/.exec(path);
       if (req.method === 'POST' && m) {
         req.resume();
-        const ok = sessions.disconnect(m[1]!);
+        const message = 'Disconnected by an administrator.';
+        const ok =
+          sessions.disconnect(m[1]!, message) ||
+          (peers !== null && (await peers.disconnect({ sessionId: m[1]!, message })));
         send(res, ok ? 200 : 404, ok ? { ok: true } : { error: 'no such session' });
         return;
       }
@@ -189,12 +197,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     });
   });
 
-  const io = new Server<
-    ClientToServerEvents,
-    ServerToClientEvents,
-    Record<string, never>,
-    SocketData
-  >(http, {
+  const io = new Server<ClientToServerEvents, ServerToClientEvents, PeerEvents, SocketData>(http, {
     maxHttpBufferSize: LIMITS.maxHttpBufferSize,
     pingInterval: 5_000,
     pingTimeout: 5_000,
@@ -278,8 +281,11 @@ export function createGateway(options: GatewayOptions): Gateway {
     metrics,
     directory,
     log,
-    listen(port = config.port, host = config.host) {
-      return new Promise((resolve, reject) => {
+    get peers() {
+      return peers;
+    },
+    async listen(port = config.port, host = config.host) {
+      const listening = await new Promise<{ port: number; url: string }>((resolve, reject) => {
         http.once('error', reject);
         http.listen(port, host, () => {
           http.off('error', reject);
@@ -287,15 +293,39 @@ export function createGateway(options: GatewayOptions): Gateway {
           resolve({ port: address.port, url: `http://${host}:${address.port}` });
         });
       });
+      const fleet = config.fleet;
+      if (fleet) {
+        peers = await GatewayPeers.join({
+          io,
+          sessions,
+          gatewayId: fleet.id,
+          redisUrl: fleet.redisUrl,
+          log,
+        });
+        const joined = peers;
+        sessions.onControlAttach = (vm, clientId, by) => joined.takeover({ vm, clientId, by });
+        heartbeat = new GatewayHeartbeat({
+          databaseUrl: fleet.databaseUrl,
+          gatewayId: fleet.id,
+          url: fleet.internalUrl ?? listening.url,
+          intervalMs: fleet.heartbeatMs,
+          sessions: () => sessions.list().length,
+          log,
+        });
+        await heartbeat.start();
+      }
+      return listening;
     },
     async close() {
       clearInterval(pruneTimer);
+      await heartbeat?.stop();
       sessions.closeAll();
       await feeds.closeAll();
       await new Promise<void>((resolve, reject) => {
         io.close(() => resolve()).catch(reject);
       });
       directory.close();
+      await peers?.close();
     },
   };
 }

@@ -73,7 +73,12 @@ export async function startRedis(options: {
     throw new Error('Redis is not installed (apt-get install redis-server)');
   }
   mkdirSync(options.dir, { recursive: true, mode: 0o700 });
-  const child = spawn(REDIS_SERVER, redisArgs(options), { stdio: ['ignore', 'ignore', 'pipe'] });
+  // Its own process group: a Ctrl-C at the terminal stops the fleet's parts first (they still
+  // talk to Redis while stopping), then stop() ends Redis.
+  const child = spawn(REDIS_SERVER, redisArgs(options), {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    detached: true,
+  });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

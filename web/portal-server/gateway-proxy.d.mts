@@ -6,6 +6,9 @@ export declare const UPGRADE_TIMEOUT_MS: number;
 export declare const POLL_TIMEOUT_MS: number;
 export declare const IDLE_TIMEOUT_MS: number;
 export declare function gatewayTargetPath(requestUrl: string | undefined): string | null;
+export declare function gatewayRoute(
+  requestUrl: string | undefined,
+): { gatewayId: string | null; path: string } | null;
 export declare function isGatewayArea(requestUrl: string | undefined): boolean;
 
 export interface GatewayProxy {
@@ -18,4 +21,5 @@ export declare function createGatewayProxy(options: {
   target: string;
   log: Logger;
   upgradeTimeoutMs?: number;
+  resolveGateway?: (gatewayId: string) => Promise<string | null>;
 }): GatewayProxy;

@@ -9,7 +9,7 @@
 // Expects the caller (web/server.mjs) to have dropped x-forwarded-* headers it does not trust.
 import { URL } from 'node:url';
 import { createProxyServer } from 'http-proxy-3';
-import { GATEWAY_SOCKET_PATH } from './gateway-path.mjs';
+import { GATEWAY_ID_PATTERN, GATEWAY_SOCKET_PATH } from './gateway-path.mjs';
 
 const PLACEHOLDER_ORIGIN = 'http://portal.invalid';
 const GATEWAY_PREFIX = '/gateway';
@@ -42,6 +42,28 @@ export function gatewayTargetPath(requestUrl) {
 }
 
 /**
+ * In a fleet: the gateway id and its socket.io path for `/gateway/<id>/socket.io/?…`; the
+ * one-gateway path gives `gatewayId: null`; anything else null. Parsed like gatewayTargetPath.
+ * @param {string | undefined} requestUrl
+ * @returns {{ gatewayId: string | null, path: string } | null}
+ */
+export function gatewayRoute(requestUrl) {
+  const single = gatewayTargetPath(requestUrl);
+  if (single) return { gatewayId: null, path: single };
+  if (typeof requestUrl !== 'string' || !requestUrl.startsWith('/')) return null;
+  let url;
+  try {
+    url = new URL(requestUrl, PLACEHOLDER_ORIGIN);
+  } catch {
+    return null;
+  }
+  if (url.origin !== PLACEHOLDER_ORIGIN) return null;
+  const match = /^\/gateway\/([^/]+)\/socket\.io\/$/.exec(url.pathname);
+  if (!match || !GATEWAY_ID_PATTERN.test(match[1])) return null;
+  return { gatewayId: match[1], path: `/socket.io/${url.search}` };
+}
+
+/**
  * Whether a request path belongs to the gateway's part of the portal (`/gateway`, `/gateway/…`),
  * which the portal answers itself: the socket.io path is proxied, the rest is 404.
  * @param {string | undefined} requestUrl
@@ -62,9 +84,16 @@ export function isGatewayArea(requestUrl) {
  *   target: string,
  *   log: import('pino').Logger,
  *   upgradeTimeoutMs?: number,
- * }} options  target: the gateway's internal base URL (GATEWAY_URL).
+ *   resolveGateway?: (gatewayId: string) => Promise<string | null>,
+ * }} options  target: the gateway's internal base URL (GATEWAY_URL). resolveGateway (a fleet):
+ *   the internal URL of a live gateway by its id, null for an unknown or lost one.
  */
-export function createGatewayProxy({ target, log, upgradeTimeoutMs = UPGRADE_TIMEOUT_MS }) {
+export function createGatewayProxy({
+  target,
+  log,
+  upgradeTimeoutMs = UPGRADE_TIMEOUT_MS,
+  resolveGateway,
+}) {
   const proxy = createProxyServer({ target, ws: true, proxyTimeout: POLL_TIMEOUT_MS });
   /** Client sockets of upgraded WebSockets, closed on stop. */
   const open = new Set();
@@ -85,12 +114,57 @@ export function createGatewayProxy({ target, log, upgradeTimeoutMs = UPGRADE_TIM
     });
   });
 
+  /**
+   * @param {import('node:http').IncomingMessage} req
+   * @param {import('node:http').ServerResponse} res
+   * @param {{ targetPath: string, base: string }} route
+   */
+  function forwardRequest(req, res, { targetPath, base }) {
+    forGateway(req, targetPath);
+    proxy.web(req, res, { target: base }, (error) => {
+      log.warn({ err: error, path: targetPath }, 'gateway unreachable (long-poll)');
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      res.writeHead(502, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+      res.end(JSON.stringify({ error: 'gateway_unavailable' }));
+    });
+  }
+
   /** Prepares a request for the gateway: its path there, the user's address, no portal cookies. */
   function forGateway(req, targetPath) {
     req.url = targetPath;
     for (const name of PORTAL_ONLY_HEADERS) delete req.headers[name];
     // The gateway records the user's address (socket.io sees only the portal's).
     req.headers['x-forwarded-for'] ??= req.socket.remoteAddress ?? '';
+  }
+
+  /**
+   * Where a gateway-area path goes: its socket.io path and the gateway's base URL; null when
+   * the path is not a socket.io path or names no live gateway.
+   * @param {string | undefined} requestUrl
+   * @returns {Promise<{ targetPath: string, base: string } | null>}
+   */
+  async function routeOf(requestUrl) {
+    const route = resolveGateway ? gatewayRoute(requestUrl) : null;
+    if (!route) {
+      const targetPath = gatewayTargetPath(requestUrl);
+      return targetPath ? { targetPath, base: target } : null;
+    }
+    if (route.gatewayId === null) return { targetPath: route.path, base: target };
+    let base = null;
+    try {
+      base = await resolveGateway(route.gatewayId);
+    } catch (error) {
+      log.warn({ err: error }, 'gateway registry unreachable');
+    }
+    return base ? { targetPath: route.path, base } : null;
+  }
+
+  function notFound(res) {
+    res.writeHead(404, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+    res.end(JSON.stringify({ error: 'not_found', message: 'No such gateway.' }));
   }
 
   return {
@@ -102,21 +176,10 @@ export function createGatewayProxy({ target, log, upgradeTimeoutMs = UPGRADE_TIM
      */
     handleRequest(req, res) {
       if (!isGatewayArea(req.url)) return false;
-      const targetPath = gatewayTargetPath(req.url);
-      if (!targetPath) {
-        res.writeHead(404, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-        res.end(JSON.stringify({ error: 'not_found' }));
-        return true;
-      }
-      forGateway(req, targetPath);
-      proxy.web(req, res, {}, (error) => {
-        log.warn({ err: error, path: targetPath }, 'gateway unreachable (long-poll)');
-        if (res.headersSent) {
-          res.destroy();
-          return;
-        }
-        res.writeHead(502, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-        res.end(JSON.stringify({ error: 'gateway_unavailable' }));
+      // routeOf never rejects: a registry it cannot read is an unknown gateway.
+      void routeOf(req.url).then((route) => {
+        if (!route) notFound(res);
+        else forwardRequest(req, res, route);
       });
       return true;
     },
@@ -130,16 +193,17 @@ export function createGatewayProxy({ target, log, upgradeTimeoutMs = UPGRADE_TIM
      */
     handleUpgrade(req, socket, head) {
       socket.on('error', (error) => log.debug({ err: error }, 'viewer socket error'));
-      const targetPath = gatewayTargetPath(req.url);
-      if (!targetPath) {
-        refuse(socket, 404, 'Not Found');
-        return;
-      }
-      forGateway(req, targetPath);
-      proxy.ws(req, socket, head, {}, (error) => {
-        log.warn({ err: error }, 'gateway unreachable (WebSocket)');
-        // Before the upgrade the browser still reads HTTP: a clean 502, and socket.io retries.
-        if (!upgraded.has(socket)) refuse(socket, 502, 'Bad Gateway');
+      void routeOf(req.url).then((route) => {
+        if (!route) {
+          refuse(socket, 404, 'Not Found');
+          return;
+        }
+        forGateway(req, route.targetPath);
+        proxy.ws(req, socket, head, { target: route.base }, (error) => {
+          log.warn({ err: error }, 'gateway unreachable (WebSocket)');
+          // Before the upgrade the browser still reads HTTP: a clean 502, and socket.io retries.
+          if (!upgraded.has(socket)) refuse(socket, 502, 'Bad Gateway');
+        });
       });
     },
 

@@ -12,8 +12,10 @@ import { mintAttachToken } from '@raydesk/gateway/attach-token';
 import { createGateway, type Gateway } from '@raydesk/gateway/server';
 import { startEphemeralHypervisor, type RunningHypervisor } from '@raydesk/hypervisor/host';
 import { GATEWAY_SOCKET_PATH } from './gateway-path.mjs';
+import { createGatewayResolver } from './fleet-gateways.mjs';
 import {
   createGatewayProxy,
+  gatewayRoute,
   gatewayTargetPath,
   isGatewayArea,
   type GatewayProxy,
@@ -67,6 +69,30 @@ describe('gatewayTargetPath', () => {
       assert.ok(isGatewayArea(path), path);
     for (const path of ['/', '/gateways', '/login?next=/gateway/', '/api/gateway'])
       assert.ok(!isGatewayArea(path), path);
+  });
+});
+
+describe('gatewayRoute (a fleet: /gateway/<id>/socket.io)', () => {
+  test('names the gateway and keeps the query; the one-gateway path names none', () => {
+    assert.deepEqual(gatewayRoute('/gateway/gw-1/socket.io/?EIO=4&transport=websocket'), {
+      gatewayId: 'gw-1',
+      path: '/socket.io/?EIO=4&transport=websocket',
+    });
+    assert.deepEqual(gatewayRoute('/gateway/socket.io/'), { gatewayId: null, path: '/socket.io/' });
+  });
+
+  test('no other path, and no id outside the registry rule', () => {
+    for (const path of [
+      '/gateway/gw-1/socket.io',
+      '/gateway/gw-1/internal/sessions',
+      '/gateway/gw-1/socket.io/../../internal/sessions',
+      '/gateway/gw%2F1/socket.io/',
+      '/gateway/gw.1/socket.io/',
+      '/gateway/../gw-1/socket.io/',
+      `/gateway/${'x'.repeat(65)}/socket.io/`,
+      '//evil.example/gateway/gw-1/socket.io/',
+    ])
+      assert.equal(gatewayRoute(path), null, path);
   });
 });
 
@@ -375,5 +401,120 @@ describe('when the gateway is gone', () => {
       await gateway.close();
       await hypervisor.close();
     }
+  });
+});
+
+describe('a fleet: the proxy routes by gateway id through the registry', () => {
+  let hypervisor: RunningHypervisor;
+  const gateways: Gateway[] = [];
+  const seenBy: string[] = [];
+  let registry: Server;
+  let registryPort = 0;
+  let proxy: GatewayProxy;
+  let portal: { server: Server; port: number };
+  const registered: { id: string; url: string }[] = [];
+  let lookups = 0;
+
+  before(async () => {
+    hypervisor = await startEphemeralHypervisor();
+    for (const id of ['gw-1', 'gw-2']) {
+      const gateway = createGateway({
+        config: {
+          host: '127.0.0.1',
+          port: 0,
+          secret: SECRET,
+          attachTokenSecret: ATTACH_SECRET,
+          hypervisorUrl: hypervisor.url,
+          hypervisorSecret: hypervisor.config.secret,
+          portalInternalUrl: null,
+          allowedOrigins: [],
+          logLevel: 'silent',
+        },
+        logger: silent,
+      });
+      gateway.io.on('connection', () => seenBy.push(id));
+      const { url } = await gateway.listen(0, '127.0.0.1');
+      gateways.push(gateway);
+      registered.push({ id, url });
+    }
+    // The portal's /api/internal/gateways, as the Next app answers it (bearer GATEWAY_SECRET).
+    registry = createServer((req, res) => {
+      lookups++;
+      const ok = req.headers.authorization === `Bearer ${SECRET}`;
+      res.writeHead(ok ? 200 : 401, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(ok ? { gateways: registered } : { error: 'unauthenticated' }));
+    });
+    await new Promise<void>((resolve) => registry.listen(0, '127.0.0.1', resolve));
+    registryPort = (registry.address() as AddressInfo).port;
+    proxy = createGatewayProxy({
+      target: registered[0]!.url,
+      log: silent,
+      resolveGateway: createGatewayResolver({
+        portalUrl: `http://127.0.0.1:${registryPort}`,
+        secret: SECRET,
+      }),
+    });
+    portal = await portalWith(proxy);
+  });
+
+  after(async () => {
+    proxy?.close();
+    if (portal) await closeServer(portal.server);
+    if (registry) await closeServer(registry);
+    for (const gateway of gateways) await gateway.close();
+    await hypervisor?.close();
+  });
+
+  const token = () =>
+    mintAttachToken(ATTACH_SECRET, {
+      sub: 'user-1',
+      vm: 'vm-not-there',
+      mode: 'control',
+      name: 'Ada',
+      role: 'user',
+    });
+
+  for (const id of ['gw-2', 'gw-1']) {
+    test(`/gateway/${id}/socket.io reaches ${id}`, async () => {
+      const before = seenBy.length;
+      const client = io(`http://127.0.0.1:${portal.port}`, {
+        path: `/gateway/${id}/socket.io`,
+        transports: ['websocket'],
+        reconnection: false,
+        forceNew: true,
+        auth: { token: await token(), clientId: randomUUID(), protocol: 1 },
+      });
+      const outcome = await firstOf(client, ['connect', 'connect_error']);
+      client.disconnect();
+      assert.equal(outcome.event, 'connect', JSON.stringify(outcome.value));
+      assert.deepEqual(seenBy.slice(before), [id]);
+    });
+  }
+
+  test('an id the registry does not list: 404 for long-polls and WebSockets', async () => {
+    const poll = await raw(portal.port, '/gateway/gw-9/socket.io/?EIO=4&transport=polling');
+    assert.equal(poll.status, 404);
+    assert.match(poll.body, /No such gateway/);
+    const client = io(`http://127.0.0.1:${portal.port}`, {
+      path: '/gateway/gw-9/socket.io',
+      transports: ['websocket'],
+      reconnection: false,
+      forceNew: true,
+      auth: { token: await token(), clientId: randomUUID(), protocol: 1 },
+    });
+    const outcome = await firstOf(client, ['connect', 'connect_error']);
+    client.disconnect();
+    assert.equal(outcome.event, 'connect_error');
+  });
+
+  test('a gateway that left the registry is not reached once the list is looked up again', async () => {
+    const gone = registered.pop()!;
+    // The list is kept 2 s (a burst of viewers costs one lookup).
+    await new Promise((r) => setTimeout(r, 2_100));
+    const before = lookups;
+    const poll = await raw(portal.port, `/gateway/${gone.id}/socket.io/?EIO=4&transport=polling`);
+    assert.equal(poll.status, 404);
+    assert.ok(lookups > before, 'an id not in the cached list is looked up again');
+    registered.push(gone);
   });
 });

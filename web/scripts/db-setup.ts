@@ -70,13 +70,16 @@ export async function seed(
         update: { title: a.title, description: a.description },
       });
     }
-    const hostId = env.HYPERVISOR_ID || 'local';
-    const hostUrl = `http://${env.HYPERVISOR_HOST || '127.0.0.1'}:${env.HYPERVISOR_PORT || '7420'}`;
-    await db.hypervisorHost.upsert({
-      where: { id: hostId },
-      create: { id: hostId, name: hostId === 'local' ? 'This machine' : hostId, url: hostUrl },
-      update: { url: hostUrl },
-    });
+    // In a fleet (FLEET=on) every host registers itself; only the embedded default seeds one.
+    if (env.FLEET !== 'on') {
+      const hostId = env.HYPERVISOR_ID || 'local';
+      const hostUrl = `http://${env.HYPERVISOR_HOST || '127.0.0.1'}:${env.HYPERVISOR_PORT || '7420'}`;
+      await db.hypervisorHost.upsert({
+        where: { id: hostId },
+        create: { id: hostId, name: hostId === 'local' ? 'This machine' : hostId, url: hostUrl },
+        update: { url: hostUrl },
+      });
+    }
     const email = env.ADMIN_EMAIL?.trim().toLowerCase();
     const password = env.ADMIN_PASSWORD;
     if (!email || !password) {

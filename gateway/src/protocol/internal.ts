@@ -49,23 +49,27 @@ export type AttachGrant = Pick<AttachClaims, 'sub' | 'vm' | 'mode' | 'name' | 'r
   jti?: string;
 };
 
-export interface SessionInfo {
-  id: string;
-  vm: string;
-  userId: string;
-  name: string;
-  role: 'user' | 'admin';
-  mode: SessionMode;
-  clientId: string | null;
-  remoteAddress: string | null;
-  connectedAt: string;
+export const sessionInfoSchema = z.object({
+  id: z.string().min(1).max(64),
+  vm: vmIdSchema,
+  userId: z.string().max(200),
+  name: z.string().max(200),
+  role: z.enum(['user', 'admin']),
+  mode: z.enum(['control', 'view']),
+  clientId: z.string().max(200).nullable(),
+  remoteAddress: z.string().max(200).nullable(),
+  /** ISO time. */
+  connectedAt: z.string().max(64),
   /** Bytes of display data sent so far. */
-  bytesSent: number;
-  framesSent: number;
+  bytesSent: z.number().min(0),
+  framesSent: z.number().min(0),
   /** Smoothed send-to-ack time of display frames, ms. */
-  lagMs: number;
-  jpegQuality: number;
-}
+  lagMs: z.number().min(0),
+  jpegQuality: z.number(),
+  /** In a fleet: the id of the gateway holding the session. */
+  gateway: z.string().max(64).optional(),
+});
+export type SessionInfo = z.infer<typeof sessionInfoSchema> & { mode: SessionMode };
 
 export interface SessionListResponse {
   sessions: SessionInfo[];

@@ -23,6 +23,8 @@ export class SessionManager {
   private readonly sessions = new Map<string, ViewerSession>();
   private readonly readyTimeoutMs: number;
   private readonly smallUpdateTiles: number | undefined;
+  /** In a fleet: tells the other gateways that a control session began here (fleet/peers.ts). */
+  onControlAttach: ((vm: string, clientId: string | null, by: string) => void) | null = null;
 
   constructor(
     private readonly feeds: FeedRegistry,
@@ -61,17 +63,10 @@ export class SessionManager {
     let resumed = false;
     let replaced: ViewerSession | null = null;
     if (claims.mode === 'control') {
-      for (const other of this.forVm(claims.vm)) {
-        if (other.mode !== 'control') continue;
-        const sameViewer = clientId !== null && other.clientId === clientId;
-        resumed ||= sameViewer;
-        if (!sameViewer) replaced = other;
-        // The old endpoint is told and detached now, not at its ping timeout. Its keys are
-        // released; the VM keeps running.
-        other.end(sameViewer ? 'resumed' : 'taken-over', {
-          moved: sameViewer ? undefined : { reason: 'opened-elsewhere', by: claims.name },
-        });
-      }
+      const ended = this.endControlSessions(claims.vm, clientId, claims.name);
+      resumed = ended.resumed;
+      replaced = ended.replaced;
+      this.onControlAttach?.(claims.vm, clientId, claims.name);
     }
     this.sessions.set(session.id, session);
     this.metrics.sessions.inc({ mode: session.mode });
@@ -109,6 +104,36 @@ export class SessionManager {
     }
     if (session.mode === 'view') this.publish('shadow-start', session);
     this.notifyWatchers(claims.vm);
+  }
+
+  /** A control session of `vm` began on another gateway of the fleet: it takes over ours. */
+  takeOverFromPeer(vm: string, clientId: string | null, by: string): void {
+    this.endControlSessions(vm, clientId, by);
+  }
+
+  /**
+   * Ends the control sessions of `vm` for a new controller: the same viewer (clientId) resumes,
+   * anyone else's session is taken over.
+   */
+  private endControlSessions(
+    vm: string,
+    clientId: string | null,
+    by: string,
+  ): { resumed: boolean; replaced: ViewerSession | null } {
+    let resumed = false;
+    let replaced: ViewerSession | null = null;
+    for (const other of this.forVm(vm)) {
+      if (other.mode !== 'control') continue;
+      const sameViewer = clientId !== null && other.clientId === clientId;
+      resumed ||= sameViewer;
+      if (!sameViewer) replaced = other;
+      // The old endpoint is told and detached now, not at its ping timeout. Its keys are
+      // released; the VM keeps running.
+      other.end(sameViewer ? 'resumed' : 'taken-over', {
+        moved: sameViewer ? undefined : { reason: 'opened-elsewhere', by },
+      });
+    }
+    return { resumed, replaced };
   }
 
   /** Internal API: ends a session; returns false if there is none. */

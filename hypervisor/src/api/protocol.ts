@@ -288,6 +288,9 @@ export interface PortForwardInfo {
   bytesFromGuest: number;
 }
 
+/** In a fleet, a host whose last heartbeat (every 3 s) is older than this is offline. */
+export const HOST_OFFLINE_AFTER_MS = 10_000;
+
 export interface HostInfo {
   hostId: string;
   /** The host takes no new domains (`host:drain`). */

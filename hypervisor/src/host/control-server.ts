@@ -24,6 +24,7 @@ import { encodePng, scaleToWidth } from './devices/png.ts';
 import type { Domain } from './domain.ts';
 import { HostError } from './errors.ts';
 import type { Host } from './host.ts';
+import { serveGolden } from '../snapshots/golden-peers.ts';
 
 const DEFAULT_THUMBNAIL_WIDTH = 320;
 
@@ -78,6 +79,16 @@ export class ControlServer {
     if (url === '/healthz') {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ ok: true, ...this.host.info() }));
+    } else if (
+      await serveGolden(
+        this.host.goldenStore,
+        (request) =>
+          secretsMatch(/^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1], this.secret),
+        req,
+        res,
+      )
+    ) {
+      // A peer host of the fleet fetched a golden snapshot (snapshots/golden-peers.ts).
     } else if (url === '/metrics') {
       // Domains, guest traffic and egress denials are for the operator: the service credential.
       const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];

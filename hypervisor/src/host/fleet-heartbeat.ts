@@ -7,9 +7,6 @@ import { createDb, type Db } from '@raydesk/db';
 import type pino from 'pino';
 import type { HostInfo } from '../api/protocol.ts';
 
-/** A host whose last heartbeat is older than this is offline (heartbeats come every 3 s). */
-export const HOST_OFFLINE_AFTER_MS = 10_000;
-
 export interface FleetHeartbeatOptions {
   databaseUrl: string;
   hostId: string;

@@ -39,6 +39,7 @@ import { NetworkSwitch } from '../network/switch.ts';
 import { readStateFile, writeStateFile, type StateHeader } from '../snapshots/codec.ts';
 import { GoldenSnapshots, type GoldenManifest } from '../snapshots/golden.ts';
 import { GoldenStore } from '../snapshots/golden-store.ts';
+import { fleetGoldenPeers } from './fleet-peers.ts';
 import { Admission } from './admission.ts';
 import { ApplianceImages } from './appliance-images.ts';
 import { describeDisk, overlayHasBlocks } from './devices/overlay-file.ts';
@@ -170,6 +171,15 @@ export class Host extends EventEmitter<HostEvents> {
         },
       },
       log,
+      undefined,
+      // In a fleet a missing snapshot comes from a peer host before it is built here.
+      config.fleet
+        ? fleetGoldenPeers({
+            databaseUrl: config.fleet.databaseUrl,
+            hostId: config.hostId,
+            secret: config.secret,
+          })
+        : null,
     );
     this.relocations = new Relocations({
       config,
@@ -221,6 +231,11 @@ export class Host extends EventEmitter<HostEvents> {
   /** Keeps one paused standby domain ready per listed appliance (refilled after each claim). */
   enableStandby(appliances: readonly ApplianceName[]): void {
     this.standby.enable(appliances);
+  }
+
+  /** The store of golden snapshots (peers of a fleet fetch from it). */
+  get goldenStore(): GoldenStore {
+    return this.golden.store;
   }
 
   /** The appliance's golden snapshot, or null while it is not built. */

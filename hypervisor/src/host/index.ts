@@ -12,7 +12,6 @@ import { Host } from './host.ts';
 export { Host } from './host.ts';
 export { Domain } from './domain.ts';
 export { ControlServer } from './control-server.ts';
-export { HOST_OFFLINE_AFTER_MS } from './fleet-heartbeat.ts';
 
 export interface RunningHypervisor {
   host: Host;

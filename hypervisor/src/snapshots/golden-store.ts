@@ -1,7 +1,9 @@
 // Golden snapshots on disk, in the shared cache (~/.cache/raydesk/golden): one saved state and
 // its manifest per appliance image and emulator version. The store finds, verifies, loads, saves
 // and prunes them; building one is golden.ts's job.
+import { createHash, randomBytes } from 'node:crypto';
 import {
+  createReadStream,
   existsSync,
   mkdirSync,
   readdirSync,
@@ -11,12 +13,13 @@ import {
   utimesSync,
   writeFileSync,
 } from 'node:fs';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { applianceNameSchema, type ApplianceName } from '../api/protocol.ts';
 import { STALE_IMAGE_DAYS } from '../appliances/index.ts';
-import { readStateFile, writeStateFile } from './codec.ts';
+import { readStateFile, readStateHeader, writeStateFile } from './codec.ts';
 
 const require = createRequire(import.meta.url);
 /** Bump when the way golden snapshots are made changes, so caches are rebuilt. */
@@ -35,6 +38,22 @@ const manifestSchema = z.object({
   createdAt: z.string(),
 });
 export type GoldenManifest = z.infer<typeof manifestSchema>;
+
+/** What a host offers a peer lacking its snapshot: the manifest and the state file's sha256. */
+export const goldenOfferSchema = z.object({
+  manifest: manifestSchema,
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+});
+export type GoldenOffer = z.infer<typeof goldenOfferSchema>;
+
+/** A snapshot from a peer that does not match this host's image, emulator or its own hash. */
+export class GoldenMismatchError extends Error {}
+
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
 
 /** How long the snapshot's guest took to boot and settle, for its manifest. */
 export interface GoldenTimings {
@@ -99,6 +118,60 @@ export class GoldenStore {
     const manifest = await this.manifest(appliance);
     const { state } = await this.paths(appliance);
     return manifest && existsSync(state) ? manifest : null;
+  }
+
+  /** Whether a manifest is for the appliance's current image and this emulator. */
+  async matches(appliance: ApplianceName, manifest: GoldenManifest): Promise<boolean> {
+    return (
+      manifest.appliance === appliance &&
+      manifest.recipeHash === (await this.recipeHashOf(appliance)) &&
+      manifest.v86Version === v86Version()
+    );
+  }
+
+  /** The current snapshot as a peer may fetch it: manifest, state file and its sha256. */
+  async offer(appliance: ApplianceName): Promise<(GoldenOffer & { statePath: string }) | null> {
+    const manifest = await this.find(appliance);
+    if (!manifest) return null;
+    const { state } = await this.paths(appliance);
+    return { manifest, sha256: await sha256File(state), statePath: state };
+  }
+
+  /**
+   * Stores a snapshot fetched from a peer, after checking that it is for this appliance's
+   * current image (recipe hash) and emulator, that the file has the sha256 the peer announced and
+   * that its header names the same image. Throws GoldenMismatchError otherwise; nothing is kept.
+   */
+  async install(
+    appliance: ApplianceName,
+    offer: GoldenOffer,
+    stateFile: Buffer,
+  ): Promise<GoldenManifest> {
+    const { manifest, sha256 } = offer;
+    const recipeHash = await this.recipeHashOf(appliance);
+    if (manifest.appliance !== appliance || manifest.recipeHash !== recipeHash)
+      throw new GoldenMismatchError(`the peer's ${appliance} snapshot is for another image`);
+    if (manifest.v86Version !== v86Version())
+      throw new GoldenMismatchError(
+        `the peer's ${appliance} snapshot is for v86 ${manifest.v86Version}`,
+      );
+    const actual = createHash('sha256').update(stateFile).digest('hex');
+    if (actual !== sha256 || stateFile.byteLength !== manifest.fileBytes)
+      throw new GoldenMismatchError(`the ${appliance} snapshot does not match its sha256`);
+    mkdirSync(this.dir, { recursive: true });
+    const paths = await this.paths(appliance);
+    const temp = `${paths.state}.peer-${randomBytes(4).toString('hex')}`;
+    try {
+      await writeFile(temp, stateFile);
+      const { header } = await readStateHeader(temp);
+      if (header.appliance !== appliance || header.recipeHash !== recipeHash)
+        throw new GoldenMismatchError(`the ${appliance} snapshot's header names another image`);
+      await rename(temp, paths.state);
+    } finally {
+      await rm(temp, { force: true });
+    }
+    writeFileSync(paths.manifest, JSON.stringify(manifest, null, 2));
+    return manifest;
   }
 
   /** The current snapshot's state, decompressed. */

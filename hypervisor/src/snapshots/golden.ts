@@ -5,6 +5,7 @@
 // `npm start`'s setup (host/golden-domains.ts).
 import type pino from 'pino';
 import type { ApplianceName } from '../api/protocol.ts';
+import { fetchGoldenFromPeers, type GoldenPeerSource } from './golden-peers.ts';
 import type { GoldenManifest, GoldenStore } from './golden-store.ts';
 
 export type { GoldenManifest } from './golden-store.ts';
@@ -49,10 +50,12 @@ export class GoldenSnapshots {
   private readonly building = new Map<ApplianceName, Promise<GoldenManifest>>();
 
   constructor(
-    private readonly store: GoldenStore,
+    readonly store: GoldenStore,
     private readonly factory: GoldenDomainFactory,
     private readonly log: pino.Logger,
     private readonly timeouts: GoldenTimeouts = DEFAULT_TIMEOUTS,
+    /** In a fleet: peers to fetch a missing snapshot from before building it. */
+    private readonly peers: GoldenPeerSource | null = null,
   ) {}
 
   /** The current snapshot's manifest, or null when it is not built. */
@@ -78,12 +81,26 @@ export class GoldenSnapshots {
     return manifest;
   }
 
-  /** Builds the golden snapshot if it is not in the store yet; one build per appliance at a time. */
+  /**
+   * Makes sure the golden snapshot is in the store: there already, else fetched from a peer (a
+   * fleet), else built; one at a time per appliance.
+   */
   ensure(appliance: ApplianceName, onProgress?: GoldenProgress): Promise<GoldenManifest> {
     let build = this.building.get(appliance);
     if (!build) {
       build = (async () => {
-        return (await this.store.find(appliance)) ?? this.build(appliance, onProgress);
+        return (
+          (await this.store.find(appliance)) ??
+          (this.peers
+            ? await fetchGoldenFromPeers({
+                store: this.store,
+                appliance,
+                source: this.peers,
+                log: this.log,
+              })
+            : null) ??
+          this.build(appliance, onProgress)
+        );
       })();
       build.finally(() => this.building.delete(appliance)).catch(() => undefined);
       this.building.set(appliance, build);

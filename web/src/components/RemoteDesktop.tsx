@@ -1,14 +1,22 @@
 'use client';
 // React wrapper around RemoteViewer. Mount it in a sized box; it fills it.
 import { useEffect, useRef } from 'react';
-import { RemoteViewer, type ViewerState, type ViewerStateDetail } from '@raydesk/viewer';
+import {
+  RemoteViewer,
+  type AttachTicket,
+  type ViewerState,
+  type ViewerStateDetail,
+} from '@raydesk/viewer';
 import type { Viewer } from '@raydesk/gateway/protocol';
 
 export interface RemoteDesktopProps {
   /** Hypervisor domain id (the token's `vm` claim). */
   vmId: string;
-  /** Reject with AttachRefusedError when the portal refuses; other failures are retried. */
-  getToken: () => Promise<string>;
+  /**
+   * Reject with AttachRefusedError when the portal refuses; other failures are retried. A
+   * ticket naming a gateway sends that attempt there (a fleet).
+   */
+  getToken: () => Promise<string | AttachTicket>;
   gatewayUrl: string;
   /** Offered as "Sign in" when the portal says the person is signed out. */
   onSignIn?: () => void;

@@ -9,7 +9,7 @@ import {
   type ViewerStateDetail,
 } from '@raydesk/viewer';
 import Link from 'next/link';
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useState } from 'react';
 import { api, ApiError, signInUrl } from '@/lib/api';
 import { dateTime } from '@/lib/format';
 import { Eye, Globe, Logo, Monitor } from './icons';
@@ -32,12 +32,14 @@ export interface ViewerHostProps {
 export function ViewerHost(props: ViewerHostProps) {
   const { vmId, kind } = props;
   const [status, setStatus] = useState(statusText('connecting'));
-  const [gateway, setGateway] = useState(props.gateway);
+  // The first attempt's default; each ticket names the gateway it is for.
+  const { gateway } = props;
   const [watchers, setWatchers] = useState<string[]>([]);
-  const gatewayRef = useRef(gateway);
 
-  // Every (re)connect asks for a fresh token. A refusal stops the viewer and says why; the
-  // portal being down or unreachable is retried by the viewer.
+  // Every (re)connect asks for a fresh token, and the gateway to use it on: in a fleet the portal
+  // hands out a live gateway each time, so a viewer whose gateway was lost comes back through
+  // another by itself. A refusal stops the viewer and says why; the portal being down or
+  // unreachable is retried by the viewer.
   const getToken = useCallback(async () => {
     let r: { token: string; gatewayUrl: string; gatewayPath: string };
     try {
@@ -55,12 +57,7 @@ export function ViewerHost(props: ViewerHostProps) {
         throw new AttachRefusedError('no-access', error.message);
       throw error;
     }
-    const current = gatewayRef.current;
-    if (r.gatewayUrl !== current.url || r.gatewayPath !== current.path) {
-      gatewayRef.current = { url: r.gatewayUrl, path: r.gatewayPath };
-      setGateway(gatewayRef.current);
-    }
-    return r.token;
+    return { token: r.token, gatewayUrl: r.gatewayUrl, path: r.gatewayPath };
   }, [vmId, kind]);
 
   const onStateChange = useCallback(

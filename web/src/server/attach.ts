@@ -24,6 +24,8 @@ export async function issueAttachToken(
     mode: 'control' | 'view';
     name: string;
     role: 'user' | 'admin';
+    /** The VM's host in a fleet, so the gateway connects to it. */
+    host?: { id: string; url: string };
   },
   meta: { userAgent: string; address: string },
 ) {
@@ -34,6 +36,7 @@ export async function issueAttachToken(
     mode: grant.mode,
     name: grant.name,
     role: grant.role,
+    ...(grant.host ? { host: grant.host } : {}),
     jti,
   });
   const now = Date.now();

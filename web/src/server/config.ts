@@ -27,6 +27,8 @@ const schema = z.object({
   HYPERVISOR_PORT: z.coerce.number().int().default(7420),
   HYPERVISOR_SECRET: secretSchema('HYPERVISOR_SECRET'),
   HYPERVISOR_ID: z.string().default('local'),
+  /** `on`: hosts and gateways come from the fleet registry in PostgreSQL (DATABASE_URL). */
+  FLEET: z.enum(['on', 'off']).default('off'),
   LOGIN_MAX_FAILURES_ACCOUNT: z.coerce.number().int().min(1).default(5),
   LOGIN_MAX_FAILURES_ADDRESS: z.coerce.number().int().min(1).default(20),
   LOGIN_LOCKOUT_MINUTES: z.coerce.number().min(0.05).default(15),

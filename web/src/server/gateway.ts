@@ -1,14 +1,21 @@
 // The gateway's internal API (bearer GATEWAY_SECRET): live sessions, disconnect, thumbnails.
 import type { SessionInfo, SessionListResponse } from '@raydesk/gateway/internal';
-import { GATEWAY_SOCKET_PATH } from '../../portal-server/gateway-path.mjs';
+import { fleetGatewaySocketPath, GATEWAY_SOCKET_PATH } from '../../portal-server/gateway-path.mjs';
 import { config } from './config.ts';
+import { db } from './db.ts';
+import { chooseGateway, fleetMode } from './fleet.ts';
 import { HttpError } from './http.ts';
 
 export type { SessionInfo };
 
+/**
+ * A call to the gateway's internal API. In a fleet any live gateway answers for all of them (they
+ * ask each other through Redis: gateway/src/fleet/peers.ts).
+ */
 async function call(path: string, init: RequestInit = {}, timeoutMs = 3_000): Promise<Response> {
   const c = config();
-  const url = new URL(path, c.GATEWAY_URL.endsWith('/') ? c.GATEWAY_URL : `${c.GATEWAY_URL}/`);
+  const base = fleetMode() ? (await chooseGateway(db())).url : c.GATEWAY_URL;
+  const url = new URL(path, base.endsWith('/') ? base : `${base}/`);
   try {
     return await fetch(url, {
       ...init,
@@ -70,6 +77,11 @@ export interface GatewayEndpoint {
   /** `/` is the page's own origin; otherwise an absolute http(s) or ws(s) URL. */
   url: string;
   path: string;
+}
+
+/** In a fleet: one gateway, through the portal's own origin (/gateway/<id>/socket.io). */
+export function fleetGatewayEndpoint(gatewayId: string): GatewayEndpoint {
+  return { url: '/', path: fleetGatewaySocketPath(gatewayId) };
 }
 
 /**

@@ -7,6 +7,7 @@ import { audit } from './audit.ts';
 import { config } from './config.ts';
 import { HttpError, notFound } from './http.ts';
 import { hypervisor, isHypervisorError } from './hypervisor.ts';
+import { connectedHost, fleetMode, hostClient, isLive, placeNewVm } from './fleet.ts';
 import { log } from './log.ts';
 import type { Viewer } from './auth/request.ts';
 import { VM_STATES, type VmState } from '../lib/validation.ts';
@@ -26,6 +27,12 @@ function stateFields(info: DomainInfo, now = new Date()) {
     ...(info.state === 'saved' ? { suspendedAt: now } : {}),
     ...(info.state === 'stopped' ? { destroyedAt: now } : {}),
   };
+}
+
+/** The client of the host a VM lives on: its registered host in a fleet, else the one host. */
+async function hypervisorOf(db: Db, vm: { hostId: string | null }): Promise<HypervisorClient> {
+  if (fleetMode() && vm.hostId) return (await connectedHost(db, vm.hostId)).client;
+  return hypervisor();
 }
 
 /** A user's own VM, or 404 (never tells whether someone else's VM exists). */
@@ -61,7 +68,6 @@ async function checkQuota(db: Db, viewer: Viewer, memoryMiB: number): Promise<vo
 
 async function createDomain(
   db: Db,
-  hv: HypervisorClient,
   viewer: Viewer,
   applianceName: 'desktop' | 'browser',
   kind: 'personal' | 'disposable',
@@ -75,6 +81,16 @@ async function createDomain(
       `The ${applianceName} appliance is not available.`,
     );
   await checkQuota(db, viewer, appliance.memoryMiB);
+  const hvAppliance =
+    applianceName === 'desktop'
+      ? config().PORTAL_DESKTOP_APPLIANCE
+      : config().PORTAL_BROWSER_APPLIANCE;
+  // In a fleet the VM goes to the host with the most headroom; a personal desktop then stays
+  // there (its disk is there).
+  const placed = fleetMode()
+    ? await placeNewVm(db, hvAppliance, appliance.memoryMiB)
+    : { host: { id: config().HYPERVISOR_ID }, client: await hypervisor() };
+  const hv = placed.client;
   const now = new Date();
   const lifetimeMin = appliance.maxLifetimeMin ?? config().DISPOSABLE_MAX_LIFETIME_MINUTES;
   const row = await db.vm.create({
@@ -82,7 +98,7 @@ async function createDomain(
       ownerId: viewer.id,
       kind,
       applianceId: appliance.id,
-      hostId: config().HYPERVISOR_ID,
+      hostId: placed.host.id,
       state: 'creating',
       memoryMiB: appliance.memoryMiB,
       ...(kind === 'disposable'
@@ -91,10 +107,6 @@ async function createDomain(
     },
   });
   try {
-    const hvAppliance =
-      applianceName === 'desktop'
-        ? config().PORTAL_DESKTOP_APPLIANCE
-        : config().PORTAL_BROWSER_APPLIANCE;
     const info = await hv.create({
       appliance: hvAppliance,
       kind,
@@ -112,7 +124,7 @@ async function createDomain(
       targetType: 'vm',
       targetId: vm.id,
       address,
-      details: { appliance: applianceName, kind, domainId: info.id },
+      details: { appliance: applianceName, kind, domainId: info.id, host: placed.host.id },
     });
     return vm;
   } catch (error) {
@@ -146,14 +158,13 @@ async function resumeDomain(hv: HypervisorClient, domainId: string): Promise<Dom
 
 /** "Open desktop": the user's personal VM, created on first use or resumed. */
 export async function openDesktop(db: Db, viewer: Viewer, address: string): Promise<VmRow> {
-  const hv = await hypervisor();
   const existing = await db.vm.findFirst({
     where: { ownerId: viewer.id, kind: 'personal', state: { not: 'destroyed' } },
     orderBy: { createdAt: 'desc' },
   });
   if (existing?.domainId) {
     const before = existing.state;
-    const info = await resumeDomain(hv, existing.domainId);
+    const info = await resumeDomain(await hypervisorOf(db, existing), existing.domainId);
     if (info) {
       const vm = await db.vm.update({
         where: { id: existing.id },
@@ -185,12 +196,11 @@ export async function openDesktop(db: Db, viewer: Viewer, address: string): Prom
       data: { state: 'destroyed', destroyedAt: new Date() },
     });
   }
-  return createDomain(db, hv, viewer, 'desktop', 'personal', address);
+  return createDomain(db, viewer, 'desktop', 'personal', address);
 }
 
 export async function openDisposable(db: Db, viewer: Viewer, address: string): Promise<VmRow> {
-  const hv = await hypervisor();
-  return createDomain(db, hv, viewer, 'browser', 'disposable', address);
+  return createDomain(db, viewer, 'browser', 'disposable', address);
 }
 
 export async function destroyVm(
@@ -201,7 +211,7 @@ export async function destroyVm(
 ): Promise<void> {
   if (vm.domainId) {
     try {
-      const hv = await hypervisor();
+      const hv = await hypervisorOf(db, vm);
       await hv.destroy(vm.domainId);
     } catch (error) {
       if (!isHypervisorError(error, 'not_found')) throw error;
@@ -235,7 +245,7 @@ export async function vmAction(
   if (action === 'destroy') return destroyVm(db, vm, 'admin', actor);
   if (!vm.domainId)
     throw new HttpError(409, 'not_ready', 'This VM has not been created on a host yet.');
-  const hv = await hypervisor();
+  const hv = await hypervisorOf(db, vm);
   let info: DomainInfo | null;
   if (action === 'suspend') info = (await hv.save(vm.domainId)).info;
   else if (action === 'reboot') info = await hv.reboot(vm.domainId);
@@ -276,7 +286,7 @@ export async function destroyDisposables(
  * Periodic housekeeping: sync VM states and the host row from the hypervisor, and destroy
  * disposables past their lifetime or whose tabs closed more than the grace period ago.
  */
-export async function reconcile(db: Db, now = new Date()): Promise<void> {
+async function reconcileLocalHost(db: Db, now: Date): Promise<void> {
   const c = config();
   let hv: HypervisorClient | null = null;
   try {
@@ -306,30 +316,75 @@ export async function reconcile(db: Db, now = new Date()): Promise<void> {
         lastHeartbeatAt: now,
       },
     });
-    const byId = new Map(domains.map((d) => [d.id, d]));
+    await syncVms(
+      db,
+      domains,
+      await db.vm.findMany({ where: { state: { not: 'destroyed' }, domainId: { not: null } } }),
+      now,
+    );
+  }
+}
+
+/**
+ * Fleet: each host's row is written by its own heartbeat; a host without one for
+ * HOST_OFFLINE_AFTER_MS is shown offline and its VMs keep their rows untouched until it is
+ * back. VMs of live hosts are synced with what their host lists.
+ */
+async function reconcileFleet(db: Db, now: Date): Promise<void> {
+  const hosts = await db.hypervisorHost.findMany();
+  for (const host of hosts) {
+    const live = isLive(host, now);
+    if (live !== (host.status === 'online')) {
+      await db.hypervisorHost.update({
+        where: { id: host.id },
+        data: { status: live ? 'online' : 'offline' },
+      });
+    }
+    if (!live) continue;
+    let domains: DomainInfo[];
+    try {
+      const client = hostClient(host);
+      await client.connected(1_000);
+      domains = await client.list();
+    } catch (error) {
+      log.warn({ host: host.id, err: String(error) }, 'fleet host did not list its VMs');
+      continue;
+    }
     const rows = await db.vm.findMany({
-      where: { state: { not: 'destroyed' }, domainId: { not: null } },
+      where: { hostId: host.id, state: { not: 'destroyed' }, domainId: { not: null } },
     });
-    for (const vm of rows) {
-      const info = byId.get(vm.domainId!);
-      if (!info) {
-        // Gone from the host. Personal desktops keep their row if a state file may restore them.
-        if (vm.kind === 'disposable' || vm.state !== 'saved') {
-          await db.vm.update({
-            where: { id: vm.id },
-            data: {
-              state: vm.kind === 'disposable' ? 'destroyed' : 'stopped',
-              destroyedAt: vm.kind === 'disposable' ? now : null,
-            },
-          });
-        }
-        continue;
+    await syncVms(db, domains, rows, now);
+  }
+}
+
+/** Brings VM rows in step with the domains their host lists. */
+async function syncVms(db: Db, domains: DomainInfo[], rows: VmRow[], now: Date): Promise<void> {
+  const byId = new Map(domains.map((d) => [d.id, d]));
+  for (const vm of rows) {
+    const info = byId.get(vm.domainId!);
+    if (!info) {
+      // Gone from the host. Personal desktops keep their row if a state file may restore them.
+      if (vm.kind === 'disposable' || vm.state !== 'saved') {
+        await db.vm.update({
+          where: { id: vm.id },
+          data: {
+            state: vm.kind === 'disposable' ? 'destroyed' : 'stopped',
+            destroyedAt: vm.kind === 'disposable' ? now : null,
+          },
+        });
       }
-      if (info.state !== vm.state || Math.abs(info.cpuPercent - vm.cpuPercent) > 0.5) {
-        await db.vm.update({ where: { id: vm.id }, data: stateFields(info, now) });
-      }
+      continue;
+    }
+    if (info.state !== vm.state || Math.abs(info.cpuPercent - vm.cpuPercent) > 0.5) {
+      await db.vm.update({ where: { id: vm.id }, data: stateFields(info, now) });
     }
   }
+}
+
+export async function reconcile(db: Db, now = new Date()): Promise<void> {
+  const c = config();
+  if (fleetMode()) await reconcileFleet(db, now);
+  else await reconcileLocalHost(db, now);
   const graceMs = c.DISPOSABLE_GRACE_SECONDS * 1000;
   const disposables = await db.vm.findMany({
     where: { kind: 'disposable', state: { not: 'destroyed' } },

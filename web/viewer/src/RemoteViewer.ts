@@ -45,15 +45,26 @@ export interface PaintInfo {
   at: number;
 }
 
+/**
+ * A token and, in a fleet, the gateway to use it on: each (re)attach may go through another
+ * gateway (the portal hands out a live one), without a new viewer.
+ */
+export interface AttachTicket {
+  token: string;
+  gatewayUrl?: string;
+  path?: string;
+}
+
 export interface RemoteViewerOptions {
   gatewayUrl: string;
   vmId: string;
   /**
    * A fresh attach token for every (re)connect, from the portal. Reject with
    * AttachRefusedError when the portal refuses (signed out, no access): the viewer stops and
-   * says so. Any other rejection (portal down, network) is retried.
+   * says so. Any other rejection (portal down, network) is retried. A ticket naming a gateway
+   * sends this attempt there instead of to gatewayUrl/path.
    */
-  getToken: () => Promise<string>;
+  getToken: () => Promise<string | AttachTicket>;
   /** Offered as "Sign in" when the portal says the person is signed out. */
   onSignIn?: () => void;
   /** Backoff between reconnect attempts (reconnect.ts defaults). */
@@ -303,9 +314,10 @@ export class RemoteViewer {
     this.moved = null;
     this.closed = null;
     this.setState(state, state === 'reconnecting' ? { ...this.detail, retryInMs: 0 } : {});
-    let token: string;
+    let ticket: AttachTicket;
     try {
-      token = await this.options.getToken();
+      const answer = await this.options.getToken();
+      ticket = typeof answer === 'string' ? { token: answer } : answer;
     } catch (error) {
       if (attempt !== this.attempt || this.destroyed) return;
       const refused =
@@ -317,8 +329,9 @@ export class RemoteViewer {
       return;
     }
     if (attempt !== this.attempt || this.destroyed) return;
-    const socket: ViewerSocket = io(this.options.gatewayUrl, {
-      path: this.options.path,
+    const { token } = ticket;
+    const socket: ViewerSocket = io(ticket.gatewayUrl ?? this.options.gatewayUrl, {
+      path: ticket.path ?? this.options.path,
       transports: ['websocket'],
       forceNew: true,
       // The viewer reconnects itself (any cause, a fresh token each time): see lost().

@@ -3,6 +3,7 @@
 export {
   RemoteViewer,
   type RemoteViewerOptions,
+  type AttachTicket,
   type ViewerState,
   type ViewerStateDetail,
   type PaintInfo,

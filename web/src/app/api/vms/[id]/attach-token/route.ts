@@ -4,7 +4,8 @@ import { issueAttachToken } from '@/server/attach';
 import { audit } from '@/server/audit';
 import { clientAddress, requireUser } from '@/server/auth/request';
 import { db } from '@/server/db';
-import { gatewayEndpoint } from '@/server/gateway';
+import { chooseGateway, connectedHost, fleetMode } from '@/server/fleet';
+import { fleetGatewayEndpoint, gatewayEndpoint } from '@/server/gateway';
 import { HttpError, json, notFound, parseBody, route } from '@/server/http';
 
 type Ctx = { params: Promise<{ id: string }> };
@@ -27,6 +28,8 @@ export const POST = route(async (req: NextRequest, ctx: Ctx) => {
   if (!vm.domainId) throw new HttpError(409, 'not_ready', 'This VM is still being created.');
   const mode = own ? (body.mode ?? 'control') : 'view';
   const address = clientAddress(req.headers);
+  // In a fleet the token names the VM's host; an offline host answers 503 in plain words.
+  const host = fleetMode() && vm.hostId ? (await connectedHost(db(), vm.hostId, 1_000)).host : null;
   const issued = await issueAttachToken(
     {
       userId: viewer.id,
@@ -34,6 +37,7 @@ export const POST = route(async (req: NextRequest, ctx: Ctx) => {
       mode,
       name: viewer.name || viewer.email,
       role: viewer.role,
+      ...(host ? { host: { id: host.id, url: host.url } } : {}),
     },
     { userAgent: req.headers.get('user-agent') ?? '', address },
   );
@@ -50,7 +54,10 @@ export const POST = route(async (req: NextRequest, ctx: Ctx) => {
   }
   if (vm.kind === 'disposable')
     await db().vm.update({ where: { id: vm.id }, data: { lastSeenAt: new Date() } });
-  const gateway = gatewayEndpoint();
+  // In a fleet every (re)attach gets the least loaded live gateway, through the portal's origin.
+  const gateway = fleetMode()
+    ? fleetGatewayEndpoint((await chooseGateway(db())).id)
+    : gatewayEndpoint();
   return json({
     token: issued.token,
     expiresIn: issued.expiresIn,

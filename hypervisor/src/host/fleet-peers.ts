@@ -1,0 +1,27 @@
+// The other live hosts of this host's fleet, from the registry in PostgreSQL: where a missing
+// golden snapshot is fetched from (snapshots/golden-peers.ts).
+import { createDb, type Db } from '@raydesk/db';
+import { HOST_OFFLINE_AFTER_MS } from '../api/protocol.ts';
+import type { GoldenPeer, GoldenPeerSource } from '../snapshots/golden-peers.ts';
+
+export function fleetGoldenPeers(options: {
+  databaseUrl: string;
+  hostId: string;
+  secret: string;
+}): GoldenPeerSource {
+  let db: Db | null = null;
+  return {
+    secret: options.secret,
+    async peers(): Promise<GoldenPeer[]> {
+      db ??= createDb(options.databaseUrl);
+      const rows = await db.hypervisorHost.findMany({
+        where: {
+          id: { not: options.hostId },
+          lastHeartbeatAt: { gte: new Date(Date.now() - HOST_OFFLINE_AFTER_MS) },
+        },
+        orderBy: { load: 'asc' },
+      });
+      return rows.map(({ id, url }) => ({ id, url }));
+    },
+  };
+}

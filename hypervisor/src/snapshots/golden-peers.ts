@@ -1,0 +1,124 @@
+// Golden snapshots between the hosts of a fleet: a host lacking the snapshot of an appliance
+// fetches it from a peer instead of cold-booting it for minutes. The peer answers, with the
+// fleet's HYPERVISOR_SECRET as bearer, GET /golden/<appliance> (the manifest and the state
+// file's sha256) and GET /golden/<appliance>/state (the file); the fetching host checks the
+// recipe hash, the emulator version and the sha256 before the store keeps it (golden-store.ts).
+import { createReadStream } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type pino from 'pino';
+import { applianceNameSchema, type ApplianceName } from '../api/protocol.ts';
+import { goldenOfferSchema, type GoldenManifest, type GoldenStore } from './golden-store.ts';
+
+export interface GoldenPeer {
+  id: string;
+  /** The peer's control URL (its HTTP server answers /golden/...). */
+  url: string;
+}
+
+/** Live peers of this host and the credential they accept. */
+export interface GoldenPeerSource {
+  peers(): Promise<GoldenPeer[]>;
+  secret: string;
+}
+
+const GOLDEN_PATH = /^\/golden\/([a-z][a-z0-9-]{0,31})(\/state)?$/;
+/** A state file is tens of MiB; on loopback or a LAN this is ample. */
+const FETCH_TIMEOUT_MS = 120_000;
+
+/**
+ * Answers the golden routes on the host's HTTP server; false for any other path. `authorized`
+ * checks the bearer (the caller owns the constant-time comparison).
+ */
+export async function serveGolden(
+  store: GoldenStore,
+  authorized: (req: IncomingMessage) => boolean,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<boolean> {
+  const match = GOLDEN_PATH.exec(new URL(req.url ?? '/', 'http://host').pathname);
+  if (!match || req.method !== 'GET') return false;
+  const json = (status: number, body: unknown) => {
+    res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+    res.end(JSON.stringify(body));
+  };
+  if (!authorized(req)) {
+    json(401, { error: 'unauthorized' });
+    return true;
+  }
+  const appliance = applianceNameSchema.safeParse(match[1]);
+  const offer = appliance.success ? await store.offer(appliance.data) : null;
+  if (!offer) {
+    json(404, { error: 'no golden snapshot of that appliance here' });
+    return true;
+  }
+  if (!match[2]) {
+    json(200, { manifest: offer.manifest, sha256: offer.sha256 });
+    return true;
+  }
+  res.writeHead(200, {
+    'content-type': 'application/octet-stream',
+    'content-length': String(offer.manifest.fileBytes),
+  });
+  createReadStream(offer.statePath)
+    .on('error', () => res.destroy())
+    .pipe(res);
+  return true;
+}
+
+/**
+ * Fetches the appliance's golden snapshot from the first peer that has one matching this host's
+ * image and emulator, verified, into `store`. Null when no peer could give one.
+ */
+export async function fetchGoldenFromPeers(options: {
+  store: GoldenStore;
+  appliance: ApplianceName;
+  source: GoldenPeerSource;
+  log: pino.Logger;
+}): Promise<GoldenManifest | null> {
+  const { store, appliance, source, log } = options;
+  let peers: GoldenPeer[];
+  try {
+    peers = await source.peers();
+  } catch (error) {
+    log.warn({ err: String(error) }, 'cannot list peer hosts for a golden snapshot');
+    return null;
+  }
+  const headers = { authorization: `Bearer ${source.secret}` };
+  for (const peer of peers) {
+    const started = Date.now();
+    try {
+      const base = peer.url.endsWith('/') ? peer.url : `${peer.url}/`;
+      const answer = await fetch(new URL(`golden/${appliance}`, base), {
+        headers,
+        signal: AbortSignal.timeout(10_000),
+      });
+      if (!answer.ok) {
+        await answer.body?.cancel();
+        continue;
+      }
+      const offer = goldenOfferSchema.safeParse(await answer.json());
+      if (!offer.success) continue;
+      // Another image or emulator: not worth the download.
+      const { manifest: offered } = offer.data;
+      if (!(await store.matches(appliance, offered))) continue;
+      const file = await fetch(new URL(`golden/${appliance}/state`, base), {
+        headers,
+        signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
+      });
+      if (!file.ok) {
+        await file.body?.cancel();
+        continue;
+      }
+      const bytes = Buffer.from(await file.arrayBuffer());
+      const manifest = await store.install(appliance, offer.data, bytes);
+      log.info(
+        { golden: appliance, peer: peer.id, bytes: bytes.byteLength, ms: Date.now() - started },
+        'golden snapshot fetched from a peer',
+      );
+      return manifest;
+    } catch (error) {
+      log.warn({ golden: appliance, peer: peer.id, err: String(error) }, 'golden fetch failed');
+    }
+  }
+  return null;
+}
