@@ -1,10 +1,12 @@
 // `npm run bench -- --only fleet`: live relocation and cloning between two hypervisor processes
-// on loopback (bench/fleet-stack.ts), a Chromium viewer watching through the real gateway.
+// on loopback (bench/fleet-stack.ts), a Chromium viewer watching through the real gateway; then
+// gateway failover in a whole fleet as the e2e test starts it (bench/fleet-failover.ts).
 import { loadavg } from 'node:os';
 import type { Plan } from './options.ts';
 import { emptyResults, type RunOutput } from './run.ts';
 import { relocateWatched, startRelocationStack, typeLine, waitPainted } from './fleet-stack.ts';
 import { dist, mean, round, type Dist } from './stats.ts';
+import { FAILOVER_METHOD, measureGatewayFailover } from './fleet-failover.ts';
 
 export interface FleetFigures {
   relocation: {
@@ -20,6 +22,11 @@ export interface FleetFigures {
     method: string;
   };
   clone: { ms: Dist; method: string };
+  /** kill -9 of the viewer's gateway to the desktop painted again through the other one. */
+  gatewayFailoverMs: Dist;
+  /** Hosts and gateways live in the registry of the fleet the failover was measured in. */
+  hosts: number;
+  gateways: number;
 }
 
 const METHOD =
@@ -33,6 +40,7 @@ export async function runFleetBench(plan: Plan, log: (line: string) => void): Pr
   const samples = plan.mode === 'smoke' ? 1 : plan.mode === 'quick' ? 4 : 10;
   const results = emptyResults();
   const series: Record<string, number[]> = {};
+  let relocationFigures: Pick<FleetFigures, 'relocation' | 'clone'>;
   log('starting two hypervisor processes, the gateway and Chromium');
   const stack = await startRelocationStack();
   try {
@@ -80,7 +88,7 @@ export async function runFleetBench(plan: Plan, log: (line: string) => void): Pr
     }
     series['fleet.relocation.downtimeMs'] = gaps;
     series['fleet.clone.ms'] = clones;
-    results.fleet = {
+    relocationFigures = {
       relocation: {
         downtimeMs: dist(gaps, METHOD, 0),
         hostPauseMs: dist(pauses, METHOD, 0),
@@ -95,6 +103,14 @@ export async function runFleetBench(plan: Plan, log: (line: string) => void): Pr
   } finally {
     await stack.close();
   }
+  const failover = await measureGatewayFailover(samples, log);
+  series['fleet.gatewayFailoverMs'] = failover.failoverMs;
+  results.fleet = {
+    ...relocationFigures,
+    gatewayFailoverMs: dist(failover.failoverMs, FAILOVER_METHOD, 0),
+    hosts: failover.hosts,
+    gateways: failover.gateways,
+  };
   return {
     results,
     series,

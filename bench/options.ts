@@ -15,7 +15,7 @@ export const optionsSchema = z.object({
   /**
    * Run only these figures. cpu: busy neighbours with and without the scheduler, idle CPU.
    * display: input-to-paint, bandwidth, window-drag frame rate and reconnect on one desktop VM.
-   * fleet: relocation and cloning between two hosts.
+   * fleet: relocation and cloning between two hosts, gateway failover in a whole fleet.
    */
   only: z.enum(['cpu', 'display', 'fleet']).optional(),
   /** Measure the noVNC peer on the same VM (needs x11vnc in the desktop image). */
@@ -125,7 +125,7 @@ export function parseOptions(argv: string[]): BenchOptions {
       '--only <figures>',
       'run only these figures: cpu (busy neighbours, idle CPU), display (input-to-paint, ' +
         'bandwidth, window-drag frame rate and reconnect on one desktop VM) or fleet ' +
-        '(relocation, cloning)',
+        '(relocation, cloning, gateway failover)',
     )
     .option('--no-peers', 'do not measure the noVNC peer (x11vnc in the same desktop VM)')
     .option('--display-fps <n>', "the hypervisor's display frame clock (default: DISPLAY_FPS)")
