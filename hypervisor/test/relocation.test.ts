@@ -2,7 +2,7 @@
 // console VM moves while a process runs in it and keeps its disk; a relocation whose target is
 // killed mid-way leaves it running where it was; a clone gets its own machine-id and disk.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,14 +26,23 @@ async function ask(client: HypervisorClient, id: string, label: string, expr: st
   return value!;
 }
 
-/** `npm run vm -- <args>` against the test daemons. */
-function vm(...args: string[]): { status: number | null; out: string } {
-  const result = spawnSync(
+/**
+ * `npm run vm -- <args>` against the test daemons. Not spawnSync: a blocked event loop cannot
+ * answer the daemons' socket.io pings, and a long drain would cost the test its connections.
+ */
+function vm(...args: string[]): Promise<{ status: number | null; out: string }> {
+  const child = spawn(
     process.execPath,
     ['--import', 'tsx', join(REPO_ROOT, 'hypervisor/src/cli/main.ts'), ...args],
-    { cwd: REPO_ROOT, env: { ...process.env, HYPERVISOR_SECRET: DAEMON_SECRET }, encoding: 'utf8' },
+    { cwd: REPO_ROOT, env: { ...process.env, HYPERVISOR_SECRET: DAEMON_SECRET } },
   );
-  return { status: result.status, out: result.stdout + result.stderr };
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, out }));
+  });
 }
 
 /** A daemon with its own data directory, port and host id. */
@@ -161,12 +170,12 @@ describe('live relocation between two hosts', () => {
     assert.ok(readdirSync(join(b.dataDir, 'disks')).length >= 2);
   });
 
-  test('the CLI moves it back and refuses bad arguments', () => {
-    const bad = vm('migrate', id, '--to', 'host-without-registry', '--from', b.url);
+  test('the CLI moves it back and refuses bad arguments', async () => {
+    const bad = await vm('migrate', id, '--to', 'host-without-registry', '--from', b.url);
     assert.equal(bad.status, 2, bad.out);
     assert.match(bad.out, /fleet registry/);
-    assert.equal(vm('clone', id, '--count', '0', '--from', b.url).status, 2);
-    const moved = vm('migrate', id, '--to', a.url, '--from', b.url);
+    assert.equal((await vm('clone', id, '--count', '0', '--from', b.url)).status, 2);
+    const moved = await vm('migrate', id, '--to', a.url, '--from', b.url);
     assert.equal(moved.status, 0, moved.out);
     assert.match(moved.out, new RegExp(`moved ${id} from host-b to host-a`));
   });
@@ -174,7 +183,7 @@ describe('live relocation between two hosts', () => {
   test('drain moves every running VM off a host and makes it refuse new ones', async () => {
     const left = (await b.client!.list()).filter((d) => d.state === 'running');
     assert.ok(left.length > 0, 'the clone still runs on host-b');
-    const drained = vm('drain', b.url, '--to', a.url);
+    const drained = await vm('drain', b.url, '--to', a.url);
     assert.equal(drained.status, 0, drained.out);
     assert.equal((await b.client!.list()).filter((d) => d.state === 'running').length, 0);
     for (const domain of left) assert.equal((await a.client!.get(domain.id)).state, 'running');
