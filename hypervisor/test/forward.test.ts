@@ -140,7 +140,14 @@ describe('port forwards into a real guest', () => {
   test('a guest port nobody listens on closes the client connection at once', async () => {
     const forward = await client.forward({ id: vmId, guestPort: 9 });
     const started = performance.now();
-    const reply = await exchange(forward.listen.port, encoder.encode('anyone?'));
+    // Closed or reset: the host may close the socket before reading what the client sent, and
+    // the kernel then answers with a reset.
+    const reply = await exchange(forward.listen.port, encoder.encode('anyone?')).catch(
+      (error: NodeJS.ErrnoException) => {
+        if (error.code === 'ECONNRESET') return Buffer.alloc(0);
+        throw error;
+      },
+    );
     assert.equal(reply.length, 0);
     assert.ok(performance.now() - started < 10_000, 'refused, not timed out');
     await client.unforward(vmId, { port: forward.listen.port });
