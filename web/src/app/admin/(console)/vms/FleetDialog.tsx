@@ -89,7 +89,7 @@ export function FleetDialog({
         dialog.current?.close();
       } else {
         if (made.length > 0) onDone(`Made ${made.length} of ${clones.length} copies.`);
-        setProblems(failed.map((c) => (c.email ? `${c.email}: ${c.error}` : c.error!)));
+        setProblems(failed.map((c) => c.error!));
       }
     } catch (err) {
       setError(errorText(err));
@@ -126,9 +126,11 @@ export function FleetDialog({
           )}
           {problems.length > 0 && (
             <div className="alert alert-error" role="alert">
-              {problems.map((p) => (
-                <div key={p}>{p}</div>
-              ))}
+              <ul style={{ margin: 0, paddingLeft: '1.2em' }}>
+                {problems.map((p) => (
+                  <li key={p}>{p}</li>
+                ))}
+              </ul>
             </div>
           )}
           <label className="field">

@@ -145,7 +145,7 @@ export function VmsClient() {
             <td>
               <span className={`badge badge-${vm.state}`}>{STATE_LABEL[vm.state] ?? vm.state}</span>
             </td>
-            <td>{vm.hostId ?? '—'}</td>
+            <td style={{ whiteSpace: 'nowrap' }}>{vm.hostId ?? '—'}</td>
             <td>{mib(vm.memoryMiB)}</td>
             <td>{vm.state === 'running' ? `${vm.cpuPercent}%` : '—'}</td>
             <td className="small">{since(vm.startedAt ?? vm.createdAt)}</td>
