@@ -8,6 +8,7 @@
 //   - a second viewer of a VM, handed the other gateway, takes over the first (Redis adapter);
 //   - an administrator disconnects a session held by the gateway the portal did not ask;
 //   - kill -9 of the gateway a viewer watches through: it comes back through the other one;
+//   - an administrator moves a desktop to the other host (Move to): its row follows;
 //   - kill -9 of a host: the admin console shows it offline within 15 s.
 // The killed parts are held down (long restart backoff) so the survivors are what is tested.
 //   npm run build -w web && npx tsx --test e2e/fleet.e2e.test.ts
@@ -200,6 +201,30 @@ describe('a fleet: two hosts, two gateways, one portal, PostgreSQL and Redis', (
       42,
     );
     await page.close();
+  });
+
+  test('an administrator moves a desktop to the other host: its row follows', async () => {
+    const rows = await fleet.db.vm.findMany({ where: { id: { in: desktops } } });
+    const vm = rows.find((r) => r.hostId === 'host-2');
+    assert.ok(vm, 'a desktop lives on host-2');
+    const moved = await pageApi<{ hostId: string }>(
+      adminPage,
+      `/api/admin/vms/${vm.id}/move`,
+      'POST',
+      { hostId: 'host-1' },
+    );
+    assert.equal(moved.status, 200, JSON.stringify(moved.body));
+    assert.equal(moved.body.hostId, 'host-1');
+    const row = await fleet.db.vm.findUniqueOrThrow({ where: { id: vm.id } });
+    assert.equal(row.hostId, 'host-1');
+    const audited = await fleet.db.auditEvent.findFirst({
+      where: { action: 'vm.move', targetId: vm.id },
+    });
+    assert.ok(audited, 'the move is in the audit log');
+    const again = await pageApi(adminPage, `/api/admin/vms/${vm.id}/move`, 'POST', {
+      hostId: 'host-1',
+    });
+    assert.equal(again.status, 400, 'moving to the host it is on is refused');
   });
 
   test('kill -9 of a host: the admin console shows it offline within 15 s', async () => {
