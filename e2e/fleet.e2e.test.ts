@@ -8,6 +8,8 @@
 //   - a second viewer of a VM, handed the other gateway, takes over the first (Redis adapter);
 //   - an administrator disconnects a session held by the gateway the portal did not ask;
 //   - kill -9 of the gateway a viewer watches through: it comes back through the other one;
+//   - an administrator moves a desktop to the other host (Move to): its row follows;
+//   - an administrator clones a running desktop: the copy is a VM row of its own;
 //   - kill -9 of a host: the admin console shows it offline within 15 s.
 // The killed parts are held down (long restart backoff) so the survivors are what is tested.
 //   npm run build -w web && npx tsx --test e2e/fleet.e2e.test.ts
@@ -200,6 +202,58 @@ describe('a fleet: two hosts, two gateways, one portal, PostgreSQL and Redis', (
       42,
     );
     await page.close();
+  });
+
+  test('an administrator moves a desktop to the other host: its row follows', async () => {
+    const rows = await fleet.db.vm.findMany({ where: { id: { in: desktops } } });
+    const vm = rows.find((r) => r.hostId === 'host-2');
+    assert.ok(vm, 'a desktop lives on host-2');
+    const moved = await pageApi<{ hostId: string }>(
+      adminPage,
+      `/api/admin/vms/${vm.id}/move`,
+      'POST',
+      { hostId: 'host-1' },
+    );
+    assert.equal(moved.status, 200, JSON.stringify(moved.body));
+    assert.equal(moved.body.hostId, 'host-1');
+    const row = await fleet.db.vm.findUniqueOrThrow({ where: { id: vm.id } });
+    assert.equal(row.hostId, 'host-1');
+    const audited = await fleet.db.auditEvent.findFirst({
+      where: { action: 'vm.move', targetId: vm.id },
+    });
+    assert.ok(audited, 'the move is in the audit log');
+    const again = await pageApi(adminPage, `/api/admin/vms/${vm.id}/move`, 'POST', {
+      hostId: 'host-1',
+    });
+    assert.equal(again.status, 400, 'moving to the host it is on is refused');
+  });
+
+  test('an administrator clones a running desktop: the copy gets its own VM row', async () => {
+    const source = await fleet.db.vm.findFirstOrThrow({
+      where: { id: { in: desktops }, hostId: 'host-1', state: 'running' },
+    });
+    const cloned = await pageApi<{
+      clones: { vmId?: string; email: string | null; error?: string }[];
+    }>(adminPage, `/api/admin/vms/${source.id}/clone`, 'POST', { count: 1, hostId: 'host-1' });
+    assert.equal(cloned.status, 200, JSON.stringify(cloned.body));
+    const vmId = cloned.body.clones[0]?.vmId;
+    assert.ok(vmId, JSON.stringify(cloned.body));
+    const copy = await fleet.db.vm.findUniqueOrThrow({
+      where: { id: vmId },
+      include: { owner: true },
+    });
+    assert.equal(copy.owner.email, ADMIN.email);
+    assert.equal(copy.hostId, 'host-1');
+    assert.notEqual(copy.domainId, source.domainId);
+    assert.equal(copy.state, 'running');
+    const refused = await pageApi<{ clones: { vmId?: string; error?: string }[] }>(
+      adminPage,
+      `/api/admin/vms/${source.id}/clone`,
+      'POST',
+      { emails: [USERS[0]!.email] },
+    );
+    assert.equal(refused.body.clones[0]?.vmId, undefined);
+    assert.match(refused.body.clones[0]?.error ?? '', /already has a personal desktop/);
   });
 
   test('kill -9 of a host: the admin console shows it offline within 15 s', async () => {

@@ -83,6 +83,40 @@ export const vmActionSchema = z.object({
   action: z.enum(VM_ACTIONS, { error: 'Action must be suspend, resume, reboot or destroy.' }),
 });
 
+/** A fleet host's registry id (`host-1`, `local`). */
+export const hostIdSchema = z
+  .string({ error: 'Choose a host.' })
+  .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'Choose a host from the list.');
+
+/** "Move to…": live relocation of a VM to another host of the fleet. */
+export const vmMoveSchema = z.object({ hostId: hostIdSchema });
+
+export const MAX_CLONES = 16;
+/**
+ * "Clone…": `count` copies for the administrator, or one copy for each of `emails` (each becomes
+ * that user's personal desktop); on `hostId`, or where placement puts them when it is left out.
+ */
+export const vmCloneSchema = z
+  .object({
+    count: z
+      .number({ error: 'Count must be a number.' })
+      .int('Count must be a whole number.')
+      .min(1, 'Make at least 1 copy.')
+      .max(MAX_CLONES, `At most ${MAX_CLONES} copies at a time.`)
+      .optional(),
+    emails: z
+      .array(emailSchema)
+      .min(1, 'List at least one email address.')
+      .max(MAX_CLONES, `At most ${MAX_CLONES} users at a time.`)
+      .refine((list) => new Set(list).size === list.length, 'Each email address only once.')
+      .optional(),
+    hostId: hostIdSchema.optional(),
+  })
+  .refine((body) => (body.count === undefined) !== (body.emails === undefined), {
+    error: 'Give either a number of copies or a list of email addresses.',
+  });
+export type VmCloneRequest = z.infer<typeof vmCloneSchema>;
+
 export const attachRequestSchema = z.object({
   mode: z.enum(['control', 'view'], { error: 'Mode must be control or view.' }).optional(),
 });

@@ -81,6 +81,12 @@ export function hostClient(host: { id: string; url: string }): HypervisorClient 
   return client;
 }
 
+/** Closes every host connection (tests, shutdown): a client retries its host until closed. */
+export function closeHostClients(): void {
+  for (const client of clients.values()) client.close();
+  clients.clear();
+}
+
 /** A connected client of a registered host, or a 503 the person can understand. */
 export async function connectedHost(
   db: Db,

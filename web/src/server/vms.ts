@@ -17,9 +17,9 @@ export const ACTIVE_STATES: VmState[] = VM_STATES.filter(
   (state) => state !== 'stopped' && state !== 'destroyed',
 );
 
-type VmRow = NonNullable<Awaited<ReturnType<Db['vm']['findFirst']>>>;
+export type VmRow = NonNullable<Awaited<ReturnType<Db['vm']['findFirst']>>>;
 
-function stateFields(info: DomainInfo, now = new Date()) {
+export function stateFields(info: DomainInfo, now = new Date()) {
   return {
     state: info.state,
     memoryMiB: info.memoryMiB,
@@ -30,7 +30,10 @@ function stateFields(info: DomainInfo, now = new Date()) {
 }
 
 /** The client of the host a VM lives on: its registered host in a fleet, else the one host. */
-async function hypervisorOf(db: Db, vm: { hostId: string | null }): Promise<HypervisorClient> {
+export async function hypervisorOf(
+  db: Db,
+  vm: { hostId: string | null },
+): Promise<HypervisorClient> {
   if (fleetMode() && vm.hostId) return (await connectedHost(db, vm.hostId)).client;
   return hypervisor();
 }

@@ -6,6 +6,7 @@ import { mib, since, STATE_LABEL } from '@/lib/format';
 import type { VmView } from '@/server/present';
 import { Toast } from '../../Toast';
 import { usePoll, useToast } from '../../usePoll';
+import { FleetDialog, usableHosts, type FleetAction, type FleetHost } from './FleetDialog';
 
 const ACTIONS: Record<string, string[]> = {
   running: ['suspend', 'reboot', 'destroy'],
@@ -32,6 +33,10 @@ export function VmsClient() {
   });
   const { data, error, reload } = usePoll<{ vms: VmView[] }>(`/api/admin/vms?${q}`, 3000);
   const { toast, show } = useToast();
+  const hosts = usePoll<{ hosts: FleetHost[] }>('/api/admin/hosts', 5000).data?.hosts ?? [];
+  // "Move to…" only in a fleet: more than one host that can take a VM.
+  const fleet = usableHosts(hosts).length > 1;
+  const [fleetAction, setFleetAction] = useState<FleetAction | null>(null);
 
   async function act(vm: VmView, action: string) {
     if (
@@ -140,7 +145,7 @@ export function VmsClient() {
             <td>
               <span className={`badge badge-${vm.state}`}>{STATE_LABEL[vm.state] ?? vm.state}</span>
             </td>
-            <td>{vm.hostId ?? '—'}</td>
+            <td style={{ whiteSpace: 'nowrap' }}>{vm.hostId ?? '—'}</td>
             <td>{mib(vm.memoryMiB)}</td>
             <td>{vm.state === 'running' ? `${vm.cpuPercent}%` : '—'}</td>
             <td className="small">{since(vm.startedAt ?? vm.createdAt)}</td>
@@ -156,11 +161,38 @@ export function VmsClient() {
                     {busy === `${vm.id}:${a}` ? '…' : a[0]!.toUpperCase() + a.slice(1)}
                   </button>
                 ))}
+                {fleet && (vm.state === 'running' || vm.state === 'paused') && (
+                  <button
+                    className="btn btn-sm"
+                    disabled={busy !== null}
+                    onClick={() => setFleetAction({ kind: 'move', vm })}
+                  >
+                    Move to…
+                  </button>
+                )}
+                {vm.state === 'running' && (
+                  <button
+                    className="btn btn-sm"
+                    disabled={busy !== null}
+                    onClick={() => setFleetAction({ kind: 'clone', vm })}
+                  >
+                    Clone…
+                  </button>
+                )}
               </div>
             </td>
           </tr>
         ))}
       </DataTable>
+      <FleetDialog
+        action={fleetAction}
+        hosts={hosts}
+        onClose={() => setFleetAction(null)}
+        onDone={(message) => {
+          show(message);
+          void reload();
+        }}
+      />
       <Toast toast={toast} />
     </section>
   );
