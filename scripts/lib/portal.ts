@@ -6,6 +6,7 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from '
 import { join, relative } from 'node:path';
 import { z } from 'zod';
 import { loadRootEnv, REPO_ROOT } from '@raydesk/common/node';
+import { ensureClients } from '@raydesk/db/setup';
 import { describePortal, portalAddresses } from '@raydesk/web/addresses';
 
 const setupResultSchema = z.object({ adminCreated: z.string().nullable() });
@@ -56,8 +57,13 @@ function run(command: string, args: string[], cwd: string): void {
   execFileSync(command, args, { cwd, stdio: 'inherit', env: process.env });
 }
 
-/** Runs `next build` when the portal's sources changed since the last build (no database work). */
+/**
+ * Runs `next build` when the portal's sources changed since the last build (no database work).
+ * The Prisma clients it compiles against are generated first if missing or stale: `npm run
+ * bench` may be the first command after a pull that changed the schema.
+ */
 export function buildPortal(): void {
+  ensureClients();
   const hash = sourceHash();
   if (existsSync(BUILD_STAMP) && readFileSync(BUILD_STAMP, 'utf8') === hash) return;
   process.stderr.write('[portal] building the Next.js app (sources changed)\n');
