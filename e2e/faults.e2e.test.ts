@@ -32,6 +32,7 @@ import { after, before, describe, test } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { HypervisorClient } from '@raydesk/hypervisor/api';
 import { REPO_ROOT } from '@raydesk/common/node';
+import { sleep, waitFor } from '@raydesk/common/testing';
 import {
   freePort,
   PORTAL_BUILD_ID,
@@ -61,28 +62,6 @@ function browserUrls(ports: { portal: number }) {
     portal: `http://${PORTAL_HOST_NAME}:${ports.portal}`,
     gateway: null as string | null,
   };
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor<T>(
-  what: string,
-  fn: () => Promise<T | null | undefined | false> | T | null | undefined | false,
-  timeoutMs: number,
-  everyMs = 200,
-): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let lastError: unknown;
-  while (Date.now() < end) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (error) {
-      lastError = error;
-    }
-    await sleep(everyMs);
-  }
-  throw new Error(`timed out waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
 }
 
 /** Hash of the canvas pixels, and how many colours a sample of them has. */

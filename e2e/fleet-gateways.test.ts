@@ -19,18 +19,7 @@ import { createGateway, type Gateway } from '@raydesk/gateway/server';
 import type { SessionInfo } from '@raydesk/gateway/internal';
 import { FakeHypervisor, Recorder, SECRETS, type ViewerClient } from '@raydesk/gateway/testing';
 import { startFleetServices, type FleetServices } from '../scripts/lib/fleet-services.ts';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor<T>(what: string, fn: () => Promise<T | null | false> | T | null | false) {
-  const end = Date.now() + 15_000;
-  while (Date.now() < end) {
-    const value = await fn();
-    if (value) return value;
-    await sleep(100);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+import { waitFor } from '@raydesk/common/testing';
 
 describe('gateways of a fleet (PostgreSQL registry, Redis adapter)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'raydesk-fleet-gw-'));

@@ -26,6 +26,7 @@ import { createGateway, type Gateway } from '@raydesk/gateway/server';
 import { startEphemeralHypervisor, type RunningHypervisor } from '@raydesk/hypervisor/host';
 import type { Db } from '@raydesk/db';
 import { loadRootEnv, REPO_ROOT } from '@raydesk/common/node';
+import { waitFor } from '@raydesk/common/testing';
 import { dataDir } from '@raydesk/db/url';
 import {
   freePort,
@@ -62,26 +63,6 @@ let health: { hypervisor: { ok: boolean }; gateway: { ok: boolean } } = {
   hypervisor: { ok: false },
   gateway: { ok: false },
 };
-
-async function waitFor<T>(
-  what: string,
-  fn: () => Promise<T | null | undefined | false>,
-  timeoutMs = 30_000,
-  everyMs = 250,
-): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let lastError: unknown;
-  while (Date.now() < end) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (error) {
-      lastError = error;
-    }
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-  throw new Error(`timed out waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
-}
 
 /** What the page watchers saw go wrong in the current test (checked after each test). */
 const problems: string[] = [];

@@ -22,6 +22,9 @@ import { fleetParts, type FleetLayout } from './fleet.ts';
 import { startFleetServices, type FleetServices } from './fleet-services.ts';
 import { ProcessGroup } from './processes.ts';
 import type { RestartPolicyOptions } from './restart-policy.ts';
+import { waitFor } from '@raydesk/common/testing';
+
+export { waitFor };
 
 export const CHROMIUM = '/usr/bin/chromium';
 
@@ -64,27 +67,6 @@ export interface FleetHarness {
   /** The last output lines of a part. */
   logs(part: string): string[];
   stop(): Promise<void>;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-export async function waitFor<T>(
-  what: string,
-  fn: () => Promise<T | null | undefined | false> | T | null | undefined | false,
-  timeoutMs: number,
-): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let lastError: unknown;
-  while (Date.now() < end) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (error) {
-      lastError = error;
-    }
-    await sleep(200);
-  }
-  throw new Error(`timed out waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
 }
 
 /** Same-origin API call from inside the page (its cookies and Origin). */
