@@ -5,9 +5,9 @@
 // x11vnc. Quick to run before and after a change to the guest.
 import { loadavg } from 'node:os';
 import { measureBandwidth } from './bandwidth.ts';
-import { attachPeerFigures, measureNoVnc } from './novnc.ts';
+import { measureNoVnc } from './novnc.ts';
 import type { Plan } from './options.ts';
-import { emptyResults, METHODS, type RunOutput } from './run.ts';
+import { attachPeerFigures, emptyResults, METHODS, type RunOutput } from './run.ts';
 import { sampleInputToPaint } from './input-samples.ts';
 import { desktopPaintedAt, startStack, waitConnected } from './stack.ts';
 import { dist, percentile, round } from './stats.ts';

@@ -5,29 +5,11 @@ import { loadavg } from 'node:os';
 import type { Plan } from './options.ts';
 import { emptyResults, type RunOutput } from './run.ts';
 import { relocateWatched, startRelocationStack, typeLine, waitPainted } from './fleet-stack.ts';
-import { dist, mean, round, type Dist } from './stats.ts';
-import { FAILOVER_METHOD, measureGatewayFailover } from './fleet-failover.ts';
+import { dist, mean, round } from './stats.ts';
+import type { FleetFigures } from './fleet-figures.ts';
 
-export interface FleetFigures {
-  relocation: {
-    /** As the viewer sees it: the longest gap between paints around the move. */
-    downtimeMs: Dist;
-    /** On the hosts: the guest frozen on the source until it ran on the target. */
-    hostPauseMs: Dist;
-    totalMs: Dist;
-    /** Mean bytes sent per relocation (pages, disk, device state). */
-    bytes: number;
-    rounds: number;
-    viewerReconnects: number;
-    method: string;
-  };
-  clone: { ms: Dist; method: string };
-  /** kill -9 of the viewer's gateway to the desktop painted again through the other one. */
-  gatewayFailoverMs: Dist;
-  /** Hosts and gateways live in the registry of the fleet the failover was measured in. */
-  hosts: number;
-  gateways: number;
-}
+export type { FleetFigures };
+import { FAILOVER_METHOD, measureGatewayFailover } from './fleet-failover.ts';
 
 const METHOD =
   'A personal desktop VM (256 MiB) on one of two hypervisor daemons (separate processes on loopback), watched by a headless Chromium viewer through the real gateway, with `while true; do date; sleep 0.05; done` running in its terminal so that the screen changes every frame; relocated back and forth with domain:migrate (pre-copy). downtimeMs: in the page, the longest gap between two painted frames from the call until 1.5 s after it (the last frame painted before the pause to the first painted from the target, through the gateway switching hosts); hostPauseMs: the source host, from freezing the guest to the target confirming it runs; totalMs: the whole call; bytes: mean sent per relocation; viewerReconnects: viewer state changes to reconnecting over all relocations.';

@@ -8,9 +8,9 @@ import { internalsOf } from '@raydesk/hypervisor/testing';
 import { measureBandwidth } from './bandwidth.ts';
 import { FrameTap } from './baseline.ts';
 import { runCpuFigures, type CpuFigures } from './cpu.ts';
-import type { FleetFigures } from './fleet.ts';
+import type { FleetFigures } from './fleet-figures.ts';
 import { measureBareMips, measureWorkerMips } from './mips.ts';
-import { attachPeerFigures, measureNoVnc, type NoVncFigures } from './novnc.ts';
+import { measureNoVnc, type NoVncFigures } from './novnc.ts';
 import { portalTimeToDesktop, releaseStandby, startPortalStack } from './portal.ts';
 import type { Plan } from './options.ts';
 import {
@@ -598,4 +598,32 @@ async function typeBusyLoop(stack: Stack, id: string): Promise<void> {
     stack.client.key(id, code, down);
     await sleep(25);
   }
+}
+
+/** Raydesk's figure divided by noVNC's (below 1: Raydesk is lower); null if either is missing. */
+const ratio = (raydesk: number | undefined, novnc: number | undefined) =>
+  raydesk === undefined || novnc === undefined || !novnc ? null : round(raydesk / novnc, 2);
+
+export function attachPeerFigures(results: BenchResults, novnc: NoVncFigures | null): void {
+  results.peers = { novnc };
+  if (!novnc) {
+    results.vsNoVnc = null;
+    return;
+  }
+  const one = results.inputToPaintMs.oneVm;
+  const bw = results.bandwidthBytesPerSec;
+  results.vsNoVnc = {
+    inputToPaintP50: ratio(one?.p50, novnc.inputToPaintMs?.p50),
+    inputToPaintP95: ratio(one?.p95, novnc.inputToPaintMs?.p95),
+    typingBytes: ratio(bw?.typing, novnc.bandwidthBytesPerSec?.typing),
+    // Bytes of a drag that did not move the window through noVNC are not a drag's bytes.
+    windowDragBytes:
+      novnc.dragMovedPx.novnc >= 20
+        ? ratio(bw?.windowDrag, novnc.bandwidthBytesPerSec?.windowDrag)
+        : null,
+    reconnectP50: ratio(results.reconnectMs?.p50, novnc.reconnectMs?.p50),
+    reconnectP95: ratio(results.reconnectMs?.p95, novnc.reconnectMs?.p95),
+    method:
+      "Each Raydesk figure divided by noVNC's from the same run (peers.novnc); below 1 means Raydesk is faster or sends fewer bytes. windowDragBytes is null when the check drag through noVNC did not move the window (peers.novnc.dragMovedPx).",
+  };
 }
