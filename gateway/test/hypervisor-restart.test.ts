@@ -6,16 +6,14 @@
 // stop of the gateway tells viewers it is restarting.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
 import { io as connect } from 'socket.io-client';
-import { REPO_ROOT } from '@raydesk/common/node';
 import { HypervisorClient } from '@raydesk/hypervisor/api';
+import { DAEMON_SECRET, HypervisorProcess, freePort } from '@raydesk/hypervisor/testing';
 import { mintAttachToken } from '../src/auth/attach-token.ts';
 import type {
   ClosedMessage,
@@ -27,72 +25,7 @@ import type { AttachGrant } from '../src/protocol/internal.ts';
 import { createGateway, type Gateway } from '../src/server.ts';
 import { Recorder, type ViewerClient } from '../testing/helpers.ts';
 
-const HV_SECRET = `restart-test-${process.pid}-hypervisor`;
 const ATTACH_SECRET = `restart-test-attach-secret-0123456789abcdef-${process.pid}`;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
-
-/** The daemon as `npm start` runs it, on a data directory that outlives each process. */
-class DaemonProcess {
-  private child: ChildProcess | null = null;
-  constructor(
-    readonly dataDir: string,
-    readonly port: number,
-  ) {}
-
-  async start(): Promise<void> {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', join(REPO_ROOT, 'hypervisor/src/host/main.ts')],
-      {
-        cwd: REPO_ROOT,
-        env: {
-          ...process.env,
-          RAYDESK_DATA_DIR: this.dataDir,
-          HYPERVISOR_HOST: '127.0.0.1',
-          HYPERVISOR_PORT: String(this.port),
-          HYPERVISOR_SECRET: HV_SECRET,
-          STANDBY_APPLIANCES: '',
-          IDLE_SUSPEND_SECONDS: '0',
-          HOST_MEMORY_BUDGET_MIB: '1024',
-          LOG_LEVEL: 'info',
-        },
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    );
-    this.child = child;
-    await new Promise<void>((resolve, reject) => {
-      let out = '';
-      const onData = (chunk: Buffer) => {
-        out += chunk.toString();
-        if (!out.includes('hypervisor listening')) return;
-        child.stdout!.off('data', onData);
-        child.stdout!.resume();
-        resolve();
-      };
-      child.stdout!.on('data', onData);
-      child.once('exit', (code) => reject(new Error(`daemon exited early (${code}): ${out}`)));
-    });
-  }
-
-  async kill(signal: NodeJS.Signals): Promise<void> {
-    const child = this.child;
-    this.child = null;
-    if (!child || child.exitCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill(signal);
-    await exited;
-  }
-}
 
 async function until(what: string, predicate: () => boolean, timeoutMs: number): Promise<void> {
   const end = Date.now() + timeoutMs;
@@ -130,17 +63,17 @@ function viewer(url: string, grant: AttachGrant) {
 
 describe('gateway viewers through a hypervisor crash', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'raydesk-gw-restart-'));
-  let daemon: DaemonProcess;
+  let daemon: HypervisorProcess;
   let probe: HypervisorClient;
   let gateway: Gateway;
   let url = '';
   const clients: ViewerClient[] = [];
 
   before(async () => {
-    daemon = new DaemonProcess(dataDir, await freePort());
+    daemon = new HypervisorProcess(dataDir, await freePort());
     await daemon.start();
     const hypervisorUrl = `http://127.0.0.1:${daemon.port}`;
-    probe = new HypervisorClient({ url: hypervisorUrl, secret: HV_SECRET, timeoutMs: 600_000 });
+    probe = new HypervisorClient({ url: hypervisorUrl, secret: DAEMON_SECRET, timeoutMs: 600_000 });
     await probe.connected();
     gateway = createGateway({
       config: {
@@ -149,7 +82,7 @@ describe('gateway viewers through a hypervisor crash', () => {
         secret: 'restart-test-gateway-secret',
         attachTokenSecret: ATTACH_SECRET,
         hypervisorUrl,
-        hypervisorSecret: HV_SECRET,
+        hypervisorSecret: DAEMON_SECRET,
         portalInternalUrl: null,
         allowedOrigins: [],
         logLevel: 'silent',
@@ -163,7 +96,7 @@ describe('gateway viewers through a hypervisor crash', () => {
     for (const c of clients) c.disconnect();
     await gateway?.close();
     probe?.close();
-    await daemon?.kill('SIGKILL');
+    await daemon?.stop('SIGKILL');
     rmSync(dataDir, { recursive: true, force: true });
   });
 
@@ -184,7 +117,7 @@ describe('gateway viewers through a hypervisor crash', () => {
     await until('a first frame', () => a.updates.some((u) => u.full && u.last), 30_000);
 
     const killedAt = Date.now();
-    await daemon.kill('SIGKILL');
+    await daemon.stop('SIGKILL');
     await until('the host-unreachable notice', () => a.notices.length >= 1, 20_000);
     assert.deepEqual(a.notices[0], {
       code: 'host-unreachable',
