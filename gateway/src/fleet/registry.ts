@@ -3,6 +3,7 @@
 // hands each viewer the least loaded live gateway and proxies /gateway/<id>/socket.io to its URL.
 // A clean stop removes the row; a gateway that dies stops heartbeating and is skipped.
 import { createDb, type Db } from '@raydesk/db';
+import { Heartbeat } from '@raydesk/db/heartbeat';
 import type { Logger } from 'pino';
 
 export interface GatewayHeartbeatOptions {
@@ -16,48 +17,39 @@ export interface GatewayHeartbeatOptions {
 
 export class GatewayHeartbeat {
   private readonly db: Db;
-  private timer: NodeJS.Timeout | null = null;
-  private beating: Promise<void> | null = null;
-  private failing = false;
+  private readonly loop: Heartbeat;
 
   constructor(private readonly options: GatewayHeartbeatOptions) {
     this.db = createDb(options.databaseUrl);
+    const { gatewayId, url } = options;
+    this.loop = new Heartbeat({
+      name: 'gateway heartbeat',
+      intervalMs: options.intervalMs,
+      log: options.log,
+      logFields: { gatewayId },
+      write: async () => {
+        const fields = { url, sessions: options.sessions(), lastHeartbeatAt: new Date() };
+        await this.db.gatewayNode.upsert({
+          where: { id: gatewayId },
+          create: { id: gatewayId, ...fields },
+          update: fields,
+        });
+      },
+    });
   }
 
   /** Registers now (resolves after the first write, failed or not), then repeats. */
-  async start(): Promise<void> {
-    await this.beat();
-    this.timer = setInterval(() => void this.beat(), this.options.intervalMs);
-    this.timer.unref();
+  start(): Promise<void> {
+    return this.loop.start();
   }
 
   beat(): Promise<void> {
-    this.beating ??= this.write().finally(() => (this.beating = null));
-    return this.beating;
-  }
-
-  private async write(): Promise<void> {
-    const { gatewayId, url, log } = this.options;
-    const fields = { url, sessions: this.options.sessions(), lastHeartbeatAt: new Date() };
-    try {
-      await this.db.gatewayNode.upsert({
-        where: { id: gatewayId },
-        create: { id: gatewayId, ...fields },
-        update: fields,
-      });
-      if (this.failing) log.info({ gatewayId }, 'gateway heartbeat written again');
-      this.failing = false;
-    } catch (error) {
-      if (!this.failing) log.warn({ gatewayId, err: String(error) }, 'gateway heartbeat failed');
-      this.failing = true;
-    }
+    return this.loop.beat();
   }
 
   /** Stops heartbeating and leaves the registry (a clean stop). */
   async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-    await this.beating;
+    await this.loop.stop();
     await this.db.gatewayNode
       .deleteMany({ where: { id: this.options.gatewayId } })
       .catch(() => undefined);

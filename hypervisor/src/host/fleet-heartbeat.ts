@@ -4,6 +4,7 @@
 // heartbeat is older than HOST_OFFLINE_AFTER_MS. The `draining` flag belongs to the operator:
 // the heartbeat never writes it. Not used in the embedded default (one host, SQLite).
 import { createDb, type Db } from '@raydesk/db';
+import { Heartbeat } from '@raydesk/db/heartbeat';
 import type pino from 'pino';
 import type { HostInfo } from '../api/protocol.ts';
 
@@ -19,61 +20,52 @@ export interface FleetHeartbeatOptions {
 
 export class FleetHeartbeat {
   private readonly db: Db;
-  private timer: NodeJS.Timeout | null = null;
-  private beating: Promise<void> | null = null;
-  private failing = false;
+  private readonly loop: Heartbeat;
 
   constructor(private readonly options: FleetHeartbeatOptions) {
     this.db = createDb(options.databaseUrl);
+    const { hostId, url } = options;
+    this.loop = new Heartbeat({
+      name: 'fleet heartbeat',
+      intervalMs: options.intervalMs,
+      log: options.log,
+      logFields: { hostId },
+      write: async () => {
+        const info = options.info();
+        const fields = {
+          url,
+          memoryBudgetMiB: info.memoryBudgetMiB,
+          memoryUsedMiB: info.memoryUsedMiB,
+          cores: info.cores,
+          domains: info.domains,
+          running: info.running,
+          load: info.load,
+          standby: info.standbyReady.join(','),
+          status: 'online',
+          lastHeartbeatAt: new Date(),
+        };
+        await this.db.hypervisorHost.upsert({
+          where: { id: hostId },
+          create: { id: hostId, name: hostId, ...fields },
+          update: fields,
+        });
+      },
+    });
   }
 
   /** Registers now (resolves after the first heartbeat was written or failed), then repeats. */
-  async start(): Promise<void> {
-    await this.beat();
-    this.timer = setInterval(() => void this.beat(), this.options.intervalMs);
-    this.timer.unref();
+  start(): Promise<void> {
+    return this.loop.start();
   }
 
   /** Writes one heartbeat; failures are logged once until one succeeds again. */
   beat(): Promise<void> {
-    this.beating ??= this.write().finally(() => (this.beating = null));
-    return this.beating;
-  }
-
-  private async write(): Promise<void> {
-    const { hostId, url } = this.options;
-    const info = this.options.info();
-    const fields = {
-      url,
-      memoryBudgetMiB: info.memoryBudgetMiB,
-      memoryUsedMiB: info.memoryUsedMiB,
-      cores: info.cores,
-      domains: info.domains,
-      running: info.running,
-      load: info.load,
-      standby: info.standbyReady.join(','),
-      status: 'online',
-      lastHeartbeatAt: new Date(),
-    };
-    try {
-      await this.db.hypervisorHost.upsert({
-        where: { id: hostId },
-        create: { id: hostId, name: hostId, ...fields },
-        update: fields,
-      });
-      if (this.failing) this.options.log.info({ hostId }, 'fleet heartbeat written again');
-      this.failing = false;
-    } catch (error) {
-      if (!this.failing) this.options.log.warn({ hostId, err: error }, 'fleet heartbeat failed');
-      this.failing = true;
-    }
+    return this.loop.beat();
   }
 
   /** Stops heartbeating and marks the host offline at once (a clean stop, not a crash). */
   async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-    await this.beating;
+    await this.loop.stop();
     await this.db.hypervisorHost
       .updateMany({ where: { id: this.options.hostId }, data: { status: 'offline' } })
       .catch(() => undefined);
