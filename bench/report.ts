@@ -4,6 +4,7 @@ import { cpus, totalmem } from 'node:os';
 import { readFileSync } from 'node:fs';
 import type { BenchResults, RunOutput } from './run.ts';
 import { percentile } from './stats.ts';
+import { goalsMarkdown } from './goals.ts';
 
 export function machine(): string {
   let os: string = process.platform;
@@ -118,6 +119,9 @@ export function table(out: RunOutput): string {
     `Raydesk benchmark (${out.mode}, ${(out.elapsedMs / 1000).toFixed(0)} s) on ${machine()}`,
     `  load average (1 min) at start ${out.loadavg.start}, at end ${out.loadavg.end}`,
     ...rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`),
+    '',
+    'Against the targets of issue 14 (goal: what a user should feel; bar: the least accepted):',
+    goalsMarkdown(r),
   ].join('\n');
 }
 
