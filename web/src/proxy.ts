@@ -14,7 +14,14 @@ import { contentSecurityPolicy, newNonce } from './server/csp.ts';
 import { redirectToPath } from './server/http.ts';
 
 const PUBLIC_PAGES = ['/login', '/forbidden'];
-const PUBLIC_API = ['/api/auth/login', '/api/auth/refresh', '/api/auth/logout', '/api/health'];
+const PUBLIC_API = [
+  '/api/auth/login',
+  '/api/auth/second-factor',
+  '/api/auth/second-factor/enroll',
+  '/api/auth/refresh',
+  '/api/auth/logout',
+  '/api/health',
+];
 
 function jsonError(status: number, error: string, message: string): NextResponse {
   return NextResponse.json(

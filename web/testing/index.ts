@@ -5,3 +5,4 @@ export * from './self-signed.ts';
 export { hashPassword } from '../src/server/auth/password.ts';
 export { setupDatabase } from '../scripts/db-setup.ts';
 export { GATEWAY_SOCKET_PATH } from '../portal-server/gateway-path.mjs';
+export { authenticatorCode } from './authenticator.ts';

@@ -10,7 +10,7 @@ export function AppShell({
   children,
 }: {
   user: { name: string; email: string; role: string };
-  active: 'home' | 'admin';
+  active: 'home' | 'admin' | 'account';
   children: ReactNode;
 }) {
   return (
@@ -25,6 +25,9 @@ export function AppShell({
         <nav className="topnav" aria-label="Main">
           <Link href="/" className={active === 'home' ? 'active' : ''}>
             My desktop
+          </Link>
+          <Link href="/account" className={active === 'account' ? 'active' : ''}>
+            Account
           </Link>
           {user.role === 'admin' && (
             <Link href="/admin" className={active === 'admin' ? 'active' : ''}>

@@ -138,3 +138,47 @@ export const auditFilterSchema = z.object({
 });
 
 export const disconnectSchema = z.object({ reason: z.string().max(200).optional() });
+
+/** A code from an authenticator app (6 digits) or a recovery code (xxxxx-xxxxx). */
+export const secondFactorCodeSchema = z
+  .string({ error: 'Enter the code.' })
+  .trim()
+  .min(1, 'Enter the code.')
+  .max(20, 'That code is too long.')
+  .regex(/^[0-9a-zA-Z\s-]+$/, 'Codes are digits, or letters and digits for a recovery code.');
+
+const challengeSchema = z
+  .string({ error: 'The sign-in step is missing.' })
+  .min(20)
+  .max(2000)
+  .regex(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/, 'The sign-in step is malformed.');
+
+export const secondFactorSchema = z.object({
+  challenge: challengeSchema,
+  code: secondFactorCodeSchema,
+});
+
+export const enrolAtSignInSchema = z.object({ challenge: challengeSchema });
+
+export const confirmTotpSchema = z.object({ code: secondFactorCodeSchema });
+
+export const groupNameSchema = z
+  .string({ error: 'Enter a group name.' })
+  .trim()
+  .min(1, 'Enter a group name.')
+  .max(64, 'Group names can be at most 64 characters.')
+  .regex(
+    /^[\p{L}\p{N} ._-]+$/u,
+    'Group names use letters, digits, spaces, dots, dashes and underscores.',
+  );
+
+export const createGroupSchema = z.object({
+  name: groupNameSchema,
+  requireTotp: z.boolean().default(false),
+});
+
+export const updateGroupSchema = z
+  .object({ name: groupNameSchema.optional(), requireTotp: z.boolean().optional() })
+  .refine((v) => v.name !== undefined || v.requireTotp !== undefined, 'Nothing to change.');
+
+export const groupMemberSchema = z.object({ email: emailSchema });

@@ -6,6 +6,7 @@ const TABS = [
   ['/admin', 'Live sessions'],
   ['/admin/vms', 'VMs'],
   ['/admin/users', 'Users'],
+  ['/admin/groups', 'Groups'],
   ['/admin/hosts', 'Hosts'],
   ['/admin/audit', 'Audit log'],
 ] as const;

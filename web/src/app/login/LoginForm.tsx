@@ -1,17 +1,46 @@
 'use client';
 import { useState, type FormEvent } from 'react';
-import { loginSchema } from '@/lib/validation';
+import { loginSchema, secondFactorCodeSchema } from '@/lib/validation';
 import { api, ApiError, errorText } from '@/lib/api';
 import { safeNextPath } from '@/lib/safe-next';
+import {
+  RecoveryCodes,
+  SecondFactorSetup,
+  type EnrolmentView,
+} from '@/components/SecondFactorSetup';
+
+type Step =
+  | { kind: 'password' }
+  | { kind: 'totp'; challenge: string }
+  | { kind: 'enroll'; challenge: string; enrolment: EnrolmentView | null }
+  | { kind: 'recovery-codes'; codes: string[] };
+
+interface LoginAnswer {
+  secondFactor?: { step: 'totp' | 'enroll'; challenge: string };
+}
 
 export function LoginForm({ next }: { next: string }) {
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
+  const [code, setCode] = useState('');
+  const [step, setStep] = useState<Step>({ kind: 'password' });
   const [error, setError] = useState<string | null>(null);
   const [fieldErrors, setFieldErrors] = useState<Record<string, string>>({});
   const [busy, setBusy] = useState(false);
 
-  async function submit(event: FormEvent) {
+  // Checked again here: `next` came from the address bar.
+  const enter = () => window.location.assign(safeNextPath(next));
+
+  /** A second step that fails because the challenge expired starts over at the password. */
+  function failed(e: unknown) {
+    setError(errorText(e));
+    if (e instanceof ApiError && e.code === 'challenge_expired') {
+      setStep({ kind: 'password' });
+      setPassword('');
+    }
+  }
+
+  async function submitPassword(event: FormEvent) {
     event.preventDefault();
     setError(null);
     const parsed = loginSchema.safeParse({ email, password });
@@ -24,9 +53,16 @@ export function LoginForm({ next }: { next: string }) {
     setFieldErrors({});
     setBusy(true);
     try {
-      await api('/api/auth/login', { body: parsed.data });
-      // Checked again here: `next` came from the address bar.
-      window.location.assign(safeNextPath(next));
+      const answer = await api<LoginAnswer>('/api/auth/login', { body: parsed.data });
+      const second = answer.secondFactor;
+      if (!second) return enter();
+      setBusy(false);
+      if (second.step === 'totp') return setStep({ kind: 'totp', challenge: second.challenge });
+      setStep({ kind: 'enroll', challenge: second.challenge, enrolment: null });
+      const enrolment = await api<EnrolmentView>('/api/auth/second-factor/enroll', {
+        body: { challenge: second.challenge },
+      });
+      setStep({ kind: 'enroll', challenge: second.challenge, enrolment });
     } catch (e) {
       setError(errorText(e));
       if (e instanceof ApiError && e.code === 'invalid_credentials') setPassword('');
@@ -34,13 +70,92 @@ export function LoginForm({ next }: { next: string }) {
     }
   }
 
+  async function submitCode(event: FormEvent, challenge: string) {
+    event.preventDefault();
+    setError(null);
+    const parsed = secondFactorCodeSchema.safeParse(code);
+    if (!parsed.success) return setError(parsed.error.issues[0]?.message ?? 'Enter the code.');
+    setBusy(true);
+    try {
+      await api('/api/auth/second-factor', { body: { challenge, code: parsed.data } });
+      enter();
+    } catch (e) {
+      failed(e);
+      setCode('');
+      setBusy(false);
+    }
+  }
+
+  async function confirmEnrolment(challenge: string, first: string): Promise<string | null> {
+    try {
+      const { recoveryCodes } = await api<{ recoveryCodes: string[] | null }>(
+        '/api/auth/second-factor',
+        { body: { challenge, code: first } },
+      );
+      setStep({ kind: 'recovery-codes', codes: recoveryCodes ?? [] });
+      return null;
+    } catch (e) {
+      if (e instanceof ApiError && e.code === 'challenge_expired') failed(e);
+      return errorText(e);
+    }
+  }
+
+  const alert = error && (
+    <div className="alert alert-error" role="alert">
+      {error}
+    </div>
+  );
+
+  if (step.kind === 'recovery-codes') return <RecoveryCodes codes={step.codes} onDone={enter} />;
+
+  if (step.kind === 'enroll') {
+    return (
+      <div className="stack">
+        <h3 style={{ margin: '12px 0 0' }}>Set up two-step sign-in</h3>
+        <p className="muted small" style={{ margin: 0 }}>
+          Your organisation requires a code from your phone at each sign-in.
+        </p>
+        {alert}
+        {step.enrolment ? (
+          <SecondFactorSetup
+            enrolment={step.enrolment}
+            onConfirm={(first) => confirmEnrolment(step.challenge, first)}
+          />
+        ) : (
+          <p className="muted">Preparing…</p>
+        )}
+      </div>
+    );
+  }
+
+  if (step.kind === 'totp') {
+    return (
+      <form onSubmit={(e) => void submitCode(e, step.challenge)} noValidate>
+        <p className="muted" style={{ margin: '12px 0 0' }}>
+          Enter the six-digit code from your authenticator app, or one of your recovery codes.
+        </p>
+        {alert}
+        <label className="field">
+          Code
+          <input
+            name="code"
+            inputMode="numeric"
+            autoComplete="one-time-code"
+            autoFocus
+            value={code}
+            onChange={(e) => setCode(e.target.value)}
+          />
+        </label>
+        <button type="submit" className="btn btn-primary btn-lg" disabled={busy}>
+          {busy ? 'Checking…' : 'Continue'}
+        </button>
+      </form>
+    );
+  }
+
   return (
-    <form onSubmit={(e) => void submit(e)} noValidate>
-      {error && (
-        <div className="alert alert-error" role="alert">
-          {error}
-        </div>
-      )}
+    <form onSubmit={(e) => void submitPassword(e)} noValidate>
+      {alert}
       <label className="field">
         Email
         <input

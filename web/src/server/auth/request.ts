@@ -4,7 +4,7 @@ import type { NextRequest, NextResponse } from 'next/server';
 import type { Role } from '../../lib/validation.ts';
 import { config } from '../config.ts';
 import { db } from '../db.ts';
-import { forbidden, unauthorized } from '../http.ts';
+import { forbidden, json, unauthorized } from '../http.ts';
 import type { LockoutSettings } from './lockout.ts';
 import type { SessionSettings } from './sessions.ts';
 import { activeSessionUser } from './sessions.ts';
@@ -140,4 +140,20 @@ export function clearAuthCookies(res: NextResponse, req: NextRequest): void {
     path: REFRESH_COOKIE_PATH,
     maxAge: 0,
   });
+}
+
+/** A refused sign-in step as the JSON answer the login form shows (with Retry-After when locked). */
+export function refusalResponse(r: {
+  status: number;
+  code: string;
+  message: string;
+  retryAfterSeconds?: number;
+}): NextResponse {
+  const headers: Record<string, string> = r.retryAfterSeconds
+    ? { 'Retry-After': String(r.retryAfterSeconds) }
+    : {};
+  return json(
+    { error: r.code, message: r.message, retryAfterSeconds: r.retryAfterSeconds },
+    { status: r.status, headers },
+  );
 }

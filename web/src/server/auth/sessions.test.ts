@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { freshSqlite, testSettings } from '../test-db.ts';
 import { hashPassword } from './password.ts';
-import { signIn } from './login.ts';
+import { signIn, type SessionStarted } from './login.ts';
 import { activeSessionUser, revokeSession, rotateRefreshToken } from './sessions.ts';
 import { verifyAccessToken } from './tokens.ts';
 import type { Db } from '@raydesk/db';
@@ -27,8 +27,8 @@ after(async () => t.cleanup());
 
 async function login() {
   const r = await signIn(db, s, { email: 'ann@example.com', password: 'ann-password-1' }, meta);
-  assert.ok(r.ok, 'login succeeds');
-  return r;
+  assert.equal(r.ok, true, 'login succeeds');
+  return r as SessionStarted;
 }
 
 test('sign-in issues an access JWT and a hashed refresh token', async () => {

@@ -73,3 +73,49 @@ export function newRefreshToken(): string {
 export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('base64url');
 }
+
+/** Between a right password and the second factor: who, and what the next step is. */
+export interface SecondFactorChallenge {
+  sub: string;
+  step: 'totp' | 'enroll';
+}
+
+const CHALLENGE_AUDIENCE = 'raydesk-portal-second-factor';
+export const CHALLENGE_TTL_SECONDS = 300;
+
+export async function signChallenge(
+  secret: string,
+  challenge: SecondFactorChallenge,
+  now = Date.now(),
+): Promise<string> {
+  const iat = Math.floor(now / 1000);
+  return new SignJWT({ step: challenge.step })
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setIssuer(ISSUER)
+    .setAudience(CHALLENGE_AUDIENCE)
+    .setSubject(challenge.sub)
+    .setIssuedAt(iat)
+    .setExpirationTime(iat + CHALLENGE_TTL_SECONDS)
+    .sign(key(secret));
+}
+
+export async function verifyChallenge(
+  secret: string,
+  token: string,
+  now = Date.now(),
+): Promise<SecondFactorChallenge | null> {
+  try {
+    const { payload } = await jwtVerify(token, key(secret), {
+      algorithms: ['HS256'],
+      issuer: ISSUER,
+      audience: CHALLENGE_AUDIENCE,
+      currentDate: new Date(now),
+      requiredClaims: ['exp', 'sub'],
+    });
+    const step = payload.step === 'totp' || payload.step === 'enroll' ? payload.step : null;
+    if (!step || typeof payload.sub !== 'string') return null;
+    return { sub: payload.sub, step };
+  } catch {
+    return null;
+  }
+}

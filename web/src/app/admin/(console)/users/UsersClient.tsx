@@ -18,6 +18,7 @@ interface User {
   vms: number;
   memoryMiB: number;
   lastLoginAt: string | null;
+  totpEnabled: boolean;
   signInFailures: { failures: number; lockedAddresses: number };
 }
 
@@ -116,6 +117,22 @@ export function UsersClient() {
       show(
         `${user.email} unlocked: ${failuresCleared} failed sign-in${failuresCleared === 1 ? '' : 's'} cleared.`,
       );
+    } catch (e) {
+      show(errorText(e), true);
+    }
+    await reload();
+  }
+
+  async function resetSecondFactor(user: User) {
+    if (
+      !window.confirm(
+        `Remove ${user.email}'s two-step sign-in? They sign in with their password alone, or enrol again if a group requires it.`,
+      )
+    )
+      return;
+    try {
+      await api(`/api/admin/users/${user.id}/second-factor`, { method: 'DELETE' });
+      show(`Two-step sign-in of ${user.email} removed.`);
     } catch (e) {
       show(errorText(e), true);
     }
@@ -251,6 +268,11 @@ export function UsersClient() {
                     <span className="badge badge-running">Active</span>
                   )}
                   <SignInStatus user={u} />
+                  {u.totpEnabled && (
+                    <span className="badge" title="Signs in with a code from an authenticator app">
+                      Two-step
+                    </span>
+                  )}
                 </div>
               </td>
               <td>
@@ -295,6 +317,15 @@ export function UsersClient() {
                       onClick={() => void unlock(u)}
                     >
                       Unlock
+                    </button>
+                  )}
+                  {u.totpEnabled && (
+                    <button
+                      className="btn btn-sm"
+                      title="For a lost phone: removes the authenticator and recovery codes"
+                      onClick={() => void resetSecondFactor(u)}
+                    >
+                      Reset two-step
                     </button>
                   )}
                   <button

@@ -28,6 +28,7 @@ export const GET = route(async (req: NextRequest) => {
       memoryMiB: u.vms.reduce((s, v) => s + v.memoryMiB, 0),
       createdAt: u.createdAt.toISOString(),
       lastLoginAt: u.lastLoginAt?.toISOString() ?? null,
+      totpEnabled: Boolean(u.totpEnabledAt),
       /** Failed sign-ins within the lockout window and the addresses locked out by them. */
       signInFailures: locks.get(u.email) ?? { failures: 0, lockedAddresses: 0 },
     })),

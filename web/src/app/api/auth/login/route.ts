@@ -5,6 +5,7 @@ import {
   clientAddress,
   lockoutSettings,
   sessionSettings,
+  refusalResponse,
   setAuthCookies,
 } from '@/server/auth/request';
 import { db } from '@/server/db';
@@ -22,14 +23,10 @@ export const POST = route(async (req: NextRequest) => {
     input,
     meta,
   );
-  if (!result.ok) {
-    const headers: Record<string, string> = result.retryAfterSeconds
-      ? { 'Retry-After': String(result.retryAfterSeconds) }
-      : {};
-    return json(
-      { error: result.code, message: result.message, retryAfterSeconds: result.retryAfterSeconds },
-      { status: result.status, headers },
-    );
+  if (result.ok === false) return refusalResponse(result);
+  // No cookies yet: the challenge only lets the same browser take the second step.
+  if (result.ok === 'second-factor') {
+    return json({ secondFactor: { step: result.step, challenge: result.challenge } });
   }
   const res = json({ user: result.user });
   setAuthCookies(res, req, result);
