@@ -68,9 +68,17 @@ export function table(out: RunOutput): string {
   rows.push([
     'density',
     r.density
-      ? `${r.density.maxDesktopVms} desktop VMs (${r.density.stoppedBy}), ${r.density.rssPerVmMiB} MiB RSS/VM; ` +
+      ? `${r.density.maxDesktopVms} active desktop VMs (${r.density.stoppedBy}); ` +
         r.density.samples.map((s) => `${s.vms}:${s.p95}`).join(' ') +
         ' (VMs:p95 ms)'
+      : 'not measured',
+  ]);
+  rows.push([
+    'density.idle',
+    r.density
+      ? `${r.density.maxIdleDesktopVms} idle desktop VMs (${r.density.idleStoppedBy}), ${r.density.rssPerVmMiB} MiB RSS/VM; ` +
+        r.density.idleSamples.map((s) => `${s.vms}:${s.p95}`).join(' ') +
+        ` (VMs:p95 ms), ramp ${r.density.seconds} s`
       : 'not measured',
   ]);
   for (const run of r.inputToPaintMs.busyNeighbours?.runs ?? []) {
@@ -197,20 +205,21 @@ ${parts.join('\n')}
   if (density && density.samples.length) {
     const W = 520;
     const H = 240;
-    const maxVms = Math.max(...density.samples.map((s) => s.vms), 2);
-    const maxP = Math.max(200, ...density.samples.map((s) => s.p95));
+    const all = [...density.samples, ...density.idleSamples];
+    const maxVms = Math.max(...all.map((s) => s.vms), 2);
+    const maxP = Math.max(200, ...all.map((s) => s.p95));
     const dx = (v: number) => 50 + ((v - 1) / (maxVms - 1)) * (W - 80);
     const dy = (p: number) => H - 30 - (p / maxP) * (H - 60);
-    const pts = density.samples
-      .map((s) => `${dx(s.vms).toFixed(1)},${dy(s.p95).toFixed(1)}`)
-      .join(' ');
+    const line = (steps: typeof all) =>
+      steps.map((s) => `${dx(s.vms).toFixed(1)},${dy(s.p95).toFixed(1)}`).join(' ');
     densitySvg = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}">
 <style>.lb{font:600 13px system-ui,sans-serif;fill:#1d1f21}.ax{font:11px system-ui,sans-serif;fill:#5c6370}</style>
-<text x="50" y="18" class="lb">Density: input-to-paint p95 vs desktop VMs</text>
+<text x="50" y="18" class="lb">Density: input-to-paint p95 vs desktop VMs (blue: neighbours typing; grey: idle)</text>
 <line x1="50" x2="${W - 30}" y1="${dy(150)}" y2="${dy(150)}" stroke="#d9480f" stroke-dasharray="4 3"/>
 <text x="${W - 30}" y="${dy(150) - 4}" text-anchor="end" class="ax">150 ms</text>
 <line x1="50" x2="50" y1="30" y2="${H - 30}" stroke="#8a9099"/><line x1="50" x2="${W - 30}" y1="${H - 30}" y2="${H - 30}" stroke="#8a9099"/>
-<polyline points="${pts}" fill="none" stroke="#2a6fdb" stroke-width="2"/>
+<polyline points="${line(density.idleSamples)}" fill="none" stroke="#8a9099" stroke-width="2"/>
+<polyline points="${line(density.samples)}" fill="none" stroke="#2a6fdb" stroke-width="2"/>
 ${density.samples.map((s) => `<circle cx="${dx(s.vms)}" cy="${dy(s.p95)}" r="4" fill="#2a6fdb"/><text x="${dx(s.vms)}" y="${H - 14}" text-anchor="middle" class="ax">${s.vms}</text><text x="${dx(s.vms)}" y="${dy(s.p95) - 8}" text-anchor="middle" class="ax">${s.p95}</text>`).join('\n')}
 </svg>`;
   }

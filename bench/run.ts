@@ -8,6 +8,7 @@ import { internalsOf } from '@raydesk/hypervisor/testing';
 import { measureBandwidth } from './bandwidth.ts';
 import { FrameTap } from './baseline.ts';
 import { runCpuFigures, type CpuFigures } from './cpu.ts';
+import { densityFigures, measureDensity, type DensityFigures } from './density.ts';
 import type { FleetFigures } from './fleet-figures.ts';
 import { measureBareMips, measureWorkerMips } from './mips.ts';
 import { measureNoVnc, type NoVncFigures } from './novnc.ts';
@@ -21,7 +22,7 @@ import {
   type Region,
   type Stack,
 } from './stack.ts';
-import { dist, mean, percentile, round, slope, type Dist } from './stats.ts';
+import { dist, mean, percentile, round, type Dist } from './stats.ts';
 
 export const METHODS = {
   timeToDesktopMs:
@@ -48,8 +49,6 @@ export const METHODS = {
     "Personal desktop VM after use (the time-to-desktop, typing, drag and reconnect scenarios): saveMs is the hypervisor save call, i.e. a suspend (capture + zstd + write, disk overlay settled), restoreMs the resume of the suspended VM as the portal's open-desktop call makes it, measured on the server (hypervisor start until the domain runs again, plus the portal's database update; median over the resume iterations), stateBytes the state file size; overlayBytes is the guest data in its durable disk overlay (blocks written since the golden snapshot plus those the snapshot itself carries) and overlayFileBytes that overlay file on the host disk.",
   coldBootMs:
     'Power-on to the guest agent reporting ready, measured once when the golden snapshot was built and read from its manifest (~/.cache/raydesk/golden/*.json, newest per appliance).',
-  density:
-    "Desktop VMs added one at a time (idle, from the golden snapshot); after each, input-to-paint is sampled on the first VM. maxDesktopVms is the most VMs for which its p95 stayed at or under 150 ms, up to the cap or the memory budget. rssPerVmMiB is the least-squares slope of this process's RSS (hypervisor workers are threads in it) over the VM count, sampled after every VM added (including those added only to reach eight).",
   mips: 'Millions of guest instructions per second for the same workload (a busybox shell busy loop on the console appliance, cold-booted): bare v86 on the main thread with no Raydesk code, against v86 in a Raydesk domain worker; back to back in the same run.',
 };
 
@@ -93,16 +92,8 @@ export interface BenchResults {
     browser: number | null;
     method: string;
   };
-  density: {
-    maxDesktopVms: number;
-    rssPerVmMiB: number;
-    samples: { vms: number; p50: number; p95: number; n: number; rssMiB: number }[];
-    cap: number;
-    stoppedBy: string;
-    method: string;
-    /** What an idle VM of each appliance costs the host (bench/cpu.ts). */
-    idleCpuPercent: CpuFigures['idleCpuPercent'];
-  } | null;
+  /** Desktops per host, neighbours active and idle (bench/density.ts), and idle CPU per VM. */
+  density: DensityFigures | null;
   mips: { bare: number; hypervisor: number; method: string } | null;
   /** The same figures through other remote-desktop stacks, same run, same VM (bench/novnc.ts). */
   peers: { novnc: NoVncFigures | null };
@@ -423,88 +414,19 @@ export async function runBench(
       // ---- N busy neighbours with the scheduler on and off, idle CPU per VM (bench/cpu.ts) --
       cpuFigures = await runCpuFigures(stack, plan.cpu, log, series);
 
-      // ---- density ramp and eight VMs -------------------------------------------------------
-      const rssMiB = () => process.memoryUsage.rss() / 2 ** 20;
-      const samples: { vms: number; p50: number; p95: number; n: number; rssMiB: number }[] = [];
-      samples.push({
-        vms: 1,
-        p50: round(percentile(oneVm, 50)),
-        p95: round(percentile(oneVm, 95)),
-        n: oneVm.length,
-        rssMiB: Math.round(rssMiB()),
-      });
-      const rssPoints: { vms: number; rssMiB: number }[] = [{ vms: 1, rssMiB: rssMiB() }];
-      let running = 1;
-      let maxDesktopVms = percentile(oneVm, 95) <= 150 ? 1 : 0;
-      let stoppedBy = maxDesktopVms ? `cap ${plan.densityCap}` : 'p95 over 150 ms with 1 VM';
-      let densityOpen = maxDesktopVms > 0 && plan.densityCap > 1;
-      const target = Math.max(plan.eightVms, plan.densityCap);
-      while (running < target) {
-        let startError: Error | null = null;
-        for (let attempt = 0; attempt < 2; attempt++) {
-          try {
-            await createDesktop(`load-${running + 1}-${attempt}`);
-            startError = null;
-            break;
-          } catch (error) {
-            // A restore can exceed the host's 20 s liveness limit when the machine is loaded.
-            startError = error as Error;
-            log(
-              `VM ${running + 1} did not start (${startError.message}); ${attempt ? 'giving up' : 'retrying once'}`,
-            );
-            for (const d of await stack.client.list()) {
-              if (d.state === 'crashed') await stack.client.destroy(d.id).catch(() => undefined);
-            }
-          }
-        }
-        if (startError) {
-          if (densityOpen) stoppedBy = `could not start VM ${running + 1}: ${startError.message}`;
-          break;
-        }
-        running++;
-        await sleep(1500);
-        rssPoints.push({ vms: running, rssMiB: rssMiB() });
-        if (densityOpen && running <= plan.densityCap) {
-          const s = await sampleInput(plan.densityInput, `${running} VMs`);
-          const p95 = percentile(s, 95);
-          samples.push({
-            vms: running,
-            p50: round(percentile(s, 50)),
-            p95: round(p95),
-            n: s.length,
-            rssMiB: Math.round(rssMiB()),
-          });
-          if (p95 > 150) {
-            densityOpen = false;
-            stoppedBy = `p95 ${p95.toFixed(0)} ms > 150 ms at ${running} VMs`;
-          } else {
-            maxDesktopVms = running;
-          }
-          if (running === plan.densityCap) densityOpen = false;
-        }
-        if (running === plan.eightVms) {
+      // ---- density ramp (neighbours active and idle) and eight VMs -------------------------
+      const ramp = await measureDensity(stack, viewer, plan, log, {
+        created,
+        oneVm,
+        minVms: plan.eightVms,
+        onStep: async (running) => {
+          if (running !== plan.eightVms) return;
           const s = await sampleInput(plan.input, '8 VMs');
           series['inputToPaintMs.eightVms'] = s;
           results.inputToPaintMs.eightVms = dist(s, METHODS.eightVms);
-        }
-      }
-      const rssSlope = slope(
-        rssPoints.map((s) => s.vms),
-        rssPoints.map((s) => s.rssMiB),
-      );
-      results.density = {
-        maxDesktopVms,
-        rssPerVmMiB: round(rssSlope),
-        samples,
-        cap: plan.densityCap,
-        stoppedBy,
-        method:
-          METHODS.density + ` ${plan.densityInput} samples per step (1 VM: the oneVm samples).`,
-        idleCpuPercent: null,
-      };
-      log(
-        `density: ${maxDesktopVms} desktop VMs (${stoppedBy}), ${rssSlope.toFixed(0)} MiB RSS per VM`,
-      );
+        },
+      });
+      results.density = densityFigures(ramp, plan);
     }
 
     // ---- encode time (every frame the gateway encoded so far) ------------------------------
@@ -557,10 +479,14 @@ export function attachCpuFigures(results: BenchResults, cpu: CpuFigures | null):
   results.inputToPaintMs.busyNeighbours = cpu.busyNeighbours;
   results.density ??= {
     maxDesktopVms: 0,
-    rssPerVmMiB: 0,
     samples: [],
-    cap: 0,
     stoppedBy: 'not measured in this run',
+    maxIdleDesktopVms: 0,
+    idleSamples: [],
+    idleStoppedBy: 'not measured in this run',
+    rssPerVmMiB: 0,
+    cap: 0,
+    seconds: 0,
     method: 'Density was not measured in this run; only idle CPU per VM was.',
     idleCpuPercent: null,
   };

@@ -11,6 +11,7 @@ import { parseOptions, planFor } from '../bench/options.ts';
 import { html, table } from '../bench/report.ts';
 import { runBench } from '../bench/run.ts';
 import { runCpuBench } from '../bench/cpu-only.ts';
+import { runDensityBench } from '../bench/density-only.ts';
 import { runDisplayBench } from '../bench/display.ts';
 import { runFleetBench } from '../bench/fleet.ts';
 import { buildPortal } from './lib/portal.ts';
@@ -42,6 +43,8 @@ async function runSelected() {
       );
     case 'fleet':
       return runFleetBench(plan, log);
+    case 'density':
+      return runDensityBench(plan, options.memoryBudgetMiB, log);
     default:
       return runBench(plan, options.memoryBudgetMiB, log, { peers: options.peers });
   }

@@ -29,6 +29,11 @@ export class HypervisorProcess {
     readonly env: NodeJS.ProcessEnv = {},
   ) {}
 
+  /** The daemon's process id while it runs (per-thread CPU is read from /proc/<pid>/task). */
+  get pid(): number | null {
+    return this.child?.pid ?? null;
+  }
+
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
   }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CpuGovernor, type V86Loop } from './cpu-governor.ts';
+import { CpuGovernor, isIdleUsage, type V86Loop } from './cpu-governor.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -87,4 +87,11 @@ test('a busy guest is held to its budget per period, and input boosts it at once
   assert.equal(free.throttledMs, 0, 'nothing held back once unlimited');
   assert.equal(free.haltedMs, 0, 'a spinning guest never halts');
   assert.ok(loop.calls > callsBefore, 'the held-back slice ran once the limit was lifted');
+});
+
+test('a guest that barely ran and was never held back counts as idle', () => {
+  const usage = { intervalMs: 1000, throttledMs: 0, haltedMs: 990, threadCpuMs: 12 };
+  assert.equal(isIdleUsage({ ...usage, cpuMs: 10 }), true);
+  assert.equal(isIdleUsage({ ...usage, cpuMs: 200 }), false, 'used a fifth of a core');
+  assert.equal(isIdleUsage({ ...usage, cpuMs: 10, throttledMs: 5 }), false, 'was held back');
 });

@@ -40,6 +40,15 @@ export interface V86Loop {
 const DEFAULT_PERIOD_MS = 50;
 /** How often a worker reports its CPU use to the host's scheduler. */
 export const CPU_REPORT_MS = 50;
+/** How often a worker whose guest is idle reports it (a report costs both threads a wake-up). */
+export const IDLE_CPU_REPORT_MS = 1000;
+/** A guest that used less than this share of a report window, never held back, is idle. */
+const IDLE_USAGE_SHARE = 0.05;
+
+/** The guest barely ran and was never throttled: the scheduler can hear of it seldom. */
+export function isIdleUsage(usage: CpuUsage): boolean {
+  return usage.throttledMs === 0 && usage.cpuMs < IDLE_USAGE_SHARE * usage.intervalMs;
+}
 /** Extra CPU a throttled domain gets in the current period when input arrives (Xen's BOOST). */
 const BOOST_MS = 15;
 

@@ -11,7 +11,13 @@ import { MemoryOverlay, type OverlayStore } from './devices/disk/overlay-store.t
 import { DisplayDevice, installImageDataShim } from './devices/display/index.ts';
 import { InputDevice } from './devices/input/index.ts';
 import { guestNetworkOptions, startGuestForwards } from '../network/guest-nic.ts';
-import { CpuGovernor, CPU_REPORT_MS, type V86Loop } from './cpu-governor.ts';
+import {
+  CpuGovernor,
+  CPU_REPORT_MS,
+  IDLE_CPU_REPORT_MS,
+  isIdleUsage,
+  type V86Loop,
+} from './cpu-governor.ts';
 import type { DomainBootConfig, ParentToWorker, WorkerToParent } from './messages.ts';
 import { WasmHeapReserve, type V86WasmCpu } from './wasm-heap.ts';
 import { DirtyPageTracker, writePages, type MemoryRegion } from './relocation/dirty-pages.ts';
@@ -73,6 +79,11 @@ class DomainRuntime {
   private watching = false;
   private paused = false;
   private consoleChunks: number[] = [];
+  /** Pending console flush; armed by the first byte after a flush, so a quiet guest has none. */
+  private consoleTimer: NodeJS.Timeout | null = null;
+  private cpuReportTimer: NodeJS.Timeout | null = null;
+  /** When the next CPU report is due (an idle guest reports seldom; input brings it forward). */
+  private cpuReportDue = 0;
   private readonly keyQueue: { code: string; down: boolean }[] = [];
   private keyTimer: NodeJS.Timeout | null = null;
   private lastElu = performance.eventLoopUtilization();
@@ -125,7 +136,10 @@ class DomainRuntime {
     this.agent.onEvent((line) => post({ type: 'agent-event', line }));
 
     this.display.onResize((size) => post({ type: 'resize', ...size }));
-    this.emulator.add_listener('serial0-output-byte', (byte) => this.consoleChunks.push(byte));
+    this.emulator.add_listener('serial0-output-byte', (byte) => {
+      this.consoleChunks.push(byte);
+      this.consoleTimer ??= setTimeout(() => this.flushConsole(), CONSOLE_FLUSH_MS);
+    });
     this.emulator.add_listener('serial1-output-byte', (byte) => this.agent.receiveByte(byte));
 
     this.emulator.add_listener('emulator-loaded', () => {
@@ -164,13 +178,9 @@ class DomainRuntime {
       })().catch(fatal);
     });
 
-    setInterval(() => this.flushConsole(), CONSOLE_FLUSH_MS).unref();
     setInterval(() => this.postStats(), STATS_INTERVAL_MS).unref();
     setInterval(() => this.heapReserve?.refill(), HEAP_RESERVE_CHECK_MS).unref();
-    setInterval(
-      () => post({ type: 'cpu-usage', usage: this.governor.takeUsage() }),
-      CPU_REPORT_MS,
-    ).unref();
+    this.scheduleCpuReport(CPU_REPORT_MS);
   }
 
   handle(message: ParentToWorker): void {
@@ -227,18 +237,18 @@ class DomainRuntime {
         this.governor.setBudget(message.budget);
         return;
       case 'key':
-        this.governor.boost();
+        this.inputArrived();
         this.keyQueue.push({ code: message.code, down: message.down });
         if (!this.keyTimer) this.feedKeys();
         return;
       case 'pointer': {
-        this.governor.boost();
+        this.inputArrived();
         const screen = this.display.size();
         this.input.pointer(message.x, message.y, message.buttons, screen.width, screen.height);
         return;
       }
       case 'wheel':
-        this.governor.boost();
+        this.inputArrived();
         this.input.wheel(message.dx, message.dy);
         return;
       case 'release-keys':
@@ -372,14 +382,44 @@ class DomainRuntime {
     this.keyTimer = setTimeout(() => this.feedKeys(), KEY_EVENT_GAP_MS);
   }
 
+  /** Input wakes the guest: it may be throttled (boost) and its scheduler should hear soon. */
+  private inputArrived(): void {
+    this.governor.boost();
+    if (this.cpuReportDue - performance.now() > CPU_REPORT_MS)
+      this.scheduleCpuReport(CPU_REPORT_MS);
+  }
+
+  /**
+   * A busy guest reports its CPU use every CPU_REPORT_MS, so the credit scheduler can share the
+   * host; a halted one only every IDLE_CPU_REPORT_MS (the scheduler counts a domain without a
+   * fresh report as using nothing, which is what it uses).
+   */
+  private scheduleCpuReport(delayMs: number): void {
+    if (this.cpuReportTimer) clearTimeout(this.cpuReportTimer);
+    this.cpuReportDue = performance.now() + delayMs;
+    this.cpuReportTimer = setTimeout(() => {
+      const usage = this.governor.takeUsage();
+      post({ type: 'cpu-usage', usage });
+      this.scheduleCpuReport(isIdleUsage(usage) ? IDLE_CPU_REPORT_MS : CPU_REPORT_MS);
+    }, delayMs);
+    this.cpuReportTimer.unref();
+  }
+
+  /**
+   * The frame clock runs only while someone watches and frames are not already sent as the
+   * guest draws (all drawing happens in emulation slices, which afterSlice sees).
+   */
   private updateFrameClock(): void {
-    const shouldRun = this.watching && !this.paused;
-    if (shouldRun && !this.frameTimer) {
+    const visible = this.watching && !this.paused;
+    const clockWanted = visible && this.minDrawGapMs === null;
+    if (clockWanted && !this.frameTimer) {
       this.frameTimer = setInterval(() => this.sendFrame(false), 1000 / this.config.displayFps);
-    } else if (!shouldRun && this.frameTimer) {
+    } else if (!clockWanted && this.frameTimer) {
       clearInterval(this.frameTimer);
       this.frameTimer = null;
-      if (this.drawTimer) clearTimeout(this.drawTimer);
+    }
+    if (!visible && this.drawTimer) {
+      clearTimeout(this.drawTimer);
       this.drawTimer = null;
     }
   }
@@ -411,6 +451,7 @@ class DomainRuntime {
   }
 
   private flushConsole(): void {
+    this.consoleTimer = null;
     if (this.consoleChunks.length === 0) return;
     const bytes = Uint8Array.from(this.consoleChunks);
     this.consoleChunks = [];
