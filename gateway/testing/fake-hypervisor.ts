@@ -32,6 +32,7 @@ export class FakeHypervisor {
   readonly io: Server<ControlClientToServer, ControlServerToClient>;
   readonly vms = new Map<string, FakeVm>();
   readonly keys: Array<{ id: string; code: string; down: boolean }> = [];
+  readonly chars: Array<{ id: string; char: string }> = [];
   readonly pointers: Array<{ id: string; x: number; y: number; buttons: number }> = [];
   watchCalls = 0;
   unwatchCalls = 0;
@@ -277,6 +278,7 @@ export class FakeHypervisor {
         vm.cursor = (vm.cursor + 1) % (cols * 12);
       }
     });
+    socket.on('input:char', (req) => this.chars.push(req as { id: string; char: string }));
     socket.on('input:pointer', (req) => this.pointers.push(req as never));
     socket.on('input:wheel', () => {});
     socket.on('disconnect', () => {
