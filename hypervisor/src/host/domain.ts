@@ -69,8 +69,8 @@ export class Domain extends EventEmitter<DomainEvents> {
   createdAt: Date;
   private stateValue: DomainState;
   private worker: DomainWorkerHandle | null = null;
-  /** The X keyboard layout last set through the guest agent (the input device types by it). */
-  private keyboardLayoutValue: KeyboardLayout = 'us';
+  /** The X keyboard layout last set through the guest agent; null: not set by this host. */
+  private keyboardLayoutValue: KeyboardLayout | null = null;
   private startedAt: Date | null = null;
   private error: string | null = null;
   private readonly watchers = new Set<string>();
@@ -263,7 +263,7 @@ export class Domain extends EventEmitter<DomainEvents> {
       this.worker = worker;
       if (this.watchers.size > 0) worker.send({ type: 'watch', watching: true });
       if (this.cpuBudget) worker.send({ type: 'cpu-budget', budget: this.cpuBudget });
-      if (this.keyboardLayoutValue !== 'us') {
+      if (this.keyboardLayoutValue) {
         worker.send({ type: 'keyboard-layout', layout: this.keyboardLayoutValue });
       }
     });
@@ -478,7 +478,7 @@ export class Domain extends EventEmitter<DomainEvents> {
     return layout;
   }
 
-  get keyboardLayout(): KeyboardLayout {
+  get keyboardLayout(): KeyboardLayout | null {
     return this.keyboardLayoutValue;
   }
 

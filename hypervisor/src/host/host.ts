@@ -511,6 +511,8 @@ export class Host extends EventEmitter<HostEvents> {
     if (domain.state !== 'running') {
       throw new HostError('illegal_transition', `domain ${id} is ${domain.state}, not running`);
     }
+    // The guest keeps it across suspend and resume: set it only when this host has not.
+    if (domain.keyboardLayout === layout) return layout;
     try {
       return await domain.setKeyboardLayout(layout);
     } catch (error) {

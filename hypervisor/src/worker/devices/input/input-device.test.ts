@@ -157,7 +157,7 @@ test('planChar adds Shift for a shifted character and releases it after', () => 
     { code: 'KeyA', down: true },
     { code: 'KeyA', down: false },
   ]);
-  assert.equal(input.planChar('ü'), null, 'the us layout has no ü');
+  assert.equal(input.planChar('ü'), null, "X's default layout has no ü");
 });
 
 test('planChar lets go of a held Shift and AltGr the character does not need, then restores them', () => {

@@ -34,8 +34,8 @@ export class InputDevice {
   private lastY = -1;
   /** Sign of the next interrupt-raising PS/2 nudge; alternates so the nudges cancel out. */
   private nudge = 1;
-  /** The guest's X layout (the agent sets it; the guest starts with us). */
-  private layout: KeyboardLayout = 'us';
+  /** The guest's X layout as the agent set it; null: X's default (plain us). */
+  private layout: KeyboardLayout | null = null;
   /** Caps Lock as toggled by the keys sent (the guest starts with it off). */
   private capsLock = false;
 
@@ -66,7 +66,7 @@ export class InputDevice {
     this.layout = layout;
   }
 
-  keyboardLayout(): KeyboardLayout {
+  keyboardLayout(): KeyboardLayout | null {
     return this.layout;
   }
 

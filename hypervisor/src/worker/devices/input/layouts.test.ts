@@ -29,7 +29,19 @@ test('shifted characters need Shift; US punctuation sits where a US keyboard has
   assert.deepEqual(strokesFor('us', '|'), [key('Backslash', true)]);
   assert.deepEqual(strokesFor('us', '&'), [key('Digit7', true)]);
   assert.deepEqual(strokesFor('us', 'D'), [key('KeyD', true)]);
-  assert.equal(strokesFor('us', 'ü'), null);
+});
+
+test('us is altgr-intl: accented letters on AltGr, others through its AltGr dead keys', () => {
+  assert.deepEqual(strokesFor('us', 'ü'), [key('KeyY', false, true)]);
+  assert.deepEqual(strokesFor('us', 'É'), [key('KeyE', true, true)]);
+  assert.deepEqual(strokesFor('us', 'ê'), [key('Digit6', false, true), key('KeyE')]);
+  assert.deepEqual(strokesFor('us', '€'), [key('Digit5', false, true)]);
+});
+
+test("before a layout is set, only X's default plain us is used: ASCII, no AltGr", () => {
+  assert.deepEqual(strokesFor(null, '>'), [key('Period', true)]);
+  assert.equal(strokesFor(null, 'ü'), null);
+  for (const ch of typableChars(null)) assert.ok(ch.charCodeAt(0) < 0x7f, ch);
 });
 
 test('German: AltGr for @ and |, umlauts on their own keys, y and z swapped', () => {
@@ -77,7 +89,7 @@ test('every dead-key composition used is in the Compose table the guest ships', 
       m[1]!.replace(/\\"/g, '"'),
     ),
   );
-  for (const layout of KEYBOARD_LAYOUTS) {
+  for (const layout of [...KEYBOARD_LAYOUTS, null]) {
     for (const ch of typableChars(layout)) {
       if (strokesFor(layout, ch)!.length === 2) {
         assert.ok(results.has(ch), `${layout}: ${ch} is not composed by the guest`);

@@ -1,5 +1,5 @@
 // Characters to key strokes for the guest's X keyboard layouts (xkeyboard-config's "basic"
-// variants with the pc105 model, as the guest agent sets them). A viewer sends the character a
+// variants, and us as "altgr-intl", with the pc105 model, as the guest agent sets them). A viewer sends the character a
 // key event carried; the input device types it with the shift and AltGr state the guest's
 // layout needs for it, or through a dead key when the layout composes it (the guest ships the
 // dead-key part of libX11's Compose table). Only the levels people type with are listed: the
@@ -72,6 +72,50 @@ const US: KeyTable = {
   Comma: [',', '<'],
   Period: ['.', '>'],
   Slash: ['/', '?'],
+};
+
+// us(altgr-intl): the US keys, plus accented letters and dead keys on AltGr, so a US desktop
+// can still type the ü or é a phone keyboard or a paste sends.
+const US_INTL: KeyTable = {
+  ...US,
+  Backquote: ['`', '~', 'dead_grave', 'dead_tilde'],
+  Quote: ["'", '"', 'dead_acute', 'dead_diaeresis'],
+  Digit1: ['1', '!', '\u00b9', '\u00a1'],
+  Digit2: ['2', '@', '\u00b2'],
+  Digit3: ['3', '#', '\u00b3'],
+  Digit4: ['4', '$', '\u00a4', '\u00a3'],
+  Digit5: ['5', '%', '\u20ac'],
+  Digit6: ['6', '^', 'dead_circumflex', '\u00bc'],
+  Digit7: ['7', '&', '', '\u00bd'],
+  Digit8: ['8', '*', '', '\u00be'],
+  Minus: ['-', '_', '\u00a5'],
+  Equal: ['=', '+', '\u00d7', '\u00f7'],
+  KeyQ: ['q', 'Q', '\u00e4', '\u00c4'],
+  KeyW: ['w', 'W', '\u00e5', '\u00c5'],
+  KeyE: ['e', 'E', '\u00e9', '\u00c9'],
+  KeyR: ['r', 'R', '\u00eb', '\u00cb'],
+  KeyT: ['t', 'T', '\u00fe', '\u00de'],
+  KeyY: ['y', 'Y', '\u00fc', '\u00dc'],
+  KeyU: ['u', 'U', '\u00fa', '\u00da'],
+  KeyI: ['i', 'I', '\u00ed', '\u00cd'],
+  KeyO: ['o', 'O', '\u00f3', '\u00d3'],
+  KeyP: ['p', 'P', '\u00f6', '\u00d6'],
+  BracketLeft: ['[', '{', '\u00ab'],
+  BracketRight: [']', '}', '\u00bb'],
+  KeyA: ['a', 'A', '\u00e1', '\u00c1'],
+  KeyS: ['s', 'S', '\u00df', '\u00a7'],
+  KeyD: ['d', 'D', '\u00f0', '\u00d0'],
+  KeyJ: ['j', 'J', '\u00ef', '\u00cf'],
+  KeyL: ['l', 'L', '\u00f8', '\u00d8'],
+  Semicolon: [';', ':', '\u00b6', '\u00b0'],
+  KeyZ: ['z', 'Z', '\u00e6', '\u00c6'],
+  KeyC: ['c', 'C', '\u00a9', '\u00a2'],
+  KeyN: ['n', 'N', '\u00f1', '\u00d1'],
+  KeyM: ['m', 'M', '\u00b5', '\u00b5'],
+  Comma: [',', '<', '\u00e7', '\u00c7'],
+  Slash: ['/', '?', '\u00bf'],
+  Backslash: ['\\', '|', '\u00ac', '\u00a6'],
+  IntlBackslash: ['\\', '|', '\\', '|'],
 };
 
 const GB: KeyTable = {
@@ -147,7 +191,7 @@ const FR: KeyTable = {
   IntlBackslash: ['<', '>', '|'],
 };
 
-const TABLES: Record<KeyboardLayout, KeyTable> = { us: US, de: DE, fr: FR, gb: GB };
+const TABLES: Record<KeyboardLayout, KeyTable> = { us: US_INTL, de: DE, fr: FR, gb: GB };
 
 /** One key press on the guest: a key with the Shift and AltGr state it needs. */
 export interface Stroke {
@@ -193,16 +237,21 @@ function buildCharMap(table: KeyTable): CharMap {
   return map;
 }
 
-const CHAR_MAPS = new Map<KeyboardLayout, CharMap>(
-  KEYBOARD_LAYOUTS.map((layout) => [layout, buildCharMap(TABLES[layout])]),
-);
+const CHAR_MAPS = new Map<KeyboardLayout | null, CharMap>([
+  ...KEYBOARD_LAYOUTS.map((layout) => [layout, buildCharMap(TABLES[layout])] as const),
+  // Before the agent set a layout, X runs its default: plain us, printable ASCII only.
+  [null, buildCharMap(US)],
+]);
 
-/** How to type `ch` on the layout: one or two strokes, or null when the layout cannot. */
-export function strokesFor(layout: KeyboardLayout, ch: string): readonly Stroke[] | null {
+/**
+ * How to type `ch` on the layout (null: X's default before the agent set one): one or two
+ * strokes, or null when the layout cannot.
+ */
+export function strokesFor(layout: KeyboardLayout | null, ch: string): readonly Stroke[] | null {
   return CHAR_MAPS.get(layout)?.get(ch) ?? null;
 }
 
 /** Every character the layout can type (for tests and documentation). */
-export function typableChars(layout: KeyboardLayout): string[] {
+export function typableChars(layout: KeyboardLayout | null): string[] {
   return [...(CHAR_MAPS.get(layout)?.keys() ?? [])];
 }
