@@ -258,17 +258,18 @@ export class RemoteViewer {
       el('div', { className: 'rd-row' }, clipHint, close, send),
     );
 
-    // The phone keyboard types into this field (TextFieldCapture); it sits under the canvas.
+    // Keys and text go to this field once the desktop is clicked (TextFieldCapture); a phone
+    // shows its keyboard for it (the Keyboard button). It sits under the canvas.
     const field = el('textarea', { className: 'rd-textfield' });
     field.setAttribute('aria-label', 'Type into the remote desktop');
-    for (const [name, value] of [
+    const fieldAttributes: [string, string][] = [
       ['autocapitalize', 'off'],
       ['autocomplete', 'off'],
       ['autocorrect', 'off'],
       ['spellcheck', 'false'],
       ['enterkeyhint', 'send'],
-    ])
-      field.setAttribute(name, value);
+    ];
+    for (const [name, value] of fieldAttributes) field.setAttribute(name, value);
     const screen = el('div', { className: 'rd-screen' }, field, this.canvas, overlay);
     this.root = el('div', { className: 'rd-root' }, toolbar, screen, panel);
     container.appendChild(this.root);
@@ -740,7 +741,9 @@ export class RemoteViewer {
         this.touch.down(e.pointerId, e.clientX, e.clientY);
         return;
       }
-      c.focus({ preventScroll: true });
+      // Keys then come to the text field, which also receives what arrives as text only (an
+      // IME, dictation, an emoji picker, automation's insertText).
+      this.focus();
       c.setPointerCapture?.(e.pointerId);
       e.preventDefault();
       queue(e, true);
@@ -796,7 +799,7 @@ export class RemoteViewer {
     ] as const) {
       this.emitInput('input:key', { code, down });
     }
-    this.canvas.focus({ preventScroll: true });
+    this.focus();
   }
 
   /** Types text as key presses (US layout), paced under the gateway's input rate limit. */
@@ -833,7 +836,7 @@ export class RemoteViewer {
       );
       this.ui.clipText.focus();
     } else {
-      this.canvas.focus({ preventScroll: true });
+      this.focus();
     }
   }
 
@@ -850,11 +853,12 @@ export class RemoteViewer {
     await this.root.requestFullscreen?.().catch(() => undefined);
     // In fullscreen, Chromium lets a page take Escape, Alt-Tab-like and Ctrl+W style keys.
     await nav.keyboard?.lock?.().catch(() => undefined);
-    this.canvas.focus({ preventScroll: true });
+    this.focus();
   }
 
+  /** Gives the desktop the keyboard (its text field, so that text-only input arrives too). */
   focus(): void {
-    this.canvas.focus({ preventScroll: true });
+    this.textField.field.focus({ preventScroll: true });
   }
 
   /** Focuses the hidden text field, which brings up a phone's or tablet's keyboard. */
@@ -867,6 +871,6 @@ export class RemoteViewer {
     this.keyboard.releaseAll();
     this.keyboard.typeCharacters = !on;
     this.ui.keysButton.setAttribute('aria-pressed', String(on));
-    this.canvas.focus({ preventScroll: true });
+    this.focus();
   }
 }
