@@ -25,7 +25,11 @@ function KeyboardLayoutSetting({
   onSaved: () => void;
 }) {
   const [status, setStatus] = useState<string | null>(null);
+  // Shows the choice at once; the stored value (polled) takes over when it changes.
+  const [selected, setSelected] = useState(value);
+  useEffect(() => setSelected(value), [value]);
   async function choose(keyboardLayout: string) {
+    setSelected(keyboardLayout);
     setStatus('Saving…');
     try {
       await api('/api/me', { method: 'PATCH', body: { keyboardLayout } });
@@ -43,7 +47,7 @@ function KeyboardLayoutSetting({
       <select
         id="keyboard-layout"
         className="compact"
-        value={value}
+        value={selected}
         onChange={(e) => void choose(e.target.value)}
       >
         {options.map((layout) => (
