@@ -29,6 +29,7 @@ after(async () => {
 
 const EVENTS = [
   'input:key',
+  'input:char',
   'input:pointer',
   'input:wheel',
   'frame:ack',

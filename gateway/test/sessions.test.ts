@@ -232,6 +232,29 @@ test('view-only input is refused and the controller is told who watches', async 
   user.disconnect();
 });
 
+test('typed characters reach the VM as characters; control codes and strings are refused', async () => {
+  const a = h.client({ mode: 'control' });
+  autoAck(a);
+  await once(a, 'session:ready');
+  const errors: ProtocolErrorMessage[] = [];
+  a.on('protocol:error', (e) => errors.push(e));
+  const before = h.hv.chars.length;
+  for (const char of ['a', '>', '|', '&', 'D', 'ü', ' ', '€']) a.emit('input:char', { char });
+  await until(() => h.hv.chars.length >= before + 8, 2000, 'chars at the hypervisor');
+  assert.deepEqual(
+    h.hv.chars.slice(before).map((c) => c.char),
+    ['a', '>', '|', '&', 'D', 'ü', ' ', '€'],
+  );
+  for (const char of ['\n', 'ab', '', '\u0007', '\u200b']) a.emit('input:char', { char });
+  await until(() => errors.length >= 5, 2000, 'protocol errors');
+  assert.deepEqual(
+    errors.map((e) => [e.code, e.event]),
+    Array(5).fill(['bad_message', 'input:char']),
+  );
+  assert.equal(h.hv.chars.length, before + 8, 'nothing invalid reached the VM');
+  a.disconnect();
+});
+
 test('resolution and text mode changes reach the viewer as resize + full frame', async () => {
   const a = h.client();
   autoAck(a);

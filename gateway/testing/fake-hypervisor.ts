@@ -32,6 +32,7 @@ export class FakeHypervisor {
   readonly io: Server<ControlClientToServer, ControlServerToClient>;
   readonly vms = new Map<string, FakeVm>();
   readonly keys: Array<{ id: string; code: string; down: boolean }> = [];
+  readonly chars: Array<{ id: string; char: string }> = [];
   readonly pointers: Array<{ id: string; x: number; y: number; buttons: number }> = [];
   watchCalls = 0;
   unwatchCalls = 0;
@@ -264,18 +265,24 @@ export class FakeHypervisor {
       if (!vm) return ack(notFound);
       ack({ ok: true, value: new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]) });
     });
+    // "Types" a glyph: an 8x16 dark block at the text cursor inside the window.
+    const typeGlyph = (vm: FakeVm | undefined) => {
+      if (!vm) return;
+      const cols = 40;
+      const cx = 48 + (vm.cursor % cols) * 9;
+      const cy = 68 + Math.floor(vm.cursor / cols) * 18;
+      this.fill(vm, cx, cy, 8, 16, [0x20, 0x20, 0x20]);
+      vm.cursor = (vm.cursor + 1) % (cols * 12);
+    };
     socket.on('input:key', (req) => {
       const { id, code, down } = req as { id: string; code: string; down: boolean };
       this.keys.push({ id, code, down });
-      const vm = this.vms.get(id);
-      if (vm && down && !/Shift|Control|Alt|Meta/.test(code)) {
-        // "Type" a glyph: an 8x16 dark block at the text cursor inside the window.
-        const cols = 40;
-        const cx = 48 + (vm.cursor % cols) * 9;
-        const cy = 68 + Math.floor(vm.cursor / cols) * 18;
-        this.fill(vm, cx, cy, 8, 16, [0x20, 0x20, 0x20]);
-        vm.cursor = (vm.cursor + 1) % (cols * 12);
-      }
+      if (down && !/Shift|Control|Alt|Meta/.test(code)) typeGlyph(this.vms.get(id));
+    });
+    socket.on('input:char', (req) => {
+      const { id, char } = req as { id: string; char: string };
+      this.chars.push({ id, char });
+      typeGlyph(this.vms.get(id));
     });
     socket.on('input:pointer', (req) => this.pointers.push(req as never));
     socket.on('input:wheel', () => {});

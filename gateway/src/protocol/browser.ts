@@ -7,6 +7,7 @@ import {
   keyCodeSchema,
   pointerButtonsSchema,
   pointerCoordSchema,
+  typedCharSchema,
   wheelNotchesSchema,
   type DisplayMode,
   type DomainState,
@@ -70,6 +71,14 @@ export const keyMessageSchema = z.strictObject({
 });
 export type KeyMessage = z.infer<typeof keyMessageSchema>;
 
+/**
+ * A character the user typed (the key event's `key`, or an `input` event's text), sent instead
+ * of the key's code when it prints and no Ctrl/Alt/Meta shortcut is held. The VM's host types
+ * it with whatever Shift/AltGr/dead key the guest's layout needs; one it cannot type is dropped.
+ */
+export const charMessageSchema = z.strictObject({ char: typedCharSchema });
+export type CharMessage = z.infer<typeof charMessageSchema>;
+
 export const pointerMessageSchema = z.strictObject({
   /** Guest screen pixels. */
   x: pointerCoordSchema,
@@ -106,6 +115,7 @@ const clientEvents = {
   /** A frame was painted (see DisplayUpdate). */
   'frame:ack': { schema: frameAckSchema },
   'input:key': { schema: keyMessageSchema },
+  'input:char': { schema: charMessageSchema },
   'input:pointer': { schema: pointerMessageSchema },
   'input:wheel': { schema: wheelMessageSchema },
   /** Ask for a full frame (e.g. after the page lost its canvas). */

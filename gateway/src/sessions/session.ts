@@ -86,6 +86,11 @@ export class ViewerSession implements FeedSubscriber {
       this.feed.host.client.key(this.vm, code, down);
       this.metrics.inputEvents.inc({ kind: 'key' });
     },
+    'input:char': (msg) => {
+      if (!this.mayInput('input:char')) return;
+      this.feed.host.client.char(this.vm, msg.char);
+      this.metrics.inputEvents.inc({ kind: 'char' });
+    },
     'input:pointer': (msg) => {
       if (!this.mayInput('input:pointer')) return;
       const fb = this.feed.fb;

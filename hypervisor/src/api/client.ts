@@ -12,7 +12,14 @@ import type {
   ControlServerToClient,
   InputEvent,
 } from './contract.ts';
-import type { ApiError, CreateDomainRequest, ErrorCode, Result, SchedParams } from './protocol.ts';
+import type {
+  ApiError,
+  CreateDomainRequest,
+  ErrorCode,
+  KeyboardLayout,
+  Result,
+  SchedParams,
+} from './protocol.ts';
 
 export class HypervisorError extends Error {
   readonly code: ErrorCode;
@@ -157,6 +164,9 @@ export class HypervisorClient {
   disk(id: string) {
     return this.call('domain:disk', { id });
   }
+  setKeyboardLayout(id: string, layout: KeyboardLayout) {
+    return this.call('domain:keyboard-layout', { id, layout });
+  }
   // socket.io hands binary over as a Buffer; callers get a plain Uint8Array.
   async screenshot(id: string): Promise<Uint8Array> {
     return new Uint8Array(await this.call('domain:screenshot', { id }));
@@ -175,6 +185,9 @@ export class HypervisorClient {
   }
   key(id: string, code: string, down: boolean): void {
     this.send('input:key', { id, code, down });
+  }
+  char(id: string, char: string): void {
+    this.send('input:char', { id, char });
   }
   pointer(id: string, x: number, y: number, buttons: number): void {
     this.send('input:pointer', { id, x, y, buttons });

@@ -21,6 +21,7 @@ import {
   relocationRefSchema,
   domainRefSchema,
   domainSchedSchema,
+  charEventSchema,
   keyEventSchema,
   noRequestSchema,
   pointerEventSchema,
@@ -28,6 +29,7 @@ import {
   portUnforwardSchema,
   restoreDomainSchema,
   saveDomainSchema,
+  setKeyboardLayoutSchema,
   thumbnailSchema,
   wheelEventSchema,
   type Ack,
@@ -40,6 +42,7 @@ import {
   type DomainSched,
   type DrainReport,
   type HostInfo,
+  type KeyboardLayout,
   type PortForwardInfo,
   type RelocationBegun,
   type RelocationReport,
@@ -83,6 +86,11 @@ const calls = {
   'domain:unforward': { request: portUnforwardSchema, response: returns<PortForwardInfo>() },
   /** The domain's disk: memory or durable overlay, its size and the base image it needs. */
   'domain:disk': { request: domainRefSchema, response: returns<DiskInfo>() },
+  /** Set the guest's X keyboard layout (guest agent); typed characters then follow it. */
+  'domain:keyboard-layout': {
+    request: setKeyboardLayoutSchema,
+    response: returns<KeyboardLayout>(),
+  },
   /** Full-resolution PNG of the current screen. */
   'domain:screenshot': { request: domainRefSchema, response: returns<Uint8Array>() },
   /** Scaled PNG of the current screen; works whether or not anyone watches. */
@@ -112,6 +120,8 @@ const calls = {
 /** Input events: no answer; an invalid one is dropped. */
 const inputs = {
   'input:key': keyEventSchema,
+  /** A typed character (see charEventSchema). */
+  'input:char': charEventSchema,
   'input:pointer': pointerEventSchema,
   'input:wheel': wheelEventSchema,
 } as const;

@@ -8,6 +8,7 @@ import {
   keyCodeSchema,
   pointerButtonsSchema,
   pointerCoordSchema,
+  typedCharSchema,
   wheelNotchesSchema,
   type DisplayMode,
   type DomainState,
@@ -184,6 +185,22 @@ export const keyEventSchema = z.object({
   down: z.boolean(),
 });
 export type KeyEvent = z.infer<typeof keyEventSchema>;
+
+export const charEventSchema = z.object({
+  id: domainIdSchema,
+  /** Typed with the Shift/AltGr state (or dead key) the guest's keyboard layout needs. */
+  char: typedCharSchema,
+});
+export type CharEvent = z.infer<typeof charEventSchema>;
+
+/** X keyboard layouts the guest agent can set (xkeyboard-config names, pc105 model). */
+export const KEYBOARD_LAYOUTS = ['us', 'de', 'fr', 'gb'] as const;
+export const keyboardLayoutSchema = z.enum(KEYBOARD_LAYOUTS);
+export type KeyboardLayout = z.infer<typeof keyboardLayoutSchema>;
+export const setKeyboardLayoutSchema = z.object({
+  id: domainIdSchema,
+  layout: keyboardLayoutSchema,
+});
 
 export const pointerEventSchema = z.object({
   id: domainIdSchema,

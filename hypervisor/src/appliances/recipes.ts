@@ -92,6 +92,12 @@ const X_PRUNE = [
 const X_FILES: GuestFile[] = [
   { src: 'common/xorg-start', dest: '/sbin/raydesk-xorg-start', mode: 0o755 },
   { src: 'common/xorg.conf', dest: '/etc/X11/raydesk-xorg.conf', mode: 0o644 },
+  // Dead keys (German, French layouts) compose through this; the full table is pruned above.
+  {
+    src: 'common/x11-compose-dead-keys',
+    dest: '/usr/share/X11/locale/en_US.UTF-8/Compose',
+    mode: 0o644,
+  },
 ];
 
 const X_PACKAGES = [

@@ -206,6 +206,7 @@ function controlHandlers(host: Host): ControlHandlers {
       'domain:forward': ({ id, guestPort, listen }) => host.forward(id, guestPort, listen),
       'domain:unforward': ({ id, listen }) => host.unforward(id, listen),
       'domain:disk': ({ id }) => host.diskInfo(id),
+      'domain:keyboard-layout': ({ id, layout }) => host.setKeyboardLayout(id, layout),
       'domain:screenshot': async ({ id }) => {
         const { rgba, width, height } = await screen(id);
         return encodePng(rgba, width, height);
@@ -252,6 +253,7 @@ function controlHandlers(host: Host): ControlHandlers {
     },
     inputs: {
       'input:key': ({ id, code, down }) => host.key(id, code, down),
+      'input:char': ({ id, char }) => host.char(id, char),
       'input:pointer': ({ id, x, y, buttons }) => host.pointer(id, x, y, buttons),
       'input:wheel': ({ id, dx, dy }) => host.wheel(id, dx, dy),
     },

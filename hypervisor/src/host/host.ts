@@ -28,6 +28,7 @@ import {
   type RelocationReport,
   type DomainSched,
   type HostInfo,
+  type KeyboardLayout,
   type ListenAddress,
   type PortForwardInfo,
   type SchedParams,
@@ -497,6 +498,27 @@ export class Host extends EventEmitter<HostEvents> {
   /** Input for a domain; dropped when it does not exist or does not run (as a keyboard would). */
   key(id: string, code: string, down: boolean): void {
     this.table.find(id)?.key(code, down);
+  }
+
+  /** A typed character; dropped like a key, and when the guest's layout cannot type it. */
+  char(id: string, char: string): void {
+    this.table.find(id)?.char(char);
+  }
+
+  /** Sets a running domain's X keyboard layout through its guest agent. */
+  async setKeyboardLayout(id: string, layout: KeyboardLayout): Promise<KeyboardLayout> {
+    const domain = this.get(id);
+    if (domain.state !== 'running') {
+      throw new HostError('illegal_transition', `domain ${id} is ${domain.state}, not running`);
+    }
+    // The guest keeps it across suspend and resume: set it only when this host has not.
+    if (domain.keyboardLayout === layout) return layout;
+    try {
+      return await domain.setKeyboardLayout(layout);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new HostError('internal', `the guest did not set the keyboard layout: ${reason}`);
+    }
   }
 
   pointer(id: string, x: number, y: number, buttons: number): void {

@@ -1,6 +1,6 @@
 // Messages between the host daemon (parent) and a domain worker. Both sides are our own code
 // in one process, so these are plain types; untrusted input is validated before it gets here.
-import type { DisplayMode } from '../api/protocol.ts';
+import type { DisplayMode, KeyboardLayout } from '../api/protocol.ts';
 import type { CapturedFrame, DisplaySnapshot } from './devices/display/index.ts';
 import type { CpuBudget, CpuUsage } from './cpu-governor.ts';
 import type { DiskReport, OverlayBase } from './devices/disk/overlay-store.ts';
@@ -66,6 +66,10 @@ export type ParentToWorker =
   | { type: 'keyframe' }
   | { type: 'screen'; requestId: number }
   | { type: 'key'; code: string; down: boolean }
+  /** A character to type with the keys the guest's layout needs for it. */
+  | { type: 'char'; char: string }
+  /** The guest's X keyboard layout changed (the guest agent set it). */
+  | { type: 'keyboard-layout'; layout: KeyboardLayout }
   | { type: 'pointer'; x: number; y: number; buttons: number }
   | { type: 'wheel'; dx: number; dy: number }
   | { type: 'release-keys' }

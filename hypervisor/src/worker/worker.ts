@@ -9,7 +9,7 @@ import { CowDisk } from './devices/disk/cow-disk.ts';
 import { DurableOverlay } from './devices/disk/durable-overlay.ts';
 import { MemoryOverlay, type OverlayStore } from './devices/disk/overlay-store.ts';
 import { DisplayDevice, installImageDataShim } from './devices/display/index.ts';
-import { InputDevice } from './devices/input/index.ts';
+import { InputDevice, type KeyEvent } from './devices/input/index.ts';
 import { guestNetworkOptions, startGuestForwards } from '../network/guest-nic.ts';
 import {
   CpuGovernor,
@@ -84,7 +84,8 @@ class DomainRuntime {
   private cpuReportTimer: NodeJS.Timeout | null = null;
   /** When the next CPU report is due (an idle guest reports seldom; input brings it forward). */
   private cpuReportDue = 0;
-  private readonly keyQueue: { code: string; down: boolean }[] = [];
+  /** Key events and typed characters, fed to the guest in order (see feedKeys). */
+  private readonly keyQueue: (KeyEvent | { char: string })[] = [];
   private keyTimer: NodeJS.Timeout | null = null;
   private lastElu = performance.eventLoopUtilization();
   private readonly governor = new CpuGovernor();
@@ -241,6 +242,14 @@ class DomainRuntime {
         this.keyQueue.push({ code: message.code, down: message.down });
         if (!this.keyTimer) this.feedKeys();
         return;
+      case 'char':
+        this.inputArrived();
+        this.keyQueue.push({ char: message.char });
+        if (!this.keyTimer) this.feedKeys();
+        return;
+      case 'keyboard-layout':
+        this.input.setLayout(message.layout);
+        return;
       case 'pointer': {
         this.inputArrived();
         const screen = this.display.size();
@@ -373,7 +382,13 @@ class DomainRuntime {
 
   /** Sends the next queued key event now and schedules the one after it. */
   private feedKeys(): void {
-    const next = this.keyQueue.shift();
+    let next = this.keyQueue.shift();
+    // A character becomes its key events when its turn comes, so the modifiers it adds or lets
+    // go of follow the keys before it. One the guest's layout cannot type is dropped.
+    while (next && 'char' in next) {
+      this.keyQueue.unshift(...(this.input.planChar(next.char) ?? []));
+      next = this.keyQueue.shift();
+    }
     if (!next) {
       this.keyTimer = null;
       return;

@@ -6,6 +6,63 @@ import { api, errorText } from '@/lib/api';
 import { dateTime, mib, since, STATE_LABEL } from '@/lib/format';
 import type { HomeData } from '@/server/home';
 
+/** How the layouts the hypervisor offers are named to people. */
+const LAYOUT_NAMES: Record<string, string> = {
+  us: 'English (US)',
+  gb: 'English (UK)',
+  de: 'German',
+  fr: 'French',
+};
+
+/** The desktop's keyboard layout; the desktop follows a change within seconds. */
+function KeyboardLayoutSetting({
+  value,
+  options,
+  onSaved,
+}: {
+  value: string;
+  options: readonly string[];
+  onSaved: () => void;
+}) {
+  const [status, setStatus] = useState<string | null>(null);
+  // Shows the choice at once; the stored value (polled) takes over when it changes.
+  const [selected, setSelected] = useState(value);
+  useEffect(() => setSelected(value), [value]);
+  async function choose(keyboardLayout: string) {
+    setSelected(keyboardLayout);
+    setStatus('Saving…');
+    try {
+      await api('/api/me', { method: 'PATCH', body: { keyboardLayout } });
+      setStatus('Saved. Your desktop uses it from now on.');
+      onSaved();
+    } catch (e) {
+      setStatus(errorText(e));
+    }
+  }
+  return (
+    <div className="card-foot small row" style={{ gap: 10, flexWrap: 'wrap' }}>
+      <label htmlFor="keyboard-layout" style={{ fontWeight: 600 }}>
+        Keyboard layout
+      </label>
+      <select
+        id="keyboard-layout"
+        className="compact"
+        value={selected}
+        onChange={(e) => void choose(e.target.value)}
+      >
+        {options.map((layout) => (
+          <option key={layout} value={layout}>
+            {LAYOUT_NAMES[layout] ?? layout}
+          </option>
+        ))}
+      </select>
+      <span className="muted" role="status">
+        {status ?? 'The layout your desktop types with (AltGr and dead keys included).'}
+      </span>
+    </div>
+  );
+}
+
 function usePolling<T>(
   url: string,
   initial: T,
@@ -254,6 +311,11 @@ export function HomeClient({ initial }: { initial: HomeData }) {
               ))}
             </ul>
           )}
+          <KeyboardLayoutSetting
+            value={data.user.keyboardLayout}
+            options={data.keyboardLayouts}
+            onSaved={() => void reload()}
+          />
           <div className="card-foot small muted row">
             <Shield size={15} /> Quota: {data.user.maxVms} VMs, {mib(data.user.maxMemoryMiB)}{' '}
             memory.

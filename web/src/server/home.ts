@@ -1,5 +1,6 @@
 import type { Viewer } from './auth/request.ts';
 import { db } from './db.ts';
+import { KEYBOARD_LAYOUTS, keyboardLayoutOf, type KeyboardLayout } from './keyboard.ts';
 import { connectionView, vmView, type ConnectionView, type VmView } from './present.ts';
 
 export interface HomeData {
@@ -10,7 +11,10 @@ export interface HomeData {
     role: string;
     maxVms: number;
     maxMemoryMiB: number;
+    keyboardLayout: KeyboardLayout;
   };
+  /** The layouts a user may choose for their desktop. */
+  keyboardLayouts: readonly KeyboardLayout[];
   desktop: VmView | null;
   disposables: VmView[];
   connections: ConnectionView[];
@@ -18,7 +22,7 @@ export interface HomeData {
 }
 
 export async function homeData(viewer: Viewer): Promise<HomeData> {
-  const [vms, connections, shadows] = await Promise.all([
+  const [vms, connections, shadows, keyboardLayout] = await Promise.all([
     db().vm.findMany({
       where: { ownerId: viewer.id, state: { not: 'destroyed' } },
       include: { appliance: true },
@@ -38,6 +42,7 @@ export async function homeData(viewer: Viewer): Promise<HomeData> {
       },
       include: { user: { select: { id: true, email: true, name: true } } },
     }),
+    keyboardLayoutOf(db(), viewer.id),
   ]);
   const desktop = vms.find((v) => v.kind === 'personal') ?? null;
   return {
@@ -48,7 +53,9 @@ export async function homeData(viewer: Viewer): Promise<HomeData> {
       role: viewer.role,
       maxVms: viewer.maxVms,
       maxMemoryMiB: viewer.maxMemoryMiB,
+      keyboardLayout,
     },
+    keyboardLayouts: KEYBOARD_LAYOUTS,
     desktop: desktop ? vmView(desktop) : null,
     disposables: vms.filter((v) => v.kind === 'disposable').map(vmView),
     connections: connections.map(connectionView),

@@ -20,7 +20,8 @@ import {
 } from '@raydesk/gateway/protocol';
 import { Display } from './Display.ts';
 import { handshakeErrorText } from './handshake-errors.ts';
-import { KeyboardCapture } from './keyboard.ts';
+import { KeyboardCapture, TextFieldCapture } from './keyboard.ts';
+import { TouchGestures } from './touch.ts';
 import { textToStrokes } from './keymap.ts';
 import {
   AttachRefusedError,
@@ -139,7 +140,10 @@ export class RemoteViewer {
     clipText: HTMLTextAreaElement;
     clipHint: HTMLSpanElement;
     inputButtons: HTMLButtonElement[];
+    keysButton: HTMLButtonElement;
   };
+  private readonly textField: TextFieldCapture;
+  private readonly touch: TouchGestures;
   private moved: MovedMessage | null = null;
   private closed: ClosedMessage | null = null;
   private firstPartAt = new Map<number, number>();
@@ -181,6 +185,19 @@ export class RemoteViewer {
     const clip = button('Clipboard', 'Type text into the desktop', () =>
       this.toggleClipboardPanel(),
     );
+    const keys = button('Keyboard', 'Show the on-screen keyboard', () =>
+      this.showOnScreenKeyboard(),
+    );
+    const physical = button(
+      'Game keys',
+      "Send physical keys (for games): keys can be held, characters follow the desktop's layout instead of this keyboard's",
+      () => this.setPhysicalKeys(this.keyboard.typeCharacters),
+    );
+    physical.setAttribute('aria-pressed', 'false');
+    // Only phones and tablets need a button to bring up their keyboard.
+    keys.hidden = !(
+      navigator.maxTouchPoints > 0 || window.matchMedia?.('(pointer: coarse)').matches
+    );
     const full = button(
       'Fullscreen',
       'Fullscreen (keyboard shortcuts go to the desktop)',
@@ -198,8 +215,10 @@ export class RemoteViewer {
       pill,
       badge,
       el('span', { className: 'rd-spacer' }),
+      keys,
       cad,
       clip,
+      physical,
       full,
       quit,
     );
@@ -239,7 +258,19 @@ export class RemoteViewer {
       el('div', { className: 'rd-row' }, clipHint, close, send),
     );
 
-    const screen = el('div', { className: 'rd-screen' }, this.canvas, overlay);
+    // Keys and text go to this field once the desktop is clicked (TextFieldCapture); a phone
+    // shows its keyboard for it (the Keyboard button). It sits under the canvas.
+    const field = el('textarea', { className: 'rd-textfield' });
+    field.setAttribute('aria-label', 'Type into the remote desktop');
+    const fieldAttributes: [string, string][] = [
+      ['autocapitalize', 'off'],
+      ['autocomplete', 'off'],
+      ['autocorrect', 'off'],
+      ['spellcheck', 'false'],
+      ['enterkeyhint', 'send'],
+    ];
+    for (const [name, value] of fieldAttributes) field.setAttribute(name, value);
+    const screen = el('div', { className: 'rd-screen' }, field, this.canvas, overlay);
     this.root = el('div', { className: 'rd-root' }, toolbar, screen, panel);
     container.appendChild(this.root);
     this.ui = {
@@ -252,13 +283,31 @@ export class RemoteViewer {
       panel,
       clipText,
       clipHint,
-      inputButtons: [cad, clip],
+      inputButtons: [cad, clip, keys],
+      keysButton: physical,
     };
 
     this.policy = new ReconnectPolicy(options.reconnect);
-    this.keyboard = new KeyboardCapture(this.canvas, (code, down) =>
-      this.emitInput('input:key', { code, down }),
+    const sendChar = (char: string) => this.emitInput('input:char', { char });
+    this.keyboard = new KeyboardCapture(
+      this.canvas,
+      (code, down) => this.emitInput('input:key', { code, down }),
+      sendChar,
     );
+    this.keyboard.attach(field);
+    this.textField = new TextFieldCapture(
+      field,
+      (code) => {
+        this.emitInput('input:key', { code, down: true });
+        this.emitInput('input:key', { code, down: false });
+      },
+      sendChar,
+    );
+    this.touch = new TouchGestures({
+      toGuest: (x, y) => this.toGuest(x, y),
+      pointer: (p) => this.emitInput('input:pointer', p),
+      wheel: (dy) => this.emitInput('input:wheel', { dx: 0, dy }),
+    });
     this.bindPointer();
     if (typeof ResizeObserver !== 'undefined') {
       this.resizeObserver = new ResizeObserver(() => this.fit());
@@ -301,6 +350,8 @@ export class RemoteViewer {
     this.cancelRetry();
     this.teardownSocket();
     this.keyboard.destroy();
+    this.textField.destroy();
+    this.touch.cancel();
     this.resizeObserver?.disconnect();
     cancelAnimationFrame(this.pointerFrame);
     this.root.remove();
@@ -622,21 +673,34 @@ export class RemoteViewer {
     badge.hidden = parts.length === 0;
   }
 
-  /** Fits the guest screen into the available space, keeping its aspect ratio. */
+  /**
+   * Fits the guest screen into the available space, keeping its aspect ratio, and keeps it
+   * crisp: when it fits at one device pixel per guest pixel or more (a device pixel ratio of 2
+   * included), the canvas is sized to a whole number of device pixels per guest pixel and drawn
+   * `pixelated`, so no pixel is smeared over its neighbours; only a screen larger than the
+   * space is scaled down, smoothly.
+   */
   fit(): void {
     const screen = this.canvas.parentElement;
     if (!screen || !this.display.width) return;
     const availW = screen.clientWidth;
     const availH = screen.clientHeight;
     if (!availW || !availH) return;
-    const scale = Math.min(availW / this.display.width, availH / this.display.height);
-    this.canvas.style.width = `${Math.floor(this.display.width * scale)}px`;
-    this.canvas.style.height = `${Math.floor(this.display.height * scale)}px`;
+    const dpr = window.devicePixelRatio || 1;
+    const deviceScale = Math.min(
+      (availW * dpr) / this.display.width,
+      (availH * dpr) / this.display.height,
+    );
+    const whole = deviceScale >= 1;
+    const scale = (whole ? Math.floor(deviceScale) : deviceScale) / dpr;
+    this.canvas.style.width = `${whole ? this.display.width * scale : Math.floor(this.display.width * scale)}px`;
+    this.canvas.style.height = `${whole ? this.display.height * scale : Math.floor(this.display.height * scale)}px`;
+    this.canvas.style.imageRendering = whole ? 'pixelated' : 'auto';
   }
 
   // ---- Input -----------------------------------------------------------------------------
 
-  private emitInput<E extends 'input:key' | 'input:pointer' | 'input:wheel'>(
+  private emitInput<E extends 'input:key' | 'input:char' | 'input:pointer' | 'input:wheel'>(
     event: E,
     ...msg: Parameters<ClientToServerEvents[E]>
   ): void {
@@ -658,6 +722,8 @@ export class RemoteViewer {
   private bindPointer(): void {
     const c = this.canvas;
     const queue = (e: PointerEvent | MouseEvent, immediate: boolean) => {
+      // Fingers make gestures (touch.ts): tap, long press, two-finger scroll, drag.
+      if ((e as PointerEvent).pointerType === 'touch') return;
       const { x, y } = this.toGuest(e.clientX, e.clientY);
       // MouseEvent.buttons is already bit0 left, bit1 right, bit2 middle.
       const buttons = e.buttons & 7;
@@ -670,14 +736,28 @@ export class RemoteViewer {
     };
     c.addEventListener('pointermove', (e) => queue(e, false));
     c.addEventListener('pointerdown', (e) => {
-      c.focus({ preventScroll: true });
+      if (e.pointerType === 'touch') {
+        e.preventDefault();
+        this.touch.down(e.pointerId, e.clientX, e.clientY);
+        return;
+      }
+      // Keys then come to the text field, which also receives what arrives as text only (an
+      // IME, dictation, an emoji picker, automation's insertText).
+      this.focus();
       c.setPointerCapture?.(e.pointerId);
       e.preventDefault();
       queue(e, true);
     });
     c.addEventListener('pointerup', (e) => {
       e.preventDefault();
-      queue(e, true);
+      if (e.pointerType === 'touch') this.touch.up(e.pointerId);
+      else queue(e, true);
+    });
+    c.addEventListener('pointercancel', (e) => {
+      if (e.pointerType === 'touch') this.touch.up(e.pointerId);
+    });
+    c.addEventListener('pointermove', (e) => {
+      if (e.pointerType === 'touch') this.touch.move(e.pointerId, e.clientX, e.clientY);
     });
     c.addEventListener('contextmenu', (e) => e.preventDefault());
     c.addEventListener(
@@ -719,7 +799,7 @@ export class RemoteViewer {
     ] as const) {
       this.emitInput('input:key', { code, down });
     }
-    this.canvas.focus({ preventScroll: true });
+    this.focus();
   }
 
   /** Types text as key presses (US layout), paced under the gateway's input rate limit. */
@@ -756,7 +836,7 @@ export class RemoteViewer {
       );
       this.ui.clipText.focus();
     } else {
-      this.canvas.focus({ preventScroll: true });
+      this.focus();
     }
   }
 
@@ -773,10 +853,24 @@ export class RemoteViewer {
     await this.root.requestFullscreen?.().catch(() => undefined);
     // In fullscreen, Chromium lets a page take Escape, Alt-Tab-like and Ctrl+W style keys.
     await nav.keyboard?.lock?.().catch(() => undefined);
-    this.canvas.focus({ preventScroll: true });
+    this.focus();
   }
 
+  /** Gives the desktop the keyboard (its text field, so that text-only input arrives too). */
   focus(): void {
-    this.canvas.focus({ preventScroll: true });
+    this.textField.field.focus({ preventScroll: true });
+  }
+
+  /** Focuses the hidden text field, which brings up a phone's or tablet's keyboard. */
+  showOnScreenKeyboard(): void {
+    this.textField.field.focus({ preventScroll: true });
+  }
+
+  /** Physical keys only (games), or characters as typed (the default). */
+  setPhysicalKeys(on: boolean): void {
+    this.keyboard.releaseAll();
+    this.keyboard.typeCharacters = !on;
+    this.ui.keysButton.setAttribute('aria-pressed', String(on));
+    this.focus();
   }
 }

@@ -20,6 +20,8 @@ export const VIEWER_CSS = `
 .rd-screen{position:relative;flex:1;display:flex;align-items:center;justify-content:center;overflow:hidden;background:#000}
 .rd-canvas{display:block;image-rendering:auto;outline:none;cursor:default;touch-action:none}
 .rd-canvas:focus-visible{box-shadow:0 0 0 2px #5aa2ff}
+.rd-textfield{position:absolute;left:0;top:0;width:1px;height:1px;margin:0;padding:0;border:0;opacity:0;resize:none;font-size:16px;pointer-events:none;z-index:0}
+.rd-btn[hidden]{display:none}
 .rd-root[data-view-only] .rd-canvas{cursor:not-allowed}
 .rd-overlay{position:absolute;inset:0;display:flex;flex-direction:column;gap:12px;align-items:center;justify-content:center;background:rgba(8,10,14,.78);text-align:center;padding:24px}
 .rd-overlay[hidden]{display:none}

@@ -106,7 +106,11 @@ test(
       [cx, cy],
     );
     assert.notEqual(beforeTyping, 0x202020);
-    assert.ok(h.hv.keys.some((k) => k.code === 'KeyH' && k.down));
+    assert.deepEqual(
+      h.hv.chars.slice(-2).map((c) => c.char),
+      ['h', 'i'],
+      'printable keys go as the characters they carry',
+    );
     // Tab and F-keys are captured, not eaten by the browser.
     await a.keyboard.press('Tab');
     await a.keyboard.press('F5');
@@ -189,10 +193,12 @@ test(
     );
     assert.match((await shadow.locator('.rd-badge').textContent()) ?? '', /View only/);
     const keysBefore = h.hv.keys.length;
+    const charsBefore = h.hv.chars.length;
     await shadow.locator('canvas').click();
     await shadow.keyboard.type('nope');
     await sleep(300);
     assert.equal(h.hv.keys.length, keysBefore, 'shadow input never reaches the VM');
+    assert.equal(h.hv.chars.length, charsBefore, 'shadow typing never reaches the VM');
     await a.screenshot({ path: resolve(ARTIFACTS, 'viewer-watched.png') });
 
     // Takeover: a second browser context opens the same desktop.

@@ -79,6 +79,8 @@ export async function servePage(options: {
   vm: string;
   attachSecret: string;
   bundle: string;
+  /** Listen address (default loopback); 0.0.0.0 serves a host name mapped to 127.0.0.2 too. */
+  host?: string;
 }): Promise<TestPageServer> {
   const page = { tokenStatus: 200, tokenRequests: 0 };
   const server = createServer((req, res) => {
@@ -114,7 +116,7 @@ export async function servePage(options: {
       res.writeHead(404).end();
     }
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  await new Promise<void>((r) => server.listen(0, options.host ?? '127.0.0.1', r));
   return Object.assign(page, {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     server,

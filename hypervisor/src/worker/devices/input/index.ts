@@ -4,5 +4,7 @@ export {
   BUTTON_MIDDLE,
   BUTTON_RIGHT,
   type V86InputLike,
+  type KeyEvent,
 } from './input-device.ts';
+export { strokesFor, typableChars, type Stroke } from './layouts.ts';
 export { scancodesFor, isModifier, KNOWN_CODES } from './keymap.ts';

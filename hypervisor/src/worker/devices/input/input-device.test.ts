@@ -144,3 +144,61 @@ test('wheel: positive dy (down) is a negative v86 wheel value', () => {
     ['bus', 'mouse-wheel', [1, 0]],
   ]);
 });
+
+test('planChar adds Shift for a shifted character and releases it after', () => {
+  const input = new InputDevice(fakeEmulator());
+  assert.deepEqual(input.planChar('>'), [
+    { code: 'ShiftLeft', down: true },
+    { code: 'Period', down: true },
+    { code: 'Period', down: false },
+    { code: 'ShiftLeft', down: false },
+  ]);
+  assert.deepEqual(input.planChar('a'), [
+    { code: 'KeyA', down: true },
+    { code: 'KeyA', down: false },
+  ]);
+  assert.equal(input.planChar('ü'), null, "X's default layout has no ü");
+});
+
+test('planChar lets go of a held Shift and AltGr the character does not need, then restores them', () => {
+  const input = new InputDevice(fakeEmulator());
+  input.key('ShiftRight', true);
+  input.key('AltRight', true);
+  assert.deepEqual(input.planChar('1'), [
+    { code: 'ShiftRight', down: false },
+    { code: 'AltRight', down: false },
+    { code: 'Digit1', down: true },
+    { code: 'Digit1', down: false },
+    { code: 'AltRight', down: true },
+    { code: 'ShiftRight', down: true },
+  ]);
+});
+
+test('planChar follows the layout: AltGr on German, a dead key for ê', () => {
+  const input = new InputDevice(fakeEmulator());
+  input.setLayout('de');
+  assert.deepEqual(input.planChar('@'), [
+    { code: 'AltRight', down: true },
+    { code: 'KeyQ', down: true },
+    { code: 'KeyQ', down: false },
+    { code: 'AltRight', down: false },
+  ]);
+  assert.deepEqual(input.planChar('ê'), [
+    { code: 'Backquote', down: true },
+    { code: 'Backquote', down: false },
+    { code: 'KeyE', down: true },
+    { code: 'KeyE', down: false },
+  ]);
+});
+
+test('planChar inverts Shift for letters while Caps Lock is on', () => {
+  const input = new InputDevice(fakeEmulator());
+  input.key('CapsLock', true);
+  input.key('CapsLock', false);
+  assert.deepEqual(input.planChar('A'), [
+    { code: 'KeyA', down: true },
+    { code: 'KeyA', down: false },
+  ]);
+  assert.equal(input.planChar('a')?.[0]?.code, 'ShiftLeft');
+  assert.equal(input.planChar('1')?.[0]?.code, 'Digit1', 'Caps Lock does not shift digits');
+});

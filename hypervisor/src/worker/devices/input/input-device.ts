@@ -2,6 +2,17 @@
 // Keys go in as PS/2 set-1 scancodes; the pointer goes through v86's VMware absolute mouse
 // (the guest sees "VirtualPS/2 VMware VMMouse"), so guest pixel coordinates map straight in.
 import { scancodesFor } from './keymap.ts';
+import type { KeyboardLayout } from '../../../api/protocol.ts';
+import { strokesFor } from './layouts.ts';
+
+/** One physical key event, by KeyboardEvent.code. */
+export interface KeyEvent {
+  code: string;
+  down: boolean;
+}
+
+const SHIFT_KEYS = ['ShiftLeft', 'ShiftRight'];
+const ALTGR = 'AltRight';
 
 /** The slice of v86 this device uses. */
 export interface V86InputLike {
@@ -23,6 +34,10 @@ export class InputDevice {
   private lastY = -1;
   /** Sign of the next interrupt-raising PS/2 nudge; alternates so the nudges cancel out. */
   private nudge = 1;
+  /** The guest's X layout as the agent set it; null: X's default (plain us). */
+  private layout: KeyboardLayout | null = null;
+  /** Caps Lock as toggled by the keys sent (the guest starts with it off). */
+  private capsLock = false;
 
   constructor(emulator: V86InputLike) {
     this.emulator = emulator;
@@ -37,6 +52,7 @@ export class InputDevice {
     const codes = scancodesFor(code, down);
     if (codes === null) return false;
     if (down) {
+      if (code === 'CapsLock' && !this.pressed.has(code)) this.capsLock = !this.capsLock;
       // Pause has no break code: never held.
       if (code !== 'Pause') this.pressed.add(code);
     } else {
@@ -44,6 +60,45 @@ export class InputDevice {
     }
     if (codes.length > 0) this.emulator.keyboard_send_scancodes(codes);
     return true;
+  }
+
+  setLayout(layout: KeyboardLayout): void {
+    this.layout = layout;
+  }
+
+  keyboardLayout(): KeyboardLayout | null {
+    return this.layout;
+  }
+
+  /**
+   * The key events that type `ch` on the guest's layout from the keys held now: Shift and AltGr
+   * are pressed, or held ones let go, around the key and restored after it (noVNC does the
+   * same with keysyms). Null when the layout has no way to type `ch`; the caller drops it.
+   */
+  planChar(ch: string): KeyEvent[] | null {
+    const strokes = strokesFor(this.layout, ch);
+    if (!strokes) return null;
+    const events: KeyEvent[] = [];
+    const heldShifts = SHIFT_KEYS.filter((code) => this.pressed.has(code));
+    const altGrHeld = this.pressed.has(ALTGR);
+    for (const [i, stroke] of strokes.entries()) {
+      // Caps Lock inverts Shift for letters (the composed letter is the last stroke's).
+      const letter = i === strokes.length - 1 && ch.toLowerCase() !== ch.toUpperCase();
+      const shift = stroke.shift !== (letter && this.capsLock);
+      const before: KeyEvent[] = [];
+      if (shift && heldShifts.length === 0) before.push({ code: 'ShiftLeft', down: true });
+      if (!shift) for (const code of heldShifts) before.push({ code, down: false });
+      if (stroke.altGr && !altGrHeld) before.push({ code: ALTGR, down: true });
+      if (!stroke.altGr && altGrHeld) before.push({ code: ALTGR, down: false });
+      const after = before.map((e) => ({ code: e.code, down: !e.down })).reverse();
+      events.push(
+        ...before,
+        { code: stroke.code, down: true },
+        { code: stroke.code, down: false },
+        ...after,
+      );
+    }
+    return events;
   }
 
   /** Codes currently held. */

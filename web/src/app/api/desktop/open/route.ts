@@ -2,6 +2,7 @@ import type { NextRequest } from 'next/server';
 import { clientAddress, requireUser } from '@/server/auth/request';
 import { db } from '@/server/db';
 import { json, route } from '@/server/http';
+import { applyKeyboardLayout, keyboardLayoutOf } from '@/server/keyboard';
 import { vmView } from '@/server/present';
 import { openDesktop } from '@/server/vms';
 
@@ -10,6 +11,7 @@ export const POST = route(async (req: NextRequest) => {
   const viewer = await requireUser(req);
   const started = Date.now();
   const vm = await openDesktop(db(), viewer, clientAddress(req.headers));
+  applyKeyboardLayout(db(), vm, await keyboardLayoutOf(db(), viewer.id));
   const full = await db().vm.findUniqueOrThrow({
     where: { id: vm.id },
     include: { appliance: true },

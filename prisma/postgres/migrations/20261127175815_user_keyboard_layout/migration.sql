@@ -1,0 +1,3 @@
+-- AlterTable
+ALTER TABLE "User" ADD COLUMN     "keyboardLayout" TEXT NOT NULL DEFAULT 'us';
+
