@@ -43,7 +43,7 @@ function bootedThread(worker: Worker): Promise<number> {
 
 test('the first take starts a worker; later takes get a spare that loaded meanwhile', async () => {
   const { spawn, spawned } = spawnCounting();
-  const spares = new SpareWorkers(spawn, 1);
+  const spares = new SpareWorkers(spawn, 1, 0);
   try {
     assert.deepEqual(spares.counts(), { spare: 0, ready: 0 }, 'no spare before the first VM');
     const first = spares.take();
@@ -64,7 +64,7 @@ test('the first take starts a worker; later takes get a spare that loaded meanwh
 
 test('a spare that dies is not handed out', async () => {
   const { spawn, spawned } = spawnCounting();
-  const spares = new SpareWorkers(spawn, 1);
+  const spares = new SpareWorkers(spawn, 1, 0);
   try {
     await spares.take().terminate();
     await waitUntil(() => spares.counts().ready === 1);

@@ -4,6 +4,9 @@
 // for that. A spare has done it already and waits for its `boot` message.
 import type { Worker } from 'node:worker_threads';
 
+/** How long after a take the spare is replaced. */
+const REFILL_DELAY_MS = 3_000;
+
 /** What a worker reports once its modules are loaded (worker.ts). */
 const READY = 'ready';
 
@@ -23,14 +26,16 @@ export class SpareWorkers {
   constructor(
     private readonly spawn: () => Worker,
     private readonly count: number,
+    private readonly refillDelayMs = REFILL_DELAY_MS,
   ) {}
 
   /** A spare worker (a ready one first) or, when there is none, a new one; then refills. */
   take(): Worker {
     const index = this.spares.findIndex((spare) => spare.ready);
     const spare = index >= 0 ? this.spares.splice(index, 1)[0] : this.spares.shift();
-    // The refill starts after the caller's boot, so the two do not compete for the CPU.
-    setImmediate(() => this.fill());
+    // The refill waits until the taken worker has most likely restored its guest: starting a
+    // worker costs a core for a second or more, which that restore (and its first frames) needs.
+    setTimeout(() => this.fill(), this.refillDelayMs).unref();
     if (!spare) return this.spawn();
     spare.detach();
     spare.worker.ref();
