@@ -125,6 +125,46 @@ describe('console appliance on a real hypervisor', () => {
     await again.console.waitFor(/before-save[\s\S]*before-save/, 30_000);
     await hv.client.destroy(info.id);
   });
+
+  test('a suspended personal VM resumes as the same machine: file, process, boot id', async () => {
+    const info = await hv.client.create({ appliance: 'console', kind: 'personal', owner: 'o' });
+    assert.equal(await hv.host.get(info.id).guestRefreshed, true);
+    const token = `note-${Date.now()}`;
+    const [, pid, bootId] = await run(
+      info.id,
+      `echo ${token} > /root/note; sync; (while :; do sleep 1; done) & ` +
+        'echo PID=$! BOOT=$(cat /proc/sys/kernel/random/boot_id)',
+      /PID=(\d+) BOOT=([0-9a-f-]{36})/,
+    );
+    const saved = await hv.client.save(info.id);
+    assert.equal(saved.info.state, 'saved');
+    assert.equal((await hv.client.resume(info.id)).state, 'running');
+    const [, note, alive, bootAfter] = await run(
+      info.id,
+      `echo NOTE=$(cat /root/note) ALIVE=$(kill -0 ${pid} && echo yes) ` +
+        'BOOT=$(cat /proc/sys/kernel/random/boot_id)',
+      /NOTE=(\S*) ALIVE=(\S*) BOOT=([0-9a-f-]{36})/,
+    );
+    assert.equal(note, token, 'the file written before the suspend is there');
+    assert.equal(alive, 'yes', `process ${pid} started before the suspend still runs`);
+    assert.equal(bootAfter, bootId, 'the same kernel runs (no reboot)');
+    await hv.client.destroy(info.id);
+  });
+
+  /** Types `line` on the console and waits for `until` in what follows. */
+  async function run(id: string, line: string, until: RegExp): Promise<RegExpExecArray> {
+    const before = (await hv.client.console(id)).length;
+    hv.host.get(id).serialInput(0, encoder.encode(`${line}\n`));
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline) {
+      // The echoed command line holds the pattern's words too; match only complete output lines.
+      const output = (await hv.client.console(id)).slice(before).split('\n').slice(1).join('\n');
+      const match = until.exec(output);
+      if (match) return match;
+      await sleep(200);
+    }
+    throw new Error(`no ${until} on the console within 60 s after "${line}"`);
+  }
 });
 
 describe('vm CLI', () => {

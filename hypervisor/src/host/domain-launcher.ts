@@ -51,6 +51,8 @@ export class DomainLauncher {
     refresh: GuestRefresh,
     /** A memory disk's blocks as of `initialState` (a clone of a disposable or system VM). */
     initialDiskBlocks?: DiskBlocks,
+    /** The caller hands `initialState` over: the worker takes it without a copy. */
+    { ownsState = false }: { ownsState?: boolean } = {},
   ): Promise<void> {
     const disk = this.diskConfig(domain.id, domain.spec.kind, image);
     // On a mismatch the domain keeps its state (saved or crashed): nothing was touched, and it
@@ -60,7 +62,7 @@ export class DomainLauncher {
       await this.options.network.start();
       const config = this.bootConfig(domain, image, initialState);
       if (initialDiskBlocks) config.initialDiskBlocks = initialDiskBlocks;
-      const booted = await domain.boot(config);
+      const booted = await domain.boot(config, { ownsState });
       this.options.log.info({ domain: domain.id, ...booted }, 'domain started');
     } catch (error) {
       domain.markCrashed(error instanceof Error ? error.message : String(error));

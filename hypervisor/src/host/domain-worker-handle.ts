@@ -7,12 +7,23 @@ const WORKER_URL = new URL('../worker/worker-entry.mjs', import.meta.url);
 const PING_INTERVAL_MS = 5_000;
 const PING_TIMEOUT_MS = 30_000;
 
+/** A new domain worker thread, loading its modules; it waits for a `boot` message. */
+export function spawnDomainWorker(): Worker {
+  // Each worker gets its own JS heap limit, so a runaway guest device model cannot
+  // exhaust the daemon's heap; the guest RAM itself lives in wasm memory.
+  return new Worker(WORKER_URL, {
+    resourceLimits: { maxOldGenerationSizeMb: 512 },
+    stdout: false,
+    stderr: false,
+  });
+}
+
 type Pending = { resolve: (value: unknown) => void; reject: (error: Error) => void };
 type RequestMessage = Extract<ParentToWorker, { requestId: number }>;
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 export interface WorkerHandleEvents {
-  message(message: Exclude<WorkerToParent, { type: 'reply' }>): void;
+  message(message: Exclude<WorkerToParent, { type: 'reply' } | { type: 'ready' }>): void;
   /** The worker is gone; `error` is null when we terminated it on purpose. */
   exit(error: string | null): void;
 }
@@ -29,21 +40,24 @@ export class DomainWorkerHandle {
 
   constructor(
     config: DomainBootConfig,
+    {
+      worker = spawnDomainWorker(),
+      transfer = [],
+    }: {
+      /** A worker not booted yet (a spare, spare-workers.ts); default: a new one. */
+      worker?: Worker;
+      /** Buffers of `config` the worker takes over instead of a copy (the caller's own). */
+      transfer?: ArrayBuffer[];
+    },
     private readonly events: WorkerHandleEvents,
   ) {
-    // Each worker gets its own JS heap limit, so a runaway guest device model cannot
-    // exhaust the daemon's heap; the guest RAM itself lives in wasm memory.
-    this.worker = new Worker(WORKER_URL, {
-      resourceLimits: { maxOldGenerationSizeMb: 512 },
-      stdout: false,
-      stderr: false,
-    });
+    this.worker = worker;
     this.worker.on('message', (message: WorkerToParent) => this.onMessage(message));
     this.worker.on('error', (error) => {
       this.fatalError ??= error.stack ?? error.message;
     });
     this.worker.on('exit', (code) => this.onExit(code));
-    this.worker.postMessage({ type: 'boot', config } satisfies ParentToWorker);
+    this.worker.postMessage({ type: 'boot', config } satisfies ParentToWorker, transfer);
   }
 
   // Liveness is checked only once the guest runs: loading and restoring state are long
@@ -96,6 +110,7 @@ export class DomainWorkerHandle {
   }
 
   private onMessage(message: WorkerToParent): void {
+    if (message.type === 'ready') return;
     if (message.type === 'reply') {
       const pending = this.pending.get(message.requestId);
       if (!pending) return;

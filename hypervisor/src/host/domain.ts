@@ -20,7 +20,8 @@ import type {
   WorkerStats,
   WorkerToParent,
 } from '../worker/messages.ts';
-import { DomainWorkerHandle } from './domain-worker-handle.ts';
+import type { Worker } from 'node:worker_threads';
+import { DomainWorkerHandle, spawnDomainWorker } from './domain-worker-handle.ts';
 import { assertOperation, assertTransition } from './lifecycle.ts';
 import type { SerialLog } from './devices/serial-log.ts';
 import type { CpuBudget, CpuUsage } from '../worker/cpu-governor.ts';
@@ -105,6 +106,8 @@ export class Domain extends EventEmitter<DomainEvents> {
     readonly spec: DomainSpec,
     readonly console: SerialLog,
     recovered?: RecoveredDomain,
+    /** Where its worker threads come from (the host's spares). */
+    private readonly newWorker: () => Worker = spawnDomainWorker,
   ) {
     super();
     this.stateValue = recovered?.state ?? 'starting';
@@ -177,8 +180,11 @@ export class Domain extends EventEmitter<DomainEvents> {
     };
   }
 
-  /** Starts the worker: a cold boot, or a resume when the config carries a state. */
-  boot(config: DomainBootConfig): Promise<BootTimes> {
+  /**
+   * Starts the worker: a cold boot, or a resume when the config carries a state. With
+   * `ownsState`, the worker takes the state over instead of a copy (it is unusable here after).
+   */
+  boot(config: DomainBootConfig, { ownsState = false } = {}): Promise<BootTimes> {
     if (this.stateValue === 'stopped') {
       return Promise.reject(new Error(`domain ${this.id} was destroyed while starting`));
     }
@@ -196,7 +202,11 @@ export class Domain extends EventEmitter<DomainEvents> {
         reject(new Error(`domain ${this.id} did not boot within ${BOOT_TIMEOUT_MS / 1000} s`));
         void this.worker?.terminate();
       }, BOOT_TIMEOUT_MS);
-      const worker = new DomainWorkerHandle(config, {
+      const start = {
+        worker: this.newWorker(),
+        transfer: ownsState && config.initialState ? [config.initialState] : [],
+      };
+      const worker = new DomainWorkerHandle(config, start, {
         message: (message) => {
           switch (message.type) {
             case 'booted': {

@@ -52,6 +52,8 @@ import { DomainTable } from './domain-table.ts';
 import { HostError } from './errors.ts';
 import { HostFiles } from './host-files.ts';
 import { IdleSuspender } from './idle-suspender.ts';
+import { spawnDomainWorker } from './domain-worker-handle.ts';
+import { SpareWorkers } from './spare-workers.ts';
 import { exposeInternals } from './internals.ts';
 import { registerHostMetrics } from './metrics.ts';
 import { Recovery } from './recovery.ts';
@@ -68,8 +70,13 @@ export interface HostEvents {
   moved: [DomainMoved];
 }
 
+/** Spare domain workers a host keeps once it runs VMs (each ~40 MiB of JS heap, no guest RAM). */
+const SPARE_WORKERS = 1;
+
 export class Host extends EventEmitter<HostEvents> {
   private readonly table = new DomainTable<Domain>();
+  /** Worker threads with their modules loaded, so a resume or clone need not start one. */
+  private readonly spares = new SpareWorkers(spawnDomainWorker, SPARE_WORKERS);
   private readonly files: HostFiles;
   private readonly registry: DomainRegistry;
   private readonly images = new ApplianceImages();
@@ -309,6 +316,7 @@ export class Host extends EventEmitter<HostEvents> {
         }),
     );
     await this.network.close();
+    await this.spares.stop();
   }
 
   // ---- Domains --------------------------------------------------------------------------------
@@ -443,7 +451,7 @@ export class Host extends EventEmitter<HostEvents> {
     };
     await this.admission.admitMemory(spec);
     const domain = existing?.state === 'saved' ? existing : this.register(spec);
-    await this.launcher.boot(domain, image, state, 'resume');
+    await this.launcher.boot(domain, image, state, 'resume', undefined, { ownsState: true });
     // The state is consumed: once the guest runs, its disk moves on and that memory image
     // would no longer match it (the disk marker in the state refuses it anyway).
     domain.savedStateFile = null;
@@ -659,7 +667,7 @@ export class Host extends EventEmitter<HostEvents> {
 
   private register(spec: DomainSpec, recovered?: RecoveredDomain): Domain {
     const log = new SerialLog({ filePath: this.files.consoleLog(spec.id) });
-    const domain = new Domain(spec, log, recovered);
+    const domain = new Domain(spec, log, recovered, () => this.spares.take());
     domain.on('state', (info) => this.emit('state', info));
     domain.on('cpu', (usage) => this.scheduler.report(domain.id, usage));
     // Kept current as viewers come and go, so a crash of the host knows what was in use.

@@ -115,6 +115,15 @@ export async function readStateFile(
   if (raw.length !== header.rawBytes) {
     throw new Error(`${path}: state is ${raw.length} bytes, header says ${header.rawBytes}`);
   }
-  const state = raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength) as ArrayBuffer;
-  return { header, state };
+  return { header, state: ownArrayBuffer(raw) };
+}
+
+/** The buffer's bytes as an ArrayBuffer of their own: the one under it when it holds nothing else. */
+function ownArrayBuffer(buffer: Buffer): ArrayBuffer {
+  const whole = buffer.byteOffset === 0 && buffer.buffer.byteLength === buffer.byteLength;
+  if (whole && buffer.buffer instanceof ArrayBuffer) return buffer.buffer;
+  return buffer.buffer.slice(
+    buffer.byteOffset,
+    buffer.byteOffset + buffer.byteLength,
+  ) as ArrayBuffer;
 }

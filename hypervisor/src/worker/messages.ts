@@ -114,6 +114,8 @@ export interface WorkerStats {
 }
 
 export type WorkerToParent =
+  /** The worker's modules are loaded; it waits for `boot` (a spare, host/spare-workers.ts). */
+  | { type: 'ready' }
   | {
       type: 'booted';
       restored: boolean;

@@ -522,3 +522,4 @@ port.on('message', (message: ParentToWorker) => {
   if (!runtime) throw new Error(`message ${message.type} before boot`);
   runtime.handle(message);
 });
+post({ type: 'ready' });

@@ -221,7 +221,11 @@ export class Relocations {
         clone.sched = { ...domain.sched };
         this.host.remember(clone);
         try {
-          await launcher.boot(clone, image, captured.state, 'clone', captured.blocks);
+          // The last clone takes the captured state over instead of a copy.
+          const ownsState = spec === specs.at(-1);
+          await launcher.boot(clone, image, captured.state, 'clone', captured.blocks, {
+            ownsState,
+          });
         } catch (error) {
           this.host.forget(clone);
           this.host.removeDomainFiles(clone);
