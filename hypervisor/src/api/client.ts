@@ -12,7 +12,14 @@ import type {
   ControlServerToClient,
   InputEvent,
 } from './contract.ts';
-import type { ApiError, CreateDomainRequest, ErrorCode, Result, SchedParams } from './protocol.ts';
+import type {
+  ApiError,
+  CreateDomainRequest,
+  ErrorCode,
+  GuestScreenSize,
+  Result,
+  SchedParams,
+} from './protocol.ts';
 
 export class HypervisorError extends Error {
   readonly code: ErrorCode;
@@ -142,6 +149,10 @@ export class HypervisorClient {
   }
   net(id: string) {
     return this.call('domain:net', { id });
+  }
+  /** The guest's screen size; with `size`, asks the guest to switch to it first. */
+  screen(id: string, size?: GuestScreenSize) {
+    return this.call('domain:screen', size ? { id, size } : { id });
   }
   /** Listens on a host port (loopback and any free port by default) forwarded to `guestPort`. */
   forward(request: CallRequest<'domain:forward'>) {

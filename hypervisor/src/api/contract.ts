@@ -21,6 +21,7 @@ import {
   relocationRefSchema,
   domainRefSchema,
   domainSchedSchema,
+  domainScreenSchema,
   keyEventSchema,
   noRequestSchema,
   pointerEventSchema,
@@ -38,6 +39,7 @@ import {
   type DomainNetworkInfo,
   type DomainMoved,
   type DomainSched,
+  type GuestScreenSize,
   type DrainReport,
   type HostInfo,
   type PortForwardInfo,
@@ -83,6 +85,8 @@ const calls = {
   'domain:unforward': { request: portUnforwardSchema, response: returns<PortForwardInfo>() },
   /** The domain's disk: memory or durable overlay, its size and the base image it needs. */
   'domain:disk': { request: domainRefSchema, response: returns<DiskInfo>() },
+  /** The guest's screen size; with `size`, set by the guest agent first (desktop appliance). */
+  'domain:screen': { request: domainScreenSchema, response: returns<GuestScreenSize>() },
   /** Full-resolution PNG of the current screen. */
   'domain:screenshot': { request: domainRefSchema, response: returns<Uint8Array>() },
   /** Scaled PNG of the current screen; works whether or not anyone watches. */

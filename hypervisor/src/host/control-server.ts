@@ -206,6 +206,7 @@ function controlHandlers(host: Host): ControlHandlers {
       'domain:forward': ({ id, guestPort, listen }) => host.forward(id, guestPort, listen),
       'domain:unforward': ({ id, listen }) => host.unforward(id, listen),
       'domain:disk': ({ id }) => host.diskInfo(id),
+      'domain:screen': ({ id, size }) => host.screen(id, size),
       'domain:screenshot': async ({ id }) => {
         const { rgba, width, height } = await screen(id);
         return encodePng(rgba, width, height);
