@@ -34,6 +34,7 @@ const EVENTS = [
   'input:wheel',
   'frame:ack',
   'display:refresh',
+  'display:size',
   'hello',
   '',
   'constructor',

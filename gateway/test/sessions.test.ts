@@ -221,6 +221,9 @@ test('view-only input is refused and the controller is told who watches', async 
   assert.equal(e.code, 'view_only');
   shadow.emit('input:pointer', { x: 5, y: 5, buttons: 1 });
   assert.equal((await once<ProtocolErrorMessage>(shadow, 'protocol:error')).code, 'view_only');
+  // Nor may it size the owner's screen.
+  shadow.emit('display:size', { width: 800, height: 600 });
+  assert.equal((await once<ProtocolErrorMessage>(shadow, 'protocol:error')).code, 'view_only');
   await sleep(100);
   assert.equal(h.hv.keys.length, keysBefore, 'nothing reached the VM');
   assert.ok(

@@ -4,6 +4,7 @@
 // these schemas; the viewer may validate the small server messages with them.
 import {
   domainIdSchema,
+  guestScreenSizeSchema,
   keyCodeSchema,
   pointerButtonsSchema,
   pointerCoordSchema,
@@ -106,6 +107,14 @@ export type FrameAck = z.infer<typeof frameAckSchema>;
 export const refreshMessageSchema = z.strictObject({}).optional();
 
 /**
+ * The screen size the controlling viewer wants the guest to have: its area in device pixels
+ * within GUEST_SCREEN_LIMITS (@raydesk/common's fitGuestScreen computes it). The guest switches
+ * modes and the new size arrives as `display:resize`; view-only sessions may not ask.
+ */
+export const screenSizeMessageSchema = guestScreenSizeSchema.strict();
+export type ScreenSizeMessage = z.infer<typeof screenSizeMessageSchema>;
+
+/**
  * Every event a viewer may send, with the schema its payload must pass. The one list of client
  * events: their names, socket.io's event map and the gateway's validation all come from here,
  * and the gateway's handler table (sessions/session.ts) needs one handler per entry, taking the
@@ -120,6 +129,8 @@ const clientEvents = {
   'input:wheel': { schema: wheelMessageSchema },
   /** Ask for a full frame (e.g. after the page lost its canvas). */
   'display:refresh': { schema: refreshMessageSchema },
+  /** Fit the guest's screen to the viewer (controlling session only). */
+  'display:size': { schema: screenSizeMessageSchema },
 } as const satisfies Record<string, { schema: z.ZodType }>;
 
 export type ClientEventName = keyof typeof clientEvents;

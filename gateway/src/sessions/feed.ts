@@ -17,6 +17,7 @@ import type { Logger } from 'pino';
 import type { CloseReason, DomainState, NoticeCode } from '../protocol/browser.ts';
 import { Framebuffer } from '../encoder/framebuffer.ts';
 import { RegionCache } from '../encoder/region-cache.ts';
+import { ScreenSizer } from './screen-size.ts';
 import type { HostDirectory, HypervisorHost } from '../hosts/directory.ts';
 
 export interface FeedSubscriber {
@@ -78,6 +79,18 @@ export class VmFeed extends EventEmitter<FeedEvents> {
   private retryTimer: NodeJS.Timeout | null = null;
   private lingerTimer: NodeJS.Timeout | null = null;
   private stopped = false;
+  /** The controlling viewer's requests for a screen size, to the guest one at a time. */
+  readonly screen = new ScreenSizer({
+    apply: (size) => this.host.client.screen(this.vmId, size),
+    shown: () =>
+      this.ready && this.fb.mode === 'graphical'
+        ? { width: this.fb.width, height: this.fb.height }
+        : null,
+    isFixed: (error) => error instanceof HypervisorError && error.code === 'bad_request',
+    onApplied: (size, ms) => this.log.info({ vm: this.vmId, ...size, ms }, 'guest screen resized'),
+    onFailed: (size, error) =>
+      this.log.warn({ vm: this.vmId, ...size, err: error }, 'guest screen size not set'),
+  });
 
   constructor(
     readonly vmId: string,

@@ -74,6 +74,11 @@ export class ViewerSession implements FeedSubscriber {
       this.encoder.reset();
       this.schedule();
     },
+    'display:size': (msg) => {
+      // Only the VM's controlling viewer (its owner) sizes its screen; a shadow does not.
+      if (!this.mayInput('display:size')) return;
+      void this.feed.screen.request(msg);
+    },
     'input:key': (msg) => {
       if (!this.mayInput('input:key')) return;
       const { code, down } = msg;

@@ -17,6 +17,7 @@ import type {
   CreateDomainRequest,
   ErrorCode,
   KeyboardLayout,
+  GuestScreenSize,
   Result,
   SchedParams,
 } from './protocol.ts';
@@ -149,6 +150,10 @@ export class HypervisorClient {
   }
   net(id: string) {
     return this.call('domain:net', { id });
+  }
+  /** The guest's screen size; with `size`, asks the guest to switch to it first. */
+  screen(id: string, size?: GuestScreenSize) {
+    return this.call('domain:screen', size ? { id, size } : { id });
   }
   /** Listens on a host port (loopback and any free port by default) forwarded to `guestPort`. */
   forward(request: CallRequest<'domain:forward'>) {

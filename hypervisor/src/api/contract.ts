@@ -22,6 +22,7 @@ import {
   domainRefSchema,
   domainSchedSchema,
   charEventSchema,
+  domainScreenSchema,
   keyEventSchema,
   noRequestSchema,
   pointerEventSchema,
@@ -40,6 +41,7 @@ import {
   type DomainNetworkInfo,
   type DomainMoved,
   type DomainSched,
+  type GuestScreenSize,
   type DrainReport,
   type HostInfo,
   type KeyboardLayout,
@@ -91,6 +93,8 @@ const calls = {
     request: setKeyboardLayoutSchema,
     response: returns<KeyboardLayout>(),
   },
+  /** The guest's screen size; with `size`, set by the guest agent first (desktop appliance). */
+  'domain:screen': { request: domainScreenSchema, response: returns<GuestScreenSize>() },
   /** Full-resolution PNG of the current screen. */
   'domain:screenshot': { request: domainRefSchema, response: returns<Uint8Array>() },
   /** Scaled PNG of the current screen; works whether or not anyone watches. */

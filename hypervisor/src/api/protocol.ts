@@ -5,6 +5,7 @@
 import {
   DOMAIN_STATES,
   domainIdSchema,
+  guestScreenSizeSchema,
   keyCodeSchema,
   pointerButtonsSchema,
   pointerCoordSchema,
@@ -12,10 +13,11 @@ import {
   wheelNotchesSchema,
   type DisplayMode,
   type DomainState,
+  type GuestScreenSize,
 } from '@raydesk/common';
 import { z } from 'zod';
 
-export { DOMAIN_STATES, domainIdSchema, type DisplayMode, type DomainState };
+export { DOMAIN_STATES, domainIdSchema, type DisplayMode, type DomainState, type GuestScreenSize };
 
 export const APPLIANCE_NAMES = ['console', 'desktop', 'browser'] as const;
 export const applianceNameSchema = z.enum(APPLIANCE_NAMES);
@@ -138,6 +140,15 @@ export const portUnforwardSchema = z.object({
     host: z.union([z.ipv4(), z.ipv6()]).optional(),
     port: z.number().int().min(1).max(65535),
   }),
+});
+
+/**
+ * `domain:screen`: the guest's screen size as its X server reports it; with `size`, the guest
+ * agent switches to that size first (appliances with a resizable X screen: the desktop).
+ */
+export const domainScreenSchema = z.object({
+  id: domainIdSchema,
+  size: guestScreenSizeSchema.optional(),
 });
 
 export const thumbnailSchema = z.object({

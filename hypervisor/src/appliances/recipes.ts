@@ -139,17 +139,32 @@ export const RECIPES: Record<ApplianceName, ApplianceRecipe> = {
   },
   desktop: {
     name: 'desktop',
-    description: 'Xorg + JWM desktop with panel, xterm, Xfe file manager and Xfwrite editor',
+    description:
+      'Xorg + JWM desktop with panel, xterm, Xfe file manager, Xfwrite editor and Dillo web browser',
     suite: 'bookworm',
     architecture: 'i386',
     kernel: KERNEL,
     // x11vnc runs only when the host asks the guest agent (`vnc start`), for port forwards.
-    packages: [...X_PACKAGES, 'jwm', 'xterm', 'xfe', 'x11vnc'],
+    // x11-xserver-utils: xrandr, with which the agent sets the screen size (`screen set`).
+    // Dillo: a small web browser (FLTK, no JavaScript) that starts in a second or two here.
+    packages: [
+      ...X_PACKAGES,
+      'jwm',
+      'xterm',
+      'xfe',
+      'x11vnc',
+      'x11-xserver-utils',
+      'dillo',
+      'ca-certificates',
+    ],
     dpkgExcludes: X_DPKG_EXCLUDES,
-    prune: X_PRUNE,
+    // xrdb's C preprocessor (pulled in by x11-xserver-utils) is never run here.
+    prune: [...X_PRUNE, '/usr/lib/gcc/*/*/cc1'],
     cmdline: CMDLINE_BASE,
     memoryMiB: 256,
-    vgaMemoryMiB: 8,
+    // Two framebuffers of the largest screen (1920x1080x4 each) must fit: the bochs DRM driver
+    // refuses modes that need more than half of video memory.
+    vgaMemoryMiB: 16,
     freeSpaceMiB: 384,
     user: true,
     hostname: 'raydesk-desktop',

@@ -67,6 +67,8 @@ test('every call is answered by the contract: results, not_found, and bad_reques
       ['domain:create', { appliance: 'windows' }],
       ['domain:sched', { id: 'vm-00000000', weight: 0 }],
       ['domain:thumbnail', { id: 'vm-00000000', width: 10 ** 6 }],
+      ['domain:screen', { id: 'vm-00000000', size: { width: 4096, height: 768 } }],
+      ['domain:screen', { id: 'vm-00000000', size: { width: '1024; reboot', height: 768 } }],
       ['host:info', null],
     ] as const) {
       const result: Result<unknown> = await raw.timeout(5_000).emitWithAck(call, request);

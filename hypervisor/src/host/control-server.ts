@@ -207,6 +207,7 @@ function controlHandlers(host: Host): ControlHandlers {
       'domain:unforward': ({ id, listen }) => host.unforward(id, listen),
       'domain:disk': ({ id }) => host.diskInfo(id),
       'domain:keyboard-layout': ({ id, layout }) => host.setKeyboardLayout(id, layout),
+      'domain:screen': ({ id, size }) => host.screen(id, size),
       'domain:screenshot': async ({ id }) => {
         const { rgba, width, height } = await screen(id);
         return encodePng(rgba, width, height);

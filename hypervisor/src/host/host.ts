@@ -27,6 +27,7 @@ import {
   type DrainReport,
   type RelocationReport,
   type DomainSched,
+  type GuestScreenSize,
   type HostInfo,
   type KeyboardLayout,
   type ListenAddress,
@@ -61,6 +62,9 @@ import { CreditScheduler } from './scheduler.ts';
 import { StandbyPool } from './standby-pool.ts';
 import type { IncomingRelocations } from './relocation/incoming.ts';
 import { Relocations } from './relocation/relocations.ts';
+
+/** xrandr under emulation takes a second or two; a loaded host may take several times that. */
+const SCREEN_AGENT_TIMEOUT_MS = 30_000;
 
 export interface HostEvents {
   state: [DomainInfo];
@@ -501,6 +505,34 @@ export class Host extends EventEmitter<HostEvents> {
   /** Closes the domain's forward listening on `listen.port` (and `listen.host`, when given). */
   async unforward(id: string, listen: { host?: string; port: number }): Promise<PortForwardInfo> {
     return forwardErrors(() => this.network.closeForward(this.get(id).id, listen));
+  }
+
+  /**
+   * The guest's screen size as its X server reports it; with `size`, the guest agent switches
+   * the screen to it first (xrandr). The display device then reports the new mode by itself.
+   */
+  async screen(id: string, size?: GuestScreenSize): Promise<GuestScreenSize> {
+    const domain = this.get(id);
+    if (domain.state !== 'running') {
+      throw new HostError('illegal_transition', `domain ${id} is ${domain.state}, not running`);
+    }
+    const args = size ? ['set', String(size.width), String(size.height)] : ['get'];
+    let reply: string;
+    try {
+      reply = await domain.agentRequest('screen', args, SCREEN_AGENT_TIMEOUT_MS);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      // The agent answers this on appliances without a resizable X screen (console, browser).
+      if (/no resizable screen/.test(message))
+        throw new HostError(
+          'bad_request',
+          `the ${domain.spec.appliance} appliance's screen size is fixed`,
+        );
+      throw new HostError('internal', `domain ${id}: the guest did not set its screen: ${message}`);
+    }
+    const match = /^(\d+)x(\d+)$/.exec(reply.trim());
+    if (!match) throw new HostError('internal', `domain ${id}: unexpected screen reply "${reply}"`);
+    return { width: Number(match[1]), height: Number(match[2]) };
   }
 
   /** Input for a domain; dropped when it does not exist or does not run (as a keyboard would). */

@@ -6,6 +6,7 @@
 // disconnect), the canvas ("Remote desktop") and overlays.
 // First: the gateway protocol below builds zod schemas (see zod-jitless.ts).
 import '@raydesk/common/zod-jitless';
+import { fitGuestScreen, type GuestScreenSize } from '@raydesk/common';
 import { io, type Socket } from 'socket.io-client';
 import {
   PROTOCOL_VERSION,
@@ -78,7 +79,16 @@ export interface RemoteViewerOptions {
   toolbar?: boolean;
   /** socket.io path on the gateway (default /socket.io). */
   path?: string;
+  /**
+   * The guest's screen follows the viewer's area in device pixels (within the gateway's limits)
+   * when it opens, after the window is resized and in fullscreen. Default true; only a
+   * controlling session asks.
+   */
+  followWindow?: boolean;
 }
+
+/** A window being dragged fires resizes continuously: ask the guest once it settles. */
+const SCREEN_SIZE_DEBOUNCE_MS = 300;
 
 type ViewerSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
@@ -155,6 +165,9 @@ export class RemoteViewer {
   private resizeObserver: ResizeObserver | null = null;
   private destroyed = false;
   private typing: Promise<void> = Promise.resolve();
+  private screenSizeTimer: ReturnType<typeof setTimeout> | null = null;
+  /** The size last asked of the guest in this session. */
+  private requestedSize: GuestScreenSize | null = null;
 
   constructor(
     readonly container: HTMLElement,
@@ -310,7 +323,10 @@ export class RemoteViewer {
     });
     this.bindPointer();
     if (typeof ResizeObserver !== 'undefined') {
-      this.resizeObserver = new ResizeObserver(() => this.fit());
+      this.resizeObserver = new ResizeObserver(() => {
+        this.fit();
+        this.scheduleScreenSize();
+      });
       this.resizeObserver.observe(screen);
     }
     this.setState('idle');
@@ -353,6 +369,7 @@ export class RemoteViewer {
     this.textField.destroy();
     this.touch.cancel();
     this.resizeObserver?.disconnect();
+    if (this.screenSizeTimer) clearTimeout(this.screenSizeTimer);
     cancelAnimationFrame(this.pointerFrame);
     this.root.remove();
   }
@@ -415,7 +432,12 @@ export class RemoteViewer {
       if (waiting) this.keyboard.releaseAll();
       if (waiting)
         this.setState('waiting', { notice: code, message, mode: this.mode ?? undefined });
-      else if (this.readyAt !== null) this.setState('connected', { mode: this.mode ?? undefined });
+      else if (this.readyAt !== null) {
+        this.setState('connected', { mode: this.mode ?? undefined });
+        // The desktop may have come back as a new boot, at its default size.
+        this.requestedSize = null;
+        this.requestScreenSize();
+      }
     });
     socket.on('vm:state', ({ state }) => {
       if (state !== 'running' && this.state === 'connected')
@@ -556,6 +578,8 @@ export class RemoteViewer {
     this.readyAt = Date.now();
     this.setState('connected', { mode: ready.mode });
     this.renderBadge();
+    this.requestedSize = null;
+    this.requestScreenSize();
   }
 
   private onUpdate(update: DisplayUpdate): void {
@@ -696,6 +720,35 @@ export class RemoteViewer {
     this.canvas.style.width = `${whole ? this.display.width * scale : Math.floor(this.display.width * scale)}px`;
     this.canvas.style.height = `${whole ? this.display.height * scale : Math.floor(this.display.height * scale)}px`;
     this.canvas.style.imageRendering = whole ? 'pixelated' : 'auto';
+  }
+
+  /** The guest screen this viewer's area asks for: its size in device pixels, within limits. */
+  wantedScreenSize(): GuestScreenSize | null {
+    const screen = this.canvas.parentElement;
+    if (!screen?.clientWidth || !screen.clientHeight) return null;
+    const ratio = screen.ownerDocument.defaultView?.devicePixelRatio ?? 1;
+    return fitGuestScreen(screen.clientWidth, screen.clientHeight, ratio);
+  }
+
+  private scheduleScreenSize(): void {
+    if (this.screenSizeTimer) clearTimeout(this.screenSizeTimer);
+    this.screenSizeTimer = setTimeout(() => {
+      this.screenSizeTimer = null;
+      this.requestScreenSize();
+    }, SCREEN_SIZE_DEBOUNCE_MS);
+  }
+
+  /** Asks the guest for the size that fills this viewer, unless it has it or was asked already. */
+  private requestScreenSize(): void {
+    if (this.options.followWindow === false || this.mode !== 'control') return;
+    if (this.state !== 'connected' || !this.socket) return;
+    const size = this.wantedScreenSize();
+    if (!size) return;
+    const asked = this.requestedSize;
+    if (asked && asked.width === size.width && asked.height === size.height) return;
+    this.requestedSize = size;
+    if (size.width === this.display.width && size.height === this.display.height) return;
+    this.socket.emit('display:size', size);
   }
 
   // ---- Input -----------------------------------------------------------------------------

@@ -1,0 +1,74 @@
+// The desktop's screen follows what the viewer asks for: the guest agent switches the X screen
+// (xrandr on the bochs DRM device) and the display device reports the new mode by itself, with
+// frames of the new size. Sizes the driver does not list get a mode line first.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { HypervisorError, type DomainInfo } from '../src/api/index.ts';
+import { FrameRecorder, startTestHypervisor, type TestHypervisor } from './harness.ts';
+import { ScreenMirror } from './screen.ts';
+
+describe('guest screen size', () => {
+  let hv: TestHypervisor;
+  let desktop: DomainInfo;
+  let recorder: FrameRecorder;
+
+  before(async () => {
+    hv = await startTestHypervisor({ memoryBudgetMiB: 2048 });
+    desktop = await hv.client.create({ appliance: 'desktop', name: 'sizes' });
+    recorder = new FrameRecorder(hv.client, desktop.id);
+    await hv.client.watch(desktop.id);
+    await recorder.waitFor((f) => f.keyframe && f.width === 1024, 60_000);
+  });
+  after(async () => {
+    recorder?.stop();
+    await hv?.close();
+  });
+
+  test('the golden desktop reports its 1024x768 screen', async () => {
+    assert.deepEqual(await hv.client.screen(desktop.id), { width: 1024, height: 768 });
+  });
+
+  for (const size of [
+    { width: 1920, height: 1080, why: 'the largest size, a standard mode' },
+    { width: 1000, height: 700, why: 'a size the driver does not list' },
+    { width: 1272, height: 721, why: 'another unlisted size, replacing the last' },
+  ]) {
+    test(`${size.width}x${size.height}: ${size.why}`, async (t) => {
+      const started = performance.now();
+      const reported = await hv.client.screen(desktop.id, size);
+      assert.deepEqual(reported, { width: size.width, height: size.height });
+      const frame = await recorder.waitFor(
+        (f) => f.keyframe && f.width === size.width && f.height === size.height,
+        30_000,
+      );
+      t.diagnostic(
+        `request to keyframe of the new size: ${Math.round(performance.now() - started)} ms`,
+      );
+      const screen = new ScreenMirror();
+      screen.apply(frame);
+      // The desktop fills the new screen: JWM's panel moved to the new bottom edge.
+      const panel = screen.dominant({ x: 100, y: size.height - 20, w: 200, h: 10 });
+      assert.ok(panel.share > 0.8, `panel along the bottom edge: ${panel.color} ${panel.share}`);
+      assert.deepEqual(await hv.client.screen(desktop.id), {
+        width: size.width,
+        height: size.height,
+      });
+    });
+  }
+
+  test('a screenshot has the new size too', async () => {
+    const png = await hv.client.call('domain:screenshot', { id: desktop.id });
+    const bytes = Buffer.from(png);
+    assert.equal(bytes.readUInt32BE(16), 1272);
+    assert.equal(bytes.readUInt32BE(20), 721);
+  });
+
+  test('a console VM refuses: its screen size is fixed', async () => {
+    const console = await hv.client.create({ appliance: 'console', name: 'fixed' });
+    await assert.rejects(
+      hv.client.screen(console.id, { width: 800, height: 600 }),
+      (error: unknown) => error instanceof HypervisorError && error.code === 'bad_request',
+    );
+    await hv.client.destroy(console.id);
+  });
+});
