@@ -138,7 +138,8 @@ export const RECIPES: Record<ApplianceName, ApplianceRecipe> = {
     architecture: 'i386',
     kernel: KERNEL,
     // x11vnc runs only when the host asks the guest agent (`vnc start`), for port forwards.
-    packages: [...X_PACKAGES, 'jwm', 'xterm', 'xfe', 'x11vnc'],
+    // xclip: the session's clipboard watcher and the agent's clip-set/clip-get.
+    packages: [...X_PACKAGES, 'jwm', 'xterm', 'xfe', 'x11vnc', 'xclip'],
     dpkgExcludes: X_DPKG_EXCLUDES,
     prune: X_PRUNE,
     cmdline: CMDLINE_BASE,
@@ -154,6 +155,8 @@ export const RECIPES: Record<ApplianceName, ApplianceRecipe> = {
       { src: 'desktop/ready-check', dest: '/etc/raydesk/ready-check', mode: 0o755 },
       { src: 'desktop/session', dest: '/etc/raydesk/session', mode: 0o755 },
       { src: 'desktop/user-session', dest: '/etc/raydesk/user-session', mode: 0o755 },
+      { src: 'desktop/session-events', dest: '/etc/raydesk/session-events', mode: 0o755 },
+      { src: 'desktop/transfer-session', dest: '/etc/raydesk/transfer-session', mode: 0o755 },
       { src: 'desktop/jwmrc', dest: '/home/user/.jwmrc', mode: 0o644, user: true },
       { src: 'desktop/Xdefaults', dest: '/home/user/.Xdefaults', mode: 0o644, user: true },
     ],
