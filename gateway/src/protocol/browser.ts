@@ -12,6 +12,7 @@ import {
   type DomainState,
 } from '@raydesk/common';
 import { z } from 'zod';
+import type { TransferClientEvents, TransferServerEvents } from './transfer.ts';
 
 export { keyCodeSchema, type DisplayMode, type DomainState };
 
@@ -139,7 +140,7 @@ export type ClientToServerEvents = {
   [E in ClientEventName]: undefined extends ClientInput<E>
     ? (msg?: ClientInput<E>) => void
     : (msg: ClientInput<E>) => void;
-};
+} & TransferClientEvents;
 
 // ---- Server -> client ------------------------------------------------------------------------
 
@@ -292,7 +293,7 @@ export const sessionNoticeSchema = z.object({
   waiting: z.boolean(),
 });
 
-export interface ServerToClientEvents {
+export interface ServerToClientEvents extends TransferServerEvents {
   'session:ready': (msg: SessionReady) => void;
   'session:watchers': (msg: WatchersMessage) => void;
   'session:moved': (msg: MovedMessage) => void;
