@@ -11,7 +11,7 @@ export const TRANSFER_LIMITS = {
   /** Largest file a viewer may download from ~/Send to browser. */
   downloadBytes: 64 * 1024 * 1024,
   /** Bytes of one upload chunk and of one download read. */
-  chunkBytes: 192 * 1024,
+  chunkBytes: 64 * 1024,
   /** Transfer requests per second per socket, sustained. */
   requestsPerSecond: 50,
 } as const;

@@ -12,7 +12,8 @@ export const UPLOAD_MAX_BYTES = 64 * 1024 * 1024;
 /** Largest file a viewer may download from ~/Send to browser. */
 export const DOWNLOAD_MAX_BYTES = 64 * 1024 * 1024;
 /** Bytes per upload chunk and per download read (the agent reads files in 4 KiB blocks). */
-export const TRANSFER_CHUNK_BYTES = 192 * 1024;
+// Small enough that one chunk crosses the serial line within the call timeout on a busy host.
+export const TRANSFER_CHUNK_BYTES = 64 * 1024;
 
 /** The selections a viewer reads or writes. */
 export const clipboardSelectionSchema = z.enum(['clipboard', 'primary']);
