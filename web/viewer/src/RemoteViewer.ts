@@ -31,6 +31,7 @@ import {
 } from './reconnect.ts';
 import { statusText, type ViewerState, type ViewerStateDetail } from './status.ts';
 import { injectStyles } from './styles.ts';
+import { ViewerTransfer } from './transfer.ts';
 
 export type { ViewerState, ViewerStateDetail } from './status.ts';
 
@@ -151,6 +152,9 @@ export class RemoteViewer {
   private resizeObserver: ResizeObserver | null = null;
   private destroyed = false;
   private typing: Promise<void> = Promise.resolve();
+  /** Clipboard and files (transfer.ts). */
+  readonly transfer: ViewerTransfer;
+  private readonly syncClipboard = () => void this.transfer.syncToDesktop();
 
   constructor(
     readonly container: HTMLElement,
@@ -178,9 +182,19 @@ export class RemoteViewer {
       return b;
     };
     const cad = button('Ctrl-Alt-Del', 'Send Ctrl+Alt+Delete', () => this.sendCtrlAltDel());
-    const clip = button('Clipboard', 'Type text into the desktop', () =>
+    const clip = button('Clipboard', "The desktop's clipboard, and text to send to it", () =>
       this.toggleClipboardPanel(),
     );
+    this.transfer = new ViewerTransfer({
+      onDesktopClipboard: (text, copiedLocally) => {
+        clipText.value = text;
+        clipHint.textContent = copiedLocally
+          ? 'Copied in the desktop: now on this computer too'
+          : 'Copied in the desktop: press "Copy here" to copy it to this computer';
+      },
+      onFilesPanelOpen: () => this.toggleClipboardPanel(false),
+    });
+    const files = this.transfer.filesButton;
     const full = button(
       'Fullscreen',
       'Fullscreen (keyboard shortcuts go to the desktop)',
@@ -200,6 +214,7 @@ export class RemoteViewer {
       el('span', { className: 'rd-spacer' }),
       cad,
       clip,
+      files,
       full,
       quit,
     );
@@ -219,9 +234,9 @@ export class RemoteViewer {
     );
 
     const clipText = el('textarea', {
-      placeholder: 'Text to type into the desktop (US keyboard layout)',
+      placeholder: "Text for the desktop's clipboard; text copied in the desktop shows here",
     });
-    clipText.setAttribute('aria-label', 'Text to type into the desktop');
+    clipText.setAttribute('aria-label', 'Clipboard text');
     const clipHint = el('span', { className: 'rd-hint' });
     const send = button('Type it', 'Type this text into the desktop', () => {
       const text = clipText.value;
@@ -231,16 +246,41 @@ export class RemoteViewer {
           : 'Sent';
       });
     });
+    const paste = button('Send to desktop', "Put this text into the desktop's clipboard", () => {
+      this.transfer.sendClipboard(clipText.value).then(
+        () => (clipHint.textContent = 'In the desktop clipboard: paste it there'),
+        (error: Error) => (clipHint.textContent = error.message),
+      );
+    });
+    const copy = button('Copy here', 'Copy this text to this computer', () => {
+      navigator.clipboard.writeText(clipText.value).then(
+        () => (clipHint.textContent = 'Copied to this computer'),
+        () => {
+          clipText.select();
+          clipHint.textContent = 'Press Ctrl+C to copy the selected text';
+        },
+      );
+    });
     const close = button('Close', 'Close', () => this.toggleClipboardPanel(false));
     const panel = el(
       'div',
       { className: 'rd-panel', hidden: true },
       clipText,
-      el('div', { className: 'rd-row' }, clipHint, close, send),
+      el('div', { className: 'rd-row' }, clipHint, close, copy, send, paste),
     );
+    panel.setAttribute('role', 'dialog');
+    panel.setAttribute('aria-label', 'Clipboard');
 
     const screen = el('div', { className: 'rd-screen' }, this.canvas, overlay);
-    this.root = el('div', { className: 'rd-root' }, toolbar, screen, panel);
+    this.transfer.bindDrop(screen);
+    this.root = el(
+      'div',
+      { className: 'rd-root' },
+      toolbar,
+      screen,
+      panel,
+      this.transfer.filesPanel,
+    );
     container.appendChild(this.root);
     this.ui = {
       pill,
@@ -260,6 +300,9 @@ export class RemoteViewer {
       this.emitInput('input:key', { code, down }),
     );
     this.bindPointer();
+    // Text copied on this computer meanwhile follows into the desktop when the viewer is used again.
+    this.canvas.addEventListener('focus', this.syncClipboard);
+    container.ownerDocument.defaultView?.addEventListener('focus', this.syncClipboard);
     if (typeof ResizeObserver !== 'undefined') {
       this.resizeObserver = new ResizeObserver(() => this.fit());
       this.resizeObserver.observe(screen);
@@ -301,6 +344,7 @@ export class RemoteViewer {
     this.cancelRetry();
     this.teardownSocket();
     this.keyboard.destroy();
+    this.container.ownerDocument.defaultView?.removeEventListener('focus', this.syncClipboard);
     this.resizeObserver?.disconnect();
     cancelAnimationFrame(this.pointerFrame);
     this.root.remove();
@@ -340,6 +384,7 @@ export class RemoteViewer {
       auth: { token, clientId: this.clientId, protocol: PROTOCOL_VERSION },
     });
     this.socket = socket;
+    this.transfer.attach(socket);
     socket.on('session:ready', (ready) => this.onReady(ready));
     socket.on('display:resize', (size) => {
       this.display.resize(size.width, size.height);
@@ -488,6 +533,7 @@ export class RemoteViewer {
   }
 
   private teardownSocket(): void {
+    this.transfer.detach();
     if (!this.socket) return;
     this.socket.removeAllListeners();
     this.socket.disconnect();
@@ -747,6 +793,7 @@ export class RemoteViewer {
   toggleClipboardPanel(open = this.ui.panel.hidden): void {
     this.ui.panel.hidden = !open;
     if (open) {
+      this.transfer.toggleFilesPanel(false);
       this.ui.clipHint.textContent = '';
       navigator.clipboard?.readText?.().then(
         (text) => {
