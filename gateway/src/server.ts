@@ -37,6 +37,13 @@ interface SocketData {
   clientId: string | null;
 }
 
+import type { TransferPolicy } from './sessions/transfer.ts';
+export {
+  allowAllTransfers,
+  type TransferDirection,
+  type TransferPolicy,
+  type TransferSubject,
+} from './sessions/transfer.ts';
 export interface GatewayOptions {
   config: GatewayConfig;
   /** Defaults to one hypervisor host at config.hypervisorUrl. */
@@ -45,6 +52,8 @@ export interface GatewayOptions {
   /** Feed linger after the last viewer leaves, ms (default 10 s). */
   feedLingerMs?: number;
   defaultMetrics?: boolean;
+  /** Who may use which clipboard and file direction; default: everyone, every direction. */
+  transferPolicy?: TransferPolicy;
 }
 
 export interface Gateway {
@@ -97,6 +106,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   const events = new EventPublisher(config.portalInternalUrl, config.secret, log, metrics);
   const sessions = new SessionManager(feeds, events, metrics, log, {
     smallUpdateTiles: config.smallUpdateTiles,
+    transferPolicy: options.transferPolicy,
   });
   const admission = new SessionAdmission(config.sessionLimits ?? DEFAULT_SESSION_LIMITS, () =>
     sessions.list().map((s) => ({ userId: s.userId, vm: s.vm, mode: s.mode })),

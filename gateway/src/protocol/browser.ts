@@ -14,6 +14,7 @@ import {
   type DomainState,
 } from '@raydesk/common';
 import { z } from 'zod';
+import type { TransferClientEvents, TransferServerEvents } from './transfer.ts';
 
 export { keyCodeSchema, type DisplayMode, type DomainState };
 
@@ -160,7 +161,7 @@ export type ClientToServerEvents = {
   [E in ClientEventName]: undefined extends ClientInput<E>
     ? (msg?: ClientInput<E>) => void
     : (msg: ClientInput<E>) => void;
-};
+} & TransferClientEvents;
 
 // ---- Server -> client ------------------------------------------------------------------------
 
@@ -313,7 +314,7 @@ export const sessionNoticeSchema = z.object({
   waiting: z.boolean(),
 });
 
-export interface ServerToClientEvents {
+export interface ServerToClientEvents extends TransferServerEvents {
   'session:ready': (msg: SessionReady) => void;
   'session:watchers': (msg: WatchersMessage) => void;
   'session:moved': (msg: MovedMessage) => void;

@@ -1,2 +1,3 @@
 // Public protocol surface of the gateway, importable by the browser.
 export * from './browser.ts';
+export * from './transfer.ts';

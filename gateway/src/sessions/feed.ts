@@ -15,6 +15,7 @@ import {
 } from '@raydesk/hypervisor/api';
 import type { Logger } from 'pino';
 import type { CloseReason, DomainState, NoticeCode } from '../protocol/browser.ts';
+import type { OutboxFile } from '../protocol/transfer.ts';
 import { Framebuffer } from '../encoder/framebuffer.ts';
 import { RegionCache } from '../encoder/region-cache.ts';
 import { ScreenSizer } from './screen-size.ts';
@@ -30,6 +31,10 @@ export interface FeedSubscriber {
   onFeedNotice(code: NoticeCode): void;
   /** The VM is gone for good (destroyed, unknown): end the session. */
   onFeedGone(reason: CloseReason, message: string): void;
+  /** The guest's clipboard now holds this text. */
+  onFeedClipboard(text: string): void;
+  /** The files the guest offers in ~/Send to browser changed. */
+  onFeedOutbox(files: OutboxFile[]): void;
 }
 
 /** Why a feed has no usable picture right now. */
@@ -411,6 +416,16 @@ export class FeedRegistry {
     socket.on('display:resize', (size) => {
       const feed = this.feeds.get(size?.domainId);
       if (feed && feed.host === host) feed.onResize(size);
+    });
+    socket.on('clipboard:changed', (event) => {
+      const feed = this.feeds.get(event?.domainId);
+      if (!feed || feed.host !== host || typeof event.text !== 'string') return;
+      for (const s of feed.subscribers) s.onFeedClipboard(event.text);
+    });
+    socket.on('files:outbox', (event) => {
+      const feed = this.feeds.get(event?.domainId);
+      if (!feed || feed.host !== host || !Array.isArray(event.files)) return;
+      for (const s of feed.subscribers) s.onFeedOutbox(event.files);
     });
     socket.on('domain:state', (info) => {
       const feed = this.feeds.get(info?.id);

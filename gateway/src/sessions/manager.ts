@@ -12,17 +12,21 @@ import type { GatewayMetrics } from '../metrics.ts';
 import type { FeedRegistry } from './feed.ts';
 import { ViewerSession, type ViewerSocket } from './session.ts';
 
+import { allowAllTransfers, type TransferPolicy } from './transfer.ts';
 export interface SessionManagerOptions {
   /** How long to wait for a VM's first keyframe (when nothing else holds it up) before giving up, ms. */
   readyTimeoutMs?: number;
   /** Updates this small go to a viewer at once when it has no frame in flight (session.ts). */
   smallUpdateTiles?: number;
+  /** Who may use which clipboard and file direction (default: everyone, every direction). */
+  transferPolicy?: TransferPolicy;
 }
 
 export class SessionManager {
   private readonly sessions = new Map<string, ViewerSession>();
   private readonly readyTimeoutMs: number;
   private readonly smallUpdateTiles: number | undefined;
+  private readonly transferPolicy: TransferPolicy;
   /** In a fleet: tells the other gateways that a control session began here (fleet/peers.ts). */
   onControlAttach: ((vm: string, clientId: string | null, by: string) => void) | null = null;
 
@@ -35,6 +39,7 @@ export class SessionManager {
   ) {
     this.readyTimeoutMs = options.readyTimeoutMs ?? 20_000;
     this.smallUpdateTiles = options.smallUpdateTiles;
+    this.transferPolicy = options.transferPolicy ?? allowAllTransfers;
   }
 
   list(): SessionInfo[] {
@@ -59,6 +64,7 @@ export class SessionManager {
       this.log,
       { onEnded: (s, reason) => this.onEnded(s, reason) },
       this.smallUpdateTiles,
+      this.transferPolicy,
     );
     let resumed = false;
     let replaced: ViewerSession | null = null;

@@ -28,6 +28,8 @@ import type { GatewayMetrics } from '../metrics.ts';
 import type { FeedSubscriber, VmFeed } from './feed.ts';
 import { StrikeCounter, TokenBucket, approxSize } from './limits.ts';
 import { DEFAULT_SMALL_UPDATE_TILES, frameDelayMs } from './pacing.ts';
+import { isTransferEvent, TRANSFER_LIMITS, type OutboxFile } from '../protocol/transfer.ts';
+import { allowAllTransfers, SessionTransfer, type TransferPolicy } from './transfer.ts';
 
 export type ViewerSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
 
@@ -53,6 +55,8 @@ export class ViewerSession implements FeedSubscriber {
   announced = false;
   bytesSent = 0;
   framesSent = 0;
+  /** Clipboard and files for this viewer (sessions/transfer.ts). */
+  readonly transfer: SessionTransfer;
 
   private seq = 0;
   private inFlight: { seq: number; sentAt: number } | null = null;
@@ -122,7 +126,14 @@ export class ViewerSession implements FeedSubscriber {
     private readonly hooks: SessionHooks,
     /** Updates this small skip the minimum interval (pacing.ts); 0: every update waits. */
     private readonly smallUpdateTiles = DEFAULT_SMALL_UPDATE_TILES,
+    transferPolicy: TransferPolicy = allowAllTransfers,
   ) {
+    this.transfer = new SessionTransfer(
+      this,
+      { user: claims.sub, name: claims.name, role: claims.role, vm: claims.vm },
+      transferPolicy,
+      log,
+    );
     socket.onAny((event: unknown, ...args: unknown[]) => this.dispatch(event, args));
     socket.on('disconnect', (reason) => this.end(`client: ${reason}`));
   }
@@ -174,6 +185,10 @@ export class ViewerSession implements FeedSubscriber {
         maxClientMessageBytes: LIMITS.maxClientMessageBytes,
       },
     });
+    this.socket.emit('transfer:ready', {
+      permissions: this.transfer.permissions,
+      limits: TRANSFER_LIMITS,
+    });
     if (feed.state) this.socket.emit('vm:state', { state: feed.state });
     this.encoder.reset();
     this.watchdog = setInterval(() => {
@@ -204,6 +219,14 @@ export class ViewerSession implements FeedSubscriber {
   }
   onFeedGone(reason: CloseReason, message: string): void {
     this.end(reason, { closed: { reason, message } });
+  }
+  onFeedClipboard(text: string): void {
+    const allowed = this.transfer.clipboardForViewer(text);
+    if (!this.closed && allowed !== null) this.socket.emit('clipboard:changed', { text: allowed });
+  }
+  onFeedOutbox(files: OutboxFile[]): void {
+    const allowed = this.transfer.outboxForViewer(files);
+    if (!this.closed && allowed !== null) this.socket.emit('files:outbox', { files: allowed });
   }
 
   private schedule(delayMs = 0): void {
@@ -283,6 +306,10 @@ export class ViewerSession implements FeedSubscriber {
   dispatch(event: unknown, args: unknown[]): void {
     if (this.closed) return;
     const name = typeof event === 'string' ? event : String(typeof event);
+    if (isTransferEvent(name)) {
+      this.transfer.dispatch(name, args);
+      return;
+    }
     if (!isClientEvent(name)) {
       this.protocolError('unknown_event', name, 'unknown event');
       return;
@@ -381,6 +408,7 @@ export class ViewerSession implements FeedSubscriber {
     if (this.watchdog) clearInterval(this.watchdog);
     this.timer = null;
     this.releaseInput();
+    this.transfer.end();
     if (this.socket.connected) {
       if (notice.moved) this.socket.emit('session:moved', notice.moved);
       if (notice.closed) this.socket.emit('session:closed', notice.closed);

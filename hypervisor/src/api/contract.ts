@@ -50,6 +50,21 @@ import {
   type RelocationReport,
   type SavedDomain,
 } from './protocol.ts';
+import {
+  clipboardGetSchema,
+  clipboardSetSchema,
+  outboxReadSchema,
+  uploadBeginSchema,
+  uploadChunkSchema,
+  uploadEndSchema,
+  uploadRefSchema,
+  type ClipboardChanged,
+  type OutboxChanged,
+  type OutboxFile,
+  type UploadBegun,
+  type UploadDone,
+  type UploadProgress,
+} from './transfer.ts';
 
 declare const responseType: unique symbol;
 /** A response type in the table. The daemon builds responses itself, so they need no schema. */
@@ -119,6 +134,20 @@ const calls = {
   'relocation:disk-blocks': { request: relocationDiskBlocksSchema, response: returns<null>() },
   'relocation:finish': { request: relocationFinishSchema, response: returns<DomainInfo>() },
   'relocation:abort': { request: relocationRefSchema, response: returns<null>() },
+  // Clipboard and files through the guest agent (api/transfer.ts, host/guest-transfer.ts).
+  /** Put text into the guest's CLIPBOARD and/or PRIMARY; answers its UTF-8 bytes. */
+  'clipboard:set': { request: clipboardSetSchema, response: returns<number>() },
+  'clipboard:get': { request: clipboardGetSchema, response: returns<string>() },
+  /** Start a file into ~/Uploads (refused when the guest's disk has no room for it). */
+  'files:upload-begin': { request: uploadBeginSchema, response: returns<UploadBegun>() },
+  'files:upload-chunk': { request: uploadChunkSchema, response: returns<UploadProgress>() },
+  /** Name the finished upload; answers its final name and sha256. */
+  'files:upload-end': { request: uploadEndSchema, response: returns<UploadDone>() },
+  'files:upload-abort': { request: uploadRefSchema, response: returns<null>() },
+  /** The files in the guest's ~/Send to browser. */
+  'files:outbox': { request: domainRefSchema, response: returns<OutboxFile[]>() },
+  /** TRANSFER_CHUNK_BYTES of an outbox file from `offset`; shorter at its end. */
+  'files:read': { request: outboxReadSchema, response: returns<Uint8Array>() },
 } as const;
 
 /** Input events: no answer; an invalid one is dropped. */
@@ -139,6 +168,10 @@ export interface ControlEvents {
   'domain:moving': DomainMoved;
   /** The domain now runs on another host; watch it there (the gateway switches its feed). */
   'domain:moved': DomainMoved;
+  /** To a domain's watchers: the guest's CLIPBOARD now holds this text. */
+  'clipboard:changed': ClipboardChanged;
+  /** To a domain's watchers: the files in ~/Send to browser changed. */
+  'files:outbox': OutboxChanged;
 }
 
 export type ControlCall = keyof typeof calls;

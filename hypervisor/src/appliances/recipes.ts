@@ -147,6 +147,7 @@ export const RECIPES: Record<ApplianceName, ApplianceRecipe> = {
     // x11vnc runs only when the host asks the guest agent (`vnc start`), for port forwards.
     // x11-xserver-utils: xrandr, with which the agent sets the screen size (`screen set`).
     // Dillo: a small web browser (FLTK, no JavaScript) that starts in a second or two here.
+    // xclip: the session's clipboard watcher and the agent's clip-set/clip-get.
     packages: [
       ...X_PACKAGES,
       'jwm',
@@ -156,6 +157,7 @@ export const RECIPES: Record<ApplianceName, ApplianceRecipe> = {
       'x11-xserver-utils',
       'dillo',
       'ca-certificates',
+      'xclip',
     ],
     dpkgExcludes: X_DPKG_EXCLUDES,
     // xrdb's C preprocessor (pulled in by x11-xserver-utils) is never run here.
@@ -175,6 +177,8 @@ export const RECIPES: Record<ApplianceName, ApplianceRecipe> = {
       { src: 'desktop/ready-check', dest: '/etc/raydesk/ready-check', mode: 0o755 },
       { src: 'desktop/session', dest: '/etc/raydesk/session', mode: 0o755 },
       { src: 'desktop/user-session', dest: '/etc/raydesk/user-session', mode: 0o755 },
+      { src: 'desktop/session-events', dest: '/etc/raydesk/session-events', mode: 0o755 },
+      { src: 'desktop/transfer-session', dest: '/etc/raydesk/transfer-session', mode: 0o755 },
       { src: 'desktop/jwmrc', dest: '/home/user/.jwmrc', mode: 0o644, user: true },
       { src: 'desktop/Xdefaults', dest: '/home/user/.Xdefaults', mode: 0o644, user: true },
     ],

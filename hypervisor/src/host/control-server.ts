@@ -19,9 +19,11 @@ import type {
   InputHandlers,
 } from '../api/contract.ts';
 import type { DisplayFrame, DisplayResize } from '../api/protocol.ts';
+import type { OutboxFile } from '../api/transfer.ts';
 import { serveContract, type ControlSocket } from './control-dispatch.ts';
 import { encodePng, scaleToWidth } from './devices/png.ts';
 import type { Domain } from './domain.ts';
+import { GuestTransfer } from './guest-transfer.ts';
 import { HostError } from './errors.ts';
 import type { Host } from './host.ts';
 import { serveGolden } from '../snapshots/golden-peers.ts';
@@ -143,11 +145,20 @@ class Watches {
     if (!this.watched.has(domain.id)) {
       const onFrame = (frame: DisplayFrame) => this.socket.emit('display:frame', frame);
       const onResize = (resize: DisplayResize) => this.socket.emit('display:resize', resize);
+      const transfer = GuestTransfer.of(domain);
+      const onClipboard = (text: string) =>
+        this.socket.emit('clipboard:changed', { domainId: domain.id, text });
+      const onOutbox = (files: OutboxFile[]) =>
+        this.socket.emit('files:outbox', { domainId: domain.id, files });
       domain.on('frame', onFrame);
       domain.on('resize', onResize);
+      transfer.on('clipboard', onClipboard);
+      transfer.on('outbox', onOutbox);
       this.watched.set(domain.id, () => {
         domain.off('frame', onFrame);
         domain.off('resize', onResize);
+        transfer.off('clipboard', onClipboard);
+        transfer.off('outbox', onOutbox);
         domain.unwatch(this.socket.id);
       });
       domain.watch(this.socket.id);
@@ -172,6 +183,13 @@ type ControlHandlers = { calls: CallHandlers<Watches>; inputs: InputHandlers<Wat
 /** One handler per call and input event of the contract; a missing one does not compile. */
 function controlHandlers(host: Host): ControlHandlers {
   const screen = async (id: string) => host.get(id).captureScreen();
+  const transfer = (id: string) => {
+    const domain = host.get(id);
+    if (domain.state !== 'running') {
+      throw new HostError('illegal_transition', `domain ${id} is ${domain.state}, not running`);
+    }
+    return GuestTransfer.of(domain);
+  };
   return {
     calls: {
       'host:info': () => host.info(),
@@ -251,6 +269,21 @@ function controlHandlers(host: Host): ControlHandlers {
       'relocation:finish': ({ token, deviceState, diskFileBytes }) =>
         host.incoming.finish(token, deviceState, diskFileBytes),
       'relocation:abort': ({ token }) => host.incoming.abort(token),
+      'clipboard:set': ({ id, text, selection }) => transfer(id).setClipboard(text, selection),
+      'clipboard:get': ({ id, selection }) => transfer(id).getClipboard(selection),
+      'files:upload-begin': async ({ id, bytes }) => ({
+        uploadId: await transfer(id).beginUpload(bytes),
+      }),
+      'files:upload-chunk': async ({ id, uploadId, data }) => ({
+        received: await transfer(id).uploadChunk(uploadId, data),
+      }),
+      'files:upload-end': ({ id, uploadId, name }) => transfer(id).endUpload(uploadId, name),
+      'files:upload-abort': async ({ id, uploadId }) => {
+        await transfer(id).abortUpload(uploadId);
+        return null;
+      },
+      'files:outbox': ({ id }) => transfer(id).listOutbox(),
+      'files:read': ({ id, name, offset }) => transfer(id).readOutbox(name, offset),
     },
     inputs: {
       'input:key': ({ id, code, down }) => host.key(id, code, down),

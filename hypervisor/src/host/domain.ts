@@ -510,9 +510,14 @@ export class Domain extends EventEmitter<DomainEvents> {
   }
 
   /** A request to the guest agent over the paravirtual serial channel. */
-  agentRequest(command: string, args: string[], timeoutMs = 10_000): Promise<string> {
+  agentRequest(
+    command: string,
+    args: string[],
+    timeoutMs = 10_000,
+    payload?: Uint8Array,
+  ): Promise<string> {
     return this.requireWorker().request<string>(
-      { type: 'agent', command, args, timeoutMs },
+      { type: 'agent', command, args, timeoutMs, payload },
       timeoutMs + 1_000,
     );
   }

@@ -74,7 +74,15 @@ export type ParentToWorker =
   | { type: 'wheel'; dx: number; dy: number }
   | { type: 'release-keys' }
   | { type: 'serial-input'; port: number; bytes: Uint8Array }
-  | { type: 'agent'; requestId: number; command: string; args: string[]; timeoutMs: number }
+  | {
+      type: 'agent';
+      requestId: number;
+      command: string;
+      args: string[];
+      timeoutMs: number;
+      /** Bytes sent after the request line (clipboard text, a file chunk). */
+      payload?: Uint8Array;
+    }
   | { type: 'ping'; requestId: number }
   /** The credit scheduler's CPU budget for this domain. */
   | { type: 'cpu-budget'; budget: CpuBudget }

@@ -36,6 +36,8 @@ const CONSOLE_FLUSH_MS = 50;
 const STATS_INTERVAL_MS = 1000;
 const HEAP_RESERVE_CHECK_MS = 1000;
 const AGENT_PORT = 1;
+// The longest agent reply: a base64 clipboard text or file chunk (guest-transfer.ts limits).
+const AGENT_MAX_LINE_BYTES = 2 * 1024 * 1024;
 // The guest drops scancodes that arrive in a burst (a pasted line, a fast script), so key
 // events are fed to the PS/2 controller no faster than a very fast typist.
 const KEY_EVENT_GAP_MS = 8;
@@ -131,8 +133,9 @@ class DomainRuntime {
     this.emulator = new V86(options as ConstructorParameters<typeof V86>[0]);
     this.display = new DisplayDevice(this.emulator as never);
     this.input = new InputDevice(this.emulator as never);
-    this.agent = new GuestAgentClient((bytes) =>
-      this.emulator.serial_send_bytes(AGENT_PORT, bytes),
+    this.agent = new GuestAgentClient(
+      (bytes) => this.emulator.serial_send_bytes(AGENT_PORT, bytes),
+      { maxLineBytes: AGENT_MAX_LINE_BYTES },
     );
     this.agent.onEvent((line) => post({ type: 'agent-event', line }));
 
@@ -269,7 +272,14 @@ class DomainRuntime {
         return;
       case 'agent':
         return this.reply(message.requestId, () =>
-          this.agent.request(message.command, message.args, message.timeoutMs),
+          message.payload
+            ? this.agent.requestWithPayload(
+                message.command,
+                message.args,
+                message.payload,
+                message.timeoutMs,
+              )
+            : this.agent.request(message.command, message.args, message.timeoutMs),
         );
       case 'ping':
         post({ type: 'reply', requestId: message.requestId, ok: true, value: 'pong' });

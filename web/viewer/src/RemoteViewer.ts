@@ -33,6 +33,7 @@ import {
 } from './reconnect.ts';
 import { statusText, type ViewerState, type ViewerStateDetail } from './status.ts';
 import { injectStyles } from './styles.ts';
+import { ViewerTransfer } from './transfer.ts';
 
 export type { ViewerState, ViewerStateDetail } from './status.ts';
 
@@ -168,6 +169,9 @@ export class RemoteViewer {
   private screenSizeTimer: ReturnType<typeof setTimeout> | null = null;
   /** The size last asked of the guest in this session. */
   private requestedSize: GuestScreenSize | null = null;
+  /** Clipboard and files (transfer.ts). */
+  readonly transfer: ViewerTransfer;
+  private readonly syncClipboard = () => void this.transfer.syncToDesktop();
 
   constructor(
     readonly container: HTMLElement,
@@ -195,7 +199,7 @@ export class RemoteViewer {
       return b;
     };
     const cad = button('Ctrl-Alt-Del', 'Send Ctrl+Alt+Delete', () => this.sendCtrlAltDel());
-    const clip = button('Clipboard', 'Type text into the desktop', () =>
+    const clip = button('Clipboard', "The desktop's clipboard, and text to send to it", () =>
       this.toggleClipboardPanel(),
     );
     const keys = button('Keyboard', 'Show the on-screen keyboard', () =>
@@ -211,6 +215,16 @@ export class RemoteViewer {
     keys.hidden = !(
       navigator.maxTouchPoints > 0 || window.matchMedia?.('(pointer: coarse)').matches
     );
+    this.transfer = new ViewerTransfer({
+      onDesktopClipboard: (text, copiedLocally) => {
+        clipText.value = text;
+        clipHint.textContent = copiedLocally
+          ? 'Copied in the desktop: now on this computer too'
+          : 'Copied in the desktop: press "Copy here" to copy it to this computer';
+      },
+      onFilesPanelOpen: () => this.toggleClipboardPanel(false),
+    });
+    const files = this.transfer.filesButton;
     const full = button(
       'Fullscreen',
       'Fullscreen (keyboard shortcuts go to the desktop)',
@@ -232,6 +246,7 @@ export class RemoteViewer {
       cad,
       clip,
       physical,
+      files,
       full,
       quit,
     );
@@ -251,9 +266,9 @@ export class RemoteViewer {
     );
 
     const clipText = el('textarea', {
-      placeholder: 'Text to type into the desktop (US keyboard layout)',
+      placeholder: "Text for the desktop's clipboard; text copied in the desktop shows here",
     });
-    clipText.setAttribute('aria-label', 'Text to type into the desktop');
+    clipText.setAttribute('aria-label', 'Clipboard text');
     const clipHint = el('span', { className: 'rd-hint' });
     const send = button('Type it', 'Type this text into the desktop', () => {
       const text = clipText.value;
@@ -263,13 +278,30 @@ export class RemoteViewer {
           : 'Sent';
       });
     });
+    const paste = button('Send to desktop', "Put this text into the desktop's clipboard", () => {
+      this.transfer.sendClipboard(clipText.value).then(
+        () => (clipHint.textContent = 'In the desktop clipboard: paste it there'),
+        (error: Error) => (clipHint.textContent = error.message),
+      );
+    });
+    const copy = button('Copy here', 'Copy this text to this computer', () => {
+      navigator.clipboard.writeText(clipText.value).then(
+        () => (clipHint.textContent = 'Copied to this computer'),
+        () => {
+          clipText.select();
+          clipHint.textContent = 'Press Ctrl+C to copy the selected text';
+        },
+      );
+    });
     const close = button('Close', 'Close', () => this.toggleClipboardPanel(false));
     const panel = el(
       'div',
       { className: 'rd-panel', hidden: true },
       clipText,
-      el('div', { className: 'rd-row' }, clipHint, close, send),
+      el('div', { className: 'rd-row' }, clipHint, close, copy, send, paste),
     );
+    panel.setAttribute('role', 'dialog');
+    panel.setAttribute('aria-label', 'Clipboard');
 
     // Keys and text go to this field once the desktop is clicked (TextFieldCapture); a phone
     // shows its keyboard for it (the Keyboard button). It sits under the canvas.
@@ -284,7 +316,15 @@ export class RemoteViewer {
     ];
     for (const [name, value] of fieldAttributes) field.setAttribute(name, value);
     const screen = el('div', { className: 'rd-screen' }, field, this.canvas, overlay);
-    this.root = el('div', { className: 'rd-root' }, toolbar, screen, panel);
+    this.transfer.bindDrop(screen);
+    this.root = el(
+      'div',
+      { className: 'rd-root' },
+      toolbar,
+      screen,
+      panel,
+      this.transfer.filesPanel,
+    );
     container.appendChild(this.root);
     this.ui = {
       pill,
@@ -322,6 +362,9 @@ export class RemoteViewer {
       wheel: (dy) => this.emitInput('input:wheel', { dx: 0, dy }),
     });
     this.bindPointer();
+    // Text copied on this computer meanwhile follows into the desktop when the viewer is used again.
+    this.canvas.addEventListener('focus', this.syncClipboard);
+    container.ownerDocument.defaultView?.addEventListener('focus', this.syncClipboard);
     if (typeof ResizeObserver !== 'undefined') {
       this.resizeObserver = new ResizeObserver(() => {
         this.fit();
@@ -368,6 +411,7 @@ export class RemoteViewer {
     this.keyboard.destroy();
     this.textField.destroy();
     this.touch.cancel();
+    this.container.ownerDocument.defaultView?.removeEventListener('focus', this.syncClipboard);
     this.resizeObserver?.disconnect();
     if (this.screenSizeTimer) clearTimeout(this.screenSizeTimer);
     cancelAnimationFrame(this.pointerFrame);
@@ -408,6 +452,7 @@ export class RemoteViewer {
       auth: { token, clientId: this.clientId, protocol: PROTOCOL_VERSION },
     });
     this.socket = socket;
+    this.transfer.attach(socket);
     socket.on('session:ready', (ready) => this.onReady(ready));
     socket.on('display:resize', (size) => {
       this.display.resize(size.width, size.height);
@@ -561,6 +606,7 @@ export class RemoteViewer {
   }
 
   private teardownSocket(): void {
+    this.transfer.detach();
     if (!this.socket) return;
     this.socket.removeAllListeners();
     this.socket.disconnect();
@@ -880,6 +926,7 @@ export class RemoteViewer {
   toggleClipboardPanel(open = this.ui.panel.hidden): void {
     this.ui.panel.hidden = !open;
     if (open) {
+      this.transfer.toggleFilesPanel(false);
       this.ui.clipHint.textContent = '';
       navigator.clipboard?.readText?.().then(
         (text) => {

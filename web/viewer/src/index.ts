@@ -22,3 +22,4 @@ export { DECODERS, FillDecoder, ImageDecoder, type RectDecoder, type Paint } fro
 export { KeyboardCapture } from './keyboard.ts';
 export { textToStrokes, strokeFor, type KeyStroke } from './keymap.ts';
 export { injectStyles, VIEWER_CSS } from './styles.ts';
+export { ViewerTransfer, TransferRefused, formatBytes } from './transfer.ts';

@@ -31,6 +31,17 @@ export const VIEWER_CSS = `
 .rd-panel textarea{width:100%;box-sizing:border-box;min-height:90px;background:#0e1117;color:#e6e8ee;border:1px solid #2f3646;border-radius:6px;padding:6px;font:12px ui-monospace,monospace}
 .rd-panel .rd-row{display:flex;gap:6px;justify-content:flex-end;align-items:center}
 .rd-hint{color:#8a93a6;font-size:12px;margin-right:auto}
+.rd-panel h3{margin:2px 0 0;font-size:12px;font-weight:600;color:#b8c0d0}
+.rd-files{display:flex;flex-direction:column;gap:4px;max-height:200px;overflow:auto}
+.rd-files p{margin:0}
+.rd-file{display:grid;grid-template-columns:1fr auto auto;gap:3px 8px;align-items:center;padding:5px 7px;background:#0e1117;border:1px solid #232938;border-radius:6px}
+.rd-file .rd-hint{margin:0}
+.rd-file-name{overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+.rd-file progress{grid-column:1/-1;grid-row:2;width:100%;height:6px;accent-color:#5aa2ff}
+.rd-file progress[hidden]{display:none}
+.rd-file[data-state=error]{border-color:#5a2a2a}.rd-file[data-state=error] .rd-hint{color:#ff9b9b}
+.rd-file[data-state=done] .rd-hint{color:#7fd99f}
+.rd-screen[data-dropping]{outline:3px dashed #5aa2ff;outline-offset:-8px}
 `;
 
 const adopted = new WeakSet<Document>();

@@ -78,9 +78,9 @@ test(
       vm: vm.id,
       attachSecret,
       bundle: await bundleViewer(),
-      host: '0.0.0.0',
+      listen: { address: '0.0.0.0', hostName: HOST_NAME },
     });
-    const pageUrl = `http://${HOST_NAME}:${new URL(server.url).port}/`;
+    const pageUrl = `${server.url}/`;
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: [...CHROMIUM_ARGS, `--host-resolver-rules=MAP ${HOST_NAME} 127.0.0.2`],

@@ -79,8 +79,8 @@ export async function servePage(options: {
   vm: string;
   attachSecret: string;
   bundle: string;
-  /** Listen address (default loopback); 0.0.0.0 serves a host name mapped to 127.0.0.2 too. */
-  host?: string;
+  /** Where to listen and the host name pages use (default 127.0.0.1 for both). */
+  listen?: { address: string; hostName: string };
 }): Promise<TestPageServer> {
   const page = { tokenStatus: 200, tokenRequests: 0 };
   const server = createServer((req, res) => {
@@ -116,9 +116,10 @@ export async function servePage(options: {
       res.writeHead(404).end();
     }
   });
-  await new Promise<void>((r) => server.listen(0, options.host ?? '127.0.0.1', r));
+  const { address, hostName } = options.listen ?? { address: '127.0.0.1', hostName: '127.0.0.1' };
+  await new Promise<void>((r) => server.listen(0, address, r));
   return Object.assign(page, {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: `http://${hostName}:${(server.address() as AddressInfo).port}`,
     server,
     close: () => new Promise<void>((r) => server.close(() => r())),
   });

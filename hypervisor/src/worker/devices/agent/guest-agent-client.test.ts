@@ -123,3 +123,29 @@ test('parseInfo accepts JSON and key=value', () => {
   assert.equal(partial.hostname, 'h');
   assert.ok(Number.isNaN(partial.time));
 });
+
+test('a request with a payload sends its base64 size, then the payload and a newline', async () => {
+  const written: string[] = [];
+  const client = new GuestAgentClient((bytes) => written.push(new TextDecoder().decode(bytes)), {
+    defaultTimeoutMs: 500,
+    maxLineBytes: 1024 * 1024,
+  });
+  const text = 'Grüße ✓';
+  const reply = client.requestWithPayload('clip-set', ['both'], new TextEncoder().encode(text));
+  const encoded = Buffer.from(text).toString('base64');
+  assert.deepEqual(written, [`1 clip-set both ${encoded.length}\n`, `${encoded}\n`]);
+  // A long reply line (a clipboard or file chunk in base64) arrives whole.
+  const long = 'A'.repeat(300_000);
+  client.receive(new TextEncoder().encode(`1 ok ${long}\n`));
+  assert.equal(await reply, long);
+});
+
+test('a payload is not sent when its request line was refused', async () => {
+  const written: string[] = [];
+  const client = new GuestAgentClient((bytes) => written.push(new TextDecoder().decode(bytes)));
+  await assert.rejects(
+    client.requestWithPayload('clip set', [], new Uint8Array([1, 2, 3])),
+    AgentError,
+  );
+  assert.deepEqual(written, []);
+});

@@ -48,6 +48,8 @@ interface Pending {
 export interface GuestAgentClientOptions {
   /** Used when request() gets no timeout; default 10 s. */
   defaultTimeoutMs?: number;
+  /** Longest line accepted from the guest (LineChannel's default when absent). */
+  maxLineBytes?: number;
 }
 
 const TOKEN = /^\S+$/;
@@ -66,7 +68,10 @@ export class GuestAgentClient {
     transport: ((bytes: Uint8Array) => void) | LineChannel,
     options: GuestAgentClientOptions = {},
   ) {
-    this.channel = transport instanceof LineChannel ? transport : new LineChannel(transport);
+    this.channel =
+      transport instanceof LineChannel
+        ? transport
+        : new LineChannel(transport, { maxLineBytes: options.maxLineBytes });
     this.defaultTimeoutMs = options.defaultTimeoutMs ?? 10_000;
     this.channel.onLine((line) => this.onLine(line));
   }
@@ -157,6 +162,28 @@ export class GuestAgentClient {
         reject(error as Error);
       }
     });
+  }
+
+  /**
+   * A request followed by bytes: "<n> <command> [args...] <size>", then `size` bytes of the
+   * payload in base64 and a newline. A guest that refuses the request before reading the
+   * payload sees it as one more (invalid) line, so the channel stays in step.
+   */
+  requestWithPayload(
+    command: string,
+    args: readonly string[],
+    payload: Uint8Array,
+    timeoutMs = this.defaultTimeoutMs,
+  ): Promise<string> {
+    const encoded = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString(
+      'base64',
+    );
+    const sentBefore = this.nextId;
+    const reply = this.request(command, [...args, String(encoded.length)], timeoutMs);
+    // Only a request line that went out is followed by its payload.
+    if (this.nextId !== sentBefore)
+      this.channel.sendBytes(new TextEncoder().encode(`${encoded}\n`));
+    return reply;
   }
 
   async ping(timeoutMs?: number): Promise<void> {

@@ -54,6 +54,11 @@ export class LineChannel {
     this.send(this.encoder.encode(`${line}\n`));
   }
 
+  /** Writes raw bytes (a payload that follows a line). */
+  sendBytes(bytes: Uint8Array): void {
+    this.send(bytes);
+  }
+
   /** Bytes of the unfinished line currently buffered. */
   get pendingBytes(): number {
     return this.len;

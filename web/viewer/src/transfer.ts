@@ -1,0 +1,392 @@
+// Clipboard and files between this computer and the desktop (the gateway's
+// protocol/transfer.ts). The clipboard follows the desktop both ways through the async
+// Clipboard API when the browser allows it (permission granted, page focused); the clipboard
+// panel is the fallback. Files dropped on the screen or picked in the Files panel go to
+// ~/Uploads with a progress bar; files the desktop offers in ~/Send to browser are listed there
+// and download into the browser.
+import type { Socket } from 'socket.io-client';
+import {
+  GUEST_FOLDERS,
+  TRANSFER_LIMITS,
+  type ClientToServerEvents,
+  type OutboxFile,
+  type ServerToClientEvents,
+  type TransferEventName,
+  type TransferPermissions,
+  type TransferReplies,
+  type TransferRequests,
+  type TransferResult,
+} from '@raydesk/gateway/protocol';
+
+type ViewerSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+const NO_PERMISSIONS: TransferPermissions = {
+  clipboardToGuest: false,
+  clipboardFromGuest: false,
+  filesToGuest: false,
+  filesFromGuest: false,
+};
+const REQUEST_TIMEOUT_MS = 90_000;
+
+export class TransferRefused extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'TransferRefused';
+  }
+}
+
+function el<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  props: Partial<HTMLElementTagNameMap[K]> = {},
+  ...children: (Node | string)[]
+): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  Object.assign(node, props);
+  node.append(...children);
+  return node;
+}
+
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
+  return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+}
+
+export interface TransferEvents {
+  /** The desktop's clipboard text arrived (after the local clipboard was written, or not). */
+  onDesktopClipboard?: (text: string, copiedLocally: boolean) => void;
+  /** The files panel opened (the host closes its other panels). */
+  onFilesPanelOpen?: () => void;
+}
+
+export class ViewerTransfer {
+  readonly filesPanel: HTMLDivElement;
+  readonly filesButton: HTMLButtonElement;
+  permissions: TransferPermissions = NO_PERMISSIONS;
+  /** The desktop's clipboard text as last seen. */
+  desktopClipboard = '';
+  private socket: ViewerSocket | null = null;
+  /** The local text last sent to the desktop, so focus does not send it again. */
+  private lastSent: string | null = null;
+  private outbox: OutboxFile[] = [];
+  private readonly uploadList: HTMLDivElement;
+  private readonly downloadList: HTMLDivElement;
+  private readonly filesHint: HTMLSpanElement;
+  private readonly picker: HTMLInputElement;
+
+  constructor(private readonly events: TransferEvents = {}) {
+    this.filesButton = el('button', {
+      className: 'rd-btn',
+      type: 'button',
+      title: `Upload files to ${GUEST_FOLDERS.uploads}, download from ${GUEST_FOLDERS.outbox}`,
+      textContent: 'Files',
+    });
+    this.filesButton.addEventListener('click', () => this.toggleFilesPanel());
+    this.picker = el('input', { type: 'file', multiple: true, hidden: true });
+    this.picker.setAttribute('aria-label', 'Files to upload');
+    this.picker.addEventListener('change', () => {
+      void this.uploadAll([...(this.picker.files ?? [])]);
+      this.picker.value = '';
+    });
+    const pick = el('button', {
+      className: 'rd-btn',
+      type: 'button',
+      textContent: 'Upload files…',
+      title: `Upload files to ${GUEST_FOLDERS.uploads} (or drop them on the desktop)`,
+    });
+    pick.addEventListener('click', () => this.picker.click());
+    const refresh = el('button', {
+      className: 'rd-btn',
+      type: 'button',
+      textContent: 'Refresh',
+      title: `List ${GUEST_FOLDERS.outbox} again`,
+    });
+    refresh.addEventListener('click', () => void this.refreshOutbox());
+    const close = el('button', { className: 'rd-btn', type: 'button', textContent: 'Close' });
+    close.addEventListener('click', () => this.toggleFilesPanel(false));
+    this.uploadList = el('div', { className: 'rd-files' });
+    this.downloadList = el('div', { className: 'rd-files' });
+    this.filesHint = el('span', { className: 'rd-hint' });
+    this.filesPanel = el(
+      'div',
+      { className: 'rd-panel rd-files-panel', hidden: true },
+      el('h3', { textContent: `To the desktop (${GUEST_FOLDERS.uploads})` }),
+      this.uploadList,
+      el('h3', { textContent: `From the desktop (${GUEST_FOLDERS.outbox})` }),
+      this.downloadList,
+      el('div', { className: 'rd-row' }, this.filesHint, refresh, close, pick),
+      this.picker,
+    );
+    this.filesPanel.setAttribute('role', 'dialog');
+    this.filesPanel.setAttribute('aria-label', 'Files');
+    this.renderOutbox();
+  }
+
+  /** A new session's socket: transfer events now go through it. */
+  attach(socket: ViewerSocket): void {
+    this.socket = socket;
+    this.permissions = NO_PERMISSIONS;
+    socket.on('transfer:ready', ({ permissions }) => {
+      this.permissions = permissions;
+      this.filesButton.disabled = !permissions.filesToGuest && !permissions.filesFromGuest;
+      if (permissions.filesFromGuest) void this.refreshOutbox();
+      void this.syncToDesktop();
+    });
+    socket.on('clipboard:changed', ({ text }) => void this.onDesktopClipboard(text));
+    socket.on('files:outbox', ({ files }) => {
+      this.outbox = files;
+      this.renderOutbox();
+    });
+  }
+
+  detach(): void {
+    this.socket = null;
+    this.permissions = NO_PERMISSIONS;
+  }
+
+  /** One request with its acknowledgement; rejects with TransferRefused with the gateway's words. */
+  request<E extends TransferEventName>(
+    event: E,
+    payload: TransferRequests[E],
+  ): Promise<TransferReplies[E]> {
+    const socket = this.socket;
+    if (!socket?.connected) {
+      return Promise.reject(new TransferRefused('unavailable', 'Not connected to the desktop.'));
+    }
+    const emit = socket.timeout(REQUEST_TIMEOUT_MS).emitWithAck as unknown as (
+      event: E,
+      payload: TransferRequests[E],
+    ) => Promise<TransferResult<TransferReplies[E]>>;
+    return emit(event, payload).then(
+      (result) => {
+        if (result.ok) return result.value;
+        throw new TransferRefused(result.error.code, result.error.message);
+      },
+      () => {
+        throw new TransferRefused('unavailable', 'The desktop did not answer in time.');
+      },
+    );
+  }
+
+  // ---- Clipboard -----------------------------------------------------------------------
+
+  /** Puts text into the desktop's clipboard. */
+  async sendClipboard(text: string): Promise<number> {
+    const { bytes } = await this.request('clipboard:set', { text });
+    this.lastSent = text;
+    this.desktopClipboard = text;
+    return bytes;
+  }
+
+  /**
+   * Sends this computer's clipboard to the desktop if the browser lets the page read it
+   * without asking (permission granted) and it changed. Called when the viewer gets focus.
+   */
+  async syncToDesktop(): Promise<void> {
+    if (!this.permissions.clipboardToGuest || !navigator.clipboard?.readText) return;
+    if (!(await this.clipboardPermission('clipboard-read'))) return;
+    let text: string;
+    try {
+      text = await navigator.clipboard.readText();
+    } catch {
+      return;
+    }
+    if (!text || text === this.lastSent || text === this.desktopClipboard) return;
+    await this.sendClipboard(text).catch(() => undefined);
+  }
+
+  private async onDesktopClipboard(text: string): Promise<void> {
+    this.desktopClipboard = text;
+    let copied = false;
+    try {
+      await navigator.clipboard.writeText(text);
+      this.lastSent = text;
+      copied = true;
+    } catch {
+      // Not focused or not allowed: the clipboard panel shows the text instead.
+    }
+    this.events.onDesktopClipboard?.(text, copied);
+  }
+
+  private async clipboardPermission(name: 'clipboard-read' | 'clipboard-write'): Promise<boolean> {
+    try {
+      const status = await navigator.permissions.query({ name: name as PermissionName });
+      return status.state === 'granted';
+    } catch {
+      return false;
+    }
+  }
+
+  // ---- Files ---------------------------------------------------------------------------
+
+  toggleFilesPanel(open = this.filesPanel.hidden): void {
+    this.filesPanel.hidden = !open;
+    if (open) this.events.onFilesPanelOpen?.();
+    if (open && this.permissions.filesFromGuest) void this.refreshOutbox();
+  }
+
+  async refreshOutbox(): Promise<void> {
+    try {
+      this.outbox = (await this.request('files:list', {})).files;
+      this.filesHint.textContent = '';
+    } catch (error) {
+      this.filesHint.textContent = (error as Error).message;
+    }
+    this.renderOutbox();
+  }
+
+  /** Uploads files one after another, each with its own progress row. */
+  async uploadAll(files: File[]): Promise<void> {
+    if (files.length > 0) this.toggleFilesPanel(true);
+    for (const file of files) await this.upload(file);
+  }
+
+  /** Uploads one file; resolves with its name in ~/Uploads, or null when refused. */
+  async upload(file: File): Promise<string | null> {
+    const bar = el('progress', { max: Math.max(1, file.size), value: 0 });
+    const status = el('span', { className: 'rd-hint', textContent: 'Starting…' });
+    const row = el(
+      'div',
+      { className: 'rd-file' },
+      el('span', { className: 'rd-file-name', textContent: file.name }),
+      bar,
+      status,
+    );
+    row.setAttribute('role', 'group');
+    row.setAttribute('aria-label', `Upload ${file.name}`);
+    this.uploadList.prepend(row);
+    const fail = (message: string) => {
+      row.dataset.state = 'error';
+      status.textContent = message;
+      return null;
+    };
+    if (file.size > TRANSFER_LIMITS.uploadBytes) {
+      return fail(
+        `Too big: ${formatBytes(file.size)}; files up to ${formatBytes(TRANSFER_LIMITS.uploadBytes)} can be uploaded.`,
+      );
+    }
+    let uploadId: number;
+    try {
+      ({ uploadId } = await this.request('files:upload-begin', {
+        name: file.name,
+        bytes: file.size,
+      }));
+    } catch (error) {
+      return fail((error as Error).message);
+    }
+    try {
+      for (let offset = 0; offset < file.size; offset += TRANSFER_LIMITS.chunkBytes) {
+        const data = new Uint8Array(
+          await file.slice(offset, offset + TRANSFER_LIMITS.chunkBytes).arrayBuffer(),
+        );
+        const { received } = await this.request('files:upload-chunk', { uploadId, data });
+        bar.value = received;
+        status.textContent = `${formatBytes(received)} of ${formatBytes(file.size)}`;
+      }
+      const done = await this.request('files:upload-end', { uploadId });
+      bar.value = file.size;
+      row.dataset.state = 'done';
+      status.textContent = `Saved as ${GUEST_FOLDERS.uploads}/${done.name}`;
+      row.dataset.sha256 = done.sha256;
+      return done.name;
+    } catch (error) {
+      this.request('files:upload-abort', { uploadId }).catch(() => undefined);
+      return fail((error as Error).message);
+    }
+  }
+
+  /** Reads an offered file whole and hands it to the browser as a download. */
+  async download(file: OutboxFile, onProgress?: (bytes: number) => void): Promise<Blob> {
+    if (file.bytes > TRANSFER_LIMITS.downloadBytes) {
+      throw new TransferRefused(
+        'too_large',
+        `Too big: files up to ${formatBytes(TRANSFER_LIMITS.downloadBytes)} can be downloaded.`,
+      );
+    }
+    const parts: Uint8Array[] = [];
+    let received = 0;
+    for (;;) {
+      const { data } = await this.request('files:read', { name: file.name, offset: received });
+      const bytes = data instanceof Uint8Array ? data : new Uint8Array(data as ArrayBuffer);
+      parts.push(bytes);
+      received += bytes.byteLength;
+      onProgress?.(received);
+      if (bytes.byteLength < TRANSFER_LIMITS.chunkBytes) break;
+      if (received > TRANSFER_LIMITS.downloadBytes) {
+        throw new TransferRefused('too_large', 'The file grew past the download limit.');
+      }
+    }
+    const blob = new Blob(parts as BlobPart[]);
+    const url = URL.createObjectURL(blob);
+    const link = el('a', { href: url, download: file.name });
+    document.body.appendChild(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    return blob;
+  }
+
+  private renderOutbox(): void {
+    const files = this.outbox;
+    this.filesButton.textContent = files.length > 0 ? `Files (${files.length})` : 'Files';
+    if (files.length === 0) {
+      this.downloadList.replaceChildren(
+        el('p', {
+          className: 'rd-hint',
+          textContent: `Put files in ${GUEST_FOLDERS.outbox} on the desktop to download them here.`,
+        }),
+      );
+      return;
+    }
+    this.downloadList.replaceChildren(
+      ...files.map((file) => {
+        const status = el('span', { className: 'rd-hint', textContent: formatBytes(file.bytes) });
+        const bar = el('progress', { max: Math.max(1, file.bytes), value: 0, hidden: true });
+        const get = el('button', {
+          className: 'rd-btn',
+          type: 'button',
+          textContent: 'Download',
+          title: `Download ${file.name}`,
+        });
+        get.addEventListener('click', () => {
+          get.disabled = true;
+          bar.hidden = false;
+          this.download(file, (bytes) => (bar.value = bytes)).then(
+            () => (status.textContent = `${formatBytes(file.bytes)}, downloaded`),
+            (error: Error) => (status.textContent = error.message),
+          );
+          setTimeout(() => (get.disabled = false), 500);
+        });
+        return el(
+          'div',
+          { className: 'rd-file' },
+          el('span', { className: 'rd-file-name', textContent: file.name }),
+          bar,
+          status,
+          get,
+        );
+      }),
+    );
+  }
+
+  /** Files dropped on `screen` are uploaded. */
+  bindDrop(screen: HTMLElement): void {
+    const accepts = (event: DragEvent) =>
+      this.permissions.filesToGuest && !!event.dataTransfer?.types.includes('Files');
+    screen.addEventListener('dragover', (event) => {
+      if (!accepts(event)) return;
+      event.preventDefault();
+      screen.dataset.dropping = '';
+    });
+    screen.addEventListener('dragleave', () => delete screen.dataset.dropping);
+    screen.addEventListener('drop', (event) => {
+      delete screen.dataset.dropping;
+      if (!accepts(event)) return;
+      event.preventDefault();
+      void this.uploadAll([...(event.dataTransfer?.files ?? [])]);
+    });
+  }
+}
