@@ -19,8 +19,9 @@ export const optionsSchema = z.object({
    * display: input-to-paint, bandwidth, window-drag frame rate and reconnect on one desktop VM.
    * fleet: relocation and cloning between two hosts, gateway failover in a whole fleet.
    * density: desktops per host within a 150 ms input p95, with active and with idle neighbours.
+   * attach: time to desktop and reconnect, through the portal.
    */
-  only: z.enum(['cpu', 'display', 'fleet', 'density']).optional(),
+  only: z.enum(['cpu', 'display', 'fleet', 'density', 'attach']).optional(),
   /** Measure the noVNC peer on the same VM (needs x11vnc in the desktop image). */
   peers: z.boolean().default(true),
   /** The hypervisor's display frame clock for the run (DISPLAY_FPS). */
@@ -136,9 +137,10 @@ export function parseOptions(argv: string[]): BenchOptions {
     .option(
       '--only <figures>',
       'run only these figures: cpu (busy neighbours, idle CPU), display (input-to-paint, ' +
-        'bandwidth, window-drag frame rate and reconnect on one desktop VM) or fleet ' +
-        '(relocation, cloning, gateway failover) or density (desktops per host within a 150 ms ' +
-        'input p95, neighbours typing and idle)',
+        'bandwidth, window-drag frame rate and reconnect on one desktop VM), fleet ' +
+        '(relocation, cloning, gateway failover), density (desktops per host within a 150 ms ' +
+        'input p95, neighbours typing and idle) or attach (time to desktop and reconnect ' +
+        'through the portal)',
     )
     .option('--no-peers', 'do not measure the noVNC peer (x11vnc in the same desktop VM)')
     .option('--display-fps <n>', "the hypervisor's display frame clock (default: DISPLAY_FPS)")

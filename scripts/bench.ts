@@ -10,6 +10,7 @@ import { REPO_ROOT } from '@raydesk/common/node';
 import { parseOptions, planFor } from '../bench/options.ts';
 import { html, table } from '../bench/report.ts';
 import { runBench } from '../bench/run.ts';
+import { runAttachBench } from '../bench/attach.ts';
 import { runCpuBench } from '../bench/cpu-only.ts';
 import { runDensityBench } from '../bench/density-only.ts';
 import { runDisplayBench } from '../bench/display.ts';
@@ -24,7 +25,7 @@ const log = (line: string) =>
 
 // The portal is in the time-to-desktop path and fronts the fleet's gateway failover: its
 // production build must match the sources.
-if (!options.only || options.only === 'fleet') buildPortal();
+if (!options.only || options.only === 'fleet' || options.only === 'attach') buildPortal();
 async function runSelected() {
   switch (options.only) {
     case 'cpu':
@@ -45,6 +46,8 @@ async function runSelected() {
       return runFleetBench(plan, log);
     case 'density':
       return runDensityBench(plan, options.memoryBudgetMiB, log);
+    case 'attach':
+      return runAttachBench(plan, options.memoryBudgetMiB, log);
     default:
       return runBench(plan, options.memoryBudgetMiB, log, { peers: options.peers });
   }

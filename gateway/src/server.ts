@@ -266,7 +266,8 @@ export function createGateway(options: GatewayOptions): Gateway {
         const reason = error instanceof AttachTokenError ? error.reason : 'invalid';
         metrics.authFailures.inc({ reason });
         log.info({ reason, address: socket.handshake.address }, 'attach refused');
-        next(new Error('unauthorized'));
+        // An expired token is named as such: the viewer fetches a fresh one (a page left open).
+        next(new Error(reason === 'expired' ? 'token_expired' : 'unauthorized'));
       },
     );
   });

@@ -38,13 +38,6 @@ test('bad tokens are refused at the handshake with no VM data sent', async () =>
     'not-a-jwt-at-all-but-long-enough',
     await new SignJWT(claims)
       .setProtectedHeader({ alg: 'HS256' })
-      .setIssuer('raydesk-portal')
-      .setAudience('raydesk-gateway')
-      .setSubject('u')
-      .setExpirationTime(Math.floor(Date.now() / 1000) - 30)
-      .sign(key),
-    await new SignJWT(claims)
-      .setProtectedHeader({ alg: 'HS256' })
       .setIssuer('evil')
       .setAudience('raydesk-gateway')
       .setSubject('u')
@@ -80,6 +73,29 @@ test('bad tokens are refused at the handshake with no VM data sent', async () =>
   const replay = h.client({}, { token });
   assert.equal((await once<Error>(replay, 'connect_error')).message, 'unauthorized');
   ok.disconnect();
+});
+
+test('an expired token is refused as expired, with no VM data sent', async () => {
+  const key = new TextEncoder().encode(SECRETS.attach);
+  const now = Math.floor(Date.now() / 1000);
+  const expired = await new SignJWT({ vm: 'vm-1', mode: 'control', name: 'Eve', role: 'user' })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setIssuer('raydesk-portal')
+    .setAudience('raydesk-gateway')
+    .setSubject('u')
+    .setJti('expired-token-1')
+    .setIssuedAt(now - 150)
+    .setExpirationTime(now - 30)
+    .sign(key);
+  const c = h.client({}, { token: expired });
+  let data = 0;
+  c.onAny(() => data++);
+  assert.equal((await once<Error>(c, 'connect_error')).message, 'token_expired');
+  assert.equal(data, 0);
+  // The same token with a forged signature is no more than a bad token.
+  const [head, body] = expired.split('.');
+  const forged = h.client({}, { token: `${head}.${body}.${'A'.repeat(43)}` });
+  assert.equal((await once<Error>(forged, 'connect_error')).message, 'unauthorized');
 });
 
 test('attach gets a full frame at once; idle costs nothing; viewers share one watch', async () => {

@@ -56,7 +56,8 @@ export type HandshakeAuth = z.infer<typeof handshakeAuthSchema>;
 
 /** `connect_error` messages the gateway may give (Error.message); anything else is transient. */
 export const HANDSHAKE_ERRORS = [
-  'unauthorized', // bad, expired or reused token
+  'unauthorized', // bad or reused token
+  'token_expired', // a good token, used after its expiry
   'bad_handshake',
   'protocol_mismatch',
   'too_many_sessions_vm', // this VM has as many viewers as the gateway allows

@@ -3,6 +3,7 @@ import { HANDSHAKE_ERRORS, type HandshakeError } from '@raydesk/gateway/protocol
 
 const TEXT: Record<HandshakeError, string> = {
   unauthorized: 'The gateway refused access to this desktop.',
+  token_expired: 'The permission to open this desktop expired. Reload the page.',
   bad_handshake: 'The gateway did not understand this viewer. Reload the page.',
   protocol_mismatch: 'This viewer is out of date. Reload the page.',
   too_many_sessions_vm: 'Too many open viewers for this desktop; close one and try again.',

@@ -1,0 +1,75 @@
+// `npm run bench -- --only attach`: the figures the attach path decides, through the real
+// portal (bench/portal.ts): time to desktop (new users clicking "Open desktop", standby pool on)
+// and reconnect (a second browser taking over the running desktop). Quick to run before and
+// after a change to the portal's desktop page, the viewer's connect or the gateway's feeds.
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { internalsOf } from '@raydesk/hypervisor/testing';
+import type { Plan } from './options.ts';
+import { portalTimeToDesktop, releaseStandby, startPortalStack } from './portal.ts';
+import { emptyResults, METHODS, type RunOutput } from './run.ts';
+import { desktopPaintedAt, waitConnected } from './stack.ts';
+import { dist, percentile, round } from './stats.ts';
+
+export async function runAttachBench(
+  plan: Plan,
+  memoryBudgetMiB: number,
+  log: (line: string) => void,
+): Promise<RunOutput> {
+  const started = performance.now();
+  const loadStart = loadavg()[0]!;
+  const series: Record<string, number[]> = {};
+  const results = emptyResults();
+  log('starting hypervisor, gateway, portal and Chromium (attach figures only)');
+  const { stack, portal } = await startPortalStack({ memoryBudgetMiB, log });
+  try {
+    await internalsOf(stack.hv.host).golden.state('desktop');
+    const shot = join(import.meta.dirname, '..', 'bench-results', `portal-first-paint-attach.png`);
+    const ttdRun = await portalTimeToDesktop(
+      stack,
+      portal,
+      Math.max(1, plan.timeToDesktop),
+      log,
+      shot,
+    );
+    const ttd = ttdRun.samples;
+    series.timeToDesktopMs = ttd;
+    results.timeToDesktopMs = dist(
+      ttd,
+      METHODS.timeToDesktopMs +
+        ` Standby pool on: ${ttdRun.standbyClaims} of ${ttd.length} clicks found a standby desktop VM ready. n=${ttd.length}.`,
+      0,
+    );
+    await releaseStandby(stack);
+
+    // Reconnect: takeovers of the last user's running desktop by the bench's viewer page.
+    let viewer = await stack.open(ttdRun.domainId);
+    await waitConnected(viewer);
+    await ttdRun.user.leaveViewer();
+    const reconnect: number[] = [];
+    for (let i = 0; i < plan.reconnect; i++) {
+      const next = await stack.open(ttdRun.domainId, `?name=Browser%20${i + 2}`);
+      reconnect.push((await desktopPaintedAt(next)) - next.openedAt);
+      await viewer.close();
+      viewer = next;
+    }
+    if (reconnect.length) {
+      log(
+        `reconnect: p50 ${percentile(reconnect, 50).toFixed(0)} ms, p95 ${percentile(reconnect, 95).toFixed(0)} ms, n=${reconnect.length}`,
+      );
+      series.reconnectMs = reconnect;
+      results.reconnectMs = dist(reconnect, METHODS.reconnectMs + ` n=${reconnect.length}.`, 0);
+    }
+    await viewer.close();
+  } finally {
+    await portal.close();
+    await stack.close();
+  }
+  return {
+    results,
+    series,
+    elapsedMs: performance.now() - started,
+    mode: `${plan.mode}, attach only`,
+    loadavg: { start: round(loadStart, 2), end: round(loadavg()[0]!, 2) },
+  };
+}
