@@ -16,7 +16,8 @@ import {
   relocationBeginSchema,
   relocationDiskBlocksSchema,
   relocationDiskSchema,
-  relocationFinishSchema,
+  relocationDecisionSchema,
+  relocationPrepareSchema,
   relocationPagesSchema,
   relocationRefSchema,
   domainRefSchema,
@@ -42,6 +43,7 @@ import {
   type HostInfo,
   type PortForwardInfo,
   type RelocationBegun,
+  type RelocationDecision,
   type RelocationReport,
   type SavedDomain,
 } from './protocol.ts';
@@ -105,8 +107,15 @@ const calls = {
   'relocation:pages': { request: relocationPagesSchema, response: returns<null>() },
   'relocation:disk': { request: relocationDiskSchema, response: returns<null>() },
   'relocation:disk-blocks': { request: relocationDiskBlocksSchema, response: returns<null>() },
-  'relocation:finish': { request: relocationFinishSchema, response: returns<DomainInfo>() },
+  /** Two-phase hand-over: prepare (restored, paused), then commit (runs) or abort (dropped). */
+  'relocation:prepare': { request: relocationPrepareSchema, response: returns<number>() },
+  'relocation:commit': { request: relocationRefSchema, response: returns<DomainInfo>() },
   'relocation:abort': { request: relocationRefSchema, response: returns<null>() },
+  /** Served by the sender: whether a relocation it began was committed. */
+  'relocation:decision': {
+    request: relocationDecisionSchema,
+    response: returns<RelocationDecision>(),
+  },
 } as const;
 
 /** Input events: no answer; an invalid one is dropped. */

@@ -246,9 +246,11 @@ function controlHandlers(host: Host): ControlHandlers {
       'relocation:disk': ({ token, offset, bytes }) => host.incoming.disk(token, offset, bytes),
       'relocation:disk-blocks': ({ token, blocks, data }) =>
         host.incoming.diskBlocks(token, blocks, data),
-      'relocation:finish': ({ token, deviceState, diskFileBytes }) =>
-        host.incoming.finish(token, deviceState, diskFileBytes),
+      'relocation:prepare': ({ token, deviceState, diskFileBytes }) =>
+        host.incoming.prepare(token, deviceState, diskFileBytes),
+      'relocation:commit': ({ token }) => host.incoming.commit(token),
       'relocation:abort': ({ token }) => host.incoming.abort(token),
+      'relocation:decision': ({ token, id }) => host.relocationDecision(token, id),
     },
     inputs: {
       'input:key': ({ id, code, down }) => host.key(id, code, down),

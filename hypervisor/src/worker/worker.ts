@@ -83,6 +83,13 @@ class DomainRuntime {
   /** Guest memory, once the emulator is loaded (relocation reads and writes it). */
   private readonly memory: Promise<MemoryRegion[]>;
   private memoryLoaded: (regions: MemoryRegion[]) => void = () => undefined;
+  /** How long restoring an arriving guest's device state took (reported when it runs). */
+  private incomingRestoreMs = 0;
+  /**
+   * A guest arriving by relocation that does not run yet: a gateway may watch it ahead of the
+   * move, but it gets frames only from when the guest runs (its first is a keyframe).
+   */
+  private arriving: boolean;
 
   constructor(private readonly config: DomainBootConfig) {
     installImageDataShim();
@@ -91,6 +98,7 @@ class DomainRuntime {
     if (config.initialDiskBlocks) this.disk.importBlocks(config.initialDiskBlocks);
     config.initialDiskBlocks = undefined;
     this.memory = new Promise((resolve) => (this.memoryLoaded = resolve));
+    this.arriving = config.incoming === true;
     const restoring = config.initialState !== undefined || config.incoming === true;
     const wasmModule = config.wasmModule;
     const options: Record<string, unknown> = {
@@ -209,10 +217,10 @@ class DomainRuntime {
       case 'watch':
         this.watching = message.watching;
         this.updateFrameClock();
-        if (this.watching) this.sendFrame(true);
+        if (this.watching && !this.arriving) this.sendFrame(true);
         return;
       case 'keyframe':
-        this.sendFrame(true);
+        if (!this.arriving) this.sendFrame(true);
         return;
       case 'screen':
         return this.replyTransfer(message.requestId, async () => {
@@ -311,7 +319,7 @@ class DomainRuntime {
           this.disk.importBlocks({ blocks: message.blocks, data: message.data });
           return null;
         });
-      case 'relocation-resume':
+      case 'relocation-prepare':
         return this.reply(message.requestId, async () => {
           await this.memory;
           if (message.durable) {
@@ -322,8 +330,17 @@ class DomainRuntime {
           }
           const started = performance.now();
           await restoreOverMemory(this.emulator as unknown as V86WithMemory, message.deviceState);
+          this.incomingRestoreMs = performance.now() - started;
+          this.paused = true;
+          return this.incomingRestoreMs;
+        });
+      case 'relocation-run':
+        return this.reply(message.requestId, async () => {
           await this.emulator.run();
-          const restoreMs = performance.now() - started;
+          this.paused = false;
+          this.arriving = false;
+          this.updateFrameClock();
+          const restoreMs = this.incomingRestoreMs;
           post({ type: 'booted', restored: true, bootMs: restoreMs, loadedMs: 0, restoreMs });
           this.sendFrame(true);
           return null;
@@ -373,7 +390,7 @@ class DomainRuntime {
   }
 
   private updateFrameClock(): void {
-    const shouldRun = this.watching && !this.paused;
+    const shouldRun = this.watching && !this.paused && !this.arriving;
     if (shouldRun && !this.frameTimer) {
       this.frameTimer = setInterval(() => this.sendFrame(false), 1000 / this.config.displayFps);
     } else if (!shouldRun && this.frameTimer) {
