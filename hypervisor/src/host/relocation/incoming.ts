@@ -129,6 +129,15 @@ export class IncomingRelocations {
     // A worker that dies while waiting ends the relocation (a prepared guest died with it).
     booted.catch(() => void this.drop(token, 'its worker failed', true));
     this.sessions.set(token, session);
+    // Answer once the worker holds the guest's memory: the sender's page calls then time
+    // only the copy, not the worker's start (seconds under load).
+    try {
+      const ready = domain.receivePages({ pages: new Uint32Array(0), data: new Uint8Array(0) });
+      await Promise.race([ready, booted]);
+    } catch (error) {
+      await this.drop(token, error instanceof Error ? error.message : String(error), true);
+      throw error;
+    }
     this.log.info(
       { domain: id, from: request.fromHostId, mode: request.mode },
       'relocation incoming',

@@ -34,6 +34,8 @@ const WINDOW = 4;
 const STOP_PAGES = 1024;
 /** ...or after this many rounds, or when a round did not shrink by a tenth. */
 const MAX_ROUNDS = 8;
+/** The target's answer to `begin` waits for the worker the guest arrives in to start. */
+const BEGIN_TIMEOUT_MS = 120_000;
 /** A commit the target did not confirm is sent again this often, this many times. */
 const COMMIT_RETRY_MS = 1_000;
 const COMMIT_ATTEMPTS = 20;
@@ -104,15 +106,21 @@ class OutgoingRelocation {
     let begun: RelocationBegun | null = null;
     let committed = false;
     try {
-      begun = await this.call('relocation:begin', {
-        mode: this.options.mode,
-        spec: { ...domain.spec },
-        createdAt: domain.createdAt.toISOString(),
-        recipeHash: this.options.recipeHash,
-        sched: { ...domain.sched },
-        fromHostId: this.options.fromHostId,
-        fromUrl: this.options.fromUrl,
-      });
+      // The target starts the worker the guest arrives in before it answers: under load that
+      // takes longer than other calls may.
+      begun = await this.call(
+        'relocation:begin',
+        {
+          mode: this.options.mode,
+          spec: { ...domain.spec },
+          createdAt: domain.createdAt.toISOString(),
+          recipeHash: this.options.recipeHash,
+          sched: { ...domain.sched },
+          fromHostId: this.options.fromHostId,
+          fromUrl: this.options.fromUrl,
+        },
+        BEGIN_TIMEOUT_MS,
+      );
       const token = begun.token;
       decisions.pending(token);
       this.options.onBegun?.(begun);
@@ -288,8 +296,12 @@ class OutgoingRelocation {
   }
 
   /** A call to the target that fails at once when the connection is gone. */
-  private call<K extends ControlCall>(name: K, request: CallRequest<K>): Promise<CallResponse<K>> {
-    return Promise.race([this.options.target.call(name, request), this.lost]);
+  private call<K extends ControlCall>(
+    name: K,
+    request: CallRequest<K>,
+    timeoutMs?: number,
+  ): Promise<CallResponse<K>> {
+    return Promise.race([this.options.target.call(name, request, timeoutMs), this.lost]);
   }
 }
 
