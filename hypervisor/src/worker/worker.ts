@@ -342,7 +342,9 @@ class DomainRuntime {
           this.updateFrameClock();
           const restoreMs = this.incomingRestoreMs;
           post({ type: 'booted', restored: true, bootMs: restoreMs, loadedMs: 0, restoreMs });
-          this.sendFrame(true);
+          // The first frame (a keyframe, for a gateway watching ahead) after the answer: the
+          // sender's pause ends with the answer, not with capturing the whole screen.
+          setImmediate(() => this.sendFrame(true));
           return null;
         });
     }
