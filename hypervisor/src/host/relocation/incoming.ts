@@ -35,6 +35,8 @@ import { faultPoint } from './faults.ts';
 
 /** A relocation whose sender said nothing for this long is dropped (before `prepare`). */
 const IDLE_TIMEOUT_MS = 30_000;
+/** The worker the guest arrives in must hold its memory within this long (as a boot). */
+const READY_TIMEOUT_MS = 120_000;
 /** A prepared guest that heard no commit for this long asks the sender, then again as often. */
 const DECISION_ASK_MS = 3_000;
 /** Committed relocations remembered, so a commit sent again is answered the same way. */
@@ -123,7 +125,8 @@ export class IncomingRelocations {
       disk,
       fromUrl: request.fromUrl,
       prepared: false,
-      timer: setTimeout(() => void this.drop(token, 'the sender went silent'), IDLE_TIMEOUT_MS),
+      // Until the worker is ready (below), its start is what takes time; silence counts after.
+      timer: setTimeout(() => void this.drop(token, 'its worker did not start'), READY_TIMEOUT_MS),
       committing: null,
     };
     // A worker that dies while waiting ends the relocation (a prepared guest died with it).
@@ -134,6 +137,11 @@ export class IncomingRelocations {
     try {
       const ready = domain.receivePages({ pages: new Uint32Array(0), data: new Uint8Array(0) });
       await Promise.race([ready, booted]);
+      clearTimeout(session.timer);
+      session.timer = setTimeout(
+        () => void this.drop(token, 'the sender went silent'),
+        IDLE_TIMEOUT_MS,
+      );
     } catch (error) {
       await this.drop(token, error instanceof Error ? error.message : String(error), true);
       throw error;
