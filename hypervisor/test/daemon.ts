@@ -28,6 +28,25 @@ export async function run(
   throw new Error(`no ${until} on the console within ${timeoutMs} ms after "${line}"`);
 }
 
+/**
+ * The value of a shell expression in the guest. The console echoes the typed line, so the label
+ * is typed split by quotes and only the output matches `LABEL=`.
+ */
+export async function ask(
+  client: HypervisorClient,
+  id: string,
+  label: string,
+  expr: string,
+): Promise<string> {
+  const [, value] = await run(
+    client,
+    id,
+    `echo "${label}""=${expr}"`,
+    new RegExp(`${label}=(\\S*)`),
+  );
+  return value!;
+}
+
 /** Waits until the guest's shell answers (after a cold boot). */
 export async function waitForShell(client: HypervisorClient, id: string): Promise<void> {
   const deadline = Date.now() + 240_000;

@@ -7,24 +7,10 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { DomainMoved, HypervisorClient } from '../src/api/index.ts';
+import type { DomainMoved } from '../src/api/index.ts';
 import { REPO_ROOT } from '@raydesk/common/node';
-import { DAEMON_SECRET, Daemon, freePort, run, waitForShell } from './daemon.ts';
+import { DAEMON_SECRET, Daemon, ask, freePort, run, waitForShell } from './daemon.ts';
 import { sleep } from './harness.ts';
-
-/**
- * The value of a shell expression in the guest. The console echoes the typed line, so the label
- * is typed split by quotes and only the output matches `LABEL=`.
- */
-async function ask(client: HypervisorClient, id: string, label: string, expr: string) {
-  const [, value] = await run(
-    client,
-    id,
-    `echo "${label}""=${expr}"`,
-    new RegExp(`${label}=(\\S*)`),
-  );
-  return value!;
-}
 
 /**
  * `npm run vm -- <args>` against the test daemons. Not spawnSync: a blocked event loop cannot

@@ -211,3 +211,22 @@ test('a viewer at another JPEG quality or a lagging viewer gets its own encoding
   );
   assert.equal(coalesced.regions.reused, 1);
 });
+
+test('a keyframe of the same picture changes no tile; one that differs changes only its tiles', () => {
+  const fb = new Framebuffer(200, 130);
+  const picture = renderScene('ui', 200, 130);
+  paint(fb, 0, 0, 200, 130, picture);
+  const versions = Uint32Array.from(fb.version);
+  // The host's pixels carry alpha 0; the framebuffer keeps them opaque.
+  const again = Uint8Array.from(picture);
+  for (let i = 3; i < again.length; i += 4) again[i] = 0;
+  fb.applyRectsChanged([{ x: 0, y: 0, w: 200, h: 130 }], again);
+  assert.deepEqual(fb.version, versions);
+  const pixel = (70 * 200 + 150) * 4; // in tile (2, 1)
+  again[pixel] = again[pixel]! ^ 0xff;
+  fb.applyRectsChanged([{ x: 0, y: 0, w: 200, h: 130 }], again);
+  const changed = [...fb.version.keys()].filter((t) => fb.version[t] !== versions[t]);
+  assert.deepEqual(changed, [1 * fb.tilesX + 2]);
+  assert.equal(fb.data[pixel], again[pixel]);
+  assert.equal(fb.data[pixel + 3], 255);
+});

@@ -79,6 +79,49 @@ export class Framebuffer {
     this.generation++;
   }
 
+  /**
+   * Like `applyRects`, but marks changed only the tiles whose pixels differ from what is here:
+   * a keyframe of the picture viewers already have (the VM's new host after a relocation, a
+   * re-watch after a lost connection) then costs them nothing, and one that differs a little
+   * costs only its changes.
+   */
+  applyRectsChanged(rects: readonly SourceRect[], pixels: Uint8Array, now = Date.now()): void {
+    const here = Buffer.from(this.data.buffer, this.data.byteOffset, this.data.byteLength);
+    const row = Buffer.alloc(TILE * 4);
+    const differs = new Uint8Array(this.tilesX * this.tilesY);
+    let offset = 0;
+    for (const r of rects) {
+      const size = r.w * r.h * 4;
+      if (r.w <= 0 || r.h <= 0 || offset + size > pixels.length) break;
+      const x0 = Math.max(0, r.x);
+      const y0 = Math.max(0, r.y);
+      const x1 = Math.min(this.width, r.x + r.w);
+      const y1 = Math.min(this.height, r.y + r.h);
+      for (let y = y0; y < y1; y++) {
+        // Tile by tile along the row, so each tile is compared and marked on its own.
+        for (let tx0 = x0; tx0 < x1; tx0 = (Math.floor(tx0 / TILE) + 1) * TILE) {
+          const tx1 = Math.min(x1, (Math.floor(tx0 / TILE) + 1) * TILE);
+          const bytes = (tx1 - tx0) * 4;
+          const src = offset + ((y - r.y) * r.w + (tx0 - r.x)) * 4;
+          const dst = (y * this.width + tx0) * 4;
+          row.set(pixels.subarray(src, src + bytes));
+          for (let i = 3; i < bytes; i += 4) row[i] = 255;
+          if (row.compare(here, dst, dst + bytes, 0, bytes) === 0) continue;
+          row.copy(here, dst, 0, bytes);
+          differs[Math.floor(y / TILE) * this.tilesX + Math.floor(tx0 / TILE)] = 1;
+        }
+      }
+      offset += size;
+    }
+    differs.forEach((differ, tile) => {
+      if (!differ) return;
+      const x = (tile % this.tilesX) * TILE;
+      const y = Math.floor(tile / this.tilesX) * TILE;
+      this.touch(x, y, x + 1, y + 1, now);
+    });
+    this.generation++;
+  }
+
   /** Marks the tiles overlapping [x0,x1)x[y0,y1) changed. */
   touch(x0: number, y0: number, x1: number, y1: number, now = Date.now()): void {
     const tx1 = Math.ceil(x1 / TILE);

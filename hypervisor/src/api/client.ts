@@ -90,10 +90,17 @@ export class HypervisorClient {
     this.socket.disconnect();
   }
 
-  /** Any call of the contract; rejects with a HypervisorError when the host refuses it. */
-  async call<K extends ControlCall>(name: K, request: CallRequest<K>): Promise<CallResponse<K>> {
+  /**
+   * Any call of the contract; rejects with a HypervisorError when the host refuses it, or when
+   * it did not answer within `timeoutMs` (the client's default unless given).
+   */
+  async call<K extends ControlCall>(
+    name: K,
+    request: CallRequest<K>,
+    timeoutMs = this.timeoutMs,
+  ): Promise<CallResponse<K>> {
     const result: Result<CallResponse<K>> = await this.transport
-      .timeout(this.timeoutMs)
+      .timeout(timeoutMs)
       .emitWithAck(name, request);
     if (!result.ok) throw new HypervisorError(result.error);
     return result.value;

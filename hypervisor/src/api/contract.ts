@@ -16,7 +16,8 @@ import {
   relocationBeginSchema,
   relocationDiskBlocksSchema,
   relocationDiskSchema,
-  relocationFinishSchema,
+  relocationDecisionSchema,
+  relocationPrepareSchema,
   relocationPagesSchema,
   relocationRefSchema,
   domainRefSchema,
@@ -47,6 +48,7 @@ import {
   type KeyboardLayout,
   type PortForwardInfo,
   type RelocationBegun,
+  type RelocationDecision,
   type RelocationReport,
   type SavedDomain,
 } from './protocol.ts';
@@ -132,7 +134,9 @@ const calls = {
   'relocation:pages': { request: relocationPagesSchema, response: returns<null>() },
   'relocation:disk': { request: relocationDiskSchema, response: returns<null>() },
   'relocation:disk-blocks': { request: relocationDiskBlocksSchema, response: returns<null>() },
-  'relocation:finish': { request: relocationFinishSchema, response: returns<DomainInfo>() },
+  /** Two-phase hand-over: prepare (restored, paused), then commit (runs) or abort (dropped). */
+  'relocation:prepare': { request: relocationPrepareSchema, response: returns<number>() },
+  'relocation:commit': { request: relocationRefSchema, response: returns<DomainInfo>() },
   'relocation:abort': { request: relocationRefSchema, response: returns<null>() },
   // Clipboard and files through the guest agent (api/transfer.ts, host/guest-transfer.ts).
   /** Put text into the guest's CLIPBOARD and/or PRIMARY; answers its UTF-8 bytes. */
@@ -148,6 +152,11 @@ const calls = {
   'files:outbox': { request: domainRefSchema, response: returns<OutboxFile[]>() },
   /** TRANSFER_CHUNK_BYTES of an outbox file from `offset`; shorter at its end. */
   'files:read': { request: outboxReadSchema, response: returns<Uint8Array>() },
+  /** Served by the sender: whether a relocation it began was committed. */
+  'relocation:decision': {
+    request: relocationDecisionSchema,
+    response: returns<RelocationDecision>(),
+  },
 } as const;
 
 /** Input events: no answer; an invalid one is dropped. */

@@ -372,8 +372,27 @@ export interface RelocationReport {
   totalMs: number;
   /** The guest paused on the sending host until it ran on the receiving one. */
   pausedMs: number;
+  /** Where the pause went: its parts add up to about `pausedMs`. */
+  pause: RelocationPauseBreakdown;
   /** The domain as the receiving host runs it. */
   info: DomainInfo;
+}
+
+export interface RelocationPauseBreakdown {
+  /** Stopping the guest and settling its disk. */
+  freezeMs: number;
+  /** Finding and sending the pages written since the last round. */
+  lastRoundMs: number;
+  /** Pages found in that last round. */
+  lastRoundPages: number;
+  /** The disk overlay's tail (or a memory overlay's blocks). */
+  diskMs: number;
+  /** Taking the device state on the sender. */
+  deviceStateMs: number;
+  /** Sending it and the receiver restoring it (guest still paused there). */
+  prepareMs: number;
+  /** The commit: the sender's decision recorded, the receiver running the guest. */
+  commitMs: number;
 }
 
 export interface DrainReport {
@@ -411,6 +430,11 @@ export const relocationBeginSchema = z.object({
   sched: schedParamsSchema,
   /** The sender's host id, for the log. */
   fromHostId: z.string().min(1).max(200),
+  /**
+   * The sender's control URL: a receiver holding a prepared domain that hears no commit asks
+   * there (`relocation:decision`). Null: it waits for the sender.
+   */
+  fromUrl: hostUrlSchema.nullable(),
 });
 export interface RelocationBegun {
   token: string;
@@ -435,7 +459,11 @@ export const relocationDiskBlocksSchema = z.object({
   blocks: binarySchema,
   data: binarySchema,
 });
-export const relocationFinishSchema = z.object({
+/**
+ * `relocation:prepare`: all memory and disk are there; the receiver restores the device state
+ * and holds the guest paused until `relocation:commit` (or an abort). Replies its restore time.
+ */
+export const relocationPrepareSchema = z.object({
   token: relocationTokenSchema,
   /** The device state (no RAM) in chunks. */
   deviceState: z.array(binarySchema).min(1).max(256),
@@ -443,3 +471,13 @@ export const relocationFinishSchema = z.object({
   diskFileBytes: z.number().int().min(0).nullable(),
 });
 export const relocationRefSchema = z.object({ token: relocationTokenSchema });
+/** `relocation:decision` (asked of the sender by a receiver holding a prepared domain). */
+export const relocationDecisionSchema = z.object({
+  token: relocationTokenSchema,
+  id: domainIdSchema,
+});
+/**
+ * The sender's word on a relocation: `commit` (run it), `abort` (drop it: the sender runs it),
+ * `pending` (not decided yet: ask again).
+ */
+export type RelocationDecision = 'commit' | 'abort' | 'pending';

@@ -266,8 +266,9 @@ function controlHandlers(host: Host): ControlHandlers {
       'relocation:disk': ({ token, offset, bytes }) => host.incoming.disk(token, offset, bytes),
       'relocation:disk-blocks': ({ token, blocks, data }) =>
         host.incoming.diskBlocks(token, blocks, data),
-      'relocation:finish': ({ token, deviceState, diskFileBytes }) =>
-        host.incoming.finish(token, deviceState, diskFileBytes),
+      'relocation:prepare': ({ token, deviceState, diskFileBytes }) =>
+        host.incoming.prepare(token, deviceState, diskFileBytes),
+      'relocation:commit': ({ token }) => host.incoming.commit(token),
       'relocation:abort': ({ token }) => host.incoming.abort(token),
       'clipboard:set': ({ id, text, selection }) => transfer(id).setClipboard(text, selection),
       'clipboard:get': ({ id, selection }) => transfer(id).getClipboard(selection),
@@ -284,6 +285,7 @@ function controlHandlers(host: Host): ControlHandlers {
       },
       'files:outbox': ({ id }) => transfer(id).listOutbox(),
       'files:read': ({ id, name, offset }) => transfer(id).readOutbox(name, offset),
+      'relocation:decision': ({ token, id }) => host.relocationDecision(token, id),
     },
     inputs: {
       'input:key': ({ id, code, down }) => host.key(id, code, down),

@@ -198,10 +198,14 @@ export class Domain extends EventEmitter<DomainEvents> {
         clearTimeout(timer);
         reject(error);
       };
-      const timer = setTimeout(() => {
-        reject(new Error(`domain ${this.id} did not boot within ${BOOT_TIMEOUT_MS / 1000} s`));
-        void this.worker?.terminate();
-      }, BOOT_TIMEOUT_MS);
+      // A guest arriving by relocation runs when its sender commits, however long that takes
+      // (relocation/incoming.ts drops a sender that went silent before that).
+      const timer = config.incoming
+        ? undefined
+        : setTimeout(() => {
+            reject(new Error(`domain ${this.id} did not boot within ${BOOT_TIMEOUT_MS / 1000} s`));
+            void this.worker?.terminate();
+          }, BOOT_TIMEOUT_MS);
       const start = {
         worker: this.newWorker(),
         transfer: ownsState && config.initialState ? [config.initialState] : [],
@@ -406,15 +410,20 @@ export class Domain extends EventEmitter<DomainEvents> {
     await this.requireWorker().request({ type: 'relocation-import-disk', ...blocks });
   }
 
-  /** Receiving side: restores the device state and runs; `boot` then resolves. */
-  async resumeIncoming(
+  /** Receiving side: restores the device state over the received memory, guest paused. */
+  async prepareIncoming(
     deviceState: ArrayBuffer,
     durable: { overlayPath: string; base: DiskBase } | null,
-  ): Promise<void> {
-    await this.requireWorker().request(
-      { type: 'relocation-resume', deviceState, durable },
+  ): Promise<number> {
+    return this.requireWorker().request<number>(
+      { type: 'relocation-prepare', deviceState, durable },
       CLOSE_DISK_TIMEOUT_MS,
     );
+  }
+
+  /** Receiving side: runs the prepared guest; `boot` then resolves. */
+  async runIncoming(): Promise<void> {
+    await this.requireWorker().request({ type: 'relocation-run' });
   }
 
   /**

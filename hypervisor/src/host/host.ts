@@ -25,6 +25,7 @@ import {
   type DomainMoved,
   type DomainNetworkInfo,
   type DrainReport,
+  type RelocationDecision,
   type RelocationReport,
   type DomainSched,
   type GuestScreenSize,
@@ -574,6 +575,16 @@ export class Host extends EventEmitter<HostEvents> {
   /** Relocations arriving here (relocation/incoming.ts); the control server serves them. */
   get incoming(): IncomingRelocations {
     return this.relocations.incoming;
+  }
+
+  /** Whether a relocation this host sent was committed (asked by its receiver). */
+  relocationDecision(token: string, id: string): RelocationDecision {
+    return this.relocations.decision(token, id);
+  }
+
+  /** Where peers reach this host's control channel (a relocation's receiver asks there). */
+  setControlUrl(url: string): void {
+    this.relocations.setOwnUrl(url);
   }
 
   /** Moves a running domain to the host at `to` while it runs; on failure it stays here. */

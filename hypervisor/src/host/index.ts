@@ -35,6 +35,7 @@ export async function startHypervisor(
   // Desktops that were in use when the host went down boot again, in the background.
   void host.restartRecovered();
   const url = `http://${config.host}:${port}`;
+  host.setControlUrl(config.fleet?.publicUrl ?? url);
   const heartbeat = config.fleet
     ? new FleetHeartbeat({
         databaseUrl: config.fleet.databaseUrl,

@@ -82,13 +82,30 @@ export class HypervisorProcess {
     return this.client;
   }
 
+  /** Sends `signal` to the daemon without waiting (SIGSTOP / SIGCONT to stall it). */
+  signal(signal: NodeJS.Signals): void {
+    this.child?.kill(signal);
+  }
+
+  /** The daemon runs (it may be stopped by a signal). */
+  get running(): boolean {
+    return this.child !== null && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Resolves when the daemon process has ended (by itself or by a signal). */
+  exited(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+    return new Promise((resolve) => child.once('exit', () => resolve()));
+  }
+
   /** Ends the daemon with `signal` and resolves with its exit code. */
   async stop(signal: NodeJS.Signals): Promise<number | null> {
     const child = this.child;
     // The signal first: a client that disconnected before a kill -9 would have unwatched its
     // VMs, which a real crash never does.
     const exited =
-      child && child.exitCode === null
+      child && child.exitCode === null && child.signalCode === null
         ? new Promise<number | null>((resolve) => child.once('exit', resolve))
         : null;
     if (exited) child!.kill(signal);

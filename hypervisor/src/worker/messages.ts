@@ -36,8 +36,9 @@ export interface DomainBootConfig {
   /** The VM's NIC backend: its own URLs (with token) on the host's virtual switch. */
   network: GuestNetworkConfig;
   /**
-   * The guest arrives by relocation: its memory comes in pages (`relocation-pages`) and it
-   * starts on `relocation-resume` with the sender's device state.
+   * The guest arrives by relocation: its memory comes in pages (`relocation-pages`), the
+   * sender's device state is restored over it (`relocation-prepare`), and it runs only when
+   * the sender committed the move (`relocation-run`).
    */
   incoming?: boolean;
   /** Blocks a memory disk starts with (a clone of a disposable or system VM). */
@@ -103,13 +104,15 @@ export type ParentToWorker =
   // ---- Relocation, receiving side (config.incoming) ----
   | { type: 'relocation-pages'; requestId: number; pages: Uint32Array; data: Uint8Array }
   | { type: 'relocation-import-disk'; requestId: number; blocks: Uint32Array; data: Uint8Array }
-  /** Restores the device state over the received memory and runs; the worker then posts `booted`. */
+  /** Restores the device state over the received memory; the guest stays paused. */
   | {
-      type: 'relocation-resume';
+      type: 'relocation-prepare';
       requestId: number;
       deviceState: ArrayBuffer;
       durable: { overlayPath: string; base: OverlayBase } | null;
-    };
+    }
+  /** Runs the prepared guest; the worker then posts `booted`. */
+  | { type: 'relocation-run'; requestId: number };
 
 /** A frame as the display device captured it; the host adds domainId and seq. */
 export type WorkerFrame = CapturedFrame;

@@ -97,6 +97,13 @@ class DomainRuntime {
   /** Guest memory, once the emulator is loaded (relocation reads and writes it). */
   private readonly memory: Promise<MemoryRegion[]>;
   private memoryLoaded: (regions: MemoryRegion[]) => void = () => undefined;
+  /** How long restoring an arriving guest's device state took (reported when it runs). */
+  private incomingRestoreMs = 0;
+  /**
+   * A guest arriving by relocation that does not run yet: a gateway may watch it ahead of the
+   * move, but it gets frames only from when the guest runs (its first is a keyframe).
+   */
+  private arriving: boolean;
 
   constructor(private readonly config: DomainBootConfig) {
     installImageDataShim();
@@ -105,6 +112,7 @@ class DomainRuntime {
     if (config.initialDiskBlocks) this.disk.importBlocks(config.initialDiskBlocks);
     config.initialDiskBlocks = undefined;
     this.memory = new Promise((resolve) => (this.memoryLoaded = resolve));
+    this.arriving = config.incoming === true;
     const restoring = config.initialState !== undefined || config.incoming === true;
     const wasmModule = config.wasmModule;
     const options: Record<string, unknown> = {
@@ -223,10 +231,10 @@ class DomainRuntime {
       case 'watch':
         this.watching = message.watching;
         this.updateFrameClock();
-        if (this.watching) this.sendFrame(true);
+        if (this.watching && !this.arriving) this.sendFrame(true);
         return;
       case 'keyframe':
-        this.sendFrame(true);
+        if (!this.arriving) this.sendFrame(true);
         return;
       case 'screen':
         return this.replyTransfer(message.requestId, async () => {
@@ -340,7 +348,7 @@ class DomainRuntime {
           this.disk.importBlocks({ blocks: message.blocks, data: message.data });
           return null;
         });
-      case 'relocation-resume':
+      case 'relocation-prepare':
         return this.reply(message.requestId, async () => {
           await this.memory;
           if (message.durable) {
@@ -351,10 +359,21 @@ class DomainRuntime {
           }
           const started = performance.now();
           await restoreOverMemory(this.emulator as unknown as V86WithMemory, message.deviceState);
+          this.incomingRestoreMs = performance.now() - started;
+          this.paused = true;
+          return this.incomingRestoreMs;
+        });
+      case 'relocation-run':
+        return this.reply(message.requestId, async () => {
           await this.emulator.run();
-          const restoreMs = performance.now() - started;
+          this.paused = false;
+          this.arriving = false;
+          this.updateFrameClock();
+          const restoreMs = this.incomingRestoreMs;
           post({ type: 'booted', restored: true, bootMs: restoreMs, loadedMs: 0, restoreMs });
-          this.sendFrame(true);
+          // The first frame (a keyframe, for a gateway watching ahead) after the answer: the
+          // sender's pause ends with the answer, not with capturing the whole screen.
+          setImmediate(() => this.sendFrame(true));
           return null;
         });
     }
@@ -435,7 +454,7 @@ class DomainRuntime {
    * guest draws (all drawing happens in emulation slices, which afterSlice sees).
    */
   private updateFrameClock(): void {
-    const visible = this.watching && !this.paused;
+    const visible = this.watching && !this.paused && !this.arriving;
     const clockWanted = visible && this.minDrawGapMs === null;
     if (clockWanted && !this.frameTimer) {
       this.frameTimer = setInterval(() => this.sendFrame(false), 1000 / this.config.displayFps);

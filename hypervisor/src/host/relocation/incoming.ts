@@ -1,8 +1,14 @@
 // The receiving side of a relocation: a worker that waits with zeroed memory, pages written
 // into it as they come, the overlay file written as it grows (into a side file, renamed into
-// place only at the end), and, on `finish`, the device state restored over that memory. An
-// abort, a dropped sender connection or silence drops everything received, so a failed
-// relocation leaves nothing behind here.
+// place only at the end), and, on `prepare`, the device state restored over that memory with
+// the guest held paused. Until then an abort, a dropped sender connection or silence drops
+// everything received, so a failed relocation leaves nothing behind here.
+//
+// The hand-over is a two-phase commit in which the sender decides: a prepared guest runs only
+// on `commit`, and is dropped only on `abort`. A prepared guest that hears neither (the
+// sender's connection dropped, or it went silent) asks the sender (`relocation:decision`) until
+// it gets an answer, and stays paused meanwhile: it never guesses, so the guest never runs on
+// both hosts.
 import { randomUUID } from 'node:crypto';
 import {
   closeSync,
@@ -15,14 +21,26 @@ import {
 } from 'node:fs';
 import type pino from 'pino';
 import type { z } from 'zod';
-import type { DomainInfo, RelocationBegun, relocationBeginSchema } from '../../api/protocol.ts';
+import type {
+  DomainInfo,
+  RelocationBegun,
+  RelocationDecision,
+  relocationBeginSchema,
+} from '../../api/protocol.ts';
 import { PRIVATE_FILE_MODE } from '../../private-files.ts';
 import type { OverlayBase } from '../../worker/devices/disk/overlay-store.ts';
 import type { Domain, DomainSpec } from '../domain.ts';
 import { HostError } from '../errors.ts';
+import { faultPoint } from './faults.ts';
 
-/** A relocation whose sender said nothing for this long is dropped. */
+/** A relocation whose sender said nothing for this long is dropped (before `prepare`). */
 const IDLE_TIMEOUT_MS = 30_000;
+/** The worker the guest arrives in must hold its memory within this long (as a boot). */
+const READY_TIMEOUT_MS = 120_000;
+/** A prepared guest that heard no commit for this long asks the sender, then again as often. */
+const DECISION_ASK_MS = 3_000;
+/** Committed relocations remembered, so a commit sent again is answered the same way. */
+const COMMITTED_KEPT = 64;
 const PAGE_BYTES = 4096;
 
 export type RelocationBegin = z.output<typeof relocationBeginSchema>;
@@ -42,6 +60,8 @@ export interface IncomingHost {
   adopt(domain: Domain, mode: RelocationBegin['mode']): void;
   /** Drops a domain that did not arrive, and its files. */
   discard(domain: Domain): Promise<void>;
+  /** Asks the sender at `url` whether it committed the relocation `token` of domain `id`. */
+  askSender(url: string, token: string, id: string): Promise<RelocationDecision>;
 }
 
 interface Incoming {
@@ -50,13 +70,22 @@ interface Incoming {
   domain: Domain;
   booted: Promise<void>;
   connection: string;
-  /** The overlay file being received (renamed into place at finish), or null. */
+  /** The overlay file being received (renamed into place at prepare), or null. */
   disk: { path: string; fd: number; final: string; base: OverlayBase } | null;
+  /** Where to ask for the decision, or null (wait for the sender). */
+  fromUrl: string | null;
+  /** Restored and paused, waiting for the sender's decision. */
+  prepared: boolean;
+  /** Idle timeout before `prepare`; the next decision question after it. */
   timer: NodeJS.Timeout;
+  /** A commit in progress (a second one joins it). */
+  committing: Promise<DomainInfo> | null;
 }
 
 export class IncomingRelocations {
   private readonly sessions = new Map<string, Incoming>();
+  /** Recently committed relocations and what they reported. */
+  private readonly committed = new Map<string, DomainInfo>();
 
   constructor(
     private readonly host: IncomingHost,
@@ -94,11 +123,29 @@ export class IncomingRelocations {
       booted,
       connection,
       disk,
-      timer: setTimeout(() => void this.drop(token, 'the sender went silent'), IDLE_TIMEOUT_MS),
+      fromUrl: request.fromUrl,
+      prepared: false,
+      // Until the worker is ready (below), its start is what takes time; silence counts after.
+      timer: setTimeout(() => void this.drop(token, 'its worker did not start'), READY_TIMEOUT_MS),
+      committing: null,
     };
-    // A worker that dies while waiting ends the relocation.
-    booted.catch(() => void this.drop(token, 'its worker failed'));
+    // A worker that dies while waiting ends the relocation (a prepared guest died with it).
+    booted.catch(() => void this.drop(token, 'its worker failed', true));
     this.sessions.set(token, session);
+    // Answer once the worker holds the guest's memory: the sender's page calls then time
+    // only the copy, not the worker's start (seconds under load).
+    try {
+      const ready = domain.receivePages({ pages: new Uint32Array(0), data: new Uint8Array(0) });
+      await Promise.race([ready, booted]);
+      clearTimeout(session.timer);
+      session.timer = setTimeout(
+        () => void this.drop(token, 'the sender went silent'),
+        IDLE_TIMEOUT_MS,
+      );
+    } catch (error) {
+      await this.drop(token, error instanceof Error ? error.message : String(error), true);
+      throw error;
+    }
     this.log.info(
       { domain: id, from: request.fromHostId, mode: request.mode },
       'relocation incoming',
@@ -139,13 +186,17 @@ export class IncomingRelocations {
     return null;
   }
 
-  /** Puts the disk in place, restores the device state and runs the guest. */
-  async finish(
+  /**
+   * Phase one: puts the disk in place and restores the device state over the received memory,
+   * the guest paused. Replies how long the restore took. On failure everything is dropped.
+   */
+  async prepare(
     token: string,
     deviceState: Uint8Array[],
     diskFileBytes: number | null,
-  ): Promise<DomainInfo> {
+  ): Promise<number> {
     const session = this.session(token);
+    if (session.prepared) throw new HostError('illegal_transition', 'already prepared');
     clearTimeout(session.timer);
     try {
       let durable: { overlayPath: string; base: OverlayBase } | null = null;
@@ -165,40 +216,123 @@ export class IncomingRelocations {
       }
       const state = Buffer.concat(deviceState);
       const buffer = state.buffer.slice(state.byteOffset, state.byteOffset + state.byteLength);
-      await session.domain.resumeIncoming(buffer as ArrayBuffer, durable);
-      await session.booted;
+      const restoreMs = await session.domain.prepareIncoming(buffer as ArrayBuffer, durable);
+      session.prepared = true;
+      session.timer = setTimeout(() => void this.askSender(token), DECISION_ASK_MS);
+      faultPoint('target:prepared');
+      return restoreMs;
     } catch (error) {
       await this.drop(token, error instanceof Error ? error.message : String(error));
       throw error;
     }
-    this.sessions.delete(token);
-    this.host.adopt(session.domain, session.mode);
-    this.log.info({ domain: session.domain.id, mode: session.mode }, 'relocation arrived');
-    return session.domain.info();
+  }
+
+  /** Phase two: the sender decided the domain is this host's; the guest runs. */
+  commit(token: string): Promise<DomainInfo> {
+    const done = this.committed.get(token);
+    if (done) return Promise.resolve(done);
+    const session = this.session(token);
+    if (!session.prepared) throw new HostError('illegal_transition', 'not prepared');
+    faultPoint('target:commit');
+    clearTimeout(session.timer);
+    session.committing ??= (async () => {
+      try {
+        await session.domain.runIncoming();
+        await session.booted;
+      } catch (error) {
+        await this.drop(token, error instanceof Error ? error.message : String(error), true);
+        throw error;
+      }
+      this.sessions.delete(token);
+      this.host.adopt(session.domain, session.mode);
+      const info = session.domain.info();
+      this.committed.set(token, info);
+      if (this.committed.size > COMMITTED_KEPT) {
+        this.committed.delete(this.committed.keys().next().value!);
+      }
+      this.log.info({ domain: session.domain.id, mode: session.mode }, 'relocation arrived');
+      return info;
+    })();
+    return session.committing;
   }
 
   async abort(token: string): Promise<null> {
-    await this.drop(token, 'the sender aborted');
+    await this.drop(token, 'the sender aborted', true);
     return null;
   }
 
-  /** The sender's control connection closed: what it was sending will not finish. */
+  /**
+   * The sender's control connection closed: what it was sending will not finish; a prepared
+   * guest asks the sender what it decided.
+   */
   connectionClosed(connection: string): void {
     for (const session of [...this.sessions.values()]) {
-      if (session.connection === connection) void this.drop(session.token, 'the sender left');
+      if (session.connection !== connection) continue;
+      if (session.prepared) {
+        clearTimeout(session.timer);
+        void this.askSender(session.token);
+      } else {
+        void this.drop(session.token, 'the sender left');
+      }
     }
+  }
+
+  /** Domains held paused waiting for their sender's decision (for tests and the log). */
+  get preparedCount(): number {
+    return [...this.sessions.values()].filter((s) => s.prepared && !s.committing).length;
   }
 
   private session(token: string): Incoming {
     const session = this.sessions.get(token);
     if (!session) throw new HostError('not_found', 'no such relocation in progress');
-    session.timer.refresh();
+    if (!session.prepared) session.timer.refresh();
     return session;
   }
 
-  private async drop(token: string, reason: string): Promise<void> {
+  /** Asks the sender of a prepared guest for its decision until it gives one. */
+  private async askSender(token: string): Promise<void> {
+    const session = this.sessions.get(token);
+    if (!session || !session.prepared || session.committing) return;
+    const again = () => {
+      if (this.sessions.get(token) !== session || session.committing) return;
+      clearTimeout(session.timer);
+      session.timer = setTimeout(() => void this.askSender(token), DECISION_ASK_MS);
+    };
+    if (session.fromUrl === null) {
+      this.log.warn({ domain: session.domain.id }, 'prepared relocation: waiting for the sender');
+      return again();
+    }
+    let decision: RelocationDecision;
+    try {
+      decision = await this.host.askSender(session.fromUrl, token, session.domain.id);
+    } catch (error) {
+      this.log.warn(
+        { domain: session.domain.id, err: String(error) },
+        'prepared relocation: the sender does not answer; the guest stays paused here',
+      );
+      return again();
+    }
+    if (this.sessions.get(token) !== session || session.committing) return;
+    this.log.info(
+      { domain: session.domain.id, decision },
+      'prepared relocation: the sender decided',
+    );
+    if (decision === 'commit') await this.commit(token).catch(() => undefined);
+    else if (decision === 'abort') await this.drop(token, 'the sender kept the domain', true);
+    else again();
+  }
+
+  /**
+   * Drops a relocation and what it received. A prepared guest is dropped only on the sender's
+   * word (`decided`): on its own, this host cannot know whether the sender committed.
+   */
+  private async drop(token: string, reason: string, decided = false): Promise<void> {
     const session = this.sessions.get(token);
     if (!session) return;
+    if (session.prepared && !decided) {
+      this.log.warn({ domain: session.domain.id, reason }, 'prepared relocation kept paused');
+      return;
+    }
     this.sessions.delete(token);
     clearTimeout(session.timer);
     this.log.warn({ domain: session.domain.id, reason }, 'incoming relocation dropped');

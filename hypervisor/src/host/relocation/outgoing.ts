@@ -1,9 +1,15 @@
 // The sending side of a live relocation, pre-copy as in Clark et al. (NSDI 2005): while the
 // guest runs, its memory is sent in rounds, each round resending the pages written since they
-// were sent (the worker finds them by hash, dirty-pages.ts); when a round leaves little, or
-// rounds stop shrinking, the guest is frozen, the rest of its memory, its disk's tail and its
-// device state go over, and it runs on the target. Until the target confirms that, the guest
-// is the source's: any failure aborts the target's copy and thaws the guest here.
+// were sent (the worker finds them against a shadow copy, dirty-pages.ts); when a round leaves
+// little, or rounds stop shrinking, the guest is frozen, the rest of its memory, its disk's
+// tail and its device state go over, and the target restores it, paused (prepare).
+//
+// The hand-over is a two-phase commit decided here: once the target is prepared, this host
+// records the decision (for a move, the domain's record here is removed: a restart of this host
+// no longer brings it back), and only then tells the target to run it (commit). Before that
+// record, any failure aborts the target's copy and thaws the guest here; after it, the guest is
+// the target's, and the commit is repeated until the target confirms (a target that heard
+// nothing asks this host, `relocation:decision`).
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type pino from 'pino';
@@ -13,8 +19,10 @@ import {
   RELOCATION_CHUNK_BYTES,
   type DomainInfo,
   type RelocationBegun,
+  type RelocationPauseBreakdown,
 } from '../../api/protocol.ts';
 import type { Domain } from '../domain.ts';
+import { faultPoint } from './faults.ts';
 
 const PAGE_BYTES = 4096;
 /** Pages the worker collects per scan request (4 MiB), then sent in chunks. */
@@ -26,6 +34,20 @@ const WINDOW = 4;
 const STOP_PAGES = 1024;
 /** ...or after this many rounds, or when a round did not shrink by a tenth. */
 const MAX_ROUNDS = 8;
+/** The target's answer to `begin` waits for the worker the guest arrives in to start. */
+const BEGIN_TIMEOUT_MS = 120_000;
+/** A commit the target did not confirm is sent again this often, this many times. */
+const COMMIT_RETRY_MS = 1_000;
+const COMMIT_ATTEMPTS = 20;
+const COMMIT_CALL_TIMEOUT_MS = 5_000;
+
+/** This host's word on the relocations it sends (served as `relocation:decision`). */
+export interface SenderDecisions {
+  pending(token: string): void;
+  /** Records the commit durably before the target is told to run the guest. */
+  commit(token: string): void;
+  abort(token: string): void;
+}
 
 export interface OutgoingOptions {
   domain: Domain;
@@ -35,6 +57,9 @@ export interface OutgoingOptions {
   overlayPath: string | null;
   recipeHash: string;
   fromHostId: string;
+  /** This host's control URL, where the target asks for the decision; null if unknown. */
+  fromUrl: string | null;
+  decisions: SenderDecisions;
   log: pino.Logger;
   /** The target accepted: viewers' gateways may connect to it before the guest pauses. */
   onBegun?: (begun: RelocationBegun) => void;
@@ -49,6 +74,7 @@ export interface OutgoingResult {
   diskBytes: number;
   totalMs: number;
   pausedMs: number;
+  pause: RelocationPauseBreakdown;
 }
 
 /** Sends `domain` to the target; on failure the target's copy is dropped and the guest runs here. */
@@ -73,21 +99,30 @@ class OutgoingRelocation {
   }
 
   async run(): Promise<OutgoingResult> {
-    const { domain, target, log } = this.options;
+    const { domain, target, log, decisions } = this.options;
     const started = performance.now();
     await target.connected();
     target.socket.on('disconnect', this.onDisconnect);
     let begun: RelocationBegun | null = null;
+    let committed = false;
     try {
-      begun = await this.call('relocation:begin', {
-        mode: this.options.mode,
-        spec: { ...domain.spec },
-        createdAt: domain.createdAt.toISOString(),
-        recipeHash: this.options.recipeHash,
-        sched: { ...domain.sched },
-        fromHostId: this.options.fromHostId,
-      });
+      // The target starts the worker the guest arrives in before it answers: under load that
+      // takes longer than other calls may.
+      begun = await this.call(
+        'relocation:begin',
+        {
+          mode: this.options.mode,
+          spec: { ...domain.spec },
+          createdAt: domain.createdAt.toISOString(),
+          recipeHash: this.options.recipeHash,
+          sched: { ...domain.sched },
+          fromHostId: this.options.fromHostId,
+          fromUrl: this.options.fromUrl,
+        },
+        BEGIN_TIMEOUT_MS,
+      );
       const token = begun.token;
+      decisions.pending(token);
       this.options.onBegun?.(begun);
       await this.sendDisk(token);
       let rounds = 0;
@@ -101,20 +136,33 @@ class OutgoingRelocation {
           break;
         previous = found;
       }
-      const frozenAt = performance.now();
+      const lap = stopwatch();
       await domain.freeze();
       this.frozen = true;
-      await this.sendRound(token);
+      const freezeMs = lap();
+      const lastRoundPages = await this.sendRound(token);
+      const lastRoundMs = lap();
       const diskFileBytes = await this.sendDisk(token);
       if (this.options.overlayPath === null) await this.sendDiskBlocks(token);
+      const diskMs = lap();
       const state = new Uint8Array(await domain.relocationDeviceState());
+      const deviceStateMs = lap();
       this.bytes += state.length;
       const deviceState: Uint8Array[] = [];
       for (let at = 0; at < state.length; at += RELOCATION_CHUNK_BYTES) {
         deviceState.push(state.subarray(at, at + RELOCATION_CHUNK_BYTES));
       }
-      const info = await this.call('relocation:finish', { token, deviceState, diskFileBytes });
-      const pausedMs = performance.now() - frozenAt;
+      await this.call('relocation:prepare', { token, deviceState, diskFileBytes });
+      const prepareMs = lap();
+      faultPoint('source:prepared');
+      // The decision: from here on the guest is the target's.
+      decisions.commit(token);
+      committed = true;
+      faultPoint('source:committed');
+      const info = await this.commit(token);
+      const commitMs = lap();
+      const pause = { freezeMs, lastRoundMs, lastRoundPages, diskMs, deviceStateMs, prepareMs };
+      const pausedMs = freezeMs + lastRoundMs + diskMs + deviceStateMs + prepareMs + commitMs;
       domain.endRelocation();
       if (this.options.mode === 'clone') await domain.thaw();
       return {
@@ -126,12 +174,20 @@ class OutgoingRelocation {
         diskBytes: this.diskSent,
         totalMs: performance.now() - started,
         pausedMs,
+        pause: { ...pause, commitMs },
       };
     } catch (error) {
+      if (committed) throw error;
       log.warn({ domain: domain.id, err: error }, 'relocation failed; the domain stays here');
       if (begun) {
         const token = begun.token;
-        await this.options.target.call('relocation:abort', { token }).catch(() => undefined);
+        decisions.abort(token);
+        // Best effort: a target that does not hear it asks this host, and is told `abort`.
+        await withTimeout(
+          this.options.target.call('relocation:abort', { token }),
+          COMMIT_CALL_TIMEOUT_MS,
+          'no answer to the abort',
+        ).catch(() => undefined);
       }
       domain.endRelocation();
       if (this.frozen) await domain.thaw();
@@ -139,6 +195,35 @@ class OutgoingRelocation {
     } finally {
       target.socket.off('disconnect', this.onDisconnect);
     }
+  }
+
+  /**
+   * Tells the target to run the guest, again until it confirms: the decision is made, so a
+   * lost connection or a slow answer is waited out, not undone.
+   */
+  private async commit(token: string): Promise<DomainInfo> {
+    const { target, log, domain } = this.options;
+    let last: unknown = null;
+    for (let attempt = 1; attempt <= COMMIT_ATTEMPTS; attempt++) {
+      try {
+        return await withTimeout(
+          target.call('relocation:commit', { token }),
+          COMMIT_CALL_TIMEOUT_MS,
+          'the target did not confirm the commit in time',
+        );
+      } catch (error) {
+        last = error;
+        log.warn(
+          { domain: domain.id, attempt, err: String(error) },
+          'relocation commit unconfirmed',
+        );
+        await new Promise((resolve) => setTimeout(resolve, COMMIT_RETRY_MS));
+      }
+    }
+    throw new Error(
+      `the move of ${domain.id} is committed but the target did not confirm it runs ` +
+        `(${last instanceof Error ? last.message : String(last)}); it runs it when it asks this host`,
+    );
   }
 
   /** One pass over guest memory: every page changed since sent. Returns how many there were. */
@@ -211,7 +296,30 @@ class OutgoingRelocation {
   }
 
   /** A call to the target that fails at once when the connection is gone. */
-  private call<K extends ControlCall>(name: K, request: CallRequest<K>): Promise<CallResponse<K>> {
-    return Promise.race([this.options.target.call(name, request), this.lost]);
+  private call<K extends ControlCall>(
+    name: K,
+    request: CallRequest<K>,
+    timeoutMs?: number,
+  ): Promise<CallResponse<K>> {
+    return Promise.race([this.options.target.call(name, request, timeoutMs), this.lost]);
   }
+}
+
+/** Time since the previous lap (or since it was made), in ms. */
+function stopwatch(): () => number {
+  let last = performance.now();
+  return () => {
+    const now = performance.now();
+    const lap = now - last;
+    last = now;
+    return lap;
+  };
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

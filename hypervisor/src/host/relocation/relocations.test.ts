@@ -126,6 +126,7 @@ function beginRequest(mode: RelocationBegin['mode'], id: string): RelocationBegi
     recipeHash: 'recipe-elsewhere',
     sched: { weight: 256, cap: 0 },
     fromHostId: 'host-b',
+    fromUrl: null,
   };
 }
 

@@ -10,6 +10,8 @@ import type {
   DomainInfo,
   DomainMoved,
   DrainReport,
+  RelocationDecision,
+  RelocationPauseBreakdown,
   RelocationReport,
 } from '../../api/protocol.ts';
 import type { HypervisorConfig } from '../../config.ts';
@@ -21,10 +23,14 @@ import type { DomainTable } from '../domain-table.ts';
 import { HostError } from '../errors.ts';
 import type { HostFiles } from '../host-files.ts';
 import { IncomingRelocations } from './incoming.ts';
-import { sendDomain } from './outgoing.ts';
+import { sendDomain, type SenderDecisions } from './outgoing.ts';
 
 /** How long a host-to-host call may take during a relocation before it counts as failed. */
 const PEER_CALL_TIMEOUT_MS = 20_000;
+/** How long a receiver asking for a decision waits for this host's answer. */
+const DECISION_CALL_TIMEOUT_MS = 5_000;
+/** Decisions remembered for receivers that ask (older ones are answered from the table). */
+const DECISIONS_KEPT = 256;
 
 /** What relocation needs of the host: its parts, and the host's own domain bookkeeping. */
 export interface RelocationHost {
@@ -56,6 +62,10 @@ export class Relocations {
   /** Domains being relocated or cloned away: other operations on them wait their turn. */
   private readonly relocating = new Set<string>();
   private drainingValue = false;
+  /** This host's word on the relocations it sent, by token. */
+  private readonly decisions = new Map<string, RelocationDecision>();
+  /** This host's control URL as peers reach it (set once it listens). */
+  private ownUrl: string | null = null;
 
   constructor(private readonly host: RelocationHost) {
     const { table, launcher } = host;
@@ -90,9 +100,60 @@ export class Relocations {
           table.remove(domain);
           host.removeDomainFiles(domain);
         },
+        askSender: async (url, token, id) => {
+          const sender = new HypervisorClient({
+            url,
+            secret: host.config.secret,
+            timeoutMs: DECISION_CALL_TIMEOUT_MS,
+          });
+          try {
+            await sender.connected(DECISION_CALL_TIMEOUT_MS);
+            return await sender.call('relocation:decision', { token, id });
+          } finally {
+            sender.close();
+          }
+        },
       },
       host.log.child({ component: 'relocation' }),
     );
+  }
+
+  /** Where peers reach this host's control channel (receivers ask it for decisions). */
+  setOwnUrl(url: string): void {
+    this.ownUrl = url;
+  }
+
+  /**
+   * This host's word on relocation `token` of domain `id`, for a receiver holding it prepared.
+   * A token this run of the host does not know (it restarted since) is answered from what it
+   * holds: a domain it holds (its record brought it back) is its own, so the copy elsewhere is
+   * dropped; one it does not hold was handed over (its record went at the commit) or died with
+   * this host, and runs there.
+   */
+  decision(token: string, id: string): RelocationDecision {
+    const known = this.decisions.get(token);
+    if (known) return known;
+    const held = this.host.table.find(id);
+    return held && held.state !== 'stopped' ? 'abort' : 'commit';
+  }
+
+  /** How this host records its decisions; `onCommit` runs (durably) before the target runs it. */
+  private decider(onCommit: () => void): SenderDecisions {
+    const set = (token: string, decision: RelocationDecision) => {
+      this.decisions.delete(token);
+      this.decisions.set(token, decision);
+      if (this.decisions.size > DECISIONS_KEPT) {
+        this.decisions.delete(this.decisions.keys().next().value!);
+      }
+    };
+    return {
+      pending: (token) => set(token, 'pending'),
+      commit: (token) => {
+        onCommit();
+        set(token, 'commit');
+      },
+      abort: (token) => set(token, 'abort'),
+    };
   }
 
   /** A draining host takes no new domains (`host:drain`). */
@@ -134,6 +195,15 @@ export class Relocations {
     this.assertNotRelocating(id);
     this.relocating.add(id);
     const target = this.peer(to);
+    let forgetting: Promise<void> | null = null;
+    let toHostId: string | null = null;
+    // Handed over: this host forgets the domain (its worker, its table entry, its files).
+    const forget = async () => {
+      await domain.handOver();
+      if (table.holds(domain)) table.remove(domain);
+      this.host.network.onDomainState(id, 'stopped');
+      this.host.files.removeDomain(id, { keepConsoleLog: false });
+    };
     try {
       const image = await this.host.appliance(domain.spec.appliance);
       const disk = launcher.diskConfig(id, domain.spec.kind, image);
@@ -144,14 +214,21 @@ export class Relocations {
         overlayPath: disk.kind === 'durable' ? disk.overlayPath : null,
         recipeHash: image.recipeHash,
         fromHostId: config.hostId,
+        fromUrl: this.ownUrl,
+        // The commit point: without its record, a restart of this host does not bring it back.
+        // Viewers' gateways switch now, so they watch the target as it starts running.
+        decisions: this.decider(() => {
+          this.host.files.removeDomain(id, { keepConsoleLog: true });
+          this.host.announce('moved', { id, hostId: toHostId!, url: to });
+          forgetting = forget();
+        }),
         log,
-        onBegun: (begun) => this.host.announce('moving', { id, hostId: begun.hostId, url: to }),
+        onBegun: (begun) => {
+          toHostId = begun.hostId;
+          this.host.announce('moving', { id, hostId: begun.hostId, url: to });
+        },
       });
-      this.host.announce('moved', { id, hostId: sent.begun.hostId, url: to });
-      await domain.handOver();
-      table.remove(domain);
-      this.host.network.onDomainState(id, 'stopped');
-      this.host.files.removeDomain(id, { keepConsoleLog: false });
+      await forgetting;
       const report: RelocationReport = {
         id,
         fromHostId: config.hostId,
@@ -163,10 +240,17 @@ export class Relocations {
         diskBytes: sent.diskBytes,
         totalMs: Math.round(sent.totalMs),
         pausedMs: Math.round(sent.pausedMs),
+        pause: roundAll(sent.pause),
         info: sent.info,
       };
       log.info({ ...report, info: undefined }, 'domain relocated');
       return report;
+    } catch (error) {
+      if (!forgetting) throw error;
+      // Committed, but the target did not confirm: it is the target's all the same (it asks
+      // this host and runs it); here it must not run again.
+      await forgetting;
+      throw new HostError('internal', error instanceof Error ? error.message : String(error));
     } finally {
       this.relocating.delete(id);
       target.close();
@@ -296,6 +380,8 @@ export class Relocations {
           overlayPath,
           recipeHash,
           fromHostId: this.host.config.hostId,
+          fromUrl: this.ownUrl,
+          decisions: this.decider(() => undefined),
           log: this.host.log,
         });
         clones.push(sent.info);
@@ -331,4 +417,12 @@ export class Relocations {
     booted.catch(() => undefined);
     return { domain, booted };
   }
+}
+
+function roundAll(pause: RelocationPauseBreakdown): RelocationPauseBreakdown {
+  const rounded = { ...pause };
+  for (const key of Object.keys(rounded) as Array<keyof RelocationPauseBreakdown>) {
+    rounded[key] = Math.round(rounded[key]);
+  }
+  return rounded;
 }
