@@ -5,6 +5,7 @@ import { performance } from 'node:perf_hooks';
 import { parentPort } from 'node:worker_threads';
 import { V86 } from 'v86';
 import { GuestAgentClient } from './devices/agent/guest-agent-client.ts';
+import { AudioDevice, type V86Sb16Like } from './devices/audio/index.ts';
 import { CowDisk } from './devices/disk/cow-disk.ts';
 import { DurableOverlay } from './devices/disk/durable-overlay.ts';
 import { MemoryOverlay, type OverlayStore } from './devices/disk/overlay-store.ts';
@@ -62,6 +63,7 @@ class DomainRuntime {
   private readonly emulator: V86;
   private readonly display: DisplayDevice;
   private readonly input: InputDevice;
+  private readonly audio: AudioDevice;
   private readonly agent: GuestAgentClient;
   private readonly disk: CowDisk;
   private frameTimer: NodeJS.Timeout | null = null;
@@ -124,6 +126,9 @@ class DomainRuntime {
     );
     this.agent.onEvent((line) => post({ type: 'agent-event', line }));
 
+    this.audio = new AudioDevice(this.emulator as never, (audio) =>
+      post({ type: 'audio', audio }, [audio.data.buffer as ArrayBuffer]),
+    );
     this.display.onResize((size) => post({ type: 'resize', ...size }));
     this.emulator.add_listener('serial0-output-byte', (byte) => this.consoleChunks.push(byte));
     this.emulator.add_listener('serial1-output-byte', (byte) => this.agent.receiveByte(byte));
@@ -144,7 +149,10 @@ class DomainRuntime {
           return;
         }
         this.memoryLoaded(regions);
-        if (config.initialState) await this.emulator.restore_state(config.initialState);
+        if (config.initialState) {
+          await this.emulator.restore_state(config.initialState);
+          this.audio.restoredFrom(soundCard(v86));
+        }
         // Snapshot blocks loaded into a fresh personal overlay must be durable before it runs.
         await this.disk.settle();
         // The state is now in guest memory; keeping the copy would double this VM's footprint.
@@ -182,6 +190,7 @@ class DomainRuntime {
           await this.emulator.stop();
           await this.disk.settle();
           this.paused = true;
+          this.audio.setPaused(true);
           this.updateFrameClock();
           return null;
         });
@@ -189,6 +198,7 @@ class DomainRuntime {
         return this.reply(message.requestId, async () => {
           await this.emulator.run();
           this.paused = false;
+          this.audio.setPaused(false);
           this.updateFrameClock();
           this.sendFrame(true);
           return null;
@@ -210,6 +220,9 @@ class DomainRuntime {
         this.watching = message.watching;
         this.updateFrameClock();
         if (this.watching) this.sendFrame(true);
+        return;
+      case 'audio-listen':
+        this.audio.setListening(message.listening);
         return;
       case 'keyframe':
         this.sendFrame(true);
@@ -322,6 +335,7 @@ class DomainRuntime {
           }
           const started = performance.now();
           await restoreOverMemory(this.emulator as unknown as V86WithMemory, message.deviceState);
+          this.audio.restoredFrom(soundCard((this.emulator as unknown as { v86: unknown }).v86));
           await this.emulator.run();
           const restoreMs = performance.now() - started;
           post({ type: 'booted', restored: true, bootMs: restoreMs, loadedMs: 0, restoreMs });
@@ -449,6 +463,11 @@ class DomainRuntime {
         }),
     );
   }
+}
+
+/** v86's SB16 (always present), for its state after a restore. */
+function soundCard(v86: unknown): V86Sb16Like | undefined {
+  return (v86 as { cpu?: { devices?: { sb16?: V86Sb16Like } } }).cpu?.devices?.sb16;
 }
 
 function openOverlay(config: DomainBootConfig): OverlayStore {
