@@ -96,6 +96,10 @@ export type FrameAck = z.infer<typeof frameAckSchema>;
 
 export const refreshMessageSchema = z.strictObject({}).optional();
 
+/** Sound on or off for this viewer; a muted viewer gets no `audio:chunk`. */
+export const audioListenSchema = z.strictObject({ on: z.boolean() });
+export type AudioListenMessage = z.infer<typeof audioListenSchema>;
+
 /**
  * Every event a viewer may send, with the schema its payload must pass. The one list of client
  * events: their names, socket.io's event map and the gateway's validation all come from here,
@@ -110,6 +114,8 @@ const clientEvents = {
   'input:wheel': { schema: wheelMessageSchema },
   /** Ask for a full frame (e.g. after the page lost its canvas). */
   'display:refresh': { schema: refreshMessageSchema },
+  /** Unmute (start receiving `audio:chunk`) or mute. */
+  'audio:listen': { schema: audioListenSchema },
 } as const satisfies Record<string, { schema: z.ZodType }>;
 
 export type ClientEventName = keyof typeof clientEvents;
@@ -208,6 +214,25 @@ export interface DisplayUpdate {
   rects: WireRect[];
 }
 
+/**
+ * The desktop's sound, while this viewer listens: Opus packets (mono, `frameSamples` samples
+ * each at `sampleRate`) end to end in `data`, `sizes` their lengths. Nothing is sent while the
+ * guest is silent. The viewer plays them with a short jitter buffer.
+ */
+export const audioMessageSchema = z.strictObject({
+  seq: z.number().int().min(1),
+  codec: z.literal('opus'),
+  sampleRate: z.number().int().min(8_000).max(48_000),
+  channels: z.number().int().min(1).max(2),
+  frameSamples: z.number().int().min(1).max(5_760),
+  /** When the guest's sound card played the first packet (gateway clock, ms since the epoch). */
+  capturedAt: z.number(),
+  sizes: z.array(z.number().int().min(1).max(1275)).min(1).max(100),
+  /** socket.io hands binary to the browser as an ArrayBuffer. */
+  data: z.union([z.instanceof(Uint8Array), z.instanceof(ArrayBuffer)]),
+});
+export type AudioMessage = z.infer<typeof audioMessageSchema>;
+
 export interface WatchersMessage {
   /** Everyone else attached to this VM, view-only shadows included. */
   viewers: Viewer[];
@@ -299,6 +324,7 @@ export interface ServerToClientEvents {
   'session:closed': (msg: ClosedMessage) => void;
   'display:resize': (msg: DisplayResizeMessage) => void;
   'display:update': (msg: DisplayUpdate) => void;
+  'audio:chunk': (msg: AudioMessage) => void;
   'vm:state': (msg: VmStateMessage) => void;
   'session:notice': (msg: SessionNotice) => void;
   'protocol:error': (msg: ProtocolErrorMessage) => void;

@@ -25,6 +25,7 @@ import type { AttachClaims, SessionInfo } from '../protocol/internal.ts';
 import { ClientEncoder, splitRects } from '../encoder/client-encoder.ts';
 import { LagController } from '../encoder/quality.ts';
 import type { GatewayMetrics } from '../metrics.ts';
+import type { AudioChunk } from '@raydesk/hypervisor/api';
 import type { FeedSubscriber, VmFeed } from './feed.ts';
 import { StrikeCounter, TokenBucket, approxSize } from './limits.ts';
 import { DEFAULT_SMALL_UPDATE_TILES, frameDelayMs } from './pacing.ts';
@@ -53,6 +54,7 @@ export class ViewerSession implements FeedSubscriber {
   announced = false;
   bytesSent = 0;
   framesSent = 0;
+  audioBytesSent = 0;
 
   private seq = 0;
   private inFlight: { seq: number; sentAt: number } | null = null;
@@ -73,6 +75,10 @@ export class ViewerSession implements FeedSubscriber {
       if (!this.takeInputToken()) return;
       this.encoder.reset();
       this.schedule();
+    },
+    'audio:listen': (msg) => {
+      if (!this.takeInputToken() || !this.feed) return;
+      this.feed.setAudio(this, msg.on);
     },
     'input:key': (msg) => {
       if (!this.mayInput('input:key')) return;
@@ -191,6 +197,21 @@ export class ViewerSession implements FeedSubscriber {
     // The VM may come back as a new boot: keys held before must not stay down in it.
     if (waiting) this.releaseInput();
     this.socket.emit('session:notice', { code, message: NOTICE_MESSAGES[code], waiting });
+  }
+  onFeedAudio(chunk: AudioChunk): void {
+    if (this.closed) return;
+    const { seq, sampleRate, channels, frameSamples, capturedAt, sizes, data } = chunk;
+    this.audioBytesSent += data.byteLength;
+    this.socket.emit('audio:chunk', {
+      seq,
+      codec: 'opus',
+      sampleRate,
+      channels,
+      frameSamples,
+      capturedAt,
+      sizes,
+      data,
+    });
   }
   onFeedGone(reason: CloseReason, message: string): void {
     this.end(reason, { closed: { reason, message } });
