@@ -162,9 +162,8 @@ export class AudioPlayer {
     if (this.decoder && this.decoderConfig === config && this.decoder.state === 'configured')
       return this.decoder;
     this.closeDecoder();
-    const sampleRate = chunk.sampleRate;
     const decoder = new AudioDecoder({
-      output: (audio) => this.play(audio, sampleRate),
+      output: (audio) => this.play(audio),
       error: () => this.closeDecoder(),
     });
     decoder.configure({
@@ -183,8 +182,10 @@ export class AudioPlayer {
     this.decoder = null;
   }
 
-  private play(audio: AudioData, sampleRate: number): void {
+  private play(audio: AudioData): void {
     const context = this.context;
+    // Decoders may output at another rate than the stream's (Chromium's Opus gives 48 kHz).
+    const sampleRate = audio.sampleRate;
     const frames = audio.numberOfFrames;
     const samples = new Float32Array(frames);
     audio.copyTo(samples, { planeIndex: 0, format: 'f32-planar' });
