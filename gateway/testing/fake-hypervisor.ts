@@ -4,12 +4,14 @@
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server, type Socket } from 'socket.io';
-import type {
-  ControlClientToServer,
-  ControlServerToClient,
-  DisplayMode,
-  DomainInfo,
-  TileRect,
+import OpusScript from 'opusscript';
+import {
+  AUDIO_FORMAT,
+  type ControlClientToServer,
+  type ControlServerToClient,
+  type DisplayMode,
+  type DomainInfo,
+  type TileRect,
 } from '@raydesk/hypervisor/api';
 
 type Sock = Socket<ControlClientToServer, ControlServerToClient>;
@@ -23,6 +25,9 @@ export interface FakeVm {
   data: Uint8Array;
   dirty: Set<number>;
   watchers: Map<Sock, { keyframe: boolean }>;
+  /** Connections that asked for sound (`audio:listen`). */
+  listeners: Set<Sock>;
+  audioSeq: number;
   cursor: number;
   seq: number;
 }
@@ -35,6 +40,8 @@ export class FakeHypervisor {
   readonly chars: Array<{ id: string; char: string }> = [];
   readonly pointers: Array<{ id: string; x: number; y: number; buttons: number }> = [];
   watchCalls = 0;
+  listenCalls = 0;
+  unlistenCalls = 0;
   unwatchCalls = 0;
   framesOut = 0;
   private clock: NodeJS.Timeout;
@@ -75,6 +82,8 @@ export class FakeHypervisor {
       data: new Uint8Array(width * height * 4),
       dirty: new Set(),
       watchers: new Map(),
+      listeners: new Set(),
+      audioSeq: 0,
       cursor: 0,
       seq: 0,
     };
@@ -228,6 +237,52 @@ export class FakeHypervisor {
     };
   }
 
+  /**
+   * Plays a sine tone as the real host sends sound: Opus packets (libopus via opusscript) of
+   * AUDIO_FORMAT, a pull tick's worth per `audio:chunk`, to the connections that listen, in real
+   * time. Resolves when the tone is over.
+   */
+  async playTone(id: string, hz: number, ms: number): Promise<void> {
+    const vm = this.vms.get(id);
+    if (!vm) throw new Error(`no VM ${id}`);
+    const { sampleRate, frameSamples } = AUDIO_FORMAT;
+    const encoder = new OpusScript(sampleRate, 1, OpusScript.Application.AUDIO);
+    encoder.setBitrate(32_000);
+    const packetsPerChunk = 2;
+    const pcm = Buffer.alloc(frameSamples * 2);
+    let at = 0;
+    try {
+      for (let sent = 0; sent * frameSamples * 1000 < ms * sampleRate; sent += packetsPerChunk) {
+        const capturedAt = Date.now();
+        const packets: Buffer[] = [];
+        for (let p = 0; p < packetsPerChunk; p++) {
+          for (let i = 0; i < frameSamples; i++, at++)
+            pcm.writeInt16LE(
+              Math.round(12_000 * Math.sin((2 * Math.PI * hz * at) / sampleRate)),
+              i * 2,
+            );
+          packets.push(Buffer.from(encoder.encode(pcm, frameSamples)));
+        }
+        const chunk = {
+          domainId: vm.id,
+          seq: ++vm.audioSeq,
+          sampleRate,
+          channels: AUDIO_FORMAT.channels,
+          frameSamples,
+          capturedAt,
+          sizes: packets.map((p) => p.length),
+          data: new Uint8Array(Buffer.concat(packets)),
+        };
+        for (const socket of vm.listeners) socket.emit('audio:chunk', chunk);
+        await new Promise((r) =>
+          setTimeout(r, (packetsPerChunk * frameSamples * 1000) / sampleRate),
+        );
+      }
+    } finally {
+      encoder.delete();
+    }
+  }
+
   private onConnection(socket: Sock): void {
     const get = (req: unknown) => this.vms.get((req as { id?: string })?.id ?? '');
     const notFound = {
@@ -253,6 +308,18 @@ export class FakeHypervisor {
       const vm = get(req);
       if (vm) vm.watchers.delete(socket);
       this.unwatchCalls++;
+      ack({ ok: true, value: null });
+    });
+    socket.on('audio:listen', (req, ack) => {
+      const vm = get(req);
+      if (!vm) return ack(notFound);
+      this.listenCalls++;
+      vm.listeners.add(socket);
+      ack({ ok: true, value: null });
+    });
+    socket.on('audio:unlisten', (req, ack) => {
+      get(req)?.listeners.delete(socket);
+      this.unlistenCalls++;
       ack({ ok: true, value: null });
     });
     socket.on('display:refresh', (req, ack) => {
@@ -287,7 +354,10 @@ export class FakeHypervisor {
     socket.on('input:pointer', (req) => this.pointers.push(req as never));
     socket.on('input:wheel', () => {});
     socket.on('disconnect', () => {
-      for (const vm of this.vms.values()) vm.watchers.delete(socket);
+      for (const vm of this.vms.values()) {
+        vm.watchers.delete(socket);
+        vm.listeners.delete(socket);
+      }
     });
   }
 }

@@ -108,6 +108,10 @@ export type FrameAck = z.infer<typeof frameAckSchema>;
 
 export const refreshMessageSchema = z.strictObject({}).optional();
 
+/** Sound on or off for this viewer; a muted viewer gets no `audio:chunk`. */
+export const audioListenSchema = z.strictObject({ on: z.boolean() });
+export type AudioListenMessage = z.infer<typeof audioListenSchema>;
+
 /**
  * The screen size the controlling viewer wants the guest to have: its area in device pixels
  * within GUEST_SCREEN_LIMITS (@raydesk/common's fitGuestScreen computes it). The guest switches
@@ -133,6 +137,8 @@ const clientEvents = {
   'display:refresh': { schema: refreshMessageSchema },
   /** Fit the guest's screen to the viewer (controlling session only). */
   'display:size': { schema: screenSizeMessageSchema },
+  /** Unmute (start receiving `audio:chunk`) or mute. */
+  'audio:listen': { schema: audioListenSchema },
 } as const satisfies Record<string, { schema: z.ZodType }>;
 
 export type ClientEventName = keyof typeof clientEvents;
@@ -231,6 +237,25 @@ export interface DisplayUpdate {
   rects: WireRect[];
 }
 
+/**
+ * The desktop's sound, while this viewer listens: Opus packets (mono, `frameSamples` samples
+ * each at `sampleRate`) end to end in `data`, `sizes` their lengths. Nothing is sent while the
+ * guest is silent. The viewer plays them with a short jitter buffer.
+ */
+export const audioMessageSchema = z.strictObject({
+  seq: z.number().int().min(1),
+  codec: z.literal('opus'),
+  sampleRate: z.number().int().min(8_000).max(48_000),
+  channels: z.number().int().min(1).max(2),
+  frameSamples: z.number().int().min(1).max(5_760),
+  /** When the guest's sound card played the first packet (gateway clock, ms since the epoch). */
+  capturedAt: z.number(),
+  sizes: z.array(z.number().int().min(1).max(1275)).min(1).max(100),
+  /** socket.io hands binary to the browser as an ArrayBuffer. */
+  data: z.union([z.instanceof(Uint8Array), z.instanceof(ArrayBuffer)]),
+});
+export type AudioMessage = z.infer<typeof audioMessageSchema>;
+
 export interface WatchersMessage {
   /** Everyone else attached to this VM, view-only shadows included. */
   viewers: Viewer[];
@@ -322,6 +347,7 @@ export interface ServerToClientEvents extends TransferServerEvents {
   'session:closed': (msg: ClosedMessage) => void;
   'display:resize': (msg: DisplayResizeMessage) => void;
   'display:update': (msg: DisplayUpdate) => void;
+  'audio:chunk': (msg: AudioMessage) => void;
   'vm:state': (msg: VmStateMessage) => void;
   'session:notice': (msg: SessionNotice) => void;
   'protocol:error': (msg: ProtocolErrorMessage) => void;

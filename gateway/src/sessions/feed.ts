@@ -8,7 +8,9 @@
 import { EventEmitter } from 'node:events';
 import {
   HypervisorError,
+  audioChunkSchema,
   domainMovedSchema,
+  type AudioChunk,
   type DisplayFrame,
   type DisplayResize,
   type DomainInfo,
@@ -35,6 +37,8 @@ export interface FeedSubscriber {
   onFeedClipboard(text: string): void;
   /** The files the guest offers in ~/Send to browser changed. */
   onFeedOutbox(files: OutboxFile[]): void;
+  /** The guest's sound, for subscribers that asked for it (`setAudio`). */
+  onFeedAudio(chunk: AudioChunk): void;
 }
 
 /** Why a feed has no usable picture right now. */
@@ -68,6 +72,10 @@ export class VmFeed extends EventEmitter<FeedEvents> {
   /** Encodings of `fb` shared by every viewer's encoder: in-sync viewers encode once. */
   readonly regions = new RegionCache();
   readonly subscribers = new Set<FeedSubscriber>();
+  /** Subscribers that want sound; the host sends it only while there is one. */
+  readonly audioSubscribers = new Set<FeedSubscriber>();
+  audioChunksIn = 0;
+  audioBytesIn = 0;
   /** True once the first full frame (keyframe) arrived. */
   ready = false;
   state: DomainState | null = null;
@@ -80,6 +88,9 @@ export class VmFeed extends EventEmitter<FeedEvents> {
   private info: DomainInfo | null = null;
   /** Our watch is registered with the hypervisor on its current connection. */
   private watchActive = false;
+  /** Our audio listen is registered there (it goes with the watch's connection). */
+  private listenActive = false;
+  private listenSync: Promise<void> = Promise.resolve();
   private watching: Promise<void> | null = null;
   /** A keyframe arrived since the current watch began. */
   private freshKeyframe = false;
@@ -178,6 +189,7 @@ export class VmFeed extends EventEmitter<FeedEvents> {
     this.pendingMove = null;
     this.hostValue = host;
     this.watchActive = false;
+    this.listenActive = false;
     this.freshKeyframe = false;
     this.log.info(
       { vm: this.vmId, from: previous.id, to: host.id, early: pending?.watched === true },
@@ -261,6 +273,7 @@ export class VmFeed extends EventEmitter<FeedEvents> {
         if (this.stopped) return;
         this.watchActive = true;
         this.onResize(size);
+        this.syncListen();
       } catch (error) {
         this.onHostError(error, 'watch');
       }
@@ -292,8 +305,41 @@ export class VmFeed extends EventEmitter<FeedEvents> {
   /** The host connection dropped: the watch is gone with it (the host may be restarting). */
   onHostLost(): void {
     this.watchActive = false;
+    this.listenActive = false;
     this.hostWasLost = true;
     this.setOutage('host-unreachable');
+  }
+
+  // ---- Sound ------------------------------------------------------------------------------
+
+  /** Turns sound on or off for one subscriber; the host listen follows whether anyone wants it. */
+  setAudio(subscriber: FeedSubscriber, on: boolean): void {
+    if (on && this.subscribers.has(subscriber)) this.audioSubscribers.add(subscriber);
+    else this.audioSubscribers.delete(subscriber);
+    this.syncListen();
+  }
+
+  /** Brings the host's listen in line with the subscribers, one request at a time. */
+  private syncListen(): void {
+    this.listenSync = this.listenSync.then(async () => {
+      const want = this.audioSubscribers.size > 0 && this.watchActive && !this.stopped;
+      if (want === this.listenActive) return;
+      const client = this.host.client;
+      try {
+        if (want) await client.listen(this.vmId);
+        else await client.unlisten(this.vmId);
+        this.listenActive = want;
+      } catch (error) {
+        // The watch's own error handling retries the watch, which listens again once it holds.
+        this.log.debug({ vm: this.vmId, want, err: String(error) }, 'feed: audio listen failed');
+      }
+    });
+  }
+
+  onAudio(chunk: AudioChunk): void {
+    this.audioChunksIn++;
+    this.audioBytesIn += chunk.data.byteLength;
+    for (const s of this.audioSubscribers) s.onFeedAudio(chunk);
   }
 
   // ---- Host events ------------------------------------------------------------------------
@@ -455,6 +501,8 @@ export class VmFeed extends EventEmitter<FeedEvents> {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
     this.emit('change');
+    this.audioSubscribers.clear();
+    this.listenActive = false;
     if (!this.watchActive) return;
     this.watchActive = false;
     try {
@@ -485,6 +533,12 @@ export class FeedRegistry {
       const feed = this.feeds.get(frame?.domainId);
       if (feed && feed.host === host) feed.onFrame(frame);
       else if (feed && feed.movingTo === host) feed.onPendingFrame(host, frame);
+    });
+    socket.on('audio:chunk', (event) => {
+      const chunk = audioChunkSchema.safeParse(event);
+      if (!chunk.success) return;
+      const feed = this.feeds.get(chunk.data.domainId);
+      if (feed && feed.host === host) feed.onAudio(chunk.data);
     });
     socket.on('display:resize', (size) => {
       const feed = this.feeds.get(size?.domainId);
@@ -563,6 +617,7 @@ export class FeedRegistry {
   release(vmId: string, subscriber: FeedSubscriber, lingerMs = this.lingerMs): void {
     const feed = this.feeds.get(vmId);
     if (!feed || !feed.subscribers.delete(subscriber)) return;
+    if (feed.audioSubscribers.has(subscriber)) feed.setAudio(subscriber, false);
     if (feed.subscribers.size > 0) return;
     const drop = () => {
       if (feed.subscribers.size > 0 || this.feeds.get(vmId) !== feed) return;

@@ -25,6 +25,7 @@ import type { AttachClaims, SessionInfo } from '../protocol/internal.ts';
 import { ClientEncoder, splitRects } from '../encoder/client-encoder.ts';
 import { LagController } from '../encoder/quality.ts';
 import type { GatewayMetrics } from '../metrics.ts';
+import type { AudioChunk } from '@raydesk/hypervisor/api';
 import type { FeedSubscriber, VmFeed } from './feed.ts';
 import { StrikeCounter, TokenBucket, approxSize } from './limits.ts';
 import { DEFAULT_SMALL_UPDATE_TILES, frameDelayMs } from './pacing.ts';
@@ -57,6 +58,7 @@ export class ViewerSession implements FeedSubscriber {
   framesSent = 0;
   /** Clipboard and files for this viewer (sessions/transfer.ts). */
   readonly transfer: SessionTransfer;
+  audioBytesSent = 0;
 
   private seq = 0;
   private inFlight: { seq: number; sentAt: number } | null = null;
@@ -82,6 +84,10 @@ export class ViewerSession implements FeedSubscriber {
       // Only the VM's controlling viewer (its owner) sizes its screen; a shadow does not.
       if (!this.mayInput('display:size')) return;
       void this.feed.screen.request(msg);
+    },
+    'audio:listen': (msg) => {
+      if (!this.takeInputToken() || !this.feed) return;
+      this.feed.setAudio(this, msg.on);
     },
     'input:key': (msg) => {
       if (!this.mayInput('input:key')) return;
@@ -216,6 +222,21 @@ export class ViewerSession implements FeedSubscriber {
     // The VM may come back as a new boot: keys held before must not stay down in it.
     if (waiting) this.releaseInput();
     this.socket.emit('session:notice', { code, message: NOTICE_MESSAGES[code], waiting });
+  }
+  onFeedAudio(chunk: AudioChunk): void {
+    if (this.closed) return;
+    const { seq, sampleRate, channels, frameSamples, capturedAt, sizes, data } = chunk;
+    this.audioBytesSent += data.byteLength;
+    this.socket.emit('audio:chunk', {
+      seq,
+      codec: 'opus',
+      sampleRate,
+      channels,
+      frameSamples,
+      capturedAt,
+      sizes,
+      data,
+    });
   }
   onFeedGone(reason: CloseReason, message: string): void {
     this.end(reason, { closed: { reason, message } });

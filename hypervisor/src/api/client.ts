@@ -192,6 +192,12 @@ export class HypervisorClient {
   unwatch(id: string) {
     return this.call('display:unwatch', { id });
   }
+  listen(id: string) {
+    return this.call('audio:listen', { id });
+  }
+  unlisten(id: string) {
+    return this.call('audio:unlisten', { id });
+  }
   refresh(id: string) {
     return this.call('display:refresh', { id });
   }

@@ -35,6 +35,7 @@ import {
   thumbnailSchema,
   wheelEventSchema,
   type Ack,
+  type AudioChunk,
   type DiskInfo,
   type DisplayFrame,
   type DisplayResize,
@@ -119,6 +120,9 @@ const calls = {
   /** Start receiving `display:frame` for a domain; the first frame is a keyframe. */
   'display:watch': { request: domainRefSchema, response: returns<DisplayResize>() },
   'display:unwatch': { request: domainRefSchema, response: returns<null>() },
+  /** Start receiving `audio:chunk` for a domain (the worker encodes only while someone listens). */
+  'audio:listen': { request: domainRefSchema, response: returns<null>() },
+  'audio:unlisten': { request: domainRefSchema, response: returns<null>() },
   /** Ask for a keyframe, e.g. after a viewer reconnects. */
   'display:refresh': { request: domainRefSchema, response: returns<null>() },
   /** Live relocation (pre-copy) of a running domain to another host; it keeps its id and disk. */
@@ -172,6 +176,7 @@ const inputs = {
 export interface ControlEvents {
   'display:frame': DisplayFrame;
   'display:resize': DisplayResize;
+  'audio:chunk': AudioChunk;
   'domain:state': DomainInfo;
   /** A relocation of the domain to that host began (a gateway may connect there ahead). */
   'domain:moving': DomainMoved;

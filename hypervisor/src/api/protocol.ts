@@ -188,6 +188,34 @@ export interface DisplayResize {
   mode: DisplayMode;
 }
 
+// ---- Sound ---------------------------------------------------------------------------------
+
+/** Audio on the control channel: Opus, mono, 20 ms packets at 24 kHz. */
+export const AUDIO_FORMAT = {
+  codec: 'opus',
+  sampleRate: 24_000,
+  channels: 1,
+  frameSamples: 480,
+} as const;
+
+/**
+ * The sound card's output over one pull tick (`audio:chunk`, while a connection listens):
+ * Opus packets end to end in `data`, `sizes` their lengths. Silence sends nothing.
+ */
+export const audioChunkSchema = z.strictObject({
+  domainId: domainIdSchema,
+  /** Per domain, from 1; a gap means chunks were dropped. */
+  seq: z.number().int().min(1),
+  sampleRate: z.literal(AUDIO_FORMAT.sampleRate),
+  channels: z.literal(AUDIO_FORMAT.channels),
+  frameSamples: z.literal(AUDIO_FORMAT.frameSamples),
+  /** When the first packet's samples left the guest's sound card (ms since the epoch). */
+  capturedAt: z.number(),
+  sizes: z.array(z.number().int().min(1).max(1275)).min(1).max(100),
+  data: z.instanceof(Uint8Array),
+});
+export type AudioChunk = z.infer<typeof audioChunkSchema>;
+
 // ---- Input ---------------------------------------------------------------------------------
 
 export const keyEventSchema = z.object({

@@ -50,3 +50,18 @@ test('editing the kernel config changes the kernel key and every image hash', ()
   assert.notEqual(kernelKey(recipe), kernelKey(recipe, edited));
   assert.notEqual(recipeHash({ recipe }), recipeHash({ recipe, readGuest: edited }));
 });
+
+test("the guest kernel drives v86's Sound Blaster 16, at the resources v86 gives it", () => {
+  const config = readFileSync(join(GUEST_DIR, RECIPES.desktop.kernel.config), 'utf8');
+  const options = new Map(parseConfigFragment(config).map((o) => [o.name, o.value]));
+  for (const name of ['ISA', 'ISA_DMA_API', 'SOUND', 'SND', 'SND_PCM', 'SND_ISA', 'SND_SB16'])
+    assert.equal(options.get(`CONFIG_${name}`), 'y', name);
+  // Nothing probes ISA cards: the boot line names v86's port, IRQ and DMA channels.
+  for (const recipe of [RECIPES.desktop, RECIPES.browser]) {
+    assert.match(
+      recipe.cmdline,
+      /snd_sb16\.port=0x220 snd_sb16\.irq=5 snd_sb16\.dma8=1 snd_sb16\.dma16=5/,
+    );
+    assert.ok(recipe.packages.includes('alsa-utils'), `${recipe.name} has speaker-test`);
+  }
+});

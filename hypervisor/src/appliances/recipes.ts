@@ -62,8 +62,10 @@ const KERNEL: KernelRecipe = {
   config: 'kernel/raydesk-i386.config',
 };
 // quiet: the serial console is slow under emulation; init and agent still log to ttyS0.
-const CMDLINE_BASE =
-  'console=ttyS0,115200 root=/dev/sda rw quiet loglevel=3 tsc=reliable mitigations=off';
+// snd_sb16.*: the built-in SB16 driver does not probe ISA; these are v86's fixed resources.
+const SB16_PARAMS =
+  'snd_sb16.port=0x220 snd_sb16.irq=5 snd_sb16.dma8=1 snd_sb16.dma16=5 snd_sb16.mpu_port=0x330 snd_sb16.fm_port=0x388';
+const CMDLINE_BASE = `console=ttyS0,115200 root=/dev/sda rw quiet loglevel=3 tsc=reliable mitigations=off ${SB16_PARAMS}`;
 
 const COMMON_FILES: GuestFile[] = [
   { src: 'common/raydesk-init', dest: '/sbin/raydesk-init', mode: 0o755 },
@@ -108,6 +110,7 @@ const X_PACKAGES = [
   'x11-utils', // xwininfo, for the readiness check
   'xkb-data',
   'fonts-dejavu-core',
+  'alsa-utils', // speaker-test, aplay: the agent's `sound tone` plays through the SB16
 ];
 
 export const RECIPES: Record<ApplianceName, ApplianceRecipe> = {

@@ -18,7 +18,7 @@ import type {
   ControlServerToClient,
   InputHandlers,
 } from '../api/contract.ts';
-import type { DisplayFrame, DisplayResize } from '../api/protocol.ts';
+import type { AudioChunk, DisplayFrame, DisplayResize } from '../api/protocol.ts';
 import type { OutboxFile } from '../api/transfer.ts';
 import { serveContract, type ControlSocket } from './control-dispatch.ts';
 import { encodePng, scaleToWidth } from './devices/png.ts';
@@ -128,6 +128,7 @@ export class ControlServer {
 /** The displays one control connection watches: their frames go to its socket. */
 class Watches {
   private readonly watched = new Map<string, () => void>();
+  private readonly listened = new Map<string, () => void>();
 
   constructor(private readonly socket: ControlSocket) {}
 
@@ -169,11 +170,30 @@ class Watches {
   }
 
   unwatch(id: string): void {
+    this.unlisten(id);
     this.watched.get(id)?.();
     this.watched.delete(id);
   }
 
+  /** Starts sending the domain's sound (`audio:chunk`) to this connection. */
+  listen(domain: Domain): void {
+    if (this.listened.has(domain.id)) return;
+    const onAudio = (chunk: AudioChunk) => this.socket.emit('audio:chunk', chunk);
+    domain.on('audio', onAudio);
+    this.listened.set(domain.id, () => {
+      domain.off('audio', onAudio);
+      domain.unlisten(this.socket.id);
+    });
+    domain.listen(this.socket.id);
+  }
+
+  unlisten(id: string): void {
+    this.listened.get(id)?.();
+    this.listened.delete(id);
+  }
+
   clear(): void {
+    for (const id of [...this.listened.keys()]) this.unlisten(id);
     for (const id of [...this.watched.keys()]) this.unwatch(id);
   }
 }
@@ -244,6 +264,14 @@ function controlHandlers(host: Host): ControlHandlers {
       'display:watch': async ({ id }, watches) => watches.watch(await host.ensureAwake(id)),
       'display:unwatch': ({ id }, watches) => {
         watches.unwatch(id);
+        return null;
+      },
+      'audio:listen': ({ id }, watches) => {
+        watches.listen(host.get(id));
+        return null;
+      },
+      'audio:unlisten': ({ id }, watches) => {
+        watches.unlisten(id);
         return null;
       },
       'display:refresh': ({ id }, watches) => {

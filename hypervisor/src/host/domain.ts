@@ -3,6 +3,7 @@
 import { EventEmitter } from 'node:events';
 import type {
   ApplianceName,
+  AudioChunk,
   DisplayFrame,
   DisplayMode,
   DisplayResize,
@@ -50,6 +51,7 @@ export interface DomainEvents {
   state: [DomainInfo];
   frame: [DisplayFrame];
   resize: [DisplayResize];
+  audio: [AudioChunk];
   agent: [string];
   booted: [BootTimes];
   cpu: [CpuUsage];
@@ -75,7 +77,10 @@ export class Domain extends EventEmitter<DomainEvents> {
   private startedAt: Date | null = null;
   private error: string | null = null;
   private readonly watchers = new Set<string>();
+  /** Connections that want the sound card's output; the worker encodes only while there are. */
+  private readonly audioListeners = new Set<string>();
   private seq = 0;
+  private audioSeq = 0;
   private screen: { width: number; height: number; mode: DisplayMode } = {
     width: 0,
     height: 0,
@@ -239,6 +244,9 @@ export class Domain extends EventEmitter<DomainEvents> {
             case 'frame':
               this.emit('frame', { domainId: this.id, seq: ++this.seq, ...message.frame });
               return;
+            case 'audio':
+              this.emit('audio', { domainId: this.id, seq: ++this.audioSeq, ...message.audio });
+              return;
             case 'resize':
               this.screen = { width: message.width, height: message.height, mode: message.mode };
               this.emit('resize', { domainId: this.id, ...this.screen });
@@ -276,6 +284,7 @@ export class Domain extends EventEmitter<DomainEvents> {
       });
       this.worker = worker;
       if (this.watchers.size > 0) worker.send({ type: 'watch', watching: true });
+      if (this.audioListeners.size > 0) worker.send({ type: 'audio-listen', listening: true });
       if (this.cpuBudget) worker.send({ type: 'cpu-budget', budget: this.cpuBudget });
       if (this.keyboardLayoutValue) {
         worker.send({ type: 'keyboard-layout', layout: this.keyboardLayoutValue });
@@ -344,6 +353,7 @@ export class Domain extends EventEmitter<DomainEvents> {
     this.worker = null;
     this.transition('stopped');
     this.watchers.clear();
+    this.audioListeners.clear();
     this.abandonBoot?.(new Error(`domain ${this.id} was destroyed while starting`));
     this.abandonBoot = null;
     if (worker) await this.endWorker(worker);
@@ -435,6 +445,7 @@ export class Domain extends EventEmitter<DomainEvents> {
     this.worker = null;
     this.stateValue = 'stopped';
     this.watchers.clear();
+    this.audioListeners.clear();
     if (worker) await worker.terminate();
     await this.console.close();
   }
@@ -466,6 +477,19 @@ export class Domain extends EventEmitter<DomainEvents> {
     }
     this.emitState();
     if (this.watchers.size === 0) this.emit('in-use', false);
+  }
+
+  /** Starts sending `audio` for this listener (a control connection). */
+  listen(listenerId: string): void {
+    assertOperation(this.id, 'watch', this.stateValue);
+    this.audioListeners.add(listenerId);
+    if (this.audioListeners.size === 1)
+      this.worker?.send({ type: 'audio-listen', listening: true });
+  }
+
+  unlisten(listenerId: string): void {
+    if (!this.audioListeners.delete(listenerId) || this.audioListeners.size > 0) return;
+    this.worker?.send({ type: 'audio-listen', listening: false });
   }
 
   requestKeyframe(): void {

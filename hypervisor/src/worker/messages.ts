@@ -1,6 +1,7 @@
 // Messages between the host daemon (parent) and a domain worker. Both sides are our own code
 // in one process, so these are plain types; untrusted input is validated before it gets here.
 import type { DisplayMode, KeyboardLayout } from '../api/protocol.ts';
+import type { CapturedAudio } from './devices/audio/index.ts';
 import type { CapturedFrame, DisplaySnapshot } from './devices/display/index.ts';
 import type { CpuBudget, CpuUsage } from './cpu-governor.ts';
 import type { DiskReport, OverlayBase } from './devices/disk/overlay-store.ts';
@@ -65,6 +66,8 @@ export type ParentToWorker =
   | { type: 'save'; requestId: number }
   | { type: 'watch'; watching: boolean }
   | { type: 'keyframe' }
+  /** Encode the sound card's output and post it (`audio`) while true. */
+  | { type: 'audio-listen'; listening: boolean }
   | { type: 'screen'; requestId: number }
   | { type: 'key'; code: string; down: boolean }
   /** A character to type with the keys the guest's layout needs for it. */
@@ -136,6 +139,7 @@ export type WorkerToParent =
       restoreMs: number;
     }
   | { type: 'frame'; frame: WorkerFrame }
+  | { type: 'audio'; audio: CapturedAudio }
   | { type: 'resize'; width: number; height: number; mode: DisplayMode }
   | { type: 'console'; bytes: Uint8Array }
   | { type: 'agent-event'; line: string }

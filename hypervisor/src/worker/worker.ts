@@ -5,6 +5,7 @@ import { performance } from 'node:perf_hooks';
 import { parentPort } from 'node:worker_threads';
 import { V86 } from 'v86';
 import { GuestAgentClient } from './devices/agent/guest-agent-client.ts';
+import { AudioDevice, type V86Sb16Like } from './devices/audio/index.ts';
 import { CowDisk } from './devices/disk/cow-disk.ts';
 import { DurableOverlay } from './devices/disk/durable-overlay.ts';
 import { MemoryOverlay, type OverlayStore } from './devices/disk/overlay-store.ts';
@@ -70,6 +71,7 @@ class DomainRuntime {
   private readonly emulator: V86;
   private readonly display: DisplayDevice;
   private readonly input: InputDevice;
+  private readonly audio: AudioDevice;
   private readonly agent: GuestAgentClient;
   private readonly disk: CowDisk;
   private frameTimer: NodeJS.Timeout | null = null;
@@ -147,6 +149,9 @@ class DomainRuntime {
     );
     this.agent.onEvent((line) => post({ type: 'agent-event', line }));
 
+    this.audio = new AudioDevice(this.emulator as never, (audio) =>
+      post({ type: 'audio', audio }, [audio.data.buffer as ArrayBuffer]),
+    );
     this.display.onResize((size) => post({ type: 'resize', ...size }));
     this.emulator.add_listener('serial0-output-byte', (byte) => {
       this.consoleChunks.push(byte);
@@ -170,7 +175,10 @@ class DomainRuntime {
           return;
         }
         this.memoryLoaded(regions);
-        if (config.initialState) await this.emulator.restore_state(config.initialState);
+        if (config.initialState) {
+          await this.emulator.restore_state(config.initialState);
+          this.audio.restoredFrom(soundCard(v86));
+        }
         // Snapshot blocks loaded into a fresh personal overlay must be durable before it runs.
         await this.disk.settle();
         // The state is now in guest memory; keeping the copy would double this VM's footprint.
@@ -204,6 +212,7 @@ class DomainRuntime {
           await this.emulator.stop();
           await this.disk.settle();
           this.paused = true;
+          this.audio.setPaused(true);
           this.updateFrameClock();
           return null;
         });
@@ -211,6 +220,7 @@ class DomainRuntime {
         return this.reply(message.requestId, async () => {
           await this.emulator.run();
           this.paused = false;
+          this.audio.setPaused(false);
           this.updateFrameClock();
           this.sendFrame(true);
           return null;
@@ -232,6 +242,9 @@ class DomainRuntime {
         this.watching = message.watching;
         this.updateFrameClock();
         if (this.watching && !this.arriving) this.sendFrame(true);
+        return;
+      case 'audio-listen':
+        this.audio.setListening(message.listening);
         return;
       case 'keyframe':
         if (!this.arriving) this.sendFrame(true);
@@ -359,6 +372,7 @@ class DomainRuntime {
           }
           const started = performance.now();
           await restoreOverMemory(this.emulator as unknown as V86WithMemory, message.deviceState);
+          this.audio.restoredFrom(soundCard((this.emulator as unknown as { v86: unknown }).v86));
           this.incomingRestoreMs = performance.now() - started;
           this.paused = true;
           return this.incomingRestoreMs;
@@ -534,6 +548,11 @@ class DomainRuntime {
         }),
     );
   }
+}
+
+/** v86's SB16 (always present), for its state after a restore. */
+function soundCard(v86: unknown): V86Sb16Like | undefined {
+  return (v86 as { cpu?: { devices?: { sb16?: V86Sb16Like } } }).cpu?.devices?.sb16;
 }
 
 function openOverlay(config: DomainBootConfig): OverlayStore {

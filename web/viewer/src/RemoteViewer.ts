@@ -2,7 +2,7 @@
 // over socket.io-client, which owns its reconnection: every connection lost for any cause but
 // a takeover, a sign-out, an administrator's disconnect or a refusal is retried with backoff
 // (reconnect.ts), each time with a fresh attach token from the portal. Plus the DOM it owns
-// inside a container: toolbar (status pill, Ctrl-Alt-Del, clipboard send, fullscreen,
+// inside a container: toolbar (status pill, sound, Ctrl-Alt-Del, clipboard send, fullscreen,
 // disconnect), the canvas ("Remote desktop") and overlays.
 // First: the gateway protocol below builds zod schemas (see zod-jitless.ts).
 import '@raydesk/common/zod-jitless';
@@ -19,6 +19,7 @@ import {
   type SessionReady,
   type Viewer,
 } from '@raydesk/gateway/protocol';
+import { AudioPlayer, type SoundState } from './audio.ts';
 import { Display } from './Display.ts';
 import { handshakeErrorText } from './handshake-errors.ts';
 import { KeyboardCapture, TextFieldCapture } from './keyboard.ts';
@@ -86,10 +87,24 @@ export interface RemoteViewerOptions {
    * controlling session asks.
    */
   followWindow?: boolean;
+  /** Play the desktop's sound (default true; the toolbar's button mutes it). */
+  sound?: boolean;
+  /** Every decoded block of the desktop's sound (mono samples), e.g. for a level meter. */
+  onAudioSamples?: (samples: Float32Array, sampleRate: number, transitMs: number) => void;
 }
 
 /** A window being dragged fires resizes continuously: ask the guest once it settles. */
 const SCREEN_SIZE_DEBOUNCE_MS = 300;
+
+const SOUND_LABELS: Record<SoundState, { text: string; title: string }> = {
+  on: { text: 'Sound on', title: 'Mute the desktop' },
+  muted: { text: 'Muted', title: 'Play the desktop’s sound' },
+  blocked: { text: 'Sound: click', title: 'The browser starts sound after a click or key press' },
+  unavailable: {
+    text: 'No sound',
+    title: 'This browser plays the desktop’s sound only on a secure (https) page',
+  },
+};
 
 type ViewerSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
@@ -124,6 +139,7 @@ export class RemoteViewer {
   readonly root: HTMLDivElement;
   readonly canvas: HTMLCanvasElement;
   readonly display: Display;
+  readonly audio: AudioPlayer;
   state: ViewerState = 'idle';
   mode: 'control' | 'view' | null = null;
   sessionId: string | null = null;
@@ -198,6 +214,7 @@ export class RemoteViewer {
       b.addEventListener('click', onClick);
       return b;
     };
+    const sound = button('Sound', 'Mute the desktop', () => this.audio.toggle(), 'rd-sound');
     const cad = button('Ctrl-Alt-Del', 'Send Ctrl+Alt+Delete', () => this.sendCtrlAltDel());
     const clip = button('Clipboard', "The desktop's clipboard, and text to send to it", () =>
       this.toggleClipboardPanel(),
@@ -243,6 +260,7 @@ export class RemoteViewer {
       badge,
       el('span', { className: 'rd-spacer' }),
       keys,
+      sound,
       cad,
       clip,
       physical,
@@ -340,6 +358,21 @@ export class RemoteViewer {
       keysButton: physical,
     };
 
+    this.audio = new AudioPlayer(container.ownerDocument, {
+      onListenChange: (on) => {
+        if (this.socket?.connected) this.socket.emit('audio:listen', { on });
+      },
+      onStateChange: (state) => {
+        sound.textContent = SOUND_LABELS[state].text;
+        sound.title = SOUND_LABELS[state].title;
+        sound.setAttribute('aria-pressed', String(state === 'on'));
+        sound.disabled = state === 'unavailable';
+      },
+      onSamples: options.onAudioSamples,
+    });
+    if (options.sound === false) this.audio.setWanted(false);
+    else this.audio.setWanted(true);
+
     this.policy = new ReconnectPolicy(options.reconnect);
     const sendChar = (char: string) => this.emitInput('input:char', { char });
     this.keyboard = new KeyboardCapture(
@@ -412,6 +445,7 @@ export class RemoteViewer {
     this.textField.destroy();
     this.touch.cancel();
     this.container.ownerDocument.defaultView?.removeEventListener('focus', this.syncClipboard);
+    this.audio.destroy();
     this.resizeObserver?.disconnect();
     if (this.screenSizeTimer) clearTimeout(this.screenSizeTimer);
     cancelAnimationFrame(this.pointerFrame);
@@ -459,6 +493,7 @@ export class RemoteViewer {
       this.fit();
     });
     socket.on('display:update', (update) => this.onUpdate(update));
+    socket.on('audio:chunk', (chunk) => this.audio.receive(chunk));
     socket.on('session:watchers', ({ viewers }) => {
       this.watchers = viewers;
       this.renderBadge();
@@ -622,6 +657,7 @@ export class RemoteViewer {
     if (ready.mode === 'view') this.root.setAttribute('data-view-only', '');
     else this.root.removeAttribute('data-view-only');
     this.readyAt = Date.now();
+    this.audio.sessionStarted();
     this.setState('connected', { mode: ready.mode });
     this.renderBadge();
     this.requestedSize = null;

@@ -17,6 +17,7 @@ export {
   type ReconnectPolicyOptions,
 } from './reconnect.ts';
 export { statusText } from './status.ts';
+export { AudioPlayer, type AudioStats, type SoundState } from './audio.ts';
 export { Display } from './Display.ts';
 export { DECODERS, FillDecoder, ImageDecoder, type RectDecoder, type Paint } from './decoders.ts';
 export { KeyboardCapture } from './keyboard.ts';

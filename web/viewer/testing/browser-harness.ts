@@ -44,6 +44,7 @@ const PAGE = (gatewayUrl: string, vm: string) => `<!doctype html>
   window.__states = [];
   window.__paints = [];
   window.__keys = [];
+  window.__audio = [];
   window.addEventListener('keydown', (e) => window.__keys.push(performance.now()), true);
   const viewer = new RaydeskViewer.RemoteViewer(document.getElementById('app'), {
     gatewayUrl: ${JSON.stringify(gatewayUrl)},
@@ -58,6 +59,9 @@ const PAGE = (gatewayUrl: string, vm: string) => `<!doctype html>
     },
     onStateChange: (state, detail) => window.__states.push({ state, detail, at: performance.now() }),
     onPaint: (info) => window.__paints.push(info),
+    // Decoded sound: when each block arrived (page clock, ms since the epoch) and its samples.
+    onAudioSamples: (samples, rate, transitMs) =>
+      window.__audio.push({ at: Date.now(), rate, transitMs, samples: Array.from(samples) }),
   });
   window.__viewer = viewer;
   viewer.connect();
@@ -147,6 +151,27 @@ export const CANVAS_HASH_SCRIPT = () => {
   for (let i = 0; i < d.length; i += 7) h = Math.imul(h ^ d[i]!, 16777619);
   return h >>> 0;
 };
+
+/** Dominant frequency of mono samples by a DFT scan over 100..2000 Hz in 5 Hz steps. */
+export function dominantFrequency(samples: ArrayLike<number>, sampleRate: number): number {
+  let best = 0;
+  let bestPower = -1;
+  for (let hz = 100; hz <= 2000; hz += 5) {
+    let re = 0;
+    let im = 0;
+    const w = (2 * Math.PI * hz) / sampleRate;
+    for (let i = 0; i < samples.length; i++) {
+      re += samples[i]! * Math.cos(w * i);
+      im -= samples[i]! * Math.sin(w * i);
+    }
+    const power = re * re + im * im;
+    if (power > bestPower) {
+      bestPower = power;
+      best = hz;
+    }
+  }
+  return best;
+}
 
 export function percentile(values: number[], p: number): number {
   const s = [...values].sort((a, b) => a - b);
