@@ -261,7 +261,7 @@ describe('faults: kill -9 of each part under the supervisor', () => {
   /** Types a line into the desktop's terminal through the viewer's clipboard panel. */
   async function typeLine(line: string): Promise<void> {
     await page.getByRole('button', { name: 'Clipboard' }).click();
-    await page.getByLabel('Text to type into the desktop').fill(`${line}\n`);
+    await page.getByLabel('Clipboard text').fill(`${line}\n`);
     await page.getByRole('button', { name: 'Type it' }).click();
     await page.locator('.rd-hint', { hasText: 'Sent' }).waitFor({ timeout: 60_000 });
     await page.getByRole('button', { name: 'Close' }).click();
