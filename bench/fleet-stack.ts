@@ -81,7 +81,8 @@ export async function startRelocationStack(memoryBudgetMiB = 1536): Promise<Relo
       pages.push(server);
       const context = await browser.newContext({ viewport: { width: 1100, height: 860 } });
       const page = await context.newPage();
-      await page.goto(server.url);
+      // The guest keeps its screen size: relocation figures must not include a mode switch.
+      await page.goto(`${server.url}/?follow=off`);
       const viewer: FleetViewer = {
         context,
         page,

@@ -57,6 +57,9 @@ const PAGE = (gatewayUrl: string, vm: string) => `<!doctype html>
       if (!r.ok) throw new Error('the portal answered ' + r.status);
       return r.text();
     },
+    // ?follow=off keeps the guest's screen size: a test of something else then does not share
+    // its first seconds with the guest's mode switch (X is busy for 1-4 s while xrandr runs).
+    followWindow: params.get('follow') !== 'off',
     onStateChange: (state, detail) => window.__states.push({ state, detail, at: performance.now() }),
     onPaint: (info) => window.__paints.push(info),
     // Decoded sound: when each block arrived (page clock, ms since the epoch) and its samples.
