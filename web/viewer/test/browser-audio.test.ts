@@ -82,7 +82,9 @@ test(
     });
     try {
       const page = await (await browser.newContext()).newPage();
-      await page.goto(server.url);
+      // The guest keeps its screen size: the agent runs one request at a time, and a mode switch
+      // on open would hold the tone requests back.
+      await page.goto(`${server.url}/?follow=off`);
       await page.waitForFunction(
         () => (window as unknown as AudioWindow).__viewer.state === 'connected',
         undefined,
@@ -102,9 +104,11 @@ test(
       for (let round = 0; round < 3; round++) {
         const before = await blocks(page);
         const asked = Date.now();
-        await domain.agentRequest('sound', ['tone', '440', '2000']);
+        await domain.agentRequest('sound', ['tone', '440', '6000']);
         await page.waitForFunction(
-          (n) => (window as unknown as AudioWindow).__audio.length > n + 60,
+          // A fifth of a second of sound: the emulated guest's speaker-test underruns, so a tone
+          // leaves the card in bursts with silence between them (README, Sound).
+          (n) => (window as unknown as AudioWindow).__audio.length > n + 10,
           before,
           { timeout: 60_000 },
         );
@@ -114,17 +118,21 @@ test(
         );
         toFirstSound.push(received[0]!.at - asked);
         transit.push(...received.map((b) => b.transitMs));
-        await sleep(2500);
+        await domain.agentRequest('sound', ['stop']);
+        await sleep(1500);
       }
       const rate = received[0]!.rate;
-      const samples = received.flatMap((b) => b.samples).slice(rate / 10, rate);
+      // The blocks that carry sound (the gaps of an underrun are silent), up to a second.
+      const loud = received.filter((b) => Math.max(...b.samples.map(Math.abs)) > 0.05);
+      const samples = loud.flatMap((b) => b.samples).slice(0, rate);
       const hz = dominantFrequency(samples, rate);
       let crossings = 0;
       for (let i = 1; i < samples.length; i++)
         if (samples[i - 1]! < 0 !== samples[i]! < 0) crossings++;
       const zeroCrossingHz = crossings / 2 / (samples.length / rate);
       assert.ok(Math.abs(hz - 440) <= 10, `DFT peak ${hz} Hz`);
-      assert.ok(Math.abs(zeroCrossingHz - 440) <= 15, `zero crossings give ${zeroCrossingHz} Hz`);
+      // Joined blocks start at arbitrary phases, so zero crossings are only roughly right here.
+      assert.ok(Math.abs(zeroCrossingHz - 440) <= 60, `zero crossings give ${zeroCrossingHz} Hz`);
 
       const s0 = await stats(page);
       const t0 = Date.now();
