@@ -58,15 +58,6 @@ interface FeedEvents {
   change: [];
 }
 
-/** The host a VM is moving to, and its frames from when the VM runs there until the switch. */
-interface PendingMove {
-  host: HypervisorHost;
-  watched: boolean;
-  frames: DisplayFrame[];
-}
-/** Frames held for a pending move; beyond this the switch watches afresh instead. */
-const MAX_PENDING_FRAMES = 120;
-
 export class VmFeed extends EventEmitter<FeedEvents> {
   readonly fb = new Framebuffer();
   /** Encodings of `fb` shared by every viewer's encoder: in-sync viewers encode once. */
@@ -116,8 +107,6 @@ export class VmFeed extends EventEmitter<FeedEvents> {
     onFailed: (size, error) =>
       this.log.warn({ vm: this.vmId, ...size, err: error }, 'guest screen size not set'),
   });
-  /** A relocation announced (`domain:moving`): the target, watched ahead of the switch. */
-  private pendingMove: PendingMove | null = null;
 
   constructor(
     readonly vmId: string,
@@ -133,77 +122,19 @@ export class VmFeed extends EventEmitter<FeedEvents> {
   }
 
   /**
-   * The VM is about to be relocated to `host` (`domain:moving`): watch it there already, so
-   * that the switch waits for nothing. Its frames are held until the move is decided (`moveTo`);
-   * the target sends them only once the VM runs there, starting with a keyframe.
-   */
-  expectMove(host: HypervisorHost): void {
-    if (host === this.hostValue || this.pendingMove?.host === host || this.stopped) return;
-    const pending: PendingMove = { host, watched: false, frames: [] };
-    this.pendingMove = pending;
-    host.client.watch(this.vmId).then(
-      () => {
-        pending.watched = true;
-        // The move was called off meanwhile: drop the watch again.
-        if (this.pendingMove !== pending && this.hostValue !== host) {
-          host.client.unwatch(this.vmId).catch(() => undefined);
-        }
-      },
-      (error: unknown) => {
-        if (this.pendingMove === pending) this.pendingMove = null;
-        this.log.debug({ vm: this.vmId, err: String(error) }, 'feed: early watch failed');
-      },
-    );
-  }
-
-  /** A frame from the host the VM is moving to, before the move is decided. */
-  onPendingFrame(host: HypervisorHost, frame: DisplayFrame): void {
-    const pending = this.pendingMove;
-    if (!pending || pending.host !== host) return;
-    if (frame.keyframe) pending.frames = [frame];
-    else if (pending.frames.length > 0) pending.frames.push(frame);
-    if (pending.frames.length > MAX_PENDING_FRAMES) pending.frames = [];
-  }
-
-  /** The host the VM was expected to move to dropped it: the move did not happen. */
-  cancelMove(host: HypervisorHost): void {
-    if (this.pendingMove?.host !== host) return;
-    this.pendingMove = null;
-    host.client.unwatch(this.vmId).catch(() => undefined);
-  }
-
-  /** The host the VM is expected to move to, if any. */
-  get movingTo(): HypervisorHost | null {
-    return this.pendingMove?.host ?? null;
-  }
-
-  /**
    * The VM was relocated to `host`: watch it there. Viewers keep the last picture (a short
-   * freeze) and their sockets stay as they are; of the new host's keyframe they get only the
-   * tiles that differ from it.
+   * freeze) until the new host's keyframe, and their sockets stay as they are.
    */
   moveTo(host: HypervisorHost): void {
     if (host === this.hostValue || this.stopped || this.gone) return;
     const previous = this.hostValue;
-    const pending = this.pendingMove?.host === host ? this.pendingMove : null;
-    this.pendingMove = null;
     this.hostValue = host;
     this.watchActive = false;
     this.listenActive = false;
     this.freshKeyframe = false;
-    this.log.info(
-      { vm: this.vmId, from: previous.id, to: host.id, early: pending?.watched === true },
-      'feed follows its VM',
-    );
+    this.log.info({ vm: this.vmId, from: previous.id, to: host.id }, 'feed follows its VM');
     // The source forgot the VM already; this only drops our watch entry there.
     previous.client.unwatch(this.vmId).catch(() => undefined);
-    if (pending?.watched && host.client.socket.connected) {
-      // Watched there since `domain:moving`: what it sent since it runs applies now, the
-      // rest comes as it does.
-      this.watchActive = true;
-      for (const frame of pending.frames) this.onFrame(frame);
-      return;
-    }
     void this.sync();
   }
 
@@ -362,10 +293,7 @@ export class VmFeed extends EventEmitter<FeedEvents> {
     // Before the first keyframe, partial updates would leave holes: wait for the keyframe.
     if (!this.ready && !frame.keyframe) return;
     const pixels = frame.pixels instanceof Uint8Array ? frame.pixels : new Uint8Array(frame.pixels);
-    // A keyframe over a picture viewers have (from the VM's new host after a relocation, or
-    // after a re-watch) sends them only the tiles that differ, not a whole new picture.
-    if (frame.keyframe && this.ready) this.fb.applyRectsChanged(frame.rects, pixels);
-    else this.fb.applyRects(frame.rects, pixels);
+    this.fb.applyRects(frame.rects, pixels);
     const changed = !this.ready || (frame.keyframe && !this.freshKeyframe);
     this.ready = true;
     if (frame.keyframe) this.freshKeyframe = true;
@@ -532,7 +460,6 @@ export class FeedRegistry {
     socket.on('display:frame', (frame) => {
       const feed = this.feeds.get(frame?.domainId);
       if (feed && feed.host === host) feed.onFrame(frame);
-      else if (feed && feed.movingTo === host) feed.onPendingFrame(host, frame);
     });
     socket.on('audio:chunk', (event) => {
       const chunk = audioChunkSchema.safeParse(event);
@@ -557,16 +484,12 @@ export class FeedRegistry {
     socket.on('domain:state', (info) => {
       const feed = this.feeds.get(info?.id);
       if (feed && feed.host === host) feed.onState(info);
-      else if (feed && feed.movingTo === host && info?.state === 'stopped') feed.cancelMove(host);
     });
     // A watched VM is about to move: connect to its target now, so the switch does not wait.
     socket.on('domain:moving', (event) => {
       const moving = domainMovedSchema.safeParse(event);
-      const feed = this.feeds.get(moving.data?.id ?? '');
-      if (!moving.success || !feed || feed.host !== host) return;
-      const target = this.directory.connect({ id: moving.data.hostId, url: moving.data.url });
-      this.wire(target);
-      feed.expectMove(target);
+      if (!moving.success || !this.feeds.has(moving.data.id)) return;
+      this.wire(this.directory.connect({ id: moving.data.hostId, url: moving.data.url }));
     });
     socket.on('domain:moved', (event) => {
       const moved = domainMovedSchema.safeParse(event);
