@@ -8,16 +8,13 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { chromium, type Browser } from 'playwright-core';
-import { createGateway, type Gateway } from '@raydesk/gateway/server';
-import { startEphemeralHypervisor, type RunningHypervisor } from '@raydesk/hypervisor/host';
-import { loadRootEnv, REPO_ROOT } from '@raydesk/common/node';
+import { startDesktopStack, type DesktopStack } from './lib/desktop-stack.ts';
+import { REPO_ROOT } from '@raydesk/common/node';
 import { waitFor } from '@raydesk/common/testing';
 import {
-  freePort,
   hashPassword,
   PORTAL_BUILD_ID,
   PORTAL_HOST_RESOLVER_RULE,
-  startPortalServer,
   type PortalServer,
 } from '@raydesk/web/testing';
 
@@ -29,40 +26,14 @@ const ALICE = { email: 'alice@keys.test', password: 'alice-password-keys', name:
 if (!existsSync(PORTAL_BUILD_ID))
   throw new Error('the portal is not built: run `npm run build -w web` first');
 
-let hypervisor: RunningHypervisor;
-let gateway: Gateway;
+let stack: DesktopStack;
 let portal: PortalServer;
 let browser: Browser;
 
 before(async () => {
   mkdirSync(SHOTS, { recursive: true });
-  loadRootEnv();
-  const port = await freePort();
-  const gatewaySecret = `keys-gateway-secret-${Date.now()}`;
-  const attachSecret = `keys-attach-secret-0123456789abcdef-${Date.now()}`;
-  hypervisor = await startEphemeralHypervisor();
-  gateway = createGateway({
-    config: {
-      host: '127.0.0.1',
-      port: 0,
-      secret: gatewaySecret,
-      attachTokenSecret: attachSecret,
-      hypervisorUrl: hypervisor.url,
-      hypervisorSecret: hypervisor.config.secret,
-      portalInternalUrl: `http://127.0.0.1:${port}`,
-      allowedOrigins: [],
-      logLevel: 'warn',
-    },
-  });
-  const { url: gatewayUrl } = await gateway.listen(0, '127.0.0.1');
-  portal = await startPortalServer({
-    port,
-    hypervisor: { port: hypervisor.config.port, secret: hypervisor.config.secret },
-    gatewayUrl,
-    gatewaySecret,
-    attachSecret,
-    admin: ADMIN,
-  });
+  stack = await startDesktopStack('keys', ADMIN);
+  ({ portal } = stack);
   await portal.db.user.create({
     data: {
       email: ALICE.email,
@@ -84,9 +55,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  await portal?.close();
-  await gateway?.close();
-  await hypervisor?.close();
+  await stack?.close();
 });
 
 test('a user picks German as their keyboard layout on the home page', async () => {

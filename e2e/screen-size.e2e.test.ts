@@ -16,17 +16,15 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { fitGuestScreen, type GuestScreenSize } from '@raydesk/common';
-import { loadRootEnv, REPO_ROOT } from '@raydesk/common/node';
+import { REPO_ROOT } from '@raydesk/common/node';
 import { waitFor } from '@raydesk/common/testing';
-import { createGateway, type Gateway } from '@raydesk/gateway/server';
 import { HypervisorClient } from '@raydesk/hypervisor/api';
-import { startEphemeralHypervisor, type RunningHypervisor } from '@raydesk/hypervisor/host';
+import type { RunningHypervisor } from '@raydesk/hypervisor/host';
+import { startDesktopStack, type DesktopStack } from './lib/desktop-stack.ts';
 import {
-  freePort,
   hashPassword,
   PORTAL_BUILD_ID,
   PORTAL_HOST_RESOLVER_RULE,
-  startPortalServer,
   type PortalServer,
 } from '@raydesk/web/testing';
 
@@ -46,8 +44,8 @@ if (!existsSync(CHROMIUM)) throw new Error(`Chromium is not installed at ${CHROM
 if (!existsSync(PORTAL_BUILD_ID))
   throw new Error('the portal is not built: run `npm run build -w web` first');
 
+let stack: DesktopStack;
 let hypervisor: RunningHypervisor;
-let gateway: Gateway;
 let portal: PortalServer;
 let browser: Browser;
 let hv: HypervisorClient;
@@ -114,33 +112,8 @@ const percentile = (sorted: number[], q: number) =>
 
 before(async () => {
   mkdirSync(SHOTS, { recursive: true });
-  loadRootEnv();
-  const port = await freePort();
-  const gatewaySecret = `screen-gateway-secret-${Date.now()}`;
-  const attachSecret = `screen-attach-secret-0123456789abcdef-${Date.now()}`;
-  hypervisor = await startEphemeralHypervisor();
-  gateway = createGateway({
-    config: {
-      host: '127.0.0.1',
-      port: 0,
-      secret: gatewaySecret,
-      attachTokenSecret: attachSecret,
-      hypervisorUrl: hypervisor.url,
-      hypervisorSecret: hypervisor.config.secret,
-      portalInternalUrl: `http://127.0.0.1:${port}`,
-      allowedOrigins: [],
-      logLevel: 'warn',
-    },
-  });
-  const { url: gatewayUrl } = await gateway.listen(0, '127.0.0.1');
-  portal = await startPortalServer({
-    port,
-    hypervisor: { port: hypervisor.config.port, secret: hypervisor.config.secret },
-    gatewayUrl,
-    gatewaySecret,
-    attachSecret,
-    admin: ADMIN,
-  });
+  stack = await startDesktopStack('screen', ADMIN);
+  ({ hypervisor, portal } = stack);
   await portal.db.user.create({
     data: {
       email: ALICE.email,
@@ -168,9 +141,7 @@ after(async () => {
   for (const ctx of contexts) await ctx.close().catch(() => undefined);
   await browser?.close();
   hv?.close();
-  await portal?.close();
-  await gateway?.close();
-  await hypervisor?.close();
+  await stack?.close();
 });
 
 test(
