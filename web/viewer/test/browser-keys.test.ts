@@ -8,13 +8,10 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { connect } from 'node:net';
 import { resolve } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import pino from 'pino';
 import { chromium, type Page } from 'playwright-core';
 import { REPO_ROOT } from '@raydesk/common/node';
 import { HypervisorClient } from '@raydesk/hypervisor/api';
 import { startEphemeralHypervisor } from '@raydesk/hypervisor/host';
-import { createGateway } from '@raydesk/gateway/server';
 import {
   CHROMIUM,
   CHROMIUM_ARGS,
@@ -22,6 +19,7 @@ import {
   bundleViewer,
   chromiumMissing,
   servePage,
+  startTestGateway,
 } from '../testing/browser-harness.ts';
 
 const ARTIFACTS = resolve(REPO_ROOT, 'artifacts');
@@ -56,22 +54,7 @@ test(
     await hv.host.get(vm.id).guestRefreshed;
     assert.equal(await probe.setKeyboardLayout(vm.id, 'de'), 'de');
 
-    const attachSecret = randomBytes(32).toString('hex');
-    const gateway = createGateway({
-      config: {
-        host: '0.0.0.0',
-        port: 0,
-        secret: randomBytes(16).toString('hex'),
-        attachTokenSecret: attachSecret,
-        hypervisorUrl: hv.url,
-        hypervisorSecret: hv.config.secret,
-        portalInternalUrl: null,
-        allowedOrigins: [],
-        logLevel: 'silent',
-      },
-      logger: pino({ level: 'silent' }),
-    });
-    const { url: gatewayUrl } = await gateway.listen(0, '0.0.0.0');
+    const { gateway, attachSecret, url: gatewayUrl } = await startTestGateway(hv, '0.0.0.0');
     const gatewayPort = new URL(gatewayUrl).port;
     const server = await servePage({
       gatewayUrl: `http://${HOST_NAME}:${gatewayPort}`,

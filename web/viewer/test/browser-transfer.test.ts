@@ -10,12 +10,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { test } from 'node:test';
-import pino from 'pino';
 import { chromium, type Page } from 'playwright-core';
 import { REPO_ROOT } from '@raydesk/common/node';
 import { HypervisorClient } from '@raydesk/hypervisor/api';
 import { startEphemeralHypervisor } from '@raydesk/hypervisor/host';
-import { createGateway } from '@raydesk/gateway/server';
 import {
   CHROMIUM,
   CHROMIUM_ARGS,
@@ -23,6 +21,7 @@ import {
   chromiumMissing,
   percentile,
   servePage,
+  startTestGateway,
 } from '../testing/browser-harness.ts';
 
 const ARTIFACTS = resolve(REPO_ROOT, 'artifacts');
@@ -77,22 +76,7 @@ test(
     });
     await probe.connected();
     const vm = await probe.create({ appliance: 'desktop', name: 'e2e-transfer' });
-    const attachSecret = randomBytes(32).toString('hex');
-    const gateway = createGateway({
-      config: {
-        host: '0.0.0.0',
-        port: 0,
-        secret: randomBytes(16).toString('hex'),
-        attachTokenSecret: attachSecret,
-        hypervisorUrl: hv.url,
-        hypervisorSecret: hv.config.secret,
-        portalInternalUrl: null,
-        allowedOrigins: [],
-        logLevel: 'silent',
-      },
-      logger: pino({ level: 'silent' }),
-    });
-    const { port: gatewayPort } = await gateway.listen(0, '0.0.0.0');
+    const { gateway, attachSecret, port: gatewayPort } = await startTestGateway(hv, '0.0.0.0');
     const server = await servePage({
       gatewayUrl: `http://${HOST_NAME}:${gatewayPort}`,
       vm: vm.id,

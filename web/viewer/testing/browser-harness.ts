@@ -7,7 +7,10 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
+import { randomBytes } from 'node:crypto';
 import { build } from 'esbuild';
+import pino from 'pino';
+import { createGateway, type Gateway } from '@raydesk/gateway/server';
 import { mintAttachToken } from '@raydesk/gateway/attach-token';
 import type { AttachGrant } from '@raydesk/gateway/internal';
 
@@ -179,4 +182,31 @@ export function dominantFrequency(samples: ArrayLike<number>, sampleRate: number
 export function percentile(values: number[], p: number): number {
   const s = [...values].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
+}
+
+/**
+ * A real gateway in this process in front of a hypervisor, quiet, accepting attach tokens signed
+ * with the returned secret. `address` 0.0.0.0 lets Chromium reach it by a host name.
+ */
+export async function startTestGateway(
+  hypervisor: { url: string; config: { secret: string } },
+  address = '127.0.0.1',
+): Promise<{ gateway: Gateway; attachSecret: string; url: string; port: number }> {
+  const attachSecret = randomBytes(32).toString('hex');
+  const gateway = createGateway({
+    config: {
+      host: address,
+      port: 0,
+      secret: randomBytes(16).toString('hex'),
+      attachTokenSecret: attachSecret,
+      hypervisorUrl: hypervisor.url,
+      hypervisorSecret: hypervisor.config.secret,
+      portalInternalUrl: null,
+      allowedOrigins: [],
+      logLevel: 'silent',
+    },
+    logger: pino({ level: 'silent' }),
+  });
+  const { url, port } = await gateway.listen(0, address);
+  return { gateway, attachSecret, url, port };
 }
