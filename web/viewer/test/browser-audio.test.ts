@@ -7,12 +7,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadavg } from 'node:os';
-import { randomBytes } from 'node:crypto';
-import pino from 'pino';
 import { chromium, type Page } from 'playwright-core';
 import { HypervisorClient } from '@raydesk/hypervisor/api';
 import { startEphemeralHypervisor } from '@raydesk/hypervisor/host';
-import { createGateway } from '@raydesk/gateway/server';
 import {
   CHROMIUM,
   CHROMIUM_ARGS,
@@ -21,6 +18,7 @@ import {
   dominantFrequency,
   percentile,
   servePage,
+  startTestGateway,
 } from '../testing/browser-harness.ts';
 
 interface AudioBlock {
@@ -54,22 +52,7 @@ test(
     await probe.connected();
     const vm = await probe.create({ appliance: 'desktop', name: 'e2e-sound' });
     const domain = hv.host.get(vm.id);
-    const attachSecret = randomBytes(32).toString('hex');
-    const gateway = createGateway({
-      config: {
-        host: '127.0.0.1',
-        port: 0,
-        secret: randomBytes(16).toString('hex'),
-        attachTokenSecret: attachSecret,
-        hypervisorUrl: hv.url,
-        hypervisorSecret: hv.config.secret,
-        portalInternalUrl: null,
-        allowedOrigins: [],
-        logLevel: 'silent',
-      },
-      logger: pino({ level: 'silent' }),
-    });
-    const { url } = await gateway.listen(0, '127.0.0.1');
+    const { gateway, attachSecret, url } = await startTestGateway(hv);
     const server = await servePage({
       gatewayUrl: url,
       vm: vm.id,
@@ -126,13 +109,16 @@ test(
       const loud = received.filter((b) => Math.max(...b.samples.map(Math.abs)) > 0.05);
       const samples = loud.flatMap((b) => b.samples).slice(0, rate);
       const hz = dominantFrequency(samples, rate);
-      let crossings = 0;
-      for (let i = 1; i < samples.length; i++)
-        if (samples[i - 1]! < 0 !== samples[i]! < 0) crossings++;
-      const zeroCrossingHz = crossings / 2 / (samples.length / rate);
+      // Zero crossings inside each loud block (joined blocks start at arbitrary phases): half a
+      // cycle from one crossing to the next, measured between a block's first and last crossing.
+      const perBlock = loud.flatMap(({ samples: block }) => {
+        const at: number[] = [];
+        for (let i = 1; i < block.length; i++) if (block[i - 1]! < 0 !== block[i]! < 0) at.push(i);
+        return at.length > 2 ? [((at.length - 1) / 2 / (at.at(-1)! - at[0]!)) * rate] : [];
+      });
+      const zeroCrossingHz = percentile(perBlock, 50);
       assert.ok(Math.abs(hz - 440) <= 10, `DFT peak ${hz} Hz`);
-      // Joined blocks start at arbitrary phases, so zero crossings are only roughly right here.
-      assert.ok(Math.abs(zeroCrossingHz - 440) <= 60, `zero crossings give ${zeroCrossingHz} Hz`);
+      assert.ok(Math.abs(zeroCrossingHz - 440) <= 15, `zero crossings give ${zeroCrossingHz} Hz`);
 
       const s0 = await stats(page);
       const t0 = Date.now();
