@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SignJWT, UnsecuredJWT, base64url } from 'jose';
 import { ATTACH_TOKEN_CLOCK_TOLERANCE_SECONDS } from '../protocol/internal.ts';
+import { DEFAULT_SESSION_POLICY } from '../protocol/policy.ts';
 import {
   AttachTokenError,
   ReplayCache,
@@ -36,6 +37,16 @@ test('a minted token verifies and carries the grant', async () => {
   assert.equal(claims.mode, 'control');
   assert.equal(claims.sub, 'u1');
   assert.ok(claims.jti.length >= 8);
+});
+
+test('a token carries the session policy and email, and refuses a malformed policy', async () => {
+  const policy = { ...DEFAULT_SESSION_POLICY, clipboardToVm: false, watermark: true };
+  const token = await mintAttachToken(SECRET, { ...grant, policy, email: 'ada@example.test' });
+  const claims = await verifyAttachToken(SECRET, token);
+  assert.deepEqual(claims.policy, policy);
+  assert.equal(claims.email, 'ada@example.test');
+  const bad = await signed({ ...base, policy: { ...policy, clipboardToVm: 'yes' } });
+  await rejects(bad, 'claims');
 });
 
 const base = {

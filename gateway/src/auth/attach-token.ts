@@ -26,8 +26,16 @@ export async function mintAttachToken(
   grant: AttachGrant,
   ttlSeconds = ATTACH_TOKEN_TTL_SECONDS,
 ): Promise<string> {
-  const claims = { vm: grant.vm, mode: grant.mode, name: grant.name, role: grant.role };
-  return new SignJWT(grant.host ? { ...claims, host: grant.host } : claims)
+  const claims = {
+    vm: grant.vm,
+    mode: grant.mode,
+    name: grant.name,
+    role: grant.role,
+    ...(grant.host ? { host: grant.host } : {}),
+    ...(grant.policy ? { policy: grant.policy } : {}),
+    ...(grant.email ? { email: grant.email } : {}),
+  };
+  return new SignJWT(claims)
     .setProtectedHeader({ alg: ATTACH_TOKEN_ALGORITHM, typ: 'JWT' })
     .setIssuer(ATTACH_TOKEN_ISSUER)
     .setAudience(ATTACH_TOKEN_AUDIENCE)

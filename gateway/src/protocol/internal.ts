@@ -3,6 +3,7 @@
 // `${PORTAL_INTERNAL_URL}/api/internal/gateway-events`. Types and zod schemas only.
 import { z } from 'zod';
 import { vmIdSchema, type SessionMode } from './browser.ts';
+import { sessionPolicySchema } from './policy.ts';
 
 export const ATTACH_TOKEN_ISSUER = 'raydesk-portal';
 export const ATTACH_TOKEN_AUDIENCE = 'raydesk-gateway';
@@ -42,10 +43,17 @@ export const attachClaimsSchema = z.object({
   role: z.enum(['user', 'admin']),
   /** The VM's host in a fleet; absent: the gateway's own hypervisor (HYPERVISOR_URL). */
   host: hostAddressSchema.optional(),
+  /** What this viewer may do (the user's groups, most restrictive); absent: the default. */
+  policy: sessionPolicySchema.optional(),
+  /** The user's email, for the watermark and recordings. */
+  email: z.string().min(1).max(320).optional(),
 });
 export type AttachClaims = z.infer<typeof attachClaimsSchema>;
 /** What the portal puts in a token besides iss/aud/exp/iat. */
-export type AttachGrant = Pick<AttachClaims, 'sub' | 'vm' | 'mode' | 'name' | 'role' | 'host'> & {
+export type AttachGrant = Pick<
+  AttachClaims,
+  'sub' | 'vm' | 'mode' | 'name' | 'role' | 'host' | 'policy' | 'email'
+> & {
   jti?: string;
 };
 
