@@ -15,6 +15,7 @@ import {
 } from '@raydesk/common';
 import { z } from 'zod';
 import type { TransferClientEvents, TransferServerEvents } from './transfer.ts';
+import type { SessionPolicy } from './policy.ts';
 
 export { keyCodeSchema, type DisplayMode, type DomainState };
 
@@ -192,6 +193,8 @@ export interface SessionReady {
   height: number;
   displayMode: DisplayMode;
   limits: { inputEventsPerSecond: number; maxClientMessageBytes: number };
+  /** What the gateway enforces for this viewer (the viewer only reflects it). */
+  policy: SessionPolicy;
 }
 
 export interface DisplayResizeMessage {

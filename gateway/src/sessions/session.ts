@@ -30,6 +30,7 @@ import type { FeedSubscriber, VmFeed } from './feed.ts';
 import { StrikeCounter, TokenBucket, approxSize } from './limits.ts';
 import { DEFAULT_SMALL_UPDATE_TILES, frameDelayMs } from './pacing.ts';
 import { isTransferEvent, TRANSFER_LIMITS, type OutboxFile } from '../protocol/transfer.ts';
+import { DEFAULT_SESSION_POLICY, type SessionPolicy } from '../protocol/policy.ts';
 import { allowAllTransfers, SessionTransfer, type TransferPolicy } from './transfer.ts';
 
 export type ViewerSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
@@ -144,6 +145,11 @@ export class ViewerSession implements FeedSubscriber {
     socket.on('disconnect', (reason) => this.end(`client: ${reason}`));
   }
 
+  /** What this viewer may do: the token's policy, or the default for a token without one. */
+  get policy(): SessionPolicy {
+    return this.claims.policy ?? DEFAULT_SESSION_POLICY;
+  }
+
   get vm(): string {
     return this.claims.vm;
   }
@@ -190,6 +196,7 @@ export class ViewerSession implements FeedSubscriber {
         inputEventsPerSecond: LIMITS.inputEventsPerSecond,
         maxClientMessageBytes: LIMITS.maxClientMessageBytes,
       },
+      policy: this.policy,
     });
     this.socket.emit('transfer:ready', {
       permissions: this.transfer.permissions,

@@ -17,6 +17,7 @@ import {
   type MovedMessage,
   type ServerToClientEvents,
   type SessionReady,
+  type SessionPolicy,
   type Viewer,
 } from '@raydesk/gateway/protocol';
 import { AudioPlayer, type SoundState } from './audio.ts';
@@ -143,6 +144,8 @@ export class RemoteViewer {
   state: ViewerState = 'idle';
   mode: 'control' | 'view' | null = null;
   sessionId: string | null = null;
+  /** What the gateway enforces for this session (from session:ready); null before the first. */
+  sessionPolicy: SessionPolicy | null = null;
   readonly stats = { frames: 0, bytes: 0, lastPaintMs: 0 };
 
   private socket: ViewerSocket | null = null;
@@ -651,6 +654,7 @@ export class RemoteViewer {
   private onReady(ready: SessionReady): void {
     this.mode = ready.mode;
     this.sessionId = ready.sessionId;
+    this.sessionPolicy = ready.policy;
     this.display.resize(ready.width, ready.height);
     this.fit();
     this.keyboard.enabled = ready.mode === 'control';
