@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { Db } from '@raydesk/db';
+import { addMember } from '../../groups.ts';
 import { freshSqlite, testSettings } from '../../test-db.ts';
 import type { ProviderIdentity } from './claims.ts';
 import { SsoError } from './provider.ts';
@@ -86,4 +87,16 @@ test('a linked identity signs in without a verified email; groups follow the cla
   // A claim without the group: the membership the claim gave goes.
   await signIn(identity({ groups: [] }));
   assert.equal(await db.groupMember.count({ where: { groupId: ops.id } }), 0);
+});
+
+test('a membership the claim gave becomes manual when an admin adds it, and then stays', async () => {
+  const audit = await db.group.create({ data: { name: 'Audit' } });
+  await signIn(identity({ groups: ['Audit'] }));
+  await addMember(db, audit.id, 'pat@example.org');
+  await signIn(identity({ groups: [] }));
+  const kept = await db.groupMember.findMany({ where: { groupId: audit.id } });
+  assert.deepEqual(
+    kept.map((m) => m.source),
+    ['manual'],
+  );
 });
