@@ -20,6 +20,8 @@ const PUBLIC_API = [
   '/api/auth/second-factor/enroll',
   '/api/auth/refresh',
   '/api/auth/logout',
+  '/api/auth/oidc/start',
+  '/api/auth/oidc/callback',
   '/api/health',
 ];
 

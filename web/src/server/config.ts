@@ -4,6 +4,7 @@ import { secretSchema } from '@raydesk/common';
 import { loadRootEnv } from '@raydesk/common/node';
 import { z } from 'zod';
 import { resolveDatabaseUrl } from '@raydesk/db/url';
+import { parseOidcSettings, type OidcSettings } from './auth/oidc/settings.ts';
 
 const schema = z.object({
   PORT: z.coerce.number().int().min(1).max(65535).default(3000),
@@ -42,7 +43,11 @@ const schema = z.object({
   SESSION_DAYS: z.coerce.number().min(0.01).default(14),
 });
 
-export type PortalConfig = z.infer<typeof schema> & { databaseUrl: string };
+export type PortalConfig = z.infer<typeof schema> & {
+  databaseUrl: string;
+  /** Single sign-on (OpenID Connect); null when off. */
+  oidc: OidcSettings | null;
+};
 
 let cached: PortalConfig | null = null;
 
@@ -54,7 +59,11 @@ export function config(): PortalConfig {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
     throw new Error(`invalid portal configuration:\n  ${problems.join('\n  ')}`);
   }
-  cached = { ...parsed.data, databaseUrl: resolveDatabaseUrl() };
+  cached = {
+    ...parsed.data,
+    databaseUrl: resolveDatabaseUrl(),
+    oidc: parseOidcSettings(process.env),
+  };
   return cached;
 }
 

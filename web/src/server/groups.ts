@@ -75,10 +75,11 @@ export async function addMember(db: Db, groupId: string, email: string): Promise
   if (!(await db.group.findUnique({ where: { id: groupId } }))) throw notFound('No such group.');
   const user = await db.user.findUnique({ where: { email } });
   if (!user) throw new HttpError(404, 'no_such_user', `No account has the email ${email}.`);
+  // Added by hand, it stays whatever a single sign-on's groups claim says later.
   await db.groupMember.upsert({
     where: { groupId_userId: { groupId, userId: user.id } },
-    create: { groupId, userId: user.id },
-    update: {},
+    create: { groupId, userId: user.id, source: 'manual' },
+    update: { source: 'manual' },
   });
   return user.id;
 }

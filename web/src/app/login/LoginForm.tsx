@@ -1,5 +1,5 @@
 'use client';
-import { useState, type FormEvent } from 'react';
+import { useEffect, useState, type FormEvent } from 'react';
 import { loginSchema, secondFactorCodeSchema } from '@/lib/validation';
 import { api, ApiError, errorText } from '@/lib/api';
 import { safeNextPath } from '@/lib/safe-next';
@@ -15,15 +15,37 @@ type Step =
   | { kind: 'enroll'; challenge: string; enrolment: EnrolmentView | null }
   | { kind: 'recovery-codes'; codes: string[] };
 
-interface LoginAnswer {
-  secondFactor?: { step: 'totp' | 'enroll'; challenge: string };
+/** A second factor still due, with the challenge that names the user. */
+export interface SecondStep {
+  step: 'totp' | 'enroll';
+  challenge: string;
 }
 
-export function LoginForm({ next }: { next: string }) {
+interface LoginAnswer {
+  secondFactor?: SecondStep;
+}
+
+export function LoginForm({
+  next,
+  sso = null,
+  secondStep = null,
+}: {
+  next: string;
+  /** "Sign in with <label>" (single sign-on), when configured. */
+  sso?: { label: string; href: string } | null;
+  /** A single sign-on came back needing the second factor. */
+  secondStep?: SecondStep | null;
+}) {
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
   const [code, setCode] = useState('');
-  const [step, setStep] = useState<Step>({ kind: 'password' });
+  const [step, setStep] = useState<Step>(() =>
+    secondStep
+      ? secondStep.step === 'totp'
+        ? { kind: 'totp', challenge: secondStep.challenge }
+        : { kind: 'enroll', challenge: secondStep.challenge, enrolment: null }
+      : { kind: 'password' },
+  );
   const [error, setError] = useState<string | null>(null);
   const [fieldErrors, setFieldErrors] = useState<Record<string, string>>({});
   const [busy, setBusy] = useState(false);
@@ -59,16 +81,26 @@ export function LoginForm({ next }: { next: string }) {
       setBusy(false);
       if (second.step === 'totp') return setStep({ kind: 'totp', challenge: second.challenge });
       setStep({ kind: 'enroll', challenge: second.challenge, enrolment: null });
-      const enrolment = await api<EnrolmentView>('/api/auth/second-factor/enroll', {
-        body: { challenge: second.challenge },
-      });
-      setStep({ kind: 'enroll', challenge: second.challenge, enrolment });
+      await loadEnrolment(second.challenge);
     } catch (e) {
       setError(errorText(e));
       if (e instanceof ApiError && e.code === 'invalid_credentials') setPassword('');
       setBusy(false);
     }
   }
+
+  async function loadEnrolment(challenge: string) {
+    const enrolment = await api<EnrolmentView>('/api/auth/second-factor/enroll', {
+      body: { challenge },
+    });
+    setStep({ kind: 'enroll', challenge, enrolment });
+  }
+
+  // After a single sign-on that must enrol a second factor: fetch the secret to enrol once.
+  useEffect(() => {
+    if (secondStep?.step !== 'enroll') return;
+    loadEnrolment(secondStep.challenge).catch(failed);
+  }, [secondStep]);
 
   async function submitCode(event: FormEvent, challenge: string) {
     event.preventDefault();
@@ -184,6 +216,17 @@ export function LoginForm({ next }: { next: string }) {
       <button type="submit" className="btn btn-primary btn-lg" disabled={busy}>
         {busy ? 'Signing in…' : 'Sign in'}
       </button>
+      {sso && (
+        <>
+          <div className="auth-or" aria-hidden="true">
+            <span>or</span>
+          </div>
+          {/* A plain navigation: the flow leaves for the provider's sign-in page. */}
+          <a className="btn btn-lg auth-sso" href={sso.href}>
+            Sign in with {sso.label}
+          </a>
+        </>
+      )}
     </form>
   );
 }

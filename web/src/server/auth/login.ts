@@ -43,8 +43,8 @@ const WRONG_CODE =
   'That code is not right. Use the current code from your app, or a recovery code.';
 const CHALLENGE_EXPIRED = 'The sign-in took too long. Please enter your email and password again.';
 
-type Settings = { session: SessionSettings; lockout: LockoutSettings };
-type Meta = { userAgent: string; address: string };
+export type Settings = { session: SessionSettings; lockout: LockoutSettings };
+export type Meta = { userAgent: string; address: string };
 
 export async function signIn(
   db: Db,
@@ -154,11 +154,13 @@ export async function completeSignIn(
   }
   const started = await startSignedInSession(db, settings, user, meta, now, {
     secondFactor: check.via,
+    ...(c.method ? { method: c.method } : {}),
   });
   return recoveryCodes ? { ...started, recoveryCodes } : started;
 }
 
-async function startSignedInSession(
+/** A session for a user whose sign-in is complete (password sign-in or single sign-on). */
+export async function startSignedInSession(
   db: Db,
   settings: Settings,
   user: SignedInUser,

@@ -74,10 +74,12 @@ export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('base64url');
 }
 
-/** Between a right password and the second factor: who, and what the next step is. */
+/** Between a right password (or a single sign-on) and the second factor: who, what next. */
 export interface SecondFactorChallenge {
   sub: string;
   step: 'totp' | 'enroll';
+  /** How the first step was done: absent for a password, 'oidc' for single sign-on. */
+  method?: 'oidc';
 }
 
 const CHALLENGE_AUDIENCE = 'raydesk-portal-second-factor';
@@ -89,7 +91,10 @@ export async function signChallenge(
   now = Date.now(),
 ): Promise<string> {
   const iat = Math.floor(now / 1000);
-  return new SignJWT({ step: challenge.step })
+  return new SignJWT({
+    step: challenge.step,
+    ...(challenge.method ? { method: challenge.method } : {}),
+  })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setIssuer(ISSUER)
     .setAudience(CHALLENGE_AUDIENCE)
@@ -114,7 +119,7 @@ export async function verifyChallenge(
     });
     const step = payload.step === 'totp' || payload.step === 'enroll' ? payload.step : null;
     if (!step || typeof payload.sub !== 'string') return null;
-    return { sub: payload.sub, step };
+    return { sub: payload.sub, step, ...(payload.method === 'oidc' ? { method: 'oidc' } : {}) };
   } catch {
     return null;
   }

@@ -1,6 +1,7 @@
 import type { NextRequest } from 'next/server';
 import { secondFactorSchema } from '@/lib/validation';
 import { completeSignIn } from '@/server/auth/login';
+import { clearSecondStepCookie } from '@/server/auth/oidc/cookies';
 import {
   clientAddress,
   lockoutSettings,
@@ -23,5 +24,7 @@ export const POST = route(async (req: NextRequest) => {
   if (!result.ok) return refusalResponse(result);
   const res = json({ user: result.user, recoveryCodes: result.recoveryCodes ?? null });
   setAuthCookies(res, req, result);
+  // A single sign-on's second step is done: the sign-in page must not offer it again.
+  clearSecondStepCookie(res, req);
   return res;
 });
