@@ -22,6 +22,7 @@ import {
 import type { AttachClaims, SessionListResponse } from './protocol/internal.ts';
 import { AttachTokenError, ReplayCache, verifyAttachToken } from './auth/attach-token.ts';
 import type { GatewayConfig } from './config.ts';
+export type { GatewayConfig } from './config.ts';
 import { EventPublisher } from './events.ts';
 import { GatewayPeers, type PeerEvents } from './fleet/peers.ts';
 import { GatewayHeartbeat } from './fleet/registry.ts';
