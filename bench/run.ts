@@ -10,6 +10,7 @@ import { FrameTap } from './baseline.ts';
 import { runCpuFigures, type CpuFigures } from './cpu.ts';
 import { densityFigures, measureDensity, type DensityFigures } from './density.ts';
 import type { FleetFigures } from './fleet-figures.ts';
+import type { RecordingFigures } from './recording.ts';
 import { measureBareMips, measureWorkerMips } from './mips.ts';
 import { measureNoVnc, type NoVncFigures } from './novnc.ts';
 import { portalTimeToDesktop, releaseStandby, startPortalStack } from './portal.ts';
@@ -55,6 +56,8 @@ export const METHODS = {
 export interface BenchResults {
   /** Live relocation and cloning between two hosts (`--only fleet`, bench/fleet.ts). */
   fleet: FleetFigures | null;
+  /** Session recording size, cost and seek (`--only recording`, bench/recording.ts). */
+  recording: RecordingFigures | null;
   timeToDesktopMs: Dist | null;
   resumeToDesktopMs: Dist | null;
   reconnectMs: Dist | null;
@@ -156,6 +159,7 @@ export function readColdBoots(
 export function emptyResults(): BenchResults {
   return {
     fleet: null,
+    recording: null,
     timeToDesktopMs: null,
     resumeToDesktopMs: null,
     reconnectMs: null,

@@ -11,6 +11,7 @@ import { parseOptions, planFor } from '../bench/options.ts';
 import { html, table } from '../bench/report.ts';
 import { runBench } from '../bench/run.ts';
 import { runAttachBench } from '../bench/attach.ts';
+import { runRecordingBench } from '../bench/recording.ts';
 import { runCpuBench } from '../bench/cpu-only.ts';
 import { runDensityBench } from '../bench/density-only.ts';
 import { runDisplayBench } from '../bench/display.ts';
@@ -48,6 +49,8 @@ async function runSelected() {
       return runDensityBench(plan, options.memoryBudgetMiB, log);
     case 'attach':
       return runAttachBench(plan, options.memoryBudgetMiB, log);
+    case 'recording':
+      return runRecordingBench(plan, options.memoryBudgetMiB, log);
     default:
       return runBench(plan, options.memoryBudgetMiB, log, { peers: options.peers });
   }

@@ -1,7 +1,7 @@
 // The whole stack for an e2e test on free loopback ports: a real hypervisor and gateway in this
 // process, and the portal (its production build) as a child on a throwaway database, reached by
 // browsers as vdi.example.test (see @raydesk/web/testing).
-import { createGateway, type Gateway } from '@raydesk/gateway/server';
+import { createGateway, type Gateway, type GatewayConfig } from '@raydesk/gateway/server';
 import { startEphemeralHypervisor, type RunningHypervisor } from '@raydesk/hypervisor/host';
 import { loadRootEnv } from '@raydesk/common/node';
 import { freePort, startPortalServer, type PortalServer } from '@raydesk/web/testing';
@@ -10,6 +10,9 @@ export interface DesktopStack {
   hypervisor: RunningHypervisor;
   gateway: Gateway;
   portal: PortalServer;
+  /** Where the gateway listens (loopback), and the secret its attach tokens are signed with. */
+  gatewayUrl: string;
+  attachSecret: string;
   /** Stops the portal, then the gateway, then the hypervisor. */
   close(): Promise<void>;
 }
@@ -18,6 +21,8 @@ export interface DesktopStack {
 export async function startDesktopStack(
   name: string,
   admin: { email: string; password: string },
+  /** More gateway settings (e.g. `recording`). */
+  gatewayConfig: Partial<GatewayConfig> = {},
 ): Promise<DesktopStack> {
   loadRootEnv();
   const port = await freePort();
@@ -35,6 +40,7 @@ export async function startDesktopStack(
       portalInternalUrl: `http://127.0.0.1:${port}`,
       allowedOrigins: [],
       logLevel: 'warn',
+      ...gatewayConfig,
     },
   });
   const { url: gatewayUrl } = await gateway.listen(0, '127.0.0.1');
@@ -50,6 +56,8 @@ export async function startDesktopStack(
     hypervisor,
     gateway,
     portal,
+    gatewayUrl,
+    attachSecret,
     async close() {
       await portal.close();
       await gateway.close();

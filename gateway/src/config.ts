@@ -1,6 +1,7 @@
 // Gateway settings from the environment (main.ts loads the repository's .env first; real
 // variables win).
 import { secretSchema } from '@raydesk/common';
+import { resolveRepoPath } from '@raydesk/common/node';
 import { z } from 'zod';
 import { DEFAULT_SESSION_LIMITS, type SessionLimits } from './sessions/admission.ts';
 import { DEFAULT_SMALL_UPDATE_TILES } from './sessions/pacing.ts';
@@ -47,7 +48,27 @@ const schema = z.object({
   DATABASE_URL: z.string().default(''),
   REDIS_URL: z.union([z.url(), z.literal('')]).default(''),
   FLEET_HEARTBEAT_SECONDS: z.coerce.number().min(0.2).max(60).default(3),
+  RAYDESK_DATA_DIR: z.string().min(1).default('./data'),
+  /** Session recordings; default ${RAYDESK_DATA_DIR}/recordings. */
+  RECORDING_DIR: z.string().default(''),
+  /** Recordings older than this are deleted; 0 keeps them. */
+  RECORDING_RETENTION_DAYS: z.coerce.number().min(0).max(3650).default(30),
+  /** The oldest recordings are deleted while all of them take more; 0: no cap. */
+  RECORDING_MAX_TOTAL_MB: z.coerce.number().int().min(0).default(20_480),
+  /** A keyframe (a full picture, for seeking) at least this often while the screen changes. */
+  RECORDING_KEYFRAME_SECONDS: z.coerce.number().min(1).max(600).default(20),
+  /** Record the viewer's key, pointer and wheel events too. */
+  RECORDING_INPUT: z.enum(['on', 'off']).default('off'),
 });
+
+/** Where and how sessions whose policy says `recording` are recorded (recording/store.ts). */
+export interface GatewayRecordingConfig {
+  dir: string;
+  retentionDays: number;
+  maxTotalBytes: number;
+  keyframeMs: number;
+  input: boolean;
+}
 
 export interface GatewayFleetConfig {
   id: string;
@@ -76,6 +97,8 @@ export interface GatewayConfig {
   smallUpdateTiles?: number;
   /** Set with FLEET=on: the registry and the Redis adapter. */
   fleet?: GatewayFleetConfig;
+  /** Absent: a session whose policy asks to be recorded is refused. */
+  recording?: GatewayRecordingConfig;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
@@ -107,6 +130,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
       maxPerVm: c.GATEWAY_MAX_SESSIONS_PER_VM,
     },
     smallUpdateTiles: c.GATEWAY_SMALL_UPDATE_TILES,
+    recording: {
+      dir: resolveRepoPath(c.RECORDING_DIR || `${c.RAYDESK_DATA_DIR}/recordings`),
+      retentionDays: c.RECORDING_RETENTION_DAYS,
+      maxTotalBytes: c.RECORDING_MAX_TOTAL_MB * 1024 * 1024,
+      keyframeMs: c.RECORDING_KEYFRAME_SECONDS * 1000,
+      input: c.RECORDING_INPUT === 'on',
+    },
     ...(c.FLEET === 'on'
       ? {
           fleet: {

@@ -22,6 +22,7 @@ import {
 import type { AttachClaims, SessionListResponse } from './protocol/internal.ts';
 import { AttachTokenError, ReplayCache, verifyAttachToken } from './auth/attach-token.ts';
 import type { GatewayConfig } from './config.ts';
+export type { GatewayConfig } from './config.ts';
 import { EventPublisher } from './events.ts';
 import { GatewayPeers, type PeerEvents } from './fleet/peers.ts';
 import { GatewayHeartbeat } from './fleet/registry.ts';
@@ -38,6 +39,10 @@ interface SocketData {
 }
 
 import type { TransferPolicy } from './sessions/transfer.ts';
+import { RecordingStore } from './recording/store.ts';
+import { DEFAULT_RECORDER_OPTIONS } from './recording/recorder.ts';
+import { portalRecordingReporter } from './recording/report.ts';
+import { recordingRangeSchema } from './protocol/recording.ts';
 export {
   allowAllTransfers,
   type TransferDirection,
@@ -65,6 +70,8 @@ export interface Gateway {
   readonly metrics: GatewayMetrics;
   readonly directory: HostDirectory;
   readonly log: Logger;
+  /** Null when the config has no `recording` section. */
+  readonly recordings: RecordingStore | null;
   /** In a fleet (config.fleet), once listening: the other gateways through Redis. */
   readonly peers: GatewayPeers | null;
   listen(port?: number, host?: string): Promise<{ port: number; url: string }>;
@@ -104,9 +111,25 @@ export function createGateway(options: GatewayOptions): Gateway {
     });
   const feeds = new FeedRegistry(directory, log, options.feedLingerMs);
   const events = new EventPublisher(config.portalInternalUrl, config.secret, log, metrics);
+  const recordings = config.recording
+    ? new RecordingStore(
+        {
+          ...DEFAULT_RECORDER_OPTIONS,
+          dir: config.recording.dir,
+          gatewayId: config.fleet?.id ?? 'gateway',
+          retentionDays: config.recording.retentionDays,
+          maxTotalBytes: config.recording.maxTotalBytes,
+          keyframeMs: config.recording.keyframeMs,
+          input: config.recording.input,
+        },
+        portalRecordingReporter(config.portalInternalUrl, config.secret, log),
+        log,
+      )
+    : null;
   const sessions = new SessionManager(feeds, events, metrics, log, {
     smallUpdateTiles: config.smallUpdateTiles,
     transferPolicy: options.transferPolicy,
+    ...(recordings ? { recordings } : {}),
   });
   const admission = new SessionAdmission(config.sessionLimits ?? DEFAULT_SESSION_LIMITS, () =>
     sessions.list().map((s) => ({ userId: s.userId, vm: s.vm, mode: s.mode })),
@@ -128,6 +151,44 @@ export function createGateway(options: GatewayOptions): Gateway {
     const text = JSON.stringify(body);
     res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
     res.end(text);
+  };
+
+  /** The portal's admin routes read and delete recordings kept on this gateway. */
+  const serveRecording = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    id: string,
+    what: string,
+  ): Promise<void> => {
+    req.resume();
+    if (!recordings) return send(res, 404, { error: 'recording is not set up' });
+    if (req.method === 'GET' && what === '/index') {
+      const index = await recordings.index(id);
+      return index ? send(res, 200, index) : send(res, 404, { error: 'no such recording' });
+    }
+    if (req.method === 'GET' && what === '/bytes') {
+      const range = recordingRangeSchema.safeParse(Object.fromEntries(url.searchParams));
+      if (!range.success) return send(res, 400, { error: range.error.issues[0]?.message });
+      const bytes = await recordings.read(id, range.data.from, range.data.to);
+      if (!bytes) return send(res, 404, { error: 'no such recording' });
+      res.writeHead(200, {
+        'content-type': 'application/octet-stream',
+        'content-length': bytes.length,
+        'cache-control': 'no-store',
+      });
+      res.end(bytes);
+      return;
+    }
+    if (req.method === 'DELETE' && what === '') {
+      const removed = await recordings.remove(id, 'admin');
+      return send(
+        res,
+        removed ? 200 : 404,
+        removed ? { ok: true } : { error: 'no such recording' },
+      );
+    }
+    send(res, 405, { error: 'method not allowed' });
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -173,6 +234,11 @@ export function createGateway(options: GatewayOptions): Gateway {
           sessions.disconnect(m[1]!, message) ||
           (peers !== null && (await peers.disconnect({ sessionId: m[1]!, message })));
         send(res, ok ? 200 : 404, ok ? { ok: true } : { error: 'no such session' });
+        return;
+      }
+      m = /^\/internal\/recordings\/([A-Za-z0-9_-]{8,64})(\/index|\/bytes)?$/.exec(path);
+      if (m) {
+        await serveRecording(req, res, url, m[1]!, m[2] ?? '');
         return;
       }
       m = /^\/internal\/vms\/([a-z0-9][a-z0-9-]{0,62})\/thumbnail$/.exec(path);
@@ -292,6 +358,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     metrics,
     directory,
     log,
+    recordings,
     get peers() {
       return peers;
     },
@@ -304,6 +371,7 @@ export function createGateway(options: GatewayOptions): Gateway {
           resolve({ port: address.port, url: `http://${host}:${address.port}` });
         });
       });
+      await recordings?.open();
       const fleet = config.fleet;
       if (fleet) {
         peers = await GatewayPeers.join({
@@ -331,6 +399,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       clearInterval(pruneTimer);
       await heartbeat?.stop();
       sessions.closeAll();
+      recordings?.close();
       await feeds.closeAll();
       await new Promise<void>((resolve, reject) => {
         io.close(() => resolve()).catch(reject);

@@ -59,7 +59,13 @@ export interface Harness {
 }
 
 export async function startHarness(
-  options: { fps?: number; lingerMs?: number; portal?: string } = {},
+  options: {
+    fps?: number;
+    lingerMs?: number;
+    portal?: string;
+    /** Record sessions whose policy says so into this folder; absent: such sessions are refused. */
+    recordingDir?: string;
+  } = {},
 ): Promise<Harness> {
   const hv = new FakeHypervisor(SECRETS.hypervisor, options.fps ?? 30);
   const hvUrl = await hv.listen();
@@ -76,6 +82,17 @@ export async function startHarness(
       portalInternalUrl: options.portal ?? null,
       allowedOrigins: [],
       logLevel: 'silent',
+      ...(options.recordingDir
+        ? {
+            recording: {
+              dir: options.recordingDir,
+              retentionDays: 0,
+              maxTotalBytes: 0,
+              keyframeMs: 1_000,
+              input: true,
+            },
+          }
+        : {}),
     },
     logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
     feedLingerMs: options.lingerMs ?? 200,

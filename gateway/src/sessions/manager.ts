@@ -13,6 +13,8 @@ import type { FeedRegistry } from './feed.ts';
 import { ViewerSession, type ViewerSocket } from './session.ts';
 
 import { allowAllTransfers, type TransferPolicy } from './transfer.ts';
+import type { RecordingStore } from '../recording/store.ts';
+
 export interface SessionManagerOptions {
   /** How long to wait for a VM's first keyframe (when nothing else holds it up) before giving up, ms. */
   readyTimeoutMs?: number;
@@ -20,6 +22,8 @@ export interface SessionManagerOptions {
   smallUpdateTiles?: number;
   /** Who may use which clipboard and file direction (default: everyone, every direction). */
   transferPolicy?: TransferPolicy;
+  /** Records the sessions whose policy says `recording`; absent: such sessions are refused. */
+  recordings?: RecordingStore;
 }
 
 export class SessionManager {
@@ -27,6 +31,7 @@ export class SessionManager {
   private readonly readyTimeoutMs: number;
   private readonly smallUpdateTiles: number | undefined;
   private readonly transferPolicy: TransferPolicy;
+  private readonly recordings: RecordingStore | null;
   /** In a fleet: tells the other gateways that a control session began here (fleet/peers.ts). */
   onControlAttach: ((vm: string, clientId: string | null, by: string) => void) | null = null;
 
@@ -40,6 +45,7 @@ export class SessionManager {
     this.readyTimeoutMs = options.readyTimeoutMs ?? 20_000;
     this.smallUpdateTiles = options.smallUpdateTiles;
     this.transferPolicy = options.transferPolicy ?? allowAllTransfers;
+    this.recordings = options.recordings ?? null;
   }
 
   list(): SessionInfo[] {
@@ -100,6 +106,36 @@ export class SessionManager {
       return;
     }
     if (session.closed) return;
+    if (session.policy.recording) {
+      if (!this.recordings) {
+        this.log.error({ vm: claims.vm }, 'attach: recording required but not configured');
+        session.end('recording-unavailable', {
+          closed: {
+            reason: 'vm-unavailable',
+            message: 'This session must be recorded, and recording is not set up.',
+          },
+        });
+        return;
+      }
+      try {
+        // Before begin(): the first full frame is recorded too.
+        session.recorder = this.recordings.begin({
+          id: session.id,
+          vm: claims.vm,
+          userId: claims.sub,
+          userName: claims.name,
+          width: feed.fb.width,
+          height: feed.fb.height,
+        });
+      } catch (error) {
+        // A session that must be recorded and cannot be is not let in.
+        this.log.error({ vm: claims.vm, err: String(error) }, 'attach: recording failed to start');
+        session.end('recording-unavailable', {
+          closed: { reason: 'vm-unavailable', message: 'This session could not be recorded.' },
+        });
+        return;
+      }
+    }
     session.begin(feed, resumed);
     session.announced = true;
     this.metrics.attaches.inc({ mode: session.mode });
@@ -160,6 +196,7 @@ export class SessionManager {
 
   private onEnded(session: ViewerSession, reason: string): void {
     if (!this.sessions.delete(session.id)) return;
+    if (session.recorder) this.recordings?.finish(session.recorder, reason);
     this.metrics.sessions.dec({ mode: session.mode });
     // Keep the feed a little while so a quick reconnect resumes from our framebuffer.
     this.feeds.release(session.vm, session);

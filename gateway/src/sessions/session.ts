@@ -14,6 +14,7 @@ import {
   type ClientToServerEvents,
   type CloseReason,
   type ClosedMessage,
+  type DisplayUpdate,
   type DomainState,
   type MovedMessage,
   type NoticeCode,
@@ -32,6 +33,7 @@ import { DEFAULT_SMALL_UPDATE_TILES, frameDelayMs } from './pacing.ts';
 import { isTransferEvent, TRANSFER_LIMITS, type OutboxFile } from '../protocol/transfer.ts';
 import { DEFAULT_SESSION_POLICY, type SessionPolicy } from '../protocol/policy.ts';
 import { allowAllTransfers, SessionTransfer, type TransferPolicy } from './transfer.ts';
+import type { SessionRecorder } from '../recording/recorder.ts';
 
 export type ViewerSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
 
@@ -60,6 +62,8 @@ export class ViewerSession implements FeedSubscriber {
   /** Clipboard and files for this viewer (sessions/transfer.ts). */
   readonly transfer: SessionTransfer;
   audioBytesSent = 0;
+  /** Set when the policy says `recording`: gets every update and resize as sent. */
+  recorder: SessionRecorder | null = null;
 
   private seq = 0;
   private inFlight: { seq: number; sentAt: number } | null = null;
@@ -281,6 +285,7 @@ export class ViewerSession implements FeedSubscriber {
     if (fb.epoch !== this.sentEpoch) {
       this.sentEpoch = fb.epoch;
       this.socket.emit('display:resize', { width: fb.width, height: fb.height, mode: fb.mode });
+      this.recorder?.resize(fb.width, fb.height, fb.mode);
     }
     const tier = this.lag.current;
     const frame = this.encoder.encode(fb, {
@@ -299,7 +304,7 @@ export class ViewerSession implements FeedSubscriber {
     const seq = ++this.seq;
     const parts = splitRects(frame.rects, LIMITS.maxServerMessageBytes);
     parts.forEach((rects, part) => {
-      this.socket.emit('display:update', {
+      const update: DisplayUpdate = {
         seq,
         part,
         last: part === parts.length - 1,
@@ -307,7 +312,9 @@ export class ViewerSession implements FeedSubscriber {
         width: fb.width,
         height: fb.height,
         rects,
-      });
+      };
+      this.socket.emit('display:update', update);
+      this.recorder?.frame(update);
     });
     const now = Date.now();
     this.inFlight = { seq, sentAt: now };
@@ -372,6 +379,8 @@ export class ViewerSession implements FeedSubscriber {
       return;
     }
     this.handlers[event](parsed.data);
+    if (this.mode === 'control' && event.startsWith('input:'))
+      this.recorder?.input(event, parsed.data as Record<string, unknown>);
   }
 
   private takeInputToken(): boolean {

@@ -162,6 +162,7 @@ export class RemoteViewer {
   private readonly ui: {
     pill: HTMLSpanElement;
     badge: HTMLSpanElement;
+    recorded: HTMLSpanElement;
     overlay: HTMLDivElement;
     overlayTitle: HTMLHeadingElement;
     overlayText: HTMLParagraphElement;
@@ -207,6 +208,11 @@ export class RemoteViewer {
     pill.setAttribute('role', 'status');
     pill.setAttribute('aria-live', 'polite');
     const badge = el('span', { className: 'rd-badge', hidden: true });
+    // The gateway records this session (its policy); the person at the screen is told.
+    const recorded = el('span', { className: 'rd-rec', hidden: true });
+    recorded.textContent = '● Recorded';
+    recorded.title = 'This session is recorded: what you see is kept for your organisation.';
+    recorded.setAttribute('role', 'status');
     const button = (label: string, title: string, onClick: () => void, extra = '') => {
       const b = el('button', {
         className: `rd-btn ${extra}`,
@@ -261,6 +267,7 @@ export class RemoteViewer {
       { className: 'rd-toolbar' },
       pill,
       badge,
+      recorded,
       el('span', { className: 'rd-spacer' }),
       keys,
       sound,
@@ -350,6 +357,7 @@ export class RemoteViewer {
     this.ui = {
       pill,
       badge,
+      recorded,
       overlay,
       overlayTitle,
       overlayText,
@@ -781,6 +789,7 @@ export class RemoteViewer {
     badge.textContent = parts.join(' · ');
     badge.title = badge.textContent;
     badge.hidden = parts.length === 0;
+    this.ui.recorded.hidden = !(this.state === 'connected' && this.sessionPolicy?.recording);
   }
 
   /**

@@ -19,6 +19,7 @@ export {
 export { statusText } from './status.ts';
 export { AudioPlayer, type AudioStats, type SoundState } from './audio.ts';
 export { Display } from './Display.ts';
+export { RecordingPlayer, type RecordingSource, type PlayerState } from './RecordingPlayer.ts';
 export { DECODERS, FillDecoder, ImageDecoder, type RectDecoder, type Paint } from './decoders.ts';
 export { KeyboardCapture } from './keyboard.ts';
 export { textToStrokes, strokeFor, type KeyStroke } from './keymap.ts';

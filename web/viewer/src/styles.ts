@@ -12,6 +12,8 @@ export const VIEWER_CSS = `
 @keyframes rd-blink{50%{opacity:.3}}
 .rd-badge{padding:2px 8px;border-radius:6px;background:#3a2f12;color:#ffd27a;font-size:12px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis;max-width:40%}
 .rd-badge[hidden]{display:none}
+.rd-rec{padding:2px 8px;border-radius:6px;background:#4a1616;color:#ffb4b4;font-size:12px;font-weight:600;white-space:nowrap}
+.rd-rec[hidden]{display:none}
 .rd-spacer{flex:1}
 .rd-btn{appearance:none;border:1px solid #2f3646;background:#1f2430;color:#e6e8ee;border-radius:6px;padding:4px 10px;font:inherit;cursor:pointer;white-space:nowrap}
 .rd-btn:hover{background:#2a3140}.rd-btn:focus-visible{outline:2px solid #5aa2ff;outline-offset:1px}

@@ -91,6 +91,8 @@ export async function servePage(options: {
   bundle: string;
   /** Where to listen and the host name pages use (default 127.0.0.1 for both). */
   listen?: { address: string; hostName: string };
+  /** Claims every token carries (e.g. a session policy), over the page's query. */
+  grant?: Partial<AttachGrant>;
 }): Promise<TestPageServer> {
   const page = { tokenStatus: 200, tokenRequests: 0 };
   const server = createServer((req, res) => {
@@ -111,6 +113,7 @@ export async function servePage(options: {
         mode: (q.get('mode') as 'control' | 'view') ?? 'control',
         name: q.get('name') ?? 'Ada',
         role: (q.get('role') as 'user' | 'admin') ?? 'user',
+        ...options.grant,
       };
       mintAttachToken(options.attachSecret, grant).then(
         (t) => {

@@ -8,6 +8,7 @@ const TABS = [
   ['/admin/users', 'Users'],
   ['/admin/groups', 'Groups'],
   ['/admin/hosts', 'Hosts'],
+  ['/admin/recordings', 'Recordings'],
   ['/admin/audit', 'Audit log'],
 ] as const;
 
@@ -16,7 +17,15 @@ export function AdminNav() {
   return (
     <nav className="subnav" aria-label="Admin">
       {TABS.map(([href, label]) => (
-        <Link key={href} href={href} className={path === href ? 'active' : ''}>
+        <Link
+          key={href}
+          href={href}
+          className={
+            path === href || (href === '/admin/recordings' && path.startsWith(`${href}/`))
+              ? 'active'
+              : ''
+          }
+        >
           {label}
         </Link>
       ))}
