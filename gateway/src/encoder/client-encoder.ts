@@ -291,20 +291,38 @@ export class ClientEncoder {
   }
 }
 
-/** Splits rects into groups whose approximate size stays below `maxBytes` each. */
-export function splitRects(rects: WireRect[], maxBytes: number): WireRect[][] {
+/**
+ * Image rects per message at most: each is a binary attachment, and socket.io's decoder refuses
+ * a packet with more than 10 (socket.io-parser `maxAttachments`), closing the connection. A
+ * watermark turns uniform tiles (fills) into images, so frames with many images are common then.
+ */
+export const MAX_IMAGE_RECTS_PER_MESSAGE = 10;
+
+/**
+ * Splits rects into groups whose approximate size stays below `maxBytes` each, with at most
+ * `maxImages` image rects each.
+ */
+export function splitRects(
+  rects: WireRect[],
+  maxBytes: number,
+  maxImages = MAX_IMAGE_RECTS_PER_MESSAGE,
+): WireRect[][] {
   const parts: WireRect[][] = [];
   let current: WireRect[] = [];
   let size = 0;
+  let images = 0;
   for (const rect of rects) {
-    const cost = rect.enc === 'fill' ? 48 : rect.data.length + 64;
-    if (current.length > 0 && size + cost > maxBytes) {
+    const image = rect.enc !== 'fill';
+    const cost = image ? rect.data.length + 64 : 48;
+    if (current.length > 0 && (size + cost > maxBytes || (image && images >= maxImages))) {
       parts.push(current);
       current = [];
       size = 0;
+      images = 0;
     }
     current.push(rect);
     size += cost;
+    if (image) images++;
   }
   if (current.length > 0 || parts.length === 0) parts.push(current);
   return parts;
