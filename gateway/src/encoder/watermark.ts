@@ -54,7 +54,8 @@ export class Watermark {
   /** Per pattern pixel, 0..WATERMARK_STRENGTH: how far it moves toward black or white. */
   readonly mask: Uint8Array;
   private readonly inked = new Map<string, Uint8Array>();
-  private changed: { key: string; since: Watermark; tiles: Uint8Array } | null = null;
+  /** The last `changedTiles` answer, by the other watermark's id (not the object: no chain). */
+  private changed: { key: string; sinceId: string; tiles: Uint8Array } | null = null;
 
   constructor(readonly lines: readonly string[]) {
     this.id = lines.join('\n');
@@ -150,10 +151,10 @@ export class Watermark {
   changedTiles(since: Watermark | null, screenW: number, screenH: number): Uint8Array {
     if (!since) return this.inkedTiles(screenW, screenH);
     const key = `${screenW}x${screenH}`;
-    if (this.changed?.since === since && this.changed.key === key) return this.changed.tiles;
+    if (this.changed?.sinceId === since.id && this.changed.key === key) return this.changed.tiles;
     const tiles = this.tilesWhere(screenW, screenH, (...box) => this.differsFrom(since, ...box));
     // Viewers with the same text move on together: the first one computes, the others reuse.
-    this.changed = { key, since, tiles };
+    this.changed = { key, sinceId: since.id, tiles };
     return tiles;
   }
 
