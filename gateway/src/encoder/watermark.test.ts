@@ -9,9 +9,11 @@ import { paint, renderScene, solid } from './fixtures.ts';
 import { RegionCache } from './region-cache.ts';
 import {
   WATERMARK_PERIOD_MS,
+  WATERMARK_SPREAD_MS,
   WATERMARK_STRENGTH,
   WatermarkLibrary,
   watermarkLines,
+  watermarkOffsetMs,
   type Watermark,
 } from './watermark.ts';
 
@@ -65,6 +67,18 @@ test('the watermark shows the email, the minute in UTC and the address', () => {
   const long = watermarkLines({ email: `${'x'.repeat(300)}@example.test`, at: AT, address: '' });
   assert.equal(long[0].length, 64, 'long emails are clipped');
   assert.match(long[1], /unknown address$/);
+});
+
+test('each email and address moves on at its own fixed offset past the minute', () => {
+  const offsets = Array.from({ length: 50 }, (_, i) =>
+    watermarkOffsetMs(`user${i}@example.test`, '203.0.113.7'),
+  );
+  assert.ok(offsets.every((o) => Number.isInteger(o) && o >= 0 && o < WATERMARK_SPREAD_MS));
+  assert.ok(new Set(offsets).size > 40, 'spread over the window');
+  assert.notEqual(
+    watermarkOffsetMs('a@example.test', '10.0.0.1'),
+    watermarkOffsetMs('a@example.test', '10.0.0.2'),
+  );
 });
 
 test('the watermark is in the encoded pixels: PNG rects decode to the stamped picture', async () => {

@@ -6,11 +6,18 @@
 // absolute coordinates, so a tile's stamp depends only on its position and the text: viewers with
 // the same text share encoded regions (the region cache keys them by `Watermark.id`), and when the
 // time moves on only the tiles whose stamp differs need sending again (`changedTiles`).
+import { createHash } from 'node:crypto';
 import { createCanvas } from 'canvas';
 import { TILE } from './framebuffer.ts';
 
 /** The time on the watermark moves in steps of this size (it shows minutes). */
 export const WATERMARK_PERIOD_MS = 60_000;
+/**
+ * Each email and address moves to the next minute this far (0..10 s) past the minute, so the
+ * gateway renders and re-sends the stamps of many users spread over seconds rather than all at
+ * once; viewers with the same text still move together (and keep sharing encodings).
+ */
+export const WATERMARK_SPREAD_MS = 10_000;
 /** How far a fully covered pixel moves toward black or white, out of 256: faint but readable. */
 export const WATERMARK_STRENGTH = 56;
 const FONT_PX = 15;
@@ -33,6 +40,12 @@ export interface WatermarkStamp {
 
 function clip(text: string, max: number): string {
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+/** How long after each minute this email and address move on (see WATERMARK_SPREAD_MS). */
+export function watermarkOffsetMs(email: string, address: string): number {
+  const digest = createHash('sha256').update(`${email}\n${address}`).digest();
+  return digest.readUInt32BE(0) % WATERMARK_SPREAD_MS;
 }
 
 /** The lines a watermark shows: the email, then the minute (UTC) and the address. */

@@ -24,7 +24,12 @@ import {
 import type { AttachClaims, SessionInfo } from '../protocol/internal.ts';
 import { ClientEncoder, splitRects } from '../encoder/client-encoder.ts';
 import { LagController } from '../encoder/quality.ts';
-import { WATERMARK_PERIOD_MS, watermarks, type Watermark } from '../encoder/watermark.ts';
+import {
+  WATERMARK_PERIOD_MS,
+  watermarkOffsetMs,
+  watermarks,
+  type Watermark,
+} from '../encoder/watermark.ts';
 import type { GatewayMetrics } from '../metrics.ts';
 import type { AudioChunk } from '@raydesk/hypervisor/api';
 import type { FeedSubscriber, VmFeed } from './feed.ts';
@@ -152,18 +157,17 @@ export class ViewerSession implements FeedSubscriber {
 
   /**
    * Stamps the viewer's picture with its email (or name), the current minute and its address
-   * (socket.handshake.address: the proxy-forwarded one, see server.ts), and again each minute.
+   * (socket.handshake.address: the proxy-forwarded one, see server.ts), and again each minute,
+   * a fixed few seconds past it for this email and address (watermarkOffsetMs).
    */
   private stampWatermark(): void {
-    const now = Date.now();
-    this.watermark = watermarks.get({
-      email: this.claims.email ?? this.claims.name,
-      at: now,
-      address: this.socket.handshake.address ?? '',
-    });
+    const email = this.claims.email ?? this.claims.name;
+    const address = this.socket.handshake.address ?? '';
+    const offset = watermarkOffsetMs(email, address);
+    const shifted = Date.now() - offset;
+    this.watermark = watermarks.get({ email, at: shifted, address });
     this.encoder.setWatermark(this.watermark);
-    // Just past the next minute boundary, so every viewer's clock moves on together.
-    const wait = WATERMARK_PERIOD_MS - (now % WATERMARK_PERIOD_MS) + 20;
+    const wait = WATERMARK_PERIOD_MS - (shifted % WATERMARK_PERIOD_MS) + 20;
     this.watermarkTimer = setTimeout(() => {
       if (this.closed) return;
       this.stampWatermark();
