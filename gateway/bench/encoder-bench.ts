@@ -5,6 +5,7 @@ import { Framebuffer } from '../src/encoder/framebuffer.ts';
 import { ClientEncoder } from '../src/encoder/client-encoder.ts';
 import { sampleRegion } from '../src/encoder/codec.ts';
 import { paint, renderScene, solid, type Scene } from '../src/encoder/fixtures.ts';
+import { runWatermarkBench } from './watermark-bench.ts';
 
 const W = 1024;
 const H = 768;
@@ -165,3 +166,5 @@ for (const scene of ['terminal', 'ui', 'photo'] as Scene[]) {
   }
   console.log(`| ${scene} | ${(bytes / 1024).toFixed(1)} KiB | ${pct(times, 50).toFixed(1)} |`);
 }
+
+runWatermarkBench();

@@ -1,11 +1,14 @@
 // Per-client encoder: keeps a mirror of what this client was last SENT, diffs the shared
 // framebuffer against it per 64x64 tile, merges dirty tiles into rectangles (uniform tiles as
-// fills), picks PNG or JPEG per rectangle and produces the wire rects.
+// fills), picks PNG or JPEG per rectangle and produces the wire rects. With a watermark
+// (watermark.ts) the stamp is blended into each image rect before encoding; the mirror keeps the
+// VM's own pixels, so diffing is the same with or without one.
 import type { WireRect } from '../protocol/browser.ts';
 import { Framebuffer, TILE } from './framebuffer.ts';
 import { NONE, mergeTiles } from './rects.ts';
 import { chooseCodec, encodeRegion, sampleRegion } from './codec.ts';
 import { RegionCache } from './region-cache.ts';
+import type { Watermark } from './watermark.ts';
 
 /** Cell keys besides fill colours (0..0xFFFFFF). */
 const CONTENT = -2;
@@ -20,6 +23,8 @@ export interface EncodeOptions {
   maxRefineTiles?: number;
   /** The VM's encodings shared by its viewers (see RegionCache); private if absent. */
   regions?: RegionCache;
+  /** At most this many tiles are re-sent per frame because their watermark changed. */
+  maxRestampTiles?: number;
 }
 
 export interface EncodedFrame {
@@ -28,7 +33,15 @@ export interface EncodedFrame {
   full: boolean;
   bytes: number;
   encodeMs: number;
-  tiles: { dirty: number; fill: number; png: number; jpeg: number; refined: number };
+  tiles: {
+    dirty: number;
+    fill: number;
+    png: number;
+    jpeg: number;
+    refined: number;
+    /** Unchanged tiles sent again because their watermark changed. */
+    restamped: number;
+  };
   /** Image rects encoded for this frame, and image rects reused from another viewer. */
   regions: { encoded: number; reused: number };
 }
@@ -45,6 +58,11 @@ export class ClientEncoder {
   private forceFull = true;
   private lastGeneration = -1;
   private readonly ownRegions = new RegionCache();
+  /** The watermark this client's picture carries (null: none). */
+  private watermark: Watermark | null = null;
+  /** Tiles sent with another watermark than the current one, still to send again. */
+  private stale = new Uint8Array(0);
+  private staleCount = 0;
 
   /** Next frame covers the whole screen (new client, reconnect, refresh). */
   reset(): void {
@@ -57,7 +75,8 @@ export class ClientEncoder {
       this.forceFull ||
       fb.epoch !== this.epoch ||
       fb.generation !== this.lastGeneration ||
-      this.hasLossy
+      this.hasLossy ||
+      this.staleCount > 0
     );
   }
   private hasLossy = false;
@@ -76,6 +95,31 @@ export class ClientEncoder {
     return changed;
   }
 
+  /**
+   * Stamps this client's picture with `watermark` from the next frame on (null: none). Tiles the
+   * client already has are sent again only where the stamp differs, a bounded number per frame.
+   */
+  setWatermark(watermark: Watermark | null): void {
+    if (watermark === this.watermark) return;
+    const previous = this.watermark;
+    this.watermark = watermark;
+    if (this.forceFull || this.sent.length === 0) return;
+    const changed = watermark
+      ? watermark.changedTiles(previous, this.width, this.height)
+      : previous!.inkedTiles(this.width, this.height);
+    for (let t = 0; t < changed.length; t++) {
+      if (changed[t] && !this.stale[t]) {
+        this.stale[t] = 1;
+        this.staleCount++;
+      }
+    }
+  }
+
+  /** Tiles still to be sent again with the current watermark. */
+  get pendingRestamp(): number {
+    return this.staleCount;
+  }
+
   /** Some tiles were sent as JPEG and will be re-sent losslessly once they settle. */
   get pendingRefinement(): boolean {
     return this.hasLossy;
@@ -90,6 +134,8 @@ export class ClientEncoder {
     this.mirror = new Uint32Array(fb.width * fb.height);
     this.sent = new Uint32Array(fb.tilesX * fb.tilesY);
     this.lossy = new Uint8Array(fb.tilesX * fb.tilesY);
+    this.stale = new Uint8Array(fb.tilesX * fb.tilesY);
+    this.staleCount = 0;
     this.hasLossy = false;
     this.forceFull = true;
   }
@@ -100,17 +146,24 @@ export class ClientEncoder {
     const now = options.now ?? Date.now();
     const refineAfter = options.refineAfterMs ?? 1000;
     let maxRefine = options.maxRefineTiles ?? 48;
+    let maxRestamp = options.maxRestampTiles ?? 64;
     if (fb.epoch !== this.epoch || fb.width !== this.width || fb.height !== this.height) {
       this.adopt(fb);
     }
     const full = this.forceFull;
     this.forceFull = false;
+    const watermark = this.watermark;
+    const inked = watermark ? watermark.inkedTiles(this.width, this.height) : null;
+    if (full && this.staleCount > 0) {
+      this.stale.fill(0);
+      this.staleCount = 0;
+    }
     this.lastGeneration = fb.generation;
     const { tilesX, tilesY, width } = this;
     const n = tilesX * tilesY;
     const keys = new Float64Array(n).fill(NONE);
     const src = new Uint32Array(fb.data.buffer, fb.data.byteOffset, fb.width * fb.height);
-    const stats = { dirty: 0, fill: 0, png: 0, jpeg: 0, refined: 0 };
+    const stats = { dirty: 0, fill: 0, png: 0, jpeg: 0, refined: 0, restamped: 0 };
     const regionStats = { encoded: 0, reused: 0 };
     const regions = options.regions ?? this.ownRegions;
     let lossyLeft = false;
@@ -124,17 +177,23 @@ export class ClientEncoder {
         const w = Math.min(TILE, width - x0);
         const h = Math.min(TILE, this.height - y0);
         let refine = false;
+        let restamp = false;
         if (!full && version === this.sent[t]) {
-          if (!this.lossy[t]) continue;
-          if (now - fb.lastChange[t]! < refineAfter || maxRefine <= 0) {
-            lossyLeft = true;
-            continue;
+          if (this.stale[t] && maxRestamp > 0) {
+            restamp = true;
+            maxRestamp--;
+          } else {
+            if (!this.lossy[t]) continue;
+            if (now - fb.lastChange[t]! < refineAfter || maxRefine <= 0) {
+              lossyLeft = true;
+              continue;
+            }
+            refine = true;
+            maxRefine--;
           }
-          refine = true;
-          maxRefine--;
         }
         // Compare with the mirror (skip on full frames: everything goes), and test uniformity.
-        let changed = full || refine;
+        let changed = full || refine || restamp;
         const first = src[y0 * width + x0]!;
         let uniform = true;
         for (let y = y0; y < y0 + h; y++) {
@@ -154,12 +213,17 @@ export class ClientEncoder {
         if (!changed) continue;
         stats.dirty++;
         if (refine) stats.refined++;
+        if (restamp) stats.restamped++;
+        if (this.stale[t]) {
+          this.stale[t] = 0;
+          this.staleCount--;
+        }
         // Copy into the mirror now; the rect built from this tile carries these pixels.
         for (let y = y0; y < y0 + h; y++) {
           const row = y * width + x0;
           this.mirror.set(src.subarray(row, row + w), row);
         }
-        if (uniform) {
+        if (uniform && !(inked && inked[t])) {
           // Framebuffer bytes are R,G,B,A; on little-endian the Uint32 is 0xAABBGGRR.
           keys[t] = ((first & 0xff) << 16) | (first & 0xff00) | ((first >>> 16) & 0xff);
           this.lossy[t] = 0;
@@ -191,6 +255,7 @@ export class ClientEncoder {
         h,
         lossless,
         jpegQuality: options.jpegQuality,
+        watermark: watermark?.id ?? null,
         choose: () => {
           let rate = 0;
           for (let ty = r.ty0; ty < r.ty1; ty++)
@@ -203,7 +268,7 @@ export class ClientEncoder {
             lossless,
           });
         },
-        encode: (chosen, quality) => encodeRegion(fb, x, y, w, h, chosen, quality),
+        encode: (chosen, quality) => encodeRegion(fb, x, y, w, h, chosen, quality, watermark),
       });
       regionStats[reused ? 'reused' : 'encoded']++;
       const lossyFlag = codec === 'jpeg' ? 1 : 0;
@@ -226,20 +291,38 @@ export class ClientEncoder {
   }
 }
 
-/** Splits rects into groups whose approximate size stays below `maxBytes` each. */
-export function splitRects(rects: WireRect[], maxBytes: number): WireRect[][] {
+/**
+ * Image rects per message at most: each is a binary attachment, and socket.io's decoder refuses
+ * a packet with more than 10 (socket.io-parser `maxAttachments`), closing the connection. A
+ * watermark turns uniform tiles (fills) into images, so frames with many images are common then.
+ */
+export const MAX_IMAGE_RECTS_PER_MESSAGE = 10;
+
+/**
+ * Splits rects into groups whose approximate size stays below `maxBytes` each, with at most
+ * `maxImages` image rects each.
+ */
+export function splitRects(
+  rects: WireRect[],
+  maxBytes: number,
+  maxImages = MAX_IMAGE_RECTS_PER_MESSAGE,
+): WireRect[][] {
   const parts: WireRect[][] = [];
   let current: WireRect[] = [];
   let size = 0;
+  let images = 0;
   for (const rect of rects) {
-    const cost = rect.enc === 'fill' ? 48 : rect.data.length + 64;
-    if (current.length > 0 && size + cost > maxBytes) {
+    const image = rect.enc !== 'fill';
+    const cost = image ? rect.data.length + 64 : 48;
+    if (current.length > 0 && (size + cost > maxBytes || (image && images >= maxImages))) {
       parts.push(current);
       current = [];
       size = 0;
+      images = 0;
     }
     current.push(rect);
     size += cost;
+    if (image) images++;
   }
   if (current.length > 0 || parts.length === 0) parts.push(current);
   return parts;

@@ -8,6 +8,7 @@
 // encoder re-sends them losslessly ("refinement").
 import { Canvas, createCanvas, ImageData } from 'canvas';
 import type { Framebuffer } from './framebuffer.ts';
+import type { Watermark } from './watermark.ts';
 
 /** Distinct colours in the sample at or above which a region may count as photo-like... */
 export const PHOTO_COLOURS = 160;
@@ -132,10 +133,13 @@ export function encodeRegion(
   h: number,
   codec: 'png' | 'jpeg',
   jpegQuality: number,
+  watermark: Watermark | null = null,
 ): Buffer {
   const canvas = canvasFor(w, h);
   const ctx = canvas.getContext('2d');
-  ctx.putImageData(new ImageData(extractRegion(fb, x, y, w, h), w, h), 0, 0);
+  const pixels = extractRegion(fb, x, y, w, h);
+  watermark?.apply(pixels, x, y, w, h);
+  ctx.putImageData(new ImageData(pixels, w, h), 0, 0);
   if (codec === 'png') {
     return canvas.toBuffer('image/png', {
       compressionLevel: 1,

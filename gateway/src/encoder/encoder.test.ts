@@ -151,6 +151,14 @@ test('splitRects keeps every part under the cap', () => {
   assert.equal(parts.length, 2);
   assert.equal(parts.flat().length, 4);
   assert.deepEqual(splitRects([], 1000), [[]]);
+  // socket.io's decoder takes at most 10 binary attachments per message: images are capped.
+  const many = [...Array.from({ length: 23 }, () => big(10)), ...parts.flat().slice(3)];
+  const capped = splitRects(many, 1_000_000);
+  assert.deepEqual(
+    capped.map((part) => part.filter((r) => r.enc !== 'fill').length),
+    [10, 10, 3],
+  );
+  assert.equal(capped.flat().length, 24);
 });
 
 test('a full desktop-size frame encodes with every part below the message cap', () => {

@@ -5,7 +5,9 @@
 // JPEG quality. Viewers that are in sync send the same rectangles of the same framebuffer
 // generation, so the first one encodes and the others reuse its bytes. A viewer that lags
 // flushes at a later generation and encodes its own coalesced update. Entries live for one
-// generation: the next applied update invalidates them all.
+// generation: the next applied update invalidates them all. A watermarked viewer's regions carry
+// its stamp, so the watermark's identity is part of the key: viewers with the same watermark
+// text share, others encode their own.
 import type { Framebuffer } from './framebuffer.ts';
 
 export type ImageCodec = 'png' | 'jpeg';
@@ -18,6 +20,8 @@ export interface RegionRequest {
   /** Lossless required (refinement): part of the key, since it forces PNG. */
   lossless: boolean;
   jpegQuality: number;
+  /** Identity of the watermark stamped into the region (Watermark.id), null for none. */
+  watermark: string | null;
   /** Picks the codec; called only when no viewer has encoded this region in this generation. */
   choose(): ImageCodec;
   encode(codec: ImageCodec, jpegQuality: number): Buffer;
@@ -54,7 +58,8 @@ export class RegionCache {
       this.epoch = fb.epoch;
       this.generation = fb.generation;
     }
-    const key = `${request.x},${request.y},${request.w},${request.h},${request.lossless ? 1 : 0}`;
+    let key = `${request.x},${request.y},${request.w},${request.h},${request.lossless ? 1 : 0}`;
+    if (request.watermark !== null) key += `\n${request.watermark}`;
     let entry = this.entries.get(key);
     if (!entry) {
       // The codec choice is shared too: it samples pixels and decays change rates with time,

@@ -25,6 +25,12 @@ import {
 import type { AttachClaims, SessionInfo } from '../protocol/internal.ts';
 import { ClientEncoder, splitRects } from '../encoder/client-encoder.ts';
 import { LagController } from '../encoder/quality.ts';
+import {
+  WATERMARK_PERIOD_MS,
+  watermarkOffsetMs,
+  watermarks,
+  type Watermark,
+} from '../encoder/watermark.ts';
 import type { GatewayMetrics } from '../metrics.ts';
 import type { AudioChunk } from '@raydesk/hypervisor/api';
 import type { FeedSubscriber, VmFeed } from './feed.ts';
@@ -64,6 +70,8 @@ export class ViewerSession implements FeedSubscriber {
   audioBytesSent = 0;
   /** Set when the policy says `recording`: gets every update and resize as sent. */
   recorder: SessionRecorder | null = null;
+  /** The watermark this viewer's picture carries now, null when its policy asks for none. */
+  watermark: Watermark | null = null;
 
   private seq = 0;
   private inFlight: { seq: number; sentAt: number } | null = null;
@@ -77,6 +85,7 @@ export class ViewerSession implements FeedSubscriber {
   private readonly bucket = new TokenBucket(LIMITS.inputEventsPerSecond, LIMITS.inputBurst);
   private readonly strikes = new StrikeCounter(LIMITS.maxStrikes, LIMITS.strikeWindowMs);
   private lastRateNotice = 0;
+  private watermarkTimer: NodeJS.Timeout | null = null;
 
   private readonly handlers: ClientHandlers = {
     'frame:ack': (msg) => this.onAck(msg.seq),
@@ -147,6 +156,28 @@ export class ViewerSession implements FeedSubscriber {
     );
     socket.onAny((event: unknown, ...args: unknown[]) => this.dispatch(event, args));
     socket.on('disconnect', (reason) => this.end(`client: ${reason}`));
+    if (this.policy.watermark) this.stampWatermark();
+  }
+
+  /**
+   * Stamps the viewer's picture with its email (or name), the current minute and its address
+   * (socket.handshake.address: the proxy-forwarded one, see server.ts), and again each minute,
+   * a fixed few seconds past it for this email and address (watermarkOffsetMs).
+   */
+  private stampWatermark(): void {
+    const email = this.claims.email ?? this.claims.name;
+    const address = this.socket.handshake.address ?? '';
+    const offset = watermarkOffsetMs(email, address);
+    const shifted = Date.now() - offset;
+    this.watermark = watermarks.get({ email, at: shifted, address });
+    this.encoder.setWatermark(this.watermark);
+    const wait = WATERMARK_PERIOD_MS - (shifted % WATERMARK_PERIOD_MS) + 20;
+    this.watermarkTimer = setTimeout(() => {
+      if (this.closed) return;
+      this.stampWatermark();
+      this.schedule();
+    }, wait);
+    this.watermarkTimer.unref();
   }
 
   /** What this viewer may do: the token's policy, or the default for a token without one. */
@@ -298,7 +329,7 @@ export class ViewerSession implements FeedSubscriber {
     if (frame.regions.reused) this.metrics.regions.inc({ outcome: 'reused' }, frame.regions.reused);
     if (frame.rects.length === 0) {
       // Nothing new. Tiles sent as JPEG get re-sent losslessly once they settle.
-      if (this.encoder.pendingRefinement) this.schedule(300);
+      if (this.encoder.pendingRefinement || this.encoder.pendingRestamp) this.schedule(300);
       return;
     }
     const seq = ++this.seq;
@@ -443,6 +474,7 @@ export class ViewerSession implements FeedSubscriber {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     if (this.watchdog) clearInterval(this.watchdog);
+    if (this.watermarkTimer) clearTimeout(this.watermarkTimer);
     this.timer = null;
     this.releaseInput();
     this.transfer.end();

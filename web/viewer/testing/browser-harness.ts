@@ -13,6 +13,7 @@ import pino from 'pino';
 import { createGateway, type Gateway } from '@raydesk/gateway/server';
 import { mintAttachToken } from '@raydesk/gateway/attach-token';
 import type { AttachGrant } from '@raydesk/gateway/internal';
+import { DEFAULT_SESSION_POLICY, sessionPolicySchema } from '@raydesk/gateway/protocol';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 export const VIEWER_ENTRY = resolve(HERE, '../src/index.ts');
@@ -83,7 +84,10 @@ export interface TestPageServer {
   close(): Promise<void>;
 }
 
-/** Serves the page at / (query: mode, name, role, sub), /viewer.js and /token. */
+/**
+ * Serves the page at / (query: mode, name, role, sub, email, and policy: JSON of the session
+ * policy's fields that differ from the default), /viewer.js and /token.
+ */
 export async function servePage(options: {
   gatewayUrl: string;
   vm: string;
@@ -115,6 +119,15 @@ export async function servePage(options: {
         role: (q.get('role') as 'user' | 'admin') ?? 'user',
         ...options.grant,
       };
+      const policy = q.get('policy');
+      if (policy) {
+        grant.policy = sessionPolicySchema.parse({
+          ...DEFAULT_SESSION_POLICY,
+          ...(JSON.parse(policy) as object),
+        });
+      }
+      const email = q.get('email');
+      if (email) grant.email = email;
       mintAttachToken(options.attachSecret, grant).then(
         (t) => {
           res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'no-store' });
