@@ -9,6 +9,7 @@ import { measureBandwidth } from './bandwidth.ts';
 import { FrameTap } from './baseline.ts';
 import { runCpuFigures, type CpuFigures } from './cpu.ts';
 import { densityFigures, measureDensity, type DensityFigures } from './density.ts';
+import type { DesktopIoFigures } from './desktop-io.ts';
 import type { FleetFigures } from './fleet-figures.ts';
 import { measureBareMips, measureWorkerMips } from './mips.ts';
 import { measureNoVnc, type NoVncFigures } from './novnc.ts';
@@ -55,6 +56,8 @@ export const METHODS = {
 export interface BenchResults {
   /** Live relocation and cloning between two hosts (`--only fleet`, bench/fleet.ts). */
   fleet: FleetFigures | null;
+  /** Clipboard, files and resize as the viewer feels them (`--only desktop-io`). */
+  desktopIo: DesktopIoFigures | null;
   timeToDesktopMs: Dist | null;
   resumeToDesktopMs: Dist | null;
   reconnectMs: Dist | null;
@@ -156,6 +159,7 @@ export function readColdBoots(
 export function emptyResults(): BenchResults {
   return {
     fleet: null,
+    desktopIo: null,
     timeToDesktopMs: null,
     resumeToDesktopMs: null,
     reconnectMs: null,

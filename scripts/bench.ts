@@ -13,6 +13,7 @@ import { runBench } from '../bench/run.ts';
 import { runAttachBench } from '../bench/attach.ts';
 import { runCpuBench } from '../bench/cpu-only.ts';
 import { runDensityBench } from '../bench/density-only.ts';
+import { runDesktopIoBench } from '../bench/desktop-io.ts';
 import { runDisplayBench } from '../bench/display.ts';
 import { runFleetBench } from '../bench/fleet.ts';
 import { buildPortal } from './lib/portal.ts';
@@ -48,6 +49,8 @@ async function runSelected() {
       return runDensityBench(plan, options.memoryBudgetMiB, log);
     case 'attach':
       return runAttachBench(plan, options.memoryBudgetMiB, log);
+    case 'desktop-io':
+      return runDesktopIoBench(plan, options.memoryBudgetMiB, log);
     default:
       return runBench(plan, options.memoryBudgetMiB, log, { peers: options.peers });
   }
