@@ -26,6 +26,8 @@ const KEYS = [
   'vsNoVnc',
   // null here: `--only fleet` measures it on a fleet of its own.
   'fleet',
+  // null here: `--only desktop-io` measures it.
+  'desktopIo',
 ];
 
 test(
@@ -48,6 +50,7 @@ test(
       const json = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
       assert.deepEqual(Object.keys(json).sort(), [...KEYS].sort());
       assert.equal(json.fleet, null);
+      assert.equal(json.desktopIo, null);
       const ttd = json.timeToDesktopMs as { p50: number; p95: number; n: number; method: string };
       assert.equal(ttd.n, 1);
       assert.ok(ttd.p50 > 0 && ttd.p95 > 0, `timeToDesktopMs ${JSON.stringify(ttd)}`);
