@@ -28,6 +28,8 @@ const KEYS = [
   'fleet',
   // null here: `--only recording` (bench/recording.ts).
   'recording',
+  // null here: `--only desktop-io` measures it.
+  'desktopIo',
 ];
 
 test(
@@ -51,6 +53,7 @@ test(
       assert.deepEqual(Object.keys(json).sort(), [...KEYS].sort());
       assert.equal(json.fleet, null);
       assert.equal(json.recording, null);
+      assert.equal(json.desktopIo, null);
       const ttd = json.timeToDesktopMs as { p50: number; p95: number; n: number; method: string };
       assert.equal(ttd.n, 1);
       assert.ok(ttd.p50 > 0 && ttd.p95 > 0, `timeToDesktopMs ${JSON.stringify(ttd)}`);

@@ -21,8 +21,11 @@ export const optionsSchema = z.object({
    * density: desktops per host within a 150 ms input p95, with active and with idle neighbours.
    * attach: time to desktop and reconnect, through the portal.
    * recording: session recording size per hour, per-frame cost on and off, seek time.
+   * desktop-io: clipboard both ways, upload and download throughput, resize to paint.
    */
-  only: z.enum(['cpu', 'display', 'fleet', 'density', 'attach', 'recording']).optional(),
+  only: z
+    .enum(['cpu', 'display', 'fleet', 'density', 'attach', 'recording', 'desktop-io'])
+    .optional(),
   /** Measure the noVNC peer on the same VM (needs x11vnc in the desktop image). */
   peers: z.boolean().default(true),
   /** The hypervisor's display frame clock for the run (DISPLAY_FPS). */
@@ -141,7 +144,9 @@ export function parseOptions(argv: string[]): BenchOptions {
         'bandwidth, window-drag frame rate and reconnect on one desktop VM), fleet ' +
         '(relocation, cloning, gateway failover), density (desktops per host within a 150 ms ' +
         'input p95, neighbours typing and idle), attach (time to desktop and reconnect ' +
-        'through the portal) or recording (recording size per hour, per-frame cost, seek time)',
+        'through the portal), recording (recording size per hour, per-frame cost, seek time) ' +
+        'or desktop-io (clipboard both ways, upload and download throughput, window resize ' +
+        'to the new desktop size painted)',
     )
     .option('--no-peers', 'do not measure the noVNC peer (x11vnc in the same desktop VM)')
     .option('--display-fps <n>', "the hypervisor's display frame clock (default: DISPLAY_FPS)")

@@ -9,6 +9,7 @@ import { measureBandwidth } from './bandwidth.ts';
 import { FrameTap } from './baseline.ts';
 import { runCpuFigures, type CpuFigures } from './cpu.ts';
 import { densityFigures, measureDensity, type DensityFigures } from './density.ts';
+import type { DesktopIoFigures } from './desktop-io.ts';
 import type { FleetFigures } from './fleet-figures.ts';
 import type { RecordingFigures } from './recording.ts';
 import { measureBareMips, measureWorkerMips } from './mips.ts';
@@ -58,6 +59,8 @@ export interface BenchResults {
   fleet: FleetFigures | null;
   /** Session recording size, cost and seek (`--only recording`, bench/recording.ts). */
   recording: RecordingFigures | null;
+  /** Clipboard, files and resize as the viewer feels them (`--only desktop-io`). */
+  desktopIo: DesktopIoFigures | null;
   timeToDesktopMs: Dist | null;
   resumeToDesktopMs: Dist | null;
   reconnectMs: Dist | null;
@@ -160,6 +163,7 @@ export function emptyResults(): BenchResults {
   return {
     fleet: null,
     recording: null,
+    desktopIo: null,
     timeToDesktopMs: null,
     resumeToDesktopMs: null,
     reconnectMs: null,

@@ -14,6 +14,7 @@ import { runAttachBench } from '../bench/attach.ts';
 import { runRecordingBench } from '../bench/recording.ts';
 import { runCpuBench } from '../bench/cpu-only.ts';
 import { runDensityBench } from '../bench/density-only.ts';
+import { runDesktopIoBench } from '../bench/desktop-io.ts';
 import { runDisplayBench } from '../bench/display.ts';
 import { runFleetBench } from '../bench/fleet.ts';
 import { buildPortal } from './lib/portal.ts';
@@ -51,6 +52,8 @@ async function runSelected() {
       return runAttachBench(plan, options.memoryBudgetMiB, log);
     case 'recording':
       return runRecordingBench(plan, options.memoryBudgetMiB, log);
+    case 'desktop-io':
+      return runDesktopIoBench(plan, options.memoryBudgetMiB, log);
     default:
       return runBench(plan, options.memoryBudgetMiB, log, { peers: options.peers });
   }

@@ -160,6 +160,52 @@ describe('clipboard and files through the guest agent', () => {
     );
   });
 
+  test('a ping answers while a keyboard layout change holds X; an upload meanwhile is whole', async (t) => {
+    // The agent runs requests side by side unless they share a lane: setxkbmap takes seconds
+    // to a minute here, and a ping sent after it answers first. A screen read and an upload,
+    // each in its own lane, run meanwhile; their order is reported, not asserted (X is busy).
+    const domain = hv.host.get(desktop.id);
+    const finished: string[] = [];
+    const started = performance.now();
+    const at = (what: string) => () => {
+      finished.push(`${what} ${Math.round(performance.now() - started)} ms`);
+    };
+    const layout = hv.client
+      .call('domain:keyboard-layout', { id: desktop.id, layout: 'us' })
+      .then(at('keyboard-layout'));
+    const ping = domain.agentRequest('ping', [], 55_000).then(at('ping'));
+    const screen = domain.agentRequest('screen', ['get'], 55_000);
+    const bytes = randomBytes(2 * TRANSFER_CHUNK_BYTES);
+    const upload = (async () => {
+      const { uploadId } = await hv.client.call('files:upload-begin', {
+        id: desktop.id,
+        bytes: bytes.length,
+      });
+      for (let offset = 0; offset < bytes.length; offset += TRANSFER_CHUNK_BYTES) {
+        const data = bytes.subarray(offset, offset + TRANSFER_CHUNK_BYTES);
+        await hv.client.call('files:upload-chunk', { id: desktop.id, uploadId, data });
+      }
+      const done = await hv.client.call('files:upload-end', {
+        id: desktop.id,
+        uploadId,
+        name: 'beside.bin',
+      });
+      at('upload')();
+      return done;
+    })();
+    const [, , size, done] = await Promise.all([
+      layout,
+      ping,
+      screen.then((s) => (at('screen')(), s)),
+      upload,
+    ]);
+    t.diagnostic(`finished: ${finished.join(', ')}`);
+    assert.match(size, /^\d+x\d+$/);
+    assert.equal(done.sha256, sha256(bytes));
+    const order = finished.map((f) => f.split(' ')[0]);
+    assert.ok(order.indexOf('ping') < order.indexOf('keyboard-layout'), finished.join(', '));
+  });
+
   test('a file put in ~/Send to browser is listed and reads back with the same bytes', async (t) => {
     const listed = nextEvent<OutboxChanged>(
       hv,

@@ -156,17 +156,26 @@ export class ViewerTransfer {
     if (!socket?.connected) {
       return Promise.reject(new TransferRefused('unavailable', 'Not connected to the desktop.'));
     }
-    const emit = socket.timeout(REQUEST_TIMEOUT_MS).emitWithAck as unknown as (
-      event: E,
-      payload: TransferRequests[E],
-    ) => Promise<TransferResult<TransferReplies[E]>>;
-    return emit(event, payload).then(
+    // Called on the socket, not detached from it: emitWithAck uses `this`, and a detached
+    // call failed at once, which read as "did not answer in time" for every request.
+    const timed = socket.timeout(REQUEST_TIMEOUT_MS) as unknown as {
+      emitWithAck(
+        event: E,
+        payload: TransferRequests[E],
+      ): Promise<TransferResult<TransferReplies[E]>>;
+    };
+    return timed.emitWithAck(event, payload).then(
       (result) => {
         if (result.ok) return result.value;
         throw new TransferRefused(result.error.code, result.error.message);
       },
-      () => {
-        throw new TransferRefused('unavailable', 'The desktop did not answer in time.');
+      (error: unknown) => {
+        // socket.io rejects on its timeout and when the connection drops before the answer.
+        const lost = error instanceof Error && /disconnected/.test(error.message);
+        throw new TransferRefused(
+          'unavailable',
+          lost ? 'The connection to the desktop was lost.' : 'The desktop did not answer in time.',
+        );
       },
     );
   }
@@ -351,6 +360,8 @@ export class ViewerTransfer {
           textContent: 'Download',
           title: `Download ${file.name}`,
         });
+        // Every row's button says "Download": the label tells them apart for assistive tech.
+        get.setAttribute('aria-label', `Download ${file.name}`);
         get.addEventListener('click', () => {
           get.disabled = true;
           bar.hidden = false;

@@ -55,16 +55,9 @@ declare const window: Window & { __viewer: ViewerHandle };
 const typeLine = (page: Page, line: string) =>
   page.evaluate((l) => window.__viewer.sendText(`${l}\n`), line);
 
-// Known defect (issue 15, open): the desktop -> browser clipboard step passes, but the viewer's
-// clipboard:set for browser -> desktop is refused ("did not answer in time") in this test,
-// although the same set passes at the hypervisor (hypervisor/test/transfer.test.ts). Until it
-// is found the test runs and reports, marked todo so it does not stop the suite.
 test(
   'clipboard both ways and files in and out, in Chromium at a host name',
-  {
-    timeout: 900_000,
-    todo: 'browser -> desktop clipboard through the viewer is refused (issue 15)',
-  },
+  { timeout: 900_000 },
   async (t) => {
     const noChromium = chromiumMissing();
     if (noChromium) throw new Error(noChromium);

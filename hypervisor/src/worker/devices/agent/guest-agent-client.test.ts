@@ -149,3 +149,59 @@ test('a payload is not sent when its request line was refused', async () => {
   );
   assert.deepEqual(written, []);
 });
+
+test('file requests go out one at a time; other requests are written at once and slip in between', async () => {
+  const lines: string[] = [];
+  const client = new GuestAgentClient(
+    (bytes) => {
+      const text = new TextDecoder().decode(bytes);
+      // Request lines only (a payload is base64 without spaces).
+      if (/^\d+ /.test(text)) lines.push(text.trim());
+    },
+    { defaultTimeoutMs: 1_000 },
+  );
+  const chunk = new Uint8Array(64 * 1024);
+  const first = client.requestWithPayload('upload-chunk', ['1'], chunk);
+  const second = client.requestWithPayload('upload-chunk', ['1'], chunk);
+  const read = client.request('outbox-read', ['bmFtZQ==', '0', '16']);
+  const ping = client.ping();
+  // One chunk on the line; the ping was written right after it, the rest wait.
+  assert.deepEqual(
+    lines.map((l) => l.split(' ').slice(0, 2).join(' ')),
+    ['1 upload-chunk', '4 ping'],
+  );
+  client.receive(new TextEncoder().encode('4 ok pong\n'));
+  await ping;
+  client.receive(new TextEncoder().encode('1 ok 65536\n'));
+  assert.equal(await first, '65536');
+  assert.equal(lines.at(-1)?.split(' ')[1], 'upload-chunk');
+  assert.equal(lines.at(-1)?.split(' ')[0], '2');
+  client.receive(new TextEncoder().encode('2 ok 131072\n'));
+  assert.equal(await second, '131072');
+  assert.equal(lines.at(-1), '3 outbox-read bmFtZQ== 0 16');
+  client.receive(new TextEncoder().encode('3 ok AAAA\n'));
+  assert.equal(await read, 'AAAA');
+});
+
+test('a queued chunk that times out before its turn is never written', async () => {
+  const lines: string[] = [];
+  const client = new GuestAgentClient((bytes) => {
+    const text = new TextDecoder().decode(bytes);
+    if (/^\d+ /.test(text)) lines.push(text.trim());
+  });
+  const data = new Uint8Array(8);
+  const first = client.requestWithPayload('upload-chunk', ['1'], data, 1_000);
+  const late = client.requestWithPayload('upload-chunk', ['1'], data, 20);
+  await assert.rejects(late, (e: unknown) => e instanceof AgentError && e.kind === 'timeout');
+  const third = client.requestWithPayload('upload-chunk', ['1'], data, 1_000);
+  client.receive(new TextEncoder().encode('1 ok 8\n'));
+  await first;
+  // The timed-out request (2) was skipped: the next on the line is 3.
+  assert.deepEqual(
+    lines.map((l) => l.split(' ')[0]),
+    ['1', '3'],
+  );
+  client.receive(new TextEncoder().encode('3 ok 16\n'));
+  assert.equal(await third, '16');
+  client.close();
+});

@@ -54,11 +54,36 @@ export interface GuestAgentClientOptions {
 
 const TOKEN = /^\S+$/;
 
+/**
+ * File transfer requests: a chunk puts tens of kilobytes on the serial line, one byte stream, so
+ * a line written after it waits until its bytes have gone through. They go out one at a time,
+ * each when the one before it was answered (the guest runs them in this order, one lane), and
+ * every other request (a screen size, the clipboard, the time) is written at once and slips in
+ * between.
+ */
+const BULK_COMMANDS = new Set([
+  'upload-begin',
+  'upload-chunk',
+  'upload-end',
+  'upload-abort',
+  'outbox-list',
+  'outbox-read',
+]);
+
+interface QueuedBulk {
+  id: number;
+  line: string;
+  payload: Uint8Array | null;
+}
+
 export class GuestAgentClient {
   readonly channel: LineChannel;
   private readonly eventListeners = new Set<(line: string, event: AgentEvent) => void>();
   private readonly stray = new Set<(line: string) => void>();
   private readonly pending = new Map<number, Pending>();
+  /** Bulk requests not yet written, in order; `bulkInFlight` is the one on the line. */
+  private readonly bulkQueue: QueuedBulk[] = [];
+  private bulkInFlight: number | null = null;
   private nextId = 1;
   private closed = false;
   private readonly defaultTimeoutMs: number;
@@ -131,37 +156,7 @@ export class GuestAgentClient {
     timeoutMs = this.defaultTimeoutMs,
   ): Promise<string> {
     const list = typeof args === 'string' ? (args === '' ? [] : [args]) : args;
-    if (this.closed)
-      return Promise.reject(new AgentError('agent client closed', command, 'closed'));
-    for (const token of [command, ...list]) {
-      if (!TOKEN.test(token)) {
-        return Promise.reject(
-          new AgentError(`invalid agent token ${JSON.stringify(token)}`, command, 'err'),
-        );
-      }
-    }
-    const id = this.nextId++;
-    if (this.nextId > 0x7fffffff) this.nextId = 1;
-    return new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(
-          new AgentError(
-            `agent request "${command}" timed out after ${timeoutMs} ms`,
-            command,
-            'timeout',
-          ),
-        );
-      }, timeoutMs);
-      this.pending.set(id, { command, resolve, reject, timer });
-      try {
-        this.channel.sendLine([String(id), command, ...list].join(' '));
-      } catch (error) {
-        clearTimeout(timer);
-        this.pending.delete(id);
-        reject(error as Error);
-      }
-    });
+    return this.send(command, list, null, timeoutMs);
   }
 
   /**
@@ -178,12 +173,87 @@ export class GuestAgentClient {
     const encoded = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString(
       'base64',
     );
-    const sentBefore = this.nextId;
-    const reply = this.request(command, [...args, String(encoded.length)], timeoutMs);
-    // Only a request line that went out is followed by its payload.
-    if (this.nextId !== sentBefore)
-      this.channel.sendBytes(new TextEncoder().encode(`${encoded}\n`));
-    return reply;
+    return this.send(
+      command,
+      [...args, String(encoded.length)],
+      new TextEncoder().encode(`${encoded}\n`),
+      timeoutMs,
+    );
+  }
+
+  private send(
+    command: string,
+    list: readonly string[],
+    payload: Uint8Array | null,
+    timeoutMs: number,
+  ): Promise<string> {
+    if (this.closed)
+      return Promise.reject(new AgentError('agent client closed', command, 'closed'));
+    for (const token of [command, ...list]) {
+      if (!TOKEN.test(token)) {
+        return Promise.reject(
+          new AgentError(`invalid agent token ${JSON.stringify(token)}`, command, 'err'),
+        );
+      }
+    }
+    const id = this.nextId++;
+    if (this.nextId > 0x7fffffff) this.nextId = 1;
+    const line = [String(id), command, ...list].join(' ');
+    const bulk = BULK_COMMANDS.has(command);
+    return new Promise<string>((resolve, reject) => {
+      // The time limit counts from the call, waiting in the bulk queue included.
+      const timer = setTimeout(() => {
+        this.settled(id);
+        reject(
+          new AgentError(
+            `agent request "${command}" timed out after ${timeoutMs} ms`,
+            command,
+            'timeout',
+          ),
+        );
+      }, timeoutMs);
+      this.pending.set(id, { command, resolve, reject, timer });
+      if (!bulk) {
+        this.write(id, line, payload);
+        return;
+      }
+      this.bulkQueue.push({ id, line, payload });
+      this.pumpBulk();
+    });
+  }
+
+  private write(id: number, line: string, payload: Uint8Array | null): void {
+    try {
+      this.channel.sendLine(line);
+      // Only a request line that went out is followed by its payload.
+      if (payload) this.channel.sendBytes(payload);
+    } catch (error) {
+      const pending = this.pending.get(id);
+      if (!pending) return;
+      clearTimeout(pending.timer);
+      this.settled(id);
+      pending.reject(error as Error);
+    }
+  }
+
+  /** Writes the next queued bulk request when none is on the line. */
+  private pumpBulk(): void {
+    while (this.bulkInFlight === null) {
+      const next = this.bulkQueue.shift();
+      if (!next) return;
+      if (!this.pending.has(next.id)) continue; // timed out while it waited
+      this.bulkInFlight = next.id;
+      this.write(next.id, next.line, next.payload);
+    }
+  }
+
+  /** A request was answered, timed out or failed: it leaves the tables, the bulk queue moves. */
+  private settled(id: number): void {
+    this.pending.delete(id);
+    if (this.bulkInFlight === id) {
+      this.bulkInFlight = null;
+      this.pumpBulk();
+    }
   }
 
   async ping(timeoutMs?: number): Promise<void> {
@@ -219,6 +289,7 @@ export class GuestAgentClient {
   /** Rejects every pending request; later requests fail at once. */
   close(): void {
     this.closed = true;
+    this.bulkQueue.length = 0;
     for (const [id, p] of this.pending) {
       clearTimeout(p.timer);
       p.reject(new AgentError('agent client closed', p.command, 'closed'));
@@ -243,8 +314,8 @@ export class GuestAgentClient {
       for (const l of [...this.stray]) l(line);
       return;
     }
-    this.pending.delete(Number(m[1]));
     clearTimeout(pending.timer);
+    this.settled(Number(m[1]));
     if (m[2] === 'ok') pending.resolve(m[3] ?? '');
     else pending.reject(new AgentError(m[3] || 'agent error', pending.command, 'err'));
   }
