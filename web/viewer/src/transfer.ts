@@ -236,7 +236,9 @@ export class ViewerTransfer {
     if (!socket?.connected) {
       return Promise.reject(new TransferRefused('unavailable', 'Not connected to the desktop.'));
     }
-    const emit = socket.timeout(REQUEST_TIMEOUT_MS).emitWithAck as unknown as (
+    // Bound: emitWithAck uses `this`; called unbound it rejected every request at once.
+    const timed = socket.timeout(REQUEST_TIMEOUT_MS);
+    const emit = timed.emitWithAck.bind(timed) as unknown as (
       event: E,
       payload: TransferRequests[E],
     ) => Promise<TransferResult<TransferReplies[E]>>;
