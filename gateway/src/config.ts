@@ -5,6 +5,7 @@ import { resolveRepoPath } from '@raydesk/common/node';
 import { z } from 'zod';
 import { DEFAULT_SESSION_LIMITS, type SessionLimits } from './sessions/admission.ts';
 import { DEFAULT_SMALL_UPDATE_TILES } from './sessions/pacing.ts';
+import { POLICY_MINUTE_MS } from './sessions/session.ts';
 
 const schema = z.object({
   GATEWAY_HOST: z.string().min(1).default('127.0.0.1'),
@@ -36,6 +37,13 @@ const schema = z.object({
     .default(DEFAULT_SESSION_LIMITS.maxPerVm),
   /** Updates of at most this many 64x64 tiles skip the frame interval; 0 = none do. */
   GATEWAY_SMALL_UPDATE_TILES: z.coerce.number().int().min(0).default(DEFAULT_SMALL_UPDATE_TILES),
+  /** Length of a policy minute (idle timeout, session length), ms. Tests shorten it. */
+  GATEWAY_POLICY_MINUTE_MS: z.coerce
+    .number()
+    .int()
+    .min(50, 'at least 50 ms')
+    .max(POLICY_MINUTE_MS, `at most ${POLICY_MINUTE_MS} ms (a minute)`)
+    .default(POLICY_MINUTE_MS),
   /** `on`: register in the fleet registry (DATABASE_URL) and join the other gateways (REDIS_URL). */
   FLEET: z.enum(['on', 'off']).default('off'),
   /** This gateway's id in the registry and in the portal's path /gateway/<id>/socket.io. */
@@ -95,6 +103,8 @@ export interface GatewayConfig {
   sessionLimits?: SessionLimits;
   /** Updates this small go to a viewer at once when nothing is in flight; default 16, 0 = off. */
   smallUpdateTiles?: number;
+  /** Length of a policy minute, ms; default 60 000 (tests shorten it). */
+  policyMinuteMs?: number;
   /** Set with FLEET=on: the registry and the Redis adapter. */
   fleet?: GatewayFleetConfig;
   /** Absent: a session whose policy asks to be recorded is refused. */
@@ -137,6 +147,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
       keyframeMs: c.RECORDING_KEYFRAME_SECONDS * 1000,
       input: c.RECORDING_INPUT === 'on',
     },
+    policyMinuteMs: c.GATEWAY_POLICY_MINUTE_MS,
     ...(c.FLEET === 'on'
       ? {
           fleet: {

@@ -130,6 +130,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     smallUpdateTiles: config.smallUpdateTiles,
     transferPolicy: options.transferPolicy,
     ...(recordings ? { recordings } : {}),
+    policyMinuteMs: config.policyMinuteMs,
   });
   const admission = new SessionAdmission(config.sessionLimits ?? DEFAULT_SESSION_LIMITS, () =>
     sessions.list().map((s) => ({ userId: s.userId, vm: s.vm, mode: s.mode })),

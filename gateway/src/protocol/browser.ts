@@ -276,6 +276,10 @@ export const CLOSE_REASONS = [
   'vm-unavailable',
   'protocol-abuse',
   'gateway-shutdown',
+  /** No input for the policy's idle timeout; the desktop keeps running. */
+  'idle-timeout',
+  /** The policy's maximum session length was reached; the desktop keeps running. */
+  'session-time-limit',
 ] as const;
 export type CloseReason = (typeof CLOSE_REASONS)[number];
 

@@ -24,6 +24,8 @@ export interface SessionManagerOptions {
   transferPolicy?: TransferPolicy;
   /** Records the sessions whose policy says `recording`; absent: such sessions are refused. */
   recordings?: RecordingStore;
+  /** Length of a policy minute, ms (session.ts; tests shorten it). */
+  policyMinuteMs?: number;
 }
 
 export class SessionManager {
@@ -32,6 +34,7 @@ export class SessionManager {
   private readonly smallUpdateTiles: number | undefined;
   private readonly transferPolicy: TransferPolicy;
   private readonly recordings: RecordingStore | null;
+  private readonly policyMinuteMs: number | undefined;
   /** In a fleet: tells the other gateways that a control session began here (fleet/peers.ts). */
   onControlAttach: ((vm: string, clientId: string | null, by: string) => void) | null = null;
 
@@ -46,6 +49,7 @@ export class SessionManager {
     this.smallUpdateTiles = options.smallUpdateTiles;
     this.transferPolicy = options.transferPolicy ?? allowAllTransfers;
     this.recordings = options.recordings ?? null;
+    this.policyMinuteMs = options.policyMinuteMs;
   }
 
   list(): SessionInfo[] {
@@ -71,6 +75,7 @@ export class SessionManager {
       { onEnded: (s, reason) => this.onEnded(s, reason) },
       this.smallUpdateTiles,
       this.transferPolicy,
+      this.policyMinuteMs,
     );
     let resumed = false;
     let replaced: ViewerSession | null = null;

@@ -44,6 +44,10 @@ import type { SessionRecorder } from '../recording/recorder.ts';
 export type ViewerSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
 
 const MAX_HELD_KEYS = 32;
+/** A policy minute; tests shorten it (GATEWAY_POLICY_MINUTE_MS). */
+export const POLICY_MINUTE_MS = 60_000;
+
+const minutesText = (minutes: number) => `${minutes} minute${minutes === 1 ? '' : 's'}`;
 
 /** One handler per client event, each taking what that event's schema accepted. */
 type ClientHandlers = {
@@ -86,6 +90,10 @@ export class ViewerSession implements FeedSubscriber {
   private readonly strikes = new StrikeCounter(LIMITS.maxStrikes, LIMITS.strikeWindowMs);
   private lastRateNotice = 0;
   private watermarkTimer: NodeJS.Timeout | null = null;
+  /** Last keyboard, pointer, wheel or character input (the idle timeout counts from it). */
+  private lastInputAt = Date.now();
+  private idleTimer: NodeJS.Timeout | null = null;
+  private lengthTimer: NodeJS.Timeout | null = null;
 
   private readonly handlers: ClientHandlers = {
     'frame:ack': (msg) => this.onAck(msg.seq),
@@ -105,6 +113,7 @@ export class ViewerSession implements FeedSubscriber {
     },
     'input:key': (msg) => {
       if (!this.mayInput('input:key')) return;
+      this.lastInputAt = Date.now();
       const { code, down } = msg;
       if (down) {
         if (!this.heldKeys.has(code) && this.heldKeys.size >= MAX_HELD_KEYS) return;
@@ -117,11 +126,13 @@ export class ViewerSession implements FeedSubscriber {
     },
     'input:char': (msg) => {
       if (!this.mayInput('input:char')) return;
+      this.lastInputAt = Date.now();
       this.feed.host.client.char(this.vm, msg.char);
       this.metrics.inputEvents.inc({ kind: 'char' });
     },
     'input:pointer': (msg) => {
       if (!this.mayInput('input:pointer')) return;
+      this.lastInputAt = Date.now();
       const fb = this.feed.fb;
       const x = Math.min(msg.x, Math.max(0, fb.width - 1));
       const y = Math.min(msg.y, Math.max(0, fb.height - 1));
@@ -132,6 +143,7 @@ export class ViewerSession implements FeedSubscriber {
     },
     'input:wheel': (msg) => {
       if (!this.mayInput('input:wheel')) return;
+      this.lastInputAt = Date.now();
       this.feed.host.client.wheel(this.vm, msg.dx, msg.dy);
       this.metrics.inputEvents.inc({ kind: 'wheel' });
     },
@@ -147,6 +159,8 @@ export class ViewerSession implements FeedSubscriber {
     /** Updates this small skip the minimum interval (pacing.ts); 0: every update waits. */
     private readonly smallUpdateTiles = DEFAULT_SMALL_UPDATE_TILES,
     transferPolicy: TransferPolicy = allowAllTransfers,
+    /** Length of one of the policy's minutes, ms (idle timeout, session length). */
+    private readonly policyMinuteMs = POLICY_MINUTE_MS,
   ) {
     this.transfer = new SessionTransfer(
       this,
@@ -243,7 +257,44 @@ export class ViewerSession implements FeedSubscriber {
       if (this.inFlight) this.lag.observePending(Date.now() - this.inFlight.sentAt);
     }, 1000);
     this.watchdog.unref();
+    this.startPolicyTimers();
     this.flush();
+  }
+
+  /**
+   * The policy's idle timeout (control sessions: only they send input) and maximum session
+   * length. Either ends this viewer with its own reason; the desktop keeps running.
+   */
+  private startPolicyTimers(): void {
+    const { idleTimeoutMinutes, maxSessionMinutes } = this.policy;
+    if (idleTimeoutMinutes > 0 && this.mode === 'control') {
+      const idleMs = idleTimeoutMinutes * this.policyMinuteMs;
+      this.lastInputAt = Date.now();
+      const check = () => {
+        const left = this.lastInputAt + idleMs - Date.now();
+        if (left > 0) {
+          this.idleTimer = setTimeout(check, left);
+          return;
+        }
+        this.end('idle-timeout', {
+          closed: {
+            reason: 'idle-timeout',
+            message: `Disconnected after ${minutesText(idleTimeoutMinutes)} without input. Your desktop keeps running; connect again to continue.`,
+          },
+        });
+      };
+      this.idleTimer = setTimeout(check, idleMs);
+    }
+    if (maxSessionMinutes > 0) {
+      this.lengthTimer = setTimeout(() => {
+        this.end('session-time-limit', {
+          closed: {
+            reason: 'session-time-limit',
+            message: `Your session reached its limit of ${minutesText(maxSessionMinutes)}. Your desktop keeps running; connect again to continue.`,
+          },
+        });
+      }, maxSessionMinutes * this.policyMinuteMs);
+    }
   }
 
   // ---- Display ---------------------------------------------------------------------------
@@ -475,6 +526,8 @@ export class ViewerSession implements FeedSubscriber {
     if (this.timer) clearTimeout(this.timer);
     if (this.watchdog) clearInterval(this.watchdog);
     if (this.watermarkTimer) clearTimeout(this.watermarkTimer);
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    if (this.lengthTimer) clearTimeout(this.lengthTimer);
     this.timer = null;
     this.releaseInput();
     this.transfer.end();

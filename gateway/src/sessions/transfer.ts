@@ -1,8 +1,10 @@
 // A viewer session's clipboard and file transfer: validates each request (protocol/transfer.ts),
-// asks the transfer policy, forwards it to the VM's hypervisor and answers the acknowledgement.
+// asks the transfer policy and the session's policy (its attach token: directions and sizes),
+// forwards it to the VM's hypervisor and answers the acknowledgement.
 import { HypervisorError } from '@raydesk/hypervisor/api';
 import type { Logger } from 'pino';
 import type { SessionMode } from '../protocol/browser.ts';
+import type { SessionPolicy } from '../protocol/policy.ts';
 import {
   TRANSFER_EVENT_CONTRACT,
   TRANSFER_LIMITS,
@@ -36,11 +38,35 @@ export interface TransferSubject {
 export type TransferPolicy = (subject: TransferSubject, direction: TransferDirection) => boolean;
 export const allowAllTransfers: TransferPolicy = () => true;
 
+/** Whether a session policy (the user's groups) allows a direction at all. */
+export function sessionPolicyAllows(policy: SessionPolicy, direction: TransferDirection): boolean {
+  switch (direction) {
+    case 'clipboard-to-guest':
+      return policy.clipboardToVm;
+    case 'clipboard-from-guest':
+      return policy.clipboardFromVm;
+    case 'files-to-guest':
+      return policy.uploadEnabled;
+    case 'files-from-guest':
+      return policy.downloadEnabled;
+  }
+}
+
+const utf8Bytes = (text: string) => Buffer.byteLength(text, 'utf8');
+
+function sizeText(bytes: number): string {
+  if (bytes >= 2 ** 20 && bytes % 2 ** 20 === 0) return `${bytes / 2 ** 20} MiB`;
+  if (bytes >= 1024 && bytes % 1024 === 0) return `${bytes / 1024} KiB`;
+  return `${bytes} bytes`;
+}
+
 /** The session as the transfer needs it. */
 export interface TransferSession {
   readonly vm: string;
   readonly mode: SessionMode;
   readonly feed: VmFeed | null;
+  /** What the user's groups allow (the attach token's policy). */
+  readonly policy: SessionPolicy;
 }
 
 class TransferError extends Error {
@@ -83,6 +109,8 @@ function hypervisorError(error: unknown): TransferError {
 export class SessionTransfer {
   readonly permissions: TransferPermissions;
   private readonly uploads = new Map<number, { name: string; bytes: number; received: number }>();
+  /** Offered files whose size was checked against the download limit, by name. */
+  private readonly checkedDownloads = new Set<string>();
   private readonly bucket = new TokenBucket(
     TRANSFER_LIMITS.requestsPerSecond,
     TRANSFER_LIMITS.requestsPerSecond,
@@ -96,7 +124,9 @@ export class SessionTransfer {
   ) {
     // A view-only shadow neither types into the desktop nor reads its owner's clipboard.
     const may = (direction: TransferDirection) =>
-      session.mode === 'control' && policy(subject, direction);
+      session.mode === 'control' &&
+      sessionPolicyAllows(session.policy, direction) &&
+      policy(subject, direction);
     this.permissions = {
       clipboardToGuest: may('clipboard-to-guest'),
       clipboardFromGuest: may('clipboard-from-guest'),
@@ -138,7 +168,8 @@ export class SessionTransfer {
 
   /** The guest's clipboard changed: the text for the viewer, or null if it may not see it. */
   clipboardForViewer(text: string): string | null {
-    return this.permissions.clipboardFromGuest ? text : null;
+    if (!this.permissions.clipboardFromGuest) return null;
+    return utf8Bytes(text) <= this.session.policy.clipboardMaxBytes ? text : null;
   }
 
   outboxForViewer(files: OutboxFile[]): OutboxFile[] | null {
@@ -172,18 +203,29 @@ export class SessionTransfer {
     return feed.host.client;
   }
 
+  /** Refuses a size over the session policy's limit; `what` is "Uploads are" and the like. */
+  private within(bytes: number, limit: number, what: string): void {
+    if (bytes > limit) {
+      throw new TransferError('too_large', `${what} limited to ${sizeText(limit)} for you.`);
+    }
+  }
+
   private readonly handlers: Handlers = {
     'clipboard:set': async ({ text }) => {
       const client = this.require(this.permissions.clipboardToGuest, 'Pasting into the desktop');
+      this.within(utf8Bytes(text), this.session.policy.clipboardMaxBytes, 'Clipboard text is');
       const bytes = await client.call('clipboard:set', { id: this.session.vm, text });
       return { bytes };
     },
     'clipboard:get': async () => {
       const client = this.require(this.permissions.clipboardFromGuest, 'Copying from the desktop');
-      return { text: await client.call('clipboard:get', { id: this.session.vm }) };
+      const text = await client.call('clipboard:get', { id: this.session.vm });
+      this.within(utf8Bytes(text), this.session.policy.clipboardMaxBytes, 'Clipboard text is');
+      return { text };
     },
     'files:upload-begin': async ({ name, bytes }) => {
       const client = this.require(this.permissions.filesToGuest, 'Uploading files');
+      this.within(bytes, this.session.policy.uploadMaxBytes, 'Uploads are');
       const { uploadId } = await client.call('files:upload-begin', { id: this.session.vm, bytes });
       this.uploads.set(uploadId, { name, bytes, received: 0 });
       return { uploadId };
@@ -229,7 +271,18 @@ export class SessionTransfer {
     },
     'files:read': async ({ name, offset }) => {
       const client = this.require(this.permissions.filesFromGuest, 'Downloading files');
+      const limit = this.session.policy.downloadMaxBytes;
+      this.within(offset, limit, 'Downloads are');
+      // Below the protocol's cap the whole file is checked before its first byte is sent, so a
+      // file over the policy's limit is not handed out in part.
+      if (offset === 0 || !this.checkedDownloads.has(name)) {
+        const files = await client.call('files:outbox', { id: this.session.vm });
+        const file = files.find((f) => f.name === name);
+        if (file) this.within(file.bytes, limit, 'Downloads are');
+        this.checkedDownloads.add(name);
+      }
       const data = await client.call('files:read', { id: this.session.vm, name, offset });
+      this.within(offset + data.byteLength, limit, 'Downloads are');
       return { data };
     },
   };

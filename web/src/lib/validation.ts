@@ -2,6 +2,7 @@
 // rules and of the messages people see.
 import '@raydesk/common/zod-jitless';
 import { DOMAIN_STATES } from '@raydesk/common';
+import { TRANSFER_LIMITS } from '@raydesk/gateway/protocol';
 import { z } from 'zod';
 
 export const ROLES = ['user', 'admin'] as const;
@@ -177,8 +178,54 @@ export const createGroupSchema = z.object({
   requireTotp: z.boolean().default(false),
 });
 
+const MIB = 2 ** 20;
+const byteLimit = (what: string, max: number) =>
+  z
+    .number({ error: `${what}: enter a size.` })
+    .int(`${what}: a whole number of bytes.`)
+    .min(0, `${what} cannot be negative.`)
+    .max(max, `${what} can be at most ${max >= MIB ? `${max / MIB} MiB` : `${max / 1024} KiB`}.`);
+const minutes = (what: string) =>
+  z
+    .number({ error: `${what}: enter minutes (0 for none).` })
+    .int(`${what}: whole minutes.`)
+    .min(0, `${what} cannot be negative.`)
+    .max(30 * 24 * 60, `${what} can be at most 30 days.`);
+export const applianceNameSchema = z
+  .string()
+  .regex(/^[a-z0-9-]{1,40}$/, 'Appliance names are lower-case letters, digits and dashes.');
+
+/** A group's policy as the admin console sends it: sizes in bytes, times in minutes. */
+export const groupPolicySchema = z.strictObject({
+  clipboardToVm: z.boolean(),
+  clipboardFromVm: z.boolean(),
+  clipboardMaxBytes: byteLimit('The clipboard limit', TRANSFER_LIMITS.clipboardBytes),
+  uploadEnabled: z.boolean(),
+  uploadMaxBytes: byteLimit('The upload limit', TRANSFER_LIMITS.uploadBytes),
+  downloadEnabled: z.boolean(),
+  downloadMaxBytes: byteLimit('The download limit', TRANSFER_LIMITS.downloadBytes),
+  recording: z.boolean(),
+  watermark: z.boolean(),
+  idleTimeoutMinutes: minutes('The idle timeout'),
+  maxSessionMinutes: minutes('The session length'),
+  /** Null: any appliance. Otherwise at least one. */
+  appliances: z
+    .array(applianceNameSchema)
+    .min(1, 'Choose at least one appliance, or allow any.')
+    .max(32)
+    .nullable(),
+});
+export type GroupPolicyInput = z.infer<typeof groupPolicySchema>;
+
 export const updateGroupSchema = z
-  .object({ name: groupNameSchema.optional(), requireTotp: z.boolean().optional() })
-  .refine((v) => v.name !== undefined || v.requireTotp !== undefined, 'Nothing to change.');
+  .object({
+    name: groupNameSchema.optional(),
+    requireTotp: z.boolean().optional(),
+    policy: groupPolicySchema.optional(),
+  })
+  .refine(
+    (v) => v.name !== undefined || v.requireTotp !== undefined || v.policy !== undefined,
+    'Nothing to change.',
+  );
 
 export const groupMemberSchema = z.object({ email: emailSchema });

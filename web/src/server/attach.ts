@@ -3,6 +3,7 @@
 // the gateway's connect event can be recorded with its user agent and address.
 import { mintAttachToken } from '@raydesk/gateway/attach-token';
 import { ATTACH_TOKEN_TTL_SECONDS } from '@raydesk/gateway/internal';
+import type { SessionPolicy } from '@raydesk/gateway/protocol';
 import { randomUUID } from 'node:crypto';
 import { config } from './config.ts';
 
@@ -26,6 +27,10 @@ export async function issueAttachToken(
     role: 'user' | 'admin';
     /** The VM's host in a fleet, so the gateway connects to it. */
     host?: { id: string; url: string };
+    /** What the viewer may do (policy.ts: the user's groups, most restrictive). */
+    policy: SessionPolicy;
+    /** The viewer's email, for the watermark and recordings. */
+    email: string;
   },
   meta: { userAgent: string; address: string },
 ) {
@@ -37,6 +42,8 @@ export async function issueAttachToken(
     name: grant.name,
     role: grant.role,
     ...(grant.host ? { host: grant.host } : {}),
+    policy: grant.policy,
+    email: grant.email,
     jti,
   });
   const now = Date.now();

@@ -1,11 +1,15 @@
-// Groups of users, which policies attach to. For now a group can require two-step sign-in.
+// Groups of users, which policies attach to: two-step sign-in and the session policy
+// (policy.ts combines a user's groups).
 import type { Db } from '@raydesk/db';
+import type { GroupPolicyInput } from '../lib/validation.ts';
 import { HttpError, notFound } from './http.ts';
+import { groupPolicyColumns, policyOfGroup } from './policy.ts';
 
 export interface GroupView {
   id: string;
   name: string;
   requireTotp: boolean;
+  policy: GroupPolicyInput;
   members: { id: string; email: string; name: string; totpEnabled: boolean }[];
 }
 
@@ -23,6 +27,7 @@ export async function listGroups(db: Db): Promise<GroupView[]> {
     id: g.id,
     name: g.name,
     requireTotp: g.requireTotp,
+    policy: policyOfGroup(g),
     members: g.members.map(({ user }) => ({
       id: user.id,
       email: user.email,
@@ -53,11 +58,15 @@ export async function createGroup(
 export async function updateGroup(
   db: Db,
   id: string,
-  input: { name?: string; requireTotp?: boolean },
+  input: { name?: string; requireTotp?: boolean; policy?: GroupPolicyInput },
 ): Promise<void> {
   if (!(await db.group.findUnique({ where: { id } }))) throw notFound('No such group.');
+  const { policy, ...fields } = input;
   try {
-    await db.group.update({ where: { id }, data: input });
+    await db.group.update({
+      where: { id },
+      data: { ...fields, ...(policy ? groupPolicyColumns(policy) : {}) },
+    });
   } catch (e) {
     if (isUniqueViolation(e)) throw nameTaken();
     throw e;

@@ -9,6 +9,7 @@ import { HttpError, notFound } from './http.ts';
 import { hypervisor, isHypervisorError } from './hypervisor.ts';
 import { connectedHost, fleetMode, hostClient, isLive, placeNewVm } from './fleet.ts';
 import { log } from './log.ts';
+import { assertMayStart } from './policy.ts';
 import type { Viewer } from './auth/request.ts';
 import { VM_STATES, type VmState } from '../lib/validation.ts';
 
@@ -83,6 +84,7 @@ async function createDomain(
       'appliance_unavailable',
       `The ${applianceName} appliance is not available.`,
     );
+  await assertMayStart(db, viewer, appliance);
   await checkQuota(db, viewer, appliance.memoryMiB);
   const hvAppliance =
     applianceName === 'desktop'
@@ -166,6 +168,9 @@ export async function openDesktop(db: Db, viewer: Viewer, address: string): Prom
     orderBy: { createdAt: 'desc' },
   });
   if (existing?.domainId) {
+    // A group policy may forbid the desktop after it was made: it is then not started either.
+    const appliance = await db.appliance.findUnique({ where: { id: existing.applianceId } });
+    if (appliance) await assertMayStart(db, viewer, appliance);
     const before = existing.state;
     const info = await resumeDomain(await hypervisorOf(db, existing), existing.domainId);
     if (info) {

@@ -170,6 +170,8 @@ export class RemoteViewer {
     panel: HTMLDivElement;
     clipText: HTMLTextAreaElement;
     clipHint: HTMLSpanElement;
+    clipNote: HTMLParagraphElement;
+    clipButtons: { send: HTMLButtonElement; paste: HTMLButtonElement; copy: HTMLButtonElement };
     inputButtons: HTMLButtonElement[];
     keysButton: HTMLButtonElement;
   };
@@ -249,6 +251,7 @@ export class RemoteViewer {
           : 'Copied in the desktop: press "Copy here" to copy it to this computer';
       },
       onFilesPanelOpen: () => this.toggleClipboardPanel(false),
+      onPermissions: () => this.reflectClipboardPolicy(),
     });
     const files = this.transfer.filesButton;
     const full = button(
@@ -322,9 +325,11 @@ export class RemoteViewer {
       );
     });
     const close = button('Close', 'Close', () => this.toggleClipboardPanel(false));
+    const clipNote = el('p', { className: 'rd-hint rd-policy-note', hidden: true });
     const panel = el(
       'div',
       { className: 'rd-panel', hidden: true },
+      clipNote,
       clipText,
       el('div', { className: 'rd-row' }, clipHint, close, copy, send, paste),
     );
@@ -365,6 +370,8 @@ export class RemoteViewer {
       panel,
       clipText,
       clipHint,
+      clipNote,
+      clipButtons: { send, paste, copy },
       inputButtons: [cad, clip, keys],
       keysButton: physical,
     };
@@ -663,6 +670,8 @@ export class RemoteViewer {
     this.mode = ready.mode;
     this.sessionId = ready.sessionId;
     this.sessionPolicy = ready.policy;
+    this.transfer.policy = ready.policy;
+    this.transfer.mode = ready.mode;
     this.display.resize(ready.width, ready.height);
     this.fit();
     this.keyboard.enabled = ready.mode === 'control';
@@ -970,6 +979,25 @@ export class RemoteViewer {
     });
     this.typing = run.then(() => undefined);
     return run;
+  }
+
+  /**
+   * The clipboard panel shows what the session may do: a direction that is off loses its
+   * buttons (typing the text in counts as pasting) and the panel says why.
+   */
+  private reflectClipboardPolicy(): void {
+    const toDesktop = this.transfer.denialReason('clipboardToGuest');
+    const fromDesktop = this.transfer.denialReason('clipboardFromGuest');
+    const { send, paste, copy } = this.ui.clipButtons;
+    paste.hidden = send.hidden = toDesktop !== null;
+    copy.hidden = fromDesktop !== null;
+    const notes = [toDesktop, fromDesktop].filter((n): n is string => n !== null);
+    this.ui.clipNote.hidden = notes.length === 0;
+    this.ui.clipNote.textContent = notes.join(' ');
+    this.ui.clipText.placeholder =
+      toDesktop === null
+        ? "Text for the desktop's clipboard; text copied in the desktop shows here"
+        : 'Text copied in the desktop shows here';
   }
 
   toggleClipboardPanel(open = this.ui.panel.hidden): void {

@@ -30,6 +30,7 @@ export const VIEWER_CSS = `
 .rd-overlay h2{margin:0;font-size:18px;color:#fff}.rd-overlay p{margin:0;color:#b8c0d0;max-width:42ch}
 .rd-panel{position:absolute;right:8px;top:44px;z-index:2;width:min(420px,90%);background:#161a22;border:1px solid #2f3646;border-radius:8px;padding:10px;box-shadow:0 8px 30px rgba(0,0,0,.5);display:flex;flex-direction:column;gap:8px}
 .rd-panel[hidden]{display:none}
+.rd-policy-note{margin:0;color:#f0c36a;font-size:12px}.rd-policy-note[hidden]{display:none}
 .rd-panel textarea{width:100%;box-sizing:border-box;min-height:90px;background:#0e1117;color:#e6e8ee;border:1px solid #2f3646;border-radius:6px;padding:6px;font:12px ui-monospace,monospace}
 .rd-panel .rd-row{display:flex;gap:6px;justify-content:flex-end;align-items:center}
 .rd-hint{color:#8a93a6;font-size:12px;margin-right:auto}

@@ -3,7 +3,9 @@
 // Clipboard API when the browser allows it (permission granted, page focused); the clipboard
 // panel is the fallback. Files dropped on the screen or picked in the Files panel go to
 // ~/Uploads with a progress bar; files the desktop offers in ~/Send to browser are listed there
-// and download into the browser.
+// and download into the browser. Directions the session may not use (the gateway's permissions:
+// the user's group policy, or a view-only session) are hidden with a short reason, and sizes
+// follow the policy's limits; the gateway refuses them anyway.
 import type { Socket } from 'socket.io-client';
 import {
   GUEST_FOLDERS,
@@ -11,6 +13,8 @@ import {
   type ClientToServerEvents,
   type OutboxFile,
   type ServerToClientEvents,
+  type SessionMode,
+  type SessionPolicy,
   type TransferEventName,
   type TransferPermissions,
   type TransferReplies,
@@ -60,12 +64,32 @@ export interface TransferEvents {
   onDesktopClipboard?: (text: string, copiedLocally: boolean) => void;
   /** The files panel opened (the host closes its other panels). */
   onFilesPanelOpen?: () => void;
+  /** What the session may transfer is known (after each connect). */
+  onPermissions?: (permissions: TransferPermissions) => void;
 }
+
+export type TransferDirectionName = keyof TransferPermissions;
+
+const DIRECTION_WORDS: Record<TransferDirectionName, string> = {
+  clipboardToGuest: 'Pasting into the desktop',
+  clipboardFromGuest: 'Copying from the desktop',
+  filesToGuest: 'Uploading files',
+  filesFromGuest: 'Downloading files',
+};
+const POLICY_FIELD: Record<TransferDirectionName, keyof SessionPolicy> = {
+  clipboardToGuest: 'clipboardToVm',
+  clipboardFromGuest: 'clipboardFromVm',
+  filesToGuest: 'uploadEnabled',
+  filesFromGuest: 'downloadEnabled',
+};
 
 export class ViewerTransfer {
   readonly filesPanel: HTMLDivElement;
   readonly filesButton: HTMLButtonElement;
   permissions: TransferPermissions = NO_PERMISSIONS;
+  /** The session's policy and mode (session:ready), for limits and reasons. */
+  policy: SessionPolicy | null = null;
+  mode: SessionMode | null = null;
   /** The desktop's clipboard text as last seen. */
   desktopClipboard = '';
   private socket: ViewerSocket | null = null;
@@ -75,6 +99,11 @@ export class ViewerTransfer {
   private readonly uploadList: HTMLDivElement;
   private readonly downloadList: HTMLDivElement;
   private readonly filesHint: HTMLSpanElement;
+  private readonly uploadSection: HTMLDivElement;
+  private readonly downloadSection: HTMLDivElement;
+  private readonly uploadNote: HTMLParagraphElement;
+  private readonly downloadNote: HTMLParagraphElement;
+  private readonly pickButton: HTMLButtonElement;
   private readonly picker: HTMLInputElement;
 
   constructor(private readonly events: TransferEvents = {}) {
@@ -110,13 +139,28 @@ export class ViewerTransfer {
     this.uploadList = el('div', { className: 'rd-files' });
     this.downloadList = el('div', { className: 'rd-files' });
     this.filesHint = el('span', { className: 'rd-hint' });
+    this.pickButton = pick;
+    this.uploadNote = el('p', { className: 'rd-hint rd-policy-note', hidden: true });
+    this.downloadNote = el('p', { className: 'rd-hint rd-policy-note', hidden: true });
+    this.uploadSection = el(
+      'div',
+      {},
+      el('h3', { textContent: `To the desktop (${GUEST_FOLDERS.uploads})` }),
+      this.uploadList,
+    );
+    this.downloadSection = el(
+      'div',
+      {},
+      el('h3', { textContent: `From the desktop (${GUEST_FOLDERS.outbox})` }),
+      this.downloadList,
+    );
     this.filesPanel = el(
       'div',
       { className: 'rd-panel rd-files-panel', hidden: true },
-      el('h3', { textContent: `To the desktop (${GUEST_FOLDERS.uploads})` }),
-      this.uploadList,
-      el('h3', { textContent: `From the desktop (${GUEST_FOLDERS.outbox})` }),
-      this.downloadList,
+      this.uploadSection,
+      this.uploadNote,
+      this.downloadSection,
+      this.downloadNote,
       el('div', { className: 'rd-row' }, this.filesHint, refresh, close, pick),
       this.picker,
     );
@@ -131,7 +175,8 @@ export class ViewerTransfer {
     this.permissions = NO_PERMISSIONS;
     socket.on('transfer:ready', ({ permissions }) => {
       this.permissions = permissions;
-      this.filesButton.disabled = !permissions.filesToGuest && !permissions.filesFromGuest;
+      this.reflectPermissions();
+      this.events.onPermissions?.(permissions);
       if (permissions.filesFromGuest) void this.refreshOutbox();
       void this.syncToDesktop();
     });
@@ -140,6 +185,41 @@ export class ViewerTransfer {
       this.outbox = files;
       this.renderOutbox();
     });
+  }
+
+  /** Why a direction is off, in a short sentence; null when it is allowed. */
+  denialReason(direction: TransferDirectionName): string | null {
+    if (this.permissions[direction]) return null;
+    if (this.mode === 'view') return 'This session is view-only.';
+    if (this.policy && !this.policy[POLICY_FIELD[direction]]) {
+      return `${DIRECTION_WORDS[direction]} is turned off by your group policy.`;
+    }
+    return `${DIRECTION_WORDS[direction]} is not allowed for you.`;
+  }
+
+  /** Largest upload and download for this session: the protocol's cap or the policy's. */
+  get uploadLimit(): number {
+    return Math.min(TRANSFER_LIMITS.uploadBytes, this.policy?.uploadMaxBytes ?? Infinity);
+  }
+  get downloadLimit(): number {
+    return Math.min(TRANSFER_LIMITS.downloadBytes, this.policy?.downloadMaxBytes ?? Infinity);
+  }
+
+  private reflectPermissions(): void {
+    const { filesToGuest, filesFromGuest } = this.permissions;
+    const uploadReason = this.denialReason('filesToGuest');
+    const downloadReason = this.denialReason('filesFromGuest');
+    this.uploadSection.hidden = !filesToGuest;
+    this.pickButton.hidden = !filesToGuest;
+    this.uploadNote.hidden = filesToGuest;
+    this.uploadNote.textContent = uploadReason ?? '';
+    this.downloadSection.hidden = !filesFromGuest;
+    this.downloadNote.hidden = filesFromGuest;
+    this.downloadNote.textContent = downloadReason ?? '';
+    this.filesButton.disabled = !filesToGuest && !filesFromGuest;
+    this.filesButton.title = this.filesButton.disabled
+      ? (uploadReason ?? 'Files are not available.')
+      : `Upload files to ${GUEST_FOLDERS.uploads}, download from ${GUEST_FOLDERS.outbox}`;
   }
 
   detach(): void {
@@ -272,9 +352,9 @@ export class ViewerTransfer {
       status.textContent = message;
       return null;
     };
-    if (file.size > TRANSFER_LIMITS.uploadBytes) {
+    if (file.size > this.uploadLimit) {
       return fail(
-        `Too big: ${formatBytes(file.size)}; files up to ${formatBytes(TRANSFER_LIMITS.uploadBytes)} can be uploaded.`,
+        `Too big: ${formatBytes(file.size)}; files up to ${formatBytes(this.uploadLimit)} can be uploaded.`,
       );
     }
     let uploadId: number;
@@ -309,10 +389,10 @@ export class ViewerTransfer {
 
   /** Reads an offered file whole and hands it to the browser as a download. */
   async download(file: OutboxFile, onProgress?: (bytes: number) => void): Promise<Blob> {
-    if (file.bytes > TRANSFER_LIMITS.downloadBytes) {
+    if (file.bytes > this.downloadLimit) {
       throw new TransferRefused(
         'too_large',
-        `Too big: files up to ${formatBytes(TRANSFER_LIMITS.downloadBytes)} can be downloaded.`,
+        `Too big: files up to ${formatBytes(this.downloadLimit)} can be downloaded.`,
       );
     }
     const parts: Uint8Array[] = [];
@@ -324,7 +404,7 @@ export class ViewerTransfer {
       received += bytes.byteLength;
       onProgress?.(received);
       if (bytes.byteLength < TRANSFER_LIMITS.chunkBytes) break;
-      if (received > TRANSFER_LIMITS.downloadBytes) {
+      if (received > this.downloadLimit) {
         throw new TransferRefused('too_large', 'The file grew past the download limit.');
       }
     }

@@ -1,23 +1,27 @@
 'use client';
 import { useState, type FormEvent } from 'react';
 import { api, errorText } from '@/lib/api';
-import { createGroupSchema, groupMemberSchema } from '@/lib/validation';
+import { createGroupSchema, groupMemberSchema, type GroupPolicyInput } from '@/lib/validation';
 import { Toast } from '../../Toast';
 import { usePoll, useToast } from '../../usePoll';
+import { PolicyEditor, policySummary, type ApplianceChoice } from './PolicyEditor';
 
 interface Group {
   id: string;
   name: string;
   requireTotp: boolean;
+  policy: GroupPolicyInput;
   members: { id: string; email: string; name: string; totpEnabled: boolean }[];
 }
 
 function GroupCard({
   group,
+  appliances,
   onChanged,
   show,
 }: {
   group: Group;
+  appliances: ApplianceChoice[];
   onChanged: () => Promise<void>;
   show: (message: string, isError?: boolean) => void;
 }) {
@@ -101,6 +105,23 @@ function GroupCard({
             {withoutTotp} member{withoutTotp === 1 ? '' : 's'} will set it up at the next sign-in.
           </p>
         )}
+        <details>
+          <summary>
+            Policy <span className="muted small">{policySummary(group.policy)}</span>
+          </summary>
+          <div style={{ paddingTop: 10 }}>
+            <PolicyEditor
+              groupId={group.id}
+              groupName={group.name}
+              policy={group.policy}
+              appliances={appliances}
+              onSaved={async (message) => {
+                show(message);
+                await onChanged();
+              }}
+            />
+          </div>
+        </details>
         <ul className="stack" style={{ listStyle: 'none', padding: 0, margin: 0, gap: 6 }}>
           {group.members.map((m) => (
             <li key={m.id} className="row" style={{ justifyContent: 'space-between' }}>
@@ -147,7 +168,10 @@ function GroupCard({
 }
 
 export function GroupsClient() {
-  const { data, error, reload } = usePoll<{ groups: Group[] }>('/api/admin/groups', 5000);
+  const { data, error, reload } = usePoll<{ groups: Group[]; appliances: ApplianceChoice[] }>(
+    '/api/admin/groups',
+    5000,
+  );
   const { toast, show } = useToast();
   const [name, setName] = useState('');
   const [requireTotp, setRequireTotp] = useState(false);
@@ -215,7 +239,13 @@ export function GroupsClient() {
         style={{ gridTemplateColumns: 'repeat(auto-fill, minmax(360px, 1fr))' }}
       >
         {groups.map((g) => (
-          <GroupCard key={g.id} group={g} onChanged={reload} show={show} />
+          <GroupCard
+            key={g.id}
+            group={g}
+            appliances={data?.appliances ?? []}
+            onChanged={reload}
+            show={show}
+          />
         ))}
       </div>
       <Toast toast={toast} />

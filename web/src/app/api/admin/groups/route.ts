@@ -8,7 +8,11 @@ import { json, parseBody, route } from '@/server/http';
 
 export const GET = route(async (req: NextRequest) => {
   await requireAdmin(req);
-  return json({ groups: await listGroups(db()) });
+  const appliances = await db().appliance.findMany({
+    select: { name: true, title: true },
+    orderBy: { name: 'asc' },
+  });
+  return json({ groups: await listGroups(db()), appliances });
 });
 
 export const POST = route(async (req: NextRequest) => {

@@ -7,6 +7,7 @@ import { db } from '@/server/db';
 import { chooseGateway, connectedHost, fleetMode } from '@/server/fleet';
 import { fleetGatewayEndpoint, gatewayEndpoint } from '@/server/gateway';
 import { HttpError, json, notFound, parseBody, route } from '@/server/http';
+import { effectivePolicy } from '@/server/policy';
 
 type Ctx = { params: Promise<{ id: string }> };
 
@@ -37,6 +38,9 @@ export const POST = route(async (req: NextRequest, ctx: Ctx) => {
       mode,
       name: viewer.name || viewer.email,
       role: viewer.role,
+      // The viewer's own groups decide what this session may do (a shadowing admin's too).
+      policy: (await effectivePolicy(db(), viewer.id)).session,
+      email: viewer.email,
       ...(host ? { host: { id: host.id, url: host.url } } : {}),
     },
     { userAgent: req.headers.get('user-agent') ?? '', address },
