@@ -19,7 +19,11 @@ import {
   type ClientToServerEvents,
   type ServerToClientEvents,
 } from './protocol/browser.ts';
-import type { AttachClaims, SessionListResponse } from './protocol/internal.ts';
+import {
+  feedPrepareRequestSchema,
+  type AttachClaims,
+  type SessionListResponse,
+} from './protocol/internal.ts';
 import { AttachTokenError, ReplayCache, verifyAttachToken } from './auth/attach-token.ts';
 import type { GatewayConfig } from './config.ts';
 import { EventPublisher } from './events.ts';
@@ -86,6 +90,23 @@ export function viewerAddress(peer: string | undefined, forwardedFor: string | u
     .map((hop) => hop.trim())
     .filter(Boolean);
   return hops[hops.length - 1] ?? address;
+}
+
+/** A small JSON request body; anything unreadable or over `maxBytes` reads as undefined. */
+async function readJson(req: IncomingMessage, maxBytes: number): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > maxBytes) return undefined;
+    chunks.push(chunk);
+  }
+  if (size === 0) return {};
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+  } catch {
+    return undefined;
+  }
 }
 
 function digest(value: string): Buffer {
@@ -173,6 +194,19 @@ export function createGateway(options: GatewayOptions): Gateway {
           sessions.disconnect(m[1]!, message) ||
           (peers !== null && (await peers.disconnect({ sessionId: m[1]!, message })));
         send(res, ok ? 200 : 404, ok ? { ok: true } : { error: 'no such session' });
+        return;
+      }
+      m = /^\/internal\/vms\/([a-z0-9][a-z0-9-]{0,62})\/feed$/.exec(path);
+      if (req.method === 'POST' && m) {
+        const body = feedPrepareRequestSchema.safeParse(await readJson(req, 4096));
+        if (!body.success) {
+          send(res, 400, { error: body.error.issues[0]?.message ?? 'invalid body' });
+          return;
+        }
+        if (body.data.host) directory.place(m[1]!, body.data.host);
+        await feeds.prepare(m[1]!);
+        metrics.feeds.set(feeds.size);
+        send(res, 202, { ok: true });
         return;
       }
       m = /^\/internal\/vms\/([a-z0-9][a-z0-9-]{0,62})\/thumbnail$/.exec(path);

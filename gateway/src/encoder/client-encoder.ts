@@ -6,6 +6,7 @@ import { Framebuffer, TILE } from './framebuffer.ts';
 import { NONE, mergeTiles } from './rects.ts';
 import { chooseCodec, encodeRegion, sampleRegion } from './codec.ts';
 import { RegionCache } from './region-cache.ts';
+import type { KeyframeCache } from './keyframe.ts';
 
 /** Cell keys besides fill colours (0..0xFFFFFF). */
 const CONTENT = -2;
@@ -20,6 +21,8 @@ export interface EncodeOptions {
   maxRefineTiles?: number;
   /** The VM's encodings shared by its viewers (see RegionCache); private if absent. */
   regions?: RegionCache;
+  /** The VM's encoded whole screen (keyframe.ts): full frames come from it when given. */
+  keyframe?: KeyframeCache;
 }
 
 export interface EncodedFrame {
@@ -31,6 +34,8 @@ export interface EncodedFrame {
   tiles: { dirty: number; fill: number; png: number; jpeg: number; refined: number };
   /** Image rects encoded for this frame, and image rects reused from another viewer. */
   regions: { encoded: number; reused: number };
+  /** Full frames from the keyframe cache: its blocks encoded now and reused. */
+  keyframeBlocks?: { encoded: number; reused: number };
 }
 
 export class ClientEncoder {
@@ -106,6 +111,7 @@ export class ClientEncoder {
     const full = this.forceFull;
     this.forceFull = false;
     this.lastGeneration = fb.generation;
+    if (full && options.keyframe) return this.sendKeyframe(fb, options.keyframe, started);
     const { tilesX, tilesY, width } = this;
     const n = tilesX * tilesY;
     const keys = new Float64Array(n).fill(NONE);
@@ -222,6 +228,28 @@ export class ClientEncoder {
       encodeMs: performance.now() - started,
       tiles: stats,
       regions: regionStats,
+    };
+  }
+
+  /**
+   * A full frame from the VM's keyframe cache. This viewer has then been sent every tile as it
+   * is now: the mirror and the sent versions become the framebuffer's.
+   */
+  private sendKeyframe(fb: Framebuffer, cache: KeyframeCache, started: number): EncodedFrame {
+    const keyframe = cache.get(fb);
+    this.mirror.set(new Uint32Array(fb.data.buffer, fb.data.byteOffset, fb.width * fb.height));
+    this.sent.set(fb.version);
+    this.lossy.set(keyframe.lossy);
+    this.hasLossy = keyframe.tiles.jpeg > 0;
+    const all = fb.tilesX * fb.tilesY;
+    return {
+      rects: keyframe.rects,
+      full: true,
+      bytes: keyframe.bytes,
+      encodeMs: performance.now() - started,
+      tiles: { dirty: all, ...keyframe.tiles, refined: 0 },
+      regions: { encoded: 0, reused: 0 },
+      keyframeBlocks: keyframe.blocks,
     };
   }
 }
