@@ -73,6 +73,37 @@ test("a second viewer's first frame is the current desktop, from the feed's keyf
   b.disconnect();
 });
 
+test("a busy screen's first frame reaches the viewer in parts socket.io's decoder accepts", async () => {
+  const vm = h.hv.vms.get('vm-1')!;
+  // Something striped in every 128x128 area: the keyframe is dozens of images, more than one
+  // socket.io packet may carry (10 binary attachments) in a browser or here.
+  for (let y = 0; y + 128 <= vm.height; y += 128)
+    for (let x = 0; x + 128 <= vm.width; x += 128)
+      for (let i = 0; i < 6; i++)
+        h.hv.fill(vm, x + 10 + i * 8, y + 20, 3, 60, [x % 256, y % 256, i * 40]);
+  const a = h.client({ name: 'First' });
+  await once<SessionReady>(a, 'session:ready');
+  await firstFullFrame(a);
+  const feed = h.gateway.feeds.get('vm-1')!;
+  await until(
+    () => Buffer.compare(Buffer.from(feed.fb.data), Buffer.from(vm.data)) === 0,
+    3000,
+    'the gateway to have the busy screen',
+  );
+  const b = h.client({ name: 'Second', sub: 'user-1' });
+  const parts: DisplayUpdate[] = [];
+  b.on('display:update', (part: DisplayUpdate) => parts.push(part));
+  const ready = await once<SessionReady>(b, 'session:ready');
+  const frame = await firstFullFrame(b);
+  const images = parts.map((p) => p.rects.filter((r) => r.enc !== 'fill').length);
+  assert.ok(images.reduce((x, y) => x + y, 0) > 10, `images per part: ${images.join(',')}`);
+  assert.ok(Math.max(...images) <= 10, `images per part: ${images.join(',')}`);
+  assert.deepEqual(await paintRects(frame.rects, ready.width, ready.height), vm.data);
+  assert.equal(b.connected, true, 'the viewer kept its socket');
+  a.disconnect();
+  b.disconnect();
+});
+
 test('viewers of different VMs never share a keyframe', async () => {
   const one = h.client({ vm: 'vm-1' });
   const two = h.client({ vm: 'vm-2', sub: 'user-2' });

@@ -1,7 +1,7 @@
 // Per-client encoder: keeps a mirror of what this client was last SENT, diffs the shared
 // framebuffer against it per 64x64 tile, merges dirty tiles into rectangles (uniform tiles as
 // fills), picks PNG or JPEG per rectangle and produces the wire rects.
-import type { WireRect } from '../protocol/browser.ts';
+import { LIMITS, type WireRect } from '../protocol/browser.ts';
 import { Framebuffer, TILE } from './framebuffer.ts';
 import { NONE, mergeTiles } from './rects.ts';
 import { chooseCodec, encodeRegion, sampleRegion } from './codec.ts';
@@ -254,20 +254,31 @@ export class ClientEncoder {
   }
 }
 
-/** Splits rects into groups whose approximate size stays below `maxBytes` each. */
-export function splitRects(rects: WireRect[], maxBytes: number): WireRect[][] {
+/**
+ * Splits rects into groups whose approximate size stays below `maxBytes` each and that hold at
+ * most `maxImages` images (binary attachments) each.
+ */
+export function splitRects(
+  rects: WireRect[],
+  maxBytes: number,
+  maxImages: number = LIMITS.maxImagesPerMessage,
+): WireRect[][] {
   const parts: WireRect[][] = [];
   let current: WireRect[] = [];
   let size = 0;
+  let images = 0;
   for (const rect of rects) {
-    const cost = rect.enc === 'fill' ? 48 : rect.data.length + 64;
-    if (current.length > 0 && size + cost > maxBytes) {
+    const image = rect.enc !== 'fill';
+    const cost = image ? rect.data.length + 64 : 48;
+    if (current.length > 0 && (size + cost > maxBytes || (image && images >= maxImages))) {
       parts.push(current);
       current = [];
       size = 0;
+      images = 0;
     }
     current.push(rect);
     size += cost;
+    if (image) images++;
   }
   if (current.length > 0 || parts.length === 0) parts.push(current);
   return parts;
