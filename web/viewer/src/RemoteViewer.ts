@@ -72,7 +72,9 @@ export interface RemoteViewerOptions {
   getToken: () => Promise<string | AttachTicket>;
   /**
    * A ticket that came with the page (the portal renders one into its viewer pages): the first
-   * attempt uses it instead of calling getToken. Refused as stale, it is replaced at once.
+   * attempt uses it instead of calling getToken. Refused as stale, it is replaced at once. A
+   * token is presented at most once per document: a viewer mounted again with the same page
+   * (a router restoring a page it rendered before) asks getToken instead.
    */
   initialTicket?: AttachTicket;
   /** Offered as "Sign in" when the portal says the person is signed out. */
@@ -97,6 +99,25 @@ export interface RemoteViewerOptions {
   sound?: boolean;
   /** Every decoded block of the desktop's sound (mono samples), e.g. for a level meter. */
   onAudioSamples?: (samples: Float32Array, sampleRate: number, transitMs: number) => void;
+}
+
+/**
+ * Page tokens this document has presented. A token attaches once; a host page whose router
+ * restores an earlier render (back/forward) mounts a viewer with a spent one. Kept small: only
+ * the latest few can come back.
+ */
+const presentedPageTokens = new Set<string>();
+const PRESENTED_PAGE_TOKENS_KEPT = 32;
+
+/** The page's token unless this document already presented it; marks it presented. */
+function unspent(ticket: AttachTicket | undefined): AttachTicket | null {
+  if (!ticket || presentedPageTokens.has(ticket.token)) return null;
+  presentedPageTokens.add(ticket.token);
+  if (presentedPageTokens.size > PRESENTED_PAGE_TOKENS_KEPT) {
+    const [oldest] = presentedPageTokens;
+    if (oldest !== undefined) presentedPageTokens.delete(oldest);
+  }
+  return ticket;
 }
 
 /** A window being dragged fires resizes continuously: ask the guest once it settles. */
@@ -216,7 +237,7 @@ export class RemoteViewer {
     readonly options: RemoteViewerOptions,
   ) {
     this.gateway = { url: options.gatewayUrl, path: options.path };
-    this.pageTicket = options.initialTicket ?? null;
+    this.pageTicket = unspent(options.initialTicket);
     injectStyles(container.ownerDocument);
     this.canvas = el('canvas', { className: 'rd-canvas', tabIndex: 0 });
     this.canvas.setAttribute('aria-label', 'Remote desktop');

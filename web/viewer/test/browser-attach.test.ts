@@ -88,6 +88,36 @@ test(
 );
 
 test(
+  'a viewer mounted again in the same document does not present the spent page token',
+  { skip: skip ?? false, timeout: 60_000 },
+  async () => {
+    const failures = async () =>
+      (await h.gateway.metrics.authFailures.get()).values.reduce((sum, v) => sum + v.value, 0);
+    const p = await open('?ticket=page');
+    await waitState(p, 'connected');
+    const asked = page.tokenRequests;
+    const refused = await failures();
+    // As a router restoring an earlier render does: a new viewer with the same page ticket.
+    await p.evaluate(() => {
+      const w = window as unknown as {
+        __viewer: { options: unknown; destroy(): void };
+        RaydeskViewer: { RemoteViewer: new (el: HTMLElement, o: unknown) => { connect(): void } };
+      };
+      const options = w.__viewer.options;
+      w.__viewer.destroy();
+      const again = new w.RaydeskViewer.RemoteViewer(document.getElementById('app')!, options);
+      (window as unknown as { __viewer: unknown }).__viewer = again;
+      again.connect();
+    });
+    await waitState(p, 'connected');
+    await painted(p);
+    assert.equal(page.tokenRequests, asked + 1, 'it asked for a fresh token');
+    assert.equal(await failures(), refused, 'the gateway refused nothing');
+    await p.context().close();
+  },
+);
+
+test(
   'an expired token in the page is replaced by a fresh one at once, with no error shown',
   { skip: skip ?? false, timeout: 60_000 },
   async () => {
