@@ -399,7 +399,7 @@ export async function portalTimeToDesktop(
     out.push(opened.ms);
     if (opened.standbyReady) standbyClaims++;
     log(
-      `timeToDesktop #${i + 1} (portal, ${opened.standbyReady ? 'standby VM ready' : 'no standby VM ready'}): ${opened.ms.toFixed(0)} ms, open-desktop answered at ${opened.steps.answeredMs} ms (${opened.serverMs} ms in the route), viewer page at ${opened.steps.viewerPageMs} ms, attach token at ${opened.steps.attachTokenMs} ms, viewer socket open at ${opened.steps.socketOpenMs} ms, first full frame arriving at ${opened.steps.firstFrameMs} ms`,
+      `timeToDesktop #${i + 1} (portal, ${opened.standbyReady ? 'standby VM ready' : 'no standby VM ready'}): ${opened.ms.toFixed(0)} ms, open-desktop answered at ${opened.steps.answeredMs} ms (${opened.serverMs} ms in the route), viewer page at ${opened.steps.viewerPageMs} ms, attach token ${Number.isFinite(opened.steps.attachTokenMs) ? `at ${opened.steps.attachTokenMs} ms` : 'with the page'}, viewer socket open at ${opened.steps.socketOpenMs} ms, first full frame arriving at ${opened.steps.firstFrameMs} ms`,
     );
     if (previous) {
       await previous.user.close();

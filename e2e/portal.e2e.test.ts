@@ -728,11 +728,21 @@ describe('portal end to end', () => {
         const page1 = await ctx1.newPage();
         await signIn(page1, ALICE);
         assert.equal(await page1.getByTestId('desktop-state').textContent(), 'Not created yet');
+        // The desktop page carries its first attach token: the viewer asks for none.
+        const tokenRequests = (page: Page) => {
+          const seen: string[] = [];
+          page.on('request', (r) => {
+            if (r.url().endsWith('/attach-token')) seen.push(r.url());
+          });
+          return seen;
+        };
+        const asked1 = tokenRequests(page1);
         // New desktop: click to first full frame.
         let t0 = Date.now();
         await page1.getByRole('button', { name: /Open desktop/ }).click();
         await page1.waitForURL(/\/desktop\//, { timeout: 180_000 });
         await painted(page1, 'the desktop to be painted', 240_000);
+        assert.deepEqual(asked1, [], 'the page carried its attach token');
         const newMs = Date.now() - t0;
         console.log(`# open desktop -> first full frame, new VM: ${newMs} ms`);
         await shot(page1, 'desktop');
@@ -756,8 +766,10 @@ describe('portal end to end', () => {
         const page2 = await ctx2.newPage();
         page2.on('dialog', (d) => void d.accept());
         await signIn(page2, ALICE);
+        const asked2 = tokenRequests(page2);
         await page2.goto(`/desktop/${vmId}`);
         await painted(page2, 'the second browser to paint', 60_000);
+        assert.deepEqual(asked2, [], 'the second page carried its attach token too');
         await waitFor(
           'the first browser to be told it moved',
           async () => /elsewhere/i.test(await viewerState(page1)),

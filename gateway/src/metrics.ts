@@ -54,6 +54,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       labelNames: ['outcome'] as const,
       registers,
     }),
+    keyframeBlocks: new Counter({
+      name: 'gateway_keyframe_blocks_total',
+      help: "Blocks of full frames sent from a VM's keyframe cache: encoded then, or reused as kept",
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
     lagSeconds: new Histogram({
       name: 'gateway_frame_ack_seconds',
       help: 'Send-to-ack time of display frames',

@@ -19,7 +19,11 @@ import {
   type ClientToServerEvents,
   type ServerToClientEvents,
 } from './protocol/browser.ts';
-import type { AttachClaims, SessionListResponse } from './protocol/internal.ts';
+import {
+  feedPrepareRequestSchema,
+  type AttachClaims,
+  type SessionListResponse,
+} from './protocol/internal.ts';
 import { AttachTokenError, ReplayCache, verifyAttachToken } from './auth/attach-token.ts';
 import type { GatewayConfig } from './config.ts';
 export type { GatewayConfig } from './config.ts';
@@ -93,6 +97,23 @@ export function viewerAddress(peer: string | undefined, forwardedFor: string | u
     .map((hop) => hop.trim())
     .filter(Boolean);
   return hops[hops.length - 1] ?? address;
+}
+
+/** A small JSON request body; anything unreadable or over `maxBytes` reads as undefined. */
+async function readJson(req: IncomingMessage, maxBytes: number): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > maxBytes) return undefined;
+    chunks.push(chunk);
+  }
+  if (size === 0) return {};
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+  } catch {
+    return undefined;
+  }
 }
 
 function digest(value: string): Buffer {
@@ -240,6 +261,19 @@ export function createGateway(options: GatewayOptions): Gateway {
       m = /^\/internal\/recordings\/([A-Za-z0-9_-]{8,64})(\/index|\/bytes)?$/.exec(path);
       if (m) {
         await serveRecording(req, res, url, m[1]!, m[2] ?? '');
+        return;
+      }
+      m = /^\/internal\/vms\/([a-z0-9][a-z0-9-]{0,62})\/feed$/.exec(path);
+      if (req.method === 'POST' && m) {
+        const body = feedPrepareRequestSchema.safeParse(await readJson(req, 4096));
+        if (!body.success) {
+          send(res, 400, { error: body.error.issues[0]?.message ?? 'invalid body' });
+          return;
+        }
+        if (body.data.host) directory.place(m[1]!, body.data.host);
+        await feeds.prepare(m[1]!);
+        metrics.feeds.set(feeds.size);
+        send(res, 202, { ok: true });
         return;
       }
       m = /^\/internal\/vms\/([a-z0-9][a-z0-9-]{0,62})\/thumbnail$/.exec(path);

@@ -3,12 +3,13 @@
 // fills), picks PNG or JPEG per rectangle and produces the wire rects. With a watermark
 // (watermark.ts) the stamp is blended into each image rect before encoding; the mirror keeps the
 // VM's own pixels, so diffing is the same with or without one.
-import type { WireRect } from '../protocol/browser.ts';
+import { LIMITS, type WireRect } from '../protocol/browser.ts';
 import { Framebuffer, TILE } from './framebuffer.ts';
 import { NONE, mergeTiles } from './rects.ts';
 import { chooseCodec, encodeRegion, sampleRegion } from './codec.ts';
 import { RegionCache } from './region-cache.ts';
 import type { Watermark } from './watermark.ts';
+import type { KeyframeCache } from './keyframe.ts';
 
 /** Cell keys besides fill colours (0..0xFFFFFF). */
 const CONTENT = -2;
@@ -25,6 +26,8 @@ export interface EncodeOptions {
   regions?: RegionCache;
   /** At most this many tiles are re-sent per frame because their watermark changed. */
   maxRestampTiles?: number;
+  /** The VM's encoded whole screen (keyframe.ts): full frames come from it when given. */
+  keyframe?: KeyframeCache;
 }
 
 export interface EncodedFrame {
@@ -44,6 +47,8 @@ export interface EncodedFrame {
   };
   /** Image rects encoded for this frame, and image rects reused from another viewer. */
   regions: { encoded: number; reused: number };
+  /** Full frames from the keyframe cache: its blocks encoded now and reused. */
+  keyframeBlocks?: { encoded: number; reused: number };
 }
 
 export class ClientEncoder {
@@ -159,6 +164,10 @@ export class ClientEncoder {
       this.staleCount = 0;
     }
     this.lastGeneration = fb.generation;
+    // The shared keyframe carries no stamp: a watermarked viewer's full frame is its own.
+    if (full && options.keyframe && !watermark) {
+      return this.sendKeyframe(fb, options.keyframe, started);
+    }
     const { tilesX, tilesY, width } = this;
     const n = tilesX * tilesY;
     const keys = new Float64Array(n).fill(NONE);
@@ -289,23 +298,40 @@ export class ClientEncoder {
       regions: regionStats,
     };
   }
+
+  /**
+   * A full frame from the VM's keyframe cache. This viewer has then been sent every tile as it
+   * is now: the mirror and the sent versions become the framebuffer's.
+   */
+  private sendKeyframe(fb: Framebuffer, cache: KeyframeCache, started: number): EncodedFrame {
+    const keyframe = cache.get(fb);
+    this.mirror.set(new Uint32Array(fb.data.buffer, fb.data.byteOffset, fb.width * fb.height));
+    this.sent.set(fb.version);
+    this.lossy.set(keyframe.lossy);
+    this.hasLossy = keyframe.tiles.jpeg > 0;
+    const all = fb.tilesX * fb.tilesY;
+    return {
+      rects: keyframe.rects,
+      full: true,
+      bytes: keyframe.bytes,
+      encodeMs: performance.now() - started,
+      tiles: { dirty: all, ...keyframe.tiles, refined: 0, restamped: 0 },
+      regions: { encoded: 0, reused: 0 },
+      keyframeBlocks: keyframe.blocks,
+    };
+  }
 }
 
 /**
- * Image rects per message at most: each is a binary attachment, and socket.io's decoder refuses
+ * Splits rects into groups whose approximate size stays below `maxBytes` each and that hold at
+ * most `maxImages` images each: each image is a binary attachment, and socket.io's decoder refuses
  * a packet with more than 10 (socket.io-parser `maxAttachments`), closing the connection. A
  * watermark turns uniform tiles (fills) into images, so frames with many images are common then.
- */
-export const MAX_IMAGE_RECTS_PER_MESSAGE = 10;
-
-/**
- * Splits rects into groups whose approximate size stays below `maxBytes` each, with at most
- * `maxImages` image rects each.
  */
 export function splitRects(
   rects: WireRect[],
   maxBytes: number,
-  maxImages = MAX_IMAGE_RECTS_PER_MESSAGE,
+  maxImages: number = LIMITS.maxImagesPerMessage,
 ): WireRect[][] {
   const parts: WireRect[][] = [];
   let current: WireRect[] = [];

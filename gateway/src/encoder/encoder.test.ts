@@ -6,7 +6,7 @@ import { ClientEncoder, splitRects } from './client-encoder.ts';
 import { chooseCodec, sampleRegion } from './codec.ts';
 import { paint, renderScene, solid } from './fixtures.ts';
 import { RegionCache } from './region-cache.ts';
-import type { WireRect } from '../protocol/browser.ts';
+import { LIMITS, type WireRect } from '../protocol/browser.ts';
 
 const Q = { jpegQuality: 75 };
 
@@ -159,6 +159,17 @@ test('splitRects keeps every part under the cap', () => {
     [10, 10, 3],
   );
   assert.equal(capped.flat().length, 24);
+});
+
+test('splitRects puts at most maxImagesPerMessage images in a part (fills do not count)', () => {
+  const image: WireRect = { enc: 'png', x: 0, y: 0, w: 1, h: 1, data: new Uint8Array(10) };
+  const fill: WireRect = { enc: 'fill', x: 0, y: 0, w: 1, h: 1, rgb: 0 };
+  const rects = Array.from({ length: 25 }, (_, i) => (i % 5 === 4 ? fill : image));
+  const parts = splitRects(rects, 1_000_000);
+  assert.equal(LIMITS.maxImagesPerMessage, 10);
+  for (const part of parts) assert.ok(part.filter((r) => r.enc !== 'fill').length <= 10);
+  assert.deepEqual(parts.flat(), rects, 'every rect, in order');
+  assert.equal(parts.length, 2);
 });
 
 test('a full desktop-size frame encodes with every part below the message cap', () => {

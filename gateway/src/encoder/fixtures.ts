@@ -1,5 +1,6 @@
 // Synthetic screens for encoder tests and the benchmark: a terminal, a desktop UI and a photo.
-import { createCanvas } from 'canvas';
+import { createCanvas, loadImage } from 'canvas';
+import type { WireRect } from '../protocol/browser.ts';
 import { Framebuffer } from './framebuffer.ts';
 
 export type Scene = 'terminal' | 'ui' | 'photo';
@@ -81,4 +82,23 @@ export function solid(w: number, h: number, rgb: number): Uint8Array {
     out[i + 3] = 255;
   }
   return out;
+}
+
+/** Paints wire rects as a viewer does (fills, then PNG/JPEG images) and returns the RGBA pixels. */
+export async function paintRects(
+  rects: readonly WireRect[],
+  width: number,
+  height: number,
+): Promise<Uint8Array> {
+  const canvas = createCanvas(width, height);
+  const ctx = canvas.getContext('2d');
+  for (const r of rects) {
+    if (r.enc === 'fill') {
+      ctx.fillStyle = `#${r.rgb.toString(16).padStart(6, '0')}`;
+      ctx.fillRect(r.x, r.y, r.w, r.h);
+    } else {
+      ctx.drawImage(await loadImage(Buffer.from(r.data)), r.x, r.y);
+    }
+  }
+  return new Uint8Array(ctx.getImageData(0, 0, width, height).data.buffer);
 }

@@ -30,8 +30,14 @@ export const LIMITS = {
   maxHttpBufferSize: 1_000_000,
   /** Any client message larger than this (JSON + binary) is refused with a protocol error. */
   maxClientMessageBytes: 8 * 1024,
-  /** Server `display:update` messages are split so that none exceeds this many bytes. */
+  /** Server `display:update` messages are split so that none exceeds this many bytes... */
   maxServerMessageBytes: 768 * 1024,
+  /**
+   * ...nor this many images. Each image is a binary attachment, and socket.io's packet decoder
+   * in the browser refuses more than 10 in one packet ("too many attachments"): the viewer's
+   * socket then closes with a parse error and the viewer reconnects, to the same frame again.
+   */
+  maxImagesPerMessage: 10,
   /** Input events (key, pointer, wheel) per second per socket, sustained... */
   inputEventsPerSecond: 240,
   /** ...with this much burst. */
@@ -226,7 +232,8 @@ export type RectEncoding = WireRect['enc'];
 
 /**
  * One frame, or one part of it. Rects are painted in order. A frame larger than
- * `LIMITS.maxServerMessageBytes` is split into several messages with the same `seq`; only the
+ * `LIMITS.maxServerMessageBytes`, or with more than `LIMITS.maxImagesPerMessage` images, is split
+ * into several messages with the same `seq`; only the
  * one with `last: true` is acknowledged (`frame:ack`), after everything up to it is painted.
  */
 export interface DisplayUpdate {

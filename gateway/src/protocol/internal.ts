@@ -112,6 +112,13 @@ export const gatewayEventSchema = z.object({
 });
 export type GatewayEvent = z.infer<typeof gatewayEventSchema>;
 
+/**
+ * `POST /internal/vms/<domain>/feed`: the portal claimed or resumed this VM and a viewer is on
+ * its way; the gateway starts its feed now. In a fleet, `host` names the VM's host.
+ */
+export const feedPrepareRequestSchema = z.strictObject({ host: hostAddressSchema.optional() });
+export type FeedPrepareRequest = z.infer<typeof feedPrepareRequestSchema>;
+
 export const disconnectRequestSchema = z
   .object({ reason: z.string().max(200).optional() })
   .optional();

@@ -1,6 +1,9 @@
 // One VM's display as the gateway sees it: a shared framebuffer fed by a single hypervisor watch,
 // whatever the number of viewers. Viewers subscribe; the last one leaving unwatches after a short
-// linger (so a reconnect after a blip resumes without a new hypervisor keyframe).
+// linger (so a reconnect after a blip resumes without a new hypervisor keyframe). A feed may also
+// start before any viewer (`prepare`, when the portal claims or resumes the VM), so the first
+// viewer finds the picture there. The feed keeps the screen encoded (keyframe.ts): a viewer's
+// first frame is sent from it, and it is brought up to date once the screen settles.
 //
 // A feed also rides out its hypervisor going away: while the host is unreachable, restarting,
 // or booting the VM again, it tells its viewers why in plain words (a notice), keeps them
@@ -19,6 +22,7 @@ import type { Logger } from 'pino';
 import type { CloseReason, DomainState, NoticeCode } from '../protocol/browser.ts';
 import type { OutboxFile } from '../protocol/transfer.ts';
 import { Framebuffer } from '../encoder/framebuffer.ts';
+import { KeyframeCache } from '../encoder/keyframe.ts';
 import { RegionCache } from '../encoder/region-cache.ts';
 import { ScreenSizer } from './screen-size.ts';
 import type { HostDirectory, HypervisorHost } from '../hosts/directory.ts';
@@ -52,6 +56,10 @@ const RETRY_MS = 2_000;
 // before telling viewers the host is unreachable.
 const FIRST_CONNECT_GRACE_MS = 3_000;
 const GONE_MESSAGE = 'This desktop no longer exists.';
+// The keyframe is re-encoded once the screen has not changed for this long, so a busy screen
+// (a scrolling terminal) is not encoded twice over; a viewer arriving meanwhile encodes only the
+// blocks that changed.
+const KEYFRAME_SETTLE_MS = 250;
 const STOPPED_MESSAGE = 'The VM was shut down.';
 
 interface FeedEvents {
@@ -62,6 +70,8 @@ export class VmFeed extends EventEmitter<FeedEvents> {
   readonly fb = new Framebuffer();
   /** Encodings of `fb` shared by every viewer's encoder: in-sync viewers encode once. */
   readonly regions = new RegionCache();
+  /** The whole screen encoded, shared by this VM's viewers for their first frame. */
+  readonly keyframe = new KeyframeCache();
   readonly subscribers = new Set<FeedSubscriber>();
   /** Subscribers that want sound; the host sends it only while there is one. */
   readonly audioSubscribers = new Set<FeedSubscriber>();
@@ -94,6 +104,7 @@ export class VmFeed extends EventEmitter<FeedEvents> {
   private syncAgain = false;
   private retryTimer: NodeJS.Timeout | null = null;
   private lingerTimer: NodeJS.Timeout | null = null;
+  private keyframeTimer: NodeJS.Timeout | null = null;
   private stopped = false;
   /** The controlling viewer's requests for a screen size, to the guest one at a time. */
   readonly screen = new ScreenSizer({
@@ -298,10 +309,22 @@ export class VmFeed extends EventEmitter<FeedEvents> {
     this.ready = true;
     if (frame.keyframe) this.freshKeyframe = true;
     for (const s of this.subscribers) s.onFeedUpdate();
+    this.scheduleKeyframe(changed ? 0 : KEYFRAME_SETTLE_MS);
     if (changed) {
       this.updateOutage();
       this.emit('change');
     }
+  }
+
+  /** Re-encodes the changed blocks of the keyframe after `delayMs` without a new frame. */
+  private scheduleKeyframe(delayMs: number): void {
+    if (this.stopped) return;
+    if (this.keyframeTimer) clearTimeout(this.keyframeTimer);
+    this.keyframeTimer = setTimeout(() => {
+      this.keyframeTimer = null;
+      if (!this.stopped && this.ready) this.keyframe.refresh(this.fb);
+    }, delayMs);
+    this.keyframeTimer.unref();
   }
 
   onResize(size: DisplayResize): void {
@@ -426,6 +449,8 @@ export class VmFeed extends EventEmitter<FeedEvents> {
   async stop(): Promise<void> {
     this.stopped = true;
     this.cancelLinger();
+    if (this.keyframeTimer) clearTimeout(this.keyframeTimer);
+    this.keyframeTimer = null;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
     this.emit('change');
@@ -450,6 +475,8 @@ export class FeedRegistry {
     private readonly directory: HostDirectory,
     private readonly log: Logger,
     private readonly lingerMs = 10_000,
+    /** How long a feed started for a coming viewer (`prepare`) waits for one. */
+    private readonly prepareLingerMs = 60_000,
   ) {}
 
   private wire(host: HypervisorHost): void {
@@ -521,19 +548,34 @@ export class FeedRegistry {
    * for the VM: `whenLive` does, and the feed's notices say why it may take a while.
    */
   async acquire(vmId: string, subscriber: FeedSubscriber): Promise<VmFeed> {
-    let feed = this.feeds.get(vmId);
-    if (!feed || feed.gone) {
-      const host = await this.directory.hostFor(vmId);
-      this.wire(host);
-      feed = this.feeds.get(vmId); // another attach may have created it meanwhile
-      if (!feed || feed.gone) {
-        feed = new VmFeed(vmId, host, this.log);
-        this.feeds.set(vmId, feed);
-        void feed.sync();
-      }
-    }
+    const feed = await this.feedFor(vmId);
     feed.cancelLinger();
     feed.subscribers.add(subscriber);
+    return feed;
+  }
+
+  /**
+   * Starts a VM's feed before any viewer: the portal claimed or resumed the VM and a viewer is
+   * on its way. The watch begins now, so the picture (and its encoding) is there when the viewer
+   * attaches. A feed nobody attaches to stops after `lingerMs`, like one whose viewers left.
+   */
+  async prepare(vmId: string, lingerMs = this.prepareLingerMs): Promise<VmFeed> {
+    const feed = await this.feedFor(vmId);
+    if (feed.subscribers.size === 0) this.lingerUnwatched(vmId, feed, lingerMs);
+    return feed;
+  }
+
+  /** The VM's live feed, or a new one whose watch starts now. */
+  private async feedFor(vmId: string): Promise<VmFeed> {
+    let feed = this.feeds.get(vmId);
+    if (feed && !feed.gone) return feed;
+    const host = await this.directory.hostFor(vmId);
+    this.wire(host);
+    feed = this.feeds.get(vmId); // another attach may have created it meanwhile
+    if (feed && !feed.gone) return feed;
+    feed = new VmFeed(vmId, host, this.log);
+    this.feeds.set(vmId, feed);
+    void feed.sync();
     return feed;
   }
 
@@ -542,6 +584,11 @@ export class FeedRegistry {
     if (!feed || !feed.subscribers.delete(subscriber)) return;
     if (feed.audioSubscribers.has(subscriber)) feed.setAudio(subscriber, false);
     if (feed.subscribers.size > 0) return;
+    this.lingerUnwatched(vmId, feed, lingerMs);
+  }
+
+  /** A feed without viewers stops after `lingerMs` unless one attaches meanwhile. */
+  private lingerUnwatched(vmId: string, feed: VmFeed, lingerMs: number): void {
     const drop = () => {
       if (feed.subscribers.size > 0 || this.feeds.get(vmId) !== feed) return;
       this.feeds.delete(vmId);

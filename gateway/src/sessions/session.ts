@@ -373,8 +373,14 @@ export class ViewerSession implements FeedSubscriber {
     const frame = this.encoder.encode(fb, {
       jpegQuality: tier.jpegQuality,
       regions: feed.regions,
+      keyframe: feed.keyframe,
     });
     this.metrics.encodeSeconds.observe(frame.encodeMs / 1000);
+    if (frame.keyframeBlocks) {
+      const { encoded, reused } = frame.keyframeBlocks;
+      if (encoded) this.metrics.keyframeBlocks.inc({ outcome: 'encoded' }, encoded);
+      if (reused) this.metrics.keyframeBlocks.inc({ outcome: 'reused' }, reused);
+    }
     if (frame.regions.encoded)
       this.metrics.regions.inc({ outcome: 'encoded' }, frame.regions.encoded);
     if (frame.regions.reused) this.metrics.regions.inc({ outcome: 'reused' }, frame.regions.reused);

@@ -17,6 +17,8 @@ export interface RemoteDesktopProps {
    * ticket naming a gateway sends that attempt there (a fleet).
    */
   getToken: () => Promise<string | AttachTicket>;
+  /** A ticket that came with the page, for the first attach (then getToken). */
+  initialTicket?: AttachTicket;
   gatewayUrl: string;
   /** Offered as "Sign in" when the portal says the person is signed out. */
   onSignIn?: () => void;
@@ -36,6 +38,8 @@ export function RemoteDesktop(props: RemoteDesktopProps) {
   const latest = useRef(props);
   latest.current = props;
   const { vmId, gatewayUrl, gatewayPath, toolbar } = props;
+  // Only the first mount may use the page's ticket: a token attaches once.
+  const initialTicket = useRef(props.initialTicket);
 
   useEffect(() => {
     const container = box.current;
@@ -45,11 +49,13 @@ export function RemoteDesktop(props: RemoteDesktopProps) {
       gatewayUrl,
       path: gatewayPath,
       toolbar,
+      initialTicket: initialTicket.current,
       getToken: () => latest.current.getToken(),
       onSignIn: () => latest.current.onSignIn?.(),
       onStateChange: (state, detail) => latest.current.onStateChange?.(state, detail),
       onWatchers: (viewers) => latest.current.onWatchers?.(viewers),
     });
+    initialTicket.current = undefined;
     viewer.connect();
     viewer.focus();
     return () => viewer.destroy();

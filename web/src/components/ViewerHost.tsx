@@ -5,6 +5,7 @@
 import {
   AttachRefusedError,
   statusText,
+  type AttachTicket,
   type ViewerState,
   type ViewerStateDetail,
 } from '@raydesk/viewer';
@@ -24,6 +25,8 @@ export interface ViewerHostProps {
   title: string;
   /** Where the viewer opens the gateway's socket.io (server/gateway.ts gatewayEndpoint). */
   gateway: { url: string; path: string };
+  /** The first attach token and its gateway, rendered with the page (server/attach-ticket.ts). */
+  ticket?: AttachTicket | null;
   expiresAt?: string | null;
   graceSeconds?: number;
   ownerEmail?: string;
@@ -153,6 +156,7 @@ export function ViewerHost(props: ViewerHostProps) {
           getToken={getToken}
           gatewayUrl={gateway.url}
           gatewayPath={gateway.path}
+          initialTicket={props.ticket ?? undefined}
           onStateChange={onStateChange}
           onSignIn={onSignIn}
         />

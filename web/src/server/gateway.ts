@@ -1,10 +1,15 @@
 // The gateway's internal API (bearer GATEWAY_SECRET): live sessions, disconnect, thumbnails.
-import type { SessionInfo, SessionListResponse } from '@raydesk/gateway/internal';
+import type {
+  FeedPrepareRequest,
+  SessionInfo,
+  SessionListResponse,
+} from '@raydesk/gateway/internal';
 import { fleetGatewaySocketPath, GATEWAY_SOCKET_PATH } from '../../portal-server/gateway-path.mjs';
 import { config } from './config.ts';
 import { db } from './db.ts';
-import { chooseGateway, fleetMode } from './fleet.ts';
+import { chooseGateway, connectedHost, fleetMode } from './fleet.ts';
 import { HttpError } from './http.ts';
+import { log } from './log.ts';
 
 export type { SessionInfo };
 
@@ -50,6 +55,38 @@ export async function gatewayDisconnect(sessionId: string, reason: string): Prom
   if (!res.ok)
     throw new HttpError(502, 'gateway_error', `The display gateway answered ${res.status}.`);
   return true;
+}
+
+/**
+ * Tells the gateway that a viewer of this VM is on its way (the VM was just claimed or resumed),
+ * so it watches the VM now and has its picture when the viewer attaches. Best effort: a gateway
+ * that does not answer only means the viewer waits for the picture as before.
+ */
+export async function gatewayPrepareFeed(domainId: string, host?: FeedPrepareRequest['host']) {
+  const body: FeedPrepareRequest = host ? { host } : {};
+  const res = await call(`internal/vms/${encodeURIComponent(domainId)}/feed`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  if (!res.ok)
+    throw new HttpError(502, 'gateway_error', `The display gateway answered ${res.status}.`);
+}
+
+/**
+ * The VM was just claimed or resumed and a viewer is on its way: the gateway starts its feed now,
+ * while the browser loads the viewer page. Not awaited, so the caller's answer does not wait.
+ */
+export function prepareFeed(vm: { domainId: string | null; hostId: string | null }): void {
+  const domainId = vm.domainId;
+  if (!domainId) return;
+  void (async () => {
+    const host =
+      fleetMode() && vm.hostId ? (await connectedHost(db(), vm.hostId, 1_000)).host : null;
+    await gatewayPrepareFeed(domainId, host ? { id: host.id, url: host.url } : undefined);
+  })().catch((error: unknown) =>
+    log.warn({ vm: domainId, err: String(error) }, 'gateway feed not prepared'),
+  );
 }
 
 export async function gatewayThumbnail(domainId: string): Promise<Uint8Array | null> {

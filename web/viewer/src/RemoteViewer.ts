@@ -70,6 +70,13 @@ export interface RemoteViewerOptions {
    * sends this attempt there instead of to gatewayUrl/path.
    */
   getToken: () => Promise<string | AttachTicket>;
+  /**
+   * A ticket that came with the page (the portal renders one into its viewer pages): the first
+   * attempt uses it instead of calling getToken. Refused as stale, it is replaced at once. A
+   * token is presented at most once per document: a viewer mounted again with the same page
+   * (a router restoring a page it rendered before) asks getToken instead.
+   */
+  initialTicket?: AttachTicket;
   /** Offered as "Sign in" when the portal says the person is signed out. */
   onSignIn?: () => void;
   /** Backoff between reconnect attempts (reconnect.ts defaults). */
@@ -94,6 +101,25 @@ export interface RemoteViewerOptions {
   onAudioSamples?: (samples: Float32Array, sampleRate: number, transitMs: number) => void;
 }
 
+/**
+ * Page tokens this document has presented. A token attaches once; a host page whose router
+ * restores an earlier render (back/forward) mounts a viewer with a spent one. Kept small: only
+ * the latest few can come back.
+ */
+const presentedPageTokens = new Set<string>();
+const PRESENTED_PAGE_TOKENS_KEPT = 32;
+
+/** The page's token unless this document already presented it; marks it presented. */
+function unspent(ticket: AttachTicket | undefined): AttachTicket | null {
+  if (!ticket || presentedPageTokens.has(ticket.token)) return null;
+  presentedPageTokens.add(ticket.token);
+  if (presentedPageTokens.size > PRESENTED_PAGE_TOKENS_KEPT) {
+    const [oldest] = presentedPageTokens;
+    if (oldest !== undefined) presentedPageTokens.delete(oldest);
+  }
+  return ticket;
+}
+
 /** A window being dragged fires resizes continuously: ask the guest once it settles. */
 const SCREEN_SIZE_DEBOUNCE_MS = 300;
 
@@ -108,6 +134,16 @@ const SOUND_LABELS: Record<SoundState, { text: string; title: string }> = {
 };
 
 type ViewerSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+/** A gateway's socket.io endpoint. */
+interface Gateway {
+  url: string;
+  path: string | undefined;
+}
+
+function sameGateway(a: Gateway, b: Gateway): boolean {
+  return a.url === b.url && a.path === b.path;
+}
 
 /** Why the viewer is reconnecting, in plain words, by the cause of the lost connection. */
 function lostMessage(cause: Disconnect, closed: ClosedMessage | null): string {
@@ -149,6 +185,10 @@ export class RemoteViewer {
   readonly stats = { frames: 0, bytes: 0, lastPaintMs: 0 };
 
   private socket: ViewerSocket | null = null;
+  /** The gateway of the last ticket: the next attempt opens its socket there. */
+  private gateway: Gateway;
+  /** A ticket that came with the page, for the first attempt only (a token attaches once). */
+  private pageTicket: AttachTicket | null;
   private readonly clientId = randomId();
   private readonly policy: ReconnectPolicy;
   /** Bumped by every attempt; a slower earlier attempt must not act after a newer one. */
@@ -199,6 +239,8 @@ export class RemoteViewer {
     readonly container: HTMLElement,
     readonly options: RemoteViewerOptions,
   ) {
+    this.gateway = { url: options.gatewayUrl, path: options.path };
+    this.pageTicket = unspent(options.initialTicket);
     injectStyles(container.ownerDocument);
     this.canvas = el('canvas', { className: 'rd-canvas', tabIndex: 0 });
     this.canvas.setAttribute('aria-label', 'Remote desktop');
@@ -470,7 +512,12 @@ export class RemoteViewer {
     this.root.remove();
   }
 
-  /** One attempt: a fresh token from the portal, then a socket to the gateway. */
+  /**
+   * One attempt. The socket's transport opens at once, on the gateway of the last ticket, while
+   * the attach token comes (with the page, or from the portal): socket.io presents the token when
+   * it joins the gateway, so the two waits overlap. A ticket naming another gateway (a fleet)
+   * opens the socket again there.
+   */
   private async open(state: 'connecting' | 'reconnecting'): Promise<void> {
     const attempt = ++this.attempt;
     this.cancelRetry();
@@ -478,10 +525,16 @@ export class RemoteViewer {
     this.moved = null;
     this.closed = null;
     this.setState(state, state === 'reconnecting' ? { ...this.detail, retryInMs: 0 } : {});
-    let ticket: AttachTicket;
+    const fromPage = this.pageTicket;
+    this.pageTicket = null;
+    const ticket = fromPage ? Promise.resolve(fromPage) : this.fetchTicket();
+    // Settled here; the socket's auth callback only reads it.
+    ticket.catch(() => undefined);
+    const target = fromPage ? this.gatewayOf(fromPage) : this.gateway;
+    this.openSocket(target, ticket, state, fromPage !== null);
+    let answer: AttachTicket;
     try {
-      const answer = await this.options.getToken();
-      ticket = typeof answer === 'string' ? { token: answer } : answer;
+      answer = await ticket;
     } catch (error) {
       if (attempt !== this.attempt || this.destroyed) return;
       const refused =
@@ -493,15 +546,49 @@ export class RemoteViewer {
       return;
     }
     if (attempt !== this.attempt || this.destroyed) return;
-    const { token } = ticket;
-    const socket: ViewerSocket = io(ticket.gatewayUrl ?? this.options.gatewayUrl, {
+    this.gateway = this.gatewayOf(answer);
+    if (!sameGateway(this.gateway, target))
+      this.openSocket(this.gateway, Promise.resolve(answer), state, false);
+  }
+
+  private async fetchTicket(): Promise<AttachTicket> {
+    const answer = await this.options.getToken();
+    return typeof answer === 'string' ? { token: answer } : answer;
+  }
+
+  /** Where a ticket is to be used: the gateway it names, else the viewer's own. */
+  private gatewayOf(ticket: AttachTicket): Gateway {
+    return {
+      url: ticket.gatewayUrl ?? this.options.gatewayUrl,
       path: ticket.path ?? this.options.path,
+    };
+  }
+
+  /** A socket to `target` that presents the ticket's token once both are there. */
+  private openSocket(
+    target: Gateway,
+    ticket: Promise<AttachTicket>,
+    state: 'connecting' | 'reconnecting',
+    fromPage: boolean,
+  ): void {
+    this.teardownSocket();
+    const socket: ViewerSocket = io(target.url, {
+      path: target.path,
       transports: ['websocket'],
       forceNew: true,
       // The viewer reconnects itself (any cause, a fresh token each time): see lost().
       reconnection: false,
       timeout: 10_000,
-      auth: { token, clientId: this.clientId, protocol: PROTOCOL_VERSION },
+      // Called when the transport is open; socket.io waits for cb. A ticket for another gateway
+      // never reaches this one (open() moves the attempt there).
+      auth: (cb) =>
+        void ticket.then(
+          (t) => {
+            if (this.socket === socket && sameGateway(this.gatewayOf(t), target))
+              cb({ token: t.token, clientId: this.clientId, protocol: PROTOCOL_VERSION });
+          },
+          () => undefined,
+        ),
     });
     this.socket = socket;
     this.transfer.attach(socket);
@@ -545,7 +632,15 @@ export class RemoteViewer {
     socket.on('protocol:error', (error) => {
       if (error.code !== 'rate_limited') console.warn('raydesk gateway refused a message:', error);
     });
-    socket.on('connect_error', (error) => this.lost({ kind: 'handshake', message: error.message }));
+    socket.on('connect_error', (error) => {
+      // The page's token was stale (a tab left open, a page from the back-forward cache, a
+      // second mount): ask the portal for a fresh one at once.
+      if (fromPage && (error.message === 'token_expired' || error.message === 'unauthorized')) {
+        void this.open(state);
+        return;
+      }
+      this.lost({ kind: 'handshake', message: error.message });
+    });
     socket.on('disconnect', (reason) => {
       if (this.moved) this.lost({ kind: 'moved' });
       else if (this.closed) this.lost({ kind: 'closed', reason: this.closed.reason });
@@ -556,6 +651,8 @@ export class RemoteViewer {
 
   /** The connection ended (or never came up): stop and say why, or retry after a backoff. */
   private lost(cause: Disconnect, refusal?: string): void {
+    // This attempt is over: a token still on its way must not open another socket.
+    this.attempt++;
     const sessionMs = this.readyAt === null ? 0 : Date.now() - this.readyAt;
     this.readyAt = null;
     const closed = this.closed;

@@ -38,7 +38,7 @@ export async function bundleViewer(): Promise<string> {
   return result.outputFiles[0]!.text;
 }
 
-const PAGE = (gatewayUrl: string, vm: string) => `<!doctype html>
+const PAGE = (gatewayUrl: string, vm: string, pageToken: string | null) => `<!doctype html>
 <html><head><meta charset="utf-8"><title>Raydesk viewer test</title>
 <style>html,body{margin:0;height:100%;background:#0b0d12}#app{position:fixed;inset:0}</style></head>
 <body><div id="app"></div>
@@ -53,6 +53,8 @@ const PAGE = (gatewayUrl: string, vm: string) => `<!doctype html>
   const viewer = new RaydeskViewer.RemoteViewer(document.getElementById('app'), {
     gatewayUrl: ${JSON.stringify(gatewayUrl)},
     vmId: ${JSON.stringify(vm)},
+    // As the portal's viewer pages do, when asked (?ticket=page): the first token comes with the page.
+    initialTicket: ${pageToken ? JSON.stringify({ token: pageToken }) : 'undefined'},
     // As the portal's ViewerHost does: 401 is a refusal (signed out), other failures are retried.
     getToken: async () => {
       const r = await fetch('/token' + location.search);
@@ -86,7 +88,8 @@ export interface TestPageServer {
 
 /**
  * Serves the page at / (query: mode, name, role, sub, email, and policy: JSON of the session
- * policy's fields that differ from the default), /viewer.js and /token.
+ * policy's fields that differ from the default; ticket=page puts the first token in the page,
+ * ticket=expired an expired one), /viewer.js and /token.
  */
 export async function servePage(options: {
   gatewayUrl: string;
@@ -99,6 +102,26 @@ export async function servePage(options: {
   grant?: Partial<AttachGrant>;
 }): Promise<TestPageServer> {
   const page = { tokenStatus: 200, tokenRequests: 0 };
+  const grantOf = (q: URLSearchParams): AttachGrant => {
+    const grant: AttachGrant = {
+      sub: q.get('sub') ?? 'user-1',
+      vm: options.vm,
+      mode: (q.get('mode') as 'control' | 'view') ?? 'control',
+      name: q.get('name') ?? 'Ada',
+      role: (q.get('role') as 'user' | 'admin') ?? 'user',
+      ...options.grant,
+    };
+    const policy = q.get('policy');
+    if (policy) {
+      grant.policy = sessionPolicySchema.parse({
+        ...DEFAULT_SESSION_POLICY,
+        ...(JSON.parse(policy) as object),
+      });
+    }
+    const email = q.get('email');
+    if (email) grant.email = email;
+    return grant;
+  };
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://page');
     if (url.pathname === '/viewer.js') {
@@ -110,25 +133,7 @@ export async function servePage(options: {
         res.writeHead(page.tokenStatus, { 'content-type': 'text/plain' }).end('no');
         return;
       }
-      const q = url.searchParams;
-      const grant: AttachGrant = {
-        sub: q.get('sub') ?? 'user-1',
-        vm: options.vm,
-        mode: (q.get('mode') as 'control' | 'view') ?? 'control',
-        name: q.get('name') ?? 'Ada',
-        role: (q.get('role') as 'user' | 'admin') ?? 'user',
-        ...options.grant,
-      };
-      const policy = q.get('policy');
-      if (policy) {
-        grant.policy = sessionPolicySchema.parse({
-          ...DEFAULT_SESSION_POLICY,
-          ...(JSON.parse(policy) as object),
-        });
-      }
-      const email = q.get('email');
-      if (email) grant.email = email;
-      mintAttachToken(options.attachSecret, grant).then(
+      mintAttachToken(options.attachSecret, grantOf(url.searchParams)).then(
         (t) => {
           res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'no-store' });
           res.end(t);
@@ -136,8 +141,22 @@ export async function servePage(options: {
         (error: unknown) => res.writeHead(500).end(String(error)),
       );
     } else if (url.pathname === '/') {
-      res.writeHead(200, { 'content-type': 'text/html' });
-      res.end(PAGE(options.gatewayUrl, options.vm));
+      const ticket = url.searchParams.get('ticket');
+      const grant = grantOf(url.searchParams);
+      const token =
+        ticket === 'page'
+          ? mintAttachToken(options.attachSecret, grant)
+          : ticket === 'expired'
+            ? // Correctly signed, expired a minute ago: a page left open too long.
+              mintAttachToken(options.attachSecret, grant, -60)
+            : Promise.resolve(null);
+      token.then(
+        (t) => {
+          res.writeHead(200, { 'content-type': 'text/html', 'cache-control': 'no-store' });
+          res.end(PAGE(options.gatewayUrl, options.vm, t));
+        },
+        (error: unknown) => res.writeHead(500).end(String(error)),
+      );
     } else {
       res.writeHead(404).end();
     }

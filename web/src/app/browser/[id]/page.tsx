@@ -2,6 +2,7 @@ import type { Metadata } from 'next';
 import { notFound, redirect } from 'next/navigation';
 import { ViewerHost } from '@/components/ViewerHost';
 import { idSchema } from '@/lib/validation';
+import { pageTicket } from '@/server/attach-ticket';
 import { currentViewer } from '@/server/auth/request';
 import { config } from '@/server/config';
 import { db } from '@/server/db';
@@ -19,6 +20,8 @@ export default async function BrowserPage({ params }: { params: Promise<{ id: st
     where: { id, ownerId: viewer.id, kind: 'disposable', state: { not: 'destroyed' } },
   });
   if (!vm || !vm.domainId) notFound();
+  // The first attach token comes with the page: the viewer connects without asking for one.
+  const ticket = await pageTicket({ domainId: vm.domainId, hostId: vm.hostId }, viewer);
   return (
     <ViewerHost
       vmId={vm.id}
@@ -26,6 +29,7 @@ export default async function BrowserPage({ params }: { params: Promise<{ id: st
       kind="disposable"
       title="Disposable browser"
       gateway={gatewayEndpoint()}
+      ticket={ticket}
       expiresAt={vm.expiresAt?.toISOString() ?? null}
       graceSeconds={config().DISPOSABLE_GRACE_SECONDS}
     />

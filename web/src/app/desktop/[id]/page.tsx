@@ -2,6 +2,7 @@ import type { Metadata } from 'next';
 import { notFound, redirect } from 'next/navigation';
 import { ViewerHost } from '@/components/ViewerHost';
 import { idSchema } from '@/lib/validation';
+import { pageTicket } from '@/server/attach-ticket';
 import { currentViewer } from '@/server/auth/request';
 import { db } from '@/server/db';
 import { gatewayEndpoint } from '@/server/gateway';
@@ -19,6 +20,8 @@ export default async function DesktopPage({ params }: { params: Promise<{ id: st
   });
   if (!vm || !vm.domainId) notFound();
   if (vm.kind === 'disposable') redirect(`/browser/${vm.id}`);
+  // The first attach token comes with the page: the viewer connects without asking for one.
+  const ticket = await pageTicket({ domainId: vm.domainId, hostId: vm.hostId }, viewer);
   return (
     <ViewerHost
       vmId={vm.id}
@@ -26,6 +29,7 @@ export default async function DesktopPage({ params }: { params: Promise<{ id: st
       kind="personal"
       title="My desktop"
       gateway={gatewayEndpoint()}
+      ticket={ticket}
     />
   );
 }
