@@ -12,6 +12,8 @@ export interface FleetFigures {
     bytes: number;
     rounds: number;
     viewerReconnects: number;
+    /** Where the downtime went: the host's pause breakdown and the moments after the freeze. */
+    phases: Record<string, Dist>;
     method: string;
   };
   clone: { ms: Dist; method: string };

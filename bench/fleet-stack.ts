@@ -165,6 +165,22 @@ export interface RelocationSample {
    */
   viewerGapMs: number;
   reconnects: number;
+  /** Where the viewer's freeze went, in ms from the guest freezing on the source. */
+  timeline: RelocationTimeline;
+}
+
+/** Moments of one relocation as seen by the source, the gateway and the viewer (ms after freeze). */
+export interface RelocationTimeline {
+  /** The last frame painted before the freeze (negative: before it). */
+  lastPaint: number;
+  /** The source heard the target runs the guest (the host pause). */
+  resumed: number;
+  /** The gateway heard `domain:moved`, had its watch on the target, got its first frame. */
+  gatewayMoved: number;
+  gatewayWatching: number;
+  gatewayFirstFrame: number;
+  /** The first frame painted after the gateway's first frame from the target. */
+  firstPaint: number;
 }
 
 /** Relocates `vmId` from `from` to `to` while `viewer` watches a screen that keeps changing. */
@@ -173,6 +189,7 @@ export async function relocateWatched(
   to: HypervisorProcess,
   vmId: string,
   viewer: FleetViewer,
+  gateway: Gateway,
 ): Promise<RelocationSample> {
   const pageStart = await viewer.page.evaluate(() => performance.now());
   const report = await from.call('domain:migrate', { id: vmId, to: to.url });
@@ -183,5 +200,20 @@ export async function relocateWatched(
   const series = before === undefined ? window : [before, ...window];
   let gap = 0;
   for (let i = 1; i < series.length; i++) gap = Math.max(gap, series[i]! - series[i - 1]!);
-  return { report, viewerGapMs: gap, reconnects };
+  // Every process runs on this machine: wall clocks line the moments up.
+  const timeOrigin = await viewer.page.evaluate(() => performance.timeOrigin);
+  const paintedAt = paintsAt.map((at) => timeOrigin + at);
+  const move = gateway.feeds.get(vmId)?.lastMove;
+  const frozen = report.frozenAt;
+  const since = (at: number | null | undefined) => (at == null ? NaN : Math.round(at - frozen));
+  const firstFrameAt = move?.firstFrameAt ?? NaN;
+  const timeline: RelocationTimeline = {
+    lastPaint: since(paintedAt.filter((at) => at <= frozen).at(-1)),
+    resumed: Math.round(report.pausedMs),
+    gatewayMoved: since(move?.movedAt),
+    gatewayWatching: since(move?.watchedAt),
+    gatewayFirstFrame: since(move?.firstFrameAt),
+    firstPaint: since(paintedAt.find((at) => at >= firstFrameAt)),
+  };
+  return { report, viewerGapMs: gap, reconnects, timeline };
 }

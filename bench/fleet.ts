@@ -13,6 +13,8 @@ import { FAILOVER_METHOD, measureGatewayFailover } from './fleet-failover.ts';
 
 const METHOD =
   'A personal desktop VM (256 MiB) on one of two hypervisor daemons (separate processes on loopback), watched by a headless Chromium viewer through the real gateway, with `while true; do date; sleep 0.05; done` running in its terminal so that the screen changes every frame; relocated back and forth with domain:migrate (pre-copy). downtimeMs: in the page, the longest gap between two painted frames from the call until 1.5 s after it (the last frame painted before the pause to the first painted from the target, through the gateway switching hosts); hostPauseMs: the source host, from freezing the guest to the target confirming it runs; totalMs: the whole call; bytes: mean sent per relocation; viewerReconnects: viewer state changes to reconnecting over all relocations.';
+const PHASES_METHOD =
+  "Per relocation: pause.* is the source host's breakdown of the guest's pause (freeze, last round, disk tail, device state, prepare = sending it and the target restoring it, of which restoreMs the restore, commit = the decision and the target running the guest); timeline.* are wall-clock moments in ms after the guest froze: the last frame the viewer painted before it, the source hearing the target runs the guest, the gateway hearing domain:moved, its watch on the target accepted, the first frame from the target at the gateway, and the first frame the viewer painted after that.";
 const CLONE_METHOD =
   'domain:clone of the running desktop VM on its host, count 1: from the call to the clone running (guest paused for its capture, overlay copied, clone restored); each clone destroyed after.';
 
@@ -45,13 +47,19 @@ export async function runFleetBench(plan: Plan, log: (line: string) => void): Pr
     for (let i = 0; i < samples; i++) {
       const from = hosts[i % 2]!;
       const to = hosts[(i + 1) % 2]!;
-      const sample = await relocateWatched(from.client!, to, vm.id, viewer);
+      const sample = await relocateWatched(from.client!, to, vm.id, viewer, stack.gateway);
       gaps.push(sample.viewerGapMs);
       pauses.push(sample.report.pausedMs);
       totals.push(sample.report.totalMs);
       bytes.push(sample.report.bytes);
       rounds.push(sample.report.rounds);
       reconnects = sample.reconnects;
+      const phase = (name: string, ms: number) =>
+        (series[`fleet.relocation.${name}`] ??= []).push(ms);
+      for (const [name, ms] of Object.entries(sample.report.pause)) phase(`pause.${name}`, ms);
+      for (const [name, ms] of Object.entries(sample.timeline)) phase(`timeline.${name}`, ms);
+      log(`  pause ${JSON.stringify(sample.report.pause)}`);
+      log(`  timeline after freeze ${JSON.stringify(sample.timeline)}`);
       log(
         `relocation ${i + 1}/${samples} ${from.client === hosts[0].client ? 'a→b' : 'b→a'}: ` +
           `viewer gap ${Math.round(sample.viewerGapMs)} ms, host pause ${sample.report.pausedMs} ms, ` +
@@ -78,6 +86,18 @@ export async function runFleetBench(plan: Plan, log: (line: string) => void): Pr
         bytes: Math.round(mean(bytes)),
         rounds: round(mean(rounds), 1),
         viewerReconnects: reconnects,
+        phases: Object.fromEntries(
+          Object.entries(series)
+            .filter(
+              ([name]) =>
+                name.startsWith('fleet.relocation.pause.') ||
+                name.startsWith('fleet.relocation.timeline.'),
+            )
+            .map(([name, values]) => [
+              name.slice('fleet.relocation.'.length),
+              dist(values, PHASES_METHOD, 0),
+            ]),
+        ),
         method: METHOD,
       },
       clone: { ms: dist(clones, CLONE_METHOD, 0), method: CLONE_METHOD },

@@ -33,7 +33,7 @@ test('a watched desktop moves to another host; its viewer stays connected and ty
   await new Promise((resolve) => setTimeout(resolve, 1500));
   assert.ok((await viewerRecord(viewer)).paintsAt.length > painted + 3, 'the screen changes');
 
-  const sample = await relocateWatched(a.client!, b, vm.id, viewer);
+  const sample = await relocateWatched(a.client!, b, vm.id, viewer, stack.gateway);
   console.log(
     `moved: viewer gap ${Math.round(sample.viewerGapMs)} ms, host pause ` +
       `${sample.report.pausedMs} ms, ${sample.report.totalMs} ms total, ` +

@@ -55,3 +55,45 @@ test('without fleet settings a host writes no registry row', async () => {
   await hv.close();
   assert.equal(await db.hypervisorHost.count({ where: { id: 'host-embedded' } }), 0);
 });
+
+test('a heartbeat points the Vm rows of the domains a host holds at that host', async () => {
+  const hv = await startEphemeralHypervisor({
+    hostId: 'host-claim',
+    standbyAppliances: [],
+    fleet: { databaseUrl: pg.url, publicUrl: null, heartbeatMs: 300 },
+  });
+  try {
+    // A row left naming another host, as a move whose caller failed after the commit leaves it.
+    await db.hypervisorHost.create({
+      data: { id: 'host-old', name: 'host-old', url: 'http://127.0.0.1:1' },
+    });
+    const owner = await db.user.create({
+      data: { email: 'claim@raydesk.test', name: 'Claim', passwordHash: 'x' },
+    });
+    const appliance = await db.appliance.create({
+      data: { name: 'console-claim', title: 'Console', memoryMiB: 64 },
+    });
+    const info = await hv.host.create({ appliance: 'console', kind: 'personal', owner: 'claim' });
+    const row = (domainId: string) => ({
+      ownerId: owner.id,
+      kind: 'personal',
+      applianceId: appliance.id,
+      hostId: 'host-old',
+      domainId,
+      state: 'running',
+      memoryMiB: 64,
+    });
+    const here = await db.vm.create({ data: row(info.id) });
+    const elsewhere = await db.vm.create({ data: row('vm-not-here') });
+    let hostId: string | null = 'host-old';
+    for (let i = 0; i < 50 && hostId === 'host-old'; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      hostId = (await db.vm.findUniqueOrThrow({ where: { id: here.id } })).hostId;
+    }
+    assert.equal(hostId, 'host-claim', 'the row of the domain it holds names the host');
+    const other = await db.vm.findUniqueOrThrow({ where: { id: elsewhere.id } });
+    assert.equal(other.hostId, 'host-old', 'a row of a domain it does not hold is left alone');
+  } finally {
+    await hv.close();
+  }
+});

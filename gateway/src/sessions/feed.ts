@@ -45,6 +45,16 @@ export interface FeedSubscriber {
   onFeedAudio(chunk: AudioChunk): void;
 }
 
+/** A feed's switch to the host its VM moved to, in wall-clock ms (Date.now()). */
+export interface FeedMove {
+  /** The source host said the VM moved (`domain:moved`). */
+  movedAt: number;
+  /** The target host accepted the watch. */
+  watchedAt: number | null;
+  /** The first frame from the target arrived. */
+  firstFrameAt: number | null;
+}
+
 /** Why a feed has no usable picture right now. */
 export type FeedOutage = Exclude<NoticeCode, 'desktop-ready'>;
 
@@ -86,6 +96,8 @@ export class VmFeed extends EventEmitter<FeedEvents> {
   outage: FeedOutage | null = null;
   /** Set once the VM is gone for good. */
   gone: { reason: CloseReason; message: string } | null = null;
+  /** The last switch to another host (wall-clock ms), for the relocation figures and the log. */
+  lastMove: FeedMove | null = null;
   private info: DomainInfo | null = null;
   /** Our watch is registered with the hypervisor on its current connection. */
   private watchActive = false;
@@ -143,10 +155,16 @@ export class VmFeed extends EventEmitter<FeedEvents> {
     this.watchActive = false;
     this.listenActive = false;
     this.freshKeyframe = false;
+    this.lastMove = { movedAt: Date.now(), watchedAt: null, firstFrameAt: null };
     this.log.info({ vm: this.vmId, from: previous.id, to: host.id }, 'feed follows its VM');
     // The source forgot the VM already; this only drops our watch entry there.
     previous.client.unwatch(this.vmId).catch(() => undefined);
-    void this.sync();
+    // The source said where it runs now: watch it there at once, without looking it up first
+    // (one round trip less in the viewer's freeze); a failed watch falls back to the look-up.
+    void this.ensureWatch().then(() => {
+      if (this.watchActive) this.updateOutage();
+      else void this.sync();
+    });
   }
 
   /** Viewers see the picture: a keyframe is in and nothing keeps the VM from being used. */
@@ -214,6 +232,7 @@ export class VmFeed extends EventEmitter<FeedEvents> {
         const size = await this.host.client.watch(this.vmId);
         if (this.stopped) return;
         this.watchActive = true;
+        if (this.lastMove && this.lastMove.watchedAt === null) this.lastMove.watchedAt = Date.now();
         this.onResize(size);
         this.syncListen();
       } catch (error) {
@@ -287,6 +306,18 @@ export class VmFeed extends EventEmitter<FeedEvents> {
   // ---- Host events ------------------------------------------------------------------------
 
   onFrame(frame: DisplayFrame): void {
+    if (this.lastMove && this.lastMove.firstFrameAt === null) {
+      this.lastMove.firstFrameAt = Date.now();
+      const { movedAt, watchedAt, firstFrameAt } = this.lastMove;
+      this.log.info(
+        {
+          vm: this.vmId,
+          watchMs: (watchedAt ?? firstFrameAt) - movedAt,
+          frameMs: firstFrameAt - movedAt,
+        },
+        'feed: first frame from the new host',
+      );
+    }
     this.framesIn++;
     this.bytesIn += frame.pixels.byteLength;
     if (

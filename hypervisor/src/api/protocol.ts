@@ -402,6 +402,8 @@ export interface RelocationReport {
   pausedMs: number;
   /** Where the pause went: its parts add up to about `pausedMs`. */
   pause: RelocationPauseBreakdown;
+  /** Wall-clock time (ms since the epoch) the guest froze here, to line up with viewers. */
+  frozenAt: number;
   /** The domain as the receiving host runs it. */
   info: DomainInfo;
 }
@@ -419,6 +421,8 @@ export interface RelocationPauseBreakdown {
   deviceStateMs: number;
   /** Sending it and the receiver restoring it (guest still paused there). */
   prepareMs: number;
+  /** Of prepareMs: the receiver restoring the device state over the received memory. */
+  restoreMs: number;
   /** The commit: the sender's decision recorded, the receiver running the guest. */
   commitMs: number;
 }
@@ -495,6 +499,11 @@ export const relocationPrepareSchema = z.object({
   token: relocationTokenSchema,
   /** The device state (no RAM) in chunks. */
   deviceState: z.array(binarySchema).min(1).max(256),
+  /** The last round's pages (found with the guest stopped), written before the restore. */
+  pages: z
+    .array(relocationPagesSchema.omit({ token: true }))
+    .max(2048)
+    .default([]),
   /** The overlay file's final size; the receiver checks it has all of it. */
   diskFileBytes: z.number().int().min(0).nullable(),
 });

@@ -294,8 +294,8 @@ function controlHandlers(host: Host): ControlHandlers {
       'relocation:disk': ({ token, offset, bytes }) => host.incoming.disk(token, offset, bytes),
       'relocation:disk-blocks': ({ token, blocks, data }) =>
         host.incoming.diskBlocks(token, blocks, data),
-      'relocation:prepare': ({ token, deviceState, diskFileBytes }) =>
-        host.incoming.prepare(token, deviceState, diskFileBytes),
+      'relocation:prepare': ({ token, deviceState, diskFileBytes, pages }) =>
+        host.incoming.prepare(token, deviceState, diskFileBytes, pages),
       'relocation:commit': ({ token }) => host.incoming.commit(token),
       'relocation:abort': ({ token }) => host.incoming.abort(token),
       'clipboard:set': ({ id, text, selection }) => transfer(id).setClipboard(text, selection),

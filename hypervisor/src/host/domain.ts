@@ -17,6 +17,7 @@ import type {
   DiskReport,
   DomainBootConfig,
   RelocationPages,
+  StopAndCopy,
   ScreenCapture,
   WorkerStats,
   WorkerToParent,
@@ -397,6 +398,14 @@ export class Domain extends EventEmitter<DomainEvents> {
     await this.requireWorker().request({ type: 'unpause' });
   }
 
+  /**
+   * Stop and copy: freezes the guest and, in the same worker turn, finds the pages written since
+   * last sent and takes the device state (one round trip inside the pause, not three).
+   */
+  relocationStopAndCopy(): Promise<StopAndCopy> {
+    return this.requireWorker().request({ type: 'relocation-stop-and-copy' });
+  }
+
   /** The frozen machine's device state without guest RAM and SVGA memory. */
   relocationDeviceState(): Promise<ArrayBuffer> {
     return this.requireWorker().request({ type: 'relocation-device-state' });
@@ -424,9 +433,10 @@ export class Domain extends EventEmitter<DomainEvents> {
   async prepareIncoming(
     deviceState: ArrayBuffer,
     durable: { overlayPath: string; base: DiskBase } | null,
+    pages: RelocationPages | null,
   ): Promise<number> {
     return this.requireWorker().request<number>(
-      { type: 'relocation-prepare', deviceState, durable },
+      { type: 'relocation-prepare', deviceState, durable, pages },
       CLOSE_DISK_TIMEOUT_MS,
     );
   }

@@ -2,7 +2,10 @@
 // HYPERVISOR_ID) and heartbeats every few seconds with its memory, load, VM counts and ready
 // standby appliances. Portals read the rows to place VMs and call a host offline when its
 // heartbeat is older than HOST_OFFLINE_AFTER_MS. The `draining` flag belongs to the operator:
-// the heartbeat never writes it. Not used in the embedded default (one host, SQLite).
+// the heartbeat never writes it. Each heartbeat also claims the Vm rows of the domains this host
+// holds, so a row left naming another host (a move whose caller failed after the commit, a move
+// outside the portal) follows the VM within one heartbeat. Not used in the embedded default
+// (one host, SQLite).
 import { createDb, type Db } from '@raydesk/db';
 import { Heartbeat } from '@raydesk/db/heartbeat';
 import type pino from 'pino';
@@ -15,6 +18,8 @@ export interface FleetHeartbeatOptions {
   url: string;
   intervalMs: number;
   info: () => HostInfo;
+  /** Domains this host holds and no relocation is deciding about (their Vm rows name it). */
+  heldDomains: () => string[];
   log: pino.Logger;
 }
 
@@ -49,8 +54,22 @@ export class FleetHeartbeat {
           create: { id: hostId, name: hostId, ...fields },
           update: fields,
         });
+        await this.claimHeldDomains();
       },
     });
+  }
+
+  /** Points the Vm rows of the domains held here at this host, where they name another. */
+  private async claimHeldDomains(): Promise<void> {
+    const held = this.options.heldDomains();
+    if (held.length === 0) return;
+    const { hostId, log } = this.options;
+    const claimed = await this.db.vm.updateMany({
+      where: { domainId: { in: held }, OR: [{ hostId: null }, { hostId: { not: hostId } }] },
+      data: { hostId },
+    });
+    if (claimed.count > 0)
+      log.info({ hostId, vms: claimed.count }, 'fleet: VM rows now name this host');
   }
 
   /** Registers now (resolves after the first heartbeat was written or failed), then repeats. */

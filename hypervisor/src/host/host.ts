@@ -274,6 +274,17 @@ export class Host extends EventEmitter<HostEvents> {
     };
   }
 
+  /**
+   * Domains this host holds (not stopped) that no relocation is deciding about: a domain being
+   * sent may be committed to the target any moment, and one arriving is not this host's yet.
+   */
+  heldDomainIds(): string[] {
+    return this.table
+      .all()
+      .filter((d) => d.state !== 'stopped' && this.relocations.settled(d.id))
+      .map((d) => d.id);
+  }
+
   /** Guest memory held by running domains, in MiB. */
   memoryInUse(): number {
     return this.table.memoryInUse();

@@ -43,6 +43,7 @@ export async function startHypervisor(
         url: config.fleet.publicUrl ?? url,
         intervalMs: config.fleet.heartbeatMs,
         info: () => host.info(),
+        heldDomains: () => host.heldDomainIds(),
         log,
       })
     : null;

@@ -47,6 +47,14 @@ export interface DomainBootConfig {
 }
 
 /** Guest memory pages (RAM, then SVGA memory, numbered end to end) with their contents. */
+/** What the sender's worker replies to `relocation-stop-and-copy`, with its own timings. */
+export interface StopAndCopy extends RelocationPages {
+  deviceState: ArrayBuffer;
+  stopMs: number;
+  scanMs: number;
+  deviceStateMs: number;
+}
+
 export interface RelocationPages {
   pages: Uint32Array;
   data: Uint8Array;
@@ -100,6 +108,11 @@ export type ParentToWorker =
   | { type: 'relocation-scan'; requestId: number; maxPages: number }
   /** The paused machine's state without guest RAM and SVGA memory (they go as pages). */
   | { type: 'relocation-device-state'; requestId: number }
+  /**
+   * Stop and copy in one step: stops the guest, finds every page changed since sent and takes
+   * the device state; replies StopAndCopy.
+   */
+  | { type: 'relocation-stop-and-copy'; requestId: number }
   /** The memory overlay's blocks (DiskBlocks); the durable overlay goes as its file. */
   | { type: 'relocation-disk-blocks'; requestId: number }
   /** Forgets what was sent (the relocation ended either way). */
@@ -113,6 +126,8 @@ export type ParentToWorker =
       requestId: number;
       deviceState: ArrayBuffer;
       durable: { overlayPath: string; base: OverlayBase } | null;
+      /** The last round's pages, written before the restore. */
+      pages: RelocationPages | null;
     }
   /** Runs the prepared guest; the worker then posts `booted`. */
   | { type: 'relocation-run'; requestId: number };

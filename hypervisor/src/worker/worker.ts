@@ -19,7 +19,7 @@ import {
   isIdleUsage,
   type V86Loop,
 } from './cpu-governor.ts';
-import type { DomainBootConfig, ParentToWorker, WorkerToParent } from './messages.ts';
+import type { DomainBootConfig, ParentToWorker, StopAndCopy, WorkerToParent } from './messages.ts';
 import { WasmHeapReserve, type V86WasmCpu } from './wasm-heap.ts';
 import { DirtyPageTracker, writePages, type MemoryRegion } from './relocation/dirty-pages.ts';
 import {
@@ -44,6 +44,17 @@ const AGENT_MAX_LINE_BYTES = 2 * 1024 * 1024;
 const KEY_EVENT_GAP_MS = 8;
 // Pages hashed per slice of a relocation scan (16 MiB, a few ms) before the guest runs again.
 const RELOCATION_SCAN_SLICE_PAGES = 4096;
+
+/** Time since the previous lap (or since it was made), in ms. */
+function stopwatch(): () => number {
+  let last = performance.now();
+  return () => {
+    const now = performance.now();
+    const lap = now - last;
+    last = now;
+    return lap;
+  };
+}
 
 function post(message: WorkerToParent, transfer: ArrayBuffer[] = []): void {
   port.postMessage(message, transfer);
@@ -209,11 +220,7 @@ class DomainRuntime {
         return;
       case 'pause':
         return this.reply(message.requestId, async () => {
-          await this.emulator.stop();
-          await this.disk.settle();
-          this.paused = true;
-          this.audio.setPaused(true);
-          this.updateFrameClock();
+          await this.pauseGuest();
           return null;
         });
       case 'unpause':
@@ -339,6 +346,35 @@ class DomainRuntime {
           const state = await deviceStateWithoutMemory(this.emulator as unknown as V86WithMemory);
           return { value: state, transfer: [state] };
         });
+      case 'relocation-stop-and-copy':
+        return this.replyTransfer(message.requestId, async () => {
+          const lap = stopwatch();
+          await this.pauseGuest();
+          const stopMs = lap();
+          // The guest is stopped: one pass over all of memory, with nothing to yield to.
+          this.dirtyPages ??= new DirtyPageTracker(await this.memory);
+          const batch = this.dirtyPages.scanAll();
+          const scanMs = lap();
+          const deviceState = await deviceStateWithoutMemory(
+            this.emulator as unknown as V86WithMemory,
+          );
+          const value: StopAndCopy = {
+            pages: batch.pages,
+            data: batch.data,
+            deviceState,
+            stopMs,
+            scanMs,
+            deviceStateMs: lap(),
+          };
+          return {
+            value,
+            transfer: [
+              batch.pages.buffer as ArrayBuffer,
+              batch.data.buffer as ArrayBuffer,
+              deviceState,
+            ],
+          };
+        });
       case 'relocation-disk-blocks':
         return this.replyTransfer(message.requestId, async () => {
           await this.disk.settle();
@@ -370,6 +406,7 @@ class DomainRuntime {
               DurableOverlay.open(overlayPath, base, this.config.domainId),
             );
           }
+          if (message.pages) writePages(await this.memory, message.pages);
           const started = performance.now();
           await restoreOverMemory(this.emulator as unknown as V86WithMemory, message.deviceState);
           this.audio.restoredFrom(soundCard((this.emulator as unknown as { v86: unknown }).v86));
@@ -391,6 +428,15 @@ class DomainRuntime {
           return null;
         });
     }
+  }
+
+  /** Stops the guest where it is, its disk writes settled (no state change: a freeze). */
+  private async pauseGuest(): Promise<void> {
+    await this.emulator.stop();
+    await this.disk.settle();
+    this.paused = true;
+    this.audio.setPaused(true);
+    this.updateFrameClock();
   }
 
   /**

@@ -94,8 +94,9 @@ export const vmMoveSchema = z.object({ hostId: hostIdSchema });
 
 export const MAX_CLONES = 16;
 /**
- * "Clone…": `count` copies for the administrator, or one copy for each of `emails` (each becomes
- * that user's personal desktop); on `hostId`, or where placement puts them when it is left out.
+ * "Clone…": `count` copies for the administrator, or one copy for each of `emails`, or for each
+ * member of `group` (each becomes that user's personal desktop; with `replace`, in place of the
+ * one they have); on `hostId`, or where placement puts them when it is left out.
  */
 export const vmCloneSchema = z
   .object({
@@ -111,11 +112,19 @@ export const vmCloneSchema = z
       .max(MAX_CLONES, `At most ${MAX_CLONES} users at a time.`)
       .refine((list) => new Set(list).size === list.length, 'Each email address only once.')
       .optional(),
+    group: z
+      .string({ error: 'Choose a group.' })
+      .trim()
+      .min(1, 'Choose a group.')
+      .max(64, 'Group names can be at most 64 characters.')
+      .optional(),
+    replace: z.boolean().optional(),
     hostId: hostIdSchema.optional(),
   })
-  .refine((body) => (body.count === undefined) !== (body.emails === undefined), {
-    error: 'Give either a number of copies or a list of email addresses.',
-  });
+  .refine(
+    (body) => [body.count, body.emails, body.group].filter((v) => v !== undefined).length === 1,
+    { error: 'Give either a number of copies, a list of email addresses or a group.' },
+  );
 export type VmCloneRequest = z.infer<typeof vmCloneSchema>;
 
 export const attachRequestSchema = z.object({

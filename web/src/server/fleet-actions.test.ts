@@ -142,6 +142,22 @@ test('each listed user gets a copy only if known and without a personal desktop'
   assert.equal(await t.db.vm.count(), 2, 'no VM row for a refused user');
 });
 
+test('a group must exist and have members; the copied desktop is never replaced', async () => {
+  await host('host-1');
+  const source = await desktopOf('teacher@raydesk.test', 'host-1');
+  await rejects(cloneVm(t.db, source, { group: 'nobody' }, actor), 404, 'no_such_group');
+  await t.db.group.create({ data: { name: 'empty' } });
+  await rejects(cloneVm(t.db, source, { group: 'empty' }, actor), 409, 'empty_group');
+  const teacher = await t.db.user.findUniqueOrThrow({ where: { email: 'teacher@raydesk.test' } });
+  await t.db.group.create({
+    data: { name: 'staff', members: { create: [{ userId: teacher.id }] } },
+  });
+  const [result] = await cloneVm(t.db, source, { group: 'staff', replace: true }, actor);
+  assert.match(result!.error ?? '', /owns the desktop being copied/);
+  assert.equal(await t.db.vm.count(), 1, 'nothing copied, nothing destroyed');
+  await t.db.group.deleteMany();
+});
+
 test('copies go only to a live host that takes VMs, and need one to exist', async () => {
   await host('host-1');
   await host('host-2', { draining: true });
@@ -155,7 +171,7 @@ test('copies go only to a live host that takes VMs, and need one to exist', asyn
   await rejects(cloneVm(t.db, vm, { count: 1 }, actor), 503, 'host_full');
 });
 
-test('the bodies: a host id for a move; a count or a list of emails for copies', () => {
+test('the bodies: a host id for a move; a count, a list of emails or a group for copies', () => {
   assert.equal(vmMoveSchema.safeParse({ hostId: 'host-2' }).success, true);
   assert.equal(vmMoveSchema.safeParse({ hostId: '../etc' }).success, false);
   assert.equal(vmMoveSchema.safeParse({}).success, false);
@@ -163,6 +179,10 @@ test('the bodies: a host id for a move; a count or a list of emails for copies',
     emails: ['ada@raydesk.test'],
   });
   assert.equal(vmCloneSchema.safeParse({ count: 3, hostId: 'host-1' }).success, true);
+  assert.deepEqual(vmCloneSchema.parse({ group: ' course ', replace: true }), {
+    group: 'course',
+    replace: true,
+  });
   for (const bad of [
     {},
     { count: 2, emails: ['a@raydesk.test'] },
@@ -171,6 +191,10 @@ test('the bodies: a host id for a move; a count or a list of emails for copies',
     { emails: [] },
     { emails: ['a@raydesk.test', 'A@raydesk.test'] },
     { emails: ['not-an-email'] },
+    { group: '' },
+    { group: 'course', count: 1 },
+    { group: 'course', emails: ['a@raydesk.test'] },
+    { group: 'course', replace: 'yes' },
   ]) {
     assert.equal(vmCloneSchema.safeParse(bad).success, false, JSON.stringify(bad));
   }

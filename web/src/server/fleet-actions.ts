@@ -1,6 +1,7 @@
 // Administrator actions across the hosts of a fleet: "Move to…" (live relocation of a VM to
 // another host, `domain:migrate` on its current host) and "Clone…" (copies of a running VM,
-// `domain:clone`, placed by the portal or on a chosen host, optionally handed to users).
+// `domain:clone`, placed by the portal or on a chosen host, optionally handed to listed users or
+// to every member of a group as their personal desktop).
 import type { DomainInfo } from '@raydesk/hypervisor/api';
 import { audit } from './audit.ts';
 import { config } from './config.ts';
@@ -8,8 +9,8 @@ import type { Db } from './db.ts';
 import { chooseHost, connectedHost, fleetMode, isLive, type HostRow } from './fleet.ts';
 import { HttpError } from './http.ts';
 import { isHypervisorError } from './hypervisor.ts';
-import { hypervisorOf, stateFields, type VmRow } from './vms.ts';
-import type { VmCloneRequest } from '../lib/validation.ts';
+import { destroyVm, hypervisorOf, stateFields, type VmRow } from './vms.ts';
+import { MAX_CLONES, type VmCloneRequest } from '../lib/validation.ts';
 
 export interface AdminActor {
   id: string;
@@ -90,14 +91,77 @@ export interface CloneResult {
   vmId?: string;
   domainId?: string;
   hostId?: string;
+  /** The recipient's previous personal desktop, destroyed for this copy (`replace`). */
+  replacedVmId?: string;
   error?: string;
 }
 
+interface Recipient {
+  result: CloneResult;
+  ownerId: string;
+  /** The personal desktop this copy replaces, destroyed once the copy runs. */
+  replaces: VmRow | null;
+}
+
 /**
- * Copies of a running VM. By count, the copies are the administrator's; by emails, each copy
- * becomes that user's personal desktop (a user who already has one gets an error instead, and
- * no copy). Copies go on `hostId`, or each where placement puts it. Resolves with one result
- * per copy asked for; a host refusing a batch fails only that batch's results.
+ * The users a copy is handed to: the listed emails or the group's members. A user who already
+ * has a personal desktop gets an error and no copy, unless `replace` says the copy takes its
+ * place; the VM being copied is never replaced.
+ */
+async function handOutTo(db: Db, vm: VmRow, request: VmCloneRequest): Promise<Recipient[]> {
+  let users: { email: string; id: string | null }[];
+  if (request.group !== undefined) {
+    const group = await db.group.findUnique({
+      where: { name: request.group },
+      include: { members: { include: { user: true }, orderBy: { createdAt: 'asc' } } },
+    });
+    if (!group) throw new HttpError(404, 'no_such_group', `There is no group ${request.group}.`);
+    if (group.members.length === 0)
+      throw new HttpError(409, 'empty_group', `Group ${group.name} has no members.`);
+    if (group.members.length > MAX_CLONES)
+      throw new HttpError(
+        409,
+        'group_too_large',
+        `Group ${group.name} has ${group.members.length} members; at most ${MAX_CLONES} copies at a time.`,
+      );
+    users = group.members.map(({ user }) => ({ email: user.email, id: user.id }));
+  } else {
+    users = [];
+    for (const email of request.emails ?? []) {
+      const user = await db.user.findUnique({ where: { email } });
+      users.push({ email, id: user?.id ?? null });
+    }
+  }
+  const recipients: Recipient[] = [];
+  for (const { email, id } of users) {
+    const result: CloneResult = { email };
+    recipients.push({ result, ownerId: id ?? '', replaces: null });
+    if (id === null) {
+      result.error = `There is no user ${email}.`;
+      continue;
+    }
+    const desktop = await db.vm.findFirst({
+      where: { ownerId: id, kind: 'personal', state: { not: 'destroyed' } },
+    });
+    if (!desktop) continue;
+    if (desktop.id === vm.id) {
+      result.error = `${email} owns the desktop being copied; it is not replaced by its own copy.`;
+    } else if (!request.replace) {
+      result.error =
+        `${email} already has a personal desktop (${desktop.domainId ?? desktop.id}); ` +
+        'choose "replace" to hand them the copy instead (their desktop is destroyed).';
+    } else {
+      recipients.at(-1)!.replaces = desktop;
+    }
+  }
+  return recipients;
+}
+
+/**
+ * Copies of a running VM. By count, the copies are the administrator's; by emails or a group,
+ * each copy becomes that user's personal desktop (see handOutTo for who gets none). Copies go on
+ * `hostId`, or each where placement puts it. Resolves with one result per copy asked for; a host
+ * refusing a batch fails only that batch's results.
  */
 export async function cloneVm(
   db: Db,
@@ -109,33 +173,17 @@ export async function cloneVm(
   if (vm.state !== 'running')
     throw new HttpError(409, 'not_running', 'Only a running VM can be cloned; resume it first.');
 
-  const results: CloneResult[] = [];
-  const recipients: { result: CloneResult; ownerId: string }[] = [];
-  if (request.emails) {
-    for (const email of request.emails) {
-      const result: CloneResult = { email };
-      results.push(result);
-      const user = await db.user.findUnique({ where: { email } });
-      if (!user) {
-        result.error = `There is no user ${email}.`;
-        continue;
-      }
-      const desktop = await db.vm.findFirst({
-        where: { ownerId: user.id, kind: 'personal', state: { not: 'destroyed' } },
-      });
-      if (desktop) {
-        result.error = `${email} already has a personal desktop; destroy it first to hand them a copy.`;
-        continue;
-      }
-      recipients.push({ result, ownerId: user.id });
-    }
-  } else {
-    for (let n = 0; n < (request.count ?? 1); n++) {
-      const result: CloneResult = { email: null };
-      results.push(result);
-      recipients.push({ result, ownerId: actor.id });
-    }
-  }
+  const count = request.count;
+  const personal = count === undefined;
+  const all: Recipient[] = personal
+    ? await handOutTo(db, vm, request)
+    : Array.from({ length: count }, () => ({
+        result: { email: null },
+        ownerId: actor.id,
+        replaces: null,
+      }));
+  const results = all.map((r) => r.result);
+  const recipients = all.filter((r) => !r.result.error);
   if (recipients.length === 0) return results;
 
   const placements = await placeClones(db, vm, request.hostId, recipients.length);
@@ -163,17 +211,22 @@ export async function cloneVm(
       continue;
     }
     const hostId = host?.id ?? vm.hostId;
-    for (const [n, { result, ownerId }] of batch.entries()) {
+    for (const [n, { result, ownerId, replaces }] of batch.entries()) {
       const info = clones[n];
       if (!info) {
         result.error = 'The host made fewer copies than asked for.';
         continue;
       }
+      // The copy runs: only now does the desktop it replaces go.
+      if (replaces) {
+        await destroyVm(db, replaces, 'replaced-by-clone', actor);
+        result.replacedVmId = replaces.id;
+      }
       const now = new Date();
       const row = await db.vm.create({
         data: {
           ownerId,
-          kind: request.emails ? 'personal' : vm.kind,
+          kind: personal ? 'personal' : vm.kind,
           applianceId: vm.applianceId,
           hostId,
           domainId: info.id,
@@ -195,6 +248,8 @@ export async function cloneVm(
           domainId: info.id,
           host: hostId,
           for: result.email,
+          group: request.group,
+          replaced: replaces?.id,
         },
       });
     }

@@ -12,6 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   closeSync,
+  fdatasync,
   fdatasyncSync,
   fstatSync,
   openSync,
@@ -29,6 +30,7 @@ import type {
 } from '../../api/protocol.ts';
 import { PRIVATE_FILE_MODE } from '../../private-files.ts';
 import type { OverlayBase } from '../../worker/devices/disk/overlay-store.ts';
+import type { RelocationPages } from '../../worker/messages.ts';
 import type { Domain, DomainSpec } from '../domain.ts';
 import { HostError } from '../errors.ts';
 import { faultPoint } from './faults.ts';
@@ -44,6 +46,24 @@ const COMMITTED_KEPT = 64;
 const PAGE_BYTES = 4096;
 
 export type RelocationBegin = z.output<typeof relocationBeginSchema>;
+
+/**
+ * Page chunks as received (u32 little-endian page numbers, then their data) joined into one
+ * batch in aligned arrays (socket.io hands binary over as Buffers at any offset); null if none.
+ */
+function joinPages(chunks: Array<{ pages: Uint8Array; data: Uint8Array }>): RelocationPages | null {
+  for (const { pages, data } of chunks) {
+    if (pages.length % 4 !== 0 || data.length !== (pages.length / 4) * PAGE_BYTES) {
+      throw new HostError('bad_request', 'page numbers and page data do not match');
+    }
+  }
+  if (chunks.length === 0) return null;
+  const numbers = new Uint8Array(Buffer.concat(chunks.map((c) => c.pages)));
+  return {
+    pages: new Uint32Array(numbers.buffer, 0, numbers.length / 4),
+    data: new Uint8Array(Buffer.concat(chunks.map((c) => c.data))),
+  };
+}
 
 /** What the receiving side needs of the host. */
 export interface IncomingHost {
@@ -71,7 +91,14 @@ interface Incoming {
   booted: Promise<void>;
   connection: string;
   /** The overlay file being received (renamed into place at prepare), or null. */
-  disk: { path: string; fd: number; final: string; base: OverlayBase } | null;
+  disk: {
+    path: string;
+    fd: number;
+    final: string;
+    base: OverlayBase;
+    /** A flush of what arrived so far, run while the guest still runs at the sender. */
+    flushing: Promise<void> | null;
+  } | null;
   /** Where to ask for the decision, or null (wait for the sender). */
   fromUrl: string | null;
   /** Restored and paused, waiting for the sender's decision. */
@@ -110,7 +137,7 @@ export class IncomingRelocations {
       if (durable) {
         const path = `${durable.overlayPath}.incoming`;
         const fd = openSync(path, 'w', PRIVATE_FILE_MODE);
-        disk = { path, fd, final: durable.overlayPath, base: durable.base };
+        disk = { path, fd, final: durable.overlayPath, base: durable.base, flushing: null };
       }
     } catch (error) {
       await this.host.discard(domain);
@@ -155,22 +182,27 @@ export class IncomingRelocations {
 
   async pages(token: string, pages: Uint8Array, data: Uint8Array): Promise<null> {
     const session = this.session(token);
-    if (pages.length % 4 !== 0 || data.length !== (pages.length / 4) * PAGE_BYTES) {
-      throw new HostError('bad_request', 'page numbers and page data do not match');
-    }
-    // socket.io hands binary over as Buffers at any offset: copy into aligned arrays.
-    const numbers = new Uint32Array(new Uint8Array(pages).buffer);
-    await session.domain.receivePages({ pages: numbers, data: new Uint8Array(data) });
+    const batch = joinPages([{ pages, data }]);
+    if (batch) await session.domain.receivePages(batch);
     return null;
   }
 
   disk(token: string, offset: number, bytes: Uint8Array): null {
     const session = this.session(token);
     if (!session.disk) throw new HostError('bad_request', 'this domain has no durable disk');
+    const disk = session.disk;
     let done = 0;
     while (done < bytes.length) {
-      done += writeSync(session.disk.fd, bytes, done, bytes.length - done, offset + done);
+      done += writeSync(disk.fd, bytes, done, bytes.length - done, offset + done);
     }
+    // Flush in the background as the file arrives, so the flush at prepare (inside the
+    // guest's pause) finds little left to write.
+    disk.flushing ??= new Promise<void>((resolve) =>
+      fdatasync(disk.fd, () => {
+        disk.flushing = null;
+        resolve();
+      }),
+    );
     return null;
   }
 
@@ -194,6 +226,7 @@ export class IncomingRelocations {
     token: string,
     deviceState: Uint8Array[],
     diskFileBytes: number | null,
+    lastPages: Array<{ pages: Uint8Array; data: Uint8Array }> = [],
   ): Promise<number> {
     const session = this.session(token);
     if (session.prepared) throw new HostError('illegal_transition', 'already prepared');
@@ -201,7 +234,8 @@ export class IncomingRelocations {
     try {
       let durable: { overlayPath: string; base: OverlayBase } | null = null;
       if (session.disk) {
-        const { fd, path, final, base } = session.disk;
+        const { fd, path, final, base, flushing } = session.disk;
+        await flushing;
         if (fstatSync(fd).size !== diskFileBytes) {
           throw new HostError(
             'bad_request',
@@ -216,7 +250,8 @@ export class IncomingRelocations {
       }
       const state = Buffer.concat(deviceState);
       const buffer = state.buffer.slice(state.byteOffset, state.byteOffset + state.byteLength);
-      const restoreMs = await session.domain.prepareIncoming(buffer as ArrayBuffer, durable);
+      const pages = joinPages(lastPages);
+      const restoreMs = await session.domain.prepareIncoming(buffer as ArrayBuffer, durable, pages);
       session.prepared = true;
       session.timer = setTimeout(() => void this.askSender(token), DECISION_ASK_MS);
       faultPoint('target:prepared');
@@ -275,6 +310,12 @@ export class IncomingRelocations {
         void this.drop(session.token, 'the sender left');
       }
     }
+  }
+
+  /** A domain is arriving here and its sender has not committed it yet. */
+  receiving(id: string): boolean {
+    for (const session of this.sessions.values()) if (session.domain.id === id) return true;
+    return false;
   }
 
   /** Domains held paused waiting for their sender's decision (for tests and the log). */
@@ -337,6 +378,7 @@ export class IncomingRelocations {
     clearTimeout(session.timer);
     this.log.warn({ domain: session.domain.id, reason }, 'incoming relocation dropped');
     if (session.disk) {
+      await session.disk.flushing;
       closeSync(session.disk.fd);
       rmSync(session.disk.path, { force: true });
     }

@@ -75,6 +75,7 @@ export interface OutgoingResult {
   totalMs: number;
   pausedMs: number;
   pause: RelocationPauseBreakdown;
+  frozenAt: number;
 }
 
 /** Sends `domain` to the target; on failure the target's copy is dropped and the guest runs here. */
@@ -137,22 +138,32 @@ class OutgoingRelocation {
         previous = found;
       }
       const lap = stopwatch();
-      await domain.freeze();
+      const frozenAt = Date.now();
+      // Stop and copy: the guest stops, and its last pages and device state come in the same
+      // worker turn; they go to the target in the prepare call itself.
       this.frozen = true;
-      const freezeMs = lap();
-      const lastRoundPages = await this.sendRound(token);
-      const lastRoundMs = lap();
+      const last = await domain.relocationStopAndCopy();
+      const stopAndCopyMs = lap();
       const diskFileBytes = await this.sendDisk(token);
       if (this.options.overlayPath === null) await this.sendDiskBlocks(token);
       const diskMs = lap();
-      const state = new Uint8Array(await domain.relocationDeviceState());
-      const deviceStateMs = lap();
-      this.bytes += state.length;
+      const pages = this.chunkPages(last);
       const deviceState: Uint8Array[] = [];
+      const state = new Uint8Array(last.deviceState);
       for (let at = 0; at < state.length; at += RELOCATION_CHUNK_BYTES) {
         deviceState.push(state.subarray(at, at + RELOCATION_CHUNK_BYTES));
       }
-      await this.call('relocation:prepare', { token, deviceState, diskFileBytes });
+      this.bytes += state.length;
+      const restoreMs = await this.call('relocation:prepare', {
+        token,
+        deviceState,
+        diskFileBytes,
+        pages,
+      });
+      const freezeMs = stopAndCopyMs - last.scanMs - last.deviceStateMs;
+      const lastRoundMs = last.scanMs;
+      const lastRoundPages = last.pages.length;
+      const deviceStateMs = last.deviceStateMs;
       const prepareMs = lap();
       faultPoint('source:prepared');
       // The decision: from here on the guest is the target's.
@@ -161,7 +172,15 @@ class OutgoingRelocation {
       faultPoint('source:committed');
       const info = await this.commit(token);
       const commitMs = lap();
-      const pause = { freezeMs, lastRoundMs, lastRoundPages, diskMs, deviceStateMs, prepareMs };
+      const pause = {
+        freezeMs,
+        lastRoundMs,
+        lastRoundPages,
+        diskMs,
+        deviceStateMs,
+        prepareMs,
+        restoreMs,
+      };
       const pausedMs = freezeMs + lastRoundMs + diskMs + deviceStateMs + prepareMs + commitMs;
       domain.endRelocation();
       if (this.options.mode === 'clone') await domain.thaw();
@@ -175,6 +194,7 @@ class OutgoingRelocation {
         totalMs: performance.now() - started,
         pausedMs,
         pause: { ...pause, commitMs },
+        frozenAt,
       };
     } catch (error) {
       if (committed) throw error;
@@ -224,6 +244,22 @@ class OutgoingRelocation {
       `the move of ${domain.id} is committed but the target did not confirm it runs ` +
         `(${last instanceof Error ? last.message : String(last)}); it runs it when it asks this host`,
     );
+  }
+
+  /** Pages with their data in chunks of one binary frame each, counted as sent. */
+  private chunkPages(batch: { pages: Uint32Array; data: Uint8Array }) {
+    const chunks: Array<{ pages: Uint8Array; data: Uint8Array }> = [];
+    for (let first = 0; first < batch.pages.length; first += CHUNK_PAGES) {
+      const pages = batch.pages.subarray(first, first + CHUNK_PAGES);
+      const data = batch.data.subarray(first * PAGE_BYTES, (first + pages.length) * PAGE_BYTES);
+      chunks.push({
+        pages: new Uint8Array(pages.buffer, pages.byteOffset, pages.byteLength),
+        data,
+      });
+      this.bytes += pages.byteLength + data.length;
+      this.pagesSent += pages.length;
+    }
+    return chunks;
   }
 
   /** One pass over guest memory: every page changed since sent. Returns how many there were. */

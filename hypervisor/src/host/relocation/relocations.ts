@@ -161,6 +161,11 @@ export class Relocations {
     return this.drainingValue;
   }
 
+  /** Neither being sent from here nor arriving here (not yet committed). */
+  settled(id: string): boolean {
+    return !this.relocating.has(id) && !this.incoming.receiving(id);
+  }
+
   /** Throws `illegal_transition` while the domain is being relocated or cloned. */
   assertNotRelocating(id: string): void {
     if (this.relocating.has(id)) {
@@ -241,6 +246,7 @@ export class Relocations {
         totalMs: Math.round(sent.totalMs),
         pausedMs: Math.round(sent.pausedMs),
         pause: roundAll(sent.pause),
+        frozenAt: sent.frozenAt,
         info: sent.info,
       };
       log.info({ ...report, info: undefined }, 'domain relocated');

@@ -74,3 +74,21 @@ test('pages outside the receiver are refused', () => {
     /outside guest memory/,
   );
 });
+
+test('the stop-and-copy pass finds changes on both sides of a round in progress', () => {
+  const ram = region(16 * PAGE_BYTES);
+  const svga = region(4 * PAGE_BYTES);
+  randomFillSync(ram.memory);
+  const target = [region(ram.bytes), region(svga.bytes)];
+  const tracker = new DirtyPageTracker([ram, svga]);
+  copyRound(tracker, target);
+  writePages(target, tracker.scan(8, 100)); // a round half done
+  flip(ram.memory, 1 * PAGE_BYTES, 0x01); // behind the cursor
+  flip(ram.memory, 12 * PAGE_BYTES, 0x02); // ahead of it
+  flip(svga.memory, 3 * PAGE_BYTES + 5, 0x04);
+  const last = tracker.scanAll();
+  assert.deepEqual([...last.pages], [1, 12, 19]);
+  writePages(target, last);
+  assert.deepEqual(target[0]!.memory, ram.memory);
+  assert.deepEqual(target[1]!.memory, svga.memory);
+});

@@ -89,6 +89,16 @@ export class DirtyPageTracker {
     return { pages: Uint32Array.from(found), data, roundDone };
   }
 
+  /**
+   * Every page changed since sent, in one go (the guest is stopped): from the first page to
+   * the last, whatever a round in progress had reached.
+   */
+  scanAll(): PageBatch {
+    this.cursor = 0;
+    const batch = this.scan(this.pageCount, this.pageCount);
+    return { pages: batch.pages, data: batch.data };
+  }
+
   private regionOf(page: number): number {
     let region = 0;
     while (region + 1 < this.regions.length && page >= this.regionStarts[region + 1]!) region++;

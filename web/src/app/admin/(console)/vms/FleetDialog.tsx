@@ -1,6 +1,6 @@
 'use client';
 // "Move to…" and "Clone…" of the admin VMs page: one dialog, a host select, and for copies a
-// count or a list of users' email addresses.
+// count, a list of users' email addresses, or a group whose members each get one.
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { api, errorText } from '@/lib/api';
 import { MAX_CLONES } from '@/lib/validation';
@@ -21,7 +21,14 @@ interface CloneResult {
   email: string | null;
   vmId?: string;
   hostId?: string;
+  replacedVmId?: string;
   error?: string;
+}
+
+interface GroupOption {
+  id: string;
+  name: string;
+  members: { email: string }[];
 }
 
 /** Hosts a VM may go to: online and not draining. */
@@ -42,9 +49,12 @@ export function FleetDialog({
 }) {
   const dialog = useRef<HTMLDialogElement>(null);
   const [hostId, setHostId] = useState('');
-  const [mode, setMode] = useState<'count' | 'emails'>('count');
+  const [mode, setMode] = useState<'count' | 'emails' | 'group'>('count');
   const [count, setCount] = useState(1);
   const [emails, setEmails] = useState('');
+  const [groups, setGroups] = useState<GroupOption[]>([]);
+  const [group, setGroup] = useState('');
+  const [replace, setReplace] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [problems, setProblems] = useState<string[]>([]);
   const [busy, setBusy] = useState(false);
@@ -54,7 +64,13 @@ export function FleetDialog({
     setHostId('');
     setError(null);
     setProblems([]);
+    setReplace(false);
     if (!dialog.current?.open) dialog.current?.showModal();
+    if (action.kind === 'clone') {
+      api<{ groups: GroupOption[] }>('/api/admin/groups')
+        .then(({ groups }) => setGroups(groups))
+        .catch((err: unknown) => setError(errorText(err)));
+    }
   }, [action]);
 
   const vm = action?.vm;
@@ -76,7 +92,10 @@ export function FleetDialog({
       const body = {
         ...(mode === 'count'
           ? { count }
-          : { emails: emails.split(/[\s,;]+/).filter((line) => line.length > 0) }),
+          : mode === 'group'
+            ? { group }
+            : { emails: emails.split(/[\s,;]+/).filter((line) => line.length > 0) }),
+        ...(mode !== 'count' && replace ? { replace } : {}),
         ...(hostId ? { hostId } : {}),
       };
       const { clones } = await api<{ clones: CloneResult[] }>(`/api/admin/vms/${vm.id}/clone`, {
@@ -84,8 +103,10 @@ export function FleetDialog({
       });
       const made = clones.filter((c) => c.vmId);
       const failed = clones.filter((c) => c.error);
+      const replaced = made.filter((c) => c.replacedVmId).length;
+      const replacedText = replaced > 0 ? ` (${replaced} replaced a desktop)` : '';
       if (failed.length === 0) {
-        onDone(`Made ${made.length} cop${made.length === 1 ? 'y' : 'ies'}.`);
+        onDone(`Made ${made.length} cop${made.length === 1 ? 'y' : 'ies'}${replacedText}.`);
         dialog.current?.close();
       } else {
         if (made.length > 0) onDone(`Made ${made.length} of ${clones.length} copies.`);
@@ -176,8 +197,48 @@ export function FleetDialog({
                   />
                   One desktop for each of these users
                 </label>
+                <label className="row small">
+                  <input
+                    type="radio"
+                    name="clone-mode"
+                    checked={mode === 'group'}
+                    onChange={() => setMode('group')}
+                  />
+                  One desktop for each member of a group
+                </label>
               </div>
-              {mode === 'count' ? (
+              {mode === 'group' && (
+                <label className="field">
+                  Group
+                  <select
+                    value={group}
+                    required
+                    onChange={(e) => setGroup(e.target.value)}
+                    aria-label="Group"
+                  >
+                    <option value="" disabled>
+                      Choose a group…
+                    </option>
+                    {groups.map((g) => (
+                      <option key={g.id} value={g.name}>
+                        {g.name} ({g.members.length} member{g.members.length === 1 ? '' : 's'})
+                      </option>
+                    ))}
+                  </select>
+                </label>
+              )}
+              {mode !== 'count' && (
+                <label className="row small">
+                  <input
+                    type="checkbox"
+                    checked={replace}
+                    onChange={(e) => setReplace(e.target.checked)}
+                  />
+                  Replace a desktop a user already has (it is destroyed); otherwise that user gets
+                  no copy
+                </label>
+              )}
+              {mode === 'group' ? null : mode === 'count' ? (
                 <label className="field">
                   Number of copies
                   <input
