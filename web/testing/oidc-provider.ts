@@ -6,7 +6,9 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { exportJWK, generateKeyPair } from 'jose';
-import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+// Loaded when a provider starts, not with the harness: oidc-provider warns on every load under
+// Node 20, which would clutter every test that imports @raydesk/web/testing.
+import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
 import { freePort, PORTAL_HOST_ADDRESS } from './portal-server.ts';
 
 export interface TestOidcUser {
@@ -128,6 +130,7 @@ export async function startTestOidcProvider(
       };
     },
   };
+  const { default: Provider } = await import('oidc-provider');
   const provider = new Provider(issuer, configuration);
 
   const providerRoutes = provider.callback();
