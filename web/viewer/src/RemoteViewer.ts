@@ -639,7 +639,15 @@ export class RemoteViewer {
         void this.open(state);
         return;
       }
-      this.lost({ kind: 'handshake', message: error.message });
+      // A socket opened while its ticket was on the way went to the last gateway, which may be
+      // gone (a fleet): the ticket decides. Naming another gateway, open() has moved there.
+      void ticket.then(
+        (t) => {
+          if (this.socket === socket && sameGateway(this.gatewayOf(t), target))
+            this.lost({ kind: 'handshake', message: error.message });
+        },
+        () => undefined, // open() reports a ticket that did not come
+      );
     });
     socket.on('disconnect', (reason) => {
       if (this.moved) this.lost({ kind: 'moved' });
