@@ -253,7 +253,7 @@ describe('a fleet: two hosts, two gateways, one portal, PostgreSQL and Redis', (
       { emails: [USERS[0]!.email] },
     );
     assert.equal(refused.body.clones[0]?.vmId, undefined);
-    assert.match(refused.body.clones[0]?.error ?? '', /already has a personal desktop/);
+    assert.match(refused.body.clones[0]?.error ?? '', /owns the desktop being copied/);
   });
 
   test('kill -9 of a host: the admin console shows it offline within 15 s', async () => {
