@@ -7,18 +7,17 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { chromium, type Browser } from 'playwright-core';
-import { startDesktopStack, type DesktopStack } from './lib/desktop-stack.ts';
+import type { Browser } from 'playwright-core';
+import {
+  addPasswordUser,
+  launchUserBrowser,
+  startDesktopStack,
+  type DesktopStack,
+} from './lib/desktop-stack.ts';
 import { REPO_ROOT } from '@raydesk/common/node';
 import { waitFor } from '@raydesk/common/testing';
-import {
-  hashPassword,
-  PORTAL_BUILD_ID,
-  PORTAL_HOST_RESOLVER_RULE,
-  type PortalServer,
-} from '@raydesk/web/testing';
+import { PORTAL_BUILD_ID, type PortalServer } from '@raydesk/web/testing';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = join(REPO_ROOT, 'artifacts', 'screenshots');
 const ADMIN = { email: 'admin@keys.test', password: 'admin-password-keys' };
 const ALICE = { email: 'alice@keys.test', password: 'alice-password-keys', name: 'Alice Keys' };
@@ -34,23 +33,8 @@ before(async () => {
   mkdirSync(SHOTS, { recursive: true });
   stack = await startDesktopStack('keys', ADMIN);
   ({ portal } = stack);
-  await portal.db.user.create({
-    data: {
-      email: ALICE.email,
-      name: ALICE.name,
-      passwordHash: await hashPassword(ALICE.password),
-    },
-  });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      PORTAL_HOST_RESOLVER_RULE,
-    ],
-  });
+  await addPasswordUser(portal, ALICE);
+  browser = await launchUserBrowser();
 });
 
 after(async () => {

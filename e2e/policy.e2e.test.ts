@@ -10,19 +10,18 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { HypervisorClient } from '@raydesk/hypervisor/api';
 import { REPO_ROOT } from '@raydesk/common/node';
 import { waitFor } from '@raydesk/common/testing';
+import { PORTAL_BUILD_ID, type PortalServer } from '@raydesk/web/testing';
 import {
-  hashPassword,
-  PORTAL_BUILD_ID,
-  PORTAL_HOST_RESOLVER_RULE,
-  type PortalServer,
-} from '@raydesk/web/testing';
-import { startDesktopStack, type DesktopStack } from './lib/desktop-stack.ts';
+  addPasswordUser,
+  launchUserBrowser,
+  startDesktopStack,
+  type DesktopStack,
+} from './lib/desktop-stack.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = join(REPO_ROOT, 'artifacts', 'screenshots');
 const ADMIN = { email: 'admin@policy.test', password: 'admin-password-policy' };
 const BOB = { email: 'bob@policy.test', password: 'bob-password-policy', name: 'Bob Contractor' };
@@ -39,19 +38,8 @@ before(async () => {
   mkdirSync(SHOTS, { recursive: true });
   stack = await startDesktopStack('policy', ADMIN);
   ({ portal } = stack);
-  await portal.db.user.create({
-    data: { email: BOB.email, name: BOB.name, passwordHash: await hashPassword(BOB.password) },
-  });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      PORTAL_HOST_RESOLVER_RULE,
-    ],
-  });
+  await addPasswordUser(portal, BOB);
+  browser = await launchUserBrowser();
 });
 
 after(async () => {

@@ -7,18 +7,17 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { REPO_ROOT } from '@raydesk/common/node';
 import { waitFor } from '@raydesk/common/testing';
+import { PORTAL_BUILD_ID, type PortalServer } from '@raydesk/web/testing';
 import {
-  hashPassword,
-  PORTAL_BUILD_ID,
-  PORTAL_HOST_RESOLVER_RULE,
-  type PortalServer,
-} from '@raydesk/web/testing';
-import { startDesktopStack, type DesktopStack } from './lib/desktop-stack.ts';
+  addPasswordUser,
+  launchUserBrowser,
+  startDesktopStack,
+  type DesktopStack,
+} from './lib/desktop-stack.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = join(REPO_ROOT, 'artifacts', 'screenshots');
 const ADMIN = { email: 'admin@reload.test', password: 'admin-password-reload' };
 const ALICE = { email: 'alice@reload.test', password: 'alice-password-reload', name: 'Alice' };
@@ -44,23 +43,8 @@ before(async () => {
   ({ portal } = stack);
   stack.gateway.io.engine.on('connection', () => gatewaySide.handshakes++);
   stack.gateway.io.on('connection', () => gatewaySide.attached++);
-  await portal.db.user.create({
-    data: {
-      email: ALICE.email,
-      name: ALICE.name,
-      passwordHash: await hashPassword(ALICE.password),
-    },
-  });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      PORTAL_HOST_RESOLVER_RULE,
-    ],
-  });
+  await addPasswordUser(portal, ALICE);
+  browser = await launchUserBrowser();
 });
 
 after(async () => {

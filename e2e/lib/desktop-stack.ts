@@ -4,7 +4,15 @@
 import { createGateway, type Gateway, type GatewayConfig } from '@raydesk/gateway/server';
 import { startEphemeralHypervisor, type RunningHypervisor } from '@raydesk/hypervisor/host';
 import { loadRootEnv } from '@raydesk/common/node';
-import { freePort, startPortalServer, type PortalServer } from '@raydesk/web/testing';
+import { CHROMIUM, CHROMIUM_ARGS } from '@raydesk/viewer/testing';
+import {
+  freePort,
+  hashPassword,
+  PORTAL_HOST_RESOLVER_RULE,
+  startPortalServer,
+  type PortalServer,
+} from '@raydesk/web/testing';
+import { chromium, type Browser } from 'playwright-core';
 
 export interface DesktopStack {
   hypervisor: RunningHypervisor;
@@ -64,4 +72,22 @@ export async function startDesktopStack(
       await hypervisor.close();
     },
   };
+}
+
+/** A user's browser on another computer: Debian's Chromium, the portal's host name mapped. */
+export function launchUserBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: [...CHROMIUM_ARGS, PORTAL_HOST_RESOLVER_RULE],
+  });
+}
+
+/** A portal user who signs in with a password. */
+export async function addPasswordUser(
+  portal: PortalServer,
+  user: { email: string; name: string; password: string },
+): Promise<void> {
+  await portal.db.user.create({
+    data: { email: user.email, name: user.name, passwordHash: await hashPassword(user.password) },
+  });
 }
