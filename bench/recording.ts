@@ -20,15 +20,7 @@ import { RecordingStore, SessionRecorder } from '@raydesk/gateway/recorder';
 import type { Plan } from './options.ts';
 import { emptyResults, type RunOutput } from './run.ts';
 import { dist, round, type Dist } from './stats.ts';
-
-export interface RecordingFigures {
-  bytesPerHour: { typing: number; busy: number; measuredSeconds: number; method: string };
-  /** The gateway's time per frame sent (diff, encode, emit, and recording when on). */
-  frameCostMs: { off: Dist; on: Dist; method: string };
-  /** Seek to a random point of an hour-long recording until painted, in Chromium. */
-  seekMs: Dist & { fileBytes: number; keyframes: number };
-  loadavg: { start: number; end: number };
-}
+import type { RecordingFigures } from './recording-figures.ts';
 
 type Session = { flush(): void; framesSent: number; id: string };
 
