@@ -43,6 +43,21 @@ function tempDir(): string {
 }
 const log = pino({ level: 'silent' });
 
+/** A store over `dir` that keeps its events; no retention unless given. */
+function storeIn(dir: string, retention = { retentionDays: 0, maxTotalBytes: 0 }) {
+  const events: RecordingEvent[] = [];
+  const settings = {
+    dir,
+    gatewayId: 'gateway',
+    keyframeMs: 1000,
+    keyframeBytes: 1e9,
+    fsyncMs: 1000,
+    input: false,
+    ...retention,
+  };
+  return { store: new RecordingStore(settings, (e) => events.push(e), log), events };
+}
+
 function startMeta(id: string, width = 256, height = 192): RecordingStart {
   return {
     version: 1,
@@ -231,21 +246,7 @@ test('the recorder writes keyframes of what the viewer was sent, and the store i
     assert.ok(diff < 4, `keyframe at ${key.t} differs by ${diff.toFixed(2)} on average`);
   }
 
-  const events: RecordingEvent[] = [];
-  const store = new RecordingStore(
-    {
-      dir,
-      gatewayId: 'gateway',
-      keyframeMs: 1000,
-      keyframeBytes: 1e9,
-      fsyncMs: 1000,
-      input: false,
-      retentionDays: 0,
-      maxTotalBytes: 0,
-    },
-    (e) => events.push(e),
-    log,
-  );
+  const { store } = storeIn(dir);
   const index = await store.index(id);
   assert.ok(index);
   assert.equal(index.complete, true);
@@ -282,21 +283,7 @@ test('a recording cut by a killed gateway is closed at the next start and plays 
   rmSync(`${path}.copy`);
   truncateSync(path, last.offset + Math.floor(last.size / 2));
 
-  const events: RecordingEvent[] = [];
-  const store = new RecordingStore(
-    {
-      dir,
-      gatewayId: 'gateway',
-      keyframeMs: 1000,
-      keyframeBytes: 1e9,
-      fsyncMs: 1000,
-      input: false,
-      retentionDays: 0,
-      maxTotalBytes: 0,
-    },
-    (e) => events.push(e),
-    log,
-  );
+  const { store, events } = storeIn(dir);
   await store.open();
   store.close();
   const ended = events.find((e) => e.type === 'ended');
@@ -330,21 +317,7 @@ test('retention deletes recordings past their age, then the oldest over the size
   make('older0001', 3, 5000);
   make('newer0001', 1, 5000);
   make('newest001', 0, 5000);
-  const events: RecordingEvent[] = [];
-  const store = new RecordingStore(
-    {
-      dir,
-      gatewayId: 'gateway',
-      keyframeMs: 1000,
-      keyframeBytes: 1e9,
-      fsyncMs: 1000,
-      input: false,
-      retentionDays: 30,
-      maxTotalBytes: 12_000,
-    },
-    (e) => events.push(e),
-    log,
-  );
+  const { store, events } = storeIn(dir, { retentionDays: 30, maxTotalBytes: 12_000 });
   const deleted = await store.sweep(now);
   assert.deepEqual(deleted, ['ancient001', 'older0001']);
   assert.deepEqual(

@@ -113,7 +113,6 @@ export class ViewerSession implements FeedSubscriber {
     },
     'input:key': (msg) => {
       if (!this.mayInput('input:key')) return;
-      this.lastInputAt = Date.now();
       const { code, down } = msg;
       if (down) {
         if (!this.heldKeys.has(code) && this.heldKeys.size >= MAX_HELD_KEYS) return;
@@ -126,13 +125,11 @@ export class ViewerSession implements FeedSubscriber {
     },
     'input:char': (msg) => {
       if (!this.mayInput('input:char')) return;
-      this.lastInputAt = Date.now();
       this.feed.host.client.char(this.vm, msg.char);
       this.metrics.inputEvents.inc({ kind: 'char' });
     },
     'input:pointer': (msg) => {
       if (!this.mayInput('input:pointer')) return;
-      this.lastInputAt = Date.now();
       const fb = this.feed.fb;
       const x = Math.min(msg.x, Math.max(0, fb.width - 1));
       const y = Math.min(msg.y, Math.max(0, fb.height - 1));
@@ -143,7 +140,6 @@ export class ViewerSession implements FeedSubscriber {
     },
     'input:wheel': (msg) => {
       if (!this.mayInput('input:wheel')) return;
-      this.lastInputAt = Date.now();
       this.feed.host.client.wheel(this.vm, msg.dx, msg.dy);
       this.metrics.inputEvents.inc({ kind: 'wheel' });
     },
@@ -269,7 +265,6 @@ export class ViewerSession implements FeedSubscriber {
     const { idleTimeoutMinutes, maxSessionMinutes } = this.policy;
     if (idleTimeoutMinutes > 0 && this.mode === 'control') {
       const idleMs = idleTimeoutMinutes * this.policyMinuteMs;
-      this.lastInputAt = Date.now();
       const check = () => {
         const left = this.lastInputAt + idleMs - Date.now();
         if (left > 0) {
@@ -467,8 +462,10 @@ export class ViewerSession implements FeedSubscriber {
       return;
     }
     this.handlers[event](parsed.data);
-    if (this.mode === 'control' && event.startsWith('input:'))
+    if (this.mode === 'control' && event.startsWith('input:')) {
+      this.lastInputAt = Date.now();
       this.recorder?.input(event, parsed.data as Record<string, unknown>);
+    }
   }
 
   private takeInputToken(): boolean {
