@@ -108,6 +108,33 @@ describe('live relocation between two hosts', () => {
     assert.ok(Number(t2) > Number(t1), 'the process keeps running after the move');
   });
 
+  test('a guest that writes its memory fast moves too, though its last pages fill many chunks', async () => {
+    // dd rewrites an 8 MiB buffer without pause, so no round shrinks and the stop-and-copy
+    // carries thousands of pages: more binary parts than one socket.io call may hold.
+    const source = a.client!;
+    const busy = (await source.create({ appliance: 'console', owner: 'alice' })).id;
+    try {
+      await waitForShell(source, busy);
+      const churn = await run(
+        source,
+        busy,
+        '(while :; do dd if=/dev/zero of=/dev/null bs=8M count=64 2>/dev/null; done) & echo "PID""=$!"',
+        /PID=(\d+)/,
+      );
+      const report = await source.call('domain:migrate', { id: busy, to: b.url });
+      console.log(
+        `busy guest relocated: ${report.rounds} rounds, last round ${report.pause.lastRoundPages} ` +
+          `pages, paused ${report.pausedMs} ms`,
+      );
+      assert.equal(report.info.state, 'running');
+      assert.equal((await b.client!.get(busy)).state, 'running');
+      const alive = `$(kill -0 ${churn[1]} && echo yes || echo no)`;
+      assert.equal(await ask(b.client!, busy, 'ALIVE', alive), 'yes');
+    } finally {
+      await b.client!.destroy(busy).catch(() => source.destroy(busy).catch(() => undefined));
+    }
+  });
+
   test('a relocation whose target is killed mid-way leaves the VM running on the source', async () => {
     const c = await started('host-c');
     const source = b.client!;

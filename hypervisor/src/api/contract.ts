@@ -19,6 +19,7 @@ import {
   relocationDecisionSchema,
   relocationPrepareSchema,
   relocationPagesSchema,
+  relocationStateSchema,
   relocationRefSchema,
   domainRefSchema,
   domainSchedSchema,
@@ -138,6 +139,7 @@ const calls = {
   'relocation:pages': { request: relocationPagesSchema, response: returns<null>() },
   'relocation:disk': { request: relocationDiskSchema, response: returns<null>() },
   'relocation:disk-blocks': { request: relocationDiskBlocksSchema, response: returns<null>() },
+  'relocation:state': { request: relocationStateSchema, response: returns<null>() },
   /** Two-phase hand-over: prepare (restored, paused), then commit (runs) or abort (dropped). */
   'relocation:prepare': { request: relocationPrepareSchema, response: returns<number>() },
   'relocation:commit': { request: relocationRefSchema, response: returns<DomainInfo>() },

@@ -486,6 +486,21 @@ export const relocationDiskSchema = z.object({
   offset: z.number().int().min(0),
   bytes: binarySchema,
 });
+/** Most chunks one device state may come in (512 KiB each: 128 MiB). */
+export const RELOCATION_STATE_CHUNKS_MAX = 256;
+/**
+ * `relocation:state`: one of the device state's first chunks, sent before `relocation:prepare`
+ * when the whole state does not fit in that call's binary parts.
+ */
+export const relocationStateSchema = z.object({
+  token: relocationTokenSchema,
+  index: z
+    .number()
+    .int()
+    .min(0)
+    .max(RELOCATION_STATE_CHUNKS_MAX - 1),
+  bytes: binarySchema,
+});
 export const relocationDiskBlocksSchema = z.object({
   token: relocationTokenSchema,
   blocks: binarySchema,
@@ -497,8 +512,10 @@ export const relocationDiskBlocksSchema = z.object({
  */
 export const relocationPrepareSchema = z.object({
   token: relocationTokenSchema,
-  /** The device state (no RAM) in chunks. */
-  deviceState: z.array(binarySchema).min(1).max(256),
+  /** The device state (no RAM) in chunks: the ones after those sent by `relocation:state`. */
+  deviceState: z.array(binarySchema).max(RELOCATION_STATE_CHUNKS_MAX),
+  /** How many chunks came before, by `relocation:state` (indices 0 to this - 1). */
+  deviceStateAhead: z.number().int().min(0).max(RELOCATION_STATE_CHUNKS_MAX).default(0),
   /** The last round's pages (found with the guest stopped), written before the restore. */
   pages: z
     .array(relocationPagesSchema.omit({ token: true }))

@@ -116,11 +116,12 @@ export class ControlServer {
     log.debug('control client connected');
     const watches = new Watches(socket);
     serveContract(socket, this.handlers, watches, log);
-    socket.on('disconnect', () => {
+    socket.on('disconnect', (reason) => {
       watches.clear();
       // A relocation arriving from this sender is dropped.
-      this.host.incoming.connectionClosed(socket.id);
-      log.debug('control client disconnected');
+      const relocating = this.host.incoming.connectionClosed(socket.id);
+      if (relocating) log.warn({ reason }, 'control client disconnected during a relocation');
+      else log.debug({ reason }, 'control client disconnected');
     });
   }
 }
@@ -294,8 +295,14 @@ function controlHandlers(host: Host): ControlHandlers {
       'relocation:disk': ({ token, offset, bytes }) => host.incoming.disk(token, offset, bytes),
       'relocation:disk-blocks': ({ token, blocks, data }) =>
         host.incoming.diskBlocks(token, blocks, data),
-      'relocation:prepare': ({ token, deviceState, diskFileBytes, pages }) =>
-        host.incoming.prepare(token, deviceState, diskFileBytes, pages),
+      'relocation:state': ({ token, index, bytes }) => host.incoming.state(token, index, bytes),
+      'relocation:prepare': ({ token, deviceState, deviceStateAhead, diskFileBytes, pages }) =>
+        host.incoming.prepare(
+          token,
+          { ahead: deviceStateAhead, rest: deviceState },
+          diskFileBytes,
+          pages,
+        ),
       'relocation:commit': ({ token }) => host.incoming.commit(token),
       'relocation:abort': ({ token }) => host.incoming.abort(token),
       'clipboard:set': ({ id, text, selection }) => transfer(id).setClipboard(text, selection),

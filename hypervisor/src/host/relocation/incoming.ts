@@ -101,6 +101,8 @@ interface Incoming {
   } | null;
   /** Where to ask for the decision, or null (wait for the sender). */
   fromUrl: string | null;
+  /** The device state's first chunks, when they came before `prepare` (by index). */
+  stateChunks: Uint8Array[];
   /** Restored and paused, waiting for the sender's decision. */
   prepared: boolean;
   /** Idle timeout before `prepare`; the next decision question after it. */
@@ -151,6 +153,7 @@ export class IncomingRelocations {
       connection,
       disk,
       fromUrl: request.fromUrl,
+      stateChunks: [],
       prepared: false,
       // Until the worker is ready (below), its start is what takes time; silence counts after.
       timer: setTimeout(() => void this.drop(token, 'its worker did not start'), READY_TIMEOUT_MS),
@@ -184,6 +187,13 @@ export class IncomingRelocations {
     const session = this.session(token);
     const batch = joinPages([{ pages, data }]);
     if (batch) await session.domain.receivePages(batch);
+    return null;
+  }
+
+  state(token: string, index: number, bytes: Uint8Array): null {
+    const session = this.session(token);
+    if (session.prepared) throw new HostError('illegal_transition', 'already prepared');
+    session.stateChunks[index] = bytes;
     return null;
   }
 
@@ -224,7 +234,7 @@ export class IncomingRelocations {
    */
   async prepare(
     token: string,
-    deviceState: Uint8Array[],
+    deviceState: { ahead: number; rest: Uint8Array[] },
     diskFileBytes: number | null,
     lastPages: Array<{ pages: Uint8Array; data: Uint8Array }> = [],
   ): Promise<number> {
@@ -248,7 +258,17 @@ export class IncomingRelocations {
         renameSync(path, final);
         durable = { overlayPath: final, base };
       }
-      const state = Buffer.concat(deviceState);
+      const ahead = Array.from({ length: deviceState.ahead }, (_, i) => session.stateChunks[i]);
+      const arrived = ahead.filter((chunk) => chunk !== undefined);
+      if (session.stateChunks.length !== deviceState.ahead || arrived.length !== ahead.length) {
+        throw new HostError(
+          'bad_request',
+          `device state incomplete (${arrived.length} of ${deviceState.ahead} chunks came ahead)`,
+        );
+      }
+      const state = Buffer.concat([...arrived, ...deviceState.rest]);
+      session.stateChunks = [];
+      if (state.length === 0) throw new HostError('bad_request', 'no device state');
       const buffer = state.buffer.slice(state.byteOffset, state.byteOffset + state.byteLength);
       const pages = joinPages(lastPages);
       const restoreMs = await session.domain.prepareIncoming(buffer as ArrayBuffer, durable, pages);
@@ -300,9 +320,12 @@ export class IncomingRelocations {
    * The sender's control connection closed: what it was sending will not finish; a prepared
    * guest asks the sender what it decided.
    */
-  connectionClosed(connection: string): void {
+  /** The sender's control connection closed; returns whether a relocation was arriving on it. */
+  connectionClosed(connection: string): boolean {
+    let arriving = false;
     for (const session of [...this.sessions.values()]) {
       if (session.connection !== connection) continue;
+      arriving = true;
       if (session.prepared) {
         clearTimeout(session.timer);
         void this.askSender(session.token);
@@ -310,6 +333,7 @@ export class IncomingRelocations {
         void this.drop(session.token, 'the sender left');
       }
     }
+    return arriving;
   }
 
   /** A domain is arriving here and its sender has not committed it yet. */

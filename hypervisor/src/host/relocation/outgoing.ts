@@ -28,6 +28,11 @@ const PAGE_BYTES = 4096;
 /** Pages the worker collects per scan request (4 MiB), then sent in chunks. */
 const SCAN_PAGES = 1024;
 const CHUNK_PAGES = RELOCATION_CHUNK_BYTES / PAGE_BYTES;
+/**
+ * Binary parts one call may carry: socket.io-parser's `maxAttachments`, beyond which the receiver
+ * closes the connection ("forced close" there, "transport close" here).
+ */
+const MAX_ATTACHMENTS = 10;
 /** Chunks in flight at once: enough to keep the link busy, few enough to bound memory. */
 const WINDOW = 4;
 /** Stop and copy once a round found this few pages (4 MiB)... */
@@ -154,9 +159,29 @@ class OutgoingRelocation {
         deviceState.push(state.subarray(at, at + RELOCATION_CHUNK_BYTES));
       }
       this.bytes += state.length;
+      // The prepare call carries as much as its binary parts allow: the device state's last
+      // chunks, then the last pages (two parts a chunk). The rest goes just before it.
+      const stateAhead = deviceState.splice(0, Math.max(0, deviceState.length - MAX_ATTACHMENTS));
+      const room = Math.floor((MAX_ATTACHMENTS - deviceState.length) / 2);
+      const pagesAhead = pages.splice(0, Math.max(0, pages.length - room));
+      await this.inWindow([
+        ...stateAhead.map(
+          (bytes, index) => () => this.call('relocation:state', { token, index, bytes }),
+        ),
+        ...pagesAhead.map((chunk) => () => this.call('relocation:pages', { token, ...chunk })),
+      ]);
+      log.info(
+        {
+          domain: domain.id,
+          deviceStateBytes: state.length,
+          chunksAhead: stateAhead.length + pagesAhead.length,
+        },
+        'relocation prepare',
+      );
       const restoreMs = await this.call('relocation:prepare', {
         token,
         deviceState,
+        deviceStateAhead: stateAhead.length,
         diskFileBytes,
         pages,
       });
