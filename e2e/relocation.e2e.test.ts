@@ -10,10 +10,25 @@ import {
   typeLine,
   viewerRecord,
   waitPainted,
+  type FleetViewer,
   type RelocationStack,
 } from '../bench/fleet-stack.ts';
 
 let stack: RelocationStack;
+
+/** Waits (without a timing claim: a loaded machine paints slowly) until the viewer has painted more than `count` frames. */
+async function paintsBeyond(viewer: FleetViewer, count: number, what: string): Promise<void> {
+  await viewer.page
+    .waitForFunction(
+      (n) => (window as unknown as { __paints: unknown[] }).__paints.length > n,
+      count,
+      {
+        timeout: 60_000,
+        polling: 100,
+      },
+    )
+    .catch(() => assert.fail(`${what}: fewer than ${count} paints in 60 s`));
+}
 before(async () => {
   stack = await startRelocationStack();
 });
@@ -28,10 +43,9 @@ test('a watched desktop moves to another host; its viewer stays connected and ty
   await waitPainted(viewer);
   // Lines scrolling in the terminal keep the screen changing, so frames keep painting
   // (typed without Shift: the test types key by key).
-  await typeLine(viewer, 'while true; do date; sleep 0.05; done');
   const painted = (await viewerRecord(viewer)).paintsAt.length;
-  await new Promise((resolve) => setTimeout(resolve, 1500));
-  assert.ok((await viewerRecord(viewer)).paintsAt.length > painted + 3, 'the screen changes');
+  await typeLine(viewer, 'while true; do date; sleep 0.05; done');
+  await paintsBeyond(viewer, painted + 10, 'the screen changes');
 
   const sample = await relocateWatched(a.client!, b, vm.id, viewer, stack.gateway);
   console.log(
@@ -48,8 +62,7 @@ test('a watched desktop moves to another host; its viewer stays connected and ty
 
   // The screen keeps changing from the new host, and typing reaches it.
   const after = (await viewerRecord(viewer)).paintsAt.length;
-  await new Promise((resolve) => setTimeout(resolve, 1000));
-  assert.ok((await viewerRecord(viewer)).paintsAt.length > after + 3, 'frames from the target');
+  await paintsBeyond(viewer, after + 10, 'frames from the target');
   await viewer.page.keyboard.press('Control+C');
   await new Promise((resolve) => setTimeout(resolve, 500));
   const still = await canvasHash(viewer);
