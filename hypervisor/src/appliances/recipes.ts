@@ -93,6 +93,7 @@ const X_PRUNE = [
 
 const X_FILES: GuestFile[] = [
   { src: 'common/xorg-start', dest: '/sbin/raydesk-xorg-start', mode: 0o755 },
+  { src: 'common/raydesk-keymaps', dest: '/sbin/raydesk-keymaps', mode: 0o755 },
   { src: 'common/xorg.conf', dest: '/etc/X11/raydesk-xorg.conf', mode: 0o644 },
   // Dead keys (German, French layouts) compose through this; the full table is pruned above.
   {
