@@ -444,6 +444,11 @@ const binarySchema = z.custom<Uint8Array>((value) => value instanceof Uint8Array
 const relocationTokenSchema = z.uuid();
 /** Chunk limit of one binary frame on the control channel (its socket.io buffer is 1 MB). */
 export const RELOCATION_CHUNK_BYTES = 512 * 1024;
+/**
+ * Binary parts one control-channel message may carry: socket.io's parser (4.2.7's default)
+ * closes the whole connection on a message with more, which a sender saw as "transport close".
+ */
+export const RELOCATION_MAX_ATTACHMENTS = 10;
 
 /** `relocation:begin` (host to host): a domain is about to arrive. */
 export const relocationBeginSchema = z.object({
@@ -498,11 +503,15 @@ export const relocationDiskBlocksSchema = z.object({
 export const relocationPrepareSchema = z.object({
   token: relocationTokenSchema,
   /** The device state (no RAM) in chunks. */
-  deviceState: z.array(binarySchema).min(1).max(256),
-  /** The last round's pages (found with the guest stopped), written before the restore. */
+  deviceState: z.array(binarySchema).min(1).max(RELOCATION_MAX_ATTACHMENTS),
+  /**
+   * The last round's pages (found with the guest stopped), written before the restore: as many
+   * as fit beside the device state within RELOCATION_MAX_ATTACHMENTS (two parts per chunk); the
+   * sender sends the rest with `relocation:pages` just before.
+   */
   pages: z
     .array(relocationPagesSchema.omit({ token: true }))
-    .max(2048)
+    .max(RELOCATION_MAX_ATTACHMENTS / 2)
     .default([]),
   /** The overlay file's final size; the receiver checks it has all of it. */
   diskFileBytes: z.number().int().min(0).nullable(),

@@ -116,11 +116,11 @@ export class ControlServer {
     log.debug('control client connected');
     const watches = new Watches(socket);
     serveContract(socket, this.handlers, watches, log);
-    socket.on('disconnect', () => {
+    socket.on('disconnect', (reason) => {
       watches.clear();
       // A relocation arriving from this sender is dropped.
       this.host.incoming.connectionClosed(socket.id);
-      log.debug('control client disconnected');
+      log.info({ reason }, 'control client disconnected');
     });
   }
 }

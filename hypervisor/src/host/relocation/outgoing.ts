@@ -17,6 +17,7 @@ import type { HypervisorClient } from '../../api/client.ts';
 import type { CallRequest, CallResponse, ControlCall } from '../../api/contract.ts';
 import {
   RELOCATION_CHUNK_BYTES,
+  RELOCATION_MAX_ATTACHMENTS,
   type DomainInfo,
   type RelocationBegun,
   type RelocationPauseBreakdown,
@@ -153,7 +154,17 @@ class OutgoingRelocation {
       for (let at = 0; at < state.length; at += RELOCATION_CHUNK_BYTES) {
         deviceState.push(state.subarray(at, at + RELOCATION_CHUNK_BYTES));
       }
+      if (deviceState.length > RELOCATION_MAX_ATTACHMENTS) {
+        throw new Error(`the device state (${state.length} bytes) does not fit one message`);
+      }
       this.bytes += state.length;
+      // What does not fit beside the device state in the prepare message goes just before it.
+      const inline = Math.floor((RELOCATION_MAX_ATTACHMENTS - deviceState.length) / 2);
+      await this.inWindow(
+        pages
+          .splice(inline)
+          .map((chunk) => () => this.call('relocation:pages', { token, ...chunk })),
+      );
       const restoreMs = await this.call('relocation:prepare', {
         token,
         deviceState,
