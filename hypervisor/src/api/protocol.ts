@@ -421,7 +421,11 @@ export interface RelocationPauseBreakdown {
   deviceStateMs: number;
   /** Sending it and the receiver restoring it (guest still paused there). */
   prepareMs: number;
-  /** Of prepareMs: the receiver restoring the device state over the received memory. */
+  /** Of prepareMs: the receiver's part, from the call's arrival to its answer... */
+  receiverMs: number;
+  /** ...of which putting the received overlay file in place as the disk... */
+  overlayMs: number;
+  /** ...and restoring the device state over the received memory. */
   restoreMs: number;
   /** The commit: the sender's decision recorded, the receiver running the guest. */
   commitMs: number;
@@ -516,6 +520,12 @@ export const relocationPrepareSchema = z.object({
   /** The overlay file's final size; the receiver checks it has all of it. */
   diskFileBytes: z.number().int().min(0).nullable(),
 });
+/** `relocation:prepare`'s answer: where the receiver's part of the pause went, in ms. */
+export interface RelocationPrepared {
+  receiverMs: number;
+  overlayMs: number;
+  restoreMs: number;
+}
 export const relocationRefSchema = z.object({ token: relocationTokenSchema });
 /** `relocation:decision` (asked of the sender by a receiver holding a prepared domain). */
 export const relocationDecisionSchema = z.object({

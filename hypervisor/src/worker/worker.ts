@@ -19,7 +19,13 @@ import {
   isIdleUsage,
   type V86Loop,
 } from './cpu-governor.ts';
-import type { DomainBootConfig, ParentToWorker, StopAndCopy, WorkerToParent } from './messages.ts';
+import type {
+  DomainBootConfig,
+  ParentToWorker,
+  StopAndCopy,
+  WorkerPrepared,
+  WorkerToParent,
+} from './messages.ts';
 import { WasmHeapReserve, type V86WasmCpu } from './wasm-heap.ts';
 import { DirtyPageTracker, writePages, type MemoryRegion } from './relocation/dirty-pages.ts';
 import {
@@ -400,19 +406,22 @@ class DomainRuntime {
       case 'relocation-prepare':
         return this.reply(message.requestId, async () => {
           await this.memory;
+          const lap = stopwatch();
           if (message.durable) {
             const { overlayPath, base } = message.durable;
             await this.disk.moveOverlay(
               DurableOverlay.open(overlayPath, base, this.config.domainId),
             );
           }
+          const overlayMs = lap();
           if (message.pages) writePages(await this.memory, message.pages);
-          const started = performance.now();
+          lap();
           await restoreOverMemory(this.emulator as unknown as V86WithMemory, message.deviceState);
           this.audio.restoredFrom(soundCard((this.emulator as unknown as { v86: unknown }).v86));
-          this.incomingRestoreMs = performance.now() - started;
+          this.incomingRestoreMs = lap();
           this.paused = true;
-          return this.incomingRestoreMs;
+          const prepared: WorkerPrepared = { overlayMs, restoreMs: this.incomingRestoreMs };
+          return prepared;
         });
       case 'relocation-run':
         return this.reply(message.requestId, async () => {

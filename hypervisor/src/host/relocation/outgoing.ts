@@ -165,7 +165,7 @@ class OutgoingRelocation {
           .splice(inline)
           .map((chunk) => () => this.call('relocation:pages', { token, ...chunk })),
       );
-      const restoreMs = await this.call('relocation:prepare', {
+      const prepared = await this.call('relocation:prepare', {
         token,
         deviceState,
         diskFileBytes,
@@ -190,7 +190,9 @@ class OutgoingRelocation {
         diskMs,
         deviceStateMs,
         prepareMs,
-        restoreMs,
+        receiverMs: prepared.receiverMs,
+        overlayMs: prepared.overlayMs,
+        restoreMs: prepared.restoreMs,
       };
       const pausedMs = freezeMs + lastRoundMs + diskMs + deviceStateMs + prepareMs + commitMs;
       domain.endRelocation();
