@@ -181,6 +181,8 @@ export interface RelocationTimeline {
   gatewayFirstFrame: number;
   /** The first frame painted after the gateway's first frame from the target. */
   firstPaint: number;
+  /** Where the viewer's longest gap (viewerGapMs) began: near lastPaint if it is the move's. */
+  longestGapFrom: number;
 }
 
 /** Relocates `vmId` from `from` to `to` while `viewer` watches a screen that keeps changing. */
@@ -199,7 +201,13 @@ export async function relocateWatched(
   const before = paintsAt.filter((at) => at < pageStart).at(-1);
   const series = before === undefined ? window : [before, ...window];
   let gap = 0;
-  for (let i = 1; i < series.length; i++) gap = Math.max(gap, series[i]! - series[i - 1]!);
+  let gapFrom = NaN;
+  for (let i = 1; i < series.length; i++) {
+    if (series[i]! - series[i - 1]! > gap) {
+      gap = series[i]! - series[i - 1]!;
+      gapFrom = series[i - 1]!;
+    }
+  }
   // Every process runs on this machine: wall clocks line the moments up.
   const timeOrigin = await viewer.page.evaluate(() => performance.timeOrigin);
   const paintedAt = paintsAt.map((at) => timeOrigin + at);
@@ -214,6 +222,7 @@ export async function relocateWatched(
     gatewayWatching: since(move?.watchedAt),
     gatewayFirstFrame: since(move?.firstFrameAt),
     firstPaint: since(paintedAt.find((at) => at >= firstFrameAt)),
+    longestGapFrom: since(timeOrigin + gapFrom),
   };
   return { report, viewerGapMs: gap, reconnects, timeline };
 }

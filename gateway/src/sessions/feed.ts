@@ -335,7 +335,10 @@ export class VmFeed extends EventEmitter<FeedEvents> {
     // Before the first keyframe, partial updates would leave holes: wait for the keyframe.
     if (!this.ready && !frame.keyframe) return;
     const pixels = frame.pixels instanceof Uint8Array ? frame.pixels : new Uint8Array(frame.pixels);
-    this.fb.applyRects(frame.rects, pixels);
+    // A keyframe of a picture viewers have (the first from a relocated VM's new host, a
+    // re-watch) costs them only the tiles that really differ.
+    if (frame.keyframe && this.ready) this.fb.applyRectsChanged(frame.rects, pixels);
+    else this.fb.applyRects(frame.rects, pixels);
     const changed = !this.ready || (frame.keyframe && !this.freshKeyframe);
     this.ready = true;
     if (frame.keyframe) this.freshKeyframe = true;

@@ -51,6 +51,7 @@ import {
   type PortForwardInfo,
   type RelocationBegun,
   type RelocationDecision,
+  type RelocationPrepared,
   type RelocationReport,
   type SavedDomain,
 } from './protocol.ts';
@@ -141,7 +142,10 @@ const calls = {
   'relocation:disk-blocks': { request: relocationDiskBlocksSchema, response: returns<null>() },
   'relocation:state': { request: relocationStateSchema, response: returns<null>() },
   /** Two-phase hand-over: prepare (restored, paused), then commit (runs) or abort (dropped). */
-  'relocation:prepare': { request: relocationPrepareSchema, response: returns<number>() },
+  'relocation:prepare': {
+    request: relocationPrepareSchema,
+    response: returns<RelocationPrepared>(),
+  },
   'relocation:commit': { request: relocationRefSchema, response: returns<DomainInfo>() },
   'relocation:abort': { request: relocationRefSchema, response: returns<null>() },
   // Clipboard and files through the guest agent (api/transfer.ts, host/guest-transfer.ts).

@@ -421,7 +421,11 @@ export interface RelocationPauseBreakdown {
   deviceStateMs: number;
   /** Sending it and the receiver restoring it (guest still paused there). */
   prepareMs: number;
-  /** Of prepareMs: the receiver restoring the device state over the received memory. */
+  /** Of prepareMs: the receiver's part, from the call's arrival to its answer... */
+  receiverMs: number;
+  /** ...of which putting the received overlay file in place as the disk... */
+  overlayMs: number;
+  /** ...and restoring the device state over the received memory. */
   restoreMs: number;
   /** The commit: the sender's decision recorded, the receiver running the guest. */
   commitMs: number;
@@ -444,6 +448,11 @@ const binarySchema = z.custom<Uint8Array>((value) => value instanceof Uint8Array
 const relocationTokenSchema = z.uuid();
 /** Chunk limit of one binary frame on the control channel (its socket.io buffer is 1 MB). */
 export const RELOCATION_CHUNK_BYTES = 512 * 1024;
+/**
+ * Binary parts one control-channel message may carry: socket.io's parser (4.2.7's default)
+ * closes the whole connection on a message with more, which a sender saw as "transport close".
+ */
+export const RELOCATION_MAX_ATTACHMENTS = 10;
 
 /** `relocation:begin` (host to host): a domain is about to arrive. */
 export const relocationBeginSchema = z.object({
@@ -513,17 +522,27 @@ export const relocationDiskBlocksSchema = z.object({
 export const relocationPrepareSchema = z.object({
   token: relocationTokenSchema,
   /** The device state (no RAM) in chunks: the ones after those sent by `relocation:state`. */
-  deviceState: z.array(binarySchema).max(RELOCATION_STATE_CHUNKS_MAX),
+  deviceState: z.array(binarySchema).max(RELOCATION_MAX_ATTACHMENTS),
   /** How many chunks came before, by `relocation:state` (indices 0 to this - 1). */
   deviceStateAhead: z.number().int().min(0).max(RELOCATION_STATE_CHUNKS_MAX).default(0),
-  /** The last round's pages (found with the guest stopped), written before the restore. */
+  /**
+   * The last round's pages (found with the guest stopped), written before the restore: as many
+   * as fit beside the device state within RELOCATION_MAX_ATTACHMENTS (two parts per chunk); the
+   * sender sends the rest with `relocation:pages` just before.
+   */
   pages: z
     .array(relocationPagesSchema.omit({ token: true }))
-    .max(2048)
+    .max(RELOCATION_MAX_ATTACHMENTS / 2)
     .default([]),
   /** The overlay file's final size; the receiver checks it has all of it. */
   diskFileBytes: z.number().int().min(0).nullable(),
 });
+/** `relocation:prepare`'s answer: where the receiver's part of the pause went, in ms. */
+export interface RelocationPrepared {
+  receiverMs: number;
+  overlayMs: number;
+  restoreMs: number;
+}
 export const relocationRefSchema = z.object({ token: relocationTokenSchema });
 /** `relocation:decision` (asked of the sender by a receiver holding a prepared domain). */
 export const relocationDecisionSchema = z.object({

@@ -19,6 +19,7 @@ import type {
   RelocationPages,
   StopAndCopy,
   ScreenCapture,
+  WorkerPrepared,
   WorkerStats,
   WorkerToParent,
 } from '../worker/messages.ts';
@@ -434,8 +435,8 @@ export class Domain extends EventEmitter<DomainEvents> {
     deviceState: ArrayBuffer,
     durable: { overlayPath: string; base: DiskBase } | null,
     pages: RelocationPages | null,
-  ): Promise<number> {
-    return this.requireWorker().request<number>(
+  ): Promise<WorkerPrepared> {
+    return this.requireWorker().request<WorkerPrepared>(
       { type: 'relocation-prepare', deviceState, durable, pages },
       CLOSE_DISK_TIMEOUT_MS,
     );

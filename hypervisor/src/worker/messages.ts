@@ -46,7 +46,6 @@ export interface DomainBootConfig {
   initialDiskBlocks?: DiskBlocks;
 }
 
-/** Guest memory pages (RAM, then SVGA memory, numbered end to end) with their contents. */
 /** What the sender's worker replies to `relocation-stop-and-copy`, with its own timings. */
 export interface StopAndCopy extends RelocationPages {
   deviceState: ArrayBuffer;
@@ -55,6 +54,14 @@ export interface StopAndCopy extends RelocationPages {
   deviceStateMs: number;
 }
 
+/** What the receiver's worker replies to `relocation-prepare`: its timings, in ms. */
+export interface WorkerPrepared {
+  /** Opening the received overlay file as the disk. */
+  overlayMs: number;
+  restoreMs: number;
+}
+
+/** Guest memory pages (RAM, then SVGA memory, numbered end to end) with their contents. */
 export interface RelocationPages {
   pages: Uint32Array;
   data: Uint8Array;

@@ -9,7 +9,11 @@ import { AudioDevice, type V86Sb16Like } from './devices/audio/index.ts';
 import { CowDisk } from './devices/disk/cow-disk.ts';
 import { DurableOverlay } from './devices/disk/durable-overlay.ts';
 import { MemoryOverlay, type OverlayStore } from './devices/disk/overlay-store.ts';
-import { DisplayDevice, installImageDataShim } from './devices/display/index.ts';
+import {
+  DisplayDevice,
+  installImageDataShim,
+  type CapturedFrame,
+} from './devices/display/index.ts';
 import { InputDevice, type KeyEvent } from './devices/input/index.ts';
 import { guestNetworkOptions, startGuestForwards } from '../network/guest-nic.ts';
 import {
@@ -19,7 +23,13 @@ import {
   isIdleUsage,
   type V86Loop,
 } from './cpu-governor.ts';
-import type { DomainBootConfig, ParentToWorker, StopAndCopy, WorkerToParent } from './messages.ts';
+import type {
+  DomainBootConfig,
+  ParentToWorker,
+  StopAndCopy,
+  WorkerPrepared,
+  WorkerToParent,
+} from './messages.ts';
 import { WasmHeapReserve, type V86WasmCpu } from './wasm-heap.ts';
 import { DirtyPageTracker, writePages, type MemoryRegion } from './relocation/dirty-pages.ts';
 import {
@@ -117,6 +127,11 @@ class DomainRuntime {
    * move, but it gets frames only from when the guest runs (its first is a keyframe).
    */
   private arriving: boolean;
+  /**
+   * An arriving guest's screen as restored, captured while it waits for the commit: posted the
+   * moment it runs, before its first slice, and the base its next frames are diffed against.
+   */
+  private arrivalKeyframe: CapturedFrame | null = null;
 
   constructor(private readonly config: DomainBootConfig) {
     installImageDataShim();
@@ -400,31 +415,44 @@ class DomainRuntime {
       case 'relocation-prepare':
         return this.reply(message.requestId, async () => {
           await this.memory;
+          const lap = stopwatch();
           if (message.durable) {
             const { overlayPath, base } = message.durable;
             await this.disk.moveOverlay(
               DurableOverlay.open(overlayPath, base, this.config.domainId),
             );
           }
+          const overlayMs = lap();
           if (message.pages) writePages(await this.memory, message.pages);
-          const started = performance.now();
+          lap();
           await restoreOverMemory(this.emulator as unknown as V86WithMemory, message.deviceState);
           this.audio.restoredFrom(soundCard((this.emulator as unknown as { v86: unknown }).v86));
-          this.incomingRestoreMs = performance.now() - started;
+          this.incomingRestoreMs = lap();
           this.paused = true;
-          return this.incomingRestoreMs;
+          // After the answer: the sender records its decision meanwhile.
+          setImmediate(() => {
+            if (this.arriving) this.arrivalKeyframe = this.display.captureFrame({ keyframe: true });
+          });
+          const prepared: WorkerPrepared = { overlayMs, restoreMs: this.incomingRestoreMs };
+          return prepared;
         });
       case 'relocation-run':
         return this.reply(message.requestId, async () => {
+          // The screen as it froze goes first (the gateway already shows it, so it costs its
+          // viewers nothing); what the guest draws once it runs then goes as small updates,
+          // not behind a whole-screen capture waiting for the guest's first slices to yield.
+          // Nobody watching: a watch sends a keyframe anyway.
+          const keyframe = this.watching
+            ? (this.arrivalKeyframe ?? this.display.captureFrame({ keyframe: true }))
+            : null;
+          this.arrivalKeyframe = null;
+          if (keyframe) this.postFrame(keyframe);
           await this.emulator.run();
           this.paused = false;
           this.arriving = false;
           this.updateFrameClock();
           const restoreMs = this.incomingRestoreMs;
           post({ type: 'booted', restored: true, bootMs: restoreMs, loadedMs: 0, restoreMs });
-          // The first frame (a keyframe, for a gateway watching ahead) after the answer: the
-          // sender's pause ends with the answer, not with capturing the whole screen.
-          setImmediate(() => this.sendFrame(true));
           return null;
         });
     }
@@ -549,7 +577,10 @@ class DomainRuntime {
 
   private sendFrame(keyframe: boolean): void {
     const frame = this.display.captureFrame({ keyframe });
-    if (!frame) return;
+    if (frame) this.postFrame(frame);
+  }
+
+  private postFrame(frame: CapturedFrame): void {
     this.lastFrameAt = performance.now();
     post({ type: 'frame', frame }, [frame.pixels.buffer as ArrayBuffer]);
   }

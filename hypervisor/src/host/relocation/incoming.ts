@@ -20,12 +20,14 @@ import {
   rmSync,
   writeSync,
 } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import type pino from 'pino';
 import type { z } from 'zod';
 import type {
   DomainInfo,
   RelocationBegun,
   RelocationDecision,
+  RelocationPrepared,
   relocationBeginSchema,
 } from '../../api/protocol.ts';
 import { PRIVATE_FILE_MODE } from '../../private-files.ts';
@@ -237,7 +239,8 @@ export class IncomingRelocations {
     deviceState: { ahead: number; rest: Uint8Array[] },
     diskFileBytes: number | null,
     lastPages: Array<{ pages: Uint8Array; data: Uint8Array }> = [],
-  ): Promise<number> {
+  ): Promise<RelocationPrepared> {
+    const started = performance.now();
     const session = this.session(token);
     if (session.prepared) throw new HostError('illegal_transition', 'already prepared');
     clearTimeout(session.timer);
@@ -271,11 +274,11 @@ export class IncomingRelocations {
       if (state.length === 0) throw new HostError('bad_request', 'no device state');
       const buffer = state.buffer.slice(state.byteOffset, state.byteOffset + state.byteLength);
       const pages = joinPages(lastPages);
-      const restoreMs = await session.domain.prepareIncoming(buffer as ArrayBuffer, durable, pages);
+      const worker = await session.domain.prepareIncoming(buffer as ArrayBuffer, durable, pages);
       session.prepared = true;
       session.timer = setTimeout(() => void this.askSender(token), DECISION_ASK_MS);
       faultPoint('target:prepared');
-      return restoreMs;
+      return { ...worker, receiverMs: performance.now() - started };
     } catch (error) {
       await this.drop(token, error instanceof Error ? error.message : String(error));
       throw error;

@@ -17,6 +17,7 @@ import type { HypervisorClient } from '../../api/client.ts';
 import type { CallRequest, CallResponse, ControlCall } from '../../api/contract.ts';
 import {
   RELOCATION_CHUNK_BYTES,
+  RELOCATION_MAX_ATTACHMENTS,
   type DomainInfo,
   type RelocationBegun,
   type RelocationPauseBreakdown,
@@ -28,11 +29,6 @@ const PAGE_BYTES = 4096;
 /** Pages the worker collects per scan request (4 MiB), then sent in chunks. */
 const SCAN_PAGES = 1024;
 const CHUNK_PAGES = RELOCATION_CHUNK_BYTES / PAGE_BYTES;
-/**
- * Binary parts one call may carry: socket.io-parser's `maxAttachments`, beyond which the receiver
- * closes the connection ("forced close" there, "transport close" here).
- */
-const MAX_ATTACHMENTS = 10;
 /** Chunks in flight at once: enough to keep the link busy, few enough to bound memory. */
 const WINDOW = 4;
 /** Stop and copy once a round found this few pages (4 MiB)... */
@@ -161,8 +157,11 @@ class OutgoingRelocation {
       this.bytes += state.length;
       // The prepare call carries as much as its binary parts allow: the device state's last
       // chunks, then the last pages (two parts a chunk). The rest goes just before it.
-      const stateAhead = deviceState.splice(0, Math.max(0, deviceState.length - MAX_ATTACHMENTS));
-      const room = Math.floor((MAX_ATTACHMENTS - deviceState.length) / 2);
+      const stateAhead = deviceState.splice(
+        0,
+        Math.max(0, deviceState.length - RELOCATION_MAX_ATTACHMENTS),
+      );
+      const room = Math.floor((RELOCATION_MAX_ATTACHMENTS - deviceState.length) / 2);
       const pagesAhead = pages.splice(0, Math.max(0, pages.length - room));
       await this.inWindow([
         ...stateAhead.map(
@@ -178,7 +177,7 @@ class OutgoingRelocation {
         },
         'relocation prepare',
       );
-      const restoreMs = await this.call('relocation:prepare', {
+      const prepared = await this.call('relocation:prepare', {
         token,
         deviceState,
         deviceStateAhead: stateAhead.length,
@@ -204,7 +203,9 @@ class OutgoingRelocation {
         diskMs,
         deviceStateMs,
         prepareMs,
-        restoreMs,
+        receiverMs: prepared.receiverMs,
+        overlayMs: prepared.overlayMs,
+        restoreMs: prepared.restoreMs,
       };
       const pausedMs = freezeMs + lastRoundMs + diskMs + deviceStateMs + prepareMs + commitMs;
       domain.endRelocation();
