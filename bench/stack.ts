@@ -190,7 +190,8 @@ export async function startStack(options: {
   const upgradesAt: number[] = [];
   gateway.http.prependListener('upgrade', () => upgradesAt.push(nowEpoch()));
   const { url: gatewayUrl } = await gateway.listen(0, '127.0.0.1');
-  const bundle = await bundleViewer();
+  // Minified, as the portal's viewer page serves it: loading it is part of reconnect.
+  const bundle = await bundleViewer({ minify: true });
   // The portal's pages (bench/portal.ts) are opened as another computer would: by a name.
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
