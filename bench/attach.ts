@@ -5,6 +5,13 @@
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { internalsOf } from '@raydesk/hypervisor/testing';
+import {
+  ATTACH_PHASES_METHOD,
+  attachTimeline,
+  formatPhases,
+  reconnectPhases,
+  type AttachPhases,
+} from './attach-phases.ts';
 import type { Plan } from './options.ts';
 import { portalTimeToDesktop, releaseStandby, startPortalStack } from './portal.ts';
 import { emptyResults, METHODS, type RunOutput } from './run.ts';
@@ -53,12 +60,29 @@ export async function runAttachBench(
     await waitConnected(viewer);
     await ttdRun.user.leaveViewer();
     const reconnect: number[] = [];
+    const reconnectSteps: AttachPhases[] = [];
+    const reconnectLoad = loadavg()[0]!;
     for (let i = 0; i < samples.reconnect; i++) {
       const next = await stack.open(ttdRun.domainId, `?name=Browser%20${i + 2}&ticket=page`);
       reconnect.push((await desktopPaintedAt(next)) - next.openedAt);
+      const phases = await reconnectPhases(next, stack.upgradesAt);
+      reconnectSteps.push(phases);
+      log(
+        `reconnect #${i + 1} (load ${loadavg()[0]!.toFixed(1)}): ${reconnect.at(-1)!.toFixed(0)} ms; ${formatPhases(phases)}`,
+      );
       await viewer.close();
       viewer = next;
     }
+    results.attachPhasesMs = {
+      timeToDesktop: attachTimeline(ttdRun.phases, ttdRun.load),
+      reconnect: reconnect.length
+        ? attachTimeline(reconnectSteps, { start: reconnectLoad, end: loadavg()[0]! })
+        : null,
+      method: ATTACH_PHASES_METHOD,
+    };
+    log(`timeToDesktop p50 timeline: ${formatPhases(results.attachPhasesMs.timeToDesktop!.p50)}`);
+    if (reconnect.length)
+      log(`reconnect p50 timeline: ${formatPhases(results.attachPhasesMs.reconnect!.p50)}`);
     if (reconnect.length) {
       log(
         `reconnect: p50 ${percentile(reconnect, 50).toFixed(0)} ms, p95 ${percentile(reconnect, 95).toFixed(0)} ms, n=${reconnect.length}`,

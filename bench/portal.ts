@@ -9,23 +9,16 @@
 // viewer sends `frame:ack` right after it painted a frame's last rect, in the same callback as its
 // own onPaint, so the detector sees the same paints as on the bench's bare viewer page.
 import { randomBytes } from 'node:crypto';
+import { loadavg } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Browser, BrowserContext, Page, Response } from 'playwright-core';
 import { freePort, startPortalServer, type PortalServer, hashPassword } from '@raydesk/web/testing';
-import { INIT_SCRIPT, desktopPaintedAt, startStack, type Stack } from './stack.ts';
+import { attachSteps, INIT_SCRIPT, desktopPaintedAt, startStack, type Stack } from './stack.ts';
+import { formatPhases, phasesOf, upgradeAfter, type AttachPhases } from './attach-phases.ts';
 
 /** Runs after INIT_SCRIPT (which defines the `__paints` hook) in every portal page. */
 const PORTAL_PAINT_SCRIPT = `(() => {
-  // socket.io over engine.io: '4' (message), then '2' (event) or '5<n>-' (event with binary
-  // attachments), an optional namespace and ack id, then the JSON array [name, payload].
-  const payloadOf = (text, name) => {
-    if (typeof text !== 'string' || text[0] !== '4' || !text.includes(name)) return null;
-    const start = text.indexOf('[');
-    if (start < 0) return null;
-    try {
-      const message = JSON.parse(text.slice(start));
-      return message[0] === name ? message[1] : null;
-    } catch { return null; }
-  };
+  const payloadOf = window.__benchPayloadOf;
   const fullFrames = new Set();
   window.__paints = [];
   const Native = window.WebSocket;
@@ -39,26 +32,18 @@ const PORTAL_PAINT_SCRIPT = `(() => {
     }
     return send.call(this, data);
   };
-  // Steps after the click, epoch ms on the page clock: the viewer's socket opened, the first
-  // part of its first full frame arrived (reset by the click).
-  window.__benchSteps = {};
-  const epoch = () => performance.timeOrigin + performance.now();
   window.WebSocket = class extends Native {
     constructor(...args) {
       super(...args);
-      this.addEventListener('open', () => { window.__benchSteps.socketOpenAt ||= epoch(); });
-      // Added before engine.io sets onmessage, so this runs before the viewer paints the update.
       this.addEventListener('message', (event) => {
         const update = payloadOf(event.data, 'display:update');
-        if (update && update.full && typeof update.seq === 'number') {
-          fullFrames.add(update.seq);
-          window.__benchSteps.firstFrameAt ||= epoch();
-        }
+        if (update && update.full && typeof update.seq === 'number') fullFrames.add(update.seq);
       });
     }
   };
   // The page's own timestamp of the click on "Open desktop" (or "Resume and open desktop"), as
-  // epoch ms on the page clock; kept in sessionStorage in case the click navigates.
+  // epoch ms on the page clock; kept in sessionStorage in case the click navigates. The attach
+  // steps (INIT_SCRIPT) start again from it.
   document.addEventListener('click', (event) => {
     const button = event.target instanceof Element ? event.target.closest('button') : null;
     if (button && /open desktop/i.test(button.textContent || '')) {
@@ -85,16 +70,8 @@ export interface OpenDesktopResult {
   domainId: string;
   /** Server-side time of the portal's open-desktop call (tookMs in its answer). */
   serverMs: number;
-  /** ms after the click: the open-desktop answer, the viewer's socket open, its first full frame arriving. */
-  steps: {
-    answeredMs: number;
-    /** First bytes of the viewer page's server render (the client-side navigation's RSC fetch). */
-    viewerPageMs: number;
-    /** The viewer's attach token answered (it asks for one just before opening its socket). */
-    attachTokenMs: number;
-    socketOpenMs: number;
-    firstFrameMs: number;
-  };
+  /** Each attach step, ms after the click (attach-phases.ts). */
+  phases: AttachPhases;
   /** A paused standby desktop VM was ready in the hypervisor at the click. */
   standbyReady: boolean;
 }
@@ -333,30 +310,34 @@ async function createPortalUser(
       };
       if (screenshot) await page.screenshot({ path: screenshot });
       const timing = response.request().timing();
-      const steps = await page.evaluate(
-        () =>
-          (window as unknown as { __benchSteps: { socketOpenAt?: number; firstFrameAt?: number } })
-            .__benchSteps,
-      );
+      const steps = await attachSteps(page);
       const clickedAt = Number(
         await page.evaluate(() => sessionStorage.getItem('bench.openClickAt')),
       );
       if (!clickedAt) throw new Error('the page did not record the click on "Open desktop"');
       const vm = await server.db.vm.findUniqueOrThrow({ where: { id: body.vm.id } });
       if (!vm.domainId) throw new Error(`portal VM ${vm.id} has no hypervisor domain`);
+      // A client-side navigation: the page's server render came through a fetch, not a document.
+      const viewerPage = at(seen.viewerPage, 'responseEnd');
+      // The page clock and this process's are the same machine's (clockOffset 0, as above).
+      const gatewayUpgrade = upgradeAfter(stack.upgradesAt, clickedAt);
       return {
         ms: paintedAt - clickedAt,
         vmId: vm.id,
         domainId: vm.domainId,
         serverMs: body.tookMs,
-        steps: {
-          answeredMs: Math.round(timing.startTime + timing.responseEnd - clickedAt),
-          viewerPageMs: Math.round(at(seen.viewerPage, 'responseStart') - clickedAt),
-          attachTokenMs: Math.round(at(seen.attachToken, 'responseEnd') - clickedAt),
-          // NaN if the page navigated away after the click (the steps live in the document).
-          socketOpenMs: Math.round((steps.socketOpenAt ?? NaN) - clickedAt),
-          firstFrameMs: Math.round((steps.firstFrameAt ?? NaN) - clickedAt),
-        },
+        phases: phasesOf(steps, clickedAt, {
+          openAnswered: Math.round(timing.startTime + timing.responseEnd - clickedAt),
+          ...(Number.isFinite(viewerPage)
+            ? { pageServed: Math.round(viewerPage - clickedAt) }
+            : {}),
+          ...(gatewayUpgrade !== undefined
+            ? { gatewayUpgrade: Math.round(gatewayUpgrade - clickedAt) }
+            : {}),
+          ...(seen.attachToken
+            ? { tokenAnswered: Math.round(at(seen.attachToken, 'responseEnd') - clickedAt) }
+            : {}),
+        }),
         standbyReady: ready,
       };
     },
@@ -372,6 +353,10 @@ async function createPortalUser(
 
 export interface PortalTimeToDesktop {
   samples: number[];
+  /** Each sample's attach steps, ms after its click. */
+  phases: AttachPhases[];
+  /** 1-minute load average at the first and the last click. */
+  load: { start: number; end: number };
   /** How many clicks found a standby desktop VM ready. */
   standbyClaims: number;
   /** The last sample's user, still on its running desktop's viewer page. */
@@ -391,15 +376,22 @@ export async function portalTimeToDesktop(
   screenshot?: string,
 ): Promise<PortalTimeToDesktop> {
   const out: number[] = [];
+  const phases: AttachPhases[] = [];
+  const load = { start: loadavg()[0]!, end: 0 };
   let standbyClaims = 0;
   let previous: { user: PortalUser; domainId: string } | null = null;
   for (let i = 0; i < samples; i++) {
     const user = await portal.newUser(`ttd-${i + 1}`);
+    // The hypervisor and the gateway share this process's event loop: how long it stalled.
+    const stalls = monitorEventLoopDelay({ resolution: 10 });
+    stalls.enable();
     const opened = await user.openDesktop('Not created yet', i === 0 ? screenshot : undefined);
+    stalls.disable();
     out.push(opened.ms);
+    phases.push(opened.phases);
     if (opened.standbyReady) standbyClaims++;
     log(
-      `timeToDesktop #${i + 1} (portal, ${opened.standbyReady ? 'standby VM ready' : 'no standby VM ready'}): ${opened.ms.toFixed(0)} ms, open-desktop answered at ${opened.steps.answeredMs} ms (${opened.serverMs} ms in the route), viewer page at ${opened.steps.viewerPageMs} ms, attach token ${Number.isFinite(opened.steps.attachTokenMs) ? `at ${opened.steps.attachTokenMs} ms` : 'with the page'}, viewer socket open at ${opened.steps.socketOpenMs} ms, first full frame arriving at ${opened.steps.firstFrameMs} ms`,
+      `timeToDesktop #${i + 1} (portal, ${opened.standbyReady ? 'standby VM ready' : 'no standby VM ready'}, load ${loadavg()[0]!.toFixed(1)}): ${opened.ms.toFixed(0)} ms (${opened.serverMs} ms in the open route, hypervisor+gateway event loop stalled up to ${Math.round(stalls.max / 1e6)} ms); ${formatPhases(opened.phases)}`,
     );
     if (previous) {
       await previous.user.close();
@@ -407,5 +399,13 @@ export async function portalTimeToDesktop(
     }
     previous = { user, domainId: opened.domainId };
   }
-  return { samples: out, standbyClaims, user: previous!.user, domainId: previous!.domainId };
+  load.end = loadavg()[0]!;
+  return {
+    samples: out,
+    phases,
+    load,
+    standbyClaims,
+    user: previous!.user,
+    domainId: previous!.domainId,
+  };
 }

@@ -14,6 +14,13 @@ import type { FleetFigures } from './fleet-figures.ts';
 import type { RecordingFigures } from './recording-figures.ts';
 import { measureBareMips, measureWorkerMips } from './mips.ts';
 import { measureNoVnc, type NoVncFigures } from './novnc.ts';
+import {
+  ATTACH_PHASES_METHOD,
+  attachTimeline,
+  reconnectPhases,
+  type AttachPhases,
+  type AttachTimeline,
+} from './attach-phases.ts';
 import { portalTimeToDesktop, releaseStandby, startPortalStack } from './portal.ts';
 import type { Plan } from './options.ts';
 import {
@@ -62,6 +69,12 @@ export interface BenchResults {
   /** Clipboard, files and resize as the viewer feels them (`--only desktop-io`). */
   desktopIo: DesktopIoFigures | null;
   timeToDesktopMs: Dist | null;
+  /** Where timeToDesktop and reconnect spend their time (bench/attach-phases.ts). */
+  attachPhasesMs: {
+    timeToDesktop: AttachTimeline | null;
+    reconnect: AttachTimeline | null;
+    method: string;
+  } | null;
   resumeToDesktopMs: Dist | null;
   reconnectMs: Dist | null;
   inputToPaintMs: {
@@ -165,6 +178,7 @@ export function emptyResults(): BenchResults {
     recording: null,
     desktopIo: null,
     timeToDesktopMs: null,
+    attachPhasesMs: null,
     resumeToDesktopMs: null,
     reconnectMs: null,
     inputToPaintMs: {
@@ -305,13 +319,21 @@ export async function runBench(
 
       // ---- reconnect (takeover by a second browser context) -------------------------------
       const reconnect: number[] = [];
+      const reconnectSteps: AttachPhases[] = [];
+      const reconnectLoad = loadavg()[0]!;
       for (let i = 0; i < plan.reconnect; i++) {
         const next = await stack.open(vm.id, `?name=Browser%20${i + 2}`);
         const t1 = await desktopPaintedAt(next);
         reconnect.push(t1 - next.openedAt);
+        reconnectSteps.push(await reconnectPhases(next, stack.upgradesAt));
         await viewer.close();
         viewer = next;
       }
+      results.attachPhasesMs = {
+        timeToDesktop: attachTimeline(ttdRun.phases, ttdRun.load),
+        reconnect: attachTimeline(reconnectSteps, { start: reconnectLoad, end: loadavg()[0]! }),
+        method: ATTACH_PHASES_METHOD,
+      };
       log(
         `reconnect: p50 ${percentile(reconnect, 50).toFixed(0)} ms, p95 ${percentile(reconnect, 95).toFixed(0)} ms, n=${reconnect.length}`,
       );

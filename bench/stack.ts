@@ -66,6 +66,38 @@ export const INIT_SCRIPT = `(() => {
       };
     },
   });
+  // Attach steps, epoch ms on the page clock (attachSteps): the viewer created its socket (its
+  // script ran and mounted), the socket opened, session:ready and the first part of the first
+  // full frame arrived. Reset by the portal script on a click on "Open desktop".
+  const epoch = () => performance.timeOrigin + performance.now();
+  // socket.io over engine.io: '4' (message), then '2' (event) or '5<n>-' (event with binary
+  // attachments), an optional namespace and ack id, then the JSON array [name, payload].
+  const payloadOf = (text, name) => {
+    if (typeof text !== 'string' || text[0] !== '4' || !text.includes(name)) return null;
+    const start = text.indexOf('[');
+    if (start < 0) return null;
+    try {
+      const message = JSON.parse(text.slice(start));
+      return message[0] === name ? message[1] : null;
+    } catch { return null; }
+  };
+  window.__benchPayloadOf = payloadOf;
+  window.__benchSteps = {};
+  const NativeSocket = window.WebSocket;
+  window.WebSocket = class extends NativeSocket {
+    constructor(...args) {
+      window.__benchSteps.socketCreatedAt ||= epoch();
+      super(...args);
+      this.addEventListener('open', () => { window.__benchSteps.socketOpenAt ||= epoch(); });
+      // Added before engine.io sets onmessage: runs before the viewer handles the message.
+      this.addEventListener('message', (event) => {
+        const steps = window.__benchSteps;
+        if (!steps.readyAt && payloadOf(event.data, 'session:ready')) steps.readyAt = epoch();
+        const update = steps.firstFrameAt ? null : payloadOf(event.data, 'display:update');
+        if (update && update.full) steps.firstFrameAt = epoch();
+      });
+    }
+  };
   bench.arm = (region, timeoutMs) => {
     bench.result = new Promise((resolve) => {
       const timer = setTimeout(() => { bench.probe = null; resolve(-1); }, timeoutMs);
@@ -99,6 +131,8 @@ export interface Stack {
   browser: Browser;
   /** Every gateway diff+encode time, ms, as observed by its encode histogram. */
   encodeMs: number[];
+  /** When each WebSocket upgrade request reached the gateway (epoch ms, this process's clock). */
+  upgradesAt: number[];
   open(vmId: string, query?: string): Promise<Viewer>;
   close(): Promise<void>;
 }
@@ -153,8 +187,11 @@ export async function startStack(options: {
     if (typeof value === 'number') encodeMs.push(value * 1000);
     observe(...args);
   };
+  const upgradesAt: number[] = [];
+  gateway.http.prependListener('upgrade', () => upgradesAt.push(nowEpoch()));
   const { url: gatewayUrl } = await gateway.listen(0, '127.0.0.1');
-  const bundle = await bundleViewer();
+  // Minified, as the portal's viewer page serves it: loading it is part of reconnect.
+  const bundle = await bundleViewer({ minify: true });
   // The portal's pages (bench/portal.ts) are opened as another computer would: by a name.
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -213,6 +250,7 @@ export async function startStack(options: {
     attachSecret,
     browser,
     encodeMs,
+    upgradesAt,
     open,
     async close() {
       for (const v of [...viewers]) await v.close();
@@ -246,6 +284,34 @@ export async function desktopPaintedAt(
   );
   const pageEpoch = (await handle.jsonValue()) as number;
   return pageEpoch - viewer.clockOffset;
+}
+
+/** The page's attach steps (INIT_SCRIPT), epoch ms on the page clock; absent ones are missing. */
+export interface PageAttachSteps {
+  /** The navigation's document arrived (responseEnd); a client-side navigation keeps the old one. */
+  documentAt: number;
+  socketCreatedAt?: number;
+  socketOpenAt?: number;
+  readyAt?: number;
+  firstFrameAt?: number;
+  /** The paint that showed the desktop (desktopPaintedAt). */
+  paintedAt?: number;
+}
+
+export async function attachSteps(page: Page): Promise<PageAttachSteps> {
+  return page.evaluate(() => {
+    const w = window as unknown as {
+      __benchSteps: Omit<PageAttachSteps, 'documentAt' | 'paintedAt'>;
+      __bench?: { desktopAt: number };
+    };
+    const nav = performance.getEntriesByType('navigation')[0] as
+      PerformanceNavigationTiming | undefined;
+    return {
+      ...w.__benchSteps,
+      documentAt: performance.timeOrigin + (nav?.responseEnd ?? 0),
+      ...(w.__bench?.desktopAt ? { paintedAt: performance.timeOrigin + w.__bench.desktopAt } : {}),
+    };
+  });
 }
 
 export async function waitConnected(viewer: Viewer, timeoutMs = 60_000): Promise<void> {

@@ -75,6 +75,13 @@ export interface HostEvents {
   moved: [DomainMoved];
 }
 
+/**
+ * A claimed standby domain's replacement starts this long after the claim: its golden restore
+ * would share the cores and this event loop with the claimed desktop's viewer attaching (time to
+ * desktop). A second claim meanwhile boots from the golden snapshot as without a pool.
+ */
+const STANDBY_REFILL_DELAY_MS = 5_000;
+
 /** Spare domain workers a host keeps once it runs VMs (each ~40 MiB of JS heap, no guest RAM). */
 const SPARE_WORKERS = 1;
 
@@ -676,7 +683,7 @@ export class Host extends EventEmitter<HostEvents> {
     this.remember(ready);
     await ready.unpause();
     ready.guestRefreshed = this.launcher.refreshGuest(ready, 'clone');
-    setImmediate(() => this.standby.refill(appliance));
+    this.standby.refillAfter(appliance, STANDBY_REFILL_DELAY_MS);
     return ready;
   }
 

@@ -127,3 +127,24 @@ test('stop waits for domains being prepared and refills nothing after', async ()
   assert.equal(f.made.length, 1);
   assert.deepEqual(f.discarded, [], 'the host ends them with every other domain');
 });
+
+test('a replacement asked for after a claim starts once the delay is over, and not after stop', async () => {
+  const f = factory();
+  const pool = new StandbyPool(f.impl, logCapture().log);
+  pool.enable(['desktop']);
+  f.finish('vm-0');
+  await tick();
+  assert.ok(await pool.take('desktop'));
+  pool.refillAfter('desktop', 30);
+  await tick();
+  assert.equal(f.made.length, 1, 'nothing starts while the claimed domain is being attached');
+  await new Promise((resolve) => setTimeout(resolve, 60));
+  assert.equal(f.made.length, 2, 'the replacement starts after the delay');
+  f.finish('vm-1');
+  await tick();
+  assert.ok(await pool.take('desktop'));
+  pool.refillAfter('desktop', 30);
+  await pool.stop();
+  await new Promise((resolve) => setTimeout(resolve, 60));
+  assert.equal(f.made.length, 2, 'a stopped pool starts no replacement');
+});

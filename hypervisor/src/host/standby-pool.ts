@@ -16,6 +16,8 @@ export class StandbyPool<D extends { readonly state: DomainState }> {
   /** Per appliance, the standby domain being prepared or ready (null: preparing it failed). */
   private readonly ready = new Map<ApplianceName, Promise<D | null>>();
   private appliances: readonly ApplianceName[] = [];
+  /** Refills waiting for the domain just claimed to be attached (refillAfter). */
+  private readonly refillTimers = new Set<NodeJS.Timeout>();
   /** Standby domains whose preparation finished, for `readyAppliances`. */
   private readonly prepared = new Map<ApplianceName, D>();
 
@@ -59,6 +61,20 @@ export class StandbyPool<D extends { readonly state: DomainState }> {
     });
   }
 
+  /**
+   * `refill` after `delayMs`. A claim's replacement waits: restoring it from the golden snapshot
+   * takes a core and the host's event loop for a while, just when the claimed desktop's viewer
+   * attaches and its first frame is encoded.
+   */
+  refillAfter(appliance: ApplianceName, delayMs: number): void {
+    const timer = setTimeout(() => {
+      this.refillTimers.delete(timer);
+      this.refill(appliance);
+    }, delayMs);
+    timer.unref();
+    this.refillTimers.add(timer);
+  }
+
   /** Lets every standby domain go, for a real domain that needs their memory. */
   async release(): Promise<void> {
     const pending = [...this.ready.values()];
@@ -79,6 +95,8 @@ export class StandbyPool<D extends { readonly state: DomainState }> {
   /** Stops refilling and waits for domains being prepared (the host then ends them all). */
   async stop(): Promise<void> {
     this.appliances = [];
+    for (const timer of this.refillTimers) clearTimeout(timer);
+    this.refillTimers.clear();
     await Promise.all([...this.ready.values()]);
     this.ready.clear();
     this.prepared.clear();

@@ -23,7 +23,11 @@ export function chromiumMissing(): string | null {
   return existsSync(CHROMIUM) ? null : `no Chromium at ${CHROMIUM}`;
 }
 
-export async function bundleViewer(): Promise<string> {
+/**
+ * The viewer as one script for the test page. `minify`: as the portal serves it (the bench, whose
+ * figures include loading it); tests keep it readable.
+ */
+export async function bundleViewer(options: { minify?: boolean } = {}): Promise<string> {
   const result = await build({
     entryPoints: [VIEWER_ENTRY],
     bundle: true,
@@ -32,7 +36,7 @@ export async function bundleViewer(): Promise<string> {
     platform: 'browser',
     target: 'chrome110',
     write: false,
-    minify: false,
+    minify: options.minify ?? false,
     logLevel: 'silent',
   });
   return result.outputFiles[0]!.text;
