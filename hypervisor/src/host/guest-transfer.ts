@@ -151,12 +151,14 @@ export class GuestTransfer extends EventEmitter<Events> {
     if (socket) {
       this.uploadStreams.delete(uploadId);
       // The guest closes the connection once the last byte is in the file.
-      socket.end();
-      const closed = once(socket, 'close');
-      socket.resume();
-      const timer = setTimeout(() => socket.destroy(), STREAM_FINISH_MS);
-      await closed;
-      clearTimeout(timer);
+      if (!socket.closed) {
+        const closed = once(socket, 'close');
+        socket.end();
+        socket.resume();
+        const timer = setTimeout(() => socket.destroy(), STREAM_FINISH_MS);
+        await closed;
+        clearTimeout(timer);
+      }
     }
     const reply = await agentCall('upload', () =>
       this.domain.agentRequest(
