@@ -196,13 +196,14 @@ export async function measureDesktopIo(
       throw new Error('the uploaded file differs in the desktop');
     }
     const saved = ((await row.textContent()) ?? '').match(/~\/Uploads\/(\S+)/)?.[1] ?? name;
-    const listed = page.getByRole('button', { name: `Download ${name}` });
+    // Each round adds one file to ~/Send to browser; the toolbar's Files button counts them.
+    const listed = page.getByRole('button', { name: `Files (${round + 1})` });
     await page.locator(CANVAS).click({ position: { x: 300, y: 250 } });
     await page.evaluate(
       (line) => window.__viewer.sendText(line),
       `cp ~/Uploads/${saved} ~/Send\\ to\\ browser/${name}\n`,
     );
-    await listed.waitFor({ state: 'attached', timeout: 120_000 });
+    await listed.waitFor({ timeout: 120_000 });
     const down = await page.evaluate(
       async ({ name, size }) => {
         const started = performance.now();
