@@ -9,8 +9,9 @@ export interface DesktopIoFigures {
   clipboardToDesktopMs: Dist;
   /** clipboard:set then clipboard:get from the viewer, the text read back unchanged. */
   clipboardRoundTripMs: Dist;
-  uploadKiBPerSec: { value: number; bytes: number; ms: number; n: number; method: string };
-  downloadKiBPerSec: { value: number; bytes: number; ms: number; n: number; method: string };
+  /** KiB/s per file round (p50, p95 over the rounds) and the file's size. */
+  uploadKiBPerSec: Dist & { bytes: number };
+  downloadKiBPerSec: Dist & { bytes: number };
   /** page.setViewportSize to the first frame painted at the desktop's new size. */
   resizeToPaintMs: Dist;
   /** A fresh desktop (resumed from its golden snapshot): page load to the first frame at the

@@ -25,14 +25,16 @@ const METHOD = {
   clipboardRoundTrip:
     'clipboard:set then clipboard:get from the viewer, timed in the page; the text read back equals the text set (Unicode).',
   upload:
-    'Random bytes picked with the Files panel\'s file input (setInputFiles) until the upload row shows "Saved as ~/Uploads/..." with the same sha256; 64 KiB chunks, each acknowledged before the next.',
+    'A file of 1 MiB of random bytes picked with the Files panel\'s file input (setInputFiles) until the upload row shows "Saved as ~/Uploads/..." with the same sha256; 64 KiB chunks, each acknowledged before the next. One sample per file round.',
   download:
-    "The uploaded file copied into ~/Send to browser, then the viewer's transfer.download (64 KiB files:read requests one after another) until the Blob is complete; sha256 checked in the page.",
+    "The uploaded file copied into ~/Send to browser (by the terminal's cp), then the viewer's transfer.download (64 KiB files:read requests one after another) until the Blob is complete; sha256 checked in the page.",
   resize:
     "The page's viewport switched between 1000x760 and 1180x880 (the guest follows the viewer's area, debounced); from page.setViewportSize to the first frame painted on a canvas of a new size (the canvas is the guest's framebuffer size).",
 };
 
 const TEXT = 'Grüße ✓ 日本';
+/** Each file round uploads and downloads this many random bytes. */
+const FILE_BYTES = 1024 * 1024;
 /** printf's octal escapes for UTF-8 text, so that the terminal's key map can type it. */
 const octal = (text: string) =>
   [...Buffer.from(text, 'utf8')]
@@ -80,6 +82,7 @@ export async function measureDesktopIo(
   viewer: Viewer,
   samples: number,
   log: (line: string) => void,
+  fileRounds = 1,
 ): Promise<Omit<DesktopIoFigures, 'loadavg'>> {
   const { page } = viewer;
   await viewer.context.grantPermissions(['clipboard-read', 'clipboard-write']);
@@ -173,55 +176,62 @@ export async function measureDesktopIo(
     roundTrip.push(totalMs);
   }
 
-  // ---- Files: an upload through the file input, then the same bytes downloaded.
-  const bytes = randomBytes(512 * 1024);
-  const upStarted = Date.now();
-  await page.locator('input[type=file]').setInputFiles({
-    name: 'bench-io.bin',
-    mimeType: 'application/octet-stream',
-    buffer: bytes,
-  });
-  const row = page.getByRole('group', { name: 'Upload bench-io.bin' });
-  await row.and(page.locator('[data-state=done]')).waitFor({ timeout: 600_000 });
-  const upMs = Date.now() - upStarted;
-  if ((await row.getAttribute('data-sha256')) !== sha256(bytes)) {
-    throw new Error('the uploaded file differs in the desktop');
+  // ---- Files: an upload through the file input, then the same bytes downloaded, per round.
+  const upKiBs: number[] = [];
+  const downKiBs: number[] = [];
+  const kib = (ms: number) => FILE_BYTES / 1024 / (ms / 1000);
+  for (let round = 0; round < fileRounds; round++) {
+    const bytes = randomBytes(FILE_BYTES);
+    const name = `bench-io-${round}.bin`;
+    const upStarted = Date.now();
+    await page.locator('input[type=file]').setInputFiles({
+      name,
+      mimeType: 'application/octet-stream',
+      buffer: bytes,
+    });
+    const row = page.getByRole('group', { name: `Upload ${name}` });
+    await row.and(page.locator('[data-state=done]')).waitFor({ timeout: 600_000 });
+    upKiBs.push(kib(Date.now() - upStarted));
+    if ((await row.getAttribute('data-sha256')) !== sha256(bytes)) {
+      throw new Error('the uploaded file differs in the desktop');
+    }
+    const saved = ((await row.textContent()) ?? '').match(/~\/Uploads\/(\S+)/)?.[1] ?? name;
+    // Each round adds one file to ~/Send to browser; the toolbar's Files button counts them.
+    const listed = page.getByRole('button', { name: `Files (${round + 1})` });
+    await page.locator(CANVAS).click({ position: { x: 300, y: 250 } });
+    await page.evaluate(
+      (line) => window.__viewer.sendText(line),
+      `cp ~/Uploads/${saved} ~/Send\\ to\\ browser/${name}\n`,
+    );
+    await listed.waitFor({ timeout: 120_000 });
+    const down = await page.evaluate(
+      async ({ name, size }) => {
+        const started = performance.now();
+        const blob = await window.__viewer.transfer.download({ name, bytes: size });
+        const ms = performance.now() - started;
+        const digest = await crypto.subtle.digest('SHA-256', await blob.arrayBuffer());
+        const hex = [...new Uint8Array(digest)]
+          .map((b) => b.toString(16).padStart(2, '0'))
+          .join('');
+        return { ms, hex };
+      },
+      { name, size: bytes.length },
+    );
+    if (down.hex !== sha256(bytes)) throw new Error('the downloaded file differs');
+    downKiBs.push(kib(down.ms));
+    log(
+      `file round ${round + 1}: up ${upKiBs.at(-1)!.toFixed(1)} KiB/s, down ${downKiBs.at(-1)!.toFixed(1)} KiB/s`,
+    );
   }
-  const saved = ((await row.textContent()) ?? '').match(/~\/Uploads\/(\S+)/)?.[1] ?? 'bench-io.bin';
-  await page.locator(CANVAS).click({ position: { x: 300, y: 250 } });
-  await page.evaluate(
-    (line) => window.__viewer.sendText(line),
-    `cp ~/Uploads/${saved} ~/Send\\ to\\ browser/bench-io.bin\n`,
-  );
-  await page.getByRole('button', { name: /^Files \(\d+\)$/ }).waitFor({ timeout: 120_000 });
-  const down = await page.evaluate(async (size) => {
-    const started = performance.now();
-    const blob = await window.__viewer.transfer.download({ name: 'bench-io.bin', bytes: size });
-    const ms = performance.now() - started;
-    const digest = await crypto.subtle.digest('SHA-256', await blob.arrayBuffer());
-    const hex = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
-    return { ms, hex };
-  }, bytes.length);
-  if (down.hex !== sha256(bytes)) throw new Error('the downloaded file differs');
 
-  const kib = (ms: number) => round(bytes.length / 1024 / (ms / 1000), 1);
   return {
     clipboardToBrowserMs: dist(toBrowser, `${METHOD.clipboardToBrowser} n=${toBrowser.length}.`, 0),
     clipboardToDesktopMs: dist(toDesktop, `${METHOD.clipboardToDesktop} n=${toDesktop.length}.`, 0),
     clipboardRoundTripMs: dist(roundTrip, `${METHOD.clipboardRoundTrip} n=${roundTrip.length}.`, 0),
-    uploadKiBPerSec: {
-      value: kib(upMs),
-      bytes: bytes.length,
-      ms: upMs,
-      n: 1,
-      method: METHOD.upload,
-    },
+    uploadKiBPerSec: { ...dist(upKiBs, `${METHOD.upload} n=${upKiBs.length}.`), bytes: FILE_BYTES },
     downloadKiBPerSec: {
-      value: kib(down.ms),
-      bytes: bytes.length,
-      ms: Math.round(down.ms),
-      n: 1,
-      method: METHOD.download,
+      ...dist(downKiBs, `${METHOD.download} n=${downKiBs.length}.`),
+      bytes: FILE_BYTES,
     },
     resizeToPaintMs: dist(resize, `${METHOD.resize} n=${resize.length}.`, 0),
     firstFollowMs,
@@ -245,16 +255,18 @@ export async function runDesktopIoBench(
     const viewer = await stack.open(vm.id);
     await waitConnected(viewer, 120_000);
     await desktopPaintedAt(viewer);
-    const figures = await measureDesktopIo(viewer, samples, log);
+    const fileRounds = plan.mode === 'full' ? 5 : plan.mode === 'quick' ? 3 : 1;
+    const figures = await measureDesktopIo(viewer, samples, log, fileRounds);
     results.desktopIo = {
       ...figures,
       loadavg: { start: round(loadStart, 2), end: round(loadavg()[0]!, 2) },
     };
     for (const [key, value] of Object.entries(figures)) {
       if (value === null || typeof value === 'number') log(`${key}: ${value} ms`);
-      else if ('p50' in value)
-        log(`${key}: p50 ${value.p50} ms, p95 ${value.p95} ms, n=${value.n}`);
-      else log(`${key}: ${value.value} KiB/s (${value.bytes} bytes in ${value.ms} ms)`);
+      else {
+        const unit = key.endsWith('KiBPerSec') ? 'KiB/s' : 'ms';
+        log(`${key}: p50 ${value.p50} ${unit}, p95 ${value.p95} ${unit}, n=${value.n}`);
+      }
     }
     await viewer.close();
   } finally {

@@ -277,4 +277,42 @@ describe('clipboard and files through the guest agent', () => {
     });
     assert.equal(done.name, 'empty file.txt');
   });
+
+  test('a file goes over the guest network; a connection without its token is refused', async () => {
+    const domain = hv.host.get(desktop.id);
+    const { uploadId, channel } = await hv.client.call('files:upload-begin', {
+      id: desktop.id,
+      bytes: 1000,
+    });
+    assert.equal(channel, 'network', 'the desktop takes streamed uploads');
+    await hv.client.call('files:upload-abort', { id: desktop.id, uploadId });
+
+    // An upload whose listener gets a stranger's connection (a wrong token) ends with an error,
+    // and no file appears.
+    const id = 900_000 + Math.floor(Math.random() * 1000);
+    await domain.agentRequest('upload-begin', [String(id), '5']);
+    const port = Number(await domain.agentRequest('upload-stream', [String(id), '0'.repeat(32)]));
+    const stream = await hv.host.openGuestStream(desktop.id, port);
+    const closed = new Promise((resolve) => stream.once('close', resolve));
+    stream.on('error', () => undefined);
+    stream.end(`${'f'.repeat(32)}hello`);
+    stream.resume();
+    await closed;
+    await assert.rejects(
+      domain.agentRequest('upload-end', [
+        String(id),
+        Buffer.from('stranger.txt').toString('base64'),
+      ]),
+      /did not carry the upload/,
+    );
+    // Tokens and ids are checked before anything listens.
+    await assert.rejects(domain.agentRequest('upload-stream', [String(id), 'xyz']), /usage/);
+    await assert.rejects(
+      domain.agentRequest('outbox-stream', [
+        Buffer.from('../x').toString('base64'),
+        '0'.repeat(32),
+      ]),
+      /bad file name/,
+    );
+  });
 });

@@ -89,6 +89,8 @@ export const outboxReadSchema = z.object({
 
 export interface UploadBegun {
   uploadId: number;
+  /** How the file's bytes travel: a TCP stream over the guest's network, or the agent's line. */
+  channel: 'network' | 'agent';
 }
 export interface UploadProgress {
   /** Bytes of the upload now in the guest. */

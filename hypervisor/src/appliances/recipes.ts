@@ -70,6 +70,7 @@ const CMDLINE_BASE = `console=ttyS0,115200 root=/dev/sda rw quiet loglevel=3 tsc
 const COMMON_FILES: GuestFile[] = [
   { src: 'common/raydesk-init', dest: '/sbin/raydesk-init', mode: 0o755 },
   { src: 'common/raydesk-agent', dest: '/sbin/raydesk-agent', mode: 0o755 },
+  { src: 'common/raydesk-transfer-stream', dest: '/sbin/raydesk-transfer-stream', mode: 0o755 },
   { src: 'common/raydesk-ready', dest: '/sbin/raydesk-ready', mode: 0o755 },
   { src: 'common/raydesk-net', dest: '/sbin/raydesk-net', mode: 0o755 },
   { src: 'common/raydesk-dhcp-event', dest: '/sbin/raydesk-dhcp-event', mode: 0o755 },

@@ -114,7 +114,7 @@ export class ControlServer {
   private onConnection(socket: ControlSocket): void {
     const log = this.log.child({ client: socket.id });
     log.debug('control client connected');
-    const watches = new Watches(socket);
+    const watches = new Watches(socket, (domain) => this.host.transferOf(domain));
     serveContract(socket, this.handlers, watches, log);
     socket.on('disconnect', (reason) => {
       watches.clear();
@@ -131,7 +131,10 @@ class Watches {
   private readonly watched = new Map<string, () => void>();
   private readonly listened = new Map<string, () => void>();
 
-  constructor(private readonly socket: ControlSocket) {}
+  constructor(
+    private readonly socket: ControlSocket,
+    private readonly transferOf: (domain: Domain) => GuestTransfer,
+  ) {}
 
   /** The connection's id (a relocation arriving on it ends when it closes). */
   get connectionId(): string {
@@ -147,7 +150,7 @@ class Watches {
     if (!this.watched.has(domain.id)) {
       const onFrame = (frame: DisplayFrame) => this.socket.emit('display:frame', frame);
       const onResize = (resize: DisplayResize) => this.socket.emit('display:resize', resize);
-      const transfer = GuestTransfer.of(domain);
+      const transfer = this.transferOf(domain);
       const onClipboard = (text: string) =>
         this.socket.emit('clipboard:changed', { domainId: domain.id, text });
       const onOutbox = (files: OutboxFile[]) =>
@@ -209,7 +212,7 @@ function controlHandlers(host: Host): ControlHandlers {
     if (domain.state !== 'running') {
       throw new HostError('illegal_transition', `domain ${id} is ${domain.state}, not running`);
     }
-    return GuestTransfer.of(domain);
+    return host.transferOf(domain);
   };
   return {
     calls: {
@@ -307,9 +310,7 @@ function controlHandlers(host: Host): ControlHandlers {
       'relocation:abort': ({ token }) => host.incoming.abort(token),
       'clipboard:set': ({ id, text, selection }) => transfer(id).setClipboard(text, selection),
       'clipboard:get': ({ id, selection }) => transfer(id).getClipboard(selection),
-      'files:upload-begin': async ({ id, bytes }) => ({
-        uploadId: await transfer(id).beginUpload(bytes),
-      }),
+      'files:upload-begin': ({ id, bytes }) => transfer(id).beginUpload(bytes),
       'files:upload-chunk': async ({ id, uploadId, data }) => ({
         received: await transfer(id).uploadChunk(uploadId, data),
       }),

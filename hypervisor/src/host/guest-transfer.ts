@@ -1,13 +1,22 @@
 // A domain's clipboard and file transfer through its guest agent (the clip-*, upload-* and
 // outbox-* commands of guest/common/raydesk-agent). Names travel base64-encoded, so a name
 // with spaces or any Unicode character is one agent argument; both ends check it.
-import { EventEmitter } from 'node:events';
+// A file's bytes go over the guest's network when they can: the agent opens a one-connection
+// listener (upload-stream, outbox-stream) and the host connects to it through the switch's
+// forward channel, sending the transfer's token first. Measured on a desktop VM that is about
+// 40 times faster in and 2 times faster out than base64 over the serial line, which stays as
+// the fallback (a guest without a network, an older image).
+import { randomBytes } from 'node:crypto';
+import { EventEmitter, once } from 'node:events';
+import type { Duplex } from 'node:stream';
 import {
   CLIPBOARD_MAX_BYTES,
+  DOWNLOAD_MAX_BYTES,
   TRANSFER_CHUNK_BYTES,
   transferFileNameSchema,
   type ClipboardSelection,
   type OutboxFile,
+  type UploadBegun,
   type UploadDone,
 } from '../api/transfer.ts';
 import type { Domain } from './domain.ts';
@@ -18,6 +27,13 @@ import { HostError } from './errors.ts';
 const CLIPBOARD_TIMEOUT_MS = 55_000;
 const CHUNK_TIMEOUT_MS = 55_000;
 const AGENT_BLOCK_BYTES = 4096;
+/** How long a streamed upload may take to reach the guest's disk after its last chunk. */
+const STREAM_FINISH_MS = 55_000;
+/** A download read into memory is dropped when no viewer read it for this long. */
+const DOWNLOAD_IDLE_MS = 60_000;
+
+/** Opens a TCP stream from the host to a port of this domain's guest. */
+export type GuestStreamOpener = (guestPort: number) => Promise<Duplex>;
 
 type Events = { clipboard: [text: string]; outbox: [files: OutboxFile[]] };
 
@@ -51,10 +67,10 @@ export class GuestTransfer extends EventEmitter<Events> {
   private static readonly byDomain = new WeakMap<Domain, GuestTransfer>();
 
   /** The one GuestTransfer of a domain (it listens to the domain's agent events once). */
-  static of(domain: Domain): GuestTransfer {
+  static of(domain: Domain, openStream: GuestStreamOpener): GuestTransfer {
     let transfer = GuestTransfer.byDomain.get(domain);
     if (!transfer) {
-      transfer = new GuestTransfer(domain);
+      transfer = new GuestTransfer(domain, openStream);
       GuestTransfer.byDomain.set(domain, transfer);
     }
     return transfer;
@@ -63,8 +79,15 @@ export class GuestTransfer extends EventEmitter<Events> {
   /** The text last put into or read from the guest's CLIPBOARD, to announce changes once. */
   private lastClipboard: string | null = null;
   private nextUploadId = 1;
+  /** Uploads whose bytes go over a stream (the others go chunk by chunk over the agent). */
+  private readonly uploadStreams = new Map<number, UploadStream>();
+  /** Downloads being read over a stream, by file name. */
+  private readonly downloads = new Map<string, StreamedDownload>();
 
-  private constructor(private readonly domain: Domain) {
+  private constructor(
+    private readonly domain: Domain,
+    private readonly openStream: GuestStreamOpener,
+  ) {
     super();
     domain.on('agent', (line: string) => {
       if (line === '* clipboard') void this.clipboardChanged();
@@ -95,16 +118,28 @@ export class GuestTransfer extends EventEmitter<Events> {
     return fromBase64(reply).toString('utf8');
   }
 
-  async beginUpload(bytes: number): Promise<number> {
+  async beginUpload(bytes: number): Promise<UploadBegun> {
     const uploadId = this.nextUploadId++;
     await agentCall('upload', () =>
       this.domain.agentRequest('upload-begin', [String(uploadId), String(bytes)], CHUNK_TIMEOUT_MS),
     );
-    return uploadId;
+    if (bytes > 0) {
+      const stream = await this.connect(['upload-stream', String(uploadId)]);
+      if (stream) this.uploadStreams.set(uploadId, { socket: stream.socket, written: 0 });
+    }
+    return { uploadId, channel: this.uploadStreams.has(uploadId) ? 'network' : 'agent' };
   }
 
-  /** Appends a chunk; resolves with the bytes of the upload now in the guest. */
+  /** Appends a chunk; resolves with the bytes of the upload now on their way into the guest. */
   async uploadChunk(uploadId: number, data: Uint8Array): Promise<number> {
+    const stream = this.uploadStreams.get(uploadId);
+    if (stream) {
+      await new Promise<void>((resolve, reject) =>
+        stream.socket.write(data, (error) => (error ? reject(error) : resolve())),
+      ).catch(() => this.streamFailed(uploadId));
+      stream.written += data.byteLength;
+      return stream.written;
+    }
     const reply = await agentCall('upload', () =>
       this.domain.agentRequest('upload-chunk', [String(uploadId)], CHUNK_TIMEOUT_MS, data),
     );
@@ -112,6 +147,19 @@ export class GuestTransfer extends EventEmitter<Events> {
   }
 
   async endUpload(uploadId: number, name: string): Promise<UploadDone> {
+    const socket = this.uploadStreams.get(uploadId)?.socket;
+    if (socket) {
+      this.uploadStreams.delete(uploadId);
+      // The guest closes the connection once the last byte is in the file.
+      if (!socket.closed) {
+        const closed = once(socket, 'close');
+        socket.end();
+        socket.resume();
+        const timer = setTimeout(() => socket.destroy(), STREAM_FINISH_MS);
+        await closed;
+        clearTimeout(timer);
+      }
+    }
     const reply = await agentCall('upload', () =>
       this.domain.agentRequest(
         'upload-end',
@@ -124,9 +172,53 @@ export class GuestTransfer extends EventEmitter<Events> {
   }
 
   async abortUpload(uploadId: number): Promise<void> {
+    this.uploadStreams.get(uploadId)?.socket.destroy();
+    this.uploadStreams.delete(uploadId);
     await agentCall('upload', () =>
       this.domain.agentRequest('upload-abort', [String(uploadId)], CHUNK_TIMEOUT_MS),
     );
+  }
+
+  /** A stream broke mid-upload: the upload is dropped, with the guest's reason (disk full). */
+  private async streamFailed(uploadId: number): Promise<never> {
+    this.uploadStreams.get(uploadId)?.socket.destroy();
+    this.uploadStreams.delete(uploadId);
+    const reason = await agentCall('upload', () =>
+      this.domain.agentRequest('upload-abort', [String(uploadId)], CHUNK_TIMEOUT_MS),
+    ).catch(() => '');
+    throw new HostError(
+      /disk full/.test(reason) ? 'insufficient_disk' : 'bad_request',
+      `upload: ${reason.replace(/^err /, '') || 'the connection to the guest broke'}`,
+    );
+  }
+
+  /**
+   * Asks the agent for a one-connection listener (`request` plus a fresh token) and connects to
+   * it, token first. Null when the guest cannot take a stream (the caller uses the serial line).
+   */
+  private async connect(
+    request: [command: string, ...args: string[]],
+  ): Promise<{ socket: Duplex; reply: string[] } | null> {
+    const token = randomBytes(16).toString('hex');
+    const [command, ...args] = request;
+    let reply: string[];
+    try {
+      reply = (await this.domain.agentRequest(command, [...args, token], CHUNK_TIMEOUT_MS)).split(
+        ' ',
+      );
+    } catch {
+      return null;
+    }
+    const port = Number(reply[0]);
+    if (!Number.isInteger(port) || port < 1 || port > 65535) return null;
+    try {
+      const socket = await this.openStream(port);
+      socket.on('error', () => undefined); // a write or 'close' reports it
+      socket.write(token);
+      return { socket, reply: reply.slice(1) };
+    } catch {
+      return null;
+    }
   }
 
   async listOutbox(): Promise<OutboxFile[]> {
@@ -139,11 +231,35 @@ export class GuestTransfer extends EventEmitter<Events> {
 
   /** Up to TRANSFER_CHUNK_BYTES of an outbox file from `offset` (empty past its end). */
   async readOutbox(name: string, offset: number): Promise<Uint8Array> {
+    transferFileNameSchema.parse(name);
+    let download = this.downloads.get(name);
+    if (offset === 0 && download) {
+      download.drop();
+      download = undefined;
+    }
+    if (offset === 0) {
+      const stream = await this.connect(['outbox-stream', toBase64(name)]);
+      if (stream) {
+        const bytes = Math.min(Number(stream.reply[0]) || 0, DOWNLOAD_MAX_BYTES);
+        download = new StreamedDownload(stream.socket, bytes, () => {
+          if (this.downloads.get(name) === download) this.downloads.delete(name);
+        });
+        this.downloads.set(name, download);
+      }
+    }
+    if (download) {
+      const chunk = await download.read(offset);
+      if (chunk) return chunk;
+    }
+    return this.readOutboxOverAgent(name, offset);
+  }
+
+  private async readOutboxOverAgent(name: string, offset: number): Promise<Uint8Array> {
     const reply = await agentCall('download', () =>
       this.domain.agentRequest(
         'outbox-read',
         [
-          toBase64(transferFileNameSchema.parse(name)),
+          toBase64(name),
           String(offset / AGENT_BLOCK_BYTES),
           String(TRANSFER_CHUNK_BYTES / AGENT_BLOCK_BYTES),
         ],
@@ -170,5 +286,72 @@ export class GuestTransfer extends EventEmitter<Events> {
     } catch {
       // The next change announces the folder again.
     }
+  }
+}
+
+/** A streamed upload: its connection to the guest and the file bytes written to it. */
+interface UploadStream {
+  socket: Duplex;
+  written: number;
+}
+
+/**
+ * An outbox file arriving over a stream, kept in memory while a viewer reads it chunk by chunk.
+ * A read returns null when the stream cannot serve it (it broke, or the file grew): the caller
+ * reads that chunk over the agent instead.
+ */
+class StreamedDownload {
+  private readonly data: Buffer;
+  private received = 0;
+  private ended = false;
+  private readonly waiters = new Set<() => void>();
+  private idle: NodeJS.Timeout;
+
+  constructor(
+    private readonly socket: Duplex,
+    private readonly bytes: number,
+    private readonly forget: () => void,
+  ) {
+    this.data = Buffer.alloc(bytes);
+    socket.on('data', (chunk: Buffer) => {
+      if (this.received + chunk.length > bytes) {
+        this.received = -1;
+        socket.destroy();
+      } else {
+        chunk.copy(this.data, this.received);
+        this.received += chunk.length;
+      }
+      this.wake();
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      this.ended = true;
+      this.wake();
+    });
+    this.idle = setTimeout(() => this.drop(), DOWNLOAD_IDLE_MS);
+  }
+
+  async read(offset: number): Promise<Uint8Array | null> {
+    clearTimeout(this.idle);
+    this.idle = setTimeout(() => this.drop(), DOWNLOAD_IDLE_MS);
+    const end = Math.min(offset + TRANSFER_CHUNK_BYTES, this.bytes);
+    while (!this.ended && this.received >= 0 && this.received < end) {
+      await new Promise<void>((resolve) => this.waiters.add(resolve));
+    }
+    if (this.received < end) return null;
+    // A short chunk is the viewer's last read.
+    if (offset + TRANSFER_CHUNK_BYTES > this.bytes) this.drop();
+    return new Uint8Array(this.data.subarray(Math.min(offset, end), end));
+  }
+
+  drop(): void {
+    clearTimeout(this.idle);
+    this.socket.destroy();
+    this.forget();
+  }
+
+  private wake(): void {
+    for (const wake of this.waiters) wake();
+    this.waiters.clear();
   }
 }

@@ -38,7 +38,9 @@ import {
 import type { ApplianceImage } from '../appliances/index.ts';
 import type { HypervisorConfig } from '../config.ts';
 import { ForwardError } from '../network/port-forwards.ts';
+import type { Duplex } from 'node:stream';
 import { NetworkSwitch } from '../network/switch.ts';
+import { GuestTransfer } from './guest-transfer.ts';
 import { readStateFile, writeStateFile, type StateHeader } from '../snapshots/codec.ts';
 import { GoldenSnapshots, type GoldenManifest } from '../snapshots/golden.ts';
 import { GoldenStore } from '../snapshots/golden-store.ts';
@@ -519,6 +521,17 @@ export class Host extends EventEmitter<HostEvents> {
       throw new HostError('illegal_transition', `domain ${id} is ${domain.state}, not running`);
     }
     return forwardErrors(() => this.network.openForward(id, guestPort, listen));
+  }
+
+  /** The domain's clipboard and file transfer (file bytes over its network when it can). */
+  transferOf(domain: Domain): GuestTransfer {
+    return GuestTransfer.of(domain, (guestPort) => this.openGuestStream(domain.id, guestPort));
+  }
+
+  /** A TCP stream from the host to `guestPort` of a running domain's guest. */
+  async openGuestStream(id: string, guestPort: number): Promise<Duplex> {
+    this.get(id);
+    return forwardErrors(() => this.network.openGuestStream(id, guestPort));
   }
 
   /** Closes the domain's forward listening on `listen.port` (and `listen.host`, when given). */

@@ -223,4 +223,37 @@ describe('port forwards on the virtual switch', () => {
     await worker.closed;
     assert.ok(lines.some((l) => l.msg === 'port-forward channel sent a malformed frame'));
   });
+
+  test('a host-internal stream reaches the guest port both ways, and a refusal rejects', async () => {
+    const config = network.attach('vm-internal', () => 'personal');
+    const worker = new TestWorker(config.forwardUrl);
+    await worker.opened;
+    const connecting = network.openGuestStream('vm-internal', 23456);
+    const open = await worker.next('open');
+    assert.equal(open.port, 23456);
+    worker.send({ type: 'opened', stream: open.stream });
+    const stream = await connecting;
+    stream.write(Buffer.from('to the guest'));
+    stream.end();
+    const data = await worker.next('data');
+    assert.equal(Buffer.from(data.data).toString(), 'to the guest');
+    await worker.next('end');
+    const received: Buffer[] = [];
+    stream.on('data', (chunk: Buffer) => received.push(chunk));
+    const ended = new Promise((resolve) => stream.once('end', resolve));
+    worker.send({ type: 'data', stream: open.stream, data: Buffer.from('from the guest') });
+    worker.send({ type: 'close', stream: open.stream, reason: 'closed' });
+    await ended;
+    assert.equal(Buffer.concat(received).toString(), 'from the guest');
+
+    const refusedOne = network.openGuestStream('vm-internal', 9);
+    const second = await worker.next('open');
+    worker.send({ type: 'close', stream: second.stream, reason: 'refused' });
+    await assert.rejects(refusedOne, (error: unknown) => error instanceof ForwardError);
+    await assert.rejects(
+      network.openGuestStream('vm-unknown', 80),
+      (error: unknown) => error instanceof ForwardError && error.code === 'illegal_transition',
+    );
+    network.detach('vm-internal');
+  });
 });

@@ -3,7 +3,8 @@
 // (forward-protocol.ts). Each accepted connection becomes a stream on that channel; the worker
 // connects to the guest port. Forwards end with the VM's network: when it stops, is suspended,
 // crashes or boots again. Opening, closing and every connection are logged (the audit trail).
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer, type AddressInfo, type Server } from 'node:net';
+import { Duplex } from 'node:stream';
 import type pino from 'pino';
 import type { WebSocket } from 'ws';
 import type { ListenAddress, PortForwardInfo } from '../api/protocol.ts';
@@ -35,21 +36,27 @@ export class ForwardError extends Error {
   }
 }
 
+/** The host side of one stream: a client's TCP socket, or one end of a host-internal pair. */
+type HostSide = Duplex & { remoteAddress?: string; remotePort?: number };
+
 interface PortForward {
   domainId: string;
   guestPort: number;
   listen: ListenAddress;
   server: Server;
   openedAt: string;
-  sockets: Set<Socket>;
+  sockets: Set<HostSide>;
   total: number;
   bytesToGuest: number;
   bytesFromGuest: number;
 }
 
+/** What a stream needs of its forward (a host-internal stream has no listener). */
+type StreamOrigin = Omit<PortForward, 'server' | 'openedAt'>;
+
 interface HostStream {
-  socket: Socket;
-  forward: PortForward;
+  socket: HostSide;
+  forward: StreamOrigin;
   opened: boolean;
   /** We asked the worker to stop sending (the client reads slowly). */
   guestPaused: boolean;
@@ -171,6 +178,43 @@ export class PortForwards {
     return info(forward);
   }
 
+  /**
+   * A stream to `guestPort` of the domain's guest for the host itself (file transfer), without
+   * a listening socket: resolves once the guest accepted; rejects when it refused or has no
+   * running network.
+   */
+  async connect(domainId: string, guestPort: number, attached: () => boolean): Promise<Duplex> {
+    if (attached() && !this.channels.has(domainId)) await this.channelOf(domainId);
+    if (!attached() || !this.channels.has(domainId))
+      throw new ForwardError(
+        'illegal_transition',
+        `domain ${domainId} has no running network to connect to`,
+      );
+    const [ours, theirs] = duplexPair();
+    const origin: StreamOrigin = {
+      domainId,
+      guestPort,
+      listen: { host: 'host', port: 0 },
+      sockets: new Set(),
+      total: 0,
+      bytesToGuest: 0,
+      bytesFromGuest: 0,
+    };
+    return new Promise<Duplex>((resolve, reject) => {
+      const opened = () => {
+        theirs.off('close', refused);
+        resolve(ours);
+      };
+      const refused = () => {
+        ours.destroy();
+        reject(new ForwardError('bad_request', `guest port ${guestPort} refused the connection`));
+      };
+      theirs.once('opened', opened);
+      theirs.once('close', refused);
+      this.accept(origin, theirs);
+    });
+  }
+
   list(domainId: string): PortForwardInfo[] {
     return (this.forwards.get(domainId) ?? []).map(info);
   }
@@ -234,8 +278,8 @@ export class PortForwards {
     channel.ws.terminate();
   }
 
-  private accept(forward: PortForward, socket: Socket): void {
-    const remote = `${socket.remoteAddress}:${socket.remotePort}`;
+  private accept(forward: StreamOrigin, socket: HostSide): void {
+    const remote = socket.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : 'host';
     const channel = this.channels.get(forward.domainId);
     if (!channel || forward.sockets.size >= MAX_CONNECTIONS_PER_FORWARD) {
       this.log.warn(
@@ -303,6 +347,7 @@ export class PortForwards {
         stream.opened = true;
         if (stream.timer) clearTimeout(stream.timer);
         socket.resume();
+        socket.emit('opened');
         break;
       case 'data':
         forward.bytesFromGuest += frame.data.length;
@@ -345,6 +390,46 @@ export class PortForwards {
 
   private toWorker(channel: Channel, frame: ForwardFrame): void {
     if (channel.ws.readyState === channel.ws.OPEN) channel.ws.send(encodeForwardFrame(frame));
+  }
+}
+
+/**
+ * Two connected in-memory duplex streams (what one end writes, the other reads), with
+ * backpressure: a write completes once the other end's reader took it.
+ */
+export function duplexPair(): [Duplex, Duplex] {
+  const ends: PairEnd[] = [new PairEnd(), new PairEnd()];
+  ends[0]!.peer = ends[1]!;
+  ends[1]!.peer = ends[0]!;
+  return [ends[0]!, ends[1]!];
+}
+
+class PairEnd extends Duplex {
+  peer!: PairEnd;
+  private waiting: (() => void) | null = null;
+
+  override _read(): void {
+    const resume = this.peer.waiting;
+    this.peer.waiting = null;
+    resume?.();
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error) => void): void {
+    if (this.peer.push(chunk)) done();
+    else this.waiting = done;
+  }
+
+  override _final(done: () => void): void {
+    this.peer.push(null);
+    done();
+  }
+
+  override _destroy(error: Error | null, done: (error: Error | null) => void): void {
+    const resume = this.waiting;
+    this.waiting = null;
+    resume?.();
+    if (!this.peer.destroyed) this.peer.destroy();
+    done(error);
   }
 }
 

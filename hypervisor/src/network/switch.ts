@@ -259,6 +259,13 @@ export class NetworkSwitch {
     );
   }
 
+  /** A stream from the host itself to `guestPort` of the domain's guest (file transfer). */
+  openGuestStream(domainId: string, guestPort: number): Promise<Duplex> {
+    return this.forwards.connect(domainId, guestPort, () =>
+      Boolean(this.domains.get(domainId)?.token),
+    );
+  }
+
   closeForward(domainId: string, listen: { host?: string; port: number }): PortForwardInfo {
     return this.forwards.close(domainId, listen);
   }

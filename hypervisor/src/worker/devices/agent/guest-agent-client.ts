@@ -64,10 +64,12 @@ const TOKEN = /^\S+$/;
 const BULK_COMMANDS = new Set([
   'upload-begin',
   'upload-chunk',
+  'upload-stream',
   'upload-end',
   'upload-abort',
   'outbox-list',
   'outbox-read',
+  'outbox-stream',
 ]);
 
 interface QueuedBulk {
