@@ -87,6 +87,16 @@ describe(
       assert.equal(await typeAndReadBack(line), `${line}\n`);
     });
 
+    test('a line typed while the guest is starved of CPU arrives intact', async () => {
+      // As on a loaded host: the guest gets little CPU while the keys come in at typing speed.
+      await hv.client.sched(desktop.id, { cap: 1 });
+      const line = 'Starved Guest: ABC > def | GHI & jkl 0123456789 MNO pqr STU vwx';
+      const typed = typeAndReadBack(line);
+      await sleep(3000);
+      await hv.client.sched(desktop.id, { cap: 0 });
+      assert.equal(await typed, `${line}\n`);
+    });
+
     test('an unknown layout is refused before it reaches the guest', async () => {
       await assert.rejects(
         hv.client.setKeyboardLayout(desktop.id, 'xx' as KeyboardLayout),

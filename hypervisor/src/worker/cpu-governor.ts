@@ -89,6 +89,9 @@ export class CpuGovernor {
   private deferred: { tick: number; since: number } | null = null;
   /** When the halted guest went to sleep on its timer. */
   private haltedSince: number | null = null;
+  /** Slices run so far, and the last one that ended with the guest halted (key pacing). */
+  private slices = 0;
+  private idleSlice = -1;
   /** Main-loop wall time is scaled by this to get CPU: thread CPU / main-loop wall time. */
   private preemptionFactor = 1;
   private readonly threadClock = new ThreadCpuClock();
@@ -113,11 +116,18 @@ export class CpuGovernor {
       try {
         return mainLoop();
       } finally {
+        this.slices++;
+        if (loop.cpu.in_hlt[0] !== 0) this.idleSlice = this.slices;
         this.charge(performance.now() - started);
         afterSlice?.();
       }
     };
     loop.yield = (delayMs, tick) => this.schedule(delayMs, tick);
+  }
+
+  /** Slices run so far and the last one that ended with the guest idle (halted). */
+  sliceProgress(): { slices: number; idleSlice: number } {
+    return { slices: this.slices, idleSlice: this.idleSlice };
   }
 
   setBudget(budget: CpuBudget): void {

@@ -14,7 +14,7 @@ import {
   installImageDataShim,
   type CapturedFrame,
 } from './devices/display/index.ts';
-import { InputDevice, type KeyEvent } from './devices/input/index.ts';
+import { InputDevice, KeyPacer, type GuestProgress, type KeyEvent } from './devices/input/index.ts';
 import { guestNetworkOptions, startGuestForwards } from '../network/guest-nic.ts';
 import {
   CpuGovernor,
@@ -50,7 +50,8 @@ const AGENT_PORT = 1;
 // The longest agent reply: a base64 clipboard text or file chunk (guest-transfer.ts limits).
 const AGENT_MAX_LINE_BYTES = 2 * 1024 * 1024;
 // The guest drops scancodes that arrive in a burst (a pasted line, a fast script), so key
-// events are fed to the PS/2 controller no faster than a very fast typist.
+// events are fed to the PS/2 controller no faster than a very fast typist, and each press only
+// once the guest has taken in the events before it (KeyPacer: a starved guest gets them as it runs).
 const KEY_EVENT_GAP_MS = 8;
 // Pages hashed per slice of a relocation scan (16 MiB, a few ms) before the guest runs again.
 const RELOCATION_SCAN_SLICE_PAGES = 4096;
@@ -112,6 +113,7 @@ class DomainRuntime {
   /** Key events and typed characters, fed to the guest in order (see feedKeys). */
   private readonly keyQueue: (KeyEvent | { char: string })[] = [];
   private keyTimer: NodeJS.Timeout | null = null;
+  private readonly keyPacer = new KeyPacer();
   private lastElu = performance.eventLoopUtilization();
   private readonly governor = new CpuGovernor();
   private heapReserve: WasmHeapReserve | null = null;
@@ -308,6 +310,7 @@ class DomainRuntime {
         return;
       case 'release-keys':
         this.keyQueue.length = 0;
+        this.keyPacer.reset();
         this.input.releaseAll();
         return;
       case 'serial-input':
@@ -497,7 +500,7 @@ class DomainRuntime {
     }
   }
 
-  /** Sends the next queued key event now and schedules the one after it. */
+  /** Sends the next queued key event when the guest has taken in the last, and schedules on. */
   private feedKeys(): void {
     let next = this.keyQueue.shift();
     // A character becomes its key events when its turn comes, so the modifiers it adds or lets
@@ -510,8 +513,23 @@ class DomainRuntime {
       this.keyTimer = null;
       return;
     }
+    // A press waits until the guest has taken in what went before; a release never waits, so
+    // a key is not held down in the guest longer than typed (X would repeat it).
+    if (next.down && !this.keyPacer.ready(this.guestProgress())) {
+      this.keyQueue.unshift(next);
+      this.keyTimer = setTimeout(() => this.feedKeys(), KEY_EVENT_GAP_MS);
+      return;
+    }
     this.input.key(next.code, next.down);
+    this.keyPacer.sent(this.guestProgress());
     this.keyTimer = setTimeout(() => this.feedKeys(), KEY_EVENT_GAP_MS);
+  }
+
+  private guestProgress(): GuestProgress {
+    return {
+      ...this.governor.sliceProgress(),
+      instructions: this.emulator.get_instruction_counter(),
+    };
   }
 
   /** Input wakes the guest: it may be throttled (boost) and its scheduler should hear soon. */

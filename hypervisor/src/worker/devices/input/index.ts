@@ -8,3 +8,4 @@ export {
 } from './input-device.ts';
 export { strokesFor, typableChars, type Stroke } from './layouts.ts';
 export { scancodesFor, isModifier, KNOWN_CODES } from './keymap.ts';
+export { KeyPacer, KEY_EVENT_INSTRUCTIONS, type GuestProgress } from './key-pacer.ts';
