@@ -74,6 +74,52 @@ export interface OpenDesktopResult {
   phases: AttachPhases;
   /** A paused standby desktop VM was ready in the hypervisor at the click. */
   standbyReady: boolean;
+  /** The open call's steps, as its Server-Timing header gave them (`name;dur=ms, …`). */
+  openSteps: string;
+  /** What the portal process logged between the click and the paint. */
+  portal: PortalWindow;
+}
+
+/** The portal's own log between two epoch ms (web/server.mjs, PORTAL_STALL_LOG_MS, debug). */
+export interface PortalWindow {
+  /** Its event loop's stalls of 50 ms or more: how many, the longest, their sum, and the
+   * portal's CPU time during them (near totalMs: busy itself; far below: waiting for a core). */
+  stalls: { n: number; maxMs: number; totalMs: number; cpuMs: number };
+  /** Each proxied viewer WebSocket: ms after the start it reached the portal, ms to the
+   * gateway's answer. */
+  upgrades: { atMs: number; tookMs: number }[];
+}
+
+export function portalWindow(log: string, from: number, to: number): PortalWindow {
+  const out: PortalWindow = { stalls: { n: 0, maxMs: 0, totalMs: 0, cpuMs: 0 }, upgrades: [] };
+  for (const line of log.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    let entry: {
+      time?: number;
+      msg?: string;
+      stalledMs?: number;
+      cpuMs?: number;
+      tookMs?: number;
+    };
+    try {
+      entry = JSON.parse(line) as typeof entry;
+    } catch {
+      continue;
+    }
+    if (entry.time === undefined || entry.time < from || entry.time > to) continue;
+    if (entry.msg === 'portal event loop stalled' && entry.stalledMs !== undefined) {
+      out.stalls.n++;
+      out.stalls.maxMs = Math.max(out.stalls.maxMs, entry.stalledMs);
+      out.stalls.totalMs += entry.stalledMs;
+      out.stalls.cpuMs += entry.cpuMs ?? 0;
+    } else if (entry.msg === 'viewer WebSocket proxied' && entry.tookMs !== undefined) {
+      out.upgrades.push({
+        atMs: Math.round(entry.time - entry.tookMs - from),
+        tookMs: entry.tookMs,
+      });
+    }
+  }
+  return out;
 }
 
 export interface PortalUser {
@@ -128,7 +174,8 @@ export async function startPortalStack(options: {
       attachSecret: stack.attachSecret,
       admin: BENCH_ADMIN,
       // The bench signs in many users from one address.
-      env: { LOGIN_MAX_FAILURES_ADDRESS: '1000' },
+      // Stalls of its event loop and each proxied upgrade go to its log (portalWindow).
+      env: { LOGIN_MAX_FAILURES_ADDRESS: '1000', PORTAL_STALL_LOG_MS: '50', LOG_LEVEL: 'debug' },
       startTimeoutMs: 120_000,
     });
     if (!server.health.hypervisor.ok || !server.health.gateway.ok) {
@@ -339,6 +386,8 @@ async function createPortalUser(
             : {}),
         }),
         standbyReady: ready,
+        openSteps: response.headers()['server-timing'] ?? '',
+        portal: portalWindow(server.log(), clickedAt, paintedAt),
       };
     },
     async leaveViewer() {
@@ -391,7 +440,7 @@ export async function portalTimeToDesktop(
     phases.push(opened.phases);
     if (opened.standbyReady) standbyClaims++;
     log(
-      `timeToDesktop #${i + 1} (portal, ${opened.standbyReady ? 'standby VM ready' : 'no standby VM ready'}, load ${loadavg()[0]!.toFixed(1)}): ${opened.ms.toFixed(0)} ms (${opened.serverMs} ms in the open route, hypervisor+gateway event loop stalled up to ${Math.round(stalls.max / 1e6)} ms); ${formatPhases(opened.phases)}`,
+      `timeToDesktop #${i + 1} (portal, ${opened.standbyReady ? 'standby VM ready' : 'no standby VM ready'}, load ${loadavg()[0]!.toFixed(1)}): ${opened.ms.toFixed(0)} ms (${opened.serverMs} ms in the open route, hypervisor+gateway event loop stalled up to ${Math.round(stalls.max / 1e6)} ms); ${formatPhases(opened.phases)}; open steps: ${opened.openSteps}; portal loop stalls: ${JSON.stringify(opened.portal.stalls)}, proxied upgrades: ${JSON.stringify(opened.portal.upgrades)}`,
     );
     if (previous) {
       await previous.user.close();

@@ -17,6 +17,7 @@ import { loadRootEnv } from '@raydesk/common/node';
 import next from 'next';
 import pino from 'pino';
 import { describePortal, portalAddresses } from './portal-server/addresses.mjs';
+import { watchEventLoopStalls } from './portal-server/event-loop-stalls.mjs';
 import { createGatewayResolver } from './portal-server/fleet-gateways.mjs';
 import { createGatewayProxy } from './portal-server/gateway-proxy.mjs';
 import { createOnePortServer } from './portal-server/one-port.mjs';
@@ -52,6 +53,7 @@ try {
 // No `hostname`: Next's request URLs carry a placeholder origin either way. Nothing the browser
 // sees is built from it: redirects are relative (web/src/proxy.ts, web/src/server/http.ts).
 const app = next({ dev: false, dir, port });
+watchEventLoopStalls({ thresholdMs: Number(process.env.PORTAL_STALL_LOG_MS || 0), log });
 const handle = app.getRequestHandler();
 await app.prepare();
 

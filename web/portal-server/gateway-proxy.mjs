@@ -7,6 +7,7 @@
 // socket leaks when a WebSocket upstream goes away (http-proxy has had no release since 2020).
 //
 // Expects the caller (web/server.mjs) to have dropped x-forwarded-* headers it does not trust.
+import { performance } from 'node:perf_hooks';
 import { URL } from 'node:url';
 import { createProxyServer } from 'http-proxy-3';
 import { GATEWAY_ID_PATTERN, GATEWAY_SOCKET_PATH } from './gateway-path.mjs';
@@ -99,14 +100,19 @@ export function createGatewayProxy({
   const open = new Set();
   /** Client sockets whose upgrade went through: errors there are no longer HTTP answers. */
   const upgraded = new WeakSet();
+  /** When each upgrade request reached the portal (performance.now()), for the debug log. */
+  const arrivedAt = new WeakMap();
 
   // Without an 'error' listener an emitter error would crash the portal.
   proxy.on('error', (error) => log.warn({ err: error }, 'gateway proxy error'));
-  proxy.on('proxyReqWs', (proxyReq, _req, socket) => {
+  proxy.on('proxyReqWs', (proxyReq, req, socket) => {
     proxyReq.setTimeout(upgradeTimeoutMs, () =>
       proxyReq.destroy(new Error(`the gateway did not answer within ${upgradeTimeoutMs} ms`)),
     );
     proxyReq.once('upgrade', () => {
+      const since = arrivedAt.get(req);
+      if (since !== undefined)
+        log.debug({ tookMs: Math.round(performance.now() - since) }, 'viewer WebSocket proxied');
       upgraded.add(socket);
       open.add(socket);
       socket.once('close', () => open.delete(socket));
@@ -192,6 +198,7 @@ export function createGatewayProxy({
      * @param {Buffer} head
      */
     handleUpgrade(req, socket, head) {
+      arrivedAt.set(req, performance.now());
       socket.on('error', (error) => log.debug({ err: error }, 'viewer socket error'));
       void routeOf(req.url).then((route) => {
         if (!route) {

@@ -77,6 +77,29 @@ export async function effectivePolicy(db: Db, userId: string): Promise<Effective
   };
 }
 
+/** The appliances a user may start (null: any); administrators are not restricted. */
+export async function startableAppliances(
+  db: Db,
+  user: { id: string; role: string },
+): Promise<string[] | null> {
+  if (user.role === 'admin') return null;
+  return (await effectivePolicy(db, user.id)).appliances;
+}
+
+/** Refuses an appliance outside `allowed` (startableAppliances: every group must allow it). */
+export function assertAllowedAppliance(
+  allowed: string[] | null,
+  appliance: { name: string; title: string },
+): void {
+  if (allowed === null || allowed.includes(appliance.name)) return;
+  throw new HttpError(
+    403,
+    'appliance_not_allowed',
+    `Your group policy does not allow starting ${appliance.title}. Ask an administrator if you need it.`,
+    { appliance: appliance.name },
+  );
+}
+
 /**
  * Refuses to start an appliance none of the user's groups allows (with the most restrictive
  * combination: every group must allow it). Administrators are not restricted.
@@ -86,13 +109,5 @@ export async function assertMayStart(
   user: { id: string; role: string },
   appliance: { name: string; title: string },
 ): Promise<void> {
-  if (user.role === 'admin') return;
-  const { appliances } = await effectivePolicy(db, user.id);
-  if (appliances === null || appliances.includes(appliance.name)) return;
-  throw new HttpError(
-    403,
-    'appliance_not_allowed',
-    `Your group policy does not allow starting ${appliance.title}. Ask an administrator if you need it.`,
-    { appliance: appliance.name },
-  );
+  assertAllowedAppliance(await startableAppliances(db, user), appliance);
 }

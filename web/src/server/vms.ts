@@ -9,7 +9,8 @@ import { HttpError, notFound } from './http.ts';
 import { hypervisor, isHypervisorError } from './hypervisor.ts';
 import { connectedHost, fleetMode, hostClient, isLive, placeNewVm } from './fleet.ts';
 import { log } from './log.ts';
-import { assertMayStart } from './policy.ts';
+import { assertAllowedAppliance, startableAppliances } from './policy.ts';
+import { StepTimes } from './step-times.ts';
 import type { Viewer } from './auth/request.ts';
 import { VM_STATES, type VmState } from '../lib/validation.ts';
 
@@ -19,6 +20,7 @@ export const ACTIVE_STATES: VmState[] = VM_STATES.filter(
 );
 
 export type VmRow = NonNullable<Awaited<ReturnType<Db['vm']['findFirst']>>>;
+type Appliance = NonNullable<Awaited<ReturnType<Db['appliance']['findUnique']>>>;
 
 export function stateFields(info: DomainInfo, now = new Date()) {
   return {
@@ -48,11 +50,19 @@ export async function ownVm(db: Db, viewer: { id: string }, id: string): Promise
   return vm;
 }
 
-async function checkQuota(db: Db, viewer: Viewer, memoryMiB: number): Promise<void> {
-  const active = await db.vm.findMany({
-    where: { ownerId: viewer.id, state: { in: ACTIVE_STATES } },
-    select: { memoryMiB: true },
+/** The user's VMs that count against the quotas. */
+function activeVms(db: Db, userId: string): Promise<{ id: string; memoryMiB: number }[]> {
+  return db.vm.findMany({
+    where: { ownerId: userId, state: { in: ACTIVE_STATES } },
+    select: { id: true, memoryMiB: true },
   });
+}
+
+function assertWithinQuota(
+  viewer: Viewer,
+  active: { memoryMiB: number }[],
+  memoryMiB: number,
+): void {
   if (active.length + 1 > viewer.maxVms) {
     throw new HttpError(
       409,
@@ -70,22 +80,47 @@ async function checkQuota(db: Db, viewer: Viewer, memoryMiB: number): Promise<vo
   }
 }
 
+/** What deciding whether a user may start a VM reads; the reads are independent, so one wait. */
+interface StartChecks {
+  appliance: Appliance | null;
+  /** startableAppliances: null allows any. */
+  allowed: string[] | null;
+  active: { id: string; memoryMiB: number }[];
+}
+
+async function loadStartChecks(
+  db: Db,
+  viewer: Viewer,
+  applianceName: 'desktop' | 'browser',
+): Promise<StartChecks> {
+  const [appliance, allowed, active] = await Promise.all([
+    db.appliance.findUnique({ where: { name: applianceName } }),
+    startableAppliances(db, viewer),
+    activeVms(db, viewer.id),
+  ]);
+  return { appliance, allowed, active };
+}
+
+export type VmWithAppliance = VmRow & { appliance: Appliance };
+
 async function createDomain(
   db: Db,
   viewer: Viewer,
   applianceName: 'desktop' | 'browser',
   kind: 'personal' | 'disposable',
   address: string,
-) {
-  const appliance = await db.appliance.findUnique({ where: { name: applianceName } });
+  checks: StartChecks,
+  times: StepTimes,
+): Promise<VmWithAppliance> {
+  const { appliance } = checks;
   if (!appliance || !appliance.enabled)
     throw new HttpError(
       503,
       'appliance_unavailable',
       `The ${applianceName} appliance is not available.`,
     );
-  await assertMayStart(db, viewer, appliance);
-  await checkQuota(db, viewer, appliance.memoryMiB);
+  assertAllowedAppliance(checks.allowed, appliance);
+  assertWithinQuota(viewer, checks.active, appliance.memoryMiB);
   const hvAppliance =
     applianceName === 'desktop'
       ? config().PORTAL_DESKTOP_APPLIANCE
@@ -98,39 +133,51 @@ async function createDomain(
   const hv = placed.client;
   const now = new Date();
   const lifetimeMin = appliance.maxLifetimeMin ?? config().DISPOSABLE_MAX_LIFETIME_MINUTES;
-  const row = await db.vm.create({
-    data: {
-      ownerId: viewer.id,
-      kind,
-      applianceId: appliance.id,
-      hostId: placed.host.id,
-      state: 'creating',
-      memoryMiB: appliance.memoryMiB,
-      ...(kind === 'disposable'
-        ? { expiresAt: new Date(now.getTime() + lifetimeMin * 60_000), lastSeenAt: now }
-        : {}),
-    },
-  });
+  // The row first: a VM the host creates is never without one, whatever fails later.
+  const row = await times.time('vmRow', () =>
+    db.vm.create({
+      data: {
+        ownerId: viewer.id,
+        kind,
+        applianceId: appliance.id,
+        hostId: placed.host.id,
+        state: 'creating',
+        memoryMiB: appliance.memoryMiB,
+        ...(kind === 'disposable'
+          ? { expiresAt: new Date(now.getTime() + lifetimeMin * 60_000), lastSeenAt: now }
+          : {}),
+      },
+    }),
+  );
   try {
-    const info = await hv.create({
-      appliance: hvAppliance,
-      kind,
-      owner: viewer.id,
-      name: `${kind === 'personal' ? 'desk' : 'web'}-${row.id.slice(-8)}`,
-    });
-    const vm = await db.vm.update({
-      where: { id: row.id },
-      data: { domainId: info.id, startedAt: now, ...stateFields(info) },
-    });
-    await audit(db, {
-      action: 'vm.create',
-      actorId: viewer.id,
-      actorEmail: viewer.email,
-      targetType: 'vm',
-      targetId: vm.id,
-      address,
-      details: { appliance: applianceName, kind, domainId: info.id, host: placed.host.id },
-    });
+    const info = await times.time('hvCreate', () =>
+      hv.create({
+        appliance: hvAppliance,
+        kind,
+        owner: viewer.id,
+        name: `${kind === 'personal' ? 'desk' : 'web'}-${row.id.slice(-8)}`,
+      }),
+    );
+    // Both written before the answer (the audit record cannot be lost with a crash after it),
+    // side by side rather than one after the other.
+    const [vm] = await times.time('vmUpdateAudit', () =>
+      Promise.all([
+        db.vm.update({
+          where: { id: row.id },
+          data: { domainId: info.id, startedAt: now, ...stateFields(info) },
+          include: { appliance: true },
+        }),
+        audit(db, {
+          action: 'vm.create',
+          actorId: viewer.id,
+          actorEmail: viewer.email,
+          targetType: 'vm',
+          targetId: row.id,
+          address,
+          details: { appliance: applianceName, kind, domainId: info.id, host: placed.host.id },
+        }),
+      ]),
+    );
     return vm;
   } catch (error) {
     await db.vm.update({
@@ -161,54 +208,77 @@ async function resumeDomain(hv: HypervisorClient, domainId: string): Promise<Dom
   }
 }
 
-/** "Open desktop": the user's personal VM, created on first use or resumed. */
-export async function openDesktop(db: Db, viewer: Viewer, address: string): Promise<VmRow> {
-  const existing = await db.vm.findFirst({
-    where: { ownerId: viewer.id, kind: 'personal', state: { not: 'destroyed' } },
-    orderBy: { createdAt: 'desc' },
-  });
+/**
+ * "Open desktop": the user's personal VM, created on first use or resumed. The reads both paths
+ * need (the existing desktop, the appliance, the group policy, the quota) go out together.
+ */
+export async function openDesktop(
+  db: Db,
+  viewer: Viewer,
+  address: string,
+  times = new StepTimes(),
+): Promise<VmWithAppliance> {
+  const [existing, checks] = await times.time('lookups', () =>
+    Promise.all([
+      db.vm.findFirst({
+        where: { ownerId: viewer.id, kind: 'personal', state: { not: 'destroyed' } },
+        orderBy: { createdAt: 'desc' },
+        include: { appliance: true },
+      }),
+      loadStartChecks(db, viewer, 'desktop'),
+    ]),
+  );
   if (existing?.domainId) {
     // A group policy may forbid the desktop after it was made: it is then not started either.
-    const appliance = await db.appliance.findUnique({ where: { id: existing.applianceId } });
-    if (appliance) await assertMayStart(db, viewer, appliance);
+    assertAllowedAppliance(checks.allowed, existing.appliance);
     const before = existing.state;
-    const info = await resumeDomain(await hypervisorOf(db, existing), existing.domainId);
+    const hv = await hypervisorOf(db, existing);
+    const info = await times.time('hvResume', () => resumeDomain(hv, existing.domainId!));
     if (info) {
-      const vm = await db.vm.update({
-        where: { id: existing.id },
-        data: {
-          ...stateFields(info),
-          startedAt: before === 'running' ? existing.startedAt : new Date(),
-        },
-      });
-      if (before !== 'running') {
-        await audit(db, {
-          action: 'vm.resume',
-          actorId: viewer.id,
-          actorEmail: viewer.email,
-          targetType: 'vm',
-          targetId: vm.id,
-          address,
-          details: { from: before },
-        });
-      }
+      const [vm] = await times.time('vmUpdateAudit', () =>
+        Promise.all([
+          db.vm.update({
+            where: { id: existing.id },
+            data: {
+              ...stateFields(info),
+              startedAt: before === 'running' ? existing.startedAt : new Date(),
+            },
+            include: { appliance: true },
+          }),
+          before !== 'running'
+            ? audit(db, {
+                action: 'vm.resume',
+                actorId: viewer.id,
+                actorEmail: viewer.email,
+                targetType: 'vm',
+                targetId: existing.id,
+                address,
+                details: { from: before },
+              })
+            : undefined,
+        ]),
+      );
       return vm;
     }
-    await db.vm.update({
-      where: { id: existing.id },
-      data: { state: 'destroyed', destroyedAt: new Date() },
-    });
-  } else if (existing) {
+  }
+  if (existing) {
     await db.vm.update({
       where: { id: existing.id },
       data: { state: 'destroyed', destroyedAt: new Date() },
     });
   }
-  return createDomain(db, viewer, 'desktop', 'personal', address);
+  // The replaced row no longer counts against the quota.
+  const active = checks.active.filter((v) => v.id !== existing?.id);
+  return createDomain(db, viewer, 'desktop', 'personal', address, { ...checks, active }, times);
 }
 
-export async function openDisposable(db: Db, viewer: Viewer, address: string): Promise<VmRow> {
-  return createDomain(db, viewer, 'browser', 'disposable', address);
+export async function openDisposable(
+  db: Db,
+  viewer: Viewer,
+  address: string,
+): Promise<VmWithAppliance> {
+  const checks = await loadStartChecks(db, viewer, 'browser');
+  return createDomain(db, viewer, 'browser', 'disposable', address, checks, new StepTimes());
 }
 
 export async function destroyVm(

@@ -5,21 +5,25 @@ import { prepareFeed } from '@/server/gateway';
 import { json, route } from '@/server/http';
 import { applyKeyboardLayout, keyboardLayoutOf } from '@/server/keyboard';
 import { vmView } from '@/server/present';
+import { StepTimes } from '@/server/step-times';
 import { openDesktop } from '@/server/vms';
 
 /**
  * "Open desktop": creates the personal desktop on first use, or resumes it; the gateway starts
- * watching it meanwhile, so its picture is there when the viewer page attaches.
+ * watching it meanwhile, so its picture is there when the viewer page attaches. The answer
+ * carries a Server-Timing header with each step's duration.
  */
 export const POST = route(async (req: NextRequest) => {
-  const viewer = await requireUser(req);
+  const times = new StepTimes();
+  const viewer = await times.time('session', () => requireUser(req));
   const started = Date.now();
-  const vm = await openDesktop(db(), viewer, clientAddress(req.headers));
+  const [vm, layout] = await Promise.all([
+    openDesktop(db(), viewer, clientAddress(req.headers), times),
+    keyboardLayoutOf(db(), viewer.id),
+  ]);
   prepareFeed(vm);
-  applyKeyboardLayout(db(), vm, await keyboardLayoutOf(db(), viewer.id));
-  const full = await db().vm.findUniqueOrThrow({
-    where: { id: vm.id },
-    include: { appliance: true },
-  });
-  return json({ vm: vmView(full), tookMs: Date.now() - started });
+  applyKeyboardLayout(db(), vm, layout);
+  const response = json({ vm: vmView(vm), tookMs: Date.now() - started });
+  response.headers.set('Server-Timing', times.header());
+  return response;
 });

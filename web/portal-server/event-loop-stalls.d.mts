@@ -1,0 +1,7 @@
+import type { Logger } from 'pino';
+
+export declare function watchEventLoopStalls(options: {
+  thresholdMs: number;
+  log: Logger;
+  now?: () => number;
+}): () => void;
