@@ -11,6 +11,8 @@ import { test } from 'node:test';
 const ROOT = resolve(import.meta.dirname, '..');
 const KEYS = [
   'timeToDesktopMs',
+  // null here: recorded with the reconnect samples, which a smoke run skips.
+  'attachPhasesMs',
   'resumeToDesktopMs',
   'reconnectMs',
   'inputToPaintMs',
@@ -58,6 +60,7 @@ test(
       assert.equal(ttd.n, 1);
       assert.ok(ttd.p50 > 0 && ttd.p95 > 0, `timeToDesktopMs ${JSON.stringify(ttd)}`);
       assert.ok(ttd.method.length > 20);
+      assert.equal(json.attachPhasesMs, null);
       const input = json.inputToPaintMs as { oneVm: { p50: number; p95: number; n: number } };
       assert.ok(
         input.oneVm.n >= 1 && input.oneVm.p50 > 0 && input.oneVm.p95 > 0,
