@@ -11,18 +11,17 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
 import { REPO_ROOT } from '@raydesk/common/node';
 import {
   authenticatorCode,
   freePort,
   hashPassword,
-  PORTAL_HOST_RESOLVER_RULE,
   startPortalServer,
   type PortalServer,
 } from '@raydesk/web/testing';
+import { launchUserBrowser } from './lib/desktop-stack.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = join(REPO_ROOT, 'artifacts', 'screenshots');
 const ADMIN = { email: 'admin@2fa.test', password: 'admin-password-2fa' };
 const DANA = { email: 'dana@2fa.test', password: 'dana-password-2fa', name: 'Dana Finance' };
@@ -46,16 +45,7 @@ before(async () => {
   await portal.db.user.create({
     data: { email: DANA.email, name: DANA.name, passwordHash: await hashPassword(DANA.password) },
   });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      PORTAL_HOST_RESOLVER_RULE,
-    ],
-  });
+  browser = await launchUserBrowser();
 });
 
 after(async () => {
