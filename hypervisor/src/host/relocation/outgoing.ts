@@ -294,15 +294,9 @@ class OutgoingRelocation {
     for (;;) {
       const batch = await this.options.domain.relocationScan(SCAN_PAGES);
       found += batch.pages.length;
-      const chunks: Array<() => Promise<null>> = [];
-      for (let first = 0; first < batch.pages.length; first += CHUNK_PAGES) {
-        const pages = batch.pages.subarray(first, first + CHUNK_PAGES);
-        const data = batch.data.subarray(first * PAGE_BYTES, (first + pages.length) * PAGE_BYTES);
-        const bytes = new Uint8Array(pages.buffer, pages.byteOffset, pages.byteLength);
-        chunks.push(() => this.call('relocation:pages', { token, pages: bytes, data }));
-        this.bytes += bytes.length + data.length;
-        this.pagesSent += pages.length;
-      }
+      const chunks = this.chunkPages(batch).map(
+        (chunk) => () => this.call('relocation:pages', { token, ...chunk }),
+      );
       await this.inWindow(chunks);
       if (batch.roundDone) return found;
     }
