@@ -47,10 +47,14 @@ test('the feed follows a moved VM to its new host without the viewer reconnectin
   h.hv.vms.delete('vm-1');
   await until(() => target.vms.get('vm-1')!.watchers.size > 0, 5000, 'a watch on the target');
   // The same desktop: the target's keyframe changes no pixel. Typing there does.
+  const feed = h.gateway.feeds.get('vm-1')!;
+  await until(() => feed.lastMove?.firstFrameAt != null, 5000, 'the target keyframe');
+  assert.equal(feed.lastMove!.firstChangeAt, null, 'the same screen: nothing changed yet');
   const seen = frames.frames;
   viewer.emit('input:key', { code: 'KeyM', down: true });
   await until(() => target.keys.some((k) => k.id === 'vm-1' && k.code === 'KeyM'));
   await until(() => frames.frames > seen, 5000, 'the typed glyph painted from the target');
+  assert.ok(feed.lastMove!.firstChangeAt !== null);
   assert.equal(
     h.hv.keys.some((k) => k.code === 'KeyM'),
     false,
@@ -123,6 +127,9 @@ test('after a move the viewer shows the target screen, repainted only where it d
   versions.forEach((version, t) =>
     assert.equal(feed.fb.version[t] !== version, touched(t), `tile ${t} marked as it changed`),
   );
+  const move = feed.lastMove!;
+  assert.ok(move.firstFrameAt !== null && move.firstChangeAt !== null);
+  assert.ok(move.firstChangeAt >= move.firstFrameAt, 'the region came in the first frame or later');
   await until(() => !feed.keyframe.stale(feed.fb), 5000, 'the keyframe brought up to date');
   assert.equal(feed.keyframe.encodedBlocks - encodedBlocks, 1);
   const after = painted.updates.slice(before);
