@@ -179,6 +179,8 @@ export interface RelocationTimeline {
   gatewayMoved: number;
   gatewayWatching: number;
   gatewayFirstFrame: number;
+  /** The first frame from the target that changed the picture (the guest drew since the freeze). */
+  gatewayFirstChange: number;
   /** The first frame painted after the gateway's first frame from the target. */
   firstPaint: number;
   /** Where the viewer's longest gap (viewerGapMs) began: near lastPaint if it is the move's. */
@@ -221,6 +223,7 @@ export async function relocateWatched(
     gatewayMoved: since(move?.movedAt),
     gatewayWatching: since(move?.watchedAt),
     gatewayFirstFrame: since(move?.firstFrameAt),
+    gatewayFirstChange: since(move?.firstChangeAt),
     firstPaint: since(paintedAt.find((at) => at >= firstFrameAt)),
     longestGapFrom: since(timeOrigin + gapFrom),
   };

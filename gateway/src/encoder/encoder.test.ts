@@ -239,11 +239,11 @@ test('a keyframe of the same picture changes no tile; one that differs changes o
   // The host's pixels carry alpha 0; the framebuffer keeps them opaque.
   const again = Uint8Array.from(picture);
   for (let i = 3; i < again.length; i += 4) again[i] = 0;
-  fb.applyRectsChanged([{ x: 0, y: 0, w: 200, h: 130 }], again);
+  assert.equal(fb.applyRectsChanged([{ x: 0, y: 0, w: 200, h: 130 }], again), 0);
   assert.deepEqual(fb.version, versions);
   const pixel = (70 * 200 + 150) * 4; // in tile (2, 1)
   again[pixel] = again[pixel]! ^ 0xff;
-  fb.applyRectsChanged([{ x: 0, y: 0, w: 200, h: 130 }], again);
+  assert.equal(fb.applyRectsChanged([{ x: 0, y: 0, w: 200, h: 130 }], again), 1);
   const changed = [...fb.version.keys()].filter((t) => fb.version[t] !== versions[t]);
   assert.deepEqual(changed, [1 * fb.tilesX + 2]);
   assert.equal(fb.data[pixel], again[pixel]);

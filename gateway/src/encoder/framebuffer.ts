@@ -83,9 +83,9 @@ export class Framebuffer {
    * Like `applyRects`, but marks changed only the tiles whose pixels differ from what is here:
    * a keyframe of the picture viewers already have (the VM's new host after a relocation, a
    * re-watch after a lost connection) then costs them nothing, and one that differs a little
-   * costs only its changes.
+   * costs only its changes. Returns how many tiles differed.
    */
-  applyRectsChanged(rects: readonly SourceRect[], pixels: Uint8Array, now = Date.now()): void {
+  applyRectsChanged(rects: readonly SourceRect[], pixels: Uint8Array, now = Date.now()): number {
     const here = Buffer.from(this.data.buffer, this.data.byteOffset, this.data.byteLength);
     const row = Buffer.alloc(TILE * 4);
     const differs = new Uint8Array(this.tilesX * this.tilesY);
@@ -113,13 +113,16 @@ export class Framebuffer {
       }
       offset += size;
     }
+    let count = 0;
     differs.forEach((differ, tile) => {
       if (!differ) return;
+      count++;
       const x = (tile % this.tilesX) * TILE;
       const y = Math.floor(tile / this.tilesX) * TILE;
       this.touch(x, y, x + 1, y + 1, now);
     });
     this.generation++;
+    return count;
   }
 
   /** Marks the tiles overlapping [x0,x1)x[y0,y1) changed. */

@@ -53,6 +53,11 @@ export interface FeedMove {
   watchedAt: number | null;
   /** The first frame from the target arrived. */
   firstFrameAt: number | null;
+  /**
+   * The first frame from the target that changed the picture viewers have (the first is often
+   * the same screen: nothing to paint until the guest draws).
+   */
+  firstChangeAt: number | null;
 }
 
 /** Why a feed has no usable picture right now. */
@@ -155,7 +160,12 @@ export class VmFeed extends EventEmitter<FeedEvents> {
     this.watchActive = false;
     this.listenActive = false;
     this.freshKeyframe = false;
-    this.lastMove = { movedAt: Date.now(), watchedAt: null, firstFrameAt: null };
+    this.lastMove = {
+      movedAt: Date.now(),
+      watchedAt: null,
+      firstFrameAt: null,
+      firstChangeAt: null,
+    };
     this.log.info({ vm: this.vmId, from: previous.id, to: host.id }, 'feed follows its VM');
     // The source forgot the VM already; this only drops our watch entry there.
     previous.client.unwatch(this.vmId).catch(() => undefined);
@@ -337,8 +347,11 @@ export class VmFeed extends EventEmitter<FeedEvents> {
     const pixels = frame.pixels instanceof Uint8Array ? frame.pixels : new Uint8Array(frame.pixels);
     // A keyframe of a picture viewers have (the first from a relocated VM's new host, a
     // re-watch) costs them only the tiles that really differ.
-    if (frame.keyframe && this.ready) this.fb.applyRectsChanged(frame.rects, pixels);
+    let changedTiles = frame.rects.length;
+    if (frame.keyframe && this.ready) changedTiles = this.fb.applyRectsChanged(frame.rects, pixels);
     else this.fb.applyRects(frame.rects, pixels);
+    if (this.lastMove && this.lastMove.firstChangeAt === null && changedTiles > 0)
+      this.lastMove.firstChangeAt = Date.now();
     const changed = !this.ready || (frame.keyframe && !this.freshKeyframe);
     this.ready = true;
     if (frame.keyframe) this.freshKeyframe = true;

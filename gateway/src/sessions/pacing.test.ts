@@ -1,8 +1,13 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { mock, test } from 'node:test';
 import { ClientEncoder } from '../encoder/client-encoder.ts';
 import { Framebuffer } from '../encoder/framebuffer.ts';
-import { DEFAULT_SMALL_UPDATE_TILES, frameDelayMs, type PacingState } from './pacing.ts';
+import {
+  DEFAULT_SMALL_UPDATE_TILES,
+  FlushTimer,
+  frameDelayMs,
+  type PacingState,
+} from './pacing.ts';
 
 const justSent: PacingState = {
   now: 1_000,
@@ -44,4 +49,36 @@ test('the encoder counts the tiles a viewer has not been sent, and a full frame 
   assert.equal(encoder.changedTiles(fb, 4), 5);
   encoder.reset();
   assert.equal(encoder.changedTiles(fb, 4), all, 'a refresh sends everything');
+});
+
+test('an update due now is not held back by a flush armed for later, and runs once', (t) => {
+  mock.timers.enable({ apis: ['setTimeout'], now: 0 });
+  t.after(() => mock.timers.reset());
+  let runs = 0;
+  const timer = new FlushTimer(() => runs++);
+  // Lossy tiles to refine in 300 ms; then the first update after a freeze arrives.
+  timer.arm(300, 0);
+  timer.arm(0, 10);
+  mock.timers.tick(10);
+  assert.equal(runs, 1, 'the update went at once');
+  assert.equal(timer.armed, false);
+  mock.timers.tick(1_000);
+  assert.equal(runs, 1, 'the later flush was replaced, not added');
+});
+
+test('a flush already due sooner is kept when a later one is asked for', (t) => {
+  mock.timers.enable({ apis: ['setTimeout'], now: 0 });
+  t.after(() => mock.timers.reset());
+  let runs = 0;
+  const timer = new FlushTimer(() => runs++);
+  timer.arm(33, 0);
+  timer.arm(300, 5);
+  mock.timers.tick(33);
+  assert.equal(runs, 1);
+  mock.timers.tick(1_000);
+  assert.equal(runs, 1);
+  timer.arm(50, 2_000);
+  timer.cancel();
+  mock.timers.tick(1_000);
+  assert.equal(runs, 1, 'a cancelled flush never runs');
 });

@@ -29,3 +29,37 @@ export function frameDelayMs(state: PacingState): number {
     state.changedTiles <= state.smallUpdateTiles;
   return small ? 0 : Math.max(state.delayMs, state.nextAllowed - state.now, 0);
 }
+
+/**
+ * A viewer's one pending flush, at the earliest moment asked for: an update due now is not held
+ * back behind a flush armed for later (refining lossy tiles in 300 ms, the tier's interval),
+ * such as the first update after a relocation's freeze.
+ */
+export class FlushTimer {
+  private timer: NodeJS.Timeout | null = null;
+  private dueAt = 0;
+
+  constructor(private readonly run: () => void) {}
+
+  get armed(): boolean {
+    return this.timer !== null;
+  }
+
+  /** Runs the flush in `waitMs`, unless it is already due by then. */
+  arm(waitMs: number, now = Date.now()): void {
+    if (this.timer) {
+      if (this.dueAt <= now + waitMs) return;
+      clearTimeout(this.timer);
+    }
+    this.dueAt = now + waitMs;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.run();
+    }, waitMs);
+  }
+
+  cancel(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+}

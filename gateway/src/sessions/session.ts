@@ -35,7 +35,7 @@ import type { GatewayMetrics } from '../metrics.ts';
 import type { AudioChunk } from '@raydesk/hypervisor/api';
 import type { FeedSubscriber, VmFeed } from './feed.ts';
 import { StrikeCounter, TokenBucket, approxSize } from './limits.ts';
-import { DEFAULT_SMALL_UPDATE_TILES, frameDelayMs } from './pacing.ts';
+import { DEFAULT_SMALL_UPDATE_TILES, FlushTimer, frameDelayMs } from './pacing.ts';
 import { isTransferEvent, TRANSFER_LIMITS, type OutboxFile } from '../protocol/transfer.ts';
 import { DEFAULT_SESSION_POLICY, type SessionPolicy } from '../protocol/policy.ts';
 import { allowAllTransfers, SessionTransfer, type TransferPolicy } from './transfer.ts';
@@ -80,7 +80,7 @@ export class ViewerSession implements FeedSubscriber {
   private seq = 0;
   private inFlight: { seq: number; sentAt: number } | null = null;
   private nextAllowed = 0;
-  private timer: NodeJS.Timeout | null = null;
+  private readonly flushTimer = new FlushTimer(() => this.flush());
   private watchdog: NodeJS.Timeout | null = null;
   private sentEpoch = -1;
   private readonly heldKeys = new Set<string>();
@@ -339,19 +339,17 @@ export class ViewerSession implements FeedSubscriber {
   }
 
   private schedule(delayMs = 0): void {
-    if (this.closed || !this.feed || this.inFlight || this.timer) return;
+    if (this.closed || !this.feed || this.inFlight) return;
     if (!this.encoder.mayHaveChanges(this.feed.fb)) return;
+    const now = Date.now();
     const wait = frameDelayMs({
-      now: Date.now(),
+      now,
       nextAllowed: this.nextAllowed,
       delayMs,
       changedTiles: this.encoder.changedTiles(this.feed.fb, this.smallUpdateTiles),
       smallUpdateTiles: this.smallUpdateTiles,
     });
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.flush();
-    }, wait);
+    this.flushTimer.arm(wait, now);
   }
 
   /** Encodes what this viewer has not seen and sends it, if no frame is in flight. */
@@ -526,12 +524,11 @@ export class ViewerSession implements FeedSubscriber {
   end(reason: string, notice: { moved?: MovedMessage; closed?: ClosedMessage } = {}): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.flushTimer.cancel();
     if (this.watchdog) clearInterval(this.watchdog);
     if (this.watermarkTimer) clearTimeout(this.watermarkTimer);
     if (this.idleTimer) clearTimeout(this.idleTimer);
     if (this.lengthTimer) clearTimeout(this.lengthTimer);
-    this.timer = null;
     this.releaseInput();
     this.transfer.end();
     if (this.socket.connected) {
