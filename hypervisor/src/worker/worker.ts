@@ -236,7 +236,8 @@ class DomainRuntime {
           this.paused = false;
           this.audio.setPaused(false);
           this.updateFrameClock();
-          this.sendFrame(true);
+          // After the answer: capturing the keyframe took most of an unpause (a standby claim).
+          setImmediate(() => this.sendFrame(true));
           return null;
         });
       case 'reboot':
