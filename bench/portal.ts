@@ -258,9 +258,9 @@ export async function releaseStandby(stack: Stack, timeoutMs = 180_000): Promise
   );
 }
 
+/** The pool's own readiness: its standby is paused and its personal disk staged. */
 async function standbyReady(stack: Stack): Promise<boolean> {
-  const domains = await stack.client.list();
-  return domains.some((d) => d.name === 'standby-desktop' && d.state === 'paused');
+  return stack.hv.host.info().standbyReady.includes('desktop');
 }
 
 async function createPortalUser(

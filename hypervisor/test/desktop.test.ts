@@ -3,6 +3,8 @@
 // The frame clock is set so slow that it never ticks during the suite: every frame after a
 // keyframe comes because the guest drew.
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { DomainInfo } from '../src/api/index.ts';
 import { FrameRecorder, sleep, startTestHypervisor, type TestHypervisor } from './harness.ts';
@@ -150,13 +152,23 @@ describe('desktop appliance from its golden snapshot', () => {
     await hv.client.destroy(second.id);
   });
 
-  test('a VM claimed from the standby pool is running at once with its own identity', async (t) => {
-    hv.host.enableStandby(['desktop']);
+  /** The pool's standby desktop, once it can be claimed (paused, its personal disk staged). */
+  async function standbyDesktop(): Promise<DomainInfo> {
     const deadline = Date.now() + 120_000;
-    while (!hv.host.list().some((d) => d.name === 'standby-desktop' && d.state === 'paused')) {
+    while (!hv.host.info().standbyReady.includes('desktop')) {
       assert.ok(Date.now() < deadline, 'standby desktop became ready');
       await sleep(250);
     }
+    const standby = hv.host.list().find((d) => d.name === 'standby-desktop');
+    assert.ok(standby, 'the standby domain is listed');
+    return standby;
+  }
+  const overlayOf = (id: string) => join(hv.config.dataDir, 'disks', `${id}.overlay`);
+
+  test('a VM claimed from the standby pool is running at once with its own identity', async (t) => {
+    hv.host.enableStandby(['desktop']);
+    const standby = await standbyDesktop();
+    assert.ok(existsSync(overlayOf(standby.id)), 'the standby stages a personal disk');
     const started = performance.now();
     const claimed = await hv.client.create({
       appliance: 'desktop',
@@ -170,12 +182,41 @@ describe('desktop appliance from its golden snapshot', () => {
       `create to first full frame from standby: ${Math.round(performance.now() - started)} ms`,
     );
     claimedRecorder.stop();
+    assert.equal(claimed.id, standby.id, 'the standby domain was claimed');
     assert.equal(claimed.name, 'from-standby');
     assert.equal(claimed.owner, 'alice');
     assert.equal(claimed.state, 'running');
     assert.equal(await hv.host.get(claimed.id).guestRefreshed, true);
+    assert.equal((await hv.host.get(claimed.id).diskReport())?.kind, 'memory');
+    const deadline = Date.now() + 10_000;
+    while (existsSync(overlayOf(claimed.id))) {
+      assert.ok(Date.now() < deadline, 'a non-personal claim removes the staged disk');
+      await sleep(100);
+    }
+    await hv.client.destroy(claimed.id);
+  });
+
+  test('a personal desktop claimed from the standby pool writes to its own durable disk', async () => {
+    hv.host.enableStandby(['desktop']);
+    const standby = await standbyDesktop();
+    const staged = (await hv.host.get(standby.id).diskReport())!;
+    const claimed = await hv.client.create({
+      appliance: 'desktop',
+      kind: 'personal',
+      owner: 'bob',
+    });
+    assert.equal(claimed.id, standby.id, 'the standby domain was claimed');
+    assert.equal(claimed.kind, 'personal');
+    assert.equal(claimed.state, 'running');
+    const domain = hv.host.get(claimed.id);
+    assert.equal(await domain.guestRefreshed, true);
+    const disk = (await domain.diskReport())!;
+    assert.equal(disk.kind, 'durable');
+    assert.ok(disk.overlayBytes >= staged.overlayBytes, 'every block the standby wrote came along');
+    assert.ok(existsSync(overlayOf(claimed.id)), 'its overlay file is on the host disk');
     hv.host.enableStandby([]);
     await hv.client.destroy(claimed.id);
+    assert.equal(existsSync(overlayOf(claimed.id)), false, 'destroy removes the personal disk');
   });
 
   test('a thumbnail is available without a viewer', async () => {

@@ -376,6 +376,22 @@ export class Domain extends EventEmitter<DomainEvents> {
     );
   }
 
+  /**
+   * Writes a durable copy of the memory disk to `overlayPath` ahead of `makeDiskDurable` to the
+   * same path, which then only swaps stores (a standby domain, paused, before it is claimed).
+   */
+  async stageDurableDisk(overlayPath: string, base: DiskBase): Promise<void> {
+    await this.requireWorker().request(
+      { type: 'stage-durable-disk', overlayPath, base },
+      CLOSE_DISK_TIMEOUT_MS,
+    );
+  }
+
+  /** Drops the staged durable copy (the standby became a domain without a durable disk). */
+  async discardStagedDisk(): Promise<void> {
+    await this.requireWorker().request({ type: 'discard-staged-disk' });
+  }
+
   /** Overlay size and kind, from the worker; null when no worker runs. */
   async diskReport(): Promise<DiskReport | null> {
     if (!this.worker) return null;

@@ -11,6 +11,7 @@
 //   ../snapshots/      golden snapshots (store, and their build over this host's domains)
 import { EventEmitter, once } from 'node:events';
 import { rmSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { availableParallelism, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { dirname } from 'node:path';
@@ -63,6 +64,7 @@ import { registerHostMetrics } from './metrics.ts';
 import { Recovery } from './recovery.ts';
 import { CreditScheduler } from './scheduler.ts';
 import { StandbyPool } from './standby-pool.ts';
+import { stopwatch } from '../stopwatch.ts';
 import type { IncomingRelocations } from './relocation/incoming.ts';
 import { Relocations } from './relocation/relocations.ts';
 
@@ -159,6 +161,7 @@ export class Host extends EventEmitter<HostEvents> {
           );
           await domain.guestRefreshed;
           await domain.pause();
+          await this.stageStandbyDisk(domain);
           return domain;
         },
         discard: async (domain) => {
@@ -680,24 +683,58 @@ export class Host extends EventEmitter<HostEvents> {
     appliance: ApplianceName,
     spec: { name?: string; kind: DomainSpec['kind']; owner: string | null },
   ): Promise<Domain | null> {
+    const lap = stopwatch();
     const ready = await this.standby.take(appliance);
     if (!ready) return null;
+    const claimMs: Record<string, number> = { take: lap() };
     try {
       if (spec.kind === 'personal') {
         const image = await this.appliance(appliance);
         const disk = this.launcher.diskConfig(ready.id, 'personal', image);
+        // Staged while it was a standby (prepare), so this only swaps stores in the worker.
         if (disk.kind === 'durable') await ready.makeDiskDurable(disk.overlayPath, disk.base);
+        claimMs.disk = lap();
       }
     } catch (error) {
       await this.destroy(ready.id).catch(() => undefined);
       throw error;
     }
     ready.claim({ ...spec, name: spec.name ?? ready.id });
-    this.remember(ready);
-    await ready.unpause();
+    // The record's fsync runs while the worker unpauses.
+    const unpaused = ready.unpause();
+    try {
+      this.remember(ready);
+    } catch (error) {
+      await unpaused.catch(() => undefined);
+      throw error;
+    }
+    await unpaused;
+    claimMs.unpause = lap();
     ready.guestRefreshed = this.launcher.refreshGuest(ready, 'clone');
+    if (spec.kind !== 'personal') this.dropStagedDisk(ready);
     this.standby.refillAfter(appliance, STANDBY_REFILL_DELAY_MS);
+    this.log.debug({ domain: ready.id, appliance, claimMs }, 'standby domain claimed');
     return ready;
+  }
+
+  /**
+   * Prepares a standby's personal disk: a durable copy of its disk written and synced now, so a
+   * claim as a personal desktop does not wait for it (the copy and sync were most of a claim).
+   */
+  private async stageStandbyDisk(domain: Domain): Promise<void> {
+    const image = await this.appliance(domain.spec.appliance);
+    const disk = this.launcher.diskConfig(domain.id, 'personal', image);
+    if (disk.kind === 'durable') await domain.stageDurableDisk(disk.overlayPath, disk.base);
+  }
+
+  /** A standby claimed as a non-personal domain keeps its disk in memory: its staged copy goes. */
+  private dropStagedDisk(domain: Domain): void {
+    void domain
+      .discardStagedDisk()
+      .then(() => rm(this.files.overlayFile(domain.id), { force: true }))
+      .catch((error: unknown) =>
+        this.log.warn({ domain: domain.id, err: error }, 'staged standby disk not removed'),
+      );
   }
 
   private async startDomain(id: string): Promise<Domain> {

@@ -107,6 +107,13 @@ export type ParentToWorker =
   | { type: 'cpu-budget'; budget: CpuBudget }
   /** Moves a memory disk onto a durable overlay (a standby VM claimed as a personal one). */
   | { type: 'make-disk-durable'; requestId: number; overlayPath: string; base: OverlayBase }
+  /**
+   * Writes and syncs a copy of the memory disk into a durable overlay kept aside, so a later
+   * make-disk-durable to the same path only swaps stores (a paused standby VM, before a claim).
+   */
+  | { type: 'stage-durable-disk'; requestId: number; overlayPath: string; base: OverlayBase }
+  /** Empties and closes the staged overlay (the standby was claimed as a non-personal VM). */
+  | { type: 'discard-staged-disk'; requestId: number }
   | { type: 'disk-report'; requestId: number }
   /** Settles and closes the disk so the worker can be terminated without losing a write. */
   | { type: 'close-disk'; requestId: number }

@@ -39,6 +39,7 @@ import {
   zeroRegions,
   type V86WithMemory,
 } from './relocation/v86-memory.ts';
+import { stopwatch } from '../stopwatch.ts';
 
 if (!parentPort) throw new Error('domain worker must run in a worker thread');
 const port = parentPort;
@@ -55,17 +56,6 @@ const AGENT_MAX_LINE_BYTES = 2 * 1024 * 1024;
 const KEY_EVENT_GAP_MS = 8;
 // Pages hashed per slice of a relocation scan (16 MiB, a few ms) before the guest runs again.
 const RELOCATION_SCAN_SLICE_PAGES = 4096;
-
-/** Time since the previous lap (or since it was made), in ms. */
-function stopwatch(): () => number {
-  let last = performance.now();
-  return () => {
-    const now = performance.now();
-    const lap = now - last;
-    last = now;
-    return lap;
-  };
-}
 
 function post(message: WorkerToParent, transfer: ArrayBuffer[] = []): void {
   port.postMessage(message, transfer);
@@ -246,7 +236,8 @@ class DomainRuntime {
           this.paused = false;
           this.audio.setPaused(false);
           this.updateFrameClock();
-          this.sendFrame(true);
+          // After the answer: capturing the keyframe took most of an unpause (a standby claim).
+          setImmediate(() => this.sendFrame(true));
           return null;
         });
       case 'reboot':
@@ -332,13 +323,28 @@ class DomainRuntime {
         return;
       case 'make-disk-durable':
         return this.reply(message.requestId, async () => {
-          const overlay = DurableOverlay.open(
-            message.overlayPath,
-            message.base,
-            this.config.domainId,
-          );
-          await this.disk.moveOverlay(overlay);
+          if (!this.disk.adoptStagedOverlay(message.overlayPath)) {
+            const overlay = DurableOverlay.open(
+              message.overlayPath,
+              message.base,
+              this.config.domainId,
+            );
+            await this.disk.moveOverlay(overlay);
+          }
           return this.disk.report();
+        });
+      case 'stage-durable-disk':
+        return this.reply(message.requestId, async () => {
+          this.disk.discardStagedOverlay();
+          await this.disk.stageOverlay(
+            DurableOverlay.open(message.overlayPath, message.base, this.config.domainId),
+          );
+          return null;
+        });
+      case 'discard-staged-disk':
+        return this.reply(message.requestId, async () => {
+          this.disk.discardStagedOverlay();
+          return null;
         });
       case 'disk-report':
         return this.reply(message.requestId, async () => this.disk.report());

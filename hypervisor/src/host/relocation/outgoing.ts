@@ -24,6 +24,7 @@ import {
 } from '../../api/protocol.ts';
 import type { Domain } from '../domain.ts';
 import { faultPoint } from './faults.ts';
+import { stopwatch } from '../../stopwatch.ts';
 
 const PAGE_BYTES = 4096;
 /** Pages the worker collects per scan request (4 MiB), then sent in chunks. */
@@ -359,17 +360,6 @@ class OutgoingRelocation {
   ): Promise<CallResponse<K>> {
     return Promise.race([this.options.target.call(name, request, timeoutMs), this.lost]);
   }
-}
-
-/** Time since the previous lap (or since it was made), in ms. */
-function stopwatch(): () => number {
-  let last = performance.now();
-  return () => {
-    const now = performance.now();
-    const lap = now - last;
-    last = now;
-    return lap;
-  };
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {

@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { COW_BLOCK_SIZE, CowDisk } from './cow-disk.ts';
+import { DurableOverlay } from './durable-overlay.ts';
+import type { OverlayBase } from './overlay-store.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'cow-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -64,4 +66,59 @@ test('state for a different base size is refused', () => {
 test('out-of-range access throws', () => {
   const disk = new CowDisk(makeBase(1));
   assert.throws(() => disk.read(COW_BLOCK_SIZE - 1, 2), RangeError);
+});
+
+function durableBase(basePath: string): OverlayBase {
+  return { appliance: 'desktop', recipeHash: 'r1', baseBytes: readFileSync(basePath).length };
+}
+
+test('a staged durable copy is adopted without a copy when nothing was written since', async () => {
+  const base = makeBase(8);
+  const disk = new CowDisk(base);
+  disk.write(0, new Uint8Array(COW_BLOCK_SIZE).fill(7));
+  disk.write(3 * COW_BLOCK_SIZE, new Uint8Array(COW_BLOCK_SIZE).fill(9));
+  const path = join(dir, 'staged-adopted.overlay');
+  await disk.stageOverlay(DurableOverlay.open(path, durableBase(base), 'vm-s1'));
+  assert.equal(disk.overlay.kind, 'memory');
+
+  assert.equal(disk.adoptStagedOverlay(path), true);
+  assert.equal(disk.overlay.kind, 'durable');
+  disk.write(5 * COW_BLOCK_SIZE, new Uint8Array(COW_BLOCK_SIZE).fill(5));
+  await disk.settle();
+  disk.close();
+
+  // The file alone holds the disk: the staged blocks and the write after the move.
+  const reopened = DurableOverlay.open(path, durableBase(base), 'vm-s1');
+  assert.deepEqual(
+    [...reopened.entries()].map(([block, data]) => [block, data[0]]),
+    [
+      [0, 7],
+      [3, 9],
+      [5, 5],
+    ],
+  );
+  reopened.close();
+});
+
+test('a staged copy is not adopted after a write or for another path, and leaves no block behind', async () => {
+  const base = makeBase(8);
+  const disk = new CowDisk(base);
+  disk.write(0, new Uint8Array(COW_BLOCK_SIZE).fill(1));
+  const path = join(dir, 'staged-stale.overlay');
+  await disk.stageOverlay(DurableOverlay.open(path, durableBase(base), 'vm-s2'));
+  assert.equal(disk.adoptStagedOverlay(join(dir, 'elsewhere.overlay')), false);
+
+  await disk.stageOverlay(DurableOverlay.open(path, durableBase(base), 'vm-s2'));
+  disk.write(COW_BLOCK_SIZE, new Uint8Array(COW_BLOCK_SIZE).fill(2));
+  assert.equal(disk.adoptStagedOverlay(path), false);
+  assert.equal(disk.overlay.kind, 'memory');
+  const dropped = DurableOverlay.open(path, durableBase(base), 'vm-s2');
+  assert.equal(dropped.blockCount, 0);
+
+  // The ordinary move then copies every block, the later write included.
+  await disk.moveOverlay(dropped);
+  assert.equal(disk.overlay.kind, 'durable');
+  assert.equal(disk.read(0, 1)[0], 1);
+  assert.equal(disk.read(COW_BLOCK_SIZE, 1)[0], 2);
+  disk.close();
 });

@@ -26,6 +26,12 @@ export class CowDisk {
   onload: ((event: object) => void) | undefined;
   onprogress: ((event: object) => void) | undefined;
   private fd: number | null;
+  /** A copy of the overlay kept ready for a move (stageOverlay). */
+  private staged: {
+    store: OverlayStore & { readonly path: string };
+    generation: number;
+    blockCount: number;
+  } | null = null;
 
   constructor(
     readonly basePath: string,
@@ -60,6 +66,7 @@ export class CowDisk {
 
   /** Closes the base image and the overlay; settle() first when writes may be in flight. */
   close(): void {
+    this.discardStagedOverlay();
     if (this.fd !== null) closeSync(this.fd);
     this.fd = null;
     this.overlayStore.close();
@@ -86,6 +93,55 @@ export class CowDisk {
     const previous = this.overlayStore;
     this.overlayStore = target;
     previous.close();
+  }
+
+  /**
+   * Copies what was written so far to `target` and keeps it aside, so a later move onto it
+   * (`adoptStagedOverlay`) needs no copy and no sync: a paused standby VM stages its personal
+   * disk before anyone claims it. Replaces an earlier staged store.
+   */
+  async stageOverlay(target: OverlayStore & { readonly path: string }): Promise<void> {
+    await this.settle();
+    this.discardStagedOverlay();
+    // A file left from elsewhere must not add blocks this disk never wrote.
+    if (target.blockCount > 0) target.clear();
+    target.writeBlocks([...this.overlayStore.entries()]);
+    await target.commit();
+    this.staged = {
+      store: target,
+      generation: this.overlayStore.generation,
+      blockCount: this.overlayStore.blockCount,
+    };
+  }
+
+  /**
+   * Moves onto the staged store if nothing was written since it was staged; otherwise empties
+   * and drops it (its file then holds no stale block) and returns false: `moveOverlay` copies.
+   */
+  adoptStagedOverlay(path: string): boolean {
+    const staged = this.staged;
+    if (!staged) return false;
+    const unchanged =
+      staged.store.path === path &&
+      staged.generation === this.overlayStore.generation &&
+      staged.blockCount === this.overlayStore.blockCount;
+    if (!unchanged) {
+      this.discardStagedOverlay();
+      return false;
+    }
+    this.staged = null;
+    const previous = this.overlayStore;
+    this.overlayStore = staged.store;
+    previous.close();
+    return true;
+  }
+
+  /** Empties and closes the staged store, if any (the standby was claimed as another kind). */
+  discardStagedOverlay(): void {
+    if (!this.staged) return;
+    this.staged.store.clear();
+    this.staged.store.close();
+    this.staged = null;
   }
 
   /** Every written block with its content (a memory overlay relocated or cloned). */
