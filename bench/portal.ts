@@ -85,9 +85,9 @@ export interface PortalWindow {
   /** Its event loop's stalls of 50 ms or more: how many, the longest, their sum, and the
    * portal's CPU time during them (near totalMs: busy itself; far below: waiting for a core). */
   stalls: { n: number; maxMs: number; totalMs: number; cpuMs: number };
-  /** Each proxied viewer WebSocket: ms after the start it reached the portal, ms to the
-   * gateway's answer. */
-  upgrades: { atMs: number; tookMs: number }[];
+  /** Each proxied viewer WebSocket: ms after the start it reached the portal, ms until the
+   * portal had sent it on to the gateway, ms to the gateway's answer. */
+  upgrades: { atMs: number; sentMs?: number; tookMs: number }[];
 }
 
 export function portalWindow(log: string, from: number, to: number): PortalWindow {
@@ -100,6 +100,7 @@ export function portalWindow(log: string, from: number, to: number): PortalWindo
       stalledMs?: number;
       cpuMs?: number;
       tookMs?: number;
+      sentMs?: number;
     };
     try {
       entry = JSON.parse(line) as typeof entry;
@@ -115,6 +116,7 @@ export function portalWindow(log: string, from: number, to: number): PortalWindo
     } else if (entry.msg === 'viewer WebSocket proxied' && entry.tookMs !== undefined) {
       out.upgrades.push({
         atMs: Math.round(entry.time - entry.tookMs - from),
+        ...(entry.sentMs !== undefined ? { sentMs: entry.sentMs } : {}),
         tookMs: entry.tookMs,
       });
     }
@@ -338,6 +340,15 @@ async function createPortalUser(
         if (path.endsWith('/attach-token')) seen.attachToken ??= r;
       };
       page.on('response', watch);
+      // RAYDESK_BENCH_TRACE: every request the page makes until the desktop is painted, to see
+      // what the portal serves beside the attach (epoch ms; compared with the click below).
+      const requests: { at: number; line: string }[] = [];
+      const onRequest = (r: import('playwright-core').Request) => {
+        const url = new URL(r.url());
+        const prefetch = r.headers()['next-router-prefetch'] ? ' (prefetch)' : '';
+        requests.push({ at: Date.now(), line: `${r.method()} ${url.pathname}${prefetch}` });
+      };
+      if (process.env.RAYDESK_BENCH_TRACE) page.on('request', onRequest);
       await button.click();
       const response = await answer;
       if (!response.ok())
@@ -351,6 +362,7 @@ async function createPortalUser(
       const paintedAt = await desktopPaintedAt({ page, clockOffset: 0 }, 180_000);
       trace(`${email}: desktop painted`);
       page.off('response', watch);
+      page.off('request', onRequest);
       const at = (r: Response | undefined, part: 'responseStart' | 'responseEnd') => {
         const t = r?.request().timing();
         return t && t[part] >= 0 ? t.startTime + t[part] : NaN;
@@ -362,6 +374,10 @@ async function createPortalUser(
         await page.evaluate(() => sessionStorage.getItem('bench.openClickAt')),
       );
       if (!clickedAt) throw new Error('the page did not record the click on "Open desktop"');
+      if (requests.length)
+        trace(
+          `${email}: requests after the click: ${requests.map((r) => `${r.line} +${Math.round(r.at - clickedAt)}`).join(', ')}`,
+        );
       const vm = await server.db.vm.findUniqueOrThrow({ where: { id: body.vm.id } });
       if (!vm.domainId) throw new Error(`portal VM ${vm.id} has no hypervisor domain`);
       // A client-side navigation: the page's server render came through a fetch, not a document.

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** What the guest's screen shows: a framebuffer mode, or VGA text rendered with a font. */
 export const DISPLAY_MODES = ['graphical', 'text'] as const;

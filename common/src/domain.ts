@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** A domain's lifecycle states, as the hypervisor reports them. */
 export const DOMAIN_STATES = [

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * A domain (VM) id as the hypervisor hands it out and every other part passes it on: it becomes

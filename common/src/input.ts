@@ -1,6 +1,6 @@
 // Input as it travels browser -> gateway -> hypervisor. Each hop validates with these, so an
 // event the first hop accepts is never refused by the next.
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Largest pointer coordinate in guest screen pixels (0-based, so screens up to 8192 wide). */
 export const POINTER_COORD_MAX = 8191;

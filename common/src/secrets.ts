@@ -1,6 +1,6 @@
 // The shared secrets and the one rule each must meet. Every process that reads a secret checks
 // it with `secretSchema`, so a value one part accepts is never refused by another.
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Fewest characters each secret may have. */
 export const SECRET_MIN_LENGTH = {

@@ -2,6 +2,6 @@
 // for its compiled fast path when it builds its first object schema; the portal's CSP blocks
 // that (no 'unsafe-eval'), and the browser reports the probe as a violation even though zod
 // falls back. Without the fast path zod still validates the same way.
-import { z } from 'zod';
+import * as z from 'zod';
 
 z.config({ jitless: true });

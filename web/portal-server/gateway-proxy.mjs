@@ -109,10 +109,20 @@ export function createGatewayProxy({
     proxyReq.setTimeout(upgradeTimeoutMs, () =>
       proxyReq.destroy(new Error(`the gateway did not answer within ${upgradeTimeoutMs} ms`)),
     );
+    // When the request was handed to the gateway's socket: what comes after is the gateway's
+    // (and the network's) time, not the portal's.
+    let sentAt;
+    proxyReq.once('finish', () => (sentAt = performance.now()));
     proxyReq.once('upgrade', () => {
       const since = arrivedAt.get(req);
       if (since !== undefined)
-        log.debug({ tookMs: Math.round(performance.now() - since) }, 'viewer WebSocket proxied');
+        log.debug(
+          {
+            tookMs: Math.round(performance.now() - since),
+            sentMs: sentAt === undefined ? undefined : Math.round(sentAt - since),
+          },
+          'viewer WebSocket proxied',
+        );
       upgraded.add(socket);
       open.add(socket);
       socket.once('close', () => open.delete(socket));

@@ -13,7 +13,7 @@ import {
   type DisplayMode,
   type DomainState,
 } from '@raydesk/common';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { TransferClientEvents, TransferServerEvents } from './transfer.ts';
 import type { SessionPolicy } from './policy.ts';
 

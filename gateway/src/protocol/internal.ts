@@ -1,7 +1,7 @@
 // The gateway's internal protocol towards the portal: attach token claims (the portal mints,
 // the gateway verifies), the live session table and the session events the gateway POSTs to
 // `${PORTAL_INTERNAL_URL}/api/internal/gateway-events`. Types and zod schemas only.
-import { z } from 'zod';
+import * as z from 'zod';
 import { vmIdSchema, type SessionMode } from './browser.ts';
 import { sessionPolicySchema } from './policy.ts';
 

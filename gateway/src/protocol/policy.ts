@@ -1,7 +1,7 @@
 // Session policy: what a viewer may do on one attach. The portal computes it from the user's
 // groups (the most restrictive of them), puts it in the attach token, and the gateway enforces
 // it; the viewer only reflects it. Browser-safe: zod and no Node APIs.
-import { z } from 'zod';
+import * as z from 'zod';
 import { TRANSFER_LIMITS } from './transfer.ts';
 
 const bytesSchema = (max: number) => z.number().int().min(0).max(max);

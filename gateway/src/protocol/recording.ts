@@ -14,7 +14,7 @@
 // Frames are the exact `display:update` parts the viewer was sent. Keyframes (a full picture of
 // what the viewer had) are written every so often; `<id>.rdrec.idx` lists them, one JSON
 // `{"t","offset"}` per line, so a seek reads from the keyframe before the target onwards.
-import { z } from 'zod';
+import * as z from 'zod';
 import type { DisplayMode, DisplayUpdate, WireRect } from './browser.ts';
 
 export const RECORDING_MAGIC = 'RDREC01\n';

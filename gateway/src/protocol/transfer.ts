@@ -1,7 +1,7 @@
 // Clipboard and file transfer between the viewer and the desktop, on the viewer's socket.
 // Every request carries a socket.io acknowledgement answered with a TransferResult; the
 // gateway validates each request with the schema below. Browser-safe: zod and no Node APIs.
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const TRANSFER_LIMITS = {
   /** Longest clipboard text either way, in UTF-8 bytes. */

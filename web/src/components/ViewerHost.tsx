@@ -30,6 +30,8 @@ export interface ViewerHostProps {
   expiresAt?: string | null;
   graceSeconds?: number;
   ownerEmail?: string;
+  /** Who views this desktop as the page was rendered (server/home.ts vmWatchers). */
+  watchers?: string[];
 }
 
 export function ViewerHost(props: ViewerHostProps) {
@@ -37,7 +39,7 @@ export function ViewerHost(props: ViewerHostProps) {
   const [status, setStatus] = useState(statusText('connecting'));
   // The first attempt's default; each ticket names the gateway it is for.
   const { gateway } = props;
-  const [watchers, setWatchers] = useState<string[]>([]);
+  const [watchers, setWatchers] = useState<string[]>(props.watchers ?? []);
 
   // Every (re)connect asks for a fresh token, and the gateway to use it on: in a fleet the portal
   // hands out a live gateway each time, so a viewer whose gateway was lost comes back through
@@ -85,7 +87,8 @@ export function ViewerHost(props: ViewerHostProps) {
     };
   }, [kind, vmId]);
 
-  // Own desktop: show when an administrator is watching.
+  // Own desktop: show when an administrator is watching. The page comes with who watches now;
+  // no call at mount, where it would compete with the viewer's socket upgrade the portal proxies.
   useEffect(() => {
     if (kind === 'shadow') return;
     const check = async () => {
@@ -96,7 +99,6 @@ export function ViewerHost(props: ViewerHostProps) {
         /* the viewer shows connection problems itself */
       }
     };
-    void check();
     const timer = setInterval(() => void check(), 10_000);
     return () => clearInterval(timer);
   }, [kind, vmId]);

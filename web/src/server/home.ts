@@ -33,15 +33,7 @@ export async function homeData(viewer: Viewer): Promise<HomeData> {
       include: { vm: { select: { kind: true } } },
       orderBy: { startedAt: 'desc' },
     }),
-    db().endpointConnection.findMany({
-      where: {
-        endedAt: null,
-        mode: 'view',
-        vm: { ownerId: viewer.id },
-        NOT: { userId: viewer.id },
-      },
-      include: { user: { select: { id: true, email: true, name: true } } },
-    }),
+    shadowsOf(viewer.id),
     keyboardLayoutOf(db(), viewer.id),
   ]);
   const desktop = vms.find((v) => v.kind === 'personal') ?? null;
@@ -61,8 +53,30 @@ export async function homeData(viewer: Viewer): Promise<HomeData> {
     connections: connections.map(connectionView),
     watchedBy: shadows.map((s) => ({
       vmId: s.vmId,
-      admin: s.user?.name || s.user?.email || 'An administrator',
+      admin: watcherName(s.user),
       since: s.startedAt.toISOString(),
     })),
   };
+}
+
+/** Open view-only connections of others (administrators) to a user's VMs, or to one of them. */
+function shadowsOf(ownerId: string, vmId?: string) {
+  return db().endpointConnection.findMany({
+    where: {
+      endedAt: null,
+      mode: 'view',
+      vm: { ownerId, ...(vmId ? { id: vmId } : {}) },
+      NOT: { userId: ownerId },
+    },
+    include: { user: { select: { id: true, email: true, name: true } } },
+  });
+}
+
+function watcherName(user: { name: string | null; email: string } | null): string {
+  return user?.name || user?.email || 'An administrator';
+}
+
+/** Who is viewing one of a user's VMs now, for its viewer page (as `watchedBy` has them). */
+export async function vmWatchers(ownerId: string, vmId: string): Promise<string[]> {
+  return (await shadowsOf(ownerId, vmId)).map((s) => watcherName(s.user));
 }

@@ -2,10 +2,11 @@ import type { Metadata } from 'next';
 import { notFound, redirect } from 'next/navigation';
 import { ViewerHost } from '@/components/ViewerHost';
 import { idSchema } from '@/lib/validation';
-import { pageTicket } from '@/server/attach-ticket';
+import { pagePolicy, pageTicket } from '@/server/attach-ticket';
 import { currentViewer } from '@/server/auth/request';
 import { db } from '@/server/db';
 import { gatewayEndpoint } from '@/server/gateway';
+import { vmWatchers } from '@/server/home';
 
 export const metadata: Metadata = { title: 'Desktop' };
 export const dynamic = 'force-dynamic';
@@ -15,13 +16,19 @@ export default async function DesktopPage({ params }: { params: Promise<{ id: st
   if (!viewer) redirect('/login');
   const { id } = await params;
   if (!idSchema.safeParse(id).success) notFound();
+  const policy = pagePolicy(viewer);
+  const watchers = vmWatchers(viewer.id, id);
+  void watchers.catch(() => undefined); // not awaited when the page ends in notFound or a redirect
   const vm = await db().vm.findFirst({
     where: { id, ownerId: viewer.id, state: { not: 'destroyed' } },
   });
   if (!vm || !vm.domainId) notFound();
   if (vm.kind === 'disposable') redirect(`/browser/${vm.id}`);
   // The first attach token comes with the page: the viewer connects without asking for one.
-  const ticket = await pageTicket({ domainId: vm.domainId, hostId: vm.hostId }, viewer);
+  const [ticket, watchedBy] = await Promise.all([
+    pageTicket({ domainId: vm.domainId, hostId: vm.hostId }, viewer, policy),
+    watchers,
+  ]);
   return (
     <ViewerHost
       vmId={vm.id}
@@ -30,6 +37,7 @@ export default async function DesktopPage({ params }: { params: Promise<{ id: st
       title="My desktop"
       gateway={gatewayEndpoint()}
       ticket={ticket}
+      watchers={watchedBy}
     />
   );
 }
