@@ -94,6 +94,8 @@ export class Domain extends EventEmitter<DomainEvents> {
     diskOverlayBytes: 0,
   };
   private lastInstructions: { count: number; at: number } | null = null;
+  /** When the domain was last paused (monotonic ms), while it is paused. */
+  private pausedAtMs: number | null = null;
   /** Settles when the guest agent has been told the time (and identity, for clones). */
   guestRefreshed: Promise<boolean> = Promise.resolve(false);
   /** Where the domain's state was last saved, for `saved` domains. */
@@ -297,13 +299,18 @@ export class Domain extends EventEmitter<DomainEvents> {
   async pause(): Promise<void> {
     assertOperation(this.id, 'pause', this.stateValue);
     await this.requireWorker().request({ type: 'pause' });
+    this.pausedAtMs = performance.now();
     this.transition('paused');
   }
 
-  async unpause(): Promise<void> {
+  /** Runs the paused domain again; returns how long it was paused, in ms. */
+  async unpause(): Promise<number> {
     assertOperation(this.id, 'unpause', this.stateValue);
     await this.requireWorker().request({ type: 'unpause' });
+    const pausedMs = this.pausedAtMs === null ? 0 : performance.now() - this.pausedAtMs;
+    this.pausedAtMs = null;
     this.transition('running');
+    return pausedMs;
   }
 
   async reboot(): Promise<void> {

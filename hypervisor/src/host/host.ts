@@ -88,6 +88,11 @@ const STANDBY_REFILL_DELAY_MS = 5_000;
 
 /** Spare domain workers a host keeps once it runs VMs (each ~40 MiB of JS heap, no guest RAM). */
 const SPARE_WORKERS = 1;
+/**
+ * A pause up to this long leaves the guest's clock right (Linux advances its time over a TSC
+ * step of up to about 10 minutes); after a longer one the guest agent sets the clock.
+ */
+const CLOCK_KEPT_PAUSE_MS = 60_000;
 
 export class Host extends EventEmitter<HostEvents> {
   private readonly table = new DomainTable<Domain>();
@@ -410,12 +415,21 @@ export class Host extends EventEmitter<HostEvents> {
     return domain;
   }
 
-  /** Resumes a paused domain and tells its guest that real time has passed meanwhile. */
+  /**
+   * Resumes a paused domain. Its guest's clock kept real time meanwhile (v86's TSC follows the
+   * host's clock), so the guest agent sets it only after a pause longer than the guest kernel's
+   * clocksource spans in one step, or when the last setting failed. Setting it on every unpause
+   * ran three processes in the guest (date, hwclock, date) just when it should draw: its first
+   * screen change came 2-3x later.
+   */
   async unpause(id: string): Promise<Domain> {
     const domain = this.get(id);
     this.relocations.assertNotRelocating(id);
-    await domain.unpause();
-    domain.guestRefreshed = this.launcher.refreshGuest(domain, 'resume');
+    const pausedMs = await domain.unpause();
+    // null while the last setting is still under way (it completes now that the guest runs).
+    const lastSet = await Promise.race([domain.guestRefreshed, Promise.resolve(null)]);
+    if (pausedMs > CLOCK_KEPT_PAUSE_MS || lastSet === false)
+      domain.guestRefreshed = this.launcher.refreshGuest(domain, 'resume');
     return domain;
   }
 
