@@ -568,7 +568,8 @@ export class Host extends EventEmitter<HostEvents> {
     const args = size ? ['set', String(size.width), String(size.height)] : ['get'];
     let reply: string;
     try {
-      reply = await domain.agentRequest('screen', args, SCREEN_AGENT_TIMEOUT_MS);
+      const request = () => domain.agentRequest('screen', args, SCREEN_AGENT_TIMEOUT_MS);
+      reply = await (size ? domain.whileKeysHeld(request) : request());
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       // The agent answers this on appliances without a resizable X screen (console, browser).

@@ -85,6 +85,11 @@ export type ParentToWorker =
   | { type: 'audio-listen'; listening: boolean }
   | { type: 'screen'; requestId: number }
   | { type: 'key'; code: string; down: boolean }
+  /**
+   * The guest agent is changing the screen mode or keymap: key presses wait until it is done
+   * (X and the window manager move focus meanwhile, and keys typed then were lost).
+   */
+  | { type: 'hold-keys'; held: boolean }
   /** A character to type with the keys the guest's layout needs for it. */
   | { type: 'char'; char: string }
   /** The guest's X keyboard layout changed (the guest agent set it). */
