@@ -534,7 +534,7 @@ class DomainRuntime {
       return;
     }
     this.input.key(next.code, next.down);
-    this.keyPacer.sent(this.guestProgress(), next.down);
+    this.keyPacer.sent(this.guestProgress());
     this.keyTimer = setTimeout(() => this.feedKeys(), KEY_EVENT_GAP_MS);
   }
 

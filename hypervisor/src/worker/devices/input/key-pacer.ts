@@ -20,55 +20,30 @@ export interface GuestProgress {
  */
 export const KEY_EVENT_INSTRUCTIONS = 1_000_000;
 
-/**
- * Presses that may go to a busy guest before one of its slices ends idle. The kernel keeps a
- * key's events (scan code, key, sync: 3 each way, 6 more for Shift) in evdev's 64-event buffer
- * until Xorg reads them; a guest busy in Xorg itself (repainting after a screen resize) reads
- * none, so at most 4 presses (48 events with Shift) may wait there.
- */
-export const KEY_PRESSES_IN_FLIGHT = 4;
-
-/**
- * Instructions before the next press once that many wait unconfirmed: a guest busy for this
- * long (0.2-0.4 s of guest time) has scheduled Xorg, so a guest that never idles still types.
- */
-export const KEY_BUSY_INSTRUCTIONS = 20_000_000;
-
 export class KeyPacer {
   private last: GuestProgress | null = null;
-  /** Presses sent since the guest last ended a slice idle after a key event. */
-  private unconfirmed = 0;
 
-  constructor(
-    private readonly minInstructions = KEY_EVENT_INSTRUCTIONS,
-    private readonly inFlight = KEY_PRESSES_IN_FLIGHT,
-    private readonly busyInstructions = KEY_BUSY_INSTRUCTIONS,
-  ) {}
+  constructor(private readonly minInstructions = KEY_EVENT_INSTRUCTIONS) {}
 
   /** A key event went to the guest now. */
-  sent(progress: GuestProgress, press = true): void {
-    if (this.last && progress.idleSlice > this.last.slices) this.unconfirmed = 0;
-    if (press) this.unconfirmed++;
+  sent(progress: GuestProgress): void {
     this.last = { ...progress };
   }
 
   /** Forgets the last event (the queue was dropped, or the guest was replaced). */
   reset(): void {
     this.last = null;
-    this.unconfirmed = 0;
   }
 
   /**
    * True when the guest has taken in the last event: a slice run after it ended with the guest
    * idle (every task that the event woke, Xorg included, has run), or the guest, busy, ran
-   * `minInstructions` since (`busyInstructions` once `inFlight` presses wait unconfirmed). A
-   * guest that does not run (paused, starved) holds the rest back.
+   * `minInstructions` since. A guest that does not run (paused, starved) holds the rest back.
    */
   ready(now: GuestProgress): boolean {
     const last = this.last;
     if (!last) return true;
     if (now.idleSlice > last.slices) return true;
-    const needed = this.unconfirmed < this.inFlight ? this.minInstructions : this.busyInstructions;
-    return (now.instructions - last.instructions) >>> 0 >= needed;
+    return (now.instructions - last.instructions) >>> 0 >= this.minInstructions;
   }
 }
