@@ -103,8 +103,6 @@ class DomainRuntime {
   /** Key events and typed characters, fed to the guest in order (see feedKeys). */
   private readonly keyQueue: (KeyEvent | { char: string })[] = [];
   private keyTimer: NodeJS.Timeout | null = null;
-  /** Key presses wait while the guest changes its screen mode or keymap (`hold-keys`). */
-  private keysHeld = false;
   private readonly keyPacer = new KeyPacer();
   private lastElu = performance.eventLoopUtilization();
   private readonly governor = new CpuGovernor();
@@ -284,8 +282,11 @@ class DomainRuntime {
         if (!this.keyTimer) this.feedKeys();
         return;
       case 'hold-keys':
-        this.keysHeld = message.held;
-        if (!this.keysHeld && !this.keyTimer) this.feedKeys();
+        if (message.held) this.keyPacer.hold();
+        else {
+          this.keyPacer.release(this.guestProgress());
+          if (!this.keyTimer) this.feedKeys();
+        }
         return;
       case 'char':
         this.inputArrived();
@@ -528,7 +529,7 @@ class DomainRuntime {
     // A press waits until the guest has taken in what went before, and while keys are held; a
     // release never waits, so a key is not held down in the guest longer than typed (X would
     // repeat it).
-    if (next.down && (this.keysHeld || !this.keyPacer.ready(this.guestProgress()))) {
+    if (next.down && !this.keyPacer.ready(this.guestProgress())) {
       this.keyQueue.unshift(next);
       this.keyTimer = setTimeout(() => this.feedKeys(), KEY_EVENT_GAP_MS);
       return;

@@ -40,3 +40,28 @@ test('after a reset the next key goes at once', () => {
   pacer.reset();
   assert.equal(pacer.ready(at(5, 4, 100)), true);
 });
+
+test('a held pacer lets no press go until released and the guest has settled', () => {
+  const pacer = new KeyPacer(1000, 50_000);
+  pacer.hold();
+  assert.equal(pacer.ready(at(9, 9, 100)), false);
+  pacer.release(at(10, 4, 200));
+  // The guest goes on reconfiguring after the release, busy.
+  assert.equal(pacer.ready(at(14, 4, 20_000)), false);
+  // A slice after the release ended idle: X has applied the change.
+  assert.equal(pacer.ready(at(15, 15, 21_000)), true);
+});
+
+test('a guest that stays busy after a hold gets its keys after the settle allowance', () => {
+  const pacer = new KeyPacer(1000, 50_000);
+  pacer.hold();
+  pacer.release(at(10, 4, 200));
+  assert.equal(pacer.ready(at(30, 4, 50_100)), false);
+  assert.equal(pacer.ready(at(31, 4, 50_300)), true);
+});
+
+test('a release without a hold changes nothing', () => {
+  const pacer = new KeyPacer(1000, 50_000);
+  pacer.release(at(10, 4, 200));
+  assert.equal(pacer.ready(at(10, 4, 200)), true);
+});

@@ -20,10 +20,37 @@ export interface GuestProgress {
  */
 export const KEY_EVENT_INSTRUCTIONS = 1_000_000;
 
+/**
+ * After a hold (the guest agent changed the screen mode or keymap), presses wait until the guest
+ * has been idle once, at most this many guest instructions (2-4 s of guest time): X and the
+ * window manager go on reconfiguring after the agent answers, or after its request timed out
+ * on a starved guest, and keys typed meanwhile were lost.
+ */
+export const KEY_HOLD_SETTLE_INSTRUCTIONS = 100_000_000;
+
 export class KeyPacer {
   private last: GuestProgress | null = null;
+  private held = false;
+  /** Where the guest was when the last hold ended, until it has settled after it. */
+  private settlingFrom: GuestProgress | null = null;
 
-  constructor(private readonly minInstructions = KEY_EVENT_INSTRUCTIONS) {}
+  constructor(
+    private readonly minInstructions = KEY_EVENT_INSTRUCTIONS,
+    private readonly settleInstructions = KEY_HOLD_SETTLE_INSTRUCTIONS,
+  ) {}
+
+  /** Presses wait from now until `release` and the guest has settled after it. */
+  hold(): void {
+    this.held = true;
+    this.settlingFrom = null;
+  }
+
+  /** The change that held the keys is over (answered or timed out) at `progress`. */
+  release(progress: GuestProgress): void {
+    if (!this.held) return;
+    this.held = false;
+    this.settlingFrom = { ...progress };
+  }
 
   /** A key event went to the guest now. */
   sent(progress: GuestProgress): void {
@@ -38,9 +65,19 @@ export class KeyPacer {
   /**
    * True when the guest has taken in the last event: a slice run after it ended with the guest
    * idle (every task that the event woke, Xorg included, has run), or the guest, busy, ran
-   * `minInstructions` since. A guest that does not run (paused, starved) holds the rest back.
+   * `minInstructions` since; and never while held or settling after a hold. A guest that does
+   * not run (paused, starved) holds the rest back.
    */
   ready(now: GuestProgress): boolean {
+    if (this.held) return false;
+    const from = this.settlingFrom;
+    if (from) {
+      const settled =
+        now.idleSlice > from.slices ||
+        (now.instructions - from.instructions) >>> 0 >= this.settleInstructions;
+      if (!settled) return false;
+      this.settlingFrom = null;
+    }
     const last = this.last;
     if (!last) return true;
     if (now.idleSlice > last.slices) return true;
