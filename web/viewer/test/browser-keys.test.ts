@@ -129,6 +129,10 @@ test(
         const bytes = await fetchOnce(forward.listen.port).catch(() => Buffer.alloc(0));
         typed = bytes.toString('utf8');
         if (!typed) {
+          // What the terminal shows tells a lost key from a slow guest.
+          if (Date.now() >= deadline) {
+            await a.screenshot({ path: resolve(ARTIFACTS, 'viewer-keys-not-typed.png') });
+          }
           assert.ok(Date.now() < deadline, 'the typed file came back from the guest');
           await sleep(1000);
         }
