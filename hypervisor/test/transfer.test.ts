@@ -239,6 +239,54 @@ describe('clipboard and files through the guest agent', () => {
     );
   });
 
+  test('two downloads and an upload at the same time each arrive whole', async (t) => {
+    const listed = nextEvent<OutboxChanged>(
+      hv,
+      'files:outbox',
+      desktop.id,
+      (o) => o.files.some((f) => f.name === 'offer-2.bin' && f.bytes === upload.length),
+      60_000,
+    );
+    typeLine(hv, desktop.id, `cp ~/Uploads/donn*.bin ~/Send\\ to\\ browser/offer-2.bin`);
+    await listed;
+    const download = async (name: string) => {
+      const parts: Uint8Array[] = [];
+      for (let offset = 0; ; offset += TRANSFER_CHUNK_BYTES) {
+        const chunk = await hv.client.call('files:read', { id: desktop.id, name, offset });
+        parts.push(chunk);
+        if (chunk.byteLength < TRANSFER_CHUNK_BYTES) return sha256(Buffer.concat(parts));
+      }
+    };
+    const bytes = randomBytes(3 * TRANSFER_CHUNK_BYTES);
+    const uploadOne = async () => {
+      const { uploadId } = await hv.client.call('files:upload-begin', {
+        id: desktop.id,
+        bytes: bytes.length,
+      });
+      for (let offset = 0; offset < bytes.length; offset += TRANSFER_CHUNK_BYTES) {
+        const data = bytes.subarray(offset, offset + TRANSFER_CHUNK_BYTES);
+        await hv.client.call('files:upload-chunk', { id: desktop.id, uploadId, data });
+      }
+      return hv.client.call('files:upload-end', {
+        id: desktop.id,
+        uploadId,
+        name: 'during-downloads.bin',
+      });
+    };
+    const started = performance.now();
+    const timed = <T>(work: Promise<T>) =>
+      work.then((value) => ({ value, ms: Math.round(performance.now() - started) }));
+    const [first, second, up] = await Promise.all([
+      timed(download('offer.bin')),
+      timed(download('offer-2.bin')),
+      timed(uploadOne()),
+    ]);
+    t.diagnostic(`finished after: ${first.ms} ms, ${second.ms} ms, upload ${up.ms} ms`);
+    assert.equal(first.value, sha256(upload));
+    assert.equal(second.value, sha256(upload));
+    assert.equal(up.value.sha256, sha256(bytes));
+  });
+
   test('bad names and sizes are refused by the control channel and by the guest agent', async () => {
     const { uploadId } = await hv.client.call('files:upload-begin', { id: desktop.id, bytes: 0 });
     for (const name of ['../escape', 'a/b', '..', 'tab\there', '.raydesk-upload-1']) {

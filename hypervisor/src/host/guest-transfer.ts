@@ -31,6 +31,13 @@ const AGENT_BLOCK_BYTES = 4096;
 const STREAM_FINISH_MS = 55_000;
 /** A download read into memory is dropped when no viewer read it for this long. */
 const DOWNLOAD_IDLE_MS = 60_000;
+/**
+ * Bytes a streamed upload may have handed to its connection that are not on the guest's disk
+ * yet (socket and switch buffers): counted as still to come when another upload begins.
+ */
+const STREAM_IN_FLIGHT_BYTES = 4 * TRANSFER_CHUNK_BYTES;
+/** An upload no chunk reached for this long no longer holds disk space for itself. */
+const UPLOAD_RESERVATION_IDLE_MS = 10 * 60_000;
 
 /** Opens a TCP stream from the host to a port of this domain's guest. */
 export type GuestStreamOpener = (guestPort: number) => Promise<Duplex>;
@@ -81,6 +88,8 @@ export class GuestTransfer extends EventEmitter<Events> {
   private nextUploadId = 1;
   /** Uploads whose bytes go over a stream (the others go chunk by chunk over the agent). */
   private readonly uploadStreams = new Map<number, UploadStream>();
+  /** Every upload under way, with the bytes it announced and those sent so far. */
+  private readonly uploadsUnderWay = new Map<number, UploadUnderWay>();
   /** Downloads being read over a stream, by file name. */
   private readonly downloads = new Map<string, StreamedDownload>();
 
@@ -118,11 +127,25 @@ export class GuestTransfer extends EventEmitter<Events> {
     return fromBase64(reply).toString('utf8');
   }
 
+  /**
+   * Starts an upload. The agent checks that the disk has room for it and for what the uploads
+   * already under way have still to write: uploads that each fit, but not together, are
+   * refused at their start rather than all failing half-way.
+   */
   async beginUpload(bytes: number): Promise<UploadBegun> {
     const uploadId = this.nextUploadId++;
-    await agentCall('upload', () =>
-      this.domain.agentRequest('upload-begin', [String(uploadId), String(bytes)], CHUNK_TIMEOUT_MS),
-    );
+    const othersToCome = this.bytesStillToCome();
+    this.uploadsUnderWay.set(uploadId, { bytes, sent: 0, lastActive: Date.now() });
+    try {
+      await this.domain.agentRequest(
+        'upload-begin',
+        [String(uploadId), String(bytes + othersToCome)],
+        CHUNK_TIMEOUT_MS,
+      );
+    } catch (error) {
+      this.uploadsUnderWay.delete(uploadId);
+      throw beginRefusal(error, bytes, othersToCome);
+    }
     if (bytes > 0) {
       const stream = await this.connect(['upload-stream', String(uploadId)]);
       if (stream) this.uploadStreams.set(uploadId, { socket: stream.socket, written: 0 });
@@ -132,21 +155,43 @@ export class GuestTransfer extends EventEmitter<Events> {
 
   /** Appends a chunk; resolves with the bytes of the upload now on their way into the guest. */
   async uploadChunk(uploadId: number, data: Uint8Array): Promise<number> {
+    const underWay = this.uploadsUnderWay.get(uploadId);
+    if (underWay) underWay.lastActive = Date.now();
     const stream = this.uploadStreams.get(uploadId);
     if (stream) {
       await new Promise<void>((resolve, reject) =>
         stream.socket.write(data, (error) => (error ? reject(error) : resolve())),
       ).catch(() => this.streamFailed(uploadId));
       stream.written += data.byteLength;
+      if (underWay) underWay.sent = stream.written;
       return stream.written;
     }
     const reply = await agentCall('upload', () =>
       this.domain.agentRequest('upload-chunk', [String(uploadId)], CHUNK_TIMEOUT_MS, data),
     );
+    if (underWay) underWay.sent = Number(reply);
     return Number(reply);
   }
 
+  /** What the uploads under way have still to write to the guest's disk, in bytes. */
+  private bytesStillToCome(): number {
+    let bytes = 0;
+    const now = Date.now();
+    for (const [uploadId, upload] of this.uploadsUnderWay) {
+      if (now - upload.lastActive > UPLOAD_RESERVATION_IDLE_MS) continue;
+      const inFlight = this.uploadStreams.has(uploadId) ? STREAM_IN_FLIGHT_BYTES : 0;
+      bytes += Math.min(upload.bytes, upload.bytes - upload.sent + inFlight);
+    }
+    return bytes;
+  }
+
+  /**
+   * Gives the upload its name. When the guest refuses (its stream ended in "disk full"), the
+   * part file is removed here: the caller's upload is over either way.
+   */
   async endUpload(uploadId: number, name: string): Promise<UploadDone> {
+    const encodedName = toBase64(transferFileNameSchema.parse(name));
+    this.uploadsUnderWay.delete(uploadId);
     const socket = this.uploadStreams.get(uploadId)?.socket;
     if (socket) {
       this.uploadStreams.delete(uploadId);
@@ -161,17 +206,20 @@ export class GuestTransfer extends EventEmitter<Events> {
       }
     }
     const reply = await agentCall('upload', () =>
-      this.domain.agentRequest(
-        'upload-end',
-        [String(uploadId), toBase64(transferFileNameSchema.parse(name))],
-        CHUNK_TIMEOUT_MS,
-      ),
-    );
+      this.domain.agentRequest('upload-end', [String(uploadId), encodedName], CHUNK_TIMEOUT_MS),
+    ).catch(async (error: unknown) => {
+      // A refused name leaves the upload to end again under another; a failed write does not.
+      if (!(error instanceof HostError && /bad file name/.test(error.message))) {
+        await this.abortUpload(uploadId).catch(() => undefined);
+      }
+      throw error;
+    });
     const [finalName = '', sha256 = ''] = reply.split(' ');
     return { name: fromBase64(finalName).toString('utf8'), sha256 };
   }
 
   async abortUpload(uploadId: number): Promise<void> {
+    this.uploadsUnderWay.delete(uploadId);
     this.uploadStreams.get(uploadId)?.socket.destroy();
     this.uploadStreams.delete(uploadId);
     await agentCall('upload', () =>
@@ -181,6 +229,7 @@ export class GuestTransfer extends EventEmitter<Events> {
 
   /** A stream broke mid-upload: the upload is dropped, with the guest's reason (disk full). */
   private async streamFailed(uploadId: number): Promise<never> {
+    this.uploadsUnderWay.delete(uploadId);
     this.uploadStreams.get(uploadId)?.socket.destroy();
     this.uploadStreams.delete(uploadId);
     const reason = await agentCall('upload', () =>
@@ -287,6 +336,31 @@ export class GuestTransfer extends EventEmitter<Events> {
       // The next change announces the folder again.
     }
   }
+}
+
+/** An upload between its begin and its end: the bytes it announced and those sent so far. */
+interface UploadUnderWay {
+  bytes: number;
+  sent: number;
+  lastActive: number;
+}
+
+/**
+ * The agent's refusal of upload-begin as the viewer should read it. Its "disk full" numbers
+ * count the bytes other uploads have still to write: they are told apart here.
+ */
+function beginRefusal(error: unknown, bytes: number, othersToCome: number): HostError {
+  const message = error instanceof Error ? error.message : String(error);
+  const full = /disk full: \d+ KiB needed, (\d+) KiB free/.exec(message);
+  if (!full) return new HostError('bad_request', `upload: ${message}`);
+  if (othersToCome === 0) return new HostError('insufficient_disk', `upload: ${message}`);
+  const free = Number(full[1]);
+  const held = Math.ceil(othersToCome / 1024);
+  return new HostError(
+    'insufficient_disk',
+    `upload: disk full: ${Math.floor(bytes / 1024)} KiB needed, ${Math.max(0, free - held)} KiB free ` +
+      `while other uploads write their remaining ${held} KiB`,
+  );
 }
 
 /** A streamed upload: its connection to the guest and the file bytes written to it. */

@@ -59,7 +59,8 @@ const TOKEN = /^\S+$/;
  * a line written after it waits until its bytes have gone through. They go out one at a time,
  * each when the one before it was answered (the guest runs them in this order, one lane), and
  * every other request (a screen size, the clipboard, the time) is written at once and slips in
- * between.
+ * between. Listing the outbox and opening a download's stream are short both ways and run side
+ * by side in the guest, so two downloads (or a download beside an upload) start together.
  */
 const BULK_COMMANDS = new Set([
   'upload-begin',
@@ -67,9 +68,7 @@ const BULK_COMMANDS = new Set([
   'upload-stream',
   'upload-end',
   'upload-abort',
-  'outbox-list',
   'outbox-read',
-  'outbox-stream',
 ]);
 
 interface QueuedBulk {
