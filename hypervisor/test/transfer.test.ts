@@ -92,6 +92,16 @@ function nextEvent<T extends { domainId: string }>(
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
+/** Uploads `bytes` chunk by chunk over the control channel, named `name`. */
+async function uploadInChunks(hv: TestHypervisor, id: string, bytes: Uint8Array, name: string) {
+  const { uploadId } = await hv.client.call('files:upload-begin', { id, bytes: bytes.length });
+  for (let offset = 0; offset < bytes.length; offset += TRANSFER_CHUNK_BYTES) {
+    const data = bytes.subarray(offset, offset + TRANSFER_CHUNK_BYTES);
+    await hv.client.call('files:upload-chunk', { id, uploadId, data });
+  }
+  return hv.client.call('files:upload-end', { id, uploadId, name });
+}
+
 describe('clipboard and files through the guest agent', () => {
   let hv: TestHypervisor;
   let desktop: DomainInfo;
@@ -176,23 +186,10 @@ describe('clipboard and files through the guest agent', () => {
     const ping = domain.agentRequest('ping', [], 55_000).then(at('ping'));
     const screen = domain.agentRequest('screen', ['get'], 55_000);
     const bytes = randomBytes(2 * TRANSFER_CHUNK_BYTES);
-    const upload = (async () => {
-      const { uploadId } = await hv.client.call('files:upload-begin', {
-        id: desktop.id,
-        bytes: bytes.length,
-      });
-      for (let offset = 0; offset < bytes.length; offset += TRANSFER_CHUNK_BYTES) {
-        const data = bytes.subarray(offset, offset + TRANSFER_CHUNK_BYTES);
-        await hv.client.call('files:upload-chunk', { id: desktop.id, uploadId, data });
-      }
-      const done = await hv.client.call('files:upload-end', {
-        id: desktop.id,
-        uploadId,
-        name: 'beside.bin',
-      });
+    const upload = uploadInChunks(hv, desktop.id, bytes, 'beside.bin').then((done) => {
       at('upload')();
       return done;
-    })();
+    });
     const [, , size, done] = await Promise.all([
       layout,
       ping,
@@ -258,21 +255,7 @@ describe('clipboard and files through the guest agent', () => {
       }
     };
     const bytes = randomBytes(3 * TRANSFER_CHUNK_BYTES);
-    const uploadOne = async () => {
-      const { uploadId } = await hv.client.call('files:upload-begin', {
-        id: desktop.id,
-        bytes: bytes.length,
-      });
-      for (let offset = 0; offset < bytes.length; offset += TRANSFER_CHUNK_BYTES) {
-        const data = bytes.subarray(offset, offset + TRANSFER_CHUNK_BYTES);
-        await hv.client.call('files:upload-chunk', { id: desktop.id, uploadId, data });
-      }
-      return hv.client.call('files:upload-end', {
-        id: desktop.id,
-        uploadId,
-        name: 'during-downloads.bin',
-      });
-    };
+    const uploadOne = () => uploadInChunks(hv, desktop.id, bytes, 'during-downloads.bin');
     const started = performance.now();
     const timed = <T>(work: Promise<T>) =>
       work.then((value) => ({ value, ms: Math.round(performance.now() - started) }));
