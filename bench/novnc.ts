@@ -250,7 +250,16 @@ export async function measureNoVnc(
   };
   let viewer = await openNoVnc(stack, url);
   try {
-    await desktopPaintedAt(viewer, 60_000);
+    try {
+      await desktopPaintedAt(viewer, 60_000);
+    } catch (error) {
+      // The comparison is missing from the report, with its reason; Raydesk's figures stand.
+      const state = await viewer.page
+        .evaluate(() => (window as unknown as { __viewer: { state: string } }).__viewer.state)
+        .catch(() => 'unknown');
+      log(`noVNC not measured: no desktop painted within 60 s (RFB ${state}): ${String(error)}`);
+      return null;
+    }
     await sleep(3000);
     figures.guestCpu.idle = await cpu();
     log(
