@@ -14,36 +14,7 @@ import {
   type UploadDone,
 } from '../src/api/index.ts';
 import { startTestHypervisor, type TestHypervisor } from './harness.ts';
-
-/** Key codes for the ASCII the test types into the desktop's terminal on a US layout. */
-const SHIFTED: Record<string, string> = { '~': 'Backquote', '>': 'Period', _: 'Minus' };
-const PLAIN: Record<string, string> = {
-  ' ': 'Space',
-  '/': 'Slash',
-  '\\': 'Backslash',
-  '-': 'Minus',
-  '.': 'Period',
-  ';': 'Semicolon',
-  '\n': 'Enter',
-};
-function strokes(line: string): { code: string; shift: boolean }[] {
-  return [...`${line}\n`].map((ch) => {
-    if (/[a-z]/.test(ch)) return { code: `Key${ch.toUpperCase()}`, shift: false };
-    if (/[A-Z]/.test(ch)) return { code: `Key${ch}`, shift: true };
-    if (/[0-9]/.test(ch)) return { code: `Digit${ch}`, shift: false };
-    if (PLAIN[ch]) return { code: PLAIN[ch], shift: false };
-    if (SHIFTED[ch]) return { code: SHIFTED[ch], shift: true };
-    throw new Error(`cannot type ${JSON.stringify(ch)}`);
-  });
-}
-function typeStrokes(hv: TestHypervisor, id: string, keys: ReturnType<typeof strokes>): void {
-  for (const { code, shift } of keys) {
-    if (shift) hv.client.key(id, 'ShiftLeft', true);
-    hv.client.key(id, code, true);
-    hv.client.key(id, code, false);
-    if (shift) hv.client.key(id, 'ShiftLeft', false);
-  }
-}
+import { strokes, typeStrokes } from './typing.ts';
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 const isDiskFull = (error: unknown) =>
@@ -66,7 +37,7 @@ describe('uploads into a guest whose disk fills up', () => {
   /** Types a shell line into the terminal and waits until it has run (a marker file appears). */
   async function shell(line: string): Promise<void> {
     const mark = `mark-${++marks}`;
-    const keys = strokes(`${line}; touch ~/Send\\ to\\ browser/${mark}`);
+    const keys = strokes(`${line}; touch ~/Send\\ to\\ browser/${mark}\n`);
     const appeared = new Promise<void>((resolve, reject) => {
       const socket = hv.client.socket as unknown as {
         on(event: string, listener: (payload: OutboxChanged) => void): void;

@@ -14,45 +14,10 @@ import {
   type OutboxChanged,
 } from '../src/api/index.ts';
 import { startTestHypervisor, type TestHypervisor } from './harness.ts';
+import { typeLine } from './typing.ts';
 
 const TEXT = 'Grüße, café ✓ — 日本語 😀\nsecond line';
 
-/** Key codes (and Shift) for the ASCII a test types into the terminal on a US layout. */
-const SHIFTED: Record<string, string> = {
-  '~': 'Backquote',
-  '|': 'Backslash',
-  '"': 'Quote',
-  '>': 'Period',
-  _: 'Minus',
-  '*': 'Digit8',
-};
-const PLAIN: Record<string, string> = {
-  ' ': 'Space',
-  '/': 'Slash',
-  '\\': 'Backslash',
-  "'": 'Quote',
-  '-': 'Minus',
-  '.': 'Period',
-  '\n': 'Enter',
-};
-function strokes(text: string): { code: string; shift: boolean }[] {
-  return [...text].map((ch) => {
-    if (/[a-z]/.test(ch)) return { code: `Key${ch.toUpperCase()}`, shift: false };
-    if (/[A-Z]/.test(ch)) return { code: `Key${ch}`, shift: true };
-    if (/[0-9]/.test(ch)) return { code: `Digit${ch}`, shift: false };
-    if (PLAIN[ch]) return { code: PLAIN[ch], shift: false };
-    if (SHIFTED[ch]) return { code: SHIFTED[ch], shift: true };
-    throw new Error(`cannot type ${JSON.stringify(ch)}`);
-  });
-}
-function typeLine(hv: TestHypervisor, id: string, line: string): void {
-  for (const { code, shift } of strokes(`${line}\n`)) {
-    if (shift) hv.client.key(id, 'ShiftLeft', true);
-    hv.client.key(id, code, true);
-    hv.client.key(id, code, false);
-    if (shift) hv.client.key(id, 'ShiftLeft', false);
-  }
-}
 /** printf's octal escapes for UTF-8 text, so that a US keyboard can type any character. */
 function octal(text: string): string {
   return [...Buffer.from(text, 'utf8')]
