@@ -55,6 +55,23 @@ declare const window: Window & { __viewer: ViewerHandle };
 const typeLine = (page: Page, line: string) =>
   page.evaluate((l) => window.__viewer.sendText(`${l}\n`), line);
 
+/**
+ * Polls the page's clipboard until it holds `expected`; false after `timeoutMs`. Not
+ * waitForFunction: it takes an async predicate's promise itself as the truthy answer.
+ */
+const browserClipboardBecomes = (page: Page, expected: string, timeoutMs: number) =>
+  page.evaluate(
+    async ({ text, ms }) => {
+      const deadline = performance.now() + ms;
+      while (performance.now() < deadline) {
+        if ((await navigator.clipboard.readText().catch(() => '')) === text) return true;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      return false;
+    },
+    { text: expected, ms: timeoutMs },
+  );
+
 test(
   'clipboard both ways and files in and out, in Chromium at a host name',
   { timeout: 900_000 },
@@ -114,10 +131,9 @@ test(
       // ---- Desktop -> browser: a copy in the desktop's terminal reaches the local clipboard.
       const copyStarted = Date.now();
       await typeLine(page, `printf '${octal(FROM_GUEST)}' | xclip -selection clipboard`);
-      await page.waitForFunction(
-        async (expected) => (await navigator.clipboard.readText()) === expected,
-        FROM_GUEST,
-        { timeout: 120_000, polling: 100 },
+      assert.ok(
+        await browserClipboardBecomes(page, FROM_GUEST, 120_000),
+        'the text copied in the desktop never reached the browser clipboard',
       );
       t.diagnostic(
         `desktop copy to browser clipboard: ${Date.now() - copyStarted} ms (typing included)`,
