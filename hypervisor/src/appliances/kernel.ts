@@ -153,9 +153,14 @@ function make(
   });
 }
 
+/** Kernel builds under way in this process, by cache dir: appliances sharing a kernel wait for one. */
+const building = new Map<string, Promise<GuestKernel>>();
+
 /**
  * The guest kernel for `recipe`, compiled once and cached. A forced build compiles it again.
- * The source tree (about 1.3 GB unpacked) lives only in a temp dir during the build.
+ * The source tree (about 1.3 GB unpacked) lives only in a temp dir during the build. Appliances
+ * that share a kernel and are built at once (a host preparing desktop and browser together)
+ * share one compile instead of running two on the same cores.
  */
 export async function ensureKernel(
   recipe: ApplianceRecipe,
@@ -165,6 +170,19 @@ export async function ensureKernel(
   const dir = kernelCacheDir(recipe);
   const cached = opts.force ? null : readBuilt(dir);
   if (cached) return cached;
+  const under = building.get(dir);
+  if (under) return under;
+  const build = buildKernel(recipe, dir, log, opts).finally(() => building.delete(dir));
+  building.set(dir, build);
+  return build;
+}
+
+async function buildKernel(
+  recipe: ApplianceRecipe,
+  dir: string,
+  log: string,
+  opts: { onProgress?: (p: KernelBuildProgress) => void },
+): Promise<GuestKernel> {
   const missing = KERNEL_BUILD_TOOLS.filter((t) => !hasCommand(t));
   if (missing.length > 0)
     throw new Error(`building the guest kernel needs these host tools: ${missing.join(', ')}`);
