@@ -17,6 +17,7 @@ import { runDensityBench } from '../bench/density-only.ts';
 import { runDesktopIoBench } from '../bench/desktop-io.ts';
 import { runDisplayBench } from '../bench/display.ts';
 import { runFleetBench } from '../bench/fleet.ts';
+import { prepareGuests } from '@raydesk/hypervisor/setup';
 import { buildPortal } from './lib/portal.ts';
 
 const options = parseOptions(process.argv.slice(2));
@@ -25,6 +26,12 @@ const t0 = Date.now();
 const log = (line: string) =>
   process.stderr.write(`[bench +${((Date.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${line}\n`);
 
+// Guest images and golden snapshots first, with their progress bars, as `npm start` and
+// `npm test` do: on a cold cache that is a kernel compile and three images, and untimed.
+await prepareGuests({
+  appliances: ['console', 'desktop', 'browser'],
+  golden: ['console', 'desktop', 'browser'],
+});
 // The portal is in the time-to-desktop path and fronts the fleet's gateway failover: its
 // production build must match the sources.
 if (!options.only || options.only === 'fleet' || options.only === 'attach') buildPortal();
