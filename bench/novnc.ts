@@ -88,6 +88,8 @@ rfb.addEventListener('disconnect', () => (window.__viewer.state = 'disconnected'
 
 interface NoVncServer {
   url: string;
+  /** What the WebSocket-to-TCP bridge saw, for the report when noVNC shows nothing. */
+  traffic(): { connections: number; toGuest: number; fromGuest: number; closed: string[] };
   close(): Promise<void>;
 }
 
@@ -110,24 +112,42 @@ async function serveNoVnc(forwardPort: number): Promise<NoVncServer> {
     }
   });
   const bridge = new WebSocketServer({ server, path: '/websockify', perMessageDeflate: false });
+  const traffic = { connections: 0, toGuest: 0, fromGuest: 0, closed: [] as string[] };
   bridge.on('connection', (ws) => {
+    traffic.connections++;
     const tcp = connect({ host: '127.0.0.1', port: forwardPort, noDelay: true });
-    tcp.on('data', (chunk) => ws.send(chunk));
-    tcp.on('close', () => ws.close());
-    tcp.on('error', () => ws.close());
-    ws.on('message', (data: Buffer) => tcp.write(data));
+    tcp.on('data', (chunk) => {
+      traffic.fromGuest += chunk.length;
+      ws.send(chunk);
+    });
+    tcp.on('close', () => {
+      traffic.closed.push('guest side closed');
+      ws.close();
+    });
+    tcp.on('error', (error) => {
+      traffic.closed.push(`guest side: ${error.message}`);
+      ws.close();
+    });
+    ws.on('message', (data: Buffer) => {
+      traffic.toGuest += data.length;
+      tcp.write(data);
+    });
     ws.on('close', () => tcp.destroy());
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}/`,
+    traffic: () => ({ ...traffic, closed: traffic.closed.slice(-3) }),
     close: async () => {
       for (const client of bridge.clients) client.terminate();
       await new Promise((resolve) => server.close(resolve));
     },
   };
 }
+
+/** Errors each noVNC page logged, for the report when it shows nothing. */
+const noVncProblems = new WeakMap<Viewer['page'], string[]>();
 
 async function openNoVnc(stack: Stack, url: string): Promise<Viewer> {
   const context = await stack.browser.newContext({ viewport: { width: 1100, height: 860 } });
@@ -140,6 +160,14 @@ async function openNoVnc(stack: Stack, url: string): Promise<Viewer> {
         typeof frame.payload === 'string' ? Buffer.byteLength(frame.payload) : frame.payload.length;
     });
   });
+  const problems: string[] = [];
+  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+  page.on('console', (message) => {
+    if (message.type() === 'error' || message.type() === 'warning')
+      problems.push(`console ${message.type()}: ${message.text()}`);
+  });
+  page.on('crash', () => problems.push('the page crashed'));
+  noVncProblems.set(page, problems);
   await page.goto('about:blank');
   const before = nowEpoch();
   const pageNow = await page.evaluate(() => performance.timeOrigin + performance.now());
@@ -255,9 +283,19 @@ export async function measureNoVnc(
     } catch (error) {
       // The comparison is missing from the report, with its reason; Raydesk's figures stand.
       const state = await viewer.page
-        .evaluate(() => (window as unknown as { __viewer: { state: string } }).__viewer.state)
-        .catch(() => 'unknown');
-      log(`noVNC not measured: no desktop painted within 60 s (RFB ${state}): ${String(error)}`);
+        .evaluate(() => {
+          const w = window as unknown as {
+            __viewer?: { state: string };
+            __paints?: unknown[];
+          };
+          const canvas = document.querySelector('canvas');
+          return `RFB ${w.__viewer?.state ?? 'absent'}, ${w.__paints?.length ?? 0} paints, canvas ${canvas ? `${canvas.width}x${canvas.height}` : 'none'}`;
+        })
+        .catch((why: unknown) => `page unreadable: ${String(why)}`);
+      const problems = (noVncProblems.get(viewer.page) ?? []).slice(-5).join('; ') || 'none';
+      log(
+        `noVNC not measured: no desktop painted within 60 s (${state}; bridge ${JSON.stringify(server.traffic())}; page problems: ${problems}): ${String(error)}`,
+      );
       return null;
     }
     await sleep(3000);

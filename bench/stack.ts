@@ -83,21 +83,23 @@ export const INIT_SCRIPT = `(() => {
   };
   window.__benchPayloadOf = payloadOf;
   window.__benchSteps = {};
-  const NativeSocket = window.WebSocket;
-  window.WebSocket = class extends NativeSocket {
-    constructor(...args) {
+  // A proxy, not a subclass: the page gets a plain WebSocket (noVNC checks the methods of the
+  // socket's own prototype and refuses a subclass's: 'Raw channel missing property: send').
+  window.WebSocket = new Proxy(window.WebSocket, {
+    construct(NativeSocket, args) {
       window.__benchSteps.socketCreatedAt ||= epoch();
-      super(...args);
-      this.addEventListener('open', () => { window.__benchSteps.socketOpenAt ||= epoch(); });
+      const socket = new NativeSocket(...args);
+      socket.addEventListener('open', () => { window.__benchSteps.socketOpenAt ||= epoch(); });
       // Added before engine.io sets onmessage: runs before the viewer handles the message.
-      this.addEventListener('message', (event) => {
+      socket.addEventListener('message', (event) => {
         const steps = window.__benchSteps;
         if (!steps.readyAt && payloadOf(event.data, 'session:ready')) steps.readyAt = epoch();
         const update = steps.firstFrameAt ? null : payloadOf(event.data, 'display:update');
         if (update && update.full) steps.firstFrameAt = epoch();
       });
-    }
-  };
+      return socket;
+    },
+  });
   bench.arm = (region, timeoutMs) => {
     bench.result = new Promise((resolve) => {
       const timer = setTimeout(() => { bench.probe = null; resolve(-1); }, timeoutMs);
