@@ -252,7 +252,7 @@ export async function runDesktopIoBench(
   const series: Record<string, number[]> = {};
   try {
     const vm = await stack.client.create({ appliance: 'desktop', name: 'bench-io' });
-    const viewer = await stack.open(vm.id);
+    const viewer = await stack.open(vm.id, '', { follow: true });
     await waitConnected(viewer, 120_000);
     await desktopPaintedAt(viewer);
     const fileRounds = plan.mode === 'full' ? 5 : plan.mode === 'quick' ? 3 : 1;

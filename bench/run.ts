@@ -41,7 +41,7 @@ export const METHODS = {
   reconnectMs:
     'A second browser context opens the viewer of a running, watched desktop VM (hot-desk takeover of the control session); from starting its page load to its first complete frame painted in the canvas.',
   inputToPaint:
-    "A real key press through Chromium's input pipeline (CDP), alternately 'x' and Backspace into the desktop's xterm; from the page's keydown event to the paint after which the canvas pixels (the screen above the panel) differ. Both timestamps are taken in the page.",
+    "A real key press through Chromium's input pipeline (CDP), alternately 'x' and Backspace into the desktop's xterm; from the page's keydown event to the paint after which the canvas pixels (the screen above the panel) differ. Both timestamps are taken in the page. The viewer page keeps the guest's screen size (?follow=off): keys typed while the screen follows a new window size wait for it (desktopIo.firstFollowMs).",
   oneVm: 'One desktop VM running.',
   eightVms: 'Eight desktop VMs running (idle desktops besides the measured one).',
   busyNeighbour:

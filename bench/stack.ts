@@ -135,7 +135,12 @@ export interface Stack {
   encodeMs: number[];
   /** When each WebSocket upgrade request reached the gateway (epoch ms, this process's clock). */
   upgradesAt: number[];
-  open(vmId: string, query?: string): Promise<Viewer>;
+  /**
+   * The bench's viewer page for `vmId`. It keeps the guest's screen size unless `follow` is set:
+   * a key typed while the guest changes size waits for the change (seconds for the first one),
+   * so a figure of something else would measure that instead (desktopIo measures it).
+   */
+  open(vmId: string, query?: string, options?: { follow?: boolean }): Promise<Viewer>;
   close(): Promise<void>;
 }
 
@@ -202,7 +207,12 @@ export async function startStack(options: {
   const pages = new Map<string, TestPageServer>();
   const viewers = new Set<Viewer>();
 
-  const open = async (vmId: string, query = ''): Promise<Viewer> => {
+  const open = async (
+    vmId: string,
+    query = '',
+    options: { follow?: boolean } = {},
+  ): Promise<Viewer> => {
+    if (!options.follow) query += `${query ? '&' : '?'}follow=off`;
     let server = pages.get(vmId);
     if (!server) {
       server = await servePage({ gatewayUrl, vm: vmId, attachSecret, bundle });
