@@ -19,6 +19,8 @@ export interface FleetFigures {
   clone: { ms: Dist; method: string };
   /** kill -9 of the viewer's gateway to the desktop painted again through the other one. */
   gatewayFailoverMs: Dist;
+  /** Of those samples, how many came back through the other gateway (not the killed one, restarted). */
+  gatewayFailoverToOther: number;
   /** Hosts and gateways live in the registry of the fleet the failover was measured in. */
   hosts: number;
   gateways: number;

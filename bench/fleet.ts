@@ -110,6 +110,7 @@ export async function runFleetBench(plan: Plan, log: (line: string) => void): Pr
   results.fleet = {
     ...relocationFigures,
     gatewayFailoverMs: dist(failover.failoverMs, FAILOVER_METHOD, 0),
+    gatewayFailoverToOther: failover.toOther,
     hosts: failover.hosts,
     gateways: failover.gateways,
   };
