@@ -5,6 +5,7 @@
 // to the first frame painted after the viewer lost its socket (through the other gateway). The
 // supervisor starts the killed gateway again, and the next sample kills the other one.
 import { HOST_OFFLINE_AFTER_MS } from '@raydesk/hypervisor/api';
+import { DEFAULT_RECONNECT_POLICY } from '@raydesk/viewer';
 import type { Page } from 'playwright-core';
 import { randomBytes } from 'node:crypto';
 import { pageApi, startFleetHarness, waitFor } from '../scripts/lib/fleet-harness.ts';
@@ -21,7 +22,7 @@ export interface FailoverRun {
 }
 
 export const FAILOVER_METHOD =
-  'npm run fleet as the fleet e2e test starts it (scripts/lib/fleet-harness.ts: PostgreSQL and Redis, two hypervisor hosts, two gateways and the portal, each its own process under the supervisor), a 256 MiB desktop VM opened through the portal by a headless Chromium at http://vdi.example.test (one origin, the portal proxying /gateway/<id>/socket.io). Each sample: SIGKILL to the gateway the viewer watches through; in the page, from the kill (page clock read just before it) to the first drawImage/fillRect on the remote-desktop canvas after the viewer left the connected state, i.e. the first frame painted again, through the other gateway or through the killed one once the supervisor restarted it (0.5 s backoff, doubling; gatewayFailoverToOther counts the samples that came back through the other). The next sample kills the gateway the viewer is on then.';
+  'npm run fleet as the fleet e2e test starts it (scripts/lib/fleet-harness.ts: PostgreSQL and Redis, two hypervisor hosts, two gateways and the portal, each its own process under the supervisor), a 256 MiB desktop VM opened through the portal by a headless Chromium at http://vdi.example.test (one origin, the portal proxying /gateway/<id>/socket.io). Each sample: SIGKILL to the gateway the viewer watches through; in the page, from the kill (page clock read just before it) to the first drawImage/fillRect on the remote-desktop canvas after the viewer left the connected state, i.e. the first frame painted again, through the other gateway or through the killed one once the supervisor restarted it (0.5 s backoff, doubling; gatewayFailoverToOther counts the samples that came back through the other). The next sample kills the gateway the viewer is on then, once the viewer has been connected longer than the reset window of its retry delay (15 s).';
 
 const CANVAS_LABEL = 'Remote desktop';
 
@@ -128,8 +129,17 @@ export async function measureGatewayFailover(
       if (!pid) throw new Error(`the viewer's gateway ${from || '(none)'} is not running`);
       const other = fleet.parts.find((p) => p.startsWith('gw-') && p !== from)!;
       await fleet.group.whenUp(other);
-      // Both gateways live and the viewer steady before the kill.
+      // Both gateways live and the viewer steady before the kill, connected for longer than its
+      // retry delay takes to reset: else each kill finds the delay doubled by the one before
+      // (0.5, 1, 2, ... 15 s), which measures kills every few seconds, not a gateway failing.
       await new Promise((resolve) => setTimeout(resolve, 1500));
+      const connectedFor = await page.evaluate(() => {
+        const r = (window as unknown as { __benchRecord: PageRecord }).__benchRecord;
+        const last = r.states.at(-1);
+        return last?.state === 'connected' ? performance.now() - last.at : 0;
+      });
+      const settle = DEFAULT_RECONNECT_POLICY.resetAfterMs + 500 - connectedFor;
+      if (settle > 0) await new Promise((resolve) => setTimeout(resolve, settle));
       const killedAt = await page.evaluate(() => performance.now());
       process.kill(pid, 'SIGKILL');
       const paintedAt = await waitFor(
