@@ -28,10 +28,7 @@ const log = (line: string) =>
 
 // Guest images and golden snapshots first, with their progress bars, as `npm start` and
 // `npm test` do: on a cold cache that is a kernel compile and three images, and untimed.
-await prepareGuests({
-  appliances: ['console', 'desktop', 'browser'],
-  golden: ['console', 'desktop', 'browser'],
-});
+await prepareGuests();
 // The portal is in the time-to-desktop path and fronts the fleet's gateway failover: its
 // production build must match the sources.
 if (!options.only || options.only === 'fleet' || options.only === 'attach') buildPortal();

@@ -23,10 +23,7 @@ const gatewayPort = port('GATEWAY_PORT', 7421);
 const fleetDir = join(REPO_ROOT, 'data', 'fleet');
 mkdirSync(fleetDir, { recursive: true });
 
-await prepareGuests({
-  appliances: ['console', 'desktop', 'browser'],
-  golden: ['console', 'desktop', 'browser'],
-});
+await prepareGuests();
 const services = await startFleetServices({
   dir: fleetDir,
   postgresPort: port('FLEET_POSTGRES_PORT', 7432),

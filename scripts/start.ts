@@ -6,10 +6,7 @@ import { ProcessGroup } from './lib/processes.ts';
 import { preparePortal } from './lib/portal.ts';
 import { stackParts } from './lib/stack.ts';
 
-await prepareGuests({
-  appliances: ['console', 'desktop', 'browser'],
-  golden: ['console', 'desktop', 'browser'],
-});
+await prepareGuests();
 // Also loads the root .env into this process, so every part below gets it.
 const portal = await preparePortal();
 

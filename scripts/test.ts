@@ -40,10 +40,7 @@ for (const [script, what] of STATIC_CHECKS) {
   }
 }
 
-await prepareGuests({
-  appliances: ['console', 'desktop', 'browser'],
-  golden: ['console', 'desktop', 'browser'],
-});
+await prepareGuests();
 // The portal end-to-end tests run the production build.
 await preparePortal();
 

@@ -3,7 +3,7 @@
 // makes this a few file checks.
 import cliProgress from 'cli-progress';
 import pino from 'pino';
-import type { ApplianceName } from '../api/protocol.ts';
+import { APPLIANCE_NAMES, type ApplianceName } from '../api/protocol.ts';
 import {
   BUILD_STEPS,
   ensureAppliance,
@@ -19,9 +19,10 @@ const GOLDEN_PHASES = ['boot', 'settle', 'save', 'done'] as const;
 const LOG_EVERY_MS = 15_000;
 
 export interface PrepareGuestsOptions {
-  appliances: ApplianceName[];
-  /** Appliances whose golden snapshot must exist too. */
-  golden: ApplianceName[];
+  /** Default: every appliance. */
+  appliances?: readonly ApplianceName[];
+  /** Appliances whose golden snapshot must exist too. Default: every appliance. */
+  golden?: readonly ApplianceName[];
   /** Rebuild images even if cached. */
   force?: boolean;
 }
@@ -98,10 +99,11 @@ export function buildProgressStatus(p: BuildProgress): { done: number; status: s
   };
 }
 
-export async function prepareGuests(options: PrepareGuestsOptions): Promise<void> {
+export async function prepareGuests(options: PrepareGuestsOptions = {}): Promise<void> {
+  const { appliances = APPLIANCE_NAMES, golden: withGolden = APPLIANCE_NAMES } = options;
   const reporter = new ProgressReporter();
   try {
-    for (const name of options.appliances) {
+    for (const name of appliances) {
       const task = reporter.task(`image ${name}`, BUILD_STEPS.length);
       let built = false;
       const image = await ensureAppliance(name, {
@@ -119,7 +121,7 @@ export async function prepareGuests(options: PrepareGuestsOptions): Promise<void
     }
     const removed = pruneStaleAppliances();
     if (removed.length > 0) process.stderr.write(`removed stale images: ${removed.join(', ')}\n`);
-    if (options.golden.length === 0) return;
+    if (withGolden.length === 0) return;
     const config = loadConfig();
     const log = pino({ level: 'warn' });
     const domains = new GoldenBuildDomains(config, log);
@@ -128,7 +130,7 @@ export async function prepareGuests(options: PrepareGuestsOptions): Promise<void
     );
     const golden = new GoldenSnapshots(store, domains, log);
     try {
-      for (const name of options.golden) {
+      for (const name of withGolden) {
         const task = reporter.task(`snapshot ${name}`, GOLDEN_PHASES.length);
         const onProgress: GoldenProgress = (phase, detail) =>
           task.update(GOLDEN_PHASES.indexOf(phase) + (phase === 'done' ? 1 : 0), detail);
