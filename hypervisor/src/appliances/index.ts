@@ -4,6 +4,7 @@ import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync 
 import { join } from 'node:path';
 import { APPLIANCE_NAMES, type ApplianceName } from '../api/protocol.ts';
 import { MANIFEST, buildAppliance, type ApplianceManifest, type BuildProgress } from './build.ts';
+import { BuildsUnderWay } from './builds-under-way.ts';
 import { applianceCacheDir, applianceDir, recipeHash } from './cache.ts';
 import { getRecipe } from './recipes.ts';
 
@@ -69,7 +70,7 @@ function imageAt(name: ApplianceName, dir: string): ApplianceImage | null {
   };
 }
 
-const inFlight = new Map<string, Promise<ApplianceImage>>();
+const building = new BuildsUnderWay<ApplianceImage>();
 
 /** The appliance's image, built first if the cache has no image for the current recipe hash. */
 export async function ensureAppliance(
@@ -86,22 +87,16 @@ export async function ensureAppliance(
       return cached;
     }
   }
-  const key = `${name}-${hash}`;
-  let p = inFlight.get(key);
-  if (!p) {
-    p = (async () => {
-      const built = await buildAppliance(recipe, {
-        onProgress: opts.onProgress,
-        force: opts.force,
-      });
-      const image = imageAt(name, built);
-      if (!image) throw new Error(`appliance ${name} built in ${built} but its files are missing`);
-      markUsed(built);
-      return image;
-    })().finally(() => inFlight.delete(key));
-    inFlight.set(key, p);
-  }
-  return p;
+  return building.run(`${name}-${hash}`, async () => {
+    const built = await buildAppliance(recipe, {
+      onProgress: opts.onProgress,
+      force: opts.force,
+    });
+    const image = imageAt(name, built);
+    if (!image) throw new Error(`appliance ${name} built in ${built} but its files are missing`);
+    markUsed(built);
+    return image;
+  });
 }
 
 /** Every appliance with its current recipe hash and whether that image is in the cache. */

@@ -23,6 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { GUEST_DIR, applianceCacheDir, stableStringify } from './cache.ts';
 import { hasCommand, run, unpack } from './host-tools.ts';
 import type { ApplianceRecipe } from './recipes.ts';
+import { BuildsUnderWay } from './builds-under-way.ts';
 
 /** Host tools a kernel build needs, beyond the image builder's own. */
 export const KERNEL_BUILD_TOOLS = ['make', 'gcc', 'flex', 'bison', 'bc', 'xz'];
@@ -154,7 +155,7 @@ function make(
 }
 
 /** Kernel builds under way in this process, by cache dir: appliances sharing a kernel wait for one. */
-const building = new Map<string, Promise<GuestKernel>>();
+const building = new BuildsUnderWay<GuestKernel>();
 
 /**
  * The guest kernel for `recipe`, compiled once and cached. A forced build compiles it again.
@@ -170,11 +171,7 @@ export async function ensureKernel(
   const dir = kernelCacheDir(recipe);
   const cached = opts.force ? null : readBuilt(dir);
   if (cached) return cached;
-  const under = building.get(dir);
-  if (under) return under;
-  const build = buildKernel(recipe, dir, log, opts).finally(() => building.delete(dir));
-  building.set(dir, build);
-  return build;
+  return building.run(dir, () => buildKernel(recipe, dir, log, opts));
 }
 
 async function buildKernel(
