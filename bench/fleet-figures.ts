@@ -17,7 +17,7 @@ export interface FleetFigures {
     method: string;
   };
   clone: { ms: Dist; method: string };
-  /** kill -9 of the viewer's gateway to the desktop painted again through the other one. */
+  /** kill -9 of the viewer's gateway to the desktop painted again (through either gateway). */
   gatewayFailoverMs: Dist;
   /** Of those samples, how many came back through the other gateway (not the killed one, restarted). */
   gatewayFailoverToOther: number;
