@@ -237,16 +237,18 @@ export async function buildAppliance(
       builtAt: new Date().toISOString(),
     };
     writeFileSync(join(tmp, MANIFEST), JSON.stringify(manifest, null, 2) + '\n');
-    // A forced rebuild moves the old entry aside first, so the name is never half-written.
-    const old = existsSync(finalDir) ? `${tmp}.old` : null;
+    // Published images are not replaced behind their users' backs: golden snapshots, saved
+    // states and personal disks were made on those exact bytes. Only a forced rebuild replaces
+    // one (moving it aside first, so the name is never half-written); otherwise a build that
+    // finds the entry published meanwhile (an older checkout without the lock) keeps that one.
+    const old = opts.force && existsSync(finalDir) ? `${tmp}.old` : null;
     if (old) renameSync(finalDir, old);
     try {
       renameSync(tmp, finalDir);
       if (old) rmSync(old, { recursive: true, force: true });
     } catch (err) {
-      // Another builder finished the same hash first: keep theirs.
-      if (existsSync(join(finalDir, MANIFEST))) rmSync(tmp, { recursive: true, force: true });
-      else throw err;
+      if (!existsSync(join(finalDir, MANIFEST))) throw err;
+      rmSync(tmp, { recursive: true, force: true });
     }
     done();
     return finalDir;

@@ -35,6 +35,8 @@ export interface EnsureApplianceOptions {
   onProgress?: (p: BuildProgress) => void;
   /** Rebuild even if the cache has this recipe hash. */
   force?: boolean;
+  /** Another process on this machine is building the same image; this one waits for it. */
+  onWait?: () => void;
 }
 
 export interface ApplianceListing {
@@ -87,14 +89,22 @@ export async function ensureAppliance(
       return cached;
     }
   }
-  return building.run(`${name}-${hash}`, async () => {
-    const built = await buildAppliance(recipe, {
-      onProgress: opts.onProgress,
-      force: opts.force,
-    });
-    const image = imageAt(name, built);
-    if (!image) throw new Error(`appliance ${name} built in ${built} but its files are missing`);
-    markUsed(built);
+  return building.run(`${name}-${hash}`, {
+    lockPath: dir,
+    force: opts.force,
+    onWait: opts.onWait,
+    find: () => imageAt(name, dir),
+    build: async () => {
+      const built = await buildAppliance(recipe, {
+        onProgress: opts.onProgress,
+        force: opts.force,
+      });
+      const image = imageAt(name, built);
+      if (!image) throw new Error(`appliance ${name} built in ${built} but its files are missing`);
+      return image;
+    },
+  }).then((image) => {
+    markUsed(image.dir);
     return image;
   });
 }

@@ -154,7 +154,7 @@ function make(
   });
 }
 
-/** Kernel builds under way in this process, by cache dir: appliances sharing a kernel wait for one. */
+/** Kernel builds under way, by cache dir: appliances sharing a kernel wait for one compile. */
 const building = new BuildsUnderWay<GuestKernel>();
 
 /**
@@ -171,7 +171,13 @@ export async function ensureKernel(
   const dir = kernelCacheDir(recipe);
   const cached = opts.force ? null : readBuilt(dir);
   if (cached) return cached;
-  return building.run(dir, () => buildKernel(recipe, dir, log, opts));
+  return building.run(dir, {
+    lockPath: dir,
+    force: opts.force,
+    find: () => readBuilt(dir),
+    build: () => buildKernel(recipe, dir, log, opts),
+    onWait: () => appendFileSync(log, 'another process is compiling this kernel; waiting for it\n'),
+  });
 }
 
 async function buildKernel(

@@ -108,6 +108,7 @@ export async function prepareGuests(options: PrepareGuestsOptions = {}): Promise
       let built = false;
       const image = await ensureAppliance(name, {
         force: options.force,
+        onWait: () => task.update(0, 'another process is building it; waiting for it'),
         onProgress: (p) => {
           built = true;
           const { done, status } = buildProgressStatus(p);
