@@ -21,13 +21,15 @@ test('the console appliance cold-boots and is saved as a golden snapshot', async
     loadConfig({ ...process.env, HYPERVISOR_SECRET: 'golden-test-secret', RAYDESK_DATA_DIR: dir }),
     log,
   );
-  const store = new GoldenStore(join(dir, 'golden'), (appliance) => domains.recipeHash(appliance));
+  const store = new GoldenStore(join(dir, 'golden'), (appliance) => domains.image(appliance));
   const golden = new GoldenSnapshots(store, domains, log);
   try {
     const phases: string[] = [];
     const manifest = await golden.ensure('console', (phase) => phases.push(phase));
     assert.deepEqual(phases, ['boot', 'settle', 'save', 'done']);
-    assert.equal(manifest.recipeHash, await domains.recipeHash('console'));
+    const image = await domains.image('console');
+    assert.equal(manifest.recipeHash, image.recipeHash);
+    assert.equal(manifest.imageBuildId, image.buildId);
     assert.ok(manifest.coldBootMs > 0 && manifest.fileBytes > 0);
     const state = await golden.state('console');
     assert.equal(state.byteLength, manifest.rawBytes);

@@ -468,6 +468,8 @@ export const relocationBeginSchema = z.object({
   }),
   createdAt: z.iso.datetime(),
   recipeHash: z.string().min(1).max(200),
+  /** The build of that image the guest runs on: its disk and page cache are that build's. */
+  imageBuildId: z.string().min(1).max(200),
   sched: schedParamsSchema,
   /** The sender's host id, for the log. */
   fromHostId: z.string().min(1).max(200),

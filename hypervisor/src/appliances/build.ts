@@ -59,6 +59,12 @@ export interface ApplianceManifest {
   vgaMemoryMiB: number;
   packages: string[];
   builtAt: string;
+  /**
+   * Unique to this build. Two builds of one recipe differ (file system UUID, timestamps), so
+   * golden snapshots, saved states and disks made on an image name this, not just the recipe.
+   * Images built before it existed lack it; their build time stands in.
+   */
+  buildId?: string;
 }
 
 export const MANIFEST = 'manifest.json';
@@ -235,6 +241,7 @@ export async function buildAppliance(
       vgaMemoryMiB: recipe.vgaMemoryMiB,
       packages: recipe.packages,
       builtAt: new Date().toISOString(),
+      buildId: randomBytes(8).toString('hex'),
     };
     writeFileSync(join(tmp, MANIFEST), JSON.stringify(manifest, null, 2) + '\n');
     // Published images are not replaced behind their users' backs: golden snapshots, saved

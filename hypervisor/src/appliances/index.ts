@@ -14,7 +14,14 @@ export { BUILD_STEPS } from './build.ts';
 export { RECIPES, getRecipe } from './recipes.ts';
 export { applianceCacheDir } from './cache.ts';
 
-export interface ApplianceImage {
+/** Which image a host boots for an appliance: its recipe, and which build of that recipe. */
+export interface ImageIdentity {
+  recipeHash: string;
+  /** See ApplianceManifest.buildId. */
+  buildId: string;
+}
+
+export interface ApplianceImage extends ImageIdentity {
   name: ApplianceName;
   /** The cache entry holding the files below. */
   dir: string;
@@ -27,7 +34,6 @@ export interface ApplianceImage {
   cmdline: string;
   memoryMiB: number;
   vgaMemoryMiB: number;
-  recipeHash: string;
   manifest: ApplianceManifest;
 }
 
@@ -68,6 +74,7 @@ function imageAt(name: ApplianceName, dir: string): ApplianceImage | null {
     memoryMiB: manifest.memoryMiB,
     vgaMemoryMiB: manifest.vgaMemoryMiB,
     recipeHash: manifest.recipeHash,
+    buildId: manifest.buildId ?? `built-${manifest.builtAt}`,
     manifest,
   };
 }
@@ -89,24 +96,27 @@ export async function ensureAppliance(
       return cached;
     }
   }
-  return building.run(`${name}-${hash}`, {
-    lockPath: dir,
-    force: opts.force,
-    onWait: opts.onWait,
-    find: () => imageAt(name, dir),
-    build: async () => {
-      const built = await buildAppliance(recipe, {
-        onProgress: opts.onProgress,
-        force: opts.force,
-      });
-      const image = imageAt(name, built);
-      if (!image) throw new Error(`appliance ${name} built in ${built} but its files are missing`);
+  return building
+    .run(`${name}-${hash}`, {
+      lockPath: dir,
+      force: opts.force,
+      onWait: opts.onWait,
+      find: () => imageAt(name, dir),
+      build: async () => {
+        const built = await buildAppliance(recipe, {
+          onProgress: opts.onProgress,
+          force: opts.force,
+        });
+        const image = imageAt(name, built);
+        if (!image)
+          throw new Error(`appliance ${name} built in ${built} but its files are missing`);
+        return image;
+      },
+    })
+    .then((image) => {
+      markUsed(image.dir);
       return image;
-    },
-  }).then((image) => {
-    markUsed(image.dir);
-    return image;
-  });
+    });
 }
 
 /** Every appliance with its current recipe hash and whether that image is in the cache. */

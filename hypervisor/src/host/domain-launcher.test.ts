@@ -25,6 +25,7 @@ const image: BootImage = {
   rootfs: join(root, 'rootfs.ext4'),
   cmdline: 'console=ttyS0',
   recipeHash: 'abc123',
+  buildId: 'build-1',
 };
 const launcher = new DomainLauncher({
   seabiosDir: '/usr/share/seabios',
@@ -61,7 +62,12 @@ test('a personal domain writes to its overlay file, made on this base image', ()
   assert.deepEqual(config.disk, {
     kind: 'durable',
     overlayPath: files.overlayFile('vm-00000001'),
-    base: { appliance: 'console', recipeHash: 'abc123', baseBytes: 64 * 1024 },
+    base: {
+      appliance: 'console',
+      recipeHash: 'abc123',
+      baseBytes: 64 * 1024,
+      imageBuildId: 'build-1',
+    },
   });
   assert.equal(config.biosPath, '/usr/share/seabios/bios.bin');
   assert.equal(config.vgaBiosPath, '/usr/share/seabios/vgabios-stdvga.bin');

@@ -23,7 +23,7 @@ export type GuestRefresh = 'clone' | 'resume';
 /** What booting needs of an appliance image. */
 export type BootImage = Pick<
   ApplianceImage,
-  'name' | 'kernel' | 'initrd' | 'rootfs' | 'cmdline' | 'recipeHash'
+  'name' | 'kernel' | 'initrd' | 'rootfs' | 'cmdline' | 'recipeHash' | 'buildId'
 >;
 
 export interface DomainLauncherOptions {
@@ -142,5 +142,6 @@ export function baseOf(image: BootImage): OverlayBase {
     appliance: image.name,
     recipeHash: image.recipeHash,
     baseBytes: statSync(image.rootfs).size,
+    imageBuildId: image.buildId,
   };
 }

@@ -2,6 +2,7 @@
 // system domains on their own network switch, with no domain table, scheduler or data directory.
 import { randomBytes } from 'node:crypto';
 import type pino from 'pino';
+import type { ApplianceImage } from '../appliances/index.ts';
 import type { ApplianceName } from '../api/protocol.ts';
 import type { HypervisorConfig } from '../config.ts';
 import { NetworkSwitch } from '../network/switch.ts';
@@ -33,8 +34,9 @@ export class GoldenBuildDomains implements GoldenDomainFactory {
     });
   }
 
-  async recipeHash(appliance: ApplianceName): Promise<string> {
-    return (await this.images.get(appliance)).recipeHash;
+  /** The image its golden snapshots are made on: recipe hash and build. */
+  image(appliance: ApplianceName): Promise<ApplianceImage> {
+    return this.images.get(appliance);
   }
 
   async coldBoot(appliance: ApplianceName): Promise<Domain> {

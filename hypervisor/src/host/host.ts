@@ -189,10 +189,7 @@ export class Host extends EventEmitter<HostEvents> {
       log,
     });
     this.golden = new GoldenSnapshots(
-      GoldenStore.inCache(
-        config.cacheDir,
-        async (appliance) => (await this.appliance(appliance)).recipeHash,
-      ),
+      GoldenStore.inCache(config.cacheDir, (appliance) => this.appliance(appliance)),
       {
         coldBoot: (appliance) =>
           this.create({ appliance, coldBoot: true, kind: 'system', name: `golden-${appliance}` }),
@@ -453,6 +450,7 @@ export class Host extends EventEmitter<HostEvents> {
       name: domain.spec.name,
       appliance: domain.spec.appliance,
       recipeHash: image.recipeHash,
+      imageBuildId: image.buildId,
       kind: domain.spec.kind,
       owner: domain.spec.owner,
       memoryMiB: domain.spec.memoryMiB,
@@ -476,6 +474,15 @@ export class Host extends EventEmitter<HostEvents> {
         'bad_request',
         `${file} was saved on ${header.appliance} image ${header.recipeHash}, but this host has ` +
           `${image.recipeHash}; restoring it would corrupt the guest disk`,
+      );
+    }
+    // States saved before builds were named carry none; those are checked by recipe alone.
+    if (header.imageBuildId && header.imageBuildId !== image.buildId) {
+      throw new HostError(
+        'bad_request',
+        `${file} was saved on another build of the ${header.appliance} image ` +
+          `${header.recipeHash} (build ${header.imageBuildId}; this host's is ${image.buildId}); ` +
+          `restoring it would corrupt the guest disk`,
       );
     }
     const existing = this.table.find(header.domainId);

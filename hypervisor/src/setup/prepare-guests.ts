@@ -126,9 +126,7 @@ export async function prepareGuests(options: PrepareGuestsOptions = {}): Promise
     const config = loadConfig();
     const log = pino({ level: 'warn' });
     const domains = new GoldenBuildDomains(config, log);
-    const store = GoldenStore.inCache(config.cacheDir, (appliance) =>
-      domains.recipeHash(appliance),
-    );
+    const store = GoldenStore.inCache(config.cacheDir, (appliance) => domains.image(appliance));
     const golden = new GoldenSnapshots(store, domains, log);
     try {
       for (const name of withGolden) {

@@ -15,6 +15,8 @@ export const stateHeaderSchema = z.object({
   appliance: applianceNameSchema,
   /** Recipe hash of the appliance image the state was made on; restore needs the same. */
   recipeHash: z.string(),
+  /** The build of that recipe (ApplianceImage.buildId); states saved before it lack it. */
+  imageBuildId: z.string().optional(),
   kind: domainKindSchema,
   owner: z.string().nullable(),
   memoryMiB: z.number().int(),

@@ -15,8 +15,8 @@ import { GoldenStore } from './golden-store.ts';
 const SECRET = 'golden-peer-test-secret';
 const root = mkdtempSync(join(tmpdir(), 'golden-peers-'));
 const log = pino({ level: 'silent' });
-const storeIn = (name: string, recipe: string) =>
-  new GoldenStore(join(root, name), async (_appliance: ApplianceName) => recipe);
+const storeIn = (name: string, recipeHash: string, buildId = 'build-1') =>
+  new GoldenStore(join(root, name), async (_appliance: ApplianceName) => ({ recipeHash, buildId }));
 const source = storeIn('source', 'recipe-a');
 let server: Server;
 let url = '';
@@ -83,7 +83,7 @@ test('a host lacking the snapshot fetches it from a peer, verified, byte for byt
   assert.equal(loaded[251], 0);
 });
 
-test('a wrong credential, another image or a corrupted file leave the store empty', async () => {
+test('a wrong credential, another image or build of it, or a corrupted file leave the store empty', async () => {
   const wrongSecret = storeIn('wrong-secret', 'recipe-a');
   assert.equal(
     await fetchGoldenFromPeers({
@@ -102,6 +102,14 @@ test('a wrong credential, another image or a corrupted file leave the store empt
     null,
   );
   assert.equal(await otherImage.find('console'), null);
+
+  // The same recipe built on that host on its own: its snapshot's guest knows another disk.
+  const otherBuild = storeIn('other-build', 'recipe-a', 'build-2');
+  assert.equal(
+    await fetchGoldenFromPeers({ store: otherBuild, appliance: 'console', source: peers(), log }),
+    null,
+  );
+  assert.equal(await otherBuild.find('console'), null);
 
   const damaged = storeIn('damaged', 'recipe-a');
   corrupt = true;

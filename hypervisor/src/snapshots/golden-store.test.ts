@@ -18,9 +18,19 @@ import { GoldenStore, v86Version } from './golden-store.ts';
 const root = mkdtempSync(join(tmpdir(), 'golden-store-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 
-/** A store whose appliances have the recipe hashes in `hashes` (changed by tests). */
-function storeIn(name: string, hashes: Partial<Record<ApplianceName, string>>) {
-  return new GoldenStore(join(root, name), async (appliance) => hashes[appliance] ?? 'none');
+/**
+ * A store whose appliances have the recipe hashes in `hashes` and the image builds in `builds`
+ * (both changed by tests).
+ */
+function storeIn(
+  name: string,
+  hashes: Partial<Record<ApplianceName, string>>,
+  builds: Partial<Record<ApplianceName, string>> = {},
+) {
+  return new GoldenStore(join(root, name), async (appliance) => ({
+    recipeHash: hashes[appliance] ?? 'none',
+    buildId: builds[appliance] ?? 'build-1',
+  }));
 }
 const machine = { memoryMiB: 64, vgaMemoryMiB: 8 };
 const timings = { coldBootMs: 8_600, settleMs: 3_100 };
@@ -57,6 +67,22 @@ test('a new image makes the old snapshot stale: not found, and pruned by the nex
   assert.equal(files.filter((f) => f.startsWith('desktop-')).length, 2, 'other appliances kept');
 });
 
+test('another build of the same recipe makes the snapshot stale; the next save replaces it', async () => {
+  // Two builds of one recipe have different file systems; a guest booted on one and resumed on
+  // the other writes the first one's cached metadata onto the second disk.
+  const builds: Partial<Record<ApplianceName, string>> = { console: 'first' };
+  const store = storeIn('rebuilt', { console: 'same' }, builds);
+  const first = await store.save('console', memory(1), machine, timings);
+  assert.equal(first.imageBuildId, 'first');
+  builds.console = 'second';
+  assert.equal(await store.find('console'), null, 'made on the first build');
+  assert.equal(await store.matches('console', first), false);
+  const second = await store.save('console', memory(2), machine, timings);
+  assert.equal(second.imageBuildId, 'second');
+  assert.deepEqual(await store.find('console'), second);
+  assert.ok(new Uint8Array(await store.load('console')).every((b) => b === 2));
+});
+
 test('a manifest without its state, or one that does not read, is not a snapshot', async () => {
   const store = storeIn('damaged', { console: 'bbbb', browser: 'cccc' });
   await store.save('console', memory(4), machine, timings);
@@ -78,7 +104,11 @@ test("another recipe's snapshot stays while its image is cached and used; then i
   const images = join(root, 'shared', 'appliances');
   mkdirSync(dir, { recursive: true });
   mkdirSync(join(images, 'desktop-aaaa'), { recursive: true });
-  const store = new GoldenStore(dir, async () => 'cccc', images);
+  const store = new GoldenStore(
+    dir,
+    async () => ({ recipeHash: 'cccc', buildId: 'build-1' }),
+    images,
+  );
   const file = (hash: string) => `desktop-${hash}-v86_0.5.462+g5f9a90f-g1.state`;
   for (const hash of ['aaaa', 'bbbb', 'cccc']) writeFileSync(join(dir, file(hash)), 'state');
   writeFileSync(join(dir, 'console-dddd-v86_0.5.462+g5f9a90f-g1.state'), 'state');

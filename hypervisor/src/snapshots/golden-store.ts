@@ -18,7 +18,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { applianceNameSchema, type ApplianceName } from '../api/protocol.ts';
-import { STALE_IMAGE_DAYS } from '../appliances/index.ts';
+import { STALE_IMAGE_DAYS, type ImageIdentity } from '../appliances/index.ts';
 import { readStateFile, readStateHeader, writeStateFile } from './codec.ts';
 
 const require = createRequire(import.meta.url);
@@ -28,6 +28,8 @@ const GOLDEN_FORMAT = 1;
 const manifestSchema = z.object({
   appliance: applianceNameSchema,
   recipeHash: z.string(),
+  /** The build of that recipe the snapshot booted: its guest caches that file system. */
+  imageBuildId: z.string(),
   v86Version: z.string(),
   /** Wall time from power-on to the agent's ready signal. */
   coldBootMs: z.number(),
@@ -73,8 +75,8 @@ export function v86Version(): string {
 export class GoldenStore {
   constructor(
     readonly dir: string,
-    /** The recipe hash of the appliance image this host boots. */
-    private readonly recipeHashOf: (appliance: ApplianceName) => Promise<string>,
+    /** The appliance image this host boots. */
+    private readonly imageOf: (appliance: ApplianceName) => Promise<ImageIdentity>,
     /** Where the cached images are (`<appliance>-<recipe hash>` each), for pruning. */
     private readonly imagesDir = join(dir, '..', 'appliances'),
   ) {}
@@ -82,14 +84,14 @@ export class GoldenStore {
   /** The store in a cache directory (RAYDESK_CACHE_DIR). */
   static inCache(
     cacheDir: string,
-    recipeHashOf: (appliance: ApplianceName) => Promise<string>,
+    imageOf: (appliance: ApplianceName) => Promise<ImageIdentity>,
   ): GoldenStore {
-    return new GoldenStore(join(cacheDir, 'golden'), recipeHashOf);
+    return new GoldenStore(join(cacheDir, 'golden'), imageOf);
   }
 
   /** Where the snapshot of the appliance's current image and this v86 lives. */
   async paths(appliance: ApplianceName): Promise<GoldenPaths> {
-    const recipeHash = await this.recipeHashOf(appliance);
+    const { recipeHash } = await this.imageOf(appliance);
     const base = `${appliance}-${recipeHash}-v86_${v86Version()}-g${GOLDEN_FORMAT}`;
     return { state: join(this.dir, `${base}.state`), manifest: join(this.dir, `${base}.json`) };
   }
@@ -105,12 +107,8 @@ export class GoldenStore {
       return null;
     }
     if (!parsed.success) return null;
-    const found = parsed.data;
-    const current =
-      found.appliance === appliance &&
-      found.recipeHash === (await this.recipeHashOf(appliance)) &&
-      found.v86Version === v86Version();
-    return current ? found : null;
+    // One made from another build of the image is stale: it is made again.
+    return (await this.matches(appliance, parsed.data)) ? parsed.data : null;
   }
 
   /** The current snapshot if both its manifest and its state are there. */
@@ -120,11 +118,13 @@ export class GoldenStore {
     return manifest && existsSync(state) ? manifest : null;
   }
 
-  /** Whether a manifest is for the appliance's current image and this emulator. */
+  /** Whether a manifest is for this very build of the appliance's image, and this emulator. */
   async matches(appliance: ApplianceName, manifest: GoldenManifest): Promise<boolean> {
+    const image = await this.imageOf(appliance);
     return (
       manifest.appliance === appliance &&
-      manifest.recipeHash === (await this.recipeHashOf(appliance)) &&
+      manifest.recipeHash === image.recipeHash &&
+      manifest.imageBuildId === image.buildId &&
       manifest.v86Version === v86Version()
     );
   }
@@ -148,9 +148,14 @@ export class GoldenStore {
     stateFile: Buffer,
   ): Promise<GoldenManifest> {
     const { manifest, sha256 } = offer;
-    const recipeHash = await this.recipeHashOf(appliance);
+    const { recipeHash, buildId } = await this.imageOf(appliance);
     if (manifest.appliance !== appliance || manifest.recipeHash !== recipeHash)
       throw new GoldenMismatchError(`the peer's ${appliance} snapshot is for another image`);
+    if (manifest.imageBuildId !== buildId)
+      throw new GoldenMismatchError(
+        `the peer's ${appliance} snapshot is for its own build of the image, not this host's ` +
+          `(images built on each host differ; give hosts one image cache to share snapshots)`,
+      );
     if (manifest.v86Version !== v86Version())
       throw new GoldenMismatchError(
         `the peer's ${appliance} snapshot is for v86 ${manifest.v86Version}`,
@@ -164,7 +169,11 @@ export class GoldenStore {
     try {
       await writeFile(temp, stateFile);
       const { header } = await readStateHeader(temp);
-      if (header.appliance !== appliance || header.recipeHash !== recipeHash)
+      if (
+        header.appliance !== appliance ||
+        header.recipeHash !== recipeHash ||
+        header.imageBuildId !== buildId
+      )
         throw new GoldenMismatchError(`the ${appliance} snapshot's header names another image`);
       await rename(temp, paths.state);
     } finally {
@@ -197,7 +206,7 @@ export class GoldenStore {
   ): Promise<GoldenManifest> {
     mkdirSync(this.dir, { recursive: true });
     const paths = await this.paths(appliance);
-    const recipeHash = await this.recipeHashOf(appliance);
+    const { recipeHash, buildId } = await this.imageOf(appliance);
     const fileBytes = await writeStateFile(
       paths.state,
       {
@@ -205,6 +214,7 @@ export class GoldenStore {
         name: `golden-${appliance}`,
         appliance,
         recipeHash,
+        imageBuildId: buildId,
         kind: 'system',
         owner: null,
         memoryMiB: machine.memoryMiB,
@@ -216,6 +226,7 @@ export class GoldenStore {
     const manifest: GoldenManifest = {
       appliance,
       recipeHash,
+      imageBuildId: buildId,
       v86Version: v86Version(),
       ...timings,
       saveMs: Date.now() - saveStartedAt,

@@ -62,7 +62,10 @@ function factory(ready = true) {
 }
 
 test('a missing snapshot is built once: ready, settled, saved, its domain destroyed', async () => {
-  const store = new GoldenStore(join(root, 'build'), async () => 'h1');
+  const store = new GoldenStore(join(root, 'build'), async () => ({
+    recipeHash: 'h1',
+    buildId: 'b1',
+  }));
   const f = factory();
   const golden = new GoldenSnapshots(store, f.impl, log, fast);
   const phases: string[] = [];
@@ -85,7 +88,10 @@ test('a missing snapshot is built once: ready, settled, saved, its domain destro
 });
 
 test('a guest that never says ready fails the build, and its domain is destroyed anyway', async () => {
-  const store = new GoldenStore(join(root, 'never-ready'), async () => 'h2');
+  const store = new GoldenStore(join(root, 'never-ready'), async () => ({
+    recipeHash: 'h2',
+    buildId: 'b2',
+  }));
   const f = factory(false);
   const golden = new GoldenSnapshots(store, f.impl, log, fast);
   await assert.rejects(golden.state('console'), /no agent event/);

@@ -22,6 +22,7 @@ import {
 } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type pino from 'pino';
+import type { ImageIdentity } from '../../appliances/index.ts';
 import type { z } from 'zod';
 import type {
   DomainInfo,
@@ -75,7 +76,10 @@ export interface IncomingHost {
   /** Throws when the id is in use here (a domain that is not stopped). */
   assertFree(id: string): void;
   /** Checks the appliance image and memory, registers the domain, starts its waiting worker. */
-  prepare(spec: DomainSpec, recipeHash: string): Promise<{ domain: Domain; booted: Promise<void> }>;
+  prepare(
+    spec: DomainSpec,
+    image: ImageIdentity,
+  ): Promise<{ domain: Domain; booted: Promise<void> }>;
   /** Where the domain's durable overlay lives, and the base it must match. */
   durableDisk(domain: Domain): Promise<{ overlayPath: string; base: OverlayBase } | null>;
   /** The domain runs here now: record it and tell its guest the time (a clone: new identity). */
@@ -131,7 +135,10 @@ export class IncomingRelocations {
       id,
       name: request.mode === 'clone' ? `${request.spec.name}-${id.slice(-4)}` : request.spec.name,
     };
-    const { domain, booted } = await this.host.prepare(spec, request.recipeHash);
+    const { domain, booted } = await this.host.prepare(spec, {
+      recipeHash: request.recipeHash,
+      buildId: request.imageBuildId,
+    });
     if (request.mode === 'move') domain.createdAt = new Date(request.createdAt);
     domain.sched = { ...request.sched };
     const token = randomUUID();

@@ -13,6 +13,7 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type pino from 'pino';
+import type { ImageIdentity } from '../../appliances/index.ts';
 import type { HypervisorClient } from '../../api/client.ts';
 import type { CallRequest, CallResponse, ControlCall } from '../../api/contract.ts';
 import {
@@ -57,7 +58,8 @@ export interface OutgoingOptions {
   target: HypervisorClient;
   /** The durable overlay file, or null for a memory disk. */
   overlayPath: string | null;
-  recipeHash: string;
+  /** The image the domain runs on; the target must boot the very same build. */
+  image: ImageIdentity;
   fromHostId: string;
   /** This host's control URL, where the target asks for the decision; null if unknown. */
   fromUrl: string | null;
@@ -117,7 +119,8 @@ class OutgoingRelocation {
           mode: this.options.mode,
           spec: { ...domain.spec },
           createdAt: domain.createdAt.toISOString(),
-          recipeHash: this.options.recipeHash,
+          recipeHash: this.options.image.recipeHash,
+          imageBuildId: this.options.image.buildId,
           sched: { ...domain.sched },
           fromHostId: this.options.fromHostId,
           fromUrl: this.options.fromUrl,

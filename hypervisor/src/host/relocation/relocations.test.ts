@@ -31,6 +31,7 @@ const image: BootImage = {
   rootfs: 'rootfs.ext4',
   cmdline: '',
   recipeHash: 'recipe-here',
+  buildId: 'build-here',
 };
 
 /** A domain whose worker runs, as far as relocation can tell (no v86 behind it). */
@@ -118,12 +119,17 @@ function refusedWith(code: HostError['code'], message: RegExp) {
   };
 }
 
-function beginRequest(mode: RelocationBegin['mode'], id: string): RelocationBegin {
+function beginRequest(
+  mode: RelocationBegin['mode'],
+  id: string,
+  runsOn = { recipeHash: 'recipe-elsewhere', buildId: 'build-elsewhere' },
+): RelocationBegin {
   return {
     mode,
     spec: spec(id),
     createdAt: new Date().toISOString(),
-    recipeHash: 'recipe-elsewhere',
+    recipeHash: runsOn.recipeHash,
+    imageBuildId: runsOn.buildId,
     sched: { weight: 256, cap: 0 },
     fromHostId: 'host-b',
     fromUrl: null,
@@ -273,6 +279,21 @@ test(
       ),
     );
     assert.equal(table.find('vm-arriving'), undefined);
+    // The same recipe, built on the sender's own: another file system block by block.
+    const builtApart = relocations.incoming.begin(
+      beginRequest('move', 'vm-built-apart', {
+        recipeHash: 'recipe-here',
+        buildId: 'build-elsewhere',
+      }),
+      'peer',
+    );
+    await tick();
+    images[2]!.resolve(image);
+    await assert.rejects(
+      builtApart,
+      refusedWith('appliance_unavailable', /own desktop image recipe-here \(build build-here\)/),
+    );
+    assert.equal(table.find('vm-built-apart'), undefined);
   },
 );
 

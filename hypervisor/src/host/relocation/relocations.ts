@@ -4,6 +4,7 @@
 // relocated or cloned takes no other operation, and a draining host takes no new domain.
 import { constants as fsConstants, copyFileSync } from 'node:fs';
 import type pino from 'pino';
+import type { ImageIdentity } from '../../appliances/index.ts';
 import { HypervisorClient } from '../../api/client.ts';
 import type {
   ApplianceName,
@@ -79,7 +80,7 @@ export class Relocations {
             throw new HostError('bad_request', `domain ${id} is already here (${existing.state})`);
           }
         },
-        prepare: (spec, recipeHash) => this.prepareIncoming(spec, recipeHash),
+        prepare: (spec, image) => this.prepareIncoming(spec, image),
         durableDisk: async (domain) => {
           const image = await host.appliance(domain.spec.appliance);
           const disk = launcher.diskConfig(domain.id, domain.spec.kind, image);
@@ -217,7 +218,7 @@ export class Relocations {
         mode: 'move',
         target,
         overlayPath: disk.kind === 'durable' ? disk.overlayPath : null,
-        recipeHash: image.recipeHash,
+        image,
         fromHostId: config.hostId,
         fromUrl: this.ownUrl,
         // The commit point: without its record, a restart of this host does not bring it back.
@@ -283,7 +284,7 @@ export class Relocations {
       const image = await this.host.appliance(domain.spec.appliance);
       const disk = launcher.diskConfig(id, domain.spec.kind, image);
       const overlayPath = disk.kind === 'durable' ? disk.overlayPath : null;
-      if (to) return await this.cloneTo(domain, count, to, image.recipeHash, overlayPath);
+      if (to) return await this.cloneTo(domain, count, to, image, overlayPath);
       this.assertNotDraining();
       const specs: DomainSpec[] = [];
       for (let n = 0; n < count; n++) {
@@ -372,7 +373,7 @@ export class Relocations {
     domain: Domain,
     count: number,
     to: string,
-    recipeHash: string,
+    image: ImageIdentity,
     overlayPath: string | null,
   ): Promise<DomainInfo[]> {
     const clones: DomainInfo[] = [];
@@ -384,7 +385,7 @@ export class Relocations {
           mode: 'clone',
           target,
           overlayPath,
-          recipeHash,
+          image,
           fromHostId: this.host.config.hostId,
           fromUrl: this.ownUrl,
           decisions: this.decider(() => undefined),
@@ -401,14 +402,23 @@ export class Relocations {
   /** A domain about to arrive by relocation: admitted, registered, its worker waiting. */
   private async prepareIncoming(
     spec: DomainSpec,
-    recipeHash: string,
+    runsOn: ImageIdentity,
   ): Promise<{ domain: Domain; booted: Promise<void> }> {
     this.assertNotDraining();
     const image = await this.host.appliance(spec.appliance);
-    if (image.recipeHash !== recipeHash) {
+    if (image.recipeHash !== runsOn.recipeHash) {
       throw new HostError(
         'appliance_unavailable',
-        `this host has ${spec.appliance} image ${image.recipeHash}, the domain runs on ${recipeHash}`,
+        `this host has ${spec.appliance} image ${image.recipeHash}, the domain runs on ${runsOn.recipeHash}`,
+      );
+    }
+    if (image.buildId !== runsOn.buildId) {
+      // Same recipe, built apart: block by block another file system than the guest's.
+      throw new HostError(
+        'appliance_unavailable',
+        `this host built its own ${spec.appliance} image ${image.recipeHash} (build ` +
+          `${image.buildId}); the domain runs on build ${runsOn.buildId}. Hosts that move VMs ` +
+          `between them share one image cache (RAYDESK_CACHE_DIR).`,
       );
     }
     await this.host.admission.admitMemory(spec);

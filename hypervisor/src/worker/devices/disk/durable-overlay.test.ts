@@ -108,6 +108,22 @@ test('an overlay made on another base image is refused with a clear error', () =
   );
 });
 
+test('an overlay made on another build of the same recipe is refused; one made before builds were named is not', () => {
+  const path = freshPath();
+  DurableOverlay.open(path, { ...BASE, imageBuildId: 'build-1' }, 'vm-g').close();
+  assert.throws(
+    () => DurableOverlay.open(path, { ...BASE, imageBuildId: 'build-2' }, 'vm-g'),
+    (error: unknown) =>
+      error instanceof OverlayBaseMismatchError &&
+      /abc123 \(\d+ bytes, build build-1\)/.test(error.message),
+  );
+  DurableOverlay.open(path, { ...BASE, imageBuildId: 'build-1' }, 'vm-g').close();
+
+  const older = freshPath();
+  DurableOverlay.open(older, BASE, 'vm-h').close();
+  DurableOverlay.open(older, { ...BASE, imageBuildId: 'build-2' }, 'vm-h').close();
+});
+
 test('a file that is not an overlay is refused', () => {
   const path = freshPath();
   writeFileSync(path, 'hello');

@@ -24,6 +24,11 @@ export class OverlayFormatError extends Error {
   }
 }
 
+function describe(base: OverlayBase): string {
+  const build = base.imageBuildId ? `, build ${base.imageBuildId}` : '';
+  return `${base.recipeHash} (${base.baseBytes} bytes${build})`;
+}
+
 export class OverlayBaseMismatchError extends Error {
   constructor(
     readonly path: string,
@@ -31,9 +36,8 @@ export class OverlayBaseMismatchError extends Error {
     readonly expected: OverlayBase,
   ) {
     super(
-      `disk overlay ${path} was made on the ${found.appliance} image ${found.recipeHash} ` +
-        `(${found.baseBytes} bytes), but this host has ${expected.appliance} image ` +
-        `${expected.recipeHash} (${expected.baseBytes} bytes); refusing to use it, since its ` +
+      `disk overlay ${path} was made on the ${found.appliance} image ${describe(found)}, ` +
+        `but this host has ${expected.appliance} image ${describe(expected)}; refusing to use it, since its ` +
         `blocks would land on a different base and corrupt the file system. Keep the old image ` +
         `to boot it, or export the files first.`,
     );
@@ -68,8 +72,12 @@ export function readOverlayHeader(path: string): OverlayHeader {
 }
 
 export function sameBase(a: OverlayBase, b: OverlayBase): boolean {
+  const sameBuild = !a.imageBuildId || !b.imageBuildId || a.imageBuildId === b.imageBuildId;
   return (
-    a.appliance === b.appliance && a.recipeHash === b.recipeHash && a.baseBytes === b.baseBytes
+    a.appliance === b.appliance &&
+    a.recipeHash === b.recipeHash &&
+    a.baseBytes === b.baseBytes &&
+    sameBuild
   );
 }
 

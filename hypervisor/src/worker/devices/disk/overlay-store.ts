@@ -11,6 +11,11 @@ export interface OverlayBase {
   recipeHash: string;
   /** Size of the base image in bytes. */
   baseBytes: number;
+  /**
+   * Which build of the recipe (ApplianceImage.buildId): two builds differ block by block.
+   * Overlays made before builds were named lack it, and are checked by recipe alone.
+   */
+  imageBuildId?: string;
 }
 
 export interface DiskReport {
