@@ -1,18 +1,18 @@
 // The other live hosts of this host's fleet, from the registry in PostgreSQL: where a missing
-// golden snapshot is fetched from (snapshots/golden-peers.ts).
+// golden snapshot or appliance image is fetched from (peer-hosts.ts).
 import { createDb, type Db } from '@raydesk/db';
 import { HOST_OFFLINE_AFTER_MS } from '../api/protocol.ts';
-import type { GoldenPeer, GoldenPeerSource } from '../snapshots/golden-peers.ts';
+import type { PeerHost, PeerHosts } from '../peer-hosts.ts';
 
-export function fleetGoldenPeers(options: {
+export function fleetPeerHosts(options: {
   databaseUrl: string;
   hostId: string;
   secret: string;
-}): GoldenPeerSource {
+}): PeerHosts {
   let db: Db | null = null;
   return {
     secret: options.secret,
-    async peers(): Promise<GoldenPeer[]> {
+    async peers(): Promise<PeerHost[]> {
       db ??= createDb(options.databaseUrl);
       const rows = await db.hypervisorHost.findMany({
         where: {

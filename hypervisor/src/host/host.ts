@@ -45,7 +45,7 @@ import { GuestTransfer } from './guest-transfer.ts';
 import { readStateFile, writeStateFile, type StateHeader } from '../snapshots/codec.ts';
 import { GoldenSnapshots, type GoldenManifest } from '../snapshots/golden.ts';
 import { GoldenStore } from '../snapshots/golden-store.ts';
-import { fleetGoldenPeers } from './fleet-peers.ts';
+import { fleetPeerHosts } from './fleet-peers.ts';
 import { Admission } from './admission.ts';
 import { ApplianceImages } from './appliance-images.ts';
 import { describeDisk, overlayHasBlocks } from './devices/overlay-file.ts';
@@ -201,7 +201,7 @@ export class Host extends EventEmitter<HostEvents> {
       undefined,
       // In a fleet a missing snapshot comes from a peer host before it is built here.
       config.fleet
-        ? fleetGoldenPeers({
+        ? fleetPeerHosts({
             databaseUrl: config.fleet.databaseUrl,
             hostId: config.hostId,
             secret: config.secret,

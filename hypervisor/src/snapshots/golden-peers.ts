@@ -7,19 +7,8 @@ import { createReadStream } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type pino from 'pino';
 import { applianceNameSchema, type ApplianceName } from '../api/protocol.ts';
+import { peerHeaders, peerUrl, type PeerHost, type PeerHosts } from '../peer-hosts.ts';
 import { goldenOfferSchema, type GoldenManifest, type GoldenStore } from './golden-store.ts';
-
-export interface GoldenPeer {
-  id: string;
-  /** The peer's control URL (its HTTP server answers /golden/...). */
-  url: string;
-}
-
-/** Live peers of this host and the credential they accept. */
-export interface GoldenPeerSource {
-  peers(): Promise<GoldenPeer[]>;
-  secret: string;
-}
 
 const GOLDEN_PATH = /^\/golden\/([a-z][a-z0-9-]{0,31})(\/state)?$/;
 /** A state file is tens of MiB; on loopback or a LAN this is ample. */
@@ -72,23 +61,22 @@ export async function serveGolden(
 export async function fetchGoldenFromPeers(options: {
   store: GoldenStore;
   appliance: ApplianceName;
-  source: GoldenPeerSource;
+  source: PeerHosts;
   log: pino.Logger;
 }): Promise<GoldenManifest | null> {
   const { store, appliance, source, log } = options;
-  let peers: GoldenPeer[];
+  let peers: PeerHost[];
   try {
     peers = await source.peers();
   } catch (error) {
     log.warn({ err: String(error) }, 'cannot list peer hosts for a golden snapshot');
     return null;
   }
-  const headers = { authorization: `Bearer ${source.secret}` };
+  const headers = peerHeaders(source);
   for (const peer of peers) {
     const started = Date.now();
     try {
-      const base = peer.url.endsWith('/') ? peer.url : `${peer.url}/`;
-      const answer = await fetch(new URL(`golden/${appliance}`, base), {
+      const answer = await fetch(peerUrl(peer, `golden/${appliance}`), {
         headers,
         signal: AbortSignal.timeout(10_000),
       });
@@ -101,7 +89,7 @@ export async function fetchGoldenFromPeers(options: {
       // Another image or emulator: not worth the download.
       const { manifest: offered } = offer.data;
       if (!(await store.matches(appliance, offered))) continue;
-      const file = await fetch(new URL(`golden/${appliance}/state`, base), {
+      const file = await fetch(peerUrl(peer, `golden/${appliance}/state`), {
         headers,
         signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
       });

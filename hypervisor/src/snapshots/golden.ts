@@ -5,7 +5,8 @@
 // `npm start`'s setup (host/golden-domains.ts).
 import type pino from 'pino';
 import type { ApplianceName } from '../api/protocol.ts';
-import { fetchGoldenFromPeers, type GoldenPeerSource } from './golden-peers.ts';
+import type { PeerHosts } from '../peer-hosts.ts';
+import { fetchGoldenFromPeers } from './golden-peers.ts';
 import type { GoldenManifest, GoldenStore } from './golden-store.ts';
 
 export type { GoldenManifest } from './golden-store.ts';
@@ -55,7 +56,7 @@ export class GoldenSnapshots {
     private readonly log: pino.Logger,
     private readonly timeouts: GoldenTimeouts = DEFAULT_TIMEOUTS,
     /** In a fleet: peers to fetch a missing snapshot from before building it. */
-    private readonly peers: GoldenPeerSource | null = null,
+    private readonly peers: PeerHosts | null = null,
   ) {}
 
   /** The current snapshot's manifest, or null when it is not built. */
