@@ -1,10 +1,21 @@
 // Appliance images: guest OS images (kernel, initramfs, ext4 root) built from Debian i386
 // packages and cached under `${RAYDESK_CACHE_DIR:-~/.cache/raydesk}/appliances/`.
-import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { APPLIANCE_NAMES, type ApplianceName } from '../api/protocol.ts';
 import { MANIFEST, buildAppliance, type ApplianceManifest, type BuildProgress } from './build.ts';
 import { BuildsUnderWay } from './builds-under-way.ts';
+import type { ImageFetchTarget } from './image-peers.ts';
 import { applianceCacheDir, applianceDir, recipeHash } from './cache.ts';
 import { getRecipe } from './recipes.ts';
 
@@ -13,6 +24,12 @@ export type { ApplianceRecipe } from './recipes.ts';
 export { BUILD_STEPS } from './build.ts';
 export { RECIPES, getRecipe } from './recipes.ts';
 export { applianceCacheDir } from './cache.ts';
+export {
+  ImageOffers,
+  fetchImageFromPeers,
+  serveImage,
+  type ImageFetchTarget,
+} from './image-peers.ts';
 
 /** Which image a host boots for an appliance: its recipe, and which build of that recipe. */
 export interface ImageIdentity {
@@ -43,7 +60,14 @@ export interface EnsureApplianceOptions {
   force?: boolean;
   /** Another process on this machine is building the same image; this one waits for it. */
   onWait?: () => void;
+  /** The `appliances` folder of the cache (default: RAYDESK_CACHE_DIR's). */
+  cacheDir?: string;
+  /** Tried before building: puts a complete image in `target.dir`, or answers false. */
+  fetchImage?: ImageFetch;
 }
+
+/** Fetches an image from elsewhere (a fleet's peers: image-peers.ts). */
+export type ImageFetch = (target: ImageFetchTarget) => Promise<boolean>;
 
 export interface ApplianceListing {
   name: ApplianceName;
@@ -81,14 +105,27 @@ function imageAt(name: ApplianceName, dir: string): ApplianceImage | null {
 
 const building = new BuildsUnderWay<ApplianceImage>();
 
-/** The appliance's image, built first if the cache has no image for the current recipe hash. */
+/** The appliance's image for the current recipe, if `cacheDir` holds it (nothing is built). */
+export function findAppliance(
+  name: ApplianceName,
+  cacheDir = applianceCacheDir(),
+): ApplianceImage | null {
+  const recipe = getRecipe(name);
+  return imageAt(name, applianceDir(recipe, recipeHash({ recipe }), cacheDir));
+}
+
+/**
+ * The appliance's image for the current recipe hash: from the cache, else fetched (a fleet's
+ * peer, `opts.fetchImage`), else built.
+ */
 export async function ensureAppliance(
   name: ApplianceName,
   opts: EnsureApplianceOptions = {},
 ): Promise<ApplianceImage> {
   const recipe = getRecipe(name);
   const hash = recipeHash({ recipe });
-  const dir = applianceDir(recipe, hash);
+  const cacheDir = opts.cacheDir ?? applianceCacheDir();
+  const dir = applianceDir(recipe, hash, cacheDir);
   if (!opts.force) {
     const cached = imageAt(name, dir);
     if (cached) {
@@ -96,13 +133,17 @@ export async function ensureAppliance(
       return cached;
     }
   }
+  const { fetchImage } = opts;
   return building
-    .run(`${name}-${hash}`, {
+    .run(`${dir}`, {
       lockPath: dir,
       force: opts.force,
       onWait: opts.onWait,
       find: () => imageAt(name, dir),
       build: async () => {
+        const fetched =
+          fetchImage && !opts.force ? await fetchInto(name, hash, dir, fetchImage) : null;
+        if (fetched) return fetched;
         const built = await buildAppliance(recipe, {
           onProgress: opts.onProgress,
           force: opts.force,
@@ -117,6 +158,30 @@ export async function ensureAppliance(
       markUsed(image.dir);
       return image;
     });
+}
+
+/** The image `fetchImage` puts into a temp dir, moved to `dir`; null if it could not. */
+async function fetchInto(
+  name: ApplianceName,
+  hash: string,
+  dir: string,
+  fetchImage: ImageFetch,
+): Promise<ApplianceImage | null> {
+  const tmp = `${dir}.fetch-${process.pid}-${randomBytes(3).toString('hex')}`;
+  mkdirSync(tmp, { recursive: true });
+  try {
+    if (!(await fetchImage({ appliance: name, recipeHash: hash, dir: tmp }))) return null;
+    if (!imageAt(name, tmp)) return null;
+    try {
+      renameSync(tmp, dir);
+    } catch (error) {
+      // Published meanwhile by a process without the lock (an older checkout): keep that one.
+      if (!imageAt(name, dir)) throw error;
+    }
+    return imageAt(name, dir);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
 }
 
 /** Every appliance with its current recipe hash and whether that image is in the cache. */

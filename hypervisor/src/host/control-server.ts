@@ -26,6 +26,7 @@ import type { Domain } from './domain.ts';
 import { GuestTransfer } from './guest-transfer.ts';
 import { HostError } from './errors.ts';
 import type { Host } from './host.ts';
+import { serveImage } from '../appliances/index.ts';
 import { serveGolden } from '../snapshots/golden-peers.ts';
 
 const DEFAULT_THUMBNAIL_WIDTH = 320;
@@ -78,19 +79,15 @@ export class ControlServer {
 
   private async serveHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = req.url ?? '/';
+    const peerAuthorized = (request: IncomingMessage) =>
+      secretsMatch(/^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1], this.secret);
     if (url === '/healthz') {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ ok: true, ...this.host.info() }));
-    } else if (
-      await serveGolden(
-        this.host.goldenStore,
-        (request) =>
-          secretsMatch(/^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1], this.secret),
-        req,
-        res,
-      )
-    ) {
+    } else if (await serveGolden(this.host.goldenStore, peerAuthorized, req, res)) {
       // A peer host of the fleet fetched a golden snapshot (snapshots/golden-peers.ts).
+    } else if (await serveImage(this.host.imageOffers, peerAuthorized, req, res)) {
+      // A peer host of the fleet fetched an appliance image (appliances/image-peers.ts).
     } else if (url === '/metrics') {
       // Domains, guest traffic and egress denials are for the operator: the service credential.
       const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];

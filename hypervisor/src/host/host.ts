@@ -14,7 +14,7 @@ import { rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { availableParallelism, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import type pino from 'pino';
 import type { Registry } from 'prom-client';
 import {
@@ -36,7 +36,7 @@ import {
   type PortForwardInfo,
   type SchedParams,
 } from '../api/protocol.ts';
-import type { ApplianceImage } from '../appliances/index.ts';
+import type { ApplianceImage, ImageOffers } from '../appliances/index.ts';
 import type { HypervisorConfig } from '../config.ts';
 import { ForwardError } from '../network/port-forwards.ts';
 import type { Duplex } from 'node:stream';
@@ -100,7 +100,7 @@ export class Host extends EventEmitter<HostEvents> {
   private readonly spares = new SpareWorkers(spawnDomainWorker, SPARE_WORKERS);
   private readonly files: HostFiles;
   private readonly registry: DomainRegistry;
-  private readonly images = new ApplianceImages();
+  private readonly images: ApplianceImages;
   /** The virtual switch every domain's NIC is connected to (egress policy, NAT, DNS). */
   private readonly network: NetworkSwitch;
   /** Divides host CPU among running domains by weight and cap (scheduler.ts). */
@@ -129,6 +129,19 @@ export class Host extends EventEmitter<HostEvents> {
     private readonly log: pino.Logger,
   ) {
     super();
+    // In a fleet a missing image or golden snapshot comes from a peer before it is built here.
+    const peers = config.fleet
+      ? fleetPeerHosts({
+          databaseUrl: config.fleet.databaseUrl,
+          hostId: config.hostId,
+          secret: config.secret,
+        })
+      : null;
+    this.images = new ApplianceImages({
+      cacheDir: join(config.cacheDir, 'appliances'),
+      peers,
+      log,
+    });
     this.files = new HostFiles(config.dataDir);
     this.registry = new DomainRegistry(this.files);
     this.network = new NetworkSwitch(
@@ -199,14 +212,7 @@ export class Host extends EventEmitter<HostEvents> {
       },
       log,
       undefined,
-      // In a fleet a missing snapshot comes from a peer host before it is built here.
-      config.fleet
-        ? fleetPeerHosts({
-            databaseUrl: config.fleet.databaseUrl,
-            hostId: config.hostId,
-            secret: config.secret,
-          })
-        : null,
+      peers,
     );
     this.relocations = new Relocations({
       config,
@@ -258,6 +264,11 @@ export class Host extends EventEmitter<HostEvents> {
   /** Keeps one paused standby domain ready per listed appliance (refilled after each claim). */
   enableStandby(appliances: readonly ApplianceName[]): void {
     this.standby.enable(appliances);
+  }
+
+  /** This host's cached images as peers of a fleet fetch them. */
+  get imageOffers(): ImageOffers {
+    return this.images.offers;
   }
 
   /** The store of golden snapshots (peers of a fleet fetch from it). */
