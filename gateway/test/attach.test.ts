@@ -62,7 +62,7 @@ test("a second viewer's first frame is the current desktop, from the feed's keyf
   const b = h.client({ name: 'Second', sub: 'user-1' });
   const ready = await once<SessionReady>(b, 'session:ready');
   const frame = await firstFullFrame(b);
-  assert.deepEqual(await paintRects(frame.rects, ready.width, ready.height), vm.data);
+  assert.deepEqual(paintRects(frame.rects, ready.width, ready.height), vm.data);
   assert.equal(h.hv.watchCalls, watches, 'the hypervisor was not asked for a keyframe');
   const blocks = await keyframeBlocks();
   assert.ok(
@@ -98,7 +98,7 @@ test("a busy screen's first frame reaches the viewer in parts socket.io's decode
   const images = parts.map((p) => p.rects.filter((r) => r.enc !== 'fill').length);
   assert.ok(images.reduce((x, y) => x + y, 0) > 10, `images per part: ${images.join(',')}`);
   assert.ok(Math.max(...images) <= 10, `images per part: ${images.join(',')}`);
-  assert.deepEqual(await paintRects(frame.rects, ready.width, ready.height), vm.data);
+  assert.deepEqual(paintRects(frame.rects, ready.width, ready.height), vm.data);
   assert.equal(b.connected, true, 'the viewer kept its socket');
   a.disconnect();
   b.disconnect();
@@ -112,8 +112,8 @@ test('viewers of different VMs never share a keyframe', async () => {
     once<SessionReady>(two, 'session:ready'),
   ]);
   const [f1, f2] = await Promise.all([firstFullFrame(one), firstFullFrame(two)]);
-  assert.deepEqual(await paintRects(f1.rects, r1.width, r1.height), h.hv.vms.get('vm-1')!.data);
-  assert.deepEqual(await paintRects(f2.rects, r2.width, r2.height), h.hv.vms.get('vm-2')!.data);
+  assert.deepEqual(paintRects(f1.rects, r1.width, r1.height), h.hv.vms.get('vm-1')!.data);
+  assert.deepEqual(paintRects(f2.rects, r2.width, r2.height), h.hv.vms.get('vm-2')!.data);
   assert.notEqual(h.gateway.feeds.get('vm-1')!.keyframe, h.gateway.feeds.get('vm-2')!.keyframe);
   one.disconnect();
   two.disconnect();
@@ -142,10 +142,7 @@ test('a feed the portal prepares watches the VM before any viewer; the viewer th
   const c = h.client({ vm: 'vm-2' });
   const ready = await once<SessionReady>(c, 'session:ready');
   const frame = await firstFullFrame(c);
-  assert.deepEqual(
-    await paintRects(frame.rects, ready.width, ready.height),
-    h.hv.vms.get('vm-2')!.data,
-  );
+  assert.deepEqual(paintRects(frame.rects, ready.width, ready.height), h.hv.vms.get('vm-2')!.data);
   assert.equal(h.hv.watchCalls, watches + 1, 'the viewer used the prepared watch');
   assert.equal(h.gateway.feeds.get('vm-2'), feed);
   c.disconnect();

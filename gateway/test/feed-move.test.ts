@@ -3,7 +3,8 @@
 // the target, input goes there, and the viewer never disconnects.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { createCanvas, loadImage } from 'canvas';
+import { createCanvas } from 'canvas';
+import { paintUpdate } from '../src/encoder/paint-canvas.ts';
 import type { DisplayUpdate } from '../src/protocol/browser.ts';
 import { FakeHypervisor, type FakeVm } from '../testing/fake-hypervisor.ts';
 import {
@@ -71,19 +72,12 @@ function paintedCanvas(viewer: ViewerClient) {
   const updates: DisplayUpdate[] = [];
   let chain = Promise.resolve();
   viewer.on('display:update', (update) => {
-    chain = chain.then(async () => {
+    chain = chain.then(() => {
       if (update.width !== canvas.width || update.height !== canvas.height) {
         canvas.width = update.width;
         canvas.height = update.height;
       }
-      for (const rect of update.rects) {
-        if (rect.enc === 'fill') {
-          ctx.fillStyle = `#${rect.rgb.toString(16).padStart(6, '0')}`;
-          ctx.fillRect(rect.x, rect.y, rect.w, rect.h);
-        } else {
-          ctx.drawImage(await loadImage(Buffer.from(rect.data)), rect.x, rect.y, rect.w, rect.h);
-        }
-      }
+      paintUpdate(ctx, update.rects);
       updates.push(update);
       if (update.last) viewer.emit('frame:ack', { seq: update.seq });
     });

@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import type { DisplayUpdate, SessionReady } from '../src/protocol/browser.ts';
+import { isImageRect, type DisplayUpdate, type SessionReady } from '../src/protocol/browser.ts';
 import { DEFAULT_SESSION_POLICY } from '../src/protocol/policy.ts';
 import { decodeRecords, recordingIndexSchema } from '../src/protocol/recording.ts';
 import { autoAck, once, SECRETS, startHarness, until, type Harness } from '../testing/helpers.ts';
@@ -55,10 +55,10 @@ test('a recorded viewer: the file holds exactly the updates and resizes it was s
     const s = sent[i]!;
     assert.deepEqual(
       f.rects.map((r) =>
-        r.enc === 'fill' ? r : { ...r, data: Buffer.from(r.data).toString('base64') },
+        isImageRect(r) ? { ...r, data: Buffer.from(r.data).toString('base64') } : r,
       ),
       s.rects.map((r) =>
-        r.enc === 'fill' ? r : { ...r, data: Buffer.from(r.data as Uint8Array).toString('base64') },
+        isImageRect(r) ? { ...r, data: Buffer.from(r.data as Uint8Array).toString('base64') } : r,
       ),
       `frame ${i}`,
     );

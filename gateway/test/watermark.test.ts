@@ -55,6 +55,8 @@ async function firstPicture(socket: ViewerClient) {
         for (let i = 0; i < pixels.length; i += 4) {
           pixels.set([rect.rgb >> 16, (rect.rgb >> 8) & 255, rect.rgb & 255, 255], i);
         }
+      } else if (rect.enc === 'copy') {
+        throw new Error('a watermarked picture is never sent as copies: they would move the stamp');
       } else {
         const canvas = createCanvas(rect.w, rect.h);
         canvas.getContext('2d').drawImage(await loadImage(Buffer.from(rect.data)), 0, 0);

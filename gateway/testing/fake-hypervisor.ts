@@ -126,6 +126,16 @@ export class FakeHypervisor {
     this.markDirty(vm, x, y, w, h);
   }
 
+  /** Draws an RGBA picture (`w` x `h`) at (x, y), clipped to the screen. */
+  blit(vm: FakeVm, x: number, y: number, w: number, h: number, rgba: Uint8Array): void {
+    for (let row = 0; row < h && y + row < vm.height; row++) {
+      const width = Math.min(w, vm.width - x);
+      const from = row * w * 4;
+      vm.data.set(rgba.subarray(from, from + width * 4), ((y + row) * vm.width + x) * 4);
+    }
+    this.markDirty(vm, x, y, w, h);
+  }
+
   /** Noise over a region: photo-like content that changes every call. */
   noise(vm: FakeVm, x: number, y: number, w: number, h: number): void {
     for (let row = y; row < Math.min(vm.height, y + h); row++) {

@@ -4,7 +4,11 @@ import { io as connect, type Socket } from 'socket.io-client';
 import pino from 'pino';
 import { createGateway, type Gateway } from '../src/server.ts';
 import { mintAttachToken } from '../src/auth/attach-token.ts';
-import type { ClientToServerEvents, ServerToClientEvents } from '../src/protocol/browser.ts';
+import {
+  isImageRect,
+  type ClientToServerEvents,
+  type ServerToClientEvents,
+} from '../src/protocol/browser.ts';
 import type { AttachGrant } from '../src/protocol/internal.ts';
 import { FakeHypervisor } from './fake-hypervisor.ts';
 
@@ -179,7 +183,7 @@ export function autoAck(socket: ViewerClient, ack = true) {
   };
   socket.on('display:update', (u) => {
     state.parts++;
-    for (const r of u.rects) state.bytes += r.enc === 'fill' ? 24 : r.data.byteLength;
+    for (const r of u.rects) state.bytes += isImageRect(r) ? r.data.byteLength : 24;
     if (u.last) {
       state.frames++;
       if (u.full) state.full++;

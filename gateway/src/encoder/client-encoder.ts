@@ -3,17 +3,20 @@
 // fills), picks PNG or JPEG per rectangle and produces the wire rects. With a watermark
 // (watermark.ts) the stamp is blended into each image rect before encoding; the mirror keeps the
 // VM's own pixels, so diffing is the same with or without one.
-import { LIMITS, type WireRect } from '../protocol/browser.ts';
+import { LIMITS, isImageRect, type WireRect } from '../protocol/browser.ts';
 import { Framebuffer, TILE } from './framebuffer.ts';
 import { NONE, mergeTiles } from './rects.ts';
 import { chooseCodec, encodeRegion, sampleRegion } from './codec.ts';
 import { RegionCache } from './region-cache.ts';
+import { MotionSearch } from './motion.ts';
 import type { Watermark } from './watermark.ts';
 import type { KeyframeCache } from './keyframe.ts';
 
 /** Cell keys besides fill colours (0..0xFFFFFF). */
 const CONTENT = -2;
 const REFINE = -3;
+/** Copies by the vector at index i have key COPY - i. */
+const COPY = -10;
 
 export interface EncodeOptions {
   jpegQuality: number;
@@ -28,6 +31,11 @@ export interface EncodeOptions {
   maxRestampTiles?: number;
   /** The VM's encoded whole screen (keyframe.ts): full frames come from it when given. */
   keyframe?: KeyframeCache;
+  /**
+   * Send moved pixels the viewer already has as copies (motion.ts). Never with a watermark: a
+   * copy would move the stamp along with the pixels.
+   */
+  copies?: boolean;
 }
 
 export interface EncodedFrame {
@@ -41,6 +49,8 @@ export interface EncodedFrame {
     fill: number;
     png: number;
     jpeg: number;
+    /** Sent as copies of pixels the viewer had. */
+    copy: number;
     refined: number;
     /** Unchanged tiles sent again because their watermark changed. */
     restamped: number;
@@ -63,6 +73,7 @@ export class ClientEncoder {
   private forceFull = true;
   private lastGeneration = -1;
   private readonly ownRegions = new RegionCache();
+  private readonly motion = new MotionSearch();
   /** The watermark this client's picture carries (null: none). */
   private watermark: Watermark | null = null;
   /** Tiles sent with another watermark than the current one, still to send again. */
@@ -172,7 +183,9 @@ export class ClientEncoder {
     const n = tilesX * tilesY;
     const keys = new Float64Array(n).fill(NONE);
     const src = new Uint32Array(fb.data.buffer, fb.data.byteOffset, fb.width * fb.height);
-    const stats = { dirty: 0, fill: 0, png: 0, jpeg: 0, refined: 0, restamped: 0 };
+    const stats = { dirty: 0, fill: 0, png: 0, jpeg: 0, copy: 0, refined: 0, restamped: 0 };
+    // Tiles to bring the mirror up to date with, once moves have been looked for in it.
+    const changedTiles: number[] = [];
     const regionStats = { encoded: 0, reused: 0 };
     const regions = options.regions ?? this.ownRegions;
     let lossyLeft = false;
@@ -227,11 +240,7 @@ export class ClientEncoder {
           this.stale[t] = 0;
           this.staleCount--;
         }
-        // Copy into the mirror now; the rect built from this tile carries these pixels.
-        for (let y = y0; y < y0 + h; y++) {
-          const row = y * width + x0;
-          this.mirror.set(src.subarray(row, row + w), row);
-        }
+        changedTiles.push(t);
         if (uniform && !(inked && inked[t])) {
           // Framebuffer bytes are R,G,B,A; on little-endian the Uint32 is 0xAABBGGRR.
           keys[t] = ((first & 0xff) << 16) | (first & 0xff00) | ((first >>> 16) & 0xff);
@@ -242,6 +251,21 @@ export class ClientEncoder {
       }
     }
 
+    const vectors =
+      options.copies && !full && !watermark ? this.findMoves(src, keys, changedTiles) : [];
+    // The rects built below carry these pixels (copies: the same ones, already in the viewer).
+    for (const t of changedTiles) {
+      const x0 = (t % tilesX) * TILE;
+      const y0 = Math.floor(t / tilesX) * TILE;
+      const w = Math.min(TILE, width - x0);
+      for (let y = y0, end = Math.min(y0 + TILE, this.height); y < end; y++) {
+        const row = y * width + x0;
+        this.mirror.set(src.subarray(row, row + w), row);
+      }
+    }
+
+    // Copies first: each reads the picture from before this update.
+    const copies: WireRect[] = [];
     const rects: WireRect[] = [];
     let bytes = 0;
     for (const r of mergeTiles(keys, tilesX, tilesY)) {
@@ -249,6 +273,13 @@ export class ClientEncoder {
       const y = r.ty0 * TILE;
       const w = Math.min(r.tx1 * TILE, width) - x;
       const h = Math.min(r.ty1 * TILE, this.height) - y;
+      if (r.key <= COPY) {
+        const { dx, dy } = vectors[COPY - r.key]!;
+        copies.push({ enc: 'copy', x, y, w, h, sx: x - dx, sy: y - dy });
+        bytes += 32;
+        stats.copy += (r.tx1 - r.tx0) * (r.ty1 - r.ty0);
+        continue;
+      }
       if (r.key >= 0) {
         rects.push({ enc: 'fill', x, y, w, h, rgb: r.key });
         bytes += 24;
@@ -288,15 +319,56 @@ export class ClientEncoder {
       rects.push({ enc: codec, x, y, w, h, data });
       bytes += data.length + 40;
     }
-    this.hasLossy = lossyLeft;
+    this.hasLossy = lossyLeft || (vectors.length > 0 && this.lossy.includes(1));
     return {
-      rects,
+      rects: copies.length > 0 ? [...copies, ...rects] : rects,
       full,
       bytes,
       encodeMs: performance.now() - started,
       tiles: stats,
       regions: regionStats,
     };
+  }
+
+  /**
+   * Marks the changed content tiles whose new pixels the viewer already has elsewhere as copies
+   * (keys COPY - vector index); each inherits whether its source was sent lossy. The mirror is
+   * still the viewer's picture before this frame. Returns the vectors.
+   */
+  private findMoves(src: Uint32Array, keys: Float64Array, changed: number[]) {
+    const tiles = changed.filter((t) => keys[t] === CONTENT);
+    if (tiles.length < 2) return [];
+    const { tilesX, tilesY, width, height } = this;
+    const { vectors, vectorOf } = this.motion.find({
+      src,
+      mirror: this.mirror,
+      width,
+      height,
+      tilesX,
+      tiles,
+    });
+    if (vectors.length === 0) return [];
+    // Sources' lossiness as of before this frame, read before any tile's is changed.
+    const lossyOf = tiles.map((t, i) => {
+      const v = vectors[vectorOf[i]!];
+      if (!v) return 0;
+      const sx = (t % tilesX) * TILE - v.dx;
+      const sy = Math.floor(t / tilesX) * TILE - v.dy;
+      let lossy = 0;
+      for (const y of [sy, sy + TILE - 1])
+        for (const x of [sx, sx + TILE - 1]) {
+          const tx = Math.min(tilesX - 1, Math.floor(Math.min(x, width - 1) / TILE));
+          const ty = Math.min(tilesY - 1, Math.floor(Math.min(y, height - 1) / TILE));
+          lossy |= this.lossy[ty * tilesX + tx]!;
+        }
+      return lossy;
+    });
+    tiles.forEach((t, i) => {
+      if (vectorOf[i]! < 0) return;
+      keys[t] = COPY - vectorOf[i]!;
+      this.lossy[t] = lossyOf[i]!;
+    });
+    return vectors;
   }
 
   /**
@@ -315,7 +387,7 @@ export class ClientEncoder {
       full: true,
       bytes: keyframe.bytes,
       encodeMs: performance.now() - started,
-      tiles: { dirty: all, ...keyframe.tiles, refined: 0, restamped: 0 },
+      tiles: { dirty: all, ...keyframe.tiles, copy: 0, refined: 0, restamped: 0 },
       regions: { encoded: 0, reused: 0 },
       keyframeBlocks: keyframe.blocks,
     };
@@ -338,8 +410,8 @@ export function splitRects(
   let size = 0;
   let images = 0;
   for (const rect of rects) {
-    const image = rect.enc !== 'fill';
-    const cost = image ? rect.data.length + 64 : 48;
+    const image = isImageRect(rect);
+    const cost = isImageRect(rect) ? rect.data.length + 64 : 48;
     if (current.length > 0 && (size + cost > maxBytes || (image && images >= maxImages))) {
       parts.push(current);
       current = [];

@@ -1,7 +1,8 @@
 // Synthetic screens for encoder tests and the benchmark: a terminal, a desktop UI and a photo.
-import { createCanvas, loadImage } from 'canvas';
+import { createCanvas } from 'canvas';
 import type { WireRect } from '../protocol/browser.ts';
 import { Framebuffer } from './framebuffer.ts';
+import { paintUpdate } from './paint-canvas.ts';
 
 export type Scene = 'terminal' | 'ui' | 'photo';
 
@@ -84,21 +85,23 @@ export function solid(w: number, h: number, rgb: number): Uint8Array {
   return out;
 }
 
-/** Paints wire rects as a viewer does (fills, then PNG/JPEG images) and returns the RGBA pixels. */
-export async function paintRects(
+/**
+ * Paints updates' wire rects as a viewer does, one update after another (onto `onto`'s picture
+ * when given), and returns the RGBA pixels.
+ */
+export function paintRects(
   rects: readonly WireRect[],
   width: number,
   height: number,
-): Promise<Uint8Array> {
+  onto?: Uint8Array,
+): Uint8Array {
   const canvas = createCanvas(width, height);
   const ctx = canvas.getContext('2d');
-  for (const r of rects) {
-    if (r.enc === 'fill') {
-      ctx.fillStyle = `#${r.rgb.toString(16).padStart(6, '0')}`;
-      ctx.fillRect(r.x, r.y, r.w, r.h);
-    } else {
-      ctx.drawImage(await loadImage(Buffer.from(r.data)), r.x, r.y);
-    }
+  if (onto) {
+    const picture = ctx.createImageData(width, height);
+    picture.data.set(onto);
+    ctx.putImageData(picture, 0, 0);
   }
+  paintUpdate(ctx, rects);
   return new Uint8Array(ctx.getImageData(0, 0, width, height).data.buffer);
 }

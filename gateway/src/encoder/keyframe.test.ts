@@ -19,7 +19,7 @@ test('a keyframe covers the screen and paints exactly the framebuffer', async ()
   const area = keyframe.rects.reduce((sum, r) => sum + r.w * r.h, 0);
   assert.equal(area, 1024 * 768);
   assert.equal(keyframe.tiles.jpeg, 0, 'UI and text go lossless');
-  assert.deepEqual(await paintRects(keyframe.rects, 1024, 768), fb.data);
+  assert.deepEqual(paintRects(keyframe.rects, 1024, 768), fb.data);
   assert.deepEqual(keyframe.blocks, { encoded: 12, reused: 0 });
 });
 
@@ -33,7 +33,7 @@ test('after a change only the blocks it touched are encoded again, and the resul
   assert.equal(cache.stale(fb), true);
   const again = cache.get(fb);
   assert.deepEqual(again.blocks, { encoded: 1, reused: 11 });
-  assert.deepEqual(await paintRects(again.rects, 1024, 768), fb.data);
+  assert.deepEqual(paintRects(again.rects, 1024, 768), fb.data);
   // refresh() does the encoding ahead of time; get() then reuses every block.
   paint(fb, 10, 700, 50, 50, solid(50, 50, 0x00ff00));
   assert.equal(cache.refresh(fb), 1);
@@ -50,7 +50,7 @@ test('a resize makes every block new; edge blocks are cut to the screen', async 
   const blocks = Math.ceil(fb.tilesX / BLOCK) * Math.ceil(fb.tilesY / BLOCK);
   assert.deepEqual(keyframe.blocks, { encoded: blocks, reused: 0 });
   for (const r of keyframe.rects) assert.ok(r.x + r.w <= 800 && r.y + r.h <= 600);
-  assert.deepEqual(await paintRects(keyframe.rects, 800, 600), fb.data);
+  assert.deepEqual(paintRects(keyframe.rects, 800, 600), fb.data);
 });
 
 test('viewers sharing a keyframe cache: the second full frame reuses it, then diffs go on as usual', async () => {
@@ -69,7 +69,7 @@ test('viewers sharing a keyframe cache: the second full frame reuses it, then di
   const b = second.encode(fb, { jpegQuality: 80, keyframe: cache });
   assert.equal(b.full, true);
   assert.deepEqual(b.keyframeBlocks, { encoded: 1, reused: 11 });
-  assert.deepEqual(await paintRects(b.rects, 1024, 768), fb.data);
+  assert.deepEqual(paintRects(b.rects, 1024, 768), fb.data);
   // The second viewer is now in sync: nothing more to send until the screen changes.
   assert.equal(second.encode(fb, { jpegQuality: 80, keyframe: cache }).rects.length, 0);
   paint(fb, 900, 20, 8, 8, solid(8, 8, 0xffffff));

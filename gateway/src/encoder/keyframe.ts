@@ -7,7 +7,7 @@
 // touches it, so a block whose versions all still match holds exactly the current pixels, and
 // only the blocks that changed are encoded again. One cache per feed: it is shared by the
 // viewers of one VM and never across VMs.
-import type { WireRect } from '../protocol/browser.ts';
+import { isImageRect, type WireRect } from '../protocol/browser.ts';
 import { chooseCodec, encodeRegion, sampleRegion } from './codec.ts';
 import { TILE, type Framebuffer } from './framebuffer.ts';
 import { QUALITY_TIERS } from './quality.ts';
@@ -62,7 +62,7 @@ export class KeyframeCache {
         blocks[encoded ? 'encoded' : 'reused']++;
         for (const rect of block.rects) {
           rects.push(rect);
-          bytes += rect.enc === 'fill' ? 24 : rect.data.length + 40;
+          bytes += isImageRect(rect) ? rect.data.length + 40 : 24;
         }
         tiles.fill += block.tiles.fill;
         tiles.png += block.tiles.png;

@@ -227,7 +227,26 @@ export interface ImageRect {
   h: number;
   data: Uint8Array;
 }
-export type WireRect = FillRect | ImageRect;
+/**
+ * Pixels the viewer already has, moved: the w x h area at (sx, sy) as it was before this update
+ * is drawn at (x, y). A dragged window or a scrolled terminal is mostly these. Every copy of an
+ * update reads the picture from before the update, whatever else the update paints first.
+ */
+export interface CopyRect {
+  enc: 'copy';
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+  sx: number;
+  sy: number;
+}
+export type WireRect = FillRect | ImageRect | CopyRect;
+
+/** Whether the rect carries an encoded image (a binary attachment). */
+export function isImageRect(rect: WireRect): rect is ImageRect {
+  return rect.enc === 'png' || rect.enc === 'jpeg';
+}
 export type RectEncoding = WireRect['enc'];
 
 /**

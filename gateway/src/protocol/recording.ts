@@ -49,6 +49,7 @@ const rectMetaSchema = z.discriminatedUnion('enc', [
     h: dim,
     len: z.number().int().min(0),
   }),
+  z.strictObject({ enc: z.literal('copy'), x: dim, y: dim, w: dim, h: dim, sx: dim, sy: dim }),
 ]);
 const frameMetaSchema = z.strictObject({
   width: dim,
@@ -144,6 +145,7 @@ export function encodeFrame(
   const blobs: Uint8Array[] = [];
   const rects = update.rects.map((r) => {
     if (r.enc === 'fill') return { enc: r.enc, x: r.x, y: r.y, w: r.w, h: r.h, rgb: r.rgb };
+    if (r.enc === 'copy') return { enc: r.enc, x: r.x, y: r.y, w: r.w, h: r.h, sx: r.sx, sy: r.sy };
     blobs.push(r.data);
     return { enc: r.enc, x: r.x, y: r.y, w: r.w, h: r.h, len: r.data.byteLength };
   });
@@ -212,7 +214,7 @@ export function decodeRecords(
         const meta = frameMetaSchema.parse(raw);
         let blobAt = metaStart + metaLength;
         const rects: WireRect[] = meta.rects.map((r) => {
-          if (r.enc === 'fill') return r;
+          if (r.enc === 'fill' || r.enc === 'copy') return r;
           const data = bytes.subarray(blobAt, blobAt + r.len);
           blobAt += r.len;
           return { enc: r.enc, x: r.x, y: r.y, w: r.w, h: r.h, data };

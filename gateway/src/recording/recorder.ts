@@ -5,7 +5,8 @@
 // `<id>.rdrec.idx`, so a player seeks without replaying from the start. Writes are appended at
 // once (a killed gateway leaves every complete record readable) and fsync'd every `fsyncMs`.
 import { closeSync, fsync, fsyncSync, openSync, appendFileSync, writeSync } from 'node:fs';
-import { createCanvas, Image, type Canvas } from 'canvas';
+import { createCanvas, type Canvas } from 'canvas';
+import { paintUpdate } from '../encoder/paint-canvas.ts';
 import type { DisplayMode, DisplayUpdate, WireRect } from '../protocol/browser.ts';
 import {
   encodeEnd,
@@ -48,8 +49,11 @@ export class SessionRecorder {
   private readonly t0: number;
   private lastKeyframeT = 0;
   private bytesSinceKeyframe = 0;
-  /** Rects sent since the mirror was last brought up to date (painted at keyframe time). */
-  private pending: WireRect[] = [];
+  /**
+   * Updates sent since the mirror was last brought up to date (painted at keyframe time), each
+   * its own list: an update's copies read the picture from before it.
+   */
+  private pending: WireRect[][] = [];
   private mirror: Canvas | null = null;
   private mode: DisplayMode = 'graphical';
   private dirty = false;
@@ -129,7 +133,7 @@ export class SessionRecorder {
       this.lastKeyframeT = t;
       this.bytesSinceKeyframe = 0;
     }
-    this.pending.push(...update.rects);
+    this.pending.push(update.rects);
     this.bytesSinceKeyframe += record.byteLength;
     if (
       update.last &&
@@ -151,16 +155,7 @@ export class SessionRecorder {
     const mirror = this.mirror;
     if (!mirror) return null;
     const ctx = mirror.getContext('2d');
-    for (const r of this.pending) {
-      if (r.enc === 'fill') {
-        ctx.fillStyle = `#${r.rgb.toString(16).padStart(6, '0')}`;
-        ctx.fillRect(r.x, r.y, r.w, r.h);
-        continue;
-      }
-      const image = new Image();
-      image.src = Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength);
-      ctx.drawImage(image, r.x, r.y, r.w, r.h);
-    }
+    for (const rects of this.pending) paintUpdate(ctx, rects);
     this.pending = [];
     return mirror;
   }

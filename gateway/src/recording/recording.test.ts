@@ -18,7 +18,7 @@ import pino from 'pino';
 import { ClientEncoder, splitRects } from '../encoder/client-encoder.ts';
 import { Framebuffer } from '../encoder/framebuffer.ts';
 import { renderScene } from '../encoder/fixtures.ts';
-import type { DisplayUpdate } from '../protocol/browser.ts';
+import { isImageRect, type DisplayUpdate } from '../protocol/browser.ts';
 import {
   decodeRecords,
   encodeEnd,
@@ -238,7 +238,7 @@ test('the recorder writes keyframes of what the viewer was sent, and the store i
   for (const key of keyframes) {
     assert.ok(key.type === 'keyframe');
     const rect = key.frame.rects[0]!;
-    assert.ok(rect.enc !== 'fill');
+    assert.ok(isImageRect(rect));
     const framesBefore = records.filter((r) => r.type === 'frame' && r.offset < key.offset);
     const lastSeq = framesBefore.length; // one part per frame here
     const expected = shown[lastSeq - 1]!;

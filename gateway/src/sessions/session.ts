@@ -16,6 +16,7 @@ import {
   type ClosedMessage,
   type DisplayUpdate,
   type DomainState,
+  isImageRect,
   type MovedMessage,
   type NoticeCode,
   type ProtocolErrorCode,
@@ -367,6 +368,7 @@ export class ViewerSession implements FeedSubscriber {
       jpegQuality: tier.jpegQuality,
       regions: feed.regions,
       keyframe: feed.keyframe,
+      copies: true,
     });
     this.metrics.encodeSeconds.observe(frame.encodeMs / 1000);
     if (frame.keyframeBlocks) {
@@ -404,7 +406,7 @@ export class ViewerSession implements FeedSubscriber {
     this.framesSent++;
     this.metrics.framesSent.inc();
     for (const r of frame.rects) {
-      this.metrics.bytesSent.inc({ encoding: r.enc }, r.enc === 'fill' ? 24 : r.data.length);
+      this.metrics.bytesSent.inc({ encoding: r.enc }, isImageRect(r) ? r.data.length : 24);
     }
   }
 

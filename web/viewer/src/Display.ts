@@ -28,6 +28,19 @@ export class Display {
     this.ctx.fillRect(0, 0, width, height);
   }
 
+  /** The picture as it is now, for an update's copies to read while the update paints. */
+  private snapshot(): CanvasImageSource {
+    const { width, height } = this.canvas;
+    if (!this.before || this.before.width !== width || this.before.height !== height) {
+      this.before = new OffscreenCanvas(width, height);
+      this.beforeCtx = this.before.getContext('2d', { alpha: false });
+    }
+    this.beforeCtx!.drawImage(this.canvas, 0, 0);
+    return this.before;
+  }
+  private before: OffscreenCanvas | null = null;
+  private beforeCtx: OffscreenCanvasRenderingContext2D | null = null;
+
   /** Drops queued paints (after a reconnect the next full frame repaints everything). */
   reset(): void {
     this.generation++;
@@ -46,10 +59,12 @@ export class Display {
           .catch((): Paint | null => null),
       ),
     );
+    const hasCopies = update.rects.some((rect) => rect.enc === 'copy');
     const painted = this.chain.then(async () => {
       const paints = await decoded;
       if (generation !== this.generation) return;
-      for (const paint of paints) if (paint) paint(this.ctx);
+      const before = hasCopies ? this.snapshot() : null;
+      for (const paint of paints) if (paint) paint(this.ctx, before);
     });
     this.chain = painted.catch(() => undefined);
     return painted;

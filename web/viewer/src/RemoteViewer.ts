@@ -10,6 +10,7 @@ import { fitGuestScreen, type GuestScreenSize } from '@raydesk/common';
 import { io, type Socket } from 'socket.io-client';
 import {
   PROTOCOL_VERSION,
+  isImageRect,
   sessionNoticeSchema,
   type ClientToServerEvents,
   type ClosedMessage,
@@ -794,7 +795,7 @@ export class RemoteViewer {
     const received = performance.now();
     if (!this.firstPartAt.has(update.seq)) this.firstPartAt.set(update.seq, received);
     let bytes = 0;
-    for (const r of update.rects) bytes += r.enc === 'fill' ? 16 : r.data.byteLength;
+    for (const r of update.rects) bytes += isImageRect(r) ? r.data.byteLength : 16;
     this.stats.bytes += bytes;
     const socket = this.socket;
     this.display.apply(update).then(

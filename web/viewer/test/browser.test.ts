@@ -247,3 +247,44 @@ test(
     await b.screenshot({ path: resolve(ARTIFACTS, 'viewer-disconnected.png') });
   },
 );
+
+test(
+  'a dragged window arrives as copies, and the canvas shows the screen exactly',
+  { skip: skip ?? false, timeout: 60_000 },
+  async () => {
+    const p = await open();
+    await waitState(p, 'connected');
+    const vm = h.hv.vms.get('vm-1')!;
+    // A window with a fixed picture: every row differs, as a UI's do.
+    const [ww, wh] = [260, 180];
+    const picture = new Uint8Array(ww * wh * 4);
+    for (let y = 0; y < wh; y++)
+      for (let x = 0; x < ww; x++)
+        picture.set([(x * 7 + y * 3) & 255, (x * y) & 255, (x ^ y) & 255, 255], (y * ww + x) * 4);
+    const copyBytes = async () =>
+      (await h.gateway.metrics.bytesSent.get()).values.find((v) => v.labels.encoding === 'copy')
+        ?.value ?? 0;
+    const copiesBefore = await copyBytes();
+    for (let i = 0; i < 8; i++) {
+      h.hv.fill(vm, 0, 0, vm.width, vm.height, [0x3a, 0x6e, 0xa5]);
+      h.hv.blit(vm, 30 + i * 29, 30 + i * 17, ww, wh, picture);
+      await sleep(120);
+    }
+    assert.ok((await copyBytes()) > copiesBefore, 'the gateway sent copies');
+    // Once refined (lossy tiles are re-sent losslessly after 1 s), the canvas is the screen.
+    const expected = Array.from(vm.data);
+    await p.waitForFunction(
+      (want) => {
+        const c = document.querySelector('canvas')!;
+        const got = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+        for (let i = 0; i < want.length; i++) if (got[i] !== want[i]) return false;
+        return true;
+      },
+      expected,
+      { timeout: 10_000, polling: 250 },
+    );
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await p.screenshot({ path: resolve(ARTIFACTS, 'viewer-after-drag.png') });
+    await p.context().close();
+  },
+);
