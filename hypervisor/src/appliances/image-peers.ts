@@ -15,7 +15,7 @@ import { z } from 'zod';
 import { applianceNameSchema, type ApplianceName } from '../api/protocol.ts';
 import { peerHeaders, peerUrl, type PeerHost, type PeerHosts } from '../peer-hosts.ts';
 import { MANIFEST, type ApplianceManifest } from './build.ts';
-import type { ApplianceImage } from './index.ts';
+import type { ApplianceImage, ImageFetchTarget } from './image.ts';
 
 export const IMAGE_FILES = ['vmlinuz', 'initrd.img', 'rootfs.ext4'] as const;
 type ImageFile = (typeof IMAGE_FILES)[number];
@@ -137,13 +137,6 @@ export async function serveImage(
     .on('error', () => res.destroy())
     .pipe(res);
   return true;
-}
-
-/** Where a fetched image goes: an empty folder the caller renames into the cache. */
-export interface ImageFetchTarget {
-  appliance: ApplianceName;
-  recipeHash: string;
-  dir: string;
 }
 
 /**

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { APPLIANCE_NAMES, type ApplianceName } from '../api/protocol.ts';
 import { MANIFEST, buildAppliance, type ApplianceManifest, type BuildProgress } from './build.ts';
 import { BuildsUnderWay } from './builds-under-way.ts';
-import type { ImageFetchTarget } from './image-peers.ts';
+import type { ApplianceImage, ImageFetch } from './image.ts';
 import { applianceCacheDir, applianceDir, recipeHash } from './cache.ts';
 import { getRecipe } from './recipes.ts';
 
@@ -24,35 +24,8 @@ export type { ApplianceRecipe } from './recipes.ts';
 export { BUILD_STEPS } from './build.ts';
 export { RECIPES, getRecipe } from './recipes.ts';
 export { applianceCacheDir } from './cache.ts';
-export {
-  ImageOffers,
-  fetchImageFromPeers,
-  serveImage,
-  type ImageFetchTarget,
-} from './image-peers.ts';
-
-/** Which image a host boots for an appliance: its recipe, and which build of that recipe. */
-export interface ImageIdentity {
-  recipeHash: string;
-  /** See ApplianceManifest.buildId. */
-  buildId: string;
-}
-
-export interface ApplianceImage extends ImageIdentity {
-  name: ApplianceName;
-  /** The cache entry holding the files below. */
-  dir: string;
-  /** bzImage, for the v86 `bzimage` option. */
-  kernel: string;
-  /** gzip'd cpio initramfs, for the v86 `initrd` option. */
-  initrd: string;
-  /** ext4 root file system image (the guest's /dev/sda), for `hda`. */
-  rootfs: string;
-  cmdline: string;
-  memoryMiB: number;
-  vgaMemoryMiB: number;
-  manifest: ApplianceManifest;
-}
+export { ImageOffers, fetchImageFromPeers, serveImage } from './image-peers.ts';
+export type { ApplianceImage, ImageFetch, ImageFetchTarget, ImageIdentity } from './image.ts';
 
 export interface EnsureApplianceOptions {
   onProgress?: (p: BuildProgress) => void;
@@ -65,9 +38,6 @@ export interface EnsureApplianceOptions {
   /** Tried before building: puts a complete image in `target.dir`, or answers false. */
   fetchImage?: ImageFetch;
 }
-
-/** Fetches an image from elsewhere (a fleet's peers: image-peers.ts). */
-export type ImageFetch = (target: ImageFetchTarget) => Promise<boolean>;
 
 export interface ApplianceListing {
   name: ApplianceName;
