@@ -12,13 +12,11 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import pino from 'pino';
-import type { PeerHosts } from '../peer-hosts.ts';
+import { startTestPeer, type TestPeer } from '../testing/peer-server.ts';
 import type { ApplianceManifest } from './build.ts';
 import { applianceDir, recipeHash } from './cache.ts';
 import { ImageOffers, fetchImageFromPeers, serveImage } from './image-peers.ts';
@@ -32,10 +30,7 @@ const recipe = getRecipe('console');
 const hash = recipeHash({ recipe });
 const peerCache = join(root, 'peer', 'appliances');
 const ROOTFS_BYTES = 4 * 1024 * 1024 + 1000;
-let server: Server;
-let url = '';
-/** Flips a byte of every rootfs the peer sends (a corrupted transfer). */
-let corrupt = false;
+let peer: TestPeer;
 
 before(async () => {
   // The peer's cached console image: small stand-ins for the files, a mostly empty rootfs.
@@ -64,37 +59,19 @@ before(async () => {
   writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest));
 
   const offers = new ImageOffers((name) => findAppliance(name, peerCache));
-  server = createServer((req, res) => {
-    const write = res.write.bind(res);
-    if (corrupt && req.url?.endsWith('/rootfs.ext4')) {
-      res.write = ((chunk: Buffer, ...rest: never[]) => {
-        const copy = Buffer.from(chunk);
-        copy[copy.length - 1] = copy[copy.length - 1]! ^ 0xff;
-        return write(copy, ...rest);
-      }) as typeof res.write;
-    }
-    void serveImage(offers, (r) => r.headers.authorization === `Bearer ${SECRET}`, req, res).then(
-      (served) => {
-        if (!served) res.writeHead(404).end();
-      },
-    );
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  peer = await startTestPeer(
+    (authorized, req, res) => serveImage(offers, authorized, req, res),
+    SECRET,
+    '/rootfs.ext4',
+  );
 });
 
 after(async () => {
-  await new Promise((resolve) => server.close(resolve));
+  await peer.close();
   rmSync(root, { recursive: true, force: true });
 });
 
-const peers = (secret = SECRET): PeerHosts => ({
-  secret,
-  peers: async () => [
-    { id: 'gone', url: 'http://127.0.0.1:1' },
-    { id: 'peer', url },
-  ],
-});
+const peers = (secret = SECRET) => peer.peers(secret);
 
 test("a host lacking the image gets the peer's build, byte for byte and sparse, not a build of its own", async () => {
   const cacheDir = join(root, 'target', 'appliances');
@@ -137,11 +114,11 @@ test('a wrong credential, another recipe or a corrupted file fetch nothing', asy
     false,
   );
   assert.deepEqual(readdirSync(join(root, 'other-recipe')), []);
-  corrupt = true;
+  peer.corrupt = true;
   try {
     assert.equal(await fetchImageFromPeers(target('corrupted'), peers(), log), false);
   } finally {
-    corrupt = false;
+    peer.corrupt = false;
   }
   assert.ok(
     !readdirSync(join(root, 'corrupted')).includes('manifest.json'),

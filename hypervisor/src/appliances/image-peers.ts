@@ -13,7 +13,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type pino from 'pino';
 import { z } from 'zod';
 import { applianceNameSchema, type ApplianceName } from '../api/protocol.ts';
-import { peerHeaders, peerUrl, type PeerHost, type PeerHosts } from '../peer-hosts.ts';
+import {
+  peerHeaders,
+  peerUrl,
+  servePeerRoute,
+  type PeerHost,
+  type PeerHosts,
+  type PeerOffer,
+} from '../peer-hosts.ts';
 import { MANIFEST, type ApplianceManifest } from './build.ts';
 import type { ApplianceImage, ImageFetchTarget } from './image.ts';
 
@@ -98,45 +105,26 @@ function pathOf(image: ApplianceImage, file: ImageFile): string {
   return { vmlinuz: image.kernel, 'initrd.img': image.initrd, 'rootfs.ext4': image.rootfs }[file];
 }
 
-/**
- * Answers the image routes on the host's HTTP server; false for any other path. `authorized`
- * checks the bearer (the caller owns the constant-time comparison).
- */
-export async function serveImage(
+/** Answers the image routes on the host's HTTP server (servePeerRoute); false for other paths. */
+export function serveImage(
   offers: ImageOffers,
   authorized: (req: IncomingMessage) => boolean,
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<boolean> {
-  const match = IMAGE_PATH.exec(new URL(req.url ?? '/', 'http://host').pathname);
-  if (!match || req.method !== 'GET') return false;
-  const json = (status: number, body: unknown) => {
-    res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-    res.end(JSON.stringify(body));
+  const find = async (appliance: ApplianceName): Promise<PeerOffer | null> => {
+    const found = await offers.offer(appliance);
+    if (!found) return null;
+    const { offer, image } = found;
+    return {
+      json: offer,
+      file: (name) => {
+        const file = IMAGE_FILES.find((f) => f === name);
+        return file ? { path: pathOf(image, file), bytes: offer.manifest.files[file] } : null;
+      },
+    };
   };
-  if (!authorized(req)) {
-    json(401, { error: 'unauthorized' });
-    return true;
-  }
-  const appliance = applianceNameSchema.safeParse(match[1]);
-  const found = appliance.success ? await offers.offer(appliance.data) : null;
-  if (!found) {
-    json(404, { error: 'no image of that appliance here' });
-    return true;
-  }
-  const file = match[2] as ImageFile | undefined;
-  if (!file) {
-    json(200, found.offer);
-    return true;
-  }
-  res.writeHead(200, {
-    'content-type': 'application/octet-stream',
-    'content-length': String(found.offer.manifest.files[file]),
-  });
-  createReadStream(pathOf(found.image, file))
-    .on('error', () => res.destroy())
-    .pipe(res);
-  return true;
+  return servePeerRoute({ path: IMAGE_PATH, find }, authorized, req, res);
 }
 
 /**

@@ -2,12 +2,11 @@
 // and sha256, and stored; a wrong credential, another image or a corrupted file leave nothing.
 import assert from 'node:assert/strict';
 import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import pino from 'pino';
+import { startTestPeer, type TestPeer } from '../testing/peer-server.ts';
 import type { ApplianceName } from '../api/protocol.ts';
 import { fetchGoldenFromPeers, serveGolden } from './golden-peers.ts';
 import { GoldenStore } from './golden-store.ts';
@@ -18,10 +17,7 @@ const log = pino({ level: 'silent' });
 const storeIn = (name: string, recipeHash: string, buildId = 'build-1') =>
   new GoldenStore(join(root, name), async (_appliance: ApplianceName) => ({ recipeHash, buildId }));
 const source = storeIn('source', 'recipe-a');
-let server: Server;
-let url = '';
-/** Flips a byte of every state file the peer sends (a corrupted transfer). */
-let corrupt = false;
+let peer: TestPeer;
 
 before(async () => {
   await source.save(
@@ -30,37 +26,19 @@ before(async () => {
     { memoryMiB: 64, vgaMemoryMiB: 8 },
     { coldBootMs: 9_000, settleMs: 3_000 },
   );
-  server = createServer((req, res) => {
-    const write = res.write.bind(res);
-    if (corrupt && req.url?.endsWith('/state')) {
-      res.write = ((chunk: Buffer, ...rest: never[]) => {
-        const copy = Buffer.from(chunk);
-        copy[copy.length - 1] = copy[copy.length - 1]! ^ 0xff;
-        return write(copy, ...rest);
-      }) as typeof res.write;
-    }
-    void serveGolden(source, (r) => r.headers.authorization === `Bearer ${SECRET}`, req, res).then(
-      (served) => {
-        if (!served) res.writeHead(404).end();
-      },
-    );
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  peer = await startTestPeer(
+    (authorized, req, res) => serveGolden(source, authorized, req, res),
+    SECRET,
+    '/state',
+  );
 });
 
 after(async () => {
-  await new Promise((resolve) => server.close(resolve));
+  await peer.close();
   rmSync(root, { recursive: true, force: true });
 });
 
-const peers = (secret = SECRET) => ({
-  secret,
-  peers: async () => [
-    { id: 'gone', url: 'http://127.0.0.1:1' },
-    { id: 'peer', url },
-  ],
-});
+const peers = (secret = SECRET) => peer.peers(secret);
 
 test('a host lacking the snapshot fetches it from a peer, verified, byte for byte', async () => {
   const target = storeIn('target', 'recipe-a');
@@ -112,23 +90,23 @@ test('a wrong credential, another image or build of it, or a corrupted file leav
   assert.equal(await otherBuild.find('console'), null);
 
   const damaged = storeIn('damaged', 'recipe-a');
-  corrupt = true;
+  peer.corrupt = true;
   try {
     assert.equal(
       await fetchGoldenFromPeers({ store: damaged, appliance: 'console', source: peers(), log }),
       null,
     );
   } finally {
-    corrupt = false;
+    peer.corrupt = false;
   }
   assert.equal(await damaged.find('console'), null);
 });
 
 test('an appliance the peer has no snapshot of: 404, nothing fetched', async () => {
-  const res = await fetch(`${url}/golden/desktop`, {
+  const res = await fetch(`${peer.url}/golden/desktop`, {
     headers: { authorization: `Bearer ${SECRET}` },
   });
   assert.equal(res.status, 404);
-  const unauthorized = await fetch(`${url}/golden/console/state`);
+  const unauthorized = await fetch(`${peer.url}/golden/console/state`);
   assert.equal(unauthorized.status, 401);
 });

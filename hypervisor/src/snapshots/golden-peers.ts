@@ -3,55 +3,39 @@
 // fleet's HYPERVISOR_SECRET as bearer, GET /golden/<appliance> (the manifest and the state
 // file's sha256) and GET /golden/<appliance>/state (the file); the fetching host checks the
 // recipe hash, the emulator version and the sha256 before the store keeps it (golden-store.ts).
-import { createReadStream } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type pino from 'pino';
-import { applianceNameSchema, type ApplianceName } from '../api/protocol.ts';
-import { peerHeaders, peerUrl, type PeerHost, type PeerHosts } from '../peer-hosts.ts';
+import type { ApplianceName } from '../api/protocol.ts';
+import {
+  peerHeaders,
+  peerUrl,
+  servePeerRoute,
+  type PeerHost,
+  type PeerHosts,
+  type PeerOffer,
+} from '../peer-hosts.ts';
 import { goldenOfferSchema, type GoldenManifest, type GoldenStore } from './golden-store.ts';
 
-const GOLDEN_PATH = /^\/golden\/([a-z][a-z0-9-]{0,31})(\/state)?$/;
+const GOLDEN_PATH = /^\/golden\/([a-z][a-z0-9-]{0,31})(?:\/(state))?$/;
 /** A state file is tens of MiB; on loopback or a LAN this is ample. */
 const FETCH_TIMEOUT_MS = 120_000;
 
-/**
- * Answers the golden routes on the host's HTTP server; false for any other path. `authorized`
- * checks the bearer (the caller owns the constant-time comparison).
- */
-export async function serveGolden(
+/** Answers the golden routes on the host's HTTP server (servePeerRoute); false for other paths. */
+export function serveGolden(
   store: GoldenStore,
   authorized: (req: IncomingMessage) => boolean,
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<boolean> {
-  const match = GOLDEN_PATH.exec(new URL(req.url ?? '/', 'http://host').pathname);
-  if (!match || req.method !== 'GET') return false;
-  const json = (status: number, body: unknown) => {
-    res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-    res.end(JSON.stringify(body));
+  const find = async (appliance: ApplianceName): Promise<PeerOffer | null> => {
+    const offer = await store.offer(appliance);
+    if (!offer) return null;
+    return {
+      json: { manifest: offer.manifest, sha256: offer.sha256 },
+      file: () => ({ path: offer.statePath, bytes: offer.manifest.fileBytes }),
+    };
   };
-  if (!authorized(req)) {
-    json(401, { error: 'unauthorized' });
-    return true;
-  }
-  const appliance = applianceNameSchema.safeParse(match[1]);
-  const offer = appliance.success ? await store.offer(appliance.data) : null;
-  if (!offer) {
-    json(404, { error: 'no golden snapshot of that appliance here' });
-    return true;
-  }
-  if (!match[2]) {
-    json(200, { manifest: offer.manifest, sha256: offer.sha256 });
-    return true;
-  }
-  res.writeHead(200, {
-    'content-type': 'application/octet-stream',
-    'content-length': String(offer.manifest.fileBytes),
-  });
-  createReadStream(offer.statePath)
-    .on('error', () => res.destroy())
-    .pipe(res);
-  return true;
+  return servePeerRoute({ path: GOLDEN_PATH, find }, authorized, req, res);
 }
 
 /**
