@@ -8,7 +8,7 @@ import { Framebuffer, TILE } from './framebuffer.ts';
 import { NONE, mergeTiles } from './rects.ts';
 import { chooseCodec, encodeRegion, sampleRegion } from './codec.ts';
 import { RegionCache } from './region-cache.ts';
-import { MotionSearch } from './motion.ts';
+import { MotionSearch, type MotionVector } from './motion.ts';
 import type { Watermark } from './watermark.ts';
 import type { KeyframeCache } from './keyframe.ts';
 
@@ -17,6 +17,13 @@ const CONTENT = -2;
 const REFINE = -3;
 /** Copies by the vector at index i have key COPY - i. */
 const COPY = -10;
+
+/** What findMoves found: the vectors copies use, and whether a copied tile is lossy. */
+interface Moves {
+  vectors: MotionVector[];
+  lossy: boolean;
+}
+const NO_MOVES: Moves = { vectors: [], lossy: false };
 
 export interface EncodeOptions {
   jpegQuality: number;
@@ -251,8 +258,9 @@ export class ClientEncoder {
       }
     }
 
-    const vectors =
-      options.copies && !full && !watermark ? this.findMoves(src, keys, changedTiles) : [];
+    const moves =
+      options.copies && !full && !watermark ? this.findMoves(src, keys, changedTiles) : NO_MOVES;
+    const { vectors } = moves;
     // The rects built below carry these pixels (copies: the same ones, already in the viewer).
     for (const t of changedTiles) {
       const x0 = (t % tilesX) * TILE;
@@ -319,7 +327,7 @@ export class ClientEncoder {
       rects.push({ enc: codec, x, y, w, h, data });
       bytes += data.length + 40;
     }
-    this.hasLossy = lossyLeft || (vectors.length > 0 && this.lossy.includes(1));
+    this.hasLossy = lossyLeft || moves.lossy;
     return {
       rects: copies.length > 0 ? [...copies, ...rects] : rects,
       full,
@@ -333,11 +341,12 @@ export class ClientEncoder {
   /**
    * Marks the changed content tiles whose new pixels the viewer already has elsewhere as copies
    * (keys COPY - vector index); each inherits whether its source was sent lossy. The mirror is
-   * still the viewer's picture before this frame. Returns the vectors.
+   * still the viewer's picture before this frame. Returns the vectors, and whether a copied
+   * tile came from one sent lossy (so it is refined later too).
    */
-  private findMoves(src: Uint32Array, keys: Float64Array, changed: number[]) {
+  private findMoves(src: Uint32Array, keys: Float64Array, changed: number[]): Moves {
     const tiles = changed.filter((t) => keys[t] === CONTENT);
-    if (tiles.length < 2) return [];
+    if (tiles.length < 2) return NO_MOVES;
     const { tilesX, tilesY, width, height } = this;
     const { vectors, vectorOf } = this.motion.find({
       src,
@@ -347,7 +356,7 @@ export class ClientEncoder {
       tilesX,
       tiles,
     });
-    if (vectors.length === 0) return [];
+    if (vectors.length === 0) return NO_MOVES;
     // Sources' lossiness as of before this frame, read before any tile's is changed.
     const lossyOf = tiles.map((t, i) => {
       const v = vectors[vectorOf[i]!];
@@ -363,12 +372,14 @@ export class ClientEncoder {
         }
       return lossy;
     });
+    let lossy = false;
     tiles.forEach((t, i) => {
       if (vectorOf[i]! < 0) return;
       keys[t] = COPY - vectorOf[i]!;
       this.lossy[t] = lossyOf[i]!;
+      if (lossyOf[i]) lossy = true;
     });
-    return vectors;
+    return { vectors, lossy };
   }
 
   /**

@@ -105,7 +105,7 @@ export async function ensureAppliance(
   }
   const { fetchImage } = opts;
   return building
-    .run(`${dir}`, {
+    .run(dir, {
       lockPath: dir,
       force: opts.force,
       onWait: opts.onWait,
