@@ -2,10 +2,11 @@
 // memory admission, crash isolation, save/restore and the CLI, through the real control channel.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { HypervisorError } from '../src/api/index.ts';
+import { readStateHeader } from '../src/snapshots/codec.ts';
 import { REPO_ROOT } from '@raydesk/common/node';
 import { startTestHypervisor, sleep, type TestHypervisor } from './harness.ts';
 
@@ -138,6 +139,10 @@ describe('console appliance on a real hypervisor', () => {
     );
     const saved = await hv.client.save(info.id);
     assert.equal(saved.info.state, 'saved');
+    // Saved against the golden snapshot it was cloned from: the pages that differ, not its RAM.
+    const { header } = await readStateHeader(stateFile(info.id));
+    assert.match(header.goldenId ?? '', /@/);
+    assert.ok(saved.bytes < (info.memoryMiB * 2 ** 20) / 8, `a delta: ${saved.bytes} bytes`);
     assert.equal((await hv.client.resume(info.id)).state, 'running');
     const [, note, alive, bootAfter] = await run(
       info.id,
@@ -150,6 +155,46 @@ describe('console appliance on a real hypervisor', () => {
     assert.equal(bootAfter, bootId, 'the same kernel runs (no reboot)');
     await hv.client.destroy(info.id);
   });
+
+  test('a state saved against a golden this host no longer has boots on its disk instead', async () => {
+    const info = await hv.client.create({ appliance: 'console', kind: 'personal', owner: 'o' });
+    assert.equal(await hv.host.get(info.id).guestRefreshed, true);
+    const token = `kept-${Date.now()}`;
+    const [, bootId] = await run(
+      info.id,
+      `echo ${token} > /root/note; sync; echo BOOT=$(cat /proc/sys/kernel/random/boot_id)`,
+      /BOOT=([0-9a-f-]{36})/,
+    );
+    await hv.client.save(info.id);
+    // As if the golden snapshot had been rebuilt since: the state names one this host lacks.
+    const file = stateFile(info.id);
+    const { header } = await readStateHeader(file);
+    const bytes = readFileSync(file);
+    const named = Buffer.from(`"goldenId":"${header.goldenId}"`);
+    const at = bytes.indexOf(named);
+    assert.ok(at > 0);
+    const renamed = Buffer.from(`"goldenId":"${'x'.repeat(header.goldenId!.length)}"`);
+    writeFileSync(
+      file,
+      Buffer.concat([bytes.subarray(0, at), renamed, bytes.subarray(at + named.length)]),
+    );
+
+    assert.equal((await hv.client.resume(info.id)).state, 'running');
+    await hv.host.get(info.id).waitForAgentEvent(/^\* ready console/, 180_000);
+    const [, note, bootAfter] = await run(
+      info.id,
+      'echo NOTE=$(cat /root/note) BOOT=$(cat /proc/sys/kernel/random/boot_id)',
+      /NOTE=(\S*) BOOT=([0-9a-f-]{36})/,
+    );
+    assert.equal(note, token, 'the disk kept what was written before the suspend');
+    assert.notEqual(bootAfter, bootId, 'its memory could not come back: the guest booted');
+    assert.equal(existsSync(file), false, 'the unusable state is gone');
+    await hv.client.destroy(info.id);
+  });
+
+  function stateFile(id: string): string {
+    return join(hv.config.dataDir, 'states', `${id}.state`);
+  }
 
   /** Types `line` on the console and waits for `until` in what follows. */
   async function run(id: string, line: string, until: RegExp): Promise<RegExpExecArray> {

@@ -82,7 +82,7 @@ test('other domains keep their writes in RAM; every worker gets the one compiled
   const b = launcher.bootConfig(
     new Domain(spec('vm-00000003', 'disposable'), new SerialLog()),
     image,
-    new ArrayBuffer(8),
+    { kind: 'full', state: new ArrayBuffer(8) },
   );
   assert.deepEqual(a.disk, { kind: 'memory' });
   assert.deepEqual(b.disk, { kind: 'memory' });

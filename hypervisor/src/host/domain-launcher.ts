@@ -11,6 +11,7 @@ import type { ApplianceImage } from '../appliances/index.ts';
 import type { NetworkSwitch } from '../network/switch.ts';
 import type { OverlayBase } from '../worker/devices/disk/overlay-store.ts';
 import type { DiskBlocks, DomainBootConfig, DomainDiskConfig } from '../worker/messages.ts';
+import type { SavedState, SharedGolden } from '../snapshots/saved-state.ts';
 import { checkOverlayBase } from './devices/overlay-file.ts';
 import type { Domain } from './domain.ts';
 import type { HostFiles } from './host-files.ts';
@@ -41,18 +42,25 @@ export class DomainLauncher {
   constructor(private readonly options: DomainLauncherOptions) {}
 
   /**
-   * Boots `domain` (a cold boot, or from `initialState`) and, for a restored state, starts
+   * Boots `domain` (a cold boot, or from a saved state) and, for a restored state, starts
    * refreshing its guest (`domain.guestRefreshed`). A failed boot leaves the domain `crashed`.
    */
   async boot(
     domain: Domain,
     image: BootImage,
-    initialState: ArrayBuffer | undefined,
+    from: SavedState | undefined,
     refresh: GuestRefresh,
-    /** A memory disk's blocks as of `initialState` (a clone of a disposable or system VM). */
+    /** A memory disk's blocks as of `from` (a clone of a disposable or system VM). */
     initialDiskBlocks?: DiskBlocks,
-    /** The caller hands `initialState` over: the worker takes it without a copy. */
-    { ownsState = false }: { ownsState?: boolean } = {},
+    {
+      ownsState = false,
+      golden,
+    }: {
+      /** The caller hands `from` over: the worker takes it without a copy. */
+      ownsState?: boolean;
+      /** The appliance's golden snapshot: required for a delta, and lets the VM save one. */
+      golden?: SharedGolden;
+    } = {},
   ): Promise<void> {
     const disk = this.diskConfig(domain.id, domain.spec.kind, image);
     // On a mismatch the domain keeps its state (saved or crashed): nothing was touched, and it
@@ -60,7 +68,7 @@ export class DomainLauncher {
     if (disk.kind === 'durable') checkOverlayBase(disk.overlayPath, disk.base);
     try {
       await this.options.network.start();
-      const config = this.bootConfig(domain, image, initialState);
+      const config = this.bootConfig(domain, image, from, golden);
       if (initialDiskBlocks) config.initialDiskBlocks = initialDiskBlocks;
       const booted = await domain.boot(config, { ownsState });
       this.options.log.info({ domain: domain.id, ...booted }, 'domain started');
@@ -68,7 +76,7 @@ export class DomainLauncher {
       domain.markCrashed(error instanceof Error ? error.message : String(error));
       throw error;
     }
-    if (initialState) {
+    if (from) {
       // A restored guest believes no time has passed; a clone of a shared snapshot also
       // shares its RNG and identity with every other clone: the agent makes it current/unique.
       domain.guestRefreshed = this.refreshGuest(domain, refresh);
@@ -76,7 +84,12 @@ export class DomainLauncher {
   }
 
   /** Everything the worker needs to run `domain` (the network must be started). */
-  bootConfig(domain: Domain, image: BootImage, initialState?: ArrayBuffer): DomainBootConfig {
+  bootConfig(
+    domain: Domain,
+    image: BootImage,
+    from?: SavedState,
+    golden?: SharedGolden,
+  ): DomainBootConfig {
     const wasm = this.compiledWasm();
     const { seabiosDir, displayFps, displayMaxFps, network } = this.options;
     return {
@@ -93,7 +106,9 @@ export class DomainLauncher {
       cmdline: image.cmdline,
       memoryMiB: domain.spec.memoryMiB,
       vgaMemoryMiB: domain.spec.vgaMemoryMiB,
-      initialState,
+      ...(from?.kind === 'full' ? { initialState: from.state } : {}),
+      ...(from?.kind === 'delta' ? { goldenDelta: from } : {}),
+      ...(golden ? { golden } : {}),
       displayFps,
       displayMaxFps,
       network: network.attach(domain.id, () => domain.spec.kind),

@@ -29,6 +29,7 @@ import { assertOperation, assertTransition } from './lifecycle.ts';
 import type { SerialLog } from './devices/serial-log.ts';
 import type { CpuBudget, CpuUsage } from '../worker/cpu-governor.ts';
 import { DEFAULT_WEIGHT, type SchedParams } from './scheduler.ts';
+import { savedStateBuffers, type SavedState } from '../snapshots/saved-state.ts';
 import type { OverlayBase as DiskBase } from '../worker/devices/disk/overlay-store.ts';
 
 export interface DomainSpec {
@@ -219,7 +220,7 @@ export class Domain extends EventEmitter<DomainEvents> {
           }, BOOT_TIMEOUT_MS);
       const start = {
         worker: this.newWorker(),
-        transfer: ownsState && config.initialState ? [config.initialState] : [],
+        transfer: ownsState ? handedOver(config) : [],
       };
       const worker = new DomainWorkerHandle(config, start, {
         message: (message) => {
@@ -331,13 +332,29 @@ export class Domain extends EventEmitter<DomainEvents> {
    * fails, it goes back to the state it was in.
    */
   async captureState<T>(stop: boolean, persist: (state: ArrayBuffer) => Promise<T>): Promise<T> {
+    return this.capture(stop, false, (saved) => {
+      if (saved.kind !== 'full') throw new Error('the worker saved a delta, not a whole state');
+      return persist(saved.state as ArrayBuffer);
+    });
+  }
+
+  /** Like captureState, as a delta against the golden snapshot when the VM can save one. */
+  captureSavedState<T>(stop: boolean, persist: (state: SavedState) => Promise<T>): Promise<T> {
+    return this.capture(stop, true, persist);
+  }
+
+  private async capture<T>(
+    stop: boolean,
+    againstGolden: boolean,
+    persist: (state: SavedState) => Promise<T>,
+  ): Promise<T> {
     assertOperation(this.id, 'save', this.stateValue);
     const previous = this.stateValue;
     const worker = this.requireWorker();
     if (previous === 'running') await worker.request({ type: 'pause' });
     this.transition('saving');
     try {
-      const captured = await worker.request<ArrayBuffer>({ type: 'save' }, 120_000);
+      const captured = await worker.request<SavedState>({ type: 'save', againstGolden }, 120_000);
       const result = await persist(captured);
       if (stop) {
         this.worker = null;
@@ -672,4 +689,11 @@ export class Domain extends EventEmitter<DomainEvents> {
   private emitState(): void {
     this.emit('state', this.info());
   }
+}
+
+/** The buffers of a boot config's state that the worker can take over without a copy. */
+function handedOver(config: DomainBootConfig): ArrayBuffer[] {
+  if (config.goldenDelta) return savedStateBuffers({ kind: 'delta', ...config.goldenDelta });
+  if (config.initialState) return savedStateBuffers({ kind: 'full', state: config.initialState });
+  return [];
 }

@@ -42,7 +42,8 @@ import { ForwardError } from '../network/port-forwards.ts';
 import type { Duplex } from 'node:stream';
 import { NetworkSwitch } from '../network/switch.ts';
 import { GuestTransfer } from './guest-transfer.ts';
-import { readStateFile, writeStateFile, type StateHeader } from '../snapshots/codec.ts';
+import { readSavedState, writeSavedState, type StateHeader } from '../snapshots/codec.ts';
+import type { SharedGolden } from '../snapshots/saved-state.ts';
 import { GoldenSnapshots, type GoldenManifest } from '../snapshots/golden.ts';
 import { GoldenStore } from '../snapshots/golden-store.ts';
 import { fleetPeerHosts } from './fleet-peers.ts';
@@ -222,6 +223,7 @@ export class Host extends EventEmitter<HostEvents> {
       launcher: this.launcher,
       network: this.network,
       appliance: (name) => this.appliance(name),
+      goldenFor: (spec) => this.goldenFor(spec),
       register: (spec) => this.register(spec),
       remember: (domain) => this.remember(domain),
       forget: (domain) => this.forget(domain),
@@ -456,7 +458,7 @@ export class Host extends EventEmitter<HostEvents> {
     const path = file ?? this.files.stateFile(id);
     await this.admission.admitToDisk(domain.spec, dirname(path));
     const started = performance.now();
-    const header: Omit<StateHeader, 'rawBytes'> = {
+    const header: Omit<StateHeader, 'rawBytes' | 'goldenId'> = {
       domainId: id,
       name: domain.spec.name,
       appliance: domain.spec.appliance,
@@ -468,7 +470,10 @@ export class Host extends EventEmitter<HostEvents> {
       vgaMemoryMiB: domain.spec.vgaMemoryMiB,
       savedAt: new Date().toISOString(),
     };
-    const bytes = await domain.captureState(true, (state) => writeStateFile(path, header, state));
+    // Against the golden snapshot when the VM was started with it: only the pages that differ.
+    const bytes = await domain.captureSavedState(true, (state) =>
+      writeSavedState(path, header, state),
+    );
     domain.savedStateFile = path;
     this.remember(domain);
     const ms = Math.round(performance.now() - started);
@@ -478,7 +483,7 @@ export class Host extends EventEmitter<HostEvents> {
 
   /** Restores a domain from a state file written by `save`. */
   async restore(file: string): Promise<Domain> {
-    const { header, state } = await readStateFile(file);
+    const { header, saved } = await readSavedState(file);
     const image = await this.appliance(header.appliance);
     if (image.recipeHash !== header.recipeHash) {
       throw new HostError(
@@ -510,8 +515,24 @@ export class Host extends EventEmitter<HostEvents> {
       vgaMemoryMiB: header.vgaMemoryMiB,
     };
     await this.admission.admitMemory(spec);
+    const golden = await this.goldenFor(spec);
     const domain = existing?.state === 'saved' ? existing : this.register(spec);
-    await this.launcher.boot(domain, image, state, 'resume', undefined, { ownsState: true });
+    if (saved.kind === 'delta' && saved.goldenId !== golden?.id) {
+      // Its memory cannot be rebuilt; its disk is whole: boot it there, like after a crash.
+      this.log.warn(
+        { domain: domain.id, file, savedAgainst: saved.goldenId, golden: golden?.id ?? null },
+        'saved state names a golden snapshot this host no longer has: booting on its disk',
+      );
+      domain.savedStateFile = null;
+      rmSync(file, { force: true });
+      this.remember(domain);
+      await this.bootAfresh(domain, image);
+      return domain;
+    }
+    await this.launcher.boot(domain, image, saved, 'resume', undefined, {
+      ownsState: true,
+      ...(golden ? { golden } : {}),
+    });
     // The state is consumed: once the guest runs, its disk moves on and that memory image
     // would no longer match it (the disk marker in the state refuses it anyway).
     domain.savedStateFile = null;
@@ -699,8 +720,15 @@ export class Host extends EventEmitter<HostEvents> {
     const domain = this.register(spec);
     this.remember(domain);
     try {
-      const initialState = useGolden ? await this.golden.state(parsed.appliance) : undefined;
-      await this.launcher.boot(domain, image, initialState, 'clone');
+      const golden = useGolden ? await this.golden.shared(parsed.appliance) : undefined;
+      await this.launcher.boot(
+        domain,
+        image,
+        golden ? { kind: 'full', state: golden.state } : undefined,
+        'clone',
+        undefined,
+        golden ? { golden } : {},
+      );
     } catch (error) {
       if (domain.state === 'starting') {
         this.forget(domain);
@@ -781,17 +809,34 @@ export class Host extends EventEmitter<HostEvents> {
       );
     }
     await this.admission.admitMemory(domain.spec, { exceptId: id });
-    const image = await this.appliance(domain.spec.appliance);
+    await this.bootAfresh(domain, await this.appliance(domain.spec.appliance));
+    return domain;
+  }
+
+  /** Boots a domain with no memory to resume: on its disk, or from the golden snapshot. */
+  private async bootAfresh(domain: Domain, image: ApplianceImage): Promise<void> {
     // A personal disk that has been written keeps its files: boot the guest on it. The golden
     // snapshot's memory belongs to a different disk and would corrupt it.
     const keepsDisk =
       domain.spec.kind === 'personal' && overlayHasBlocks(this.files.overlayFile(domain.id));
-    const initialState =
-      !keepsDisk && domain.spec.memoryMiB === image.memoryMiB
-        ? await this.golden.state(domain.spec.appliance)
-        : undefined;
-    await this.launcher.boot(domain, image, initialState, 'clone');
-    return domain;
+    // Booting from the golden builds it if missing; on its disk, the VM takes it if it is there.
+    const golden =
+      domain.spec.memoryMiB !== image.memoryMiB
+        ? undefined
+        : keepsDisk
+          ? await this.goldenFor(domain.spec)
+          : await this.golden.shared(domain.spec.appliance);
+    const from = golden && !keepsDisk ? { kind: 'full' as const, state: golden.state } : undefined;
+    await this.launcher.boot(domain, image, from, 'clone', undefined, golden ? { golden } : {});
+  }
+
+  /**
+   * The appliance's golden snapshot for a VM of its memory size, when it is built: the VM
+   * saves against it, and a state saved against it restores from it.
+   */
+  async goldenFor(spec: DomainSpec): Promise<SharedGolden | undefined> {
+    if (spec.memoryMiB !== (await this.appliance(spec.appliance)).memoryMiB) return undefined;
+    return (await this.golden.sharedIfBuilt(spec.appliance)) ?? undefined;
   }
 
   private async resumeUnknown(id: string): Promise<Domain> {

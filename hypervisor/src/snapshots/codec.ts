@@ -1,11 +1,14 @@
 // Saved VM states on disk: a small JSON header (what the state needs to be restored) followed
-// by the v86 state compressed with zstd. zstd runs as Debian's `zstd` program: it is several
-// times faster than zlib's gzip for these mostly-empty RAM images and needs no native addon.
+// by the state compressed with zstd: v86's whole state, or (when the header names a golden
+// snapshot) a delta against that golden: device state, page numbers and pages. zstd runs as
+// Debian's `zstd` program: it is several times faster than zlib's gzip for these mostly-empty
+// RAM images and needs no native addon.
 import { spawn } from 'node:child_process';
 import { open, rename, rm } from 'node:fs/promises';
 import { z } from 'zod';
 import { applianceNameSchema, domainKindSchema } from '../api/protocol.ts';
 import { PRIVATE_FILE_MODE } from '../private-files.ts';
+import type { GoldenDelta, SavedState } from './saved-state.ts';
 
 const MAGIC = 'RAYDESK-STATE 1\n';
 
@@ -17,6 +20,8 @@ export const stateHeaderSchema = z.object({
   recipeHash: z.string(),
   /** The build of that recipe (ApplianceImage.buildId); states saved before it lack it. */
   imageBuildId: z.string().optional(),
+  /** Set when the file holds a delta against this golden snapshot (SharedGolden.id). */
+  goldenId: z.string().optional(),
   kind: domainKindSchema,
   owner: z.string().nullable(),
   memoryMiB: z.number().int(),
@@ -44,16 +49,26 @@ function runZstd(args: string[], input: Uint8Array): Promise<Buffer> {
   });
 }
 
-/** Writes a state file atomically (temp file, fsync, rename). Returns its size in bytes. */
-export async function writeStateFile(
+/** Writes v86's whole state to a file atomically (temp file, fsync, rename). Returns its size. */
+export function writeStateFile(
   path: string,
-  header: Omit<StateHeader, 'rawBytes'>,
+  header: Omit<StateHeader, 'rawBytes' | 'goldenId'>,
   state: ArrayBuffer,
 ): Promise<number> {
-  const raw = new Uint8Array(state);
+  return writeSavedState(path, header, { kind: 'full', state });
+}
+
+/** Writes a saved state, whole or a golden delta, atomically. Returns the file's size. */
+export async function writeSavedState(
+  path: string,
+  header: Omit<StateHeader, 'rawBytes' | 'goldenId'>,
+  saved: SavedState,
+): Promise<number> {
+  const raw = saved.kind === 'full' ? new Uint8Array(saved.state) : encodeDelta(saved);
+  const goldenId = saved.kind === 'delta' ? { goldenId: saved.goldenId } : {};
   const compressed = await runZstd(['-1', '-T0', '-q', '-c'], raw);
   const headerBytes = Buffer.from(
-    MAGIC + JSON.stringify({ ...header, rawBytes: raw.byteLength }) + '\n',
+    MAGIC + JSON.stringify({ ...header, ...goldenId, rawBytes: raw.byteLength }) + '\n',
   );
   const temp = `${path}.tmp-${process.pid}`;
   // Guest memory: readable by the owner only.
@@ -99,10 +114,25 @@ export async function readStateHeader(
   }
 }
 
-/** Reads and decompresses a state file into a fresh ArrayBuffer v86 can restore. */
+/** Reads a file of v86's whole state (a golden snapshot) into a fresh ArrayBuffer. */
 export async function readStateFile(
   path: string,
 ): Promise<{ header: StateHeader; state: ArrayBuffer }> {
+  const { header, raw } = await readRaw(path);
+  if (header.goldenId) throw new Error(`${path} holds a delta, not a whole state`);
+  return { header, state: ownArrayBuffer(raw) };
+}
+
+/** Reads a saved state, whole or a golden delta. */
+export async function readSavedState(
+  path: string,
+): Promise<{ header: StateHeader; saved: SavedState }> {
+  const { header, raw } = await readRaw(path);
+  if (!header.goldenId) return { header, saved: { kind: 'full', state: ownArrayBuffer(raw) } };
+  return { header, saved: { kind: 'delta', ...decodeDelta(path, raw, header.goldenId) } };
+}
+
+async function readRaw(path: string): Promise<{ header: StateHeader; raw: Buffer }> {
   const { header, offset } = await readStateHeader(path);
   const file = await open(path, 'r');
   let compressed: Buffer;
@@ -117,7 +147,49 @@ export async function readStateFile(
   if (raw.length !== header.rawBytes) {
     throw new Error(`${path}: state is ${raw.length} bytes, header says ${header.rawBytes}`);
   }
-  return { header, state: ownArrayBuffer(raw) };
+  return { header, raw };
+}
+
+const PAGE_BYTES = 4096;
+/** A delta's layout: device state bytes, page count, device state, 4-byte aligned page numbers, pages. */
+const DELTA_HEAD_BYTES = 8;
+
+function encodeDelta(delta: GoldenDelta): Uint8Array {
+  const stateBytes = delta.deviceState.byteLength;
+  const pagesAt = align4(DELTA_HEAD_BYTES + stateBytes);
+  const dataAt = pagesAt + delta.pages.byteLength;
+  const out = new Uint8Array(dataAt + delta.data.byteLength);
+  const head = new DataView(out.buffer);
+  head.setUint32(0, stateBytes, true);
+  head.setUint32(4, delta.pages.length, true);
+  out.set(new Uint8Array(delta.deviceState), DELTA_HEAD_BYTES);
+  out.set(
+    new Uint8Array(delta.pages.buffer, delta.pages.byteOffset, delta.pages.byteLength),
+    pagesAt,
+  );
+  out.set(delta.data, dataAt);
+  return out;
+}
+
+function decodeDelta(path: string, raw: Buffer, goldenId: string): GoldenDelta {
+  const bytes = ownArrayBuffer(raw);
+  const head = new DataView(bytes);
+  const stateBytes = head.getUint32(0, true);
+  const pageCount = head.getUint32(4, true);
+  const pagesAt = align4(DELTA_HEAD_BYTES + stateBytes);
+  const dataAt = pagesAt + pageCount * 4;
+  if (dataAt + pageCount * PAGE_BYTES !== bytes.byteLength)
+    throw new Error(`${path}: the delta's sizes do not add up to its ${bytes.byteLength} bytes`);
+  return {
+    goldenId,
+    deviceState: bytes.slice(DELTA_HEAD_BYTES, DELTA_HEAD_BYTES + stateBytes),
+    pages: new Uint32Array(bytes, pagesAt, pageCount),
+    data: new Uint8Array(bytes, dataAt, pageCount * PAGE_BYTES),
+  };
+}
+
+function align4(offset: number): number {
+  return (offset + 3) & ~3;
 }
 
 /** The buffer's bytes as an ArrayBuffer of their own: the one under it when it holds nothing else. */

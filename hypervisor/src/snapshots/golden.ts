@@ -8,6 +8,7 @@ import type { ApplianceName } from '../api/protocol.ts';
 import type { PeerHosts } from '../peer-hosts.ts';
 import { fetchGoldenFromPeers } from './golden-peers.ts';
 import type { GoldenManifest, GoldenStore } from './golden-store.ts';
+import type { SharedGolden } from './saved-state.ts';
 
 export type { GoldenManifest } from './golden-store.ts';
 
@@ -47,7 +48,7 @@ const DEFAULT_TIMEOUTS: GoldenTimeouts = {
 };
 
 export class GoldenSnapshots {
-  private readonly loaded = new Map<ApplianceName, Promise<ArrayBuffer>>();
+  private readonly loaded = new Map<ApplianceName, Promise<SharedGolden>>();
   private readonly building = new Map<ApplianceName, Promise<GoldenManifest>>();
 
   constructor(
@@ -64,21 +65,40 @@ export class GoldenSnapshots {
     return this.store.manifest(appliance);
   }
 
-  /** The decompressed golden state, built first if missing; kept in memory once loaded. */
-  state(appliance: ApplianceName): Promise<ArrayBuffer> {
-    let state = this.loaded.get(appliance);
-    if (!state) {
-      state = this.ensure(appliance).then(() => this.store.load(appliance));
-      state.catch(() => this.loaded.delete(appliance));
-      this.loaded.set(appliance, state);
+  /**
+   * The decompressed golden state, built first if missing; kept in memory once loaded, in a
+   * SharedArrayBuffer: workers restore from it and diff against it without a copy of their own.
+   */
+  shared(appliance: ApplianceName): Promise<SharedGolden> {
+    let golden = this.loaded.get(appliance);
+    if (!golden) {
+      golden = this.ensure(appliance).then(async (manifest) => {
+        const state = await this.store.load(appliance);
+        const shared = new SharedArrayBuffer(state.byteLength);
+        new Uint8Array(shared).set(new Uint8Array(state));
+        return { id: goldenId(manifest), state: shared };
+      });
+      golden.catch(() => this.loaded.delete(appliance));
+      this.loaded.set(appliance, golden);
     }
-    return state;
+    return golden;
+  }
+
+  /** The shared golden state (see `shared`). */
+  async state(appliance: ApplianceName): Promise<SharedArrayBuffer> {
+    return (await this.shared(appliance)).state;
+  }
+
+  /** The shared golden, if the snapshot is built already; never builds one. */
+  async sharedIfBuilt(appliance: ApplianceName): Promise<SharedGolden | null> {
+    if (!this.loaded.has(appliance) && !(await this.store.find(appliance))) return null;
+    return this.shared(appliance);
   }
 
   /** Loads a snapshot that is built already, so the first VM need not wait for disk and zstd. */
   async preload(appliance: ApplianceName): Promise<GoldenManifest | null> {
     const manifest = await this.store.find(appliance);
-    if (manifest) await this.state(appliance);
+    if (manifest) await this.shared(appliance);
     return manifest;
   }
 
@@ -164,4 +184,9 @@ export class GoldenSnapshots {
       domain.unwatch(watcher);
     }
   }
+}
+
+/** What names one golden snapshot: its image build and the moment it was made. */
+function goldenId(manifest: GoldenManifest): string {
+  return `${manifest.imageBuildId}@${manifest.createdAt}`;
 }

@@ -6,6 +6,7 @@ import type { CapturedFrame, DisplaySnapshot } from './devices/display/index.ts'
 import type { CpuBudget, CpuUsage } from './cpu-governor.ts';
 import type { DiskReport, OverlayBase } from './devices/disk/overlay-store.ts';
 import type { GuestNetworkConfig } from '../network/guest-nic.ts';
+import type { GoldenDelta, SharedGolden } from '../snapshots/saved-state.ts';
 
 export type { DiskReport };
 
@@ -28,8 +29,12 @@ export interface DomainBootConfig {
   cmdline: string;
   memoryMiB: number;
   vgaMemoryMiB: number;
-  /** v86 state to resume from (uncompressed); absent for a cold boot. */
-  initialState?: ArrayBuffer;
+  /** v86 state to resume from (uncompressed); absent for a cold boot. A golden's is shared. */
+  initialState?: ArrayBuffer | SharedArrayBuffer;
+  /** Or a state saved against `golden`: its memory is the golden's with these pages over it. */
+  goldenDelta?: GoldenDelta;
+  /** The appliance's golden snapshot, when the VM has its memory size: saves diff against it. */
+  golden?: SharedGolden;
   /** Frame clock while watched (frames per second). */
   displayFps: number;
   /** Frames right after the emulation slice in which the guest drew, at most this many a second; 0 = off. */
@@ -78,7 +83,8 @@ export type ParentToWorker =
   | { type: 'pause'; requestId: number }
   | { type: 'unpause'; requestId: number }
   | { type: 'reboot'; requestId: number }
-  | { type: 'save'; requestId: number }
+  /** Replies with a SavedState: a golden delta when `againstGolden` and the VM can. */
+  | { type: 'save'; requestId: number; againstGolden?: boolean }
   | { type: 'watch'; watching: boolean }
   | { type: 'keyframe' }
   /** Encode the sound card's output and post it (`audio`) while true. */

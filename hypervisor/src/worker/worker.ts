@@ -32,13 +32,15 @@ import type {
 } from './messages.ts';
 import { WasmHeapReserve, type V86WasmCpu } from './wasm-heap.ts';
 import { DirtyPageTracker, writePages, type MemoryRegion } from './relocation/dirty-pages.ts';
+import { GoldenMemory } from './golden-memory.ts';
+import { savedStateBuffers, type SavedState } from '../snapshots/saved-state.ts';
 import {
   deviceStateWithoutMemory,
   memoryRegions,
   restoreOverMemory,
   zeroRegions,
   type V86WithMemory,
-} from './relocation/v86-memory.ts';
+} from './v86-memory.ts';
 import { stopwatch } from '../stopwatch.ts';
 
 if (!parentPort) throw new Error('domain worker must run in a worker thread');
@@ -124,6 +126,8 @@ class DomainRuntime {
    * moment it runs, before its first slice, and the base its next frames are diffed against.
    */
   private arrivalKeyframe: CapturedFrame | null = null;
+  /** The appliance's golden memory, read from the shared snapshot when first needed. */
+  private goldenMemory: GoldenMemory | null = null;
 
   constructor(private readonly config: DomainBootConfig) {
     installImageDataShim();
@@ -133,7 +137,10 @@ class DomainRuntime {
     config.initialDiskBlocks = undefined;
     this.memory = new Promise((resolve) => (this.memoryLoaded = resolve));
     this.arriving = config.incoming === true;
-    const restoring = config.initialState !== undefined || config.incoming === true;
+    const restoring =
+      config.initialState !== undefined ||
+      config.goldenDelta !== undefined ||
+      config.incoming === true;
     const wasmModule = config.wasmModule;
     const options: Record<string, unknown> = {
       wasm_path: config.wasmPath,
@@ -193,14 +200,26 @@ class DomainRuntime {
           return;
         }
         this.memoryLoaded(regions);
-        if (config.initialState) {
-          await this.emulator.restore_state(config.initialState);
+        if (config.goldenDelta) {
+          this.golden().restore(regions, config.goldenDelta);
+          await restoreOverMemory(
+            this.emulator as unknown as V86WithMemory,
+            config.goldenDelta.deviceState,
+          );
+          this.audio.restoredFrom(soundCard(v86));
+        } else if (config.initialState) {
+          // v86 restores only from an ArrayBuffer; a golden snapshot's state is shared by all.
+          const state = config.initialState;
+          await this.emulator.restore_state(
+            state instanceof ArrayBuffer ? state : new Uint8Array(state).slice().buffer,
+          );
           this.audio.restoredFrom(soundCard(v86));
         }
         // Snapshot blocks loaded into a fresh personal overlay must be durable before it runs.
         await this.disk.settle();
         // The state is now in guest memory; keeping the copy would double this VM's footprint.
         config.initialState = undefined;
+        config.goldenDelta = undefined;
         // Else v86's JIT grows wasm memory in small steps, each costing a full GC (wasm-heap.ts).
         this.heapReserve = new WasmHeapReserve(v86.cpu);
         this.heapReserve.refill();
@@ -250,8 +269,8 @@ class DomainRuntime {
         return this.replyTransfer(message.requestId, async () => {
           // Completes in-flight writes (raising their interrupts) so the state has none pending.
           await this.disk.settle();
-          const state = await this.emulator.save_state();
-          return { value: state, transfer: [state] };
+          const saved = await this.saveState(message.againstGolden === true);
+          return { value: saved, transfer: savedStateBuffers(saved) };
         });
       case 'watch':
         this.watching = message.watching;
@@ -475,6 +494,26 @@ class DomainRuntime {
   }
 
   /** Stops the guest where it is, its disk writes settled (no state change: a freeze). */
+  /**
+   * The paused guest's state: against the golden snapshot (device state and the pages that
+   * differ) when asked and the machine has the golden's memory layout, else v86's whole state.
+   */
+  private async saveState(againstGolden: boolean): Promise<SavedState> {
+    const regions = await this.memory;
+    if (againstGolden && this.config.golden && this.golden().fits(regions)) {
+      const golden = this.golden();
+      const deviceState = await deviceStateWithoutMemory(this.emulator as unknown as V86WithMemory);
+      return { kind: 'delta', goldenId: golden.id, deviceState, ...golden.diff(regions) };
+    }
+    return { kind: 'full', state: await this.emulator.save_state() };
+  }
+
+  private golden(): GoldenMemory {
+    if (!this.config.golden) throw new Error('this VM was started without its golden snapshot');
+    this.goldenMemory ??= new GoldenMemory(this.config.golden);
+    return this.goldenMemory;
+  }
+
   private async pauseGuest(): Promise<void> {
     await this.emulator.stop();
     await this.disk.settle();

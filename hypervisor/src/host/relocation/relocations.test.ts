@@ -86,6 +86,7 @@ function relocationsOn(domains: Domain[]) {
       refreshGuest: () => assert.fail('no guest boots in these tests'),
     },
     network: { start: async () => undefined, onDomainState: () => undefined },
+    goldenFor: () => assert.fail('no guest boots in these tests'),
     appliance: () => {
       const next = deferred<BootImage>();
       images.push(next);

@@ -4,6 +4,7 @@
 // relocated or cloned takes no other operation, and a draining host takes no new domain.
 import { constants as fsConstants, copyFileSync } from 'node:fs';
 import type pino from 'pino';
+import type { SharedGolden } from '../../snapshots/saved-state.ts';
 import type { ImageIdentity } from '../../appliances/index.ts';
 import { HypervisorClient } from '../../api/client.ts';
 import type {
@@ -42,6 +43,8 @@ export interface RelocationHost {
   launcher: Pick<DomainLauncher, 'boot' | 'bootConfig' | 'diskConfig' | 'refreshGuest'>;
   network: Pick<NetworkSwitch, 'start' | 'onDomainState'>;
   appliance(name: ApplianceName): Promise<BootImage>;
+  /** The appliance's golden snapshot for a VM like `spec`, when built (its saves diff against it). */
+  goldenFor(spec: DomainSpec): Promise<SharedGolden | undefined>;
   /** A new domain in the table (not yet booted). */
   register(spec: DomainSpec): Domain;
   /** Records a personal domain so a restarted host brings it back. */
@@ -314,8 +317,11 @@ export class Relocations {
         try {
           // The last clone takes the captured state over instead of a copy.
           const ownsState = spec === specs.at(-1);
-          await launcher.boot(clone, image, captured.state, 'clone', captured.blocks, {
+          const golden = await this.host.goldenFor(spec);
+          const from = { kind: 'full' as const, state: captured.state };
+          await launcher.boot(clone, image, from, 'clone', captured.blocks, {
             ownsState,
+            ...(golden ? { golden } : {}),
           });
         } catch (error) {
           this.host.forget(clone);
@@ -425,7 +431,7 @@ export class Relocations {
     const domain = this.host.register(spec);
     await this.host.network.start();
     const config = {
-      ...this.host.launcher.bootConfig(domain, image),
+      ...this.host.launcher.bootConfig(domain, image, undefined, await this.host.goldenFor(spec)),
       disk: { kind: 'memory' as const },
       incoming: true,
     };
