@@ -617,6 +617,9 @@ export class Host extends EventEmitter<HostEvents> {
           'bad_request',
           `the ${domain.spec.appliance} appliance's screen size is fixed`,
         );
+      // Ended while the agent was asked (a viewer's resize racing a destroy or suspend).
+      if (domain.state !== 'running')
+        throw new HostError('illegal_transition', `domain ${id} is ${domain.state}, not running`);
       throw new HostError('internal', `domain ${id}: the guest did not set its screen: ${message}`);
     }
     const match = /^(\d+)x(\d+)$/.exec(reply.trim());
