@@ -42,7 +42,7 @@ import { ForwardError } from '../network/port-forwards.ts';
 import type { Duplex } from 'node:stream';
 import { NetworkSwitch } from '../network/switch.ts';
 import { GuestTransfer } from './guest-transfer.ts';
-import { readSavedState, writeSavedState, type StateHeader } from '../snapshots/codec.ts';
+import { readSavedState, writeSavedState, type StateDescription } from '../snapshots/codec.ts';
 import type { SharedGolden } from '../snapshots/saved-state.ts';
 import { GoldenSnapshots, type GoldenManifest } from '../snapshots/golden.ts';
 import { GoldenStore } from '../snapshots/golden-store.ts';
@@ -458,7 +458,7 @@ export class Host extends EventEmitter<HostEvents> {
     const path = file ?? this.files.stateFile(id);
     await this.admission.admitToDisk(domain.spec, dirname(path));
     const started = performance.now();
-    const header: Omit<StateHeader, 'rawBytes' | 'goldenId'> = {
+    const header: StateDescription = {
       domainId: id,
       name: domain.spec.name,
       appliance: domain.spec.appliance,
@@ -471,19 +471,27 @@ export class Host extends EventEmitter<HostEvents> {
       savedAt: new Date().toISOString(),
     };
     // Against the golden snapshot when the VM was started with it: only the pages that differ.
-    const bytes = await domain.captureSavedState(true, (state) =>
-      writeSavedState(path, header, state),
-    );
+    const phases = { captureMs: 0, writeMs: 0, pages: null as number | null };
+    const bytes = await domain.captureSavedState(true, async (state) => {
+      const captured = performance.now();
+      phases.captureMs = Math.round(captured - started);
+      phases.pages = state.kind === 'delta' ? state.pages.length : null;
+      const written = await writeSavedState(path, header, state);
+      phases.writeMs = Math.round(performance.now() - captured);
+      return written;
+    });
     domain.savedStateFile = path;
     this.remember(domain);
     const ms = Math.round(performance.now() - started);
-    this.log.info({ domain: id, file: path, bytes, ms }, 'domain saved');
+    this.log.info({ domain: id, file: path, bytes, ms, ...phases }, 'domain saved');
     return { domain, file: path, bytes };
   }
 
   /** Restores a domain from a state file written by `save`. */
   async restore(file: string): Promise<Domain> {
+    const started = performance.now();
     const { header, saved } = await readSavedState(file);
+    const readMs = Math.round(performance.now() - started);
     const image = await this.appliance(header.appliance);
     if (image.recipeHash !== header.recipeHash) {
       throw new HostError(
@@ -533,6 +541,10 @@ export class Host extends EventEmitter<HostEvents> {
       ownsState: true,
       ...(golden ? { golden } : {}),
     });
+    this.log.info(
+      { domain: domain.id, kind: saved.kind, readMs, ms: Math.round(performance.now() - started) },
+      'domain restored',
+    );
     // The state is consumed: once the guest runs, its disk moves on and that memory image
     // would no longer match it (the disk marker in the state refuses it anyway).
     domain.savedStateFile = null;

@@ -30,6 +30,7 @@ test('a state file (guest memory) is written 0600 and reads back', async () => {
   assert.equal(statSync(path).mode & 0o777, 0o600);
   const read = await readStateFile(path);
   assert.equal(read.header.domainId, 'vm-1');
+  assert.equal(read.header.encoding, 'zstd');
   assert.equal(new Uint8Array(read.state)[100], 42);
 });
 
@@ -63,6 +64,7 @@ test('a golden delta reads back as written, and names its golden in the header',
   assert.equal(statSync(path).size, bytes);
   const { header, saved } = await readSavedState(path);
   assert.equal(header.goldenId, 'build-1@2026-11-28T00:00:00Z');
+  assert.equal(header.encoding, 'raw', 'pages that are mostly not empty: stored as they are');
   assert.equal(saved.kind, 'delta');
   if (saved.kind !== 'delta') return;
   assert.deepEqual(new Uint8Array(saved.deviceState), deviceState);
