@@ -82,19 +82,16 @@ export async function deviceStateWithoutMemory(emulator: V86WithMemory): Promise
   }
 }
 
-/**
- * Restores a device state over memory already written page by page. A whole state (a shared
- * golden's) does too: its RAM is left out, and v86 only reads what it copies from it.
- */
+/** Restores a device state over memory already received page by page. */
 export async function restoreOverMemory(
   emulator: V86WithMemory,
-  deviceState: ArrayBuffer | SharedArrayBuffer,
+  deviceState: ArrayBuffer,
 ): Promise<void> {
   const cpu = emulator.v86.cpu;
   const unpack = Object.getOwnPropertyDescriptor(cpu, 'unpack_memory');
   cpu.unpack_memory = () => undefined;
   try {
-    await emulator.restore_state(deviceState as ArrayBuffer);
+    await emulator.restore_state(deviceState);
   } finally {
     restoreOwn(cpu, 'unpack_memory', unpack);
   }

@@ -208,17 +208,11 @@ class DomainRuntime {
           );
           this.audio.restoredFrom(soundCard(v86));
         } else if (config.initialState) {
+          // v86 restores only from an ArrayBuffer; a golden snapshot's state is shared by all.
           const state = config.initialState;
-          if (state instanceof ArrayBuffer) {
-            await this.emulator.restore_state(state);
-          } else {
-            // A clone of the golden: its memory written from the shared state only where it is
-            // not zero (v86's own restore zeroes all 256 MiB first, making every page resident).
-            if (state !== config.golden?.state)
-              throw new Error('a shared state that is not the golden');
-            this.golden().load(regions);
-            await restoreOverMemory(this.emulator as unknown as V86WithMemory, state);
-          }
+          await this.emulator.restore_state(
+            state instanceof ArrayBuffer ? state : new Uint8Array(state).slice().buffer,
+          );
           this.audio.restoredFrom(soundCard(v86));
         }
         // Snapshot blocks loaded into a fresh personal overlay must be durable before it runs.
