@@ -493,7 +493,6 @@ class DomainRuntime {
     }
   }
 
-  /** Stops the guest where it is, its disk writes settled (no state change: a freeze). */
   /**
    * The paused guest's state: against the golden snapshot (device state and the pages that
    * differ) when asked and the machine has the golden's memory layout, else v86's whole state.
@@ -514,6 +513,7 @@ class DomainRuntime {
     return this.goldenMemory;
   }
 
+  /** Stops the guest where it is, its disk writes settled (no state change: a freeze). */
   private async pauseGuest(): Promise<void> {
     await this.emulator.stop();
     await this.disk.settle();
