@@ -73,7 +73,7 @@ export class GoldenMemory {
   }
 
   /** Makes `regions` hold the golden's memory, writing only the blocks that differ. */
-  load(regions: readonly MemoryRegion[]): void {
+  private load(regions: readonly MemoryRegion[]): void {
     this.assertFits(regions);
     const views = regions.map((region) => toBuffer(region.view()));
     for (const stretch of this.stretches) {
