@@ -88,6 +88,35 @@ describe('guest screen size', () => {
     assert.equal(copied, tag, 'the typed command ran as typed');
   });
 
+  test('the next standby desktop is made the size a viewer last set', async () => {
+    // The resize test above left this appliance's last size at 1440x1050.
+    hv.host.enableStandby(['desktop']);
+    const deadline = Date.now() + 180_000;
+    while (!hv.host.info().standbyReady.includes('desktop')) {
+      assert.ok(Date.now() < deadline, 'standby desktop became ready');
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const standby = hv.host.list().find((d) => d.name === 'standby-desktop');
+    const claimed = await hv.client.create({ appliance: 'desktop', name: 'presized' });
+    hv.host.enableStandby([]);
+    assert.equal(claimed.id, standby?.id, 'the standby domain was claimed');
+    const claimedFrames = new FrameRecorder(hv.client, claimed.id);
+    await hv.client.watch(claimed.id);
+    const first = await claimedFrames.waitFor((f) => f.keyframe, 30_000);
+    claimedFrames.stop();
+    assert.deepEqual({ width: first.width, height: first.height }, { width: 1440, height: 1050 });
+    assert.deepEqual(await hv.client.screen(claimed.id), { width: 1440, height: 1050 });
+    const screen = new ScreenMirror();
+    screen.apply(first);
+    // Past the panel's buttons, in the middle of its empty stretch.
+    const panel = screen.dominant({ x: 600, y: 1050 - 20, w: 400, h: 10 });
+    assert.ok(
+      panel.share > 0.8,
+      `JWM's panel along the bottom edge: ${panel.color} ${panel.share}`,
+    );
+    await hv.client.destroy(claimed.id);
+  });
+
   test('a console VM refuses: its screen size is fixed', async () => {
     const console = await hv.client.create({ appliance: 'console', name: 'fixed' });
     await assert.rejects(

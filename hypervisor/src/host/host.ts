@@ -115,6 +115,13 @@ export class Host extends EventEmitter<HostEvents> {
   /** Starts in progress, so two callers (a viewer, the recovery, the CLI) share one. */
   private readonly starting = new Map<string, Promise<Domain>>();
   private readonly relocations: Relocations;
+  /**
+   * Per appliance, the screen size a viewer last asked one of its domains for. The next standby
+   * domain is switched to it before it is paused, so a user whose window is like the last one
+   * gets a desktop that already fits: no resize (seconds of xrandr and a JWM restart in the
+   * guest, keys held meanwhile) just after the desktop opens.
+   */
+  private readonly lastScreenSize = new Map<ApplianceName, GuestScreenSize>();
 
   /** A host on `config.dataDir`, made owner-only, with its CPU scheduler running. */
   static open(config: HypervisorConfig, log: pino.Logger): Host {
@@ -179,6 +186,7 @@ export class Host extends EventEmitter<HostEvents> {
             { forStandby: true },
           );
           await domain.guestRefreshed;
+          await this.sizeStandby(domain);
           await domain.pause();
           await this.stageStandbyDisk(domain);
           return domain;
@@ -617,6 +625,9 @@ export class Host extends EventEmitter<HostEvents> {
       throw new HostError('illegal_transition', `domain ${id} is ${domain.state}, not running`);
     }
     const args = size ? ['set', String(size.width), String(size.height)] : ['get'];
+    // Kept when asked, not when done: under load a resize takes the guest many seconds, and
+    // the desktop may be gone by then.
+    if (size) this.lastScreenSize.set(domain.spec.appliance, size);
     let reply: string;
     try {
       const request = () => domain.agentRequest('screen', args, SCREEN_AGENT_TIMEOUT_MS);
@@ -624,11 +635,13 @@ export class Host extends EventEmitter<HostEvents> {
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       // The agent answers this on appliances without a resizable X screen (console, browser).
-      if (/no resizable screen/.test(message))
+      if (/no resizable screen/.test(message)) {
+        this.lastScreenSize.delete(domain.spec.appliance);
         throw new HostError(
           'bad_request',
           `the ${domain.spec.appliance} appliance's screen size is fixed`,
         );
+      }
       // Ended while the agent was asked (a viewer's resize racing a destroy or suspend).
       if (domain.state !== 'running')
         throw new HostError('illegal_transition', `domain ${id} is ${domain.state}, not running`);
@@ -752,6 +765,21 @@ export class Host extends EventEmitter<HostEvents> {
       throw error;
     }
     return domain;
+  }
+
+  /** Switches a standby domain being prepared to the size last asked for on its appliance. */
+  private async sizeStandby(domain: Domain): Promise<void> {
+    const size = this.lastScreenSize.get(domain.spec.appliance);
+    if (!size) return;
+    const lap = stopwatch();
+    try {
+      await this.screen(domain.id, size);
+      this.log.debug({ domain: domain.id, ...size, ms: lap() }, 'standby domain sized');
+    } catch (error) {
+      // Still a good standby, at the golden snapshot's size.
+      if (domain.state === 'running')
+        this.log.warn({ domain: domain.id, ...size, err: error }, 'standby domain not sized');
+    }
   }
 
   /** Makes the appliance's standby domain, if one is ready now, the requested domain. */
