@@ -13,7 +13,15 @@ import { loadavg } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Browser, BrowserContext, Page, Response } from 'playwright-core';
 import { freePort, startPortalServer, type PortalServer, hashPassword } from '@raydesk/web/testing';
-import { attachSteps, INIT_SCRIPT, desktopPaintedAt, startStack, type Stack } from './stack.ts';
+import { fitGuestScreen, type GuestScreenSize } from '@raydesk/common';
+import {
+  attachSteps,
+  CANVAS,
+  INIT_SCRIPT,
+  desktopPaintedAt,
+  startStack,
+  type Stack,
+} from './stack.ts';
 import { formatPhases, phasesOf, upgradeAfter, type AttachPhases } from './attach-phases.ts';
 
 /** Runs after INIT_SCRIPT (which defines the `__paints` hook) in every portal page. */
@@ -132,6 +140,12 @@ export interface PortalUser {
    * has painted a complete frame that shows the desktop. `screenshot`: a PNG of the page then.
    */
   openDesktop(from: HomeState, screenshot?: string): Promise<OpenDesktopResult>;
+  /**
+   * On the viewer page: waits until the guest's screen has the size this window asks for (the
+   * portal's viewer follows its window) and returns that size. A resize holds keys for seconds,
+   * so figures of something else start after it.
+   */
+  screenFollowed(timeoutMs?: number): Promise<GuestScreenSize>;
   /** Goes back to the home page: the viewer page and its gateway socket close. */
   leaveViewer(): Promise<void>;
   close(): Promise<void>;
@@ -405,6 +419,23 @@ async function createPortalUser(
         openSteps: response.headers()['server-timing'] ?? '',
         portal: portalWindow(server.log(), clickedAt, paintedAt),
       };
+    },
+    async screenFollowed(timeoutMs = 120_000) {
+      const area = await page.evaluate((selector) => {
+        const screen = document.querySelector(selector)!.parentElement!;
+        return { w: screen.clientWidth, h: screen.clientHeight, ratio: devicePixelRatio };
+      }, CANVAS);
+      const wanted = fitGuestScreen(area.w, area.h, area.ratio);
+      await page.waitForFunction(
+        ([selector, size]) => {
+          const canvas = document.querySelector(selector as string) as HTMLCanvasElement | null;
+          const { width, height } = size as GuestScreenSize;
+          return canvas?.width === width && canvas.height === height;
+        },
+        [CANVAS, wanted] as const,
+        { timeout: timeoutMs, polling: 100 },
+      );
+      return wanted;
     },
     async leaveViewer() {
       await page.goto('/');
