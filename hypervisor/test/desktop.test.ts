@@ -226,6 +226,29 @@ describe('desktop appliance from its golden snapshot', () => {
     assert.equal(existsSync(overlayOf(claimed.id)), false, 'destroy removes the personal disk');
   });
 
+  test("a resumed desktop's first frame is the desktop, not the emulator's power-on screen", async () => {
+    const vm = await hv.client.create({ appliance: 'desktop', kind: 'personal', owner: 'carol' });
+    assert.equal(await hv.host.get(vm.id).guestRefreshed, true);
+    await hv.client.save(vm.id);
+    const frames = new FrameRecorder(hv.client, vm.id);
+    // Watched while the resume is still loading, as by a viewer that attaches meanwhile (the
+    // gateway's watch of a suspended desktop resumes it).
+    const resumed = hv.client.resume(vm.id);
+    while (hv.host.get(vm.id).state !== 'starting') await sleep(5);
+    await hv.client.watch(vm.id);
+    assert.equal(hv.host.get(vm.id).state, 'starting', 'watched while still loading');
+    assert.equal((await resumed).state, 'running');
+    const first = await frames.waitFor(() => true, 30_000);
+    frames.stop();
+    assert.ok(first.keyframe, 'the first frame is a keyframe');
+    assert.deepEqual([first.width, first.height], [1024, 768]);
+    const restored = new ScreenMirror();
+    restored.apply(first);
+    const panel = restored.dominant(PANEL);
+    assert.ok(panel.share > 0.9 && luminance(panel.color) < 70, `panel is dark: ${panel.color}`);
+    await hv.client.destroy(vm.id);
+  });
+
   test('a thumbnail is available without a viewer', async () => {
     await hv.client.unwatch(desktop.id);
     const png = await hv.client.thumbnail(desktop.id, 256);

@@ -96,6 +96,11 @@ class DomainRuntime {
   private readonly minDrawGapMs: number | null;
   private watching = false;
   private paused = false;
+  /**
+   * Until the guest's memory and devices are in place: a capture then would show v86's
+   * power-on text screen (a black 640x400 keyframe ahead of the restored desktop's).
+   */
+  private loading = true;
   private consoleChunks: number[] = [];
   /** Pending console flush; armed by the first byte after a flush, so a quiet guest has none. */
   private consoleTimer: NodeJS.Timeout | null = null;
@@ -197,6 +202,8 @@ class DomainRuntime {
           this.heapReserve = new WasmHeapReserve(v86.cpu);
           this.heapReserve.refill();
           this.memoryLoaded(regions);
+          // `arriving` holds frames back until relocation-run.
+          this.loading = false;
           return;
         }
         this.memoryLoaded(regions);
@@ -225,6 +232,7 @@ class DomainRuntime {
         this.heapReserve.refill();
         const restoreMs = performance.now() - started - loadedMs;
         await this.emulator.run();
+        this.loading = false;
         post({
           type: 'booted',
           restored: restoring,
@@ -232,6 +240,9 @@ class DomainRuntime {
           loadedMs,
           restoreMs,
         });
+        // A watch that came while loading got no frame; the guest's first slice may send it.
+        this.display.requestKeyframe();
+        if (this.watching) setImmediate(() => this.sendFrame(false));
       })().catch(fatal);
     });
 
@@ -647,6 +658,7 @@ class DomainRuntime {
   }
 
   private sendFrame(keyframe: boolean): void {
+    if (this.loading) return;
     const frame = this.display.captureFrame({ keyframe });
     if (frame) this.postFrame(frame);
   }
