@@ -35,14 +35,15 @@ import { dist, mean, percentile, round, type Dist } from './stats.ts';
 
 export const METHODS = {
   timeToDesktopMs:
-    'Through the real portal (Next.js production server web/server.mjs, throwaway SQLite database), gateway and hypervisor, in headless Chromium: for each sample a fresh user (created in the portal database) signs in and, having no VM, clicks "Open desktop" on the home page; the portal creates the personal desktop VM through the hypervisor and opens its viewer page. Timed in the page, from the click event to the first complete frame painted in the viewer\'s canvas that shows the desktop (the paint after which the viewer acknowledges a full frame to the gateway). Between samples the host is left until its standby desktop VM is ready (at most 90 s), as for a user arriving at a host at rest.',
+    "Through the real portal (Next.js production server web/server.mjs, throwaway SQLite database), gateway and hypervisor, in headless Chromium: for each sample a fresh user (created in the portal database) signs in and, having no VM, clicks \"Open desktop\" on the home page; the portal creates the personal desktop VM through the hypervisor and opens its viewer page. Timed in the page, from the click event to the first complete frame painted in the viewer's canvas that shows the desktop (the paint after which the viewer acknowledges a full frame to the gateway). Between samples the host is left until its standby desktop VM is ready (at most 90 s), as for a user arriving at a host at rest. A standby desktop is made the screen size last asked for on the host, here the previous user's window, so from the second sample on the desktop opens at its window's size.",
   resumeToDesktopMs:
     'The last time-to-desktop user\'s personal desktop, through the portal: its viewer is closed (the page goes back to the home page), the VM is suspended with the hypervisor\'s save as the idle timer does (state to disk, no RAM held), and once the home page shows it "Suspended" (the portal\'s housekeeping sync) the user clicks "Resume and open desktop"; the portal resumes it through the hypervisor and opens the viewer. Timed in the page from the click event to the first complete frame painted in the canvas that shows the desktop.',
   reconnectMs:
     'A second browser context opens the viewer of a running, watched desktop VM (hot-desk takeover of the control session); from starting its page load to its first complete frame painted in the canvas.',
   inputToPaint:
     "A real key press through Chromium's input pipeline (CDP), alternately 'x' and Backspace into the desktop's xterm; from the page's keydown event to the paint after which the canvas pixels (the screen above the panel) differ. Both timestamps are taken in the page. The viewer page keeps the guest's screen size (?follow=off): keys typed while the screen follows a new window size wait for it (desktopIo.firstFollowMs).",
-  oneVm: 'One desktop VM running.',
+  oneVm:
+    "One desktop VM running: the last time-to-desktop user's, sampled once its screen has the portal window's size (a resize holds keys for seconds; desktopIo.firstFollowMs measures it).",
   eightVms: 'Eight desktop VMs running (idle desktops besides the measured one).',
   busyNeighbour:
     'A second desktop VM runs `while :; do :; done`, typed into its xterm as key events through the hypervisor API.',
