@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import type { DomainInfo, KeyboardLayout } from '../src/api/index.ts';
+import { HypervisorError, type DomainInfo, type KeyboardLayout } from '../src/api/index.ts';
 import { sleep, startTestHypervisor, type TestHypervisor } from './harness.ts';
 
 /** Connects, half-closes at once and returns what the guest sent until it closed. */
@@ -101,6 +101,15 @@ describe(
       await assert.rejects(
         hv.client.setKeyboardLayout(desktop.id, 'xx' as KeyboardLayout),
         /bad_request|invalid/i,
+      );
+    });
+
+    test('a layout change cut short by a suspend is refused as such, not as a guest failure', async () => {
+      const change = hv.client.setKeyboardLayout(desktop.id, 'fr');
+      await hv.client.save(desktop.id);
+      await assert.rejects(
+        change,
+        (error: unknown) => error instanceof HypervisorError && error.code === 'illegal_transition',
       );
     });
   },

@@ -673,6 +673,9 @@ export class Host extends EventEmitter<HostEvents> {
     try {
       return await domain.setKeyboardLayout(layout);
     } catch (error) {
+      // Suspended or ended while the agent was asked (a quick suspend after an open).
+      if (domain.state !== 'running')
+        throw new HostError('illegal_transition', `domain ${id} is ${domain.state}, not running`);
       const reason = error instanceof Error ? error.message : String(error);
       throw new HostError('internal', `the guest did not set the keyboard layout: ${reason}`);
     }
