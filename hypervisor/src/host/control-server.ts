@@ -24,7 +24,7 @@ import { serveContract, type ControlSocket } from './control-dispatch.ts';
 import { encodePng, scaleToWidth } from './devices/png.ts';
 import type { Domain } from './domain.ts';
 import { GuestTransfer } from './guest-transfer.ts';
-import { HostError } from './errors.ts';
+import { HostError, notRunning } from './errors.ts';
 import type { Host } from './host.ts';
 import { serveImage } from '../appliances/index.ts';
 import { serveGolden } from '../snapshots/golden-peers.ts';
@@ -207,7 +207,7 @@ function controlHandlers(host: Host): ControlHandlers {
   const transfer = (id: string) => {
     const domain = host.get(id);
     if (domain.state !== 'running') {
-      throw new HostError('illegal_transition', `domain ${id} is ${domain.state}, not running`);
+      throw notRunning(domain);
     }
     return host.transferOf(domain);
   };
@@ -235,7 +235,7 @@ function controlHandlers(host: Host): ControlHandlers {
       'domain:console-input': ({ id, text }) => {
         const domain = host.get(id);
         if (domain.state !== 'running') {
-          throw new HostError('illegal_transition', `domain ${id} is ${domain.state}, not running`);
+          throw notRunning(domain);
         }
         domain.serialInput(0, new TextEncoder().encode(text));
         return null;

@@ -12,6 +12,11 @@ export class HostError extends Error {
   }
 }
 
+/** The domain is not running (any more): refused as an illegal transition, not a failure. */
+export function notRunning(domain: { readonly id: string; readonly state: string }): HostError {
+  return new HostError('illegal_transition', `domain ${domain.id} is ${domain.state}, not running`);
+}
+
 export function toApiError(error: unknown): ApiError {
   if (error instanceof HostError) return { code: error.code, message: error.message };
   if (error instanceof IllegalTransitionError) {

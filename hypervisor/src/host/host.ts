@@ -55,7 +55,7 @@ import { Domain, type DomainSpec, type RecoveredDomain } from './domain.ts';
 import { DomainLauncher, baseOf } from './domain-launcher.ts';
 import { DomainRegistry } from './domain-registry.ts';
 import { DomainTable } from './domain-table.ts';
-import { HostError } from './errors.ts';
+import { HostError, notRunning } from './errors.ts';
 import { HostFiles } from './host-files.ts';
 import { IdleSuspender } from './idle-suspender.ts';
 import { spawnDomainWorker } from './domain-worker-handle.ts';
@@ -594,7 +594,7 @@ export class Host extends EventEmitter<HostEvents> {
   async forward(id: string, guestPort: number, listen: ListenAddress): Promise<PortForwardInfo> {
     const domain = this.get(id);
     if (domain.state !== 'running' && domain.state !== 'paused') {
-      throw new HostError('illegal_transition', `domain ${id} is ${domain.state}, not running`);
+      throw notRunning(domain);
     }
     return forwardErrors(() => this.network.openForward(id, guestPort, listen));
   }
@@ -622,7 +622,7 @@ export class Host extends EventEmitter<HostEvents> {
   async screen(id: string, size?: GuestScreenSize): Promise<GuestScreenSize> {
     const domain = this.get(id);
     if (domain.state !== 'running') {
-      throw new HostError('illegal_transition', `domain ${id} is ${domain.state}, not running`);
+      throw notRunning(domain);
     }
     const args = size ? ['set', String(size.width), String(size.height)] : ['get'];
     // Kept when asked, not when done: under load a resize takes the guest many seconds, and
@@ -643,8 +643,7 @@ export class Host extends EventEmitter<HostEvents> {
         );
       }
       // Ended while the agent was asked (a viewer's resize racing a destroy or suspend).
-      if (domain.state !== 'running')
-        throw new HostError('illegal_transition', `domain ${id} is ${domain.state}, not running`);
+      if (domain.state !== 'running') throw notRunning(domain);
       throw new HostError('internal', `domain ${id}: the guest did not set its screen: ${message}`);
     }
     const match = /^(\d+)x(\d+)$/.exec(reply.trim());
@@ -666,7 +665,7 @@ export class Host extends EventEmitter<HostEvents> {
   async setKeyboardLayout(id: string, layout: KeyboardLayout): Promise<KeyboardLayout> {
     const domain = this.get(id);
     if (domain.state !== 'running') {
-      throw new HostError('illegal_transition', `domain ${id} is ${domain.state}, not running`);
+      throw notRunning(domain);
     }
     // The guest keeps it across suspend and resume: set it only when this host has not.
     if (domain.keyboardLayout === layout) return layout;
@@ -674,8 +673,7 @@ export class Host extends EventEmitter<HostEvents> {
       return await domain.setKeyboardLayout(layout);
     } catch (error) {
       // Suspended or ended while the agent was asked (a quick suspend after an open).
-      if (domain.state !== 'running')
-        throw new HostError('illegal_transition', `domain ${id} is ${domain.state}, not running`);
+      if (domain.state !== 'running') throw notRunning(domain);
       const reason = error instanceof Error ? error.message : String(error);
       throw new HostError('internal', `the guest did not set the keyboard layout: ${reason}`);
     }
