@@ -19,8 +19,7 @@ import type { SessionPolicy } from './policy.ts';
 
 export { keyCodeSchema, type DisplayMode, type DomainState };
 
-/** Bumped on any incompatible change; sent by the viewer in the handshake. */
-export const PROTOCOL_VERSION = 1;
+export { PROTOCOL_VERSION } from './version.ts';
 
 /** A VM is a hypervisor domain: the same id rule (@raydesk/common). */
 export const vmIdSchema = domainIdSchema;

@@ -23,6 +23,8 @@ import {
 } from '@raydesk/gateway/protocol';
 import { AudioPlayer, type SoundState } from './audio.ts';
 import { Display } from './Display.ts';
+import { takeEarlyAttach, type EarlyAttach } from './early-attach.ts';
+import { adoptingTransport } from './early-transport.ts';
 import { handshakeErrorText } from './handshake-errors.ts';
 import { KeyboardCapture, TextFieldCapture } from './keyboard.ts';
 import { TouchGestures } from './touch.ts';
@@ -139,8 +141,11 @@ type ViewerSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 /** A gateway's socket.io endpoint. */
 interface Gateway {
   url: string;
-  path: string | undefined;
+  path: string;
 }
+
+/** socket.io's default path, spelled out so that gateways compare equal however named. */
+const SOCKET_IO_PATH = '/socket.io';
 
 function sameGateway(a: Gateway, b: Gateway): boolean {
   return a.url === b.url && a.path === b.path;
@@ -190,7 +195,7 @@ export class RemoteViewer {
   private gateway: Gateway;
   /** A ticket that came with the page, for the first attempt only (a token attaches once). */
   private pageTicket: AttachTicket | null;
-  private readonly clientId = randomId();
+  private clientId = randomId();
   private readonly policy: ReconnectPolicy;
   /** Bumped by every attempt; a slower earlier attempt must not act after a newer one. */
   private attempt = 0;
@@ -240,7 +245,7 @@ export class RemoteViewer {
     readonly container: HTMLElement,
     readonly options: RemoteViewerOptions,
   ) {
-    this.gateway = { url: options.gatewayUrl, path: options.path };
+    this.gateway = { url: options.gatewayUrl, path: options.path ?? SOCKET_IO_PATH };
     this.pageTicket = unspent(options.initialTicket);
     injectStyles(container.ownerDocument);
     this.canvas = el('canvas', { className: 'rd-canvas', tabIndex: 0 });
@@ -526,13 +531,19 @@ export class RemoteViewer {
     this.moved = null;
     this.closed = null;
     this.setState(state, state === 'reconnecting' ? { ...this.detail, retryInMs: 0 } : {});
-    const fromPage = this.pageTicket;
+    // The first attempt adopts the connection the page opened for this VM early, if there is
+    // one (early-attach.ts): its token was presented already.
+    const early = attempt === 1 ? takeEarlyAttach(this.options.vmId) : null;
+    if (early) this.clientId = early.auth.clientId;
+    const fromPage: AttachTicket | null = early
+      ? { token: early.auth.token, gatewayUrl: early.gatewayUrl, path: early.path }
+      : this.pageTicket;
     this.pageTicket = null;
     const ticket = fromPage ? Promise.resolve(fromPage) : this.fetchTicket();
     // Settled here; the socket's auth callback only reads it.
     ticket.catch(() => undefined);
     const target = fromPage ? this.gatewayOf(fromPage) : this.gateway;
-    this.openSocket(target, ticket, state, fromPage !== null);
+    this.openSocket(target, ticket, state, fromPage !== null, early);
     let answer: AttachTicket;
     try {
       answer = await ticket;
@@ -561,7 +572,7 @@ export class RemoteViewer {
   private gatewayOf(ticket: AttachTicket): Gateway {
     return {
       url: ticket.gatewayUrl ?? this.options.gatewayUrl,
-      path: ticket.path ?? this.options.path,
+      path: ticket.path ?? this.options.path ?? SOCKET_IO_PATH,
     };
   }
 
@@ -571,11 +582,12 @@ export class RemoteViewer {
     ticket: Promise<AttachTicket>,
     state: 'connecting' | 'reconnecting',
     fromPage: boolean,
+    early: EarlyAttach | null = null,
   ): void {
     this.teardownSocket();
     const socket: ViewerSocket = io(target.url, {
       path: target.path,
-      transports: ['websocket'],
+      transports: early ? [adoptingTransport(early)] : ['websocket'],
       forceNew: true,
       // The viewer reconnects itself (any cause, a fresh token each time): see lost().
       reconnection: false,
@@ -591,6 +603,9 @@ export class RemoteViewer {
           () => undefined,
         ),
     });
+    // engine.io-client opened its transport inside io(): an early connection it did not take
+    // (another gateway) would hold a session nobody watches.
+    early?.discard();
     this.socket = socket;
     this.transfer.attach(socket);
     socket.on('session:ready', (ready) => this.onReady(ready));

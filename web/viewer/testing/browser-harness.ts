@@ -17,6 +17,7 @@ import { DEFAULT_SESSION_POLICY, sessionPolicySchema } from '@raydesk/gateway/pr
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 export const VIEWER_ENTRY = resolve(HERE, '../src/index.ts');
+export const EARLY_ATTACH_ENTRY = resolve(HERE, '../src/early-attach.ts');
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 export function chromiumMissing(): string | null {
@@ -42,12 +43,53 @@ export async function bundleViewer(options: { minify?: boolean } = {}): Promise<
   return result.outputFiles[0]!.text;
 }
 
-const PAGE = (gatewayUrl: string, vm: string, pageToken: string | null) => `<!doctype html>
-<html><head><meta charset="utf-8"><title>Raydesk viewer test</title>
-<style>html,body{margin:0;height:100%;background:#0b0d12}#app{position:fixed;inset:0}</style></head>
-<body><div id="app"></div>
-<script src="/viewer.js"></script>
+/** The early-attach script alone (early-attach.ts), as a page loads it ahead of the viewer. */
+export async function bundleEarlyAttach(options: { minify?: boolean } = {}): Promise<string> {
+  const result = await build({
+    entryPoints: [EARLY_ATTACH_ENTRY],
+    bundle: true,
+    format: 'iife',
+    globalName: 'RaydeskEarlyAttach',
+    platform: 'browser',
+    target: 'chrome110',
+    write: false,
+    minify: options.minify ?? false,
+    logLevel: 'silent',
+  });
+  return result.outputFiles[0]!.text;
+}
+
+/** How the page loads: early attach first (?early=1), the viewer late (?viewerDelay=ms) or not. */
+interface PageShape {
+  early: { adoptWithinMs: number } | null;
+  viewer: { delayMs: number } | null;
+}
+
+const EARLY = (gatewayUrl: string, vm: string, token: string, adoptWithinMs: number) => `
+<script src="/viewer-early.js"></script>
 <script>
+  window.__early = RaydeskEarlyAttach.startEarlyAttach({
+    vmId: ${JSON.stringify(vm)},
+    gatewayUrl: ${JSON.stringify(gatewayUrl)},
+    path: '/socket.io',
+    token: ${JSON.stringify(token)},
+    adoptWithinMs: ${adoptWithinMs},
+  });
+</script>`;
+
+const PAGE = (
+  gatewayUrl: string,
+  vm: string,
+  pageToken: string | null,
+  shape: PageShape,
+) => `<!doctype html>
+<html><head><meta charset="utf-8"><title>Raydesk viewer test</title>
+<style>html,body{margin:0;height:100%;background:#0b0d12}#app{position:fixed;inset:0}</style>
+${shape.early && pageToken ? EARLY(gatewayUrl, vm, pageToken, shape.early.adoptWithinMs) : ''}</head>
+<body><div id="app"></div>
+${shape.viewer ? `<script src="/viewer.js?delay=${shape.viewer.delayMs}"></script>` : ''}
+<script>
+  if (window.RaydeskViewer) {
   const params = new URLSearchParams(location.search);
   window.__states = [];
   window.__paints = [];
@@ -78,6 +120,7 @@ const PAGE = (gatewayUrl: string, vm: string, pageToken: string | null) => `<!do
   });
   window.__viewer = viewer;
   viewer.connect();
+  }
 </script></body></html>`;
 
 export interface TestPageServer {
@@ -93,13 +136,17 @@ export interface TestPageServer {
 /**
  * Serves the page at / (query: mode, name, role, sub, email, and policy: JSON of the session
  * policy's fields that differ from the default; ticket=page puts the first token in the page,
- * ticket=expired an expired one), /viewer.js and /token.
+ * ticket=expired an expired one; early=1 joins the gateway with it before the viewer loads,
+ * adoptWithinMs bounds the wait for a viewer; viewerDelay=ms holds the viewer's script back,
+ * viewerDelay=never leaves it out), /viewer.js, /viewer-early.js and /token.
  */
 export async function servePage(options: {
   gatewayUrl: string;
   vm: string;
   attachSecret: string;
   bundle: string;
+  /** The early-attach script (bundleEarlyAttach), for pages asked for with ?early=1. */
+  earlyBundle?: string;
   /** Where to listen and the host name pages use (default 127.0.0.1 for both). */
   listen?: { address: string; hostName: string };
   /** Claims every token carries (e.g. a session policy), over the page's query. */
@@ -129,8 +176,16 @@ export async function servePage(options: {
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://page');
     if (url.pathname === '/viewer.js') {
+      setTimeout(
+        () => {
+          res.writeHead(200, { 'content-type': 'text/javascript' });
+          res.end(options.bundle);
+        },
+        Number(url.searchParams.get('delay') ?? 0),
+      );
+    } else if (url.pathname === '/viewer-early.js' && options.earlyBundle) {
       res.writeHead(200, { 'content-type': 'text/javascript' });
-      res.end(options.bundle);
+      res.end(options.earlyBundle);
     } else if (url.pathname === '/token') {
       page.tokenRequests++;
       if (page.tokenStatus !== 200) {
@@ -157,7 +212,16 @@ export async function servePage(options: {
       token.then(
         (t) => {
           res.writeHead(200, { 'content-type': 'text/html', 'cache-control': 'no-store' });
-          res.end(PAGE(options.gatewayUrl, options.vm, t));
+          const early = url.searchParams.get('early') === '1' && options.earlyBundle;
+          const viewerDelay = url.searchParams.get('viewerDelay');
+          res.end(
+            PAGE(options.gatewayUrl, options.vm, t, {
+              early: early
+                ? { adoptWithinMs: Number(url.searchParams.get('adoptWithinMs') ?? 20_000) }
+                : null,
+              viewer: viewerDelay === 'never' ? null : { delayMs: Number(viewerDelay ?? 0) },
+            }),
+          );
         },
         (error: unknown) => res.writeHead(500).end(String(error)),
       );
