@@ -737,12 +737,18 @@ describe('portal end to end', () => {
           return seen;
         };
         const asked1 = tokenRequests(page1);
+        // Where the page was when it opened each connection to the gateway.
+        const sockets1: string[] = [];
+        page1.on('websocket', () => sockets1.push(new URL(page1.url()).pathname));
         // New desktop: click to first full frame.
         let t0 = Date.now();
         await page1.getByRole('button', { name: /Open desktop/ }).click();
         await page1.waitForURL(/\/desktop\//, { timeout: 180_000 });
         await painted(page1, 'the desktop to be painted', 240_000);
         assert.deepEqual(asked1, [], 'the page carried its attach token');
+        // The open answer's ticket joined the gateway while the page navigated (early attach),
+        // and the desktop page's viewer took that connection over rather than opening another.
+        assert.deepEqual(sockets1, ['/'], 'one connection, opened from the home page');
         const newMs = Date.now() - t0;
         console.log(`# open desktop -> first full frame, new VM: ${newMs} ms`);
         await shot(page1, 'desktop');

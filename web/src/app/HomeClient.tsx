@@ -3,6 +3,7 @@ import { useRouter } from 'next/navigation';
 import { useEffect, useState } from 'react';
 import { Eye, Globe, Monitor, Plug, Shield, Trash } from '@/components/icons';
 import { api, errorText } from '@/lib/api';
+import { startEarlyAttach } from '@raydesk/viewer/early-attach';
 import { dateTime, mib, since, STATE_LABEL } from '@/lib/format';
 import type { HomeData } from '@/server/home';
 
@@ -85,6 +86,12 @@ function usePolling<T>(
   return [data, load, stale];
 }
 
+/** What "Open desktop" answers (api/desktop/open). */
+interface OpenAnswer {
+  vm: { id: string; domainId: string | null };
+  attach: { token: string; gatewayUrl: string; path: string } | null;
+}
+
 export function HomeClient({ initial }: { initial: HomeData }) {
   const router = useRouter();
   const [data, reload, stale] = usePolling<HomeData>('/api/me', initial, 4000);
@@ -98,7 +105,15 @@ export function HomeClient({ initial }: { initial: HomeData }) {
     setError(null);
     setOpening(true);
     try {
-      const { vm } = await api<{ vm: { id: string } }>('/api/desktop/open', { method: 'POST' });
+      const { vm, attach } = await api<OpenAnswer>('/api/desktop/open', { method: 'POST' });
+      // Join the gateway now: the desktop page's viewer adopts the connection when it mounts.
+      if (attach && vm.domainId)
+        startEarlyAttach({
+          vmId: vm.domainId,
+          gatewayUrl: attach.gatewayUrl,
+          path: attach.path,
+          token: attach.token,
+        });
       router.push(`/desktop/${vm.id}`);
     } catch (e) {
       setError(errorText(e));
