@@ -40,6 +40,26 @@ test('after a change only the blocks it touched are encoded again, and the resul
   assert.deepEqual(cache.get(fb).blocks, { encoded: 0, reused: 12 });
 });
 
+test('a refresh in slices: each slice encodes at least one block, until none is left', async () => {
+  const fb = screen();
+  const cache = new KeyframeCache();
+  // A budget of 0 ms stops after every block: 12 slices for a 1024x768 screen.
+  let slices = 1;
+  while (!cache.refreshFor(fb, 0)) slices++;
+  assert.equal(slices, 12);
+  assert.equal(cache.stale(fb), false);
+  assert.deepEqual(cache.get(fb).blocks, { encoded: 0, reused: 12 });
+  // A change between slices is picked up by the next one.
+  paint(fb, 330, 330, 30, 20, solid(30, 20, 0xcc3311));
+  paint(fb, 900, 700, 30, 20, solid(30, 20, 0x1133cc));
+  assert.equal(cache.refreshFor(fb, 0), false);
+  paint(fb, 10, 10, 30, 20, solid(30, 20, 0x33cc11));
+  assert.equal(cache.refreshFor(fb, Infinity), true);
+  const keyframe = cache.get(fb);
+  assert.deepEqual(keyframe.blocks, { encoded: 0, reused: 12 });
+  assert.deepEqual(paintRects(keyframe.rects, 1024, 768), fb.data);
+});
+
 test('a resize makes every block new; edge blocks are cut to the screen', async () => {
   const fb = screen();
   const cache = new KeyframeCache();

@@ -77,11 +77,25 @@ export class KeyframeCache {
 
   /** Encodes the blocks that changed, so the next `get` finds them ready. Returns how many. */
   refresh(fb: Framebuffer): number {
+    const before = this.encodedBlocks;
+    this.refreshFor(fb, Infinity);
+    return this.encodedBlocks - before;
+  }
+
+  /**
+   * Encodes changed blocks until `budgetMs` has been spent; true once none is left. A caller on
+   * an event loop encodes the keyframe a slice at a time, so the sockets it serves are not kept
+   * waiting behind a whole screen's encode (tens of ms, over 100 under load).
+   */
+  refreshFor(fb: Framebuffer, budgetMs: number): boolean {
     this.adopt(fb);
-    let encoded = 0;
+    const started = performance.now();
     for (let by = 0; by < this.blocksY; by++)
-      for (let bx = 0; bx < this.blocksX; bx++) if (this.block(fb, bx, by).encoded) encoded++;
-    return encoded;
+      for (let bx = 0; bx < this.blocksX; bx++) {
+        if (!this.block(fb, bx, by).encoded) continue;
+        if (performance.now() - started >= budgetMs) return !this.stale(fb);
+      }
+    return true;
   }
 
   /** True when some block is missing or older than the framebuffer. */

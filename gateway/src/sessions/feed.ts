@@ -75,6 +75,8 @@ const GONE_MESSAGE = 'This desktop no longer exists.';
 // (a scrolling terminal) is not encoded twice over; a viewer arriving meanwhile encodes only the
 // blocks that changed.
 const KEYFRAME_SETTLE_MS = 250;
+/** The keyframe is encoded this many ms at a time, other work served in between. */
+const KEYFRAME_SLICE_MS = 8;
 const STOPPED_MESSAGE = 'The VM was shut down.';
 
 interface FeedEvents {
@@ -122,6 +124,7 @@ export class VmFeed extends EventEmitter<FeedEvents> {
   private retryTimer: NodeJS.Timeout | null = null;
   private lingerTimer: NodeJS.Timeout | null = null;
   private keyframeTimer: NodeJS.Timeout | null = null;
+  private keyframeSlice: NodeJS.Immediate | null = null;
   private stopped = false;
   /** The controlling viewer's requests for a screen size, to the guest one at a time. */
   readonly screen = new ScreenSizer({
@@ -366,12 +369,30 @@ export class VmFeed extends EventEmitter<FeedEvents> {
   /** Re-encodes the changed blocks of the keyframe after `delayMs` without a new frame. */
   private scheduleKeyframe(delayMs: number): void {
     if (this.stopped) return;
-    if (this.keyframeTimer) clearTimeout(this.keyframeTimer);
+    this.cancelKeyframe();
     this.keyframeTimer = setTimeout(() => {
       this.keyframeTimer = null;
-      if (!this.stopped && this.ready) this.keyframe.refresh(this.fb);
+      this.refreshKeyframe();
     }, delayMs);
     this.keyframeTimer.unref();
+  }
+
+  /**
+   * One slice of the keyframe's encode, then the next after whatever else is waiting: viewers'
+   * handshakes and input, the host's frames (a viewer attaching meanwhile encodes the rest).
+   */
+  private refreshKeyframe(): void {
+    this.keyframeSlice = null;
+    if (this.stopped || !this.ready) return;
+    if (!this.keyframe.refreshFor(this.fb, KEYFRAME_SLICE_MS))
+      this.keyframeSlice = setImmediate(() => this.refreshKeyframe());
+  }
+
+  private cancelKeyframe(): void {
+    if (this.keyframeTimer) clearTimeout(this.keyframeTimer);
+    if (this.keyframeSlice) clearImmediate(this.keyframeSlice);
+    this.keyframeTimer = null;
+    this.keyframeSlice = null;
   }
 
   onResize(size: DisplayResize): void {
@@ -496,8 +517,7 @@ export class VmFeed extends EventEmitter<FeedEvents> {
   async stop(): Promise<void> {
     this.stopped = true;
     this.cancelLinger();
-    if (this.keyframeTimer) clearTimeout(this.keyframeTimer);
-    this.keyframeTimer = null;
+    this.cancelKeyframe();
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
     this.emit('change');
