@@ -50,6 +50,7 @@ export default tseslint.config(
       'web/next-env.d.ts',
       'prisma/generated/**',
       'web/viewer/dist/**',
+      'web/public/early-attach.js',
       'hypervisor/guest/**',
     ],
   },

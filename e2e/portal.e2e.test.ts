@@ -773,9 +773,19 @@ describe('portal end to end', () => {
         page2.on('dialog', (d) => void d.accept());
         await signIn(page2, ALICE);
         const asked2 = tokenRequests(page2);
+        let sockets2 = 0;
+        page2.on('websocket', () => sockets2++);
         await page2.goto(`/desktop/${vmId}`);
         await painted(page2, 'the second browser to paint', 60_000);
         assert.deepEqual(asked2, [], 'the second page carried its attach token too');
+        // Loaded afresh, the page joined the gateway from its first script (early attach), and
+        // its viewer took that connection over.
+        assert.equal(
+          await page2.evaluate(() => performance.getEntriesByName('raydesk:early-attach').length),
+          1,
+          'the page script joined early',
+        );
+        assert.equal(sockets2, 1, 'one connection');
         await waitFor(
           'the first browser to be told it moved',
           async () => /elsewhere/i.test(await viewerState(page1)),

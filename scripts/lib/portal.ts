@@ -64,6 +64,8 @@ function run(command: string, args: string[], cwd: string): void {
  */
 export function buildPortal(): void {
   ensureClients();
+  // Generated from the viewer's sources into web/public, before the hash that covers both.
+  run(join(REPO_ROOT, 'node_modules', '.bin', 'tsx'), ['scripts/build-early-attach.ts'], WEB);
   const hash = sourceHash();
   if (existsSync(BUILD_STAMP) && readFileSync(BUILD_STAMP, 'utf8') === hash) return;
   process.stderr.write('[portal] building the Next.js app (sources changed)\n');

@@ -93,5 +93,7 @@ async function decide(req: NextRequest, csp: string): Promise<NextResponse> {
 }
 
 export const config = {
-  matcher: ['/((?!_next/static|_next/image|favicon.ico|icon.svg|fonts/|robots.txt).*)'],
+  matcher: [
+    '/((?!_next/static|_next/image|favicon.ico|icon.svg|fonts/|robots.txt|early-attach.js).*)',
+  ],
 };

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { contentSecurityPolicy, gatewaySources, newNonce } from './csp.ts';
+import { contentSecurityPolicy, gatewaySources, newNonce, nonceOf } from './csp.ts';
 
 function directives(policy: string): Map<string, string[]> {
   return new Map(
@@ -60,4 +60,13 @@ test('nonces are fresh, long and cannot break out of the header', () => {
   for (const nonce of seen) assert.match(nonce, /^[A-Za-z0-9+/]{22}==$/);
   assert.throws(() => contentSecurityPolicy({ nonce: "x'; script-src *" }), /nonce/);
   assert.throws(() => contentSecurityPolicy({ nonce: 'short' }), /nonce/);
+});
+
+test("a page's own scripts find the nonce in the request's policy", () => {
+  for (let i = 0; i < 20; i++) {
+    const nonce = newNonce();
+    assert.equal(nonceOf(contentSecurityPolicy({ nonce })), nonce);
+  }
+  assert.equal(nonceOf(null), undefined);
+  assert.equal(nonceOf("default-src 'self'"), undefined);
 });

@@ -58,3 +58,8 @@ export function newNonce(): string {
   crypto.getRandomValues(bytes);
   return btoa(String.fromCharCode(...bytes));
 }
+
+/** The nonce in a Content-Security-Policy (the request's copy: server components read it). */
+export function nonceOf(csp: string | null): string | undefined {
+  return csp?.match(/'nonce-([A-Za-z0-9+/_=-]+)'/)?.[1];
+}

@@ -196,6 +196,8 @@ export class EarlyAttach {
  */
 export function startEarlyAttach(options: EarlyAttachOptions): EarlyAttach {
   registry().get(options.vmId)?.discard();
+  // When the page joined, for its own timing (and tests): performance.getEntriesByName.
+  performance.mark('raydesk:early-attach');
   const early = new EarlyAttach(options);
   registry().set(options.vmId, early);
   return early;

@@ -17,7 +17,7 @@ import { DEFAULT_SESSION_POLICY, sessionPolicySchema } from '@raydesk/gateway/pr
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 export const VIEWER_ENTRY = resolve(HERE, '../src/index.ts');
-export const EARLY_ATTACH_ENTRY = resolve(HERE, '../src/early-attach.ts');
+export const EARLY_ATTACH_ENTRY = resolve(HERE, '../src/early-attach-script.ts');
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 export function chromiumMissing(): string | null {
@@ -43,13 +43,12 @@ export async function bundleViewer(options: { minify?: boolean } = {}): Promise<
   return result.outputFiles[0]!.text;
 }
 
-/** The early-attach script alone (early-attach.ts), as a page loads it ahead of the viewer. */
+/** The early-attach page script (early-attach-script.ts), as pages load it ahead of the viewer. */
 export async function bundleEarlyAttach(options: { minify?: boolean } = {}): Promise<string> {
   const result = await build({
     entryPoints: [EARLY_ATTACH_ENTRY],
     bundle: true,
     format: 'iife',
-    globalName: 'RaydeskEarlyAttach',
     platform: 'browser',
     target: 'chrome110',
     write: false,
@@ -65,17 +64,14 @@ interface PageShape {
   viewer: { delayMs: number } | null;
 }
 
-const EARLY = (gatewayUrl: string, vm: string, token: string, adoptWithinMs: number) => `
-<script src="/viewer-early.js"></script>
-<script>
-  window.__early = RaydeskEarlyAttach.startEarlyAttach({
-    vmId: ${JSON.stringify(vm)},
-    gatewayUrl: ${JSON.stringify(gatewayUrl)},
-    path: '/socket.io',
-    token: ${JSON.stringify(token)},
-    adoptWithinMs: ${adoptWithinMs},
-  });
-</script>`;
+const attr = (value: string | number) =>
+  String(value).replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
+
+/** As the portal's desktop page loads it: the ticket in its attributes. */
+const EARLY = (gatewayUrl: string, vm: string, token: string, adoptWithinMs: number) =>
+  `<script src="/viewer-early.js" data-vm="${attr(vm)}" data-gateway-url="${attr(gatewayUrl)}"` +
+  ` data-path="/socket.io" data-token="${attr(token)}"` +
+  ` data-adopt-within-ms="${attr(adoptWithinMs)}"></script>`;
 
 const PAGE = (
   gatewayUrl: string,

@@ -1,5 +1,6 @@
 import type { Metadata } from 'next';
 import { notFound, redirect } from 'next/navigation';
+import { EarlyAttachScript } from '@/components/EarlyAttachScript';
 import { ViewerHost } from '@/components/ViewerHost';
 import { idSchema } from '@/lib/validation';
 import { pagePolicy, pageTicket } from '@/server/attach-ticket';
@@ -30,16 +31,19 @@ export default async function BrowserPage({ params }: { params: Promise<{ id: st
     watchers,
   ]);
   return (
-    <ViewerHost
-      vmId={vm.id}
-      domainId={vm.domainId}
-      kind="disposable"
-      title="Disposable browser"
-      gateway={gatewayEndpoint()}
-      ticket={ticket}
-      watchers={watchedBy}
-      expiresAt={vm.expiresAt?.toISOString() ?? null}
-      graceSeconds={config().DISPOSABLE_GRACE_SECONDS}
-    />
+    <>
+      <EarlyAttachScript domainId={vm.domainId} ticket={ticket} />
+      <ViewerHost
+        vmId={vm.id}
+        domainId={vm.domainId}
+        kind="disposable"
+        title="Disposable browser"
+        gateway={gatewayEndpoint()}
+        ticket={ticket}
+        watchers={watchedBy}
+        expiresAt={vm.expiresAt?.toISOString() ?? null}
+        graceSeconds={config().DISPOSABLE_GRACE_SECONDS}
+      />
+    </>
   );
 }

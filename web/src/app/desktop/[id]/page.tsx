@@ -1,5 +1,6 @@
 import type { Metadata } from 'next';
 import { notFound, redirect } from 'next/navigation';
+import { EarlyAttachScript } from '@/components/EarlyAttachScript';
 import { ViewerHost } from '@/components/ViewerHost';
 import { idSchema } from '@/lib/validation';
 import { pagePolicy, pageTicket } from '@/server/attach-ticket';
@@ -30,14 +31,17 @@ export default async function DesktopPage({ params }: { params: Promise<{ id: st
     watchers,
   ]);
   return (
-    <ViewerHost
-      vmId={vm.id}
-      domainId={vm.domainId}
-      kind="personal"
-      title="My desktop"
-      gateway={gatewayEndpoint()}
-      ticket={ticket}
-      watchers={watchedBy}
-    />
+    <>
+      <EarlyAttachScript domainId={vm.domainId} ticket={ticket} />
+      <ViewerHost
+        vmId={vm.id}
+        domainId={vm.domainId}
+        kind="personal"
+        title="My desktop"
+        gateway={gatewayEndpoint()}
+        ticket={ticket}
+        watchers={watchedBy}
+      />
+    </>
   );
 }
