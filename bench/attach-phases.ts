@@ -11,7 +11,7 @@ export const ATTACH_PHASES = [
   'pageServed',
   /** The attach-token call answered, when the viewer had to ask for one (none came with the page). */
   'tokenAnswered',
-  /** The viewer created its socket: the page's script ran (hydrated) and mounted the viewer. */
+  /** The page created its gateway socket (early attach: the open answer or its first script). */
   'viewerCreated',
   /** The socket's upgrade request reached the gateway (through the portal's proxy in the portal). */
   'gatewayUpgrade',
@@ -103,4 +103,4 @@ export function formatPhases(phases: AttachPhases): string {
 }
 
 export const ATTACH_PHASES_METHOD =
-  'Where the attach figures spend their time: the p50 of each step, ms after the start (the click on "Open desktop" for timeToDesktop, the page navigation for reconnect), taken in the page: openAnswered (the open-desktop call answered), pageServed (the viewer page document, or the client-side navigation\'s server render, arrived), tokenAnswered (the attach-token call answered, only when no token came with the page), viewerCreated (the viewer created its socket: script loaded, hydrated, mounted), gatewayUpgrade (the WebSocket upgrade request reached the gateway, through the portal\'s proxy for timeToDesktop), socketOpen (WebSocket open), sessionReady (session:ready arrived: token verified, feed live; the gateway encodes and sends the first full frame in the same turn), firstFrame (its first part arrived), painted (the desktop painted). load is the 1-minute load average at the first and last sample.';
+  'Where the attach figures spend their time: the p50 of each step, ms after the start (the click on "Open desktop" for timeToDesktop, the page navigation for reconnect), taken in the page: openAnswered (the open-desktop call answered), pageServed (the viewer page document, or the client-side navigation\'s server render, arrived), tokenAnswered (the attach-token call answered, only when no token came with the page), viewerCreated (the page created its socket to the gateway: the early attach of the portal’s open answer or of the page’s first script, which the viewer adopts once its script has loaded and mounted), gatewayUpgrade (the WebSocket upgrade request reached the gateway, through the portal\'s proxy for timeToDesktop), socketOpen (WebSocket open), sessionReady (session:ready arrived: token verified, feed live; the gateway encodes and sends the first full frame in the same turn), firstFrame (its first part arrived), painted (the desktop painted). load is the 1-minute load average at the first and last sample.';

@@ -14,7 +14,7 @@ import {
 } from './attach-phases.ts';
 import type { Plan } from './options.ts';
 import { portalTimeToDesktop, releaseStandby, startPortalStack } from './portal.ts';
-import { emptyResults, METHODS, type RunOutput } from './run.ts';
+import { emptyResults, METHODS, RECONNECT_PAGE, type RunOutput } from './run.ts';
 import { desktopPaintedAt, waitConnected } from './stack.ts';
 import { dist, percentile, round } from './stats.ts';
 
@@ -55,7 +55,7 @@ export async function runAttachBench(
     await releaseStandby(stack);
 
     // Reconnect: takeovers of the last user's running desktop by the bench's viewer page, which
-    // carries its attach token as the portal's desktop page does.
+    // carries its attach token and joins early as the portal's desktop page does.
     let viewer = await stack.open(ttdRun.domainId);
     await waitConnected(viewer);
     await ttdRun.user.leaveViewer();
@@ -63,7 +63,7 @@ export async function runAttachBench(
     const reconnectSteps: AttachPhases[] = [];
     const reconnectLoad = loadavg()[0]!;
     for (let i = 0; i < samples.reconnect; i++) {
-      const next = await stack.open(ttdRun.domainId, `?name=Browser%20${i + 2}&ticket=page`);
+      const next = await stack.open(ttdRun.domainId, `?name=Browser%20${i + 2}&${RECONNECT_PAGE}`);
       reconnect.push((await desktopPaintedAt(next)) - next.openedAt);
       const phases = await reconnectPhases(next, stack.upgradesAt);
       reconnectSteps.push(phases);
@@ -88,13 +88,7 @@ export async function runAttachBench(
         `reconnect: p50 ${percentile(reconnect, 50).toFixed(0)} ms, p95 ${percentile(reconnect, 95).toFixed(0)} ms, n=${reconnect.length}`,
       );
       series.reconnectMs = reconnect;
-      results.reconnectMs = dist(
-        reconnect,
-        METHODS.reconnectMs +
-          ' Its page carries the attach token (as the portal’s desktop page does).' +
-          ` n=${reconnect.length}.`,
-        0,
-      );
+      results.reconnectMs = dist(reconnect, METHODS.reconnectMs + ` n=${reconnect.length}.`, 0);
     }
     await viewer.close();
   } finally {

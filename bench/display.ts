@@ -7,7 +7,7 @@ import { loadavg } from 'node:os';
 import { measureBandwidth } from './bandwidth.ts';
 import { measureNoVnc } from './novnc.ts';
 import type { Plan } from './options.ts';
-import { attachPeerFigures, emptyResults, METHODS, type RunOutput } from './run.ts';
+import { attachPeerFigures, emptyResults, METHODS, RECONNECT_PAGE, type RunOutput } from './run.ts';
 import { sampleInputToPaint } from './input-samples.ts';
 import { desktopPaintedAt, startStack, waitConnected } from './stack.ts';
 import { dist, percentile, round } from './stats.ts';
@@ -75,7 +75,7 @@ export async function runDisplayBench(
 
     const reconnect: number[] = [];
     for (let i = 0; i < plan.reconnect; i++) {
-      const next = await stack.open(vm.id, `?name=Browser%20${i + 2}`);
+      const next = await stack.open(vm.id, `?name=Browser%20${i + 2}&${RECONNECT_PAGE}`);
       reconnect.push((await desktopPaintedAt(next)) - next.openedAt);
       await viewer.close();
       viewer = next;

@@ -33,13 +33,16 @@ import {
 } from './stack.ts';
 import { dist, mean, percentile, round, type Dist } from './stats.ts';
 
+/** The reconnect page's query: its attach token with the page, joined early (as the portal's). */
+export const RECONNECT_PAGE = 'ticket=page&early=1';
+
 export const METHODS = {
   timeToDesktopMs:
     "Through the real portal (Next.js production server web/server.mjs, throwaway SQLite database), gateway and hypervisor, in headless Chromium: for each sample a fresh user (created in the portal database) signs in and, having no VM, clicks \"Open desktop\" on the home page; the portal creates the personal desktop VM through the hypervisor and opens its viewer page. Timed in the page, from the click event to the first complete frame painted in the viewer's canvas that shows the desktop (the paint after which the viewer acknowledges a full frame to the gateway). Between samples the host is left until its standby desktop VM is ready (at most 90 s), as for a user arriving at a host at rest. A standby desktop is made the screen size last asked for on the host, here the previous user's window, so from the second sample on the desktop opens at its window's size.",
   resumeToDesktopMs:
     'The last time-to-desktop user\'s personal desktop, through the portal: its viewer is closed (the page goes back to the home page), the VM is suspended with the hypervisor\'s save as the idle timer does (state to disk, no RAM held), and once the home page shows it "Suspended" (the portal\'s housekeeping sync) the user clicks "Resume and open desktop"; the portal resumes it through the hypervisor and opens the viewer. Timed in the page from the click event to the first complete frame painted in the canvas that shows the desktop.',
   reconnectMs:
-    'A second browser context opens the viewer of a running, watched desktop VM (hot-desk takeover of the control session); from starting its page load to its first complete frame painted in the canvas.',
+    'A second browser context opens the viewer of a running, watched desktop VM (hot-desk takeover of the control session); from starting its page load to its first complete frame painted in the canvas. As the portal’s desktop page, the page carries the attach token, and its first script joins the gateway with it before the viewer’s script has loaded (early attach); the viewer adopts that connection.',
   inputToPaint:
     "A real key press through Chromium's input pipeline (CDP), alternately 'x' and Backspace into the desktop's xterm; from the page's keydown event to the paint after which the canvas pixels (the screen above the panel) differ. Both timestamps are taken in the page. The viewer page keeps the guest's screen size (?follow=off): keys typed while the screen follows a new window size wait for it (desktopIo.firstFollowMs).",
   oneVm:
@@ -333,7 +336,7 @@ export async function runBench(
       const reconnectSteps: AttachPhases[] = [];
       const reconnectLoad = loadavg()[0]!;
       for (let i = 0; i < plan.reconnect; i++) {
-        const next = await stack.open(vm.id, `?name=Browser%20${i + 2}`);
+        const next = await stack.open(vm.id, `?name=Browser%20${i + 2}&${RECONNECT_PAGE}`);
         const t1 = await desktopPaintedAt(next);
         reconnect.push(t1 - next.openedAt);
         reconnectSteps.push(await reconnectPhases(next, stack.upgradesAt));

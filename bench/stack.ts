@@ -14,6 +14,7 @@ import { PORTAL_HOST_RESOLVER_RULE } from '@raydesk/web/testing';
 import {
   CHROMIUM,
   CHROMIUM_ARGS,
+  bundleEarlyAttach,
   bundleViewer,
   chromiumMissing,
   servePage,
@@ -199,6 +200,7 @@ export async function startStack(options: {
   const { url: gatewayUrl } = await gateway.listen(0, '127.0.0.1');
   // Minified, as the portal's viewer page serves it: loading it is part of reconnect.
   const bundle = await bundleViewer({ minify: true });
+  const earlyBundle = await bundleEarlyAttach({ minify: true });
   // The portal's pages (bench/portal.ts) are opened as another computer would: by a name.
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -215,7 +217,7 @@ export async function startStack(options: {
     if (!options.follow) query += `${query ? '&' : '?'}follow=off`;
     let server = pages.get(vmId);
     if (!server) {
-      server = await servePage({ gatewayUrl, vm: vmId, attachSecret, bundle });
+      server = await servePage({ gatewayUrl, vm: vmId, attachSecret, bundle, earlyBundle });
       pages.set(vmId, server);
     }
     const context = await browser.newContext({ viewport: { width: 1100, height: 860 } });
