@@ -24,16 +24,16 @@ export function chromiumMissing(): string | null {
   return existsSync(CHROMIUM) ? null : `no Chromium at ${CHROMIUM}`;
 }
 
-/**
- * The viewer as one script for the test page. `minify`: as the portal serves it (the bench, whose
- * figures include loading it); tests keep it readable.
- */
-export async function bundleViewer(options: { minify?: boolean } = {}): Promise<string> {
+/** One browser script from `entry`; `globalName` exposes its exports. */
+async function bundleScript(
+  entry: string,
+  options: { minify?: boolean; globalName?: string },
+): Promise<string> {
   const result = await build({
-    entryPoints: [VIEWER_ENTRY],
+    entryPoints: [entry],
     bundle: true,
     format: 'iife',
-    globalName: 'RaydeskViewer',
+    ...(options.globalName ? { globalName: options.globalName } : {}),
     platform: 'browser',
     target: 'chrome110',
     write: false,
@@ -43,19 +43,17 @@ export async function bundleViewer(options: { minify?: boolean } = {}): Promise<
   return result.outputFiles[0]!.text;
 }
 
+/**
+ * The viewer as one script for the test page. `minify`: as the portal serves it (the bench, whose
+ * figures include loading it); tests keep it readable.
+ */
+export function bundleViewer(options: { minify?: boolean } = {}): Promise<string> {
+  return bundleScript(VIEWER_ENTRY, { ...options, globalName: 'RaydeskViewer' });
+}
+
 /** The early-attach page script (early-attach-script.ts), as pages load it ahead of the viewer. */
-export async function bundleEarlyAttach(options: { minify?: boolean } = {}): Promise<string> {
-  const result = await build({
-    entryPoints: [EARLY_ATTACH_ENTRY],
-    bundle: true,
-    format: 'iife',
-    platform: 'browser',
-    target: 'chrome110',
-    write: false,
-    minify: options.minify ?? false,
-    logLevel: 'silent',
-  });
-  return result.outputFiles[0]!.text;
+export function bundleEarlyAttach(options: { minify?: boolean } = {}): Promise<string> {
+  return bundleScript(EARLY_ATTACH_ENTRY, options);
 }
 
 /** How the page loads: early attach first (?early=1), the viewer late (?viewerDelay=ms) or not. */
