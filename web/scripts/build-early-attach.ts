@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
-export const EARLY_ATTACH_FILE = join(
+const EARLY_ATTACH_FILE = join(
   dirname(fileURLToPath(import.meta.url)),
   '..',
   'public',

@@ -83,7 +83,6 @@ export class EarlyAttach {
   readonly gatewayUrl: string;
   readonly path: string;
   readonly auth: EarlyAuth;
-  readonly startedAt = performance.now();
   private readonly url: string;
   private readonly ws: WebSocket;
   private readonly queue: Queued[] = [];

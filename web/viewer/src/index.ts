@@ -25,9 +25,3 @@ export { KeyboardCapture } from './keyboard.ts';
 export { textToStrokes, strokeFor, type KeyStroke } from './keymap.ts';
 export { injectStyles, VIEWER_CSS } from './styles.ts';
 export { ViewerTransfer, TransferRefused, formatBytes } from './transfer.ts';
-export {
-  EarlyAttach,
-  startEarlyAttach,
-  takeEarlyAttach,
-  type EarlyAttachOptions,
-} from './early-attach.ts';

@@ -1,7 +1,6 @@
 import type { Metadata } from 'next';
 import { notFound, redirect } from 'next/navigation';
-import { EarlyAttachScript } from '@/components/EarlyAttachScript';
-import { ViewerHost } from '@/components/ViewerHost';
+import { ViewerPage } from '@/components/ViewerPage';
 import { idSchema } from '@/lib/validation';
 import { pagePolicy, pageTicket } from '@/server/attach-ticket';
 import { currentViewer } from '@/server/auth/request';
@@ -31,19 +30,16 @@ export default async function BrowserPage({ params }: { params: Promise<{ id: st
     watchers,
   ]);
   return (
-    <>
-      <EarlyAttachScript domainId={vm.domainId} ticket={ticket} />
-      <ViewerHost
-        vmId={vm.id}
-        domainId={vm.domainId}
-        kind="disposable"
-        title="Disposable browser"
-        gateway={gatewayEndpoint()}
-        ticket={ticket}
-        watchers={watchedBy}
-        expiresAt={vm.expiresAt?.toISOString() ?? null}
-        graceSeconds={config().DISPOSABLE_GRACE_SECONDS}
-      />
-    </>
+    <ViewerPage
+      vmId={vm.id}
+      domainId={vm.domainId}
+      kind="disposable"
+      title="Disposable browser"
+      gateway={gatewayEndpoint()}
+      ticket={ticket}
+      watchers={watchedBy}
+      expiresAt={vm.expiresAt?.toISOString() ?? null}
+      graceSeconds={config().DISPOSABLE_GRACE_SECONDS}
+    />
   );
 }

@@ -1,7 +1,6 @@
 import type { Metadata } from 'next';
 import { notFound, redirect } from 'next/navigation';
-import { EarlyAttachScript } from '@/components/EarlyAttachScript';
-import { ViewerHost } from '@/components/ViewerHost';
+import { ViewerPage } from '@/components/ViewerPage';
 import { idSchema } from '@/lib/validation';
 import { pagePolicy, pageTicket } from '@/server/attach-ticket';
 import { currentViewer } from '@/server/auth/request';
@@ -31,17 +30,14 @@ export default async function DesktopPage({ params }: { params: Promise<{ id: st
     watchers,
   ]);
   return (
-    <>
-      <EarlyAttachScript domainId={vm.domainId} ticket={ticket} />
-      <ViewerHost
-        vmId={vm.id}
-        domainId={vm.domainId}
-        kind="personal"
-        title="My desktop"
-        gateway={gatewayEndpoint()}
-        ticket={ticket}
-        watchers={watchedBy}
-      />
-    </>
+    <ViewerPage
+      vmId={vm.id}
+      domainId={vm.domainId}
+      kind="personal"
+      title="My desktop"
+      gateway={gatewayEndpoint()}
+      ticket={ticket}
+      watchers={watchedBy}
+    />
   );
 }

@@ -1,6 +1,6 @@
 import type { Metadata } from 'next';
 import { notFound } from 'next/navigation';
-import { ViewerHost } from '@/components/ViewerHost';
+import { ViewerPage } from '@/components/ViewerPage';
 import { idSchema } from '@/lib/validation';
 import { db } from '@/server/db';
 import { gatewayEndpoint } from '@/server/gateway';
@@ -19,7 +19,7 @@ export default async function ShadowPage({ params }: { params: Promise<{ id: str
   });
   if (!vm || !vm.domainId) notFound();
   return (
-    <ViewerHost
+    <ViewerPage
       vmId={vm.id}
       domainId={vm.domainId}
       kind="shadow"
