@@ -62,14 +62,19 @@ export function upgradeAfter(upgradesAt: readonly number[], since: number): numb
   return upgradesAt.find((at) => at >= since);
 }
 
-/** A reconnecting viewer's steps, ms after its page load started (Viewer.openedAt). */
+/**
+ * A reconnecting viewer's steps, ms after its page's navigation started. The gateway's upgrade
+ * times are on this process's clock, the same machine's as the page's.
+ */
 export async function reconnectPhases(
-  viewer: Viewer,
+  viewer: Pick<Viewer, 'page'>,
   upgradesAt: readonly number[],
 ): Promise<AttachPhases> {
-  const upgrade = upgradeAfter(upgradesAt, viewer.openedAt);
-  return phasesOf(await attachSteps(viewer.page), viewer.openedAt + viewer.clockOffset, {
-    ...(upgrade !== undefined ? { gatewayUpgrade: Math.round(upgrade - viewer.openedAt) } : {}),
+  const steps = await attachSteps(viewer.page);
+  const start = steps.navigationStartAt;
+  const upgrade = upgradeAfter(upgradesAt, start);
+  return phasesOf(steps, start, {
+    ...(upgrade !== undefined ? { gatewayUpgrade: Math.round(upgrade - start) } : {}),
   });
 }
 

@@ -15,7 +15,7 @@ import {
 import type { Plan } from './options.ts';
 import { portalTimeToDesktop, releaseStandby, startPortalStack } from './portal.ts';
 import { emptyResults, METHODS, RECONNECT_PAGE, type RunOutput } from './run.ts';
-import { desktopPaintedAt, waitConnected } from './stack.ts';
+import { desktopPaintedAfterNavigation, waitConnected } from './stack.ts';
 import { dist, percentile, round } from './stats.ts';
 
 export async function runAttachBench(
@@ -64,7 +64,7 @@ export async function runAttachBench(
     const reconnectLoad = loadavg()[0]!;
     for (let i = 0; i < samples.reconnect; i++) {
       const next = await stack.open(ttdRun.domainId, `?name=Browser%20${i + 2}&${RECONNECT_PAGE}`);
-      reconnect.push((await desktopPaintedAt(next)) - next.openedAt);
+      reconnect.push(await desktopPaintedAfterNavigation(next.page));
       const phases = await reconnectPhases(next, stack.upgradesAt);
       reconnectSteps.push(phases);
       log(

@@ -63,7 +63,7 @@ export async function runCpuFigures(
     const neighbours: string[] = [];
     const runs: BusyNeighbourFigure[] = [];
     try {
-      await desktopPaintedAt(viewer);
+      await desktopPaintedAt(viewer.page);
       await waitConnected(viewer);
       await focusCanvas(viewer);
       // Half the samples per round: each mode gets two rounds.

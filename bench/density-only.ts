@@ -34,7 +34,7 @@ export async function runDensityBench(
       owner: 'bench',
     });
     const viewer = await stack.open(first.id);
-    await desktopPaintedAt(viewer);
+    await desktopPaintedAt(viewer.page);
     await waitConnected(viewer);
     await sleep(1000);
     const ramp = await measureDensity(stack, viewer, plan, log);

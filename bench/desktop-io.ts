@@ -94,14 +94,15 @@ export async function measureDesktopIo(
       ([sel, old]) => {
         const c = document.querySelector(sel) as HTMLCanvasElement;
         if (`${c.width}x${c.height}` === old) return 0;
-        return performance.timeOrigin + (window.__paints.at(-1)?.at ?? 0);
+        return window.__paints.at(-1)?.at ?? 0;
       },
       [CANVAS, firstSize] as const,
       { timeout: 60_000, polling: 'raf' },
     )
-    .then(async (handle) => ((await handle.jsonValue()) as number) - viewer.clockOffset)
+    .then(async (handle) => (await handle.jsonValue()) as number)
     .catch(() => null);
-  const firstFollowMs = followed === null ? null : Math.round(followed - viewer.openedAt);
+  // Paint times are ms after the page's navigation started.
+  const firstFollowMs = followed === null ? null : Math.round(followed);
   log(`first follow: ${firstSize} -> ${await canvasSize(viewer)} in ${firstFollowMs} ms`);
 
   // ---- Resize: the guest's mode follows the window.
@@ -254,7 +255,7 @@ export async function runDesktopIoBench(
     const vm = await stack.client.create({ appliance: 'desktop', name: 'bench-io' });
     const viewer = await stack.open(vm.id, '', { follow: true });
     await waitConnected(viewer, 120_000);
-    await desktopPaintedAt(viewer);
+    await desktopPaintedAt(viewer.page);
     const fileRounds = plan.mode === 'full' ? 5 : plan.mode === 'quick' ? 3 : 1;
     const figures = await measureDesktopIo(viewer, samples, log, fileRounds);
     results.desktopIo = {

@@ -9,7 +9,12 @@ import { measureNoVnc } from './novnc.ts';
 import type { Plan } from './options.ts';
 import { attachPeerFigures, emptyResults, METHODS, RECONNECT_PAGE, type RunOutput } from './run.ts';
 import { sampleInputToPaint } from './input-samples.ts';
-import { desktopPaintedAt, startStack, waitConnected } from './stack.ts';
+import {
+  desktopPaintedAfterNavigation,
+  desktopPaintedAt,
+  startStack,
+  waitConnected,
+} from './stack.ts';
 import { dist, percentile, round } from './stats.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -48,7 +53,7 @@ export async function runDisplayBench(
       owner: 'bench',
     });
     let viewer = await stack.open(vm.id);
-    await desktopPaintedAt(viewer);
+    await desktopPaintedAt(viewer.page);
     await waitConnected(viewer);
     await sleep(1000);
 
@@ -76,7 +81,7 @@ export async function runDisplayBench(
     const reconnect: number[] = [];
     for (let i = 0; i < plan.reconnect; i++) {
       const next = await stack.open(vm.id, `?name=Browser%20${i + 2}&${RECONNECT_PAGE}`);
-      reconnect.push((await desktopPaintedAt(next)) - next.openedAt);
+      reconnect.push(await desktopPaintedAfterNavigation(next.page));
       await viewer.close();
       viewer = next;
     }

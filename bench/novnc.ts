@@ -15,11 +15,11 @@ import { findTitleBar, sweepWindow, typeLine, TITLE_BAR } from './bandwidth.ts';
 import { sampleInputToPaint } from './input-samples.ts';
 import {
   CANVAS,
+  desktopPaintedAfterNavigation,
   desktopPaintedAt,
   focusCanvas,
   guestToPage,
   INIT_SCRIPT,
-  nowEpoch,
   type Stack,
   type Viewer,
 } from './stack.ts';
@@ -168,17 +168,10 @@ async function openNoVnc(stack: Stack, url: string): Promise<Viewer> {
   });
   page.on('crash', () => problems.push('the page crashed'));
   noVncProblems.set(page, problems);
-  await page.goto('about:blank');
-  const before = nowEpoch();
-  const pageNow = await page.evaluate(() => performance.timeOrigin + performance.now());
-  const clockOffset = pageNow - (before + nowEpoch()) / 2;
-  const openedAt = nowEpoch();
   await page.goto(url);
   return {
     context,
     page,
-    openedAt,
-    clockOffset,
     wsBytes: () => bytes,
     async close() {
       await context.close().catch(() => undefined);
@@ -279,7 +272,7 @@ export async function measureNoVnc(
   let viewer = await openNoVnc(stack, url);
   try {
     try {
-      await desktopPaintedAt(viewer, 60_000);
+      await desktopPaintedAt(viewer.page, 60_000);
     } catch (error) {
       // The comparison is missing from the report, with its reason; Raydesk's figures stand.
       const state = await viewer.page
@@ -331,7 +324,7 @@ export async function measureNoVnc(
     const reconnect: number[] = [];
     for (let i = 0; i < plan.reconnect; i++) {
       const next = await openNoVnc(stack, url);
-      reconnect.push((await desktopPaintedAt(next, 60_000)) - next.openedAt);
+      reconnect.push(await desktopPaintedAfterNavigation(next.page, 60_000));
       await viewer.close();
       viewer = next;
     }

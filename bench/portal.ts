@@ -373,7 +373,7 @@ async function createPortalUser(
         timeout: 60_000,
       });
       trace(`${email}: on the viewer page`);
-      const paintedAt = await desktopPaintedAt({ page, clockOffset: 0 }, 180_000);
+      const paintedAt = await desktopPaintedAt(page, 180_000);
       trace(`${email}: desktop painted`);
       page.off('response', watch);
       page.off('request', onRequest);
@@ -396,7 +396,7 @@ async function createPortalUser(
       if (!vm.domainId) throw new Error(`portal VM ${vm.id} has no hypervisor domain`);
       // A client-side navigation: the page's server render came through a fetch, not a document.
       const viewerPage = at(seen.viewerPage, 'responseEnd');
-      // The page clock and this process's are the same machine's (clockOffset 0, as above).
+      // The page clock and this process's are the same machine's.
       const gatewayUpgrade = upgradeAfter(stack.upgradesAt, clickedAt);
       return {
         ms: paintedAt - clickedAt,

@@ -24,7 +24,7 @@ import {
 import { portalTimeToDesktop, releaseStandby, startPortalStack } from './portal.ts';
 import type { Plan } from './options.ts';
 import {
-  desktopPaintedAt,
+  desktopPaintedAfterNavigation,
   focusCanvas,
   inputSample,
   waitConnected,
@@ -42,7 +42,7 @@ export const METHODS = {
   resumeToDesktopMs:
     'The last time-to-desktop user\'s personal desktop, through the portal: its viewer is closed (the page goes back to the home page), the VM is suspended with the hypervisor\'s save as the idle timer does (state to disk, no RAM held), and once the home page shows it "Suspended" (the portal\'s housekeeping sync) the user clicks "Resume and open desktop"; the portal resumes it through the hypervisor and opens the viewer. Timed in the page from the click event to the first complete frame painted in the canvas that shows the desktop.',
   reconnectMs:
-    'A second browser context opens the viewer of a running, watched desktop VM (hot-desk takeover of the control session); from starting its page load to its first complete frame painted in the canvas. As the portal’s desktop page, the page carries the attach token, and its first script joins the gateway with it before the viewer’s script has loaded (early attach); the viewer adopts that connection.',
+    'A second browser context opens the viewer of a running, watched desktop VM (hot-desk takeover of the control session); from the page’s navigation start (its time origin: when the browser began loading it) to its first complete frame painted in the canvas, both on the page’s clock, so that the bench’s own CDP traffic to Chromium is outside the figure. As the portal’s desktop page, the page carries the attach token, and its first script joins the gateway with it before the viewer’s script has loaded (early attach); the viewer adopts that connection.',
   inputToPaint:
     "A real key press through Chromium's input pipeline (CDP), alternately 'x' and Backspace into the desktop's xterm; from the page's keydown event to the paint after which the canvas pixels (the screen above the panel) differ. Both timestamps are taken in the page. The viewer page keeps the guest's screen size (?follow=off): keys typed while the screen follows a new window size wait for it (desktopIo.firstFollowMs).",
   oneVm:
@@ -337,8 +337,7 @@ export async function runBench(
       const reconnectLoad = loadavg()[0]!;
       for (let i = 0; i < plan.reconnect; i++) {
         const next = await stack.open(vm.id, `?name=Browser%20${i + 2}&${RECONNECT_PAGE}`);
-        const t1 = await desktopPaintedAt(next);
-        reconnect.push(t1 - next.openedAt);
+        reconnect.push(await desktopPaintedAfterNavigation(next.page));
         reconnectSteps.push(await reconnectPhases(next, stack.upgradesAt));
         await viewer.close();
         viewer = next;

@@ -112,12 +112,8 @@ export const INIT_SCRIPT = `(() => {
 export interface Viewer {
   context: BrowserContext;
   page: Page;
-  /** Node epoch ms (performance.timeOrigin + now) just before navigation started. */
-  openedAt: number;
   /** Bytes of WebSocket frames the page received (socket.io payloads, as on the wire). */
   wsBytes(): number;
-  /** Page clock minus this process's clock, ms (measured with a round trip). */
-  clockOffset: number;
   close(): Promise<void>;
 }
 
@@ -232,19 +228,10 @@ export async function startStack(options: {
             : frame.payload.length;
       });
     });
-    // Clock offset between the page and this process, from a blank page first.
-    await page.goto('about:blank');
-    const before = nowEpoch();
-    const pageNow = await page.evaluate(() => performance.timeOrigin + performance.now());
-    const after = nowEpoch();
-    const clockOffset = pageNow - (before + after) / 2;
-    const openedAt = nowEpoch();
     await page.goto(`${server.url}/${query}`);
     const viewer: Viewer = {
       context,
       page,
-      openedAt,
-      clockOffset,
       wsBytes: () => bytes,
       async close() {
         viewers.delete(viewer);
@@ -281,27 +268,43 @@ export async function startStack(options: {
 }
 
 /**
- * Waits until the viewer has painted a complete frame that shows the desktop; returns that
- * paint's time on this process's clock (epoch ms).
+ * Waits until the page has painted a complete frame that shows the desktop; returns that paint's
+ * time in epoch ms. Page clocks and this process's are the same machine's clock (a round trip to
+ * measure an offset only adds its own delay under load).
  */
-export async function desktopPaintedAt(
-  viewer: Pick<Viewer, 'page' | 'clockOffset'>,
+export async function desktopPaintedAt(page: Page, timeoutMs = 120_000): Promise<number> {
+  return paintedSince(page, timeoutMs, true);
+}
+
+/**
+ * Waits until the page has painted the desktop; returns ms from the page's navigation start (its
+ * time origin: when the browser began loading it, as a user pressing Enter) to that paint. Both
+ * ends are on the page's clock, so the bench's own CDP traffic is outside the figure.
+ */
+export async function desktopPaintedAfterNavigation(
+  page: Page,
   timeoutMs = 120_000,
 ): Promise<number> {
-  const handle = await viewer.page.waitForFunction(
-    () => {
+  return paintedSince(page, timeoutMs, false);
+}
+
+async function paintedSince(page: Page, timeoutMs: number, epoch: boolean): Promise<number> {
+  const handle = await page.waitForFunction(
+    (asEpoch) => {
       const b = (window as unknown as { __bench?: { desktopAt: number } }).__bench;
-      return b && b.desktopAt ? performance.timeOrigin + b.desktopAt : 0;
+      if (!b || !b.desktopAt) return 0;
+      return asEpoch ? performance.timeOrigin + b.desktopAt : b.desktopAt;
     },
-    undefined,
+    epoch,
     { timeout: timeoutMs, polling: 25 },
   );
-  const pageEpoch = (await handle.jsonValue()) as number;
-  return pageEpoch - viewer.clockOffset;
+  return (await handle.jsonValue()) as number;
 }
 
 /** The page's attach steps (INIT_SCRIPT), epoch ms on the page clock; absent ones are missing. */
 export interface PageAttachSteps {
+  /** The page's navigation started: its time origin. */
+  navigationStartAt: number;
   /** The navigation's document arrived (responseEnd); a client-side navigation keeps the old one. */
   documentAt: number;
   socketCreatedAt?: number;
@@ -315,13 +318,14 @@ export interface PageAttachSteps {
 export async function attachSteps(page: Page): Promise<PageAttachSteps> {
   return page.evaluate(() => {
     const w = window as unknown as {
-      __benchSteps: Omit<PageAttachSteps, 'documentAt' | 'paintedAt'>;
+      __benchSteps: Omit<PageAttachSteps, 'navigationStartAt' | 'documentAt' | 'paintedAt'>;
       __bench?: { desktopAt: number };
     };
     const nav = performance.getEntriesByType('navigation')[0] as
       PerformanceNavigationTiming | undefined;
     return {
       ...w.__benchSteps,
+      navigationStartAt: performance.timeOrigin,
       documentAt: performance.timeOrigin + (nav?.responseEnd ?? 0),
       ...(w.__bench?.desktopAt ? { paintedAt: performance.timeOrigin + w.__bench.desktopAt } : {}),
     };
