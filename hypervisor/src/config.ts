@@ -4,6 +4,7 @@ import { loadRootEnv, resolveRepoPath } from '@raydesk/common/node';
 import { z } from 'zod';
 import { applianceNameSchema, type ApplianceName } from './api/protocol.ts';
 import { parseAllowlist, type EgressPolicyConfig } from './network/policy.ts';
+import { DEFAULT_JIT_MAX_PAGES } from './worker/jit-config.ts';
 
 const allowlistSchema = z
   .string()
@@ -27,6 +28,7 @@ const configSchema = z.object({
   HOST_MEMORY_BUDGET_MIB: z.coerce.number().int().min(64).default(4096),
   DISPLAY_FPS: z.coerce.number().min(1).max(60).default(30),
   DISPLAY_MAX_FPS: z.coerce.number().min(0).max(120).default(60),
+  V86_JIT_MAX_PAGES: z.coerce.number().int().min(1).max(8).default(DEFAULT_JIT_MAX_PAGES),
   SEABIOS_DIR: z.string().default('/usr/share/seabios'),
   STANDBY_APPLIANCES: z
     .string()
@@ -83,6 +85,8 @@ export interface HypervisorConfig {
   displayFps: number;
   /** Frames as soon as the guest drew, at most this many a second; 0 = only the clock. */
   displayMaxFps: number;
+  /** Guest pages per wasm module of v86's JIT (worker/jit-config.ts). */
+  jitMaxPages: number;
   seabiosDir: string;
   logLevel: string;
   /** Appliances that keep a paused, ready VM so a new one starts in about a second. */
@@ -128,6 +132,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): HypervisorConf
     memoryBudgetMiB: c.HOST_MEMORY_BUDGET_MIB,
     displayFps: c.DISPLAY_FPS,
     displayMaxFps: c.DISPLAY_MAX_FPS,
+    jitMaxPages: c.V86_JIT_MAX_PAGES,
     seabiosDir: c.SEABIOS_DIR,
     logLevel: c.LOG_LEVEL,
     standbyAppliances: c.STANDBY_APPLIANCES,

@@ -31,6 +31,7 @@ const launcher = new DomainLauncher({
   seabiosDir: '/usr/share/seabios',
   displayFps: 30,
   displayMaxFps: 60,
+  jitMaxPages: 1,
   files,
   network,
   log,

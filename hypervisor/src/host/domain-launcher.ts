@@ -31,6 +31,8 @@ export interface DomainLauncherOptions {
   seabiosDir: string;
   displayFps: number;
   displayMaxFps: number;
+  /** Guest pages per wasm module of v86's JIT (worker/jit-config.ts). */
+  jitMaxPages: number;
   files: Pick<HostFiles, 'overlayFile'>;
   network: Pick<NetworkSwitch, 'start' | 'attach'>;
   log: pino.Logger;
@@ -91,7 +93,7 @@ export class DomainLauncher {
     golden?: SharedGolden,
   ): DomainBootConfig {
     const wasm = this.compiledWasm();
-    const { seabiosDir, displayFps, displayMaxFps, network } = this.options;
+    const { seabiosDir, displayFps, displayMaxFps, jitMaxPages, network } = this.options;
     return {
       domainId: domain.id,
       appliance: image.name,
@@ -111,6 +113,7 @@ export class DomainLauncher {
       ...(golden ? { golden } : {}),
       displayFps,
       displayMaxFps,
+      jitMaxPages,
       network: network.attach(domain.id, () => domain.spec.kind),
     };
   }

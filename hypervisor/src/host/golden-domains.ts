@@ -27,6 +27,7 @@ export class GoldenBuildDomains implements GoldenDomainFactory {
       seabiosDir: config.seabiosDir,
       displayFps: config.displayFps,
       displayMaxFps: config.displayMaxFps,
+      jitMaxPages: config.jitMaxPages,
       // System domains keep their disk writes in RAM: nothing is written under data/.
       files: new HostFiles(config.dataDir),
       network: this.network,

@@ -169,6 +169,7 @@ export class Host extends EventEmitter<HostEvents> {
       seabiosDir: config.seabiosDir,
       displayFps: config.displayFps,
       displayMaxFps: config.displayMaxFps,
+      jitMaxPages: config.jitMaxPages,
       files: this.files,
       network: this.network,
       log,

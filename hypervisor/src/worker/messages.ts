@@ -39,6 +39,8 @@ export interface DomainBootConfig {
   displayFps: number;
   /** Frames right after the emulation slice in which the guest drew, at most this many a second; 0 = off. */
   displayMaxFps: number;
+  /** Guest pages per wasm module of v86's JIT (jit-config.ts). */
+  jitMaxPages: number;
   /** The VM's NIC backend: its own URLs (with token) on the host's virtual switch. */
   network: GuestNetworkConfig;
   /**

@@ -31,6 +31,7 @@ import type {
   WorkerToParent,
 } from './messages.ts';
 import { WasmHeapReserve, type V86WasmCpu } from './wasm-heap.ts';
+import { setJitMaxPages } from './jit-config.ts';
 import { DirtyPageTracker, writePages, type MemoryRegion } from './relocation/dirty-pages.ts';
 import { GoldenMemory } from './golden-memory.ts';
 import { savedStateBuffers, type SavedState } from '../snapshots/saved-state.ts';
@@ -193,6 +194,7 @@ class DomainRuntime {
       void (async () => {
         const loadedMs = performance.now() - started;
         const v86 = (this.emulator as unknown as { v86: V86Loop & { cpu: V86WasmCpu } }).v86;
+        setJitMaxPages(v86.cpu, config.jitMaxPages);
         this.governor.install(v86, () => this.afterSlice());
         startGuestForwards(this.emulator as never, config.network);
         const regions = memoryRegions(this.emulator as unknown as V86WithMemory);
