@@ -1,26 +1,10 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { test } from 'node:test';
 import { DEFAULT_JIT_MAX_PAGES, setJitMaxPages } from './jit-config.ts';
-
-const require = createRequire(import.meta.url);
-
-/** v86's own wasm with do-nothing imports: enough to read and write its JIT settings. */
-function v86Exports(): Record<string, unknown> {
-  const module = new WebAssembly.Module(readFileSync(require.resolve('v86/build/v86.wasm')));
-  const env: Record<string, unknown> = {};
-  for (const entry of WebAssembly.Module.imports(module)) {
-    env[entry.name] =
-      entry.kind === 'function'
-        ? () => 0
-        : new WebAssembly.Table({ element: 'anyfunc', initial: 2048 });
-  }
-  return new WebAssembly.Instance(module, { env }).exports as Record<string, unknown>;
-}
+import { v86WasmExports } from './v86-wasm-fixture.ts';
 
 test("v86's JIT takes the page limit, which starts at its own default of 3", () => {
-  const exports = v86Exports();
+  const exports = v86WasmExports();
   const get = exports.get_jit_config as (index: number) => number;
   assert.equal(get(1), 3);
   assert.equal(setJitMaxPages({ wm: { exports } }, DEFAULT_JIT_MAX_PAGES), true);

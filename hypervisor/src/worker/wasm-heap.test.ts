@@ -1,10 +1,7 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { test } from 'node:test';
+import { v86WasmExports } from './v86-wasm-fixture.ts';
 import { reserveWasmHeap, WASM_HEAP_RESERVE_BYTES, WasmHeapReserve } from './wasm-heap.ts';
-
-const require = createRequire(import.meta.url);
 
 interface V86Exports {
   memory: WebAssembly.Memory;
@@ -12,17 +9,9 @@ interface V86Exports {
   v86_free(pointer: number): void;
 }
 
-/** v86's own wasm with do-nothing imports: enough to drive its allocator. */
+/** v86's own wasm: enough to drive its allocator. */
 function v86Wasm(): V86Exports {
-  const module = new WebAssembly.Module(readFileSync(require.resolve('v86/build/v86.wasm')));
-  const env: Record<string, unknown> = {};
-  for (const entry of WebAssembly.Module.imports(module)) {
-    env[entry.name] =
-      entry.kind === 'function'
-        ? () => 0
-        : new WebAssembly.Table({ element: 'anyfunc', initial: 2048 });
-  }
-  return new WebAssembly.Instance(module, { env }).exports as unknown as V86Exports;
+  return v86WasmExports() as unknown as V86Exports;
 }
 
 function cpuOf(wasm: V86Exports) {
