@@ -184,6 +184,7 @@ export const RECIPES: Record<ApplianceName, ApplianceRecipe> = {
       { src: 'desktop/user-session', dest: '/etc/raydesk/user-session', mode: 0o755 },
       { src: 'desktop/session-events', dest: '/etc/raydesk/session-events', mode: 0o755 },
       { src: 'desktop/transfer-session', dest: '/etc/raydesk/transfer-session', mode: 0o755 },
+      { src: 'desktop/launch', dest: '/usr/local/bin/raydesk-launch', mode: 0o755 },
       { src: 'desktop/jwmrc', dest: '/home/user/.jwmrc', mode: 0o644, user: true },
       { src: 'desktop/Xdefaults', dest: '/home/user/.Xdefaults', mode: 0o644, user: true },
     ],
