@@ -23,14 +23,6 @@ export const APPLIANCE_NAMES = ['console', 'desktop', 'browser'] as const;
 export const applianceNameSchema = z.enum(APPLIANCE_NAMES);
 export type ApplianceName = z.infer<typeof applianceNameSchema>;
 
-/**
- * The emulated PC's interrupt and timer hardware (worker/machine.ts). Every saved state holds
- * it, so a state restores, and a domain relocates, only onto the machine it ran on.
- */
-export const MACHINES = ['pic', 'apic'] as const;
-export const machineSchema = z.enum(MACHINES);
-export type Machine = z.infer<typeof machineSchema>;
-
 export const domainKindSchema = z.enum(['personal', 'disposable', 'system']);
 export type DomainKind = z.infer<typeof domainKindSchema>;
 
@@ -478,8 +470,6 @@ export const relocationBeginSchema = z.object({
   recipeHash: z.string().min(1).max(200),
   /** The build of that image the guest runs on: its disk and page cache are that build's. */
   imageBuildId: z.string().min(1).max(200),
-  /** The machine the guest runs on; senders from before it was named run 'pic'. */
-  machine: machineSchema.default('pic'),
   sched: schedParamsSchema,
   /** The sender's host id, for the log. */
   fromHostId: z.string().min(1).max(200),

@@ -66,7 +66,6 @@ import { Recovery } from './recovery.ts';
 import { CreditScheduler } from './scheduler.ts';
 import { StandbyPool } from './standby-pool.ts';
 import { stopwatch } from '../stopwatch.ts';
-import { HOST_MACHINE } from '../worker/machine.ts';
 import type { IncomingRelocations } from './relocation/incoming.ts';
 import { Relocations } from './relocation/relocations.ts';
 
@@ -474,7 +473,6 @@ export class Host extends EventEmitter<HostEvents> {
       appliance: domain.spec.appliance,
       recipeHash: image.recipeHash,
       imageBuildId: image.buildId,
-      machine: HOST_MACHINE,
       kind: domain.spec.kind,
       owner: domain.spec.owner,
       memoryMiB: domain.spec.memoryMiB,
@@ -536,22 +534,11 @@ export class Host extends EventEmitter<HostEvents> {
     await this.admission.admitMemory(spec);
     const golden = await this.goldenFor(spec);
     const domain = existing?.state === 'saved' ? existing : this.register(spec);
-    const otherMachine = header.machine !== HOST_MACHINE;
-    const otherGolden = saved.kind === 'delta' && saved.goldenId !== golden?.id;
-    if (otherMachine || otherGolden) {
+    if (saved.kind === 'delta' && saved.goldenId !== golden?.id) {
       // Its memory cannot be rebuilt; its disk is whole: boot it there, like after a crash.
       this.log.warn(
-        {
-          domain: domain.id,
-          file,
-          savedOn: header.machine,
-          machine: HOST_MACHINE,
-          savedAgainst: saved.kind === 'delta' ? saved.goldenId : null,
-          golden: golden?.id ?? null,
-        },
-        otherMachine
-          ? 'saved state is of another emulated machine: booting on its disk'
-          : 'saved state names a golden snapshot this host no longer has: booting on its disk',
+        { domain: domain.id, file, savedAgainst: saved.goldenId, golden: golden?.id ?? null },
+        'saved state names a golden snapshot this host no longer has: booting on its disk',
       );
       domain.savedStateFile = null;
       rmSync(file, { force: true });

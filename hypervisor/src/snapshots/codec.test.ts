@@ -3,13 +3,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import {
-  readSavedState,
-  readStateFile,
-  writeSavedState,
-  writeStateFile,
-  type StateDescription,
-} from './codec.ts';
+import { readSavedState, readStateFile, writeSavedState, writeStateFile } from './codec.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'raydesk-codec-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -25,7 +19,6 @@ test('a state file (guest memory) is written 0600 and reads back', async () => {
       name: 'codec-test',
       appliance: 'console',
       recipeHash: 'abc',
-      machine: 'apic',
       kind: 'personal',
       owner: null,
       memoryMiB: 64,
@@ -37,7 +30,6 @@ test('a state file (guest memory) is written 0600 and reads back', async () => {
   assert.equal(statSync(path).mode & 0o777, 0o600);
   const read = await readStateFile(path);
   assert.equal(read.header.domainId, 'vm-1');
-  assert.equal(read.header.machine, 'apic');
   assert.equal(read.header.encoding, 'zstd');
   assert.equal(new Uint8Array(read.state)[100], 42);
 });
@@ -55,7 +47,6 @@ test('a golden delta reads back as written, and names its golden in the header',
       appliance: 'desktop',
       recipeHash: 'abc',
       imageBuildId: 'build-1',
-      machine: 'apic',
       kind: 'personal',
       owner: 'u',
       memoryMiB: 256,
@@ -80,23 +71,4 @@ test('a golden delta reads back as written, and names its golden in the header',
   assert.deepEqual([...saved.pages], [12, 70000]);
   assert.deepEqual(saved.data, data);
   await assert.rejects(readStateFile(path), /holds a delta, not a whole state/);
-});
-
-test("a state file from before machines were named is the PIC machine's", async () => {
-  const path = join(dir, 'vm-legacy.state');
-  const header: Omit<StateDescription, 'machine'> = {
-    domainId: 'vm-legacy',
-    name: 'codec-test',
-    appliance: 'console',
-    recipeHash: 'abc',
-    kind: 'personal',
-    owner: null,
-    memoryMiB: 64,
-    vgaMemoryMiB: 2,
-    savedAt: new Date().toISOString(),
-  };
-  // As an older hypervisor wrote it: no machine in the header.
-  await writeStateFile(path, header as StateDescription, new Uint8Array(4096).buffer);
-  const read = await readStateFile(path);
-  assert.equal(read.header.machine, 'pic');
 });

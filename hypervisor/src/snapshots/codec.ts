@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 import { open, rename, rm } from 'node:fs/promises';
 import { z } from 'zod';
-import { applianceNameSchema, domainKindSchema, machineSchema } from '../api/protocol.ts';
+import { applianceNameSchema, domainKindSchema } from '../api/protocol.ts';
 import { PRIVATE_FILE_MODE } from '../private-files.ts';
 import type { GoldenDelta, SavedState } from './saved-state.ts';
 
@@ -22,8 +22,6 @@ export const stateHeaderSchema = z.object({
   recipeHash: z.string(),
   /** The build of that recipe (ApplianceImage.buildId); states saved before it lack it. */
   imageBuildId: z.string().optional(),
-  /** The machine it ran on (worker/machine.ts); files written before this field are 'pic'. */
-  machine: machineSchema.default('pic'),
   /** Set when the file holds a delta against this golden snapshot (SharedGolden.id). */
   goldenId: z.string().optional(),
   /** How the state after the header is stored; files written before this field are zstd. */

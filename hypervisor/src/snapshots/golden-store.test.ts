@@ -14,7 +14,6 @@ import { after, test } from 'node:test';
 import type { ApplianceName } from '../api/protocol.ts';
 import { STALE_IMAGE_DAYS } from '../appliances/index.ts';
 import { GoldenStore, v86Version } from './golden-store.ts';
-import { readStateHeader } from './codec.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'golden-store-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -51,8 +50,7 @@ test('a saved snapshot is found, verified and loaded back byte for byte', async 
   assert.equal(loaded.length, 256 * 1024);
   assert.ok(loaded.every((b) => b === 7));
   const { state } = await store.paths('console');
-  assert.match(state, /console-aaaa-v86_.*-g2\.state$/);
-  assert.equal((await readStateHeader(state)).header.machine, 'apic', 'made on the APIC machine');
+  assert.match(state, /console-aaaa-v86_.*-g1\.state$/);
 });
 
 test('a new image makes the old snapshot stale: not found, and pruned by the next save once its image is gone', async () => {

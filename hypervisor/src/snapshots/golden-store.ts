@@ -19,12 +19,11 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { applianceNameSchema, type ApplianceName } from '../api/protocol.ts';
 import { STALE_IMAGE_DAYS, type ImageIdentity } from '../appliances/index.ts';
-import { HOST_MACHINE } from '../worker/machine.ts';
 import { readStateFile, readStateHeader, writeStateFile } from './codec.ts';
 
 const require = createRequire(import.meta.url);
-/** Bump when the way golden snapshots are made changes, so caches are rebuilt. 2: APIC machine. */
-const GOLDEN_FORMAT = 2;
+/** Bump when the way golden snapshots are made changes, so caches are rebuilt. */
+const GOLDEN_FORMAT = 1;
 
 const manifestSchema = z.object({
   appliance: applianceNameSchema,
@@ -216,7 +215,6 @@ export class GoldenStore {
         appliance,
         recipeHash,
         imageBuildId: buildId,
-        machine: HOST_MACHINE,
         kind: 'system',
         owner: null,
         memoryMiB: machine.memoryMiB,

@@ -32,7 +32,6 @@ import type {
 } from './messages.ts';
 import { WasmHeapReserve, type V86WasmCpu } from './wasm-heap.ts';
 import { setJitMaxPages } from './jit-config.ts';
-import { HOST_MACHINE, v86MachineOptions } from './machine.ts';
 import { DirtyPageTracker, writePages, type MemoryRegion } from './relocation/dirty-pages.ts';
 import { GoldenMemory } from './golden-memory.ts';
 import { savedStateBuffers, type SavedState } from '../snapshots/saved-state.ts';
@@ -161,7 +160,6 @@ class DomainRuntime {
       memory_size: config.memoryMiB * 1024 * 1024,
       vga_memory_size: config.vgaMemoryMiB * 1024 * 1024,
       uart1: true,
-      ...v86MachineOptions(HOST_MACHINE),
       autostart: false,
       disable_speaker: true,
       // NIC and its backend: v86's fake network here, the host's virtual switch beyond it.

@@ -33,7 +33,6 @@ import type {
 } from '../../api/protocol.ts';
 import { PRIVATE_FILE_MODE } from '../../private-files.ts';
 import type { OverlayBase } from '../../worker/devices/disk/overlay-store.ts';
-import { HOST_MACHINE } from '../../worker/machine.ts';
 import type { RelocationPages } from '../../worker/messages.ts';
 import type { Domain, DomainSpec } from '../domain.ts';
 import { HostError } from '../errors.ts';
@@ -129,13 +128,6 @@ export class IncomingRelocations {
   ) {}
 
   async begin(request: RelocationBegin, connection: string): Promise<RelocationBegun> {
-    if (request.machine !== HOST_MACHINE) {
-      throw new HostError(
-        'bad_request',
-        `the domain runs on a '${request.machine}' machine and this host runs '${HOST_MACHINE}' ` +
-          'machines: its state cannot continue here',
-      );
-    }
     const id = request.mode === 'clone' ? this.host.newId() : request.spec.id;
     if (request.mode === 'move') this.host.assertFree(id);
     const spec: DomainSpec = {

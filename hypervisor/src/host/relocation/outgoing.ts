@@ -26,7 +26,6 @@ import {
 import type { Domain } from '../domain.ts';
 import { faultPoint } from './faults.ts';
 import { stopwatch } from '../../stopwatch.ts';
-import { HOST_MACHINE } from '../../worker/machine.ts';
 
 const PAGE_BYTES = 4096;
 /** Pages the worker collects per scan request (4 MiB), then sent in chunks. */
@@ -122,7 +121,6 @@ class OutgoingRelocation {
           createdAt: domain.createdAt.toISOString(),
           recipeHash: this.options.image.recipeHash,
           imageBuildId: this.options.image.buildId,
-          machine: HOST_MACHINE,
           sched: { ...domain.sched },
           fromHostId: this.options.fromHostId,
           fromUrl: this.options.fromUrl,
