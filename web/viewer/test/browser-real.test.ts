@@ -223,6 +223,25 @@ test(
       console.log(
         `# drag through the viewer: title bar ${grab.left},${grab.top} -> ${bar?.left},${bar?.top} in ${Date.now() - dragStart} ms; two viewers: ${encoded} regions encoded, ${reused} reused`,
       );
+      if (!followed(bar)) {
+        // Say where the drag stopped: the viewer, the gateway's input path, or the guest.
+        const viewer = await a.evaluate(() => {
+          const v = (window as unknown as { __viewer: { state: string; stats: object } }).__viewer;
+          return { state: v.state, stats: v.stats };
+        });
+        const inputs = (await gateway.metrics.inputEvents.get()).values.map(
+          (v) => `${String(v.labels.kind)}=${v.value}`,
+        );
+        const info = await probe.get(vm.id);
+        const hash0 = await a.evaluate(CANVAS_HASH_SCRIPT);
+        await a.keyboard.type('x');
+        await new Promise((r) => setTimeout(r, 3000));
+        const keyPainted = (await a.evaluate(CANVAS_HASH_SCRIPT)) !== hash0;
+        await a.screenshot({ path: resolve(ARTIFACTS, 'viewer-real-drag-failed.png') });
+        console.log(
+          `# drag failed: viewer ${JSON.stringify(viewer)}; gateway inputs ${inputs.join(' ')}; vm ${info.state} guestReady=${String(info.guestReady)}; a key then changed the canvas: ${keyPainted}`,
+        );
+      }
       assert.ok(followed(bar), 'the window followed the drag');
       assert.ok(reused > 0 && reused >= encoded / 2, 'the shadow viewer reused most encodings');
       await shadow.context().close();
