@@ -1,3 +1,5 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { loadRootEnv, REPO_ROOT } from '@raydesk/common/node';
 import type { NextConfig } from 'next';
 
@@ -7,9 +9,17 @@ import type { NextConfig } from 'next';
 // without a rebuild.
 loadRootEnv();
 
+// The early-attach page script (scripts/build-early-attach.ts, run before every build), built
+// into the pages that inline it (web/src/components/ViewerPage.tsx). Empty: they load the file.
+const EARLY_ATTACH_FILE = join(REPO_ROOT, 'web', 'public', 'early-attach.js');
+const earlyAttachSource = existsSync(EARLY_ATTACH_FILE)
+  ? readFileSync(EARLY_ATTACH_FILE, 'utf8')
+  : '';
+
 const nextConfig: NextConfig = {
   reactStrictMode: true,
   poweredByHeader: false,
+  env: { RAYDESK_EARLY_ATTACH_SOURCE: earlyAttachSource },
   transpilePackages: [
     '@raydesk/common',
     '@raydesk/db',

@@ -204,7 +204,24 @@ export function startEarlyAttach(options: EarlyAttachOptions): EarlyAttach {
 
 /** The early connection waiting for `vmId`, taken out of the registry (once). */
 export function takeEarlyAttach(vmId: string): EarlyAttach | null {
+  viewersStarted().add(vmId);
   const early = registry().get(vmId) ?? null;
   if (early) registry().delete(vmId);
   return early;
+}
+
+const VIEWERS_STARTED = Symbol.for('raydesk.earlyAttach.viewersStarted');
+
+function viewersStarted(): Set<string> {
+  const scope = globalThis as unknown as Record<symbol, Set<string> | undefined>;
+  return (scope[VIEWERS_STARTED] ??= new Set());
+}
+
+/**
+ * Whether a viewer for `vmId` has started on this page already: it made its own connection, so a
+ * page script that runs after it must not join too (that second join would take the desktop
+ * over from it).
+ */
+export function viewerStarted(vmId: string): boolean {
+  return viewersStarted().has(vmId);
 }

@@ -175,3 +175,26 @@ test(
     await p.context().close();
   },
 );
+
+test(
+  'a page script that runs after the viewer started does not join a second time',
+  { skip: skip ?? false, timeout: 60_000 },
+  async () => {
+    const attaches = await gauge(h.gateway.metrics.attaches);
+    const p = await open('?ticket=page&early=late');
+    await waitState(p, 'connected');
+    await painted(p);
+    // The late script has run (it follows the viewer's in the page) and had its chance to join.
+    await p.waitForLoadState('load');
+    await sleep(500);
+    assert.equal(await sockets(p), 1, 'only the viewer connected');
+    assert.equal(await gauge(h.gateway.metrics.attaches), attaches + 1);
+    assert.equal(
+      await p.evaluate(() => performance.getEntriesByName('raydesk:early-attach').length),
+      0,
+      'the late script did not join',
+    );
+    await waitState(p, 'connected');
+    await p.context().close();
+  },
+);

@@ -56,20 +56,37 @@ export function bundleEarlyAttach(options: { minify?: boolean } = {}): Promise<s
   return bundleScript(EARLY_ATTACH_ENTRY, options);
 }
 
-/** How the page loads: early attach first (?early=1), the viewer late (?viewerDelay=ms) or not. */
+/**
+ * How the page loads: early attach first (?early=1) or once the viewer has started
+ * (?early=late), the viewer late (?viewerDelay=ms) or not.
+ */
 interface PageShape {
-  early: { adoptWithinMs: number } | null;
+  early: { adoptWithinMs: number; bundle: string; late: boolean } | null;
   viewer: { delayMs: number } | null;
 }
 
 const attr = (value: string | number) =>
   String(value).replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
 
-/** As the portal's desktop page loads it: the ticket in its attributes. */
-const EARLY = (gatewayUrl: string, vm: string, token: string, adoptWithinMs: number) =>
-  `<script src="/viewer-early.js" data-vm="${attr(vm)}" data-gateway-url="${attr(gatewayUrl)}"` +
-  ` data-path="/socket.io" data-token="${attr(token)}"` +
-  ` data-adopt-within-ms="${attr(adoptWithinMs)}"></script>`;
+/**
+ * The early-attach script with the ticket in its attributes. First in the page, it is inlined
+ * as the portal's desktop page has it (an async module, web/src/components/ViewerPage.tsx);
+ * late, it is a classic script after the viewer's, so it runs once the viewer has connected.
+ */
+const EARLY = (
+  gatewayUrl: string,
+  vm: string,
+  token: string,
+  early: NonNullable<PageShape['early']>,
+) => {
+  const data =
+    `data-early-attach data-vm="${attr(vm)}" data-gateway-url="${attr(gatewayUrl)}"` +
+    ` data-path="/socket.io" data-token="${attr(token)}"` +
+    ` data-adopt-within-ms="${attr(early.adoptWithinMs)}"`;
+  if (early.late) return `<script src="/viewer-early.js" ${data}></script>`;
+  if (/<\/script/i.test(early.bundle)) throw new Error('the early-attach bundle cannot be inlined');
+  return `<script type="module" async ${data}>${early.bundle}</script>`;
+};
 
 const PAGE = (
   gatewayUrl: string,
@@ -79,7 +96,7 @@ const PAGE = (
 ) => `<!doctype html>
 <html><head><meta charset="utf-8"><title>Raydesk viewer test</title>
 <style>html,body{margin:0;height:100%;background:#0b0d12}#app{position:fixed;inset:0}</style>
-${shape.early && pageToken ? EARLY(gatewayUrl, vm, pageToken, shape.early.adoptWithinMs) : ''}</head>
+${shape.early && !shape.early.late && pageToken ? EARLY(gatewayUrl, vm, pageToken, shape.early) : ''}</head>
 <body><div id="app"></div>
 ${shape.viewer ? `<script src="/viewer.js?delay=${shape.viewer.delayMs}"></script>` : ''}
 <script>
@@ -115,7 +132,8 @@ ${shape.viewer ? `<script src="/viewer.js?delay=${shape.viewer.delayMs}"></scrip
   window.__viewer = viewer;
   viewer.connect();
   }
-</script></body></html>`;
+</script>
+${shape.early?.late && pageToken ? EARLY(gatewayUrl, vm, pageToken, shape.early) : ''}</body></html>`;
 
 export interface TestPageServer {
   url: string;
@@ -130,7 +148,8 @@ export interface TestPageServer {
 /**
  * Serves the page at / (query: mode, name, role, sub, email, and policy: JSON of the session
  * policy's fields that differ from the default; ticket=page puts the first token in the page,
- * ticket=expired an expired one; early=1 joins the gateway with it before the viewer loads,
+ * ticket=expired an expired one; early=1 joins the gateway with it before the viewer loads
+ * (early=late: a script that would, run after the viewer started),
  * adoptWithinMs bounds the wait for a viewer; viewerDelay=ms holds the viewer's script back,
  * viewerDelay=never leaves it out), /viewer.js, /viewer-early.js and /token.
  */
@@ -206,12 +225,17 @@ export async function servePage(options: {
       token.then(
         (t) => {
           res.writeHead(200, { 'content-type': 'text/html', 'cache-control': 'no-store' });
-          const early = url.searchParams.get('early') === '1' && options.earlyBundle;
+          const early = url.searchParams.get('early');
+          const earlyBundle = early === '1' || early === 'late' ? options.earlyBundle : undefined;
           const viewerDelay = url.searchParams.get('viewerDelay');
           res.end(
             PAGE(options.gatewayUrl, options.vm, t, {
-              early: early
-                ? { adoptWithinMs: Number(url.searchParams.get('adoptWithinMs') ?? 20_000) }
+              early: earlyBundle
+                ? {
+                    adoptWithinMs: Number(url.searchParams.get('adoptWithinMs') ?? 20_000),
+                    bundle: earlyBundle,
+                    late: early === 'late',
+                  }
                 : null,
               viewer: viewerDelay === 'never' ? null : { delayMs: Number(viewerDelay ?? 0) },
             }),
