@@ -77,8 +77,8 @@ export class Domain extends EventEmitter<DomainEvents> {
   private worker: DomainWorkerHandle | null = null;
   /** The X keyboard layout last set through the guest agent; null: not set by this host. */
   private keyboardLayoutValue: KeyboardLayout | null = null;
-  /** Agent requests under way during which key presses wait (`whileKeysHeld`). */
-  private keyHolds = 0;
+  /** Agent requests under way during which input waits in the worker (`whileInputHeld`). */
+  private inputHolds = 0;
   private startedAt: Date | null = null;
   private error: string | null = null;
   private readonly watchers = new Set<string>();
@@ -296,7 +296,7 @@ export class Domain extends EventEmitter<DomainEvents> {
       if (this.keyboardLayoutValue) {
         worker.send({ type: 'keyboard-layout', layout: this.keyboardLayoutValue });
       }
-      if (this.keyHolds > 0) worker.send({ type: 'hold-keys', held: true });
+      if (this.inputHolds > 0) worker.send({ type: 'hold-input', held: true });
     });
   }
 
@@ -569,7 +569,7 @@ export class Domain extends EventEmitter<DomainEvents> {
    * characters by it. Throws when the guest cannot (no X, no agent answer).
    */
   async setKeyboardLayout(layout: KeyboardLayout): Promise<KeyboardLayout> {
-    return this.whileKeysHeld(async () => {
+    return this.whileInputHeld(async () => {
       await this.agentRequest('keyboard-layout', [layout], KEYBOARD_LAYOUT_TIMEOUT_MS);
       this.keyboardLayoutValue = layout;
       this.worker?.send({ type: 'keyboard-layout', layout });
@@ -579,16 +579,17 @@ export class Domain extends EventEmitter<DomainEvents> {
 
   /**
    * Runs `work` (a guest agent request that changes the screen mode or the keymap) while key
-   * presses wait in the worker. Keys typed while X and the window manager reconfigure were
-   * lost, two or more in a line typed during a resize (4 of 4 probe runs); held, they are typed
-   * after it, in order.
+   * presses, pointer and wheel events wait in the worker. Keys typed while X and the window
+   * manager reconfigure were lost, two or more in a line typed during a resize (4 of 4 probe
+   * runs); a click then could freeze the guest's pointer for good (JWM restarts on a resize and
+   * drops the click its button grab caught). Held, they go after it, in order.
    */
-  async whileKeysHeld<T>(work: () => Promise<T>): Promise<T> {
-    if (this.keyHolds++ === 0) this.worker?.send({ type: 'hold-keys', held: true });
+  async whileInputHeld<T>(work: () => Promise<T>): Promise<T> {
+    if (this.inputHolds++ === 0) this.worker?.send({ type: 'hold-input', held: true });
     try {
       return await work();
     } finally {
-      if (--this.keyHolds === 0) this.worker?.send({ type: 'hold-keys', held: false });
+      if (--this.inputHolds === 0) this.worker?.send({ type: 'hold-input', held: false });
     }
   }
 

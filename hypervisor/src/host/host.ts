@@ -632,7 +632,7 @@ export class Host extends EventEmitter<HostEvents> {
     let reply: string;
     try {
       const request = () => domain.agentRequest('screen', args, SCREEN_AGENT_TIMEOUT_MS);
-      reply = await (size ? domain.whileKeysHeld(request) : request());
+      reply = await (size ? domain.whileInputHeld(request) : request());
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       // The agent answers this on appliances without a resizable X screen (console, browser).

@@ -94,10 +94,11 @@ export type ParentToWorker =
   | { type: 'screen'; requestId: number }
   | { type: 'key'; code: string; down: boolean }
   /**
-   * The guest agent is changing the screen mode or keymap: key presses wait until it is done
-   * (X and the window manager move focus meanwhile, and keys typed then were lost).
+   * The guest agent is changing the screen mode or keymap: key presses, pointer and wheel
+   * events wait until it is done (X and the window manager reconfigure meanwhile: keys typed
+   * then were lost, and a click then could freeze the guest's pointer; see input-queue.ts).
    */
-  | { type: 'hold-keys'; held: boolean }
+  | { type: 'hold-input'; held: boolean }
   /** A character to type with the keys the guest's layout needs for it. */
   | { type: 'char'; char: string }
   /** The guest's X keyboard layout changed (the guest agent set it). */

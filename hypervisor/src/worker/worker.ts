@@ -14,7 +14,12 @@ import {
   installImageDataShim,
   type CapturedFrame,
 } from './devices/display/index.ts';
-import { InputDevice, KeyPacer, type GuestProgress, type KeyEvent } from './devices/input/index.ts';
+import {
+  InputDevice,
+  InputQueue,
+  type GuestProgress,
+  type QueuedInput,
+} from './devices/input/index.ts';
 import { guestNetworkOptions, startGuestForwards } from '../network/guest-nic.ts';
 import {
   CpuGovernor,
@@ -108,10 +113,17 @@ class DomainRuntime {
   private cpuReportTimer: NodeJS.Timeout | null = null;
   /** When the next CPU report is due (an idle guest reports seldom; input brings it forward). */
   private cpuReportDue = 0;
-  /** Key events and typed characters, fed to the guest in order (see feedKeys). */
-  private readonly keyQueue: (KeyEvent | { char: string })[] = [];
-  private keyTimer: NodeJS.Timeout | null = null;
-  private readonly keyPacer = new KeyPacer();
+  /** Keys, characters, pointer and wheel events on their way to the guest (see feedInput). */
+  private readonly inputQueue = new InputQueue({
+    key: (code, down) => this.input.key(code, down),
+    planChar: (ch) => this.input.planChar(ch),
+    pointer: (x, y, buttons) => {
+      const screen = this.display.size();
+      this.input.pointer(x, y, buttons, screen.width, screen.height);
+    },
+    wheel: (dx, dy) => this.input.wheel(dx, dy),
+  });
+  private inputTimer: NodeJS.Timeout | null = null;
   private lastElu = performance.eventLoopUtilization();
   private readonly governor = new CpuGovernor();
   private heapReserve: WasmHeapReserve | null = null;
@@ -309,38 +321,29 @@ class DomainRuntime {
         this.governor.setBudget(message.budget);
         return;
       case 'key':
-        this.inputArrived();
-        this.keyQueue.push({ code: message.code, down: message.down });
-        if (!this.keyTimer) this.feedKeys();
-        return;
-      case 'hold-keys':
-        if (message.held) this.keyPacer.hold();
-        else {
-          this.keyPacer.release(this.guestProgress());
-          if (!this.keyTimer) this.feedKeys();
-        }
+        this.pushInput({ kind: 'key', code: message.code, down: message.down });
         return;
       case 'char':
-        this.inputArrived();
-        this.keyQueue.push({ char: message.char });
-        if (!this.keyTimer) this.feedKeys();
+        this.pushInput({ kind: 'char', char: message.char });
+        return;
+      case 'pointer':
+        this.pushInput({ kind: 'pointer', x: message.x, y: message.y, buttons: message.buttons });
+        return;
+      case 'wheel':
+        this.pushInput({ kind: 'wheel', dx: message.dx, dy: message.dy });
+        return;
+      case 'hold-input':
+        if (message.held) this.inputQueue.hold();
+        else {
+          this.inputQueue.release(this.guestProgress());
+          if (!this.inputTimer) this.feedInput();
+        }
         return;
       case 'keyboard-layout':
         this.input.setLayout(message.layout);
         return;
-      case 'pointer': {
-        this.inputArrived();
-        const screen = this.display.size();
-        this.input.pointer(message.x, message.y, message.buttons, screen.width, screen.height);
-        return;
-      }
-      case 'wheel':
-        this.inputArrived();
-        this.input.wheel(message.dx, message.dy);
-        return;
       case 'release-keys':
-        this.keyQueue.length = 0;
-        this.keyPacer.reset();
+        this.inputQueue.clear();
         this.input.releaseAll();
         return;
       case 'serial-input':
@@ -565,30 +568,16 @@ class DomainRuntime {
     }
   }
 
-  /** Sends the next queued key event when the guest has taken in the last, and schedules on. */
-  private feedKeys(): void {
-    let next = this.keyQueue.shift();
-    // A character becomes its key events when its turn comes, so the modifiers it adds or lets
-    // go of follow the keys before it. One the guest's layout cannot type is dropped.
-    while (next && 'char' in next) {
-      this.keyQueue.unshift(...(this.input.planChar(next.char) ?? []));
-      next = this.keyQueue.shift();
-    }
-    if (!next) {
-      this.keyTimer = null;
-      return;
-    }
-    // A press waits until the guest has taken in what went before, and while keys are held; a
-    // release never waits, so a key is not held down in the guest longer than typed (X would
-    // repeat it).
-    if (next.down && !this.keyPacer.ready(this.guestProgress())) {
-      this.keyQueue.unshift(next);
-      this.keyTimer = setTimeout(() => this.feedKeys(), KEY_EVENT_GAP_MS);
-      return;
-    }
-    this.input.key(next.code, next.down);
-    this.keyPacer.sent(this.guestProgress());
-    this.keyTimer = setTimeout(() => this.feedKeys(), KEY_EVENT_GAP_MS);
+  private pushInput(input: QueuedInput): void {
+    this.inputArrived();
+    if (this.inputQueue.push(input, this.guestProgress()) && !this.inputTimer) this.feedInput();
+  }
+
+  /** Sends what of the queued input may go now, and comes back after the key gap while any waits. */
+  private feedInput(): void {
+    this.inputTimer = this.inputQueue.feed(this.guestProgress())
+      ? setTimeout(() => this.feedInput(), KEY_EVENT_GAP_MS)
+      : null;
   }
 
   private guestProgress(): GuestProgress {

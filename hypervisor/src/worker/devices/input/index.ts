@@ -9,3 +9,4 @@ export {
 export { strokesFor, typableChars, type Stroke } from './layouts.ts';
 export { scancodesFor, isModifier, KNOWN_CODES } from './keymap.ts';
 export { KeyPacer, KEY_EVENT_INSTRUCTIONS, type GuestProgress } from './key-pacer.ts';
+export { InputQueue, type InputTarget, type QueuedInput } from './input-queue.ts';

@@ -39,7 +39,7 @@ export class KeyPacer {
     private readonly settleInstructions = KEY_HOLD_SETTLE_INSTRUCTIONS,
   ) {}
 
-  /** Presses wait from now until `release` and the guest has settled after it. */
+  /** Input waits from now until `release` and the guest has settled after it (see holding). */
   hold(): void {
     this.held = true;
     this.settlingFrom = null;
@@ -63,21 +63,30 @@ export class KeyPacer {
   }
 
   /**
+   * True while held, and after the hold until the guest has been idle once (or ran
+   * `settleInstructions`): key presses, pointer and wheel events wait meanwhile. Only key
+   * releases go in, so no key stays down in the guest longer than it was typed.
+   */
+  holding(now: GuestProgress): boolean {
+    if (this.held) return true;
+    const from = this.settlingFrom;
+    if (!from) return false;
+    const settled =
+      now.idleSlice > from.slices ||
+      (now.instructions - from.instructions) >>> 0 >= this.settleInstructions;
+    if (!settled) return true;
+    this.settlingFrom = null;
+    return false;
+  }
+
+  /**
    * True when the guest has taken in the last event: a slice run after it ended with the guest
    * idle (every task that the event woke, Xorg included, has run), or the guest, busy, ran
    * `minInstructions` since; and never while held or settling after a hold. A guest that does
    * not run (paused, starved) holds the rest back.
    */
   ready(now: GuestProgress): boolean {
-    if (this.held) return false;
-    const from = this.settlingFrom;
-    if (from) {
-      const settled =
-        now.idleSlice > from.slices ||
-        (now.instructions - from.instructions) >>> 0 >= this.settleInstructions;
-      if (!settled) return false;
-      this.settlingFrom = null;
-    }
+    if (this.holding(now)) return false;
     const last = this.last;
     if (!last) return true;
     if (now.idleSlice > last.slices) return true;
