@@ -24,6 +24,17 @@ describe('guest screen size', () => {
     await hv?.close();
   });
 
+  /** The desktop's clipboard once it holds `tag` (a typed command put it there), or at 60 s. */
+  const clipboardOnceItIs = async (tag: string): Promise<string> => {
+    let copied = '';
+    const deadline = Date.now() + 60_000;
+    while (copied !== tag && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 500));
+      copied = await hv.client.call('clipboard:get', { id: desktop.id }).catch(() => '');
+    }
+    return copied;
+  };
+
   test('the golden desktop reports its 1024x768 screen', async () => {
     assert.deepEqual(await hv.client.screen(desktop.id), { width: 1024, height: 768 });
   });
@@ -79,13 +90,7 @@ describe('guest screen size', () => {
       } else hv.client.char(desktop.id, char);
     }
     assert.deepEqual(await resized, { width: 1440, height: 1050 });
-    let copied = '';
-    const deadline = Date.now() + 60_000;
-    while (copied !== tag && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 500));
-      copied = await hv.client.call('clipboard:get', { id: desktop.id }).catch(() => '');
-    }
-    assert.equal(copied, tag, 'the typed command ran as typed');
+    assert.equal(await clipboardOnceItIs(tag), tag, 'the typed command ran as typed');
   });
 
   test('the next standby desktop is made the size a viewer last set', async () => {
@@ -169,13 +174,11 @@ describe('guest screen size', () => {
       hv.client.char(desktop.id, char);
     hv.client.key(desktop.id, 'Enter', true);
     hv.client.key(desktop.id, 'Enter', false);
-    let copied = '';
-    const deadline = Date.now() + 60_000;
-    while (copied !== tag && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 500));
-      copied = await hv.client.call('clipboard:get', { id: desktop.id }).catch(() => '');
-    }
-    assert.equal(copied, tag, 'the terminal took the line typed after the resize');
+    assert.equal(
+      await clipboardOnceItIs(tag),
+      tag,
+      'the terminal took the line typed after the resize',
+    );
   });
 
   test('a console VM refuses: its screen size is fixed', async () => {
