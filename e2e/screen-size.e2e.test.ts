@@ -184,36 +184,6 @@ test(
         ` p95 ${percentile(sorted, 0.95)} ms (${samples.join(', ')}); load ${load.toFixed(2)} -> ${loadavg()[0]!.toFixed(2)}`,
     );
 
-    // Typing after a resize reaches the terminal, wherever the pointer is. JWM restarts on a
-    // resize and then focuses the window under the pointer: with it over the background, keys
-    // went nowhere until a click. The canvas gets the keyboard without a click (a click on the
-    // background would open JWM's menu).
-    const canvasBox = (await alice.locator(CANVAS).boundingBox())!;
-    await alice.mouse.move(
-      canvasBox.x + canvasBox.width - 40,
-      canvasBox.y + canvasBox.height * 0.6,
-    );
-    await alice.setViewportSize(WINDOWS[0]!);
-    size = await wanted(alice);
-    await paintedAt(alice, size, 60_000);
-    await waitFor('the guest to take the new mode', async () =>
-      isDeepStrictEqual(await hv.screen(domainId), size),
-    );
-    await alice.focus(CANVAS);
-    const tag = `typed-after-resize-${Math.random().toString(36).slice(2, 8)}`;
-    await alice.keyboard.type(`printf ${tag} | xclip -selection clipboard\n`, { delay: 30 });
-    const copied = await waitFor(
-      'the typed command to put its tag on the clipboard',
-      async () => {
-        const text = await hv.call('clipboard:get', { id: domainId }).catch(() => '');
-        return text === tag ? text : null;
-      },
-      60_000,
-      500,
-    ).catch(() => null);
-    if (copied !== tag) await alice.screenshot({ path: join(SHOTS, 'screen-size-typed-lost.png') });
-    assert.equal(copied, tag, 'keys typed after the resize reached the terminal');
-
     // A shadowing administrator, in a window of another size: sees the owner's size, changes nothing.
     const owners = await hv.screen(domainId);
     const admin = await page({ width: 900, height: 640 });
