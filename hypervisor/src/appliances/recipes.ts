@@ -163,8 +163,6 @@ export const RECIPES: Record<ApplianceName, ApplianceRecipe> = {
       'dillo',
       'ca-certificates',
       'xclip',
-      // The agent gives the focus back to the window that had it after JWM's restart on a resize.
-      'xdotool',
     ],
     dpkgExcludes: X_DPKG_EXCLUDES,
     // xrdb's C preprocessor (pulled in by x11-xserver-utils) is never run here.
